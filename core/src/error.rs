@@ -39,6 +39,17 @@ pub enum Error {
     /// No unit of that name is configured.
     #[error("unknown sync unit `{0}`")]
     UnknownUnit(String),
+    /// A record key is empty, too long, or not text.
+    #[error("invalid record key `{0}` (1 to 256 bytes of text)")]
+    InvalidKey(String),
+    /// A required field has no value.
+    #[error("field `{entity}.{field}` is required")]
+    MissingField {
+        /// The entity.
+        entity: String,
+        /// The field.
+        field: String,
+    },
     /// No record with that key exists locally.
     #[error("no `{entity}` record with key `{key}`")]
     NotFound {

@@ -5,12 +5,26 @@
 //! transaction), and calls [`Syncline::sync_now`] to push the outbox and pull what changed on the
 //! server, page by page.
 
+pub mod client;
+pub mod config;
+pub mod engine;
 pub mod error;
+pub mod outbox;
 pub mod protocol;
+pub mod runtime;
 pub mod sample;
 pub mod schema;
+pub mod status;
+pub mod store;
+pub mod transport;
 pub mod value;
 
+pub use client::Syncline;
+pub use config::{Config, SyncUnit};
+pub use engine::{EntityReport, SyncReport};
 pub use error::{Error, Result};
+pub use outbox::{MutationReceipt, QuarantinedMutation};
 pub use schema::{EntitySchema, FieldDef, FieldType, Schema, SyncMode, SyncSettings};
+pub use status::{Activity, Banner, Status};
+pub use store::{Order, Page, Query};
 pub use value::{Record, Value};

@@ -251,10 +251,16 @@ mod tests {
         let r = MutationResult {
             mutation_id: "m1".into(),
             seq: 3,
-            outcome: Outcome::Applied { version: 7, overwrote: None },
+            outcome: Outcome::Applied {
+                version: 7,
+                overwrote: None,
+            },
         };
         let v = serde_json::to_value(&r).expect("serialize");
-        assert_eq!(v, json!({"mutation_id": "m1", "seq": 3, "status": "applied", "version": 7}));
+        assert_eq!(
+            v,
+            json!({"mutation_id": "m1", "seq": 3, "status": "applied", "version": 7})
+        );
         let back: MutationResult = serde_json::from_value(v).expect("deserialize");
         assert_eq!(back, r);
         let rej: MutationResult = serde_json::from_value(json!({
@@ -276,6 +282,9 @@ mod tests {
         };
         let text = serde_json::to_string(&page).expect("serialize");
         assert_eq!(text.matches("title").count(), 1);
-        assert_eq!(serde_json::from_str::<PullPage>(&text).expect("parse"), page);
+        assert_eq!(
+            serde_json::from_str::<PullPage>(&text).expect("parse"),
+            page
+        );
     }
 }

@@ -24,7 +24,7 @@ pub fn server_entities() -> Vec<EntitySchema> {
             .field(FieldDef::new("created_at", Timestamp))
             .field(FieldDef::new("budget_cents", Integer)),
         EntitySchema::new(TASKS, "id")
-            .field(FieldDef::required("project_id", Text))
+            .field(FieldDef::required("project_id", Text).indexed())
             .field(FieldDef::required("title", Text))
             .field(FieldDef::new("notes", Text))
             .field(FieldDef::new("done", Boolean))
@@ -38,7 +38,7 @@ pub fn server_entities() -> Vec<EntitySchema> {
         EntitySchema::new(COMMENTS, "id")
             .mode(SyncMode::AppendOnly)
             .field(FieldDef::required("project_id", Text))
-            .field(FieldDef::required("task_id", Text))
+            .field(FieldDef::required("task_id", Text).indexed())
             .field(FieldDef::required("author", Text))
             .field(FieldDef::required("body", Text))
             .field(FieldDef::new("created_at", Timestamp)),
@@ -64,7 +64,10 @@ pub fn schema() -> Result<Schema> {
                 "updated_at",
             ],
         ),
-        (COMMENTS, &["project_id", "task_id", "author", "body", "created_at"]),
+        (
+            COMMENTS,
+            &["project_id", "task_id", "author", "body", "created_at"],
+        ),
     ];
     let server = server_entities();
     let mut local = Vec::with_capacity(keep.len());
@@ -84,10 +87,19 @@ mod tests {
     fn the_device_keeps_a_subset() {
         let schema = schema().expect("sample schema is valid");
         let tasks = schema.entity(TASKS).expect("tasks");
-        assert!(tasks.field_def("internal_notes").is_err(), "server-only field stays on the server");
+        assert!(
+            tasks.field_def("internal_notes").is_err(),
+            "server-only field stays on the server"
+        );
         assert!(tasks.field_def("title").is_ok());
-        assert_eq!(schema.entity(PROJECTS).expect("projects").sync.mode, SyncMode::ReadOnly);
-        assert_eq!(schema.entity(COMMENTS).expect("comments").sync.mode, SyncMode::AppendOnly);
+        assert_eq!(
+            schema.entity(PROJECTS).expect("projects").sync.mode,
+            SyncMode::ReadOnly
+        );
+        assert_eq!(
+            schema.entity(COMMENTS).expect("comments").sync.mode,
+            SyncMode::AppendOnly
+        );
         assert!(Schema::new(server_entities()).is_ok());
     }
 }

@@ -62,17 +62,35 @@ pub struct FieldDef {
     pub ty: FieldType,
     /// Whether null is allowed.
     pub nullable: bool,
+    /// Whether the local table keeps an index on it (for queries by this field).
+    pub indexed: bool,
 }
 
 impl FieldDef {
     /// A field that may be null.
     pub fn new(name: &str, ty: FieldType) -> Self {
-        FieldDef { name: name.to_string(), ty, nullable: true }
+        FieldDef {
+            name: name.to_string(),
+            ty,
+            nullable: true,
+            indexed: false,
+        }
     }
 
     /// A field that must always have a value.
     pub fn required(name: &str, ty: FieldType) -> Self {
-        FieldDef { name: name.to_string(), ty, nullable: false }
+        FieldDef {
+            name: name.to_string(),
+            ty,
+            nullable: false,
+            indexed: false,
+        }
+    }
+
+    /// Asks for a local index on this field (builder style).
+    pub fn indexed(mut self) -> Self {
+        self.indexed = true;
+        self
     }
 }
 
@@ -98,7 +116,10 @@ pub struct SyncSettings {
 
 impl Default for SyncSettings {
     fn default() -> Self {
-        SyncSettings { mode: SyncMode::ReadWrite, page_size: 1000 }
+        SyncSettings {
+            mode: SyncMode::ReadWrite,
+            page_size: 1000,
+        }
     }
 }
 
@@ -149,7 +170,10 @@ impl EntitySchema {
         self.fields
             .iter()
             .find(|f| f.name == name)
-            .ok_or_else(|| Error::UnknownField { entity: self.name.clone(), field: name.to_string() })
+            .ok_or_else(|| Error::UnknownField {
+                entity: self.name.clone(),
+                field: name.to_string(),
+            })
     }
 
     /// Position of a field in `fields`, or `UnknownField`.
@@ -157,7 +181,10 @@ impl EntitySchema {
         self.fields
             .iter()
             .position(|f| f.name == name)
-            .ok_or_else(|| Error::UnknownField { entity: self.name.clone(), field: name.to_string() })
+            .ok_or_else(|| Error::UnknownField {
+                entity: self.name.clone(),
+                field: name.to_string(),
+            })
     }
 
     /// Names of the kept fields, in declaration order.
@@ -171,7 +198,10 @@ impl EntitySchema {
         for name in keep {
             fields.push(self.field_def(name)?.clone());
         }
-        Ok(EntitySchema { fields, ..self.clone() })
+        Ok(EntitySchema {
+            fields,
+            ..self.clone()
+        })
     }
 
     fn validate(&self) -> Result<()> {
@@ -189,7 +219,10 @@ impl EntitySchema {
             }
         }
         if self.sync.page_size == 0 {
-            return Err(Error::InvalidSchema(format!("entity `{}` has a page size of 0", self.name)));
+            return Err(Error::InvalidSchema(format!(
+                "entity `{}` has a page size of 0",
+                self.name
+            )));
         }
         Ok(())
     }
@@ -209,7 +242,10 @@ impl Schema {
         for (i, e) in entities.iter().enumerate() {
             e.validate()?;
             if by_name.insert(e.name.clone(), i).is_some() {
-                return Err(Error::InvalidSchema(format!("entity `{}` is declared twice", e.name)));
+                return Err(Error::InvalidSchema(format!(
+                    "entity `{}` is declared twice",
+                    e.name
+                )));
             }
         }
         Ok(Schema { entities, by_name })
@@ -252,8 +288,21 @@ mod tests {
             assert!(validate_identifier(ok).is_ok(), "{ok}");
         }
         let long = "a".repeat(MAX_NAME_LEN + 1);
-        for bad in ["", "_version", "Tasks", "9a", "a-b", "a b", "t\"; DROP TABLE x; --", "é", &long] {
-            assert!(matches!(validate_identifier(bad), Err(Error::InvalidName(_))), "{bad}");
+        for bad in [
+            "",
+            "_version",
+            "Tasks",
+            "9a",
+            "a-b",
+            "a b",
+            "t\"; DROP TABLE x; --",
+            "é",
+            &long,
+        ] {
+            assert!(
+                matches!(validate_identifier(bad), Err(Error::InvalidName(_))),
+                "{bad}"
+            );
         }
     }
 
@@ -268,7 +317,10 @@ mod tests {
         let bad = EntitySchema::new("tasks", "id").field(FieldDef::new("Title", FieldType::Text));
         assert!(matches!(Schema::new(vec![bad]), Err(Error::InvalidName(_))));
         let schema = Schema::new(vec![e]).expect("valid");
-        assert!(matches!(schema.entity("nope"), Err(Error::UnknownEntity(_))));
+        assert!(matches!(
+            schema.entity("nope"),
+            Err(Error::UnknownEntity(_))
+        ));
         assert!(schema.entity("tasks").is_ok());
     }
 

@@ -40,7 +40,11 @@ pub struct Record {
 impl Record {
     /// A record with no fields set.
     pub fn new(key: impl Into<String>) -> Self {
-        Record { key: key.into(), version: None, values: BTreeMap::new() }
+        Record {
+            key: key.into(),
+            version: None,
+            values: BTreeMap::new(),
+        }
     }
 
     /// Sets a field (builder style).
@@ -56,31 +60,30 @@ impl Record {
 }
 
 impl Value {
-    /// Checks that this value may be stored in `field`.
-    pub fn check(&self, entity: &str, field: &FieldDef) -> Result<()> {
-        let ok = match (self, field.ty) {
-            (Value::Null, _) => field.nullable,
-            (Value::Text(_), FieldType::Text)
-            | (Value::Integer(_), FieldType::Integer)
-            | (Value::Real(_), FieldType::Real)
-            | (Value::Integer(_), FieldType::Real)
-            | (Value::Boolean(_), FieldType::Boolean)
-            | (Value::Timestamp(_), FieldType::Timestamp)
-            | (Value::Integer(_), FieldType::Timestamp) => true,
+    /// Checks that this value may be stored in `field` and returns it in the field's own type
+    /// (an integer given for a real or timestamp field becomes one).
+    pub fn coerce(self, entity: &str, field: &FieldDef) -> Result<Value> {
+        let coerced = match (self, field.ty) {
+            (Value::Null, _) if field.nullable => Some(Value::Null),
+            (v @ Value::Text(_), FieldType::Text)
+            | (v @ Value::Integer(_), FieldType::Integer)
+            | (v @ Value::Real(_), FieldType::Real)
+            | (v @ Value::Boolean(_), FieldType::Boolean)
+            | (v @ Value::Timestamp(_), FieldType::Timestamp) => Some(v),
+            (Value::Integer(i), FieldType::Real) => Some(Value::Real(i as f64)),
+            (Value::Integer(i), FieldType::Timestamp) => Some(Value::Timestamp(i)),
             (Value::Json(text), FieldType::Json) => {
-                serde_json::from_str::<serde_json::Value>(text).is_ok()
+                serde_json::from_str::<serde_json::Value>(&text)
+                    .ok()
+                    .map(|_| Value::Json(text))
             }
-            _ => false,
+            _ => None,
         };
-        if ok {
-            Ok(())
-        } else {
-            Err(Error::WrongType {
-                entity: entity.to_string(),
-                field: field.name.clone(),
-                expected: field.ty.name(),
-            })
-        }
+        coerced.ok_or_else(|| Error::WrongType {
+            entity: entity.to_string(),
+            field: field.name.clone(),
+            expected: field.ty.name(),
+        })
     }
 
     /// The wire (JSON) form of this value.
@@ -93,7 +96,9 @@ impl Value {
             Value::Real(f) => serde_json::Number::from_f64(*f).map_or(J::Null, J::Number),
             Value::Boolean(b) => J::Bool(*b),
             // Checked on write, so it parses; a corrupt row degrades to its text, not a panic.
-            Value::Json(text) => serde_json::from_str(text).unwrap_or_else(|_| J::String(text.clone())),
+            Value::Json(text) => {
+                serde_json::from_str(text).unwrap_or_else(|_| J::String(text.clone()))
+            }
         }
     }
 
@@ -173,8 +178,13 @@ pub fn fields_from_json(
 }
 
 /// The wire form of a map of typed values.
-pub fn fields_to_json(values: &BTreeMap<String, Value>) -> serde_json::Map<String, serde_json::Value> {
-    values.iter().map(|(k, v)| (k.clone(), v.to_json())).collect()
+pub fn fields_to_json(
+    values: &BTreeMap<String, Value>,
+) -> serde_json::Map<String, serde_json::Value> {
+    values
+        .iter()
+        .map(|(k, v)| (k.clone(), v.to_json()))
+        .collect()
 }
 
 #[cfg(test)]
@@ -185,12 +195,21 @@ mod tests {
     #[test]
     fn wire_values_are_type_checked() {
         let done = FieldDef::required("done", FieldType::Boolean);
-        assert_eq!(Value::from_json("t", &done, &json!(true)).ok(), Some(Value::Boolean(true)));
+        assert_eq!(
+            Value::from_json("t", &done, &json!(true)).ok(),
+            Some(Value::Boolean(true))
+        );
         assert!(Value::from_json("t", &done, &json!("yes")).is_err());
-        assert!(Value::from_json("t", &done, &json!(null)).is_err(), "required field");
+        assert!(
+            Value::from_json("t", &done, &json!(null)).is_err(),
+            "required field"
+        );
         let n = FieldDef::new("n", FieldType::Integer);
         assert!(Value::from_json("t", &n, &json!(1.5)).is_err());
-        assert_eq!(Value::from_json("t", &n, &json!(null)).ok(), Some(Value::Null));
+        assert_eq!(
+            Value::from_json("t", &n, &json!(null)).ok(),
+            Some(Value::Null)
+        );
         let j = FieldDef::new("tags", FieldType::Json);
         let v = Value::from_json("t", &j, &json!(["a", 1])).expect("any json");
         assert_eq!(v.to_json(), json!(["a", 1]));
@@ -199,9 +218,16 @@ mod tests {
     #[test]
     fn app_values_are_type_checked() {
         let t = FieldDef::new("title", FieldType::Text);
-        assert!(Value::Text("x".into()).check("tasks", &t).is_ok());
-        assert!(Value::Integer(1).check("tasks", &t).is_err());
+        assert!(Value::Text("x".into()).coerce("tasks", &t).is_ok());
+        assert!(Value::Integer(1).coerce("tasks", &t).is_err());
         let j = FieldDef::new("tags", FieldType::Json);
-        assert!(Value::Json("{not json".into()).check("tasks", &j).is_err());
+        assert!(Value::Json("{not json".into()).coerce("tasks", &j).is_err());
+        let r = FieldDef::new("hours", FieldType::Real);
+        assert_eq!(
+            Value::Integer(2).coerce("tasks", &r).ok(),
+            Some(Value::Real(2.0))
+        );
+        let req = FieldDef::required("title", FieldType::Text);
+        assert!(Value::Null.coerce("tasks", &req).is_err());
     }
 }

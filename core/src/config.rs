@@ -1,0 +1,106 @@
+//! Client configuration: where the server is, how long to wait for it, and the sync units.
+
+use std::time::Duration;
+
+use crate::error::{Error, Result};
+use crate::schema::Schema;
+
+/// A named set of entities that sync together (`all`, `tasks`, …).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyncUnit {
+    /// The unit's name, as passed to `sync_now`.
+    pub name: String,
+    /// Its entities, pushed and pulled in this order.
+    pub entities: Vec<String>,
+}
+
+impl SyncUnit {
+    /// A unit of the given entities.
+    pub fn new(name: &str, entities: &[&str]) -> Self {
+        SyncUnit {
+            name: name.to_string(),
+            entities: entities.iter().map(|e| e.to_string()).collect(),
+        }
+    }
+}
+
+/// How the client talks to the server. [`Config::new`] gives sane defaults for everything but the
+/// server's address and the user's token.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Base URL of the sync server, e.g. `https://sync.example.com` (no `/v1`).
+    pub server_url: String,
+    /// The user's bearer token.
+    pub token: String,
+    /// Longest wait to open a connection.
+    pub connect_timeout: Duration,
+    /// Longest wait for one request, answer included.
+    pub request_timeout: Duration,
+    /// Longest a whole sync may run before it is abandoned (and retried later).
+    pub sync_timeout: Duration,
+    /// Largest response body accepted, after decompression; larger answers are refused unread.
+    pub max_response_bytes: usize,
+    /// Most mutations sent in one push.
+    pub push_batch_size: usize,
+    /// The sync units; empty means `all` plus one unit per entity.
+    pub units: Vec<SyncUnit>,
+}
+
+/// Name of the unit that holds every entity when units are not configured.
+pub const ALL_UNIT: &str = "all";
+
+impl Config {
+    /// A configuration with default timeouts and limits.
+    pub fn new(server_url: &str, token: &str) -> Self {
+        Config {
+            server_url: server_url.trim_end_matches('/').to_string(),
+            token: token.to_string(),
+            connect_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(30),
+            sync_timeout: Duration::from_secs(300),
+            max_response_bytes: 16 * 1024 * 1024,
+            push_batch_size: 200,
+            units: Vec::new(),
+        }
+    }
+
+    /// The configured units, or the defaults, checked against the schema.
+    pub(crate) fn resolve_units(&self, schema: &Schema) -> Result<Vec<SyncUnit>> {
+        if self.push_batch_size == 0 || self.push_batch_size > crate::protocol::MAX_PUSH_MUTATIONS {
+            return Err(Error::InvalidConfig(format!(
+                "push_batch_size must be 1..={}",
+                crate::protocol::MAX_PUSH_MUTATIONS
+            )));
+        }
+        if self.max_response_bytes < 1024 {
+            return Err(Error::InvalidConfig(
+                "max_response_bytes must be at least 1024".into(),
+            ));
+        }
+        let units = if self.units.is_empty() {
+            let all: Vec<&str> = schema.entities().iter().map(|e| e.name.as_str()).collect();
+            let mut units = vec![SyncUnit::new(ALL_UNIT, &all)];
+            units.extend(all.iter().map(|e| SyncUnit::new(e, &[e])));
+            units
+        } else {
+            self.units.clone()
+        };
+        for unit in &units {
+            if unit.entities.is_empty() {
+                return Err(Error::InvalidConfig(format!(
+                    "sync unit `{}` has no entities",
+                    unit.name
+                )));
+            }
+            for entity in &unit.entities {
+                schema.entity(entity).map_err(|_| {
+                    Error::InvalidConfig(format!(
+                        "sync unit `{}` names unknown entity `{entity}`",
+                        unit.name
+                    ))
+                })?;
+            }
+        }
+        Ok(units)
+    }
+}

@@ -1,0 +1,151 @@
+//! The sync engine: one sync of a unit pushes each entity's outbox and then pulls the entity's
+//! changes page by page, applying each page in its own transaction as it arrives (while the next
+//! page is already on its way), so memory stays flat whatever the data size.
+
+use std::sync::Arc;
+
+use crate::config::SyncUnit;
+use crate::error::{Error, Result};
+use crate::protocol::{PullPage, PullRequest, PushRequest};
+use crate::store::Store;
+use crate::transport::Transport;
+
+/// What one entity's step of a sync did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EntityReport {
+    /// The entity.
+    pub entity: String,
+    /// Mutations the server applied.
+    pub pushed: u64,
+    /// Of those, how many overwrote a newer server version (last write wins).
+    pub overwrote: u64,
+    /// Mutations the server refused, now in quarantine.
+    pub quarantined: u64,
+    /// Records created or changed by the pull.
+    pub pulled: u64,
+    /// Records deleted by the pull.
+    pub deleted: u64,
+    /// Pull pages applied.
+    pub pages: u64,
+}
+
+/// What a whole sync of a unit did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SyncReport {
+    /// The unit synced.
+    pub unit: String,
+    /// One report per entity of the unit, in the unit's order.
+    pub entities: Vec<EntityReport>,
+}
+
+/// Runs blocking store work off the async threads.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T> + Send + 'static,
+) -> Result<T> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| Error::Stopped(format!("store task ended abnormally: {e}")))?
+}
+
+/// Pushes and pulls units between one store and one server.
+pub struct Engine {
+    store: Arc<Store>,
+    transport: Transport,
+    push_batch_size: usize,
+}
+
+impl Engine {
+    /// An engine for `store`, talking through `transport`.
+    pub fn new(store: Arc<Store>, transport: Transport, push_batch_size: usize) -> Engine {
+        Engine {
+            store,
+            transport,
+            push_batch_size,
+        }
+    }
+
+    /// The transport (to change the token).
+    pub fn transport(&self) -> &Transport {
+        &self.transport
+    }
+
+    /// Syncs every entity of `unit`: its push, then its pull. Stops at the first error; what was
+    /// applied before it stays applied (each batch and page is its own transaction).
+    pub async fn sync(&self, unit: &SyncUnit) -> Result<SyncReport> {
+        let mut report = SyncReport {
+            unit: unit.name.clone(),
+            entities: Vec::new(),
+        };
+        for entity in &unit.entities {
+            let mut entity_report = EntityReport {
+                entity: entity.clone(),
+                ..EntityReport::default()
+            };
+            self.push(entity, &mut entity_report).await?;
+            self.pull(entity, &mut entity_report).await?;
+            report.entities.push(entity_report);
+        }
+        Ok(report)
+    }
+
+    /// Sends the entity's pending mutations, oldest first, batch by batch.
+    async fn push(&self, entity: &str, report: &mut EntityReport) -> Result<()> {
+        loop {
+            let store = self.store.clone();
+            let (name, limit) = (entity.to_string(), self.push_batch_size);
+            let batch = blocking(move || store.pending(&name, limit)).await?;
+            if batch.is_empty() {
+                return Ok(());
+            }
+            let request = PushRequest {
+                client_id: self.store.client_id().to_string(),
+                mutations: batch,
+            };
+            let response = self.transport.push(&request).await?;
+            let store = self.store.clone();
+            let stats =
+                blocking(move || store.apply_push_results(&request.mutations, &response.results))
+                    .await?;
+            report.pushed += stats.applied;
+            report.overwrote += stats.overwrote;
+            report.quarantined += stats.quarantined;
+            log::debug!("push {entity}: {stats:?}");
+        }
+    }
+
+    /// Pulls the entity's changes since its cursor; applies page N while fetching page N+1.
+    async fn pull(&self, entity: &str, report: &mut EntityReport) -> Result<()> {
+        let schema = self.store.schema().entity(entity)?;
+        let request = |cursor: Option<String>| PullRequest {
+            entity: entity.to_string(),
+            cursor,
+            limit: schema.sync.page_size,
+            fields: schema.field_names(),
+        };
+        let store = self.store.clone();
+        let name = entity.to_string();
+        let cursor = blocking(move || store.pull_cursor(&name)).await?;
+        let mut page = self.transport.pull(&request(cursor)).await?;
+        loop {
+            let has_more = page.has_more;
+            let next = has_more.then(|| request(Some(page.cursor.clone())));
+            let store = self.store.clone();
+            let name = entity.to_string();
+            let apply = blocking(move || store.apply_pull_page(&name, &page));
+            let (stats, next_page): (_, Option<PullPage>) = match next {
+                Some(next) => {
+                    let (stats, fetched) = tokio::join!(apply, self.transport.pull(&next));
+                    (stats?, Some(fetched?))
+                }
+                None => (apply.await?, None),
+            };
+            report.pulled += stats.upserts;
+            report.deleted += stats.tombstones;
+            report.pages += 1;
+            match next_page {
+                Some(p) => page = p,
+                None => return Ok(()),
+            }
+        }
+    }
+}

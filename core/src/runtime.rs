@@ -1,0 +1,53 @@
+//! The core's own tokio runtime, shared by every client in the process. Work is spawned here,
+//! never on whatever runtime the caller happens to be on (a Kotlin coroutine, a Swift task, a
+//! test's runtime), so network and timers behave the same whoever calls.
+
+use once_cell::sync::OnceCell;
+use tokio::runtime::{Handle, Runtime};
+
+use crate::error::{Error, Result};
+
+static RUNTIME: OnceCell<Runtime> = OnceCell::new();
+
+/// The shared runtime's handle, starting it on first use.
+pub fn handle() -> Result<Handle> {
+    RUNTIME
+        .get_or_try_init(|| {
+            tokio::runtime::Builder::new_multi_thread()
+                // Phones and our CI machines have few cores; sync is I/O bound.
+                .worker_threads(2)
+                .thread_name("syncline")
+                .enable_all()
+                .build()
+        })
+        .map(|rt| rt.handle().clone())
+        .map_err(|e| Error::Stopped(format!("could not start the sync runtime: {e}")))
+}
+
+/// Runs `future` on the shared runtime and waits for it from any async context.
+pub async fn run<F, T>(future: F) -> Result<T>
+where
+    F: std::future::Future<Output = Result<T>> + Send + 'static,
+    T: Send + 'static,
+{
+    handle()?
+        .spawn(future)
+        .await
+        .map_err(|e| Error::Stopped(format!("sync task ended abnormally: {e}")))?
+}
+
+/// Runs `future` on the shared runtime and blocks the calling (non-async) thread until it ends.
+pub fn block_on<F, T>(future: F) -> Result<T>
+where
+    F: std::future::Future<Output = Result<T>> + Send + 'static,
+    T: Send + 'static,
+{
+    let handle = handle()?;
+    let (tx, rx) = std::sync::mpsc::channel();
+    handle.spawn(async move {
+        // The receiver only goes away if the caller's thread died; nothing to report then.
+        let _ = tx.send(future.await);
+    });
+    rx.recv()
+        .map_err(|_| Error::Stopped("sync task ended abnormally".into()))?
+}

@@ -1,0 +1,168 @@
+//! The HTTP client for the sync server: reqwest with rustls and gzip, timeouts from the
+//! configuration, and every failure turned into a typed [`Error`]. Response bodies are read with
+//! a size limit (counted after decompression) before any of them is parsed.
+
+use std::sync::RwLock;
+
+use futures_util::StreamExt;
+use serde::{de::DeserializeOwned, Serialize};
+
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::protocol::{self, ErrorBody, Me, PullPage, PullRequest, PushRequest, PushResponse};
+
+/// A client of one sync server, for one user.
+pub struct Transport {
+    http: reqwest::Client,
+    base: String,
+    token: RwLock<String>,
+    max_response_bytes: usize,
+}
+
+impl Transport {
+    /// A client for the server and token in `config`.
+    pub fn new(config: &Config) -> Result<Transport> {
+        let base = reqwest::Url::parse(&config.server_url).map_err(|e| {
+            Error::InvalidConfig(format!("server_url `{}`: {e}", config.server_url))
+        })?;
+        if !matches!(base.scheme(), "http" | "https") {
+            return Err(Error::InvalidConfig(format!(
+                "server_url `{}` is not http(s)",
+                config.server_url
+            )));
+        }
+        let http = reqwest::Client::builder()
+            .connect_timeout(config.connect_timeout)
+            .timeout(config.request_timeout)
+            .gzip(true)
+            .user_agent(concat!("syncline/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| Error::InvalidConfig(format!("HTTP client: {e}")))?;
+        Ok(Transport {
+            http,
+            base: config.server_url.trim_end_matches('/').to_string(),
+            token: RwLock::new(config.token.clone()),
+            max_response_bytes: config.max_response_bytes,
+        })
+    }
+
+    /// Replaces the bearer token (after the user signed in again).
+    pub fn set_token(&self, token: &str) {
+        *self.token.write().unwrap_or_else(|p| p.into_inner()) = token.to_string();
+    }
+
+    fn bearer(&self) -> String {
+        format!(
+            "Bearer {}",
+            self.token.read().unwrap_or_else(|p| p.into_inner())
+        )
+    }
+
+    /// `POST /v1/push`.
+    pub async fn push(&self, request: &PushRequest) -> Result<PushResponse> {
+        self.post(protocol::PUSH_PATH, request).await
+    }
+
+    /// `POST /v1/pull`.
+    pub async fn pull(&self, request: &PullRequest) -> Result<PullPage> {
+        self.post(protocol::PULL_PATH, request).await
+    }
+
+    /// `GET /v1/me`: checks the token and that the server answers.
+    pub async fn me(&self) -> Result<Me> {
+        let request = self.http.get(format!("{}{}", self.base, protocol::ME_PATH));
+        self.send(request).await
+    }
+
+    async fn post<Req: Serialize, Resp: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &Req,
+    ) -> Result<Resp> {
+        let body = serde_json::to_vec(body)
+            .map_err(|e| Error::InvalidConfig(format!("cannot encode request: {e}")))?;
+        let request = self
+            .http
+            .post(format!("{}{}", self.base, path))
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(body);
+        self.send(request).await
+    }
+
+    async fn send<Resp: DeserializeOwned>(&self, request: reqwest::RequestBuilder) -> Result<Resp> {
+        let response = request
+            .header(reqwest::header::AUTHORIZATION, self.bearer())
+            .send()
+            .await
+            .map_err(network_error)?;
+        let status = response.status();
+        let retry_after = response
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok());
+        let body = self.read_body(response).await?;
+        if status.is_success() {
+            return serde_json::from_slice(&body)
+                .map_err(|e| Error::MalformedResponse(e.to_string()));
+        }
+        let (code, message) = match serde_json::from_slice::<ErrorBody>(&body) {
+            Ok(b) => (b.error.code, b.error.message),
+            Err(_) => (
+                format!("http_{}", status.as_u16()),
+                String::from_utf8_lossy(&body).chars().take(200).collect(),
+            ),
+        };
+        if status == reqwest::StatusCode::UNAUTHORIZED {
+            return Err(Error::SignInNeeded { code, message });
+        }
+        Err(Error::Server {
+            status: status.as_u16(),
+            code,
+            message,
+            retry_after,
+        })
+    }
+
+    /// Reads the whole body, refusing it as soon as it passes the limit.
+    async fn read_body(&self, response: reqwest::Response) -> Result<Vec<u8>> {
+        let limit = self.max_response_bytes;
+        if response
+            .content_length()
+            .is_some_and(|n| n as usize > limit)
+        {
+            return Err(Error::ResponseTooLarge { limit });
+        }
+        let mut body = Vec::new();
+        let mut stream = response.bytes_stream();
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(network_error)?;
+            if body.len() + chunk.len() > limit {
+                return Err(Error::ResponseTooLarge { limit });
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body)
+    }
+}
+
+/// Classifies a reqwest failure: a cut or undecodable body is a bad response, everything else
+/// means the server could not be reached in time.
+fn network_error(e: reqwest::Error) -> Error {
+    if e.is_timeout() {
+        Error::Timeout(e.to_string())
+    } else if e.is_decode() {
+        Error::MalformedResponse(format!("undecodable body: {e}"))
+    } else if e.is_body() {
+        Error::MalformedResponse(format!("response cut short: {e}"))
+    } else {
+        // Show the root cause ("connection refused"), not only reqwest's outer message.
+        let mut text = e.to_string();
+        let mut source = std::error::Error::source(&e);
+        while let Some(s) = source {
+            text = format!("{text}: {s}");
+            source = s.source();
+        }
+        Error::Unreachable(text)
+    }
+}
