@@ -1,0 +1,444 @@
+//! The local store on a real SQLite file: writes and their outbox entries, partial updates,
+//! entity modes, queries, reopening, and pulled pages (good and bad).
+
+use std::collections::BTreeMap;
+
+use serde_json::json;
+use syncline_core::protocol::{MutationResult, Op, Outcome, PullPage};
+use syncline_core::sample::{self, COMMENTS, PROJECTS, TASKS};
+use syncline_core::store::{Order, Query, Store};
+use syncline_core::{Error, Record, Value};
+
+fn open(dir: &tempfile::TempDir) -> Store {
+    Store::open(
+        &dir.path().join("client.db"),
+        sample::schema().expect("schema"),
+    )
+    .expect("open")
+}
+
+fn task(key: &str, title: &str) -> Record {
+    Record::new(key)
+        .with("project_id", Value::Text("p1".into()))
+        .with("title", Value::Text(title.into()))
+        .with("done", Value::Boolean(false))
+}
+
+fn changes(pairs: &[(&str, Value)]) -> BTreeMap<String, Value> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.clone()))
+        .collect()
+}
+
+/// Everything the store holds for `tasks`, and the outbox, to compare before and after.
+fn snapshot(store: &Store) -> (Vec<Record>, usize, Option<String>) {
+    let tasks = store
+        .query(TASKS, &Query::all(10_000))
+        .expect("query")
+        .records;
+    let pending = store.pending(TASKS, 10_000).expect("pending").len();
+    (tasks, pending, store.pull_cursor(TASKS).expect("cursor"))
+}
+
+#[test]
+fn each_write_lands_with_its_outbox_entry() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(&dir);
+    let r1 = store
+        .insert(TASKS, task("t1", "Inspect pump"))
+        .expect("insert");
+    let r2 = store
+        .update(
+            TASKS,
+            "t1",
+            changes(&[
+                ("title", Value::Text("Inspect pump 3".into())),
+                ("done", Value::Boolean(false)),
+            ]),
+        )
+        .expect("update")
+        .expect("something changed");
+    assert!(r2.seq > r1.seq, "sequence numbers increase");
+    let none = store
+        .update(TASKS, "t1", changes(&[("done", Value::Boolean(false))]))
+        .expect("no-op update");
+    assert!(
+        none.is_none(),
+        "an update that changes nothing records nothing"
+    );
+    store.delete(TASKS, "t1").expect("delete");
+
+    let pending = store.pending(TASKS, 100).expect("pending");
+    let ops: Vec<Op> = pending.iter().map(|m| m.op).collect();
+    assert_eq!(ops, vec![Op::Insert, Op::Update, Op::Delete]);
+    assert_eq!(pending[0].fields.get("title"), Some(&json!("Inspect pump")));
+    // Only the field that changed travels.
+    assert_eq!(pending[1].fields.len(), 1);
+    assert_eq!(
+        pending[1].fields.get("title"),
+        Some(&json!("Inspect pump 3"))
+    );
+    assert!(pending.iter().all(|m| m.entity == TASKS && m.key == "t1"));
+    assert_eq!(store.get(TASKS, "t1").expect("get"), None);
+    assert_eq!(store.outbox_counts().expect("counts"), (3, 0));
+}
+
+#[test]
+fn writes_are_checked_against_the_schema() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(&dir);
+    let p = Record::new("p9").with("name", Value::Text("x".into()));
+    assert!(matches!(store.insert(PROJECTS, p), Err(Error::ReadOnly(_))));
+    let c = Record::new("c1")
+        .with("project_id", Value::Text("p1".into()))
+        .with("task_id", Value::Text("t1".into()))
+        .with("author", Value::Text("alice".into()))
+        .with("body", Value::Text("hi".into()));
+    store.insert(COMMENTS, c).expect("comments can be created");
+    assert!(matches!(
+        store.update(
+            COMMENTS,
+            "c1",
+            changes(&[("body", Value::Text("edit".into()))])
+        ),
+        Err(Error::AppendOnly(_))
+    ));
+    assert!(matches!(
+        store.delete(COMMENTS, "c1"),
+        Err(Error::AppendOnly(_))
+    ));
+    assert!(matches!(
+        store.insert("nope", task("t", "x")),
+        Err(Error::UnknownEntity(_))
+    ));
+    assert!(matches!(
+        store.insert(
+            TASKS,
+            task("t2", "x").with("colour", Value::Text("red".into()))
+        ),
+        Err(Error::UnknownField { .. })
+    ));
+    assert!(matches!(
+        store.insert(
+            TASKS,
+            task("t2", "x").with("done", Value::Text("yes".into()))
+        ),
+        Err(Error::WrongType { .. })
+    ));
+    assert!(matches!(
+        store.insert(
+            TASKS,
+            Record::new("t3").with("title", Value::Text("no project".into()))
+        ),
+        Err(Error::MissingField { .. })
+    ));
+    store.insert(TASKS, task("t2", "x")).expect("insert");
+    assert!(matches!(
+        store.insert(TASKS, task("t2", "again")),
+        Err(Error::AlreadyExists { .. })
+    ));
+    assert!(matches!(
+        store.update(TASKS, "zz", changes(&[("done", Value::Boolean(true))])),
+        Err(Error::NotFound { .. })
+    ));
+    // Refused writes left nothing in the outbox.
+    assert_eq!(store.outbox_counts().expect("counts"), (2, 0));
+}
+
+#[test]
+fn queries_filter_order_and_page() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(&dir);
+    for i in 0..25 {
+        let rec = task(&format!("t{i:02}"), &format!("task {i:02}"))
+            .with("priority", Value::Integer(i % 3))
+            .with(
+                "project_id",
+                Value::Text(if i < 20 { "p1" } else { "p2" }.into()),
+            );
+        store.insert(TASKS, rec).expect("insert");
+    }
+    let q = Query::all(5)
+        .filter("project_id", Value::Text("p1".into()))
+        .order("priority", Order::Descending);
+    let mut seen = Vec::new();
+    let mut query = q.clone();
+    loop {
+        let page = store.query(TASKS, &query).expect("query");
+        assert!(page.records.len() <= 5);
+        seen.extend(
+            page.records
+                .iter()
+                .map(|r| (r.get("priority").clone(), r.key.clone())),
+        );
+        match page.next_offset {
+            Some(next) => query.offset = next,
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), 20, "every p1 task once");
+    let mut sorted = seen.clone();
+    sorted.sort_by(|a, b| match (&b.0, &a.0) {
+        (Value::Integer(x), Value::Integer(y)) => x.cmp(y).then(a.1.cmp(&b.1)),
+        _ => std::cmp::Ordering::Equal,
+    });
+    assert_eq!(seen, sorted, "priority descending, key breaks ties");
+    let nulls = store
+        .query(TASKS, &Query::all(100).filter("notes", Value::Null))
+        .expect("null filter");
+    assert_eq!(nulls.records.len(), 25);
+    assert!(matches!(
+        store.query(TASKS, &Query::all(1).filter("colour", Value::Null)),
+        Err(Error::UnknownField { .. })
+    ));
+    assert!(matches!(
+        store.query(TASKS, &Query::all(1).filter("x\" OR 1=1 --", Value::Null)),
+        Err(Error::UnknownField { .. })
+    ));
+}
+
+#[test]
+fn data_and_outbox_survive_reopening() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let client_id = {
+        let store = open(&dir);
+        store.insert(TASKS, task("t1", "Survives")).expect("insert");
+        store.client_id().to_string()
+    };
+    let store = open(&dir);
+    assert_eq!(store.client_id(), client_id, "same device, same client id");
+    assert_eq!(
+        store
+            .get(TASKS, "t1")
+            .expect("get")
+            .expect("kept")
+            .get("title"),
+        &Value::Text("Survives".into())
+    );
+    assert_eq!(store.pending(TASKS, 10).expect("pending").len(), 1);
+}
+
+fn page(upserts: Vec<serde_json::Value>, tombstones: Vec<(&str, i64)>, cursor: &str) -> PullPage {
+    let schema = sample::schema().expect("schema");
+    PullPage {
+        entity: TASKS.into(),
+        fields: schema.entity(TASKS).expect("tasks").field_names(),
+        upserts: upserts
+            .into_iter()
+            .map(|v| match v {
+                serde_json::Value::Array(a) => a,
+                _ => panic!("rows are arrays"),
+            })
+            .collect(),
+        tombstones: tombstones
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect(),
+        cursor: cursor.into(),
+        has_more: false,
+    }
+}
+
+fn server_task(key: &str, version: i64, title: &str) -> serde_json::Value {
+    json!([
+        key,
+        version,
+        "p1",
+        title,
+        null,
+        false,
+        1,
+        null,
+        null,
+        null,
+        ["a"],
+        null
+    ])
+}
+
+#[test]
+fn a_pulled_page_applies_with_its_cursor() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(&dir);
+    let stats = store
+        .apply_pull_page(
+            TASKS,
+            &page(
+                vec![server_task("s1", 1, "one"), server_task("s2", 4, "two")],
+                vec![],
+                "10",
+            ),
+        )
+        .expect("apply");
+    assert_eq!(stats.upserts, 2);
+    assert_eq!(
+        store.pull_cursor(TASKS).expect("cursor").as_deref(),
+        Some("10")
+    );
+    let s2 = store.get(TASKS, "s2").expect("get").expect("present");
+    assert_eq!(s2.version, Some(4));
+    assert_eq!(s2.get("tags"), &Value::Json("[\"a\"]".into()));
+    // An older version never replaces a newer one.
+    store
+        .apply_pull_page(
+            TASKS,
+            &page(vec![server_task("s2", 3, "stale")], vec![("s1", 2)], "11"),
+        )
+        .expect("apply");
+    assert_eq!(
+        store
+            .get(TASKS, "s2")
+            .expect("get")
+            .expect("present")
+            .get("title"),
+        &Value::Text("two".into())
+    );
+    assert_eq!(
+        store.get(TASKS, "s1").expect("get"),
+        None,
+        "tombstone deletes"
+    );
+    assert_eq!(
+        store.pending(TASKS, 10).expect("pending").len(),
+        0,
+        "pulls never write the outbox"
+    );
+}
+
+#[test]
+fn a_bad_page_changes_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(&dir);
+    store
+        .apply_pull_page(TASKS, &page(vec![server_task("s1", 1, "one")], vec![], "5"))
+        .expect("apply");
+    store.insert(TASKS, task("local", "mine")).expect("insert");
+    let before = snapshot(&store);
+
+    let mut wrong_type = page(
+        vec![
+            server_task("s2", 1, "ok"),
+            json!(["s3", 1, "p1", 42, null, false, 1, null, null, null, null, null]),
+        ],
+        vec![],
+        "9",
+    );
+    let mut unknown_field = page(vec![], vec![], "9");
+    unknown_field.fields.push("colour".into());
+    let mut other_entity = page(vec![], vec![], "9");
+    other_entity.entity = "nope".into();
+    let short_row = page(vec![json!(["s4", 1, "p1"])], vec![], "9");
+    let no_version = page(
+        vec![json!([
+            "s5", "x", "p1", "t", null, false, 1, null, null, null, null, null
+        ])],
+        vec![],
+        "9",
+    );
+    let no_cursor = page(vec![server_task("s6", 1, "x")], vec![], "");
+    wrong_type.has_more = true;
+    for (what, bad) in [
+        ("wrong type", wrong_type),
+        ("unknown field", unknown_field),
+        ("other entity", other_entity),
+        ("short row", short_row),
+        ("no version", no_version),
+        ("no cursor", no_cursor),
+    ] {
+        let err = store.apply_pull_page(TASKS, &bad).expect_err(what);
+        assert!(
+            matches!(err, Error::MalformedResponse(_)),
+            "{what}: {err:?}"
+        );
+        assert_eq!(snapshot(&store), before, "{what} changed the store");
+    }
+}
+
+#[test]
+fn pulled_data_keeps_pending_local_edits() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(&dir);
+    store
+        .apply_pull_page(
+            TASKS,
+            &page(vec![server_task("s1", 1, "server title")], vec![], "1"),
+        )
+        .expect("apply");
+    store
+        .update(TASKS, "s1", changes(&[("done", Value::Boolean(true))]))
+        .expect("update");
+    // The server changed the title meanwhile; the local `done` edit is not pushed yet.
+    store
+        .apply_pull_page(
+            TASKS,
+            &page(vec![server_task("s1", 2, "new title")], vec![], "2"),
+        )
+        .expect("apply");
+    let s1 = store.get(TASKS, "s1").expect("get").expect("present");
+    assert_eq!(s1.get("title"), &Value::Text("new title".into()));
+    assert_eq!(
+        s1.get("done"),
+        &Value::Boolean(true),
+        "the unsent edit is still shown"
+    );
+    // A tombstone does not delete a record the user is still editing.
+    store
+        .apply_pull_page(TASKS, &page(vec![], vec![("s1", 3)], "3"))
+        .expect("apply");
+    assert!(store.get(TASKS, "s1").expect("get").is_some());
+}
+
+#[test]
+fn push_results_clear_or_quarantine() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(&dir);
+    store.insert(TASKS, task("t1", "a")).expect("insert");
+    store.insert(TASKS, task("t2", "b")).expect("insert");
+    let sent = store.pending(TASKS, 10).expect("pending");
+    let results = vec![
+        MutationResult {
+            mutation_id: sent[0].mutation_id.clone(),
+            seq: sent[0].seq,
+            outcome: Outcome::Applied {
+                version: 1,
+                overwrote: None,
+            },
+        },
+        MutationResult {
+            mutation_id: sent[1].mutation_id.clone(),
+            seq: sent[1].seq,
+            outcome: Outcome::Rejected {
+                code: "forbidden".into(),
+                message: "not a member".into(),
+            },
+        },
+    ];
+    // A mismatched answer is refused before anything is written.
+    let mut swapped = results.clone();
+    swapped.swap(0, 1);
+    assert!(matches!(
+        store.apply_push_results(&sent, &swapped),
+        Err(Error::MalformedResponse(_))
+    ));
+    assert!(matches!(
+        store.apply_push_results(&sent, &results[..1]),
+        Err(Error::MalformedResponse(_))
+    ));
+    assert_eq!(store.outbox_counts().expect("counts"), (2, 0));
+
+    let stats = store.apply_push_results(&sent, &results).expect("apply");
+    assert_eq!((stats.applied, stats.quarantined), (1, 1));
+    assert_eq!(
+        store.get(TASKS, "t1").expect("get").expect("t1").version,
+        Some(1)
+    );
+    assert_eq!(store.outbox_counts().expect("counts"), (0, 1));
+    let q = store.quarantined().expect("quarantined");
+    assert_eq!(q[0].mutation.key, "t2");
+    assert_eq!(q[0].code, "forbidden");
+    assert!(
+        store.get(TASKS, "t2").expect("get").is_some(),
+        "the refused edit is not lost"
+    );
+}
