@@ -1,0 +1,131 @@
+//! `syncline demo`: the reference server with its demo data and the terminal client on it, in one
+//! process. The server can be stopped and started from the client's screen to see "Sync failed"
+//! and the recovery, and a colleague's edit can be made on the server to see it arrive.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::Args;
+use syncline_core::{sample, Config, Syncline};
+use syncline_server::store::Store as ServerStore;
+
+use crate::ui;
+
+/// Options of `syncline demo`.
+#[derive(Args)]
+pub struct DemoArgs {
+    /// Folder for the server's and the client's databases (kept between runs).
+    #[arg(long, default_value = ".syncline-demo")]
+    dir: PathBuf,
+    /// Address the demo server listens on.
+    #[arg(long, default_value = "127.0.0.1:8787")]
+    listen: SocketAddr,
+    /// Demo user to sign in as: alice, bob or carol.
+    #[arg(long, default_value = "alice")]
+    user: String,
+}
+
+/// The embedded server, on its own thread and runtime, so it can stop and start while the client
+/// keeps running.
+struct DemoServer {
+    store: ServerStore,
+    listen: SocketAddr,
+    running: Option<(tokio::sync::oneshot::Sender<()>, std::thread::JoinHandle<()>)>,
+}
+
+impl DemoServer {
+    fn start(&mut self) -> std::io::Result<()> {
+        if self.running.is_some() {
+            return Ok(());
+        }
+        let listener = std::net::TcpListener::bind(self.listen)?;
+        listener.set_nonblocking(true)?;
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let store = self.store.clone();
+        let thread = std::thread::spawn(move || {
+            let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build() {
+                Ok(rt) => rt,
+                Err(e) => return log::error!("demo server runtime: {e}"),
+            };
+            runtime.block_on(async move {
+                let result = match tokio::net::TcpListener::from_std(listener) {
+                    Ok(listener) => syncline_server::http::serve(listener, store, async move {
+                        let _ = stop_rx.await;
+                    })
+                    .await,
+                    Err(e) => Err(e),
+                };
+                if let Err(e) = result {
+                    log::error!("demo server stopped: {e}");
+                }
+            });
+        });
+        self.running = Some((stop_tx, thread));
+        Ok(())
+    }
+
+    fn stop(&mut self) {
+        if let Some((stop, thread)) = self.running.take() {
+            let _ = stop.send(());
+            let _ = thread.join();
+        }
+    }
+}
+
+impl ui::Extras for DemoServer {
+    fn help(&self) -> &str {
+        "\n  x stop/start the server · w a colleague edits a task on the server"
+    }
+
+    fn handle(&mut self, command: &str) -> Option<String> {
+        match command {
+            "x" if self.running.is_some() => {
+                self.stop();
+                Some("Server stopped. Edits wait on this device; sync now fails until you press x again.".into())
+            }
+            "x" => Some(match self.start() {
+                Ok(()) => "Server started again. Press r to retry the sync.".into(),
+                Err(e) => format!("cannot start the server: {e}"),
+            }),
+            "w" => Some(colleague_edit(&self.store)),
+            _ => None,
+        }
+    }
+}
+
+/// A colleague changes the first task of the shared project, on the server.
+fn colleague_edit(store: &ServerStore) -> String {
+    let Ok(Some(task)) = store.get_record("tasks", "t-harbor-2") else {
+        return "the demo task t-harbor-2 is missing".into();
+    };
+    let mut fields = task.fields.clone();
+    let title = fields.get("title").and_then(|t| t.as_str()).unwrap_or("Task").to_string();
+    let title = match title.strip_suffix(" (checked by bob)") {
+        Some(original) => original.to_string(),
+        None => format!("{title} (checked by bob)"),
+    };
+    fields.insert("title".into(), serde_json::Value::String(title));
+    fields.insert("updated_at".into(), serde_json::json!(ui::now_ms()));
+    match store.upsert_record("tasks", "t-harbor-2", &fields) {
+        Ok(v) => format!("bob changed task t-harbor-2 on the server (version {v}); press s to sync."),
+        Err(e) => format!("the colleague's edit failed: {e}"),
+    }
+}
+
+/// Runs the demo until the user quits.
+pub fn run(args: DemoArgs) -> syncline_core::Result<()> {
+    let fail = |e: &dyn std::fmt::Display| syncline_core::Error::InvalidConfig(format!("demo server: {e}"));
+    std::fs::create_dir_all(&args.dir).map_err(|e| fail(&e))?;
+    let store = ServerStore::open_sample(args.dir.join("server.db")).map_err(|e| fail(&e))?;
+    syncline_server::demo::seed_demo(&store).map_err(|e| fail(&e))?;
+    let mut server = DemoServer { store, listen: args.listen, running: None };
+    server.start().map_err(|e| fail(&format!("cannot listen on {}: {e}", args.listen)))?;
+
+    let token = format!("demo-{}", args.user);
+    let config = Config::new(&format!("http://{}", args.listen), &token);
+    let client = Syncline::open(&args.dir.join(format!("{}.db", args.user)), sample::schema()?, config)?;
+    let title = format!("Syncline demo · signed in as {} · server http://{}", args.user, args.listen);
+    let result = ui::run(&client, &title, &mut server);
+    server.stop();
+    result
+}

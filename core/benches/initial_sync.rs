@@ -1,0 +1,180 @@
+//! Initial sync benchmark: N tasks (~150 B each) from the reference server (a separate process,
+//! so its memory is not counted) into a fresh local store over loopback HTTP, against a raw
+//! rusqlite batched insert of the same rows into the same table, in the same run.
+//!
+//! `cargo bench -p syncline-core --bench initial_sync` (rows: `SYNCLINE_BENCH_ROWS`, default
+//! `100000,1000000`; runs per size: `SYNCLINE_BENCH_RUNS`, default 3). Prints rows/s, the ratio
+//! to the raw insert, and peak memory above idle (Linux: VmHWM after resetting it at idle).
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+use syncline_core::sample::{self, TASKS};
+use syncline_core::{Config, Query, Syncline, Value};
+
+const TOKEN: &str = "bench-token";
+
+fn main() {
+    if std::env::var("SYNCLINE_BENCH_ROLE").as_deref() == Ok("server") {
+        return serve();
+    }
+    if !std::env::args().any(|a| a == "--bench") {
+        println!("initial_sync: a benchmark; run it with `cargo bench -p syncline-core --bench initial_sync`");
+        return;
+    }
+    let sizes: Vec<usize> = std::env::var("SYNCLINE_BENCH_ROWS")
+        .unwrap_or_else(|_| "100000,1000000".into())
+        .split(',')
+        .filter_map(|s| s.trim().parse().ok())
+        .collect();
+    let runs: usize = std::env::var("SYNCLINE_BENCH_RUNS").ok().and_then(|s| s.parse().ok()).unwrap_or(3);
+    println!("| rows | sync rows/s (median of {runs}) | raw insert rows/s (median) | ratio | peak RSS above idle (max) |");
+    println!("|---:|---:|---:|---:|---:|");
+    for rows in sizes {
+        bench(rows, runs);
+    }
+}
+
+fn bench(rows: usize, runs: usize) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut server = Command::new(std::env::current_exe().expect("exe"))
+        .env("SYNCLINE_BENCH_ROLE", "server")
+        .env("SYNCLINE_BENCH_ROWS", rows.to_string())
+        .env("SYNCLINE_BENCH_DB", dir.path().join("server.db"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start the server process");
+    let mut line = String::new();
+    BufReader::new(server.stdout.take().expect("stdout")).read_line(&mut line).expect("server port");
+    let url = format!("http://127.0.0.1:{}", line.trim().trim_start_matches("PORT "));
+
+    let (mut sync_rates, mut raw_rates, mut peaks) = (Vec::new(), Vec::new(), Vec::new());
+    for run in 0..runs {
+        let db = dir.path().join(format!("client-{run}.db"));
+        let client = Syncline::open(&db, sample::schema().expect("schema"), Config::new(&url, TOKEN)).expect("open");
+        // Idle: client open, runtime and HTTP client warmed up by a small sync.
+        client.sync_now_blocking("projects").expect("warm-up sync");
+        let idle = rss_kib("VmRSS");
+        reset_peak();
+        let start = Instant::now();
+        let report = client.sync_now_blocking(TASKS).expect("sync");
+        let secs = start.elapsed().as_secs_f64();
+        let peak = rss_kib("VmHWM");
+        assert_eq!(report.entities[0].pulled as usize, rows, "every row arrived");
+        sync_rates.push(rows as f64 / secs);
+        peaks.push(peak.saturating_sub(idle));
+
+        let data = read_back(&client, rows);
+        drop(client);
+        raw_rates.push(raw_insert(&dir.path().join(format!("raw-{run}.db")), &data));
+        let _ = std::fs::remove_file(&db);
+    }
+    let _ = server.stdin.take().map(|mut s| s.write_all(b"q\n"));
+    let _ = server.wait();
+    let (sync, raw) = (median(&mut sync_rates), median(&mut raw_rates));
+    println!(
+        "| {rows} | {:.0} | {:.0} | {:.0} % | {:.1} MiB |",
+        sync,
+        raw,
+        100.0 * sync / raw,
+        *peaks.iter().max().unwrap_or(&0) as f64 / 1024.0
+    );
+}
+
+/// The synced rows, as the baseline inserts them.
+fn read_back(client: &Syncline, rows: usize) -> Vec<Vec<Value>> {
+    let schema = sample::schema().expect("schema");
+    let tasks = schema.entity(TASKS).expect("tasks").clone();
+    let mut out = Vec::with_capacity(rows);
+    let mut query = Query::all(10_000);
+    loop {
+        let page = client.query(TASKS, &query).expect("query");
+        for r in page.records {
+            let mut row = vec![Value::Text(r.key.clone()), Value::Integer(r.version.unwrap_or(0))];
+            row.extend(tasks.fields.iter().map(|f| r.get(&f.name).clone()));
+            out.push(row);
+        }
+        match page.next_offset {
+            Some(o) => query.offset = o,
+            None => return out,
+        }
+    }
+}
+
+/// Inserts the rows into the same table shape with plain rusqlite: prepared statement, 1,000
+/// rows per transaction (the sync's page size), same pragmas. Returns rows/s.
+fn raw_insert(path: &std::path::Path, data: &[Vec<Value>]) -> f64 {
+    let conn = rusqlite::Connection::open(path).expect("open");
+    conn.pragma_update(None, "journal_mode", "WAL").expect("wal");
+    conn.pragma_update(None, "synchronous", "NORMAL").expect("sync");
+    conn.execute_batch(
+        "CREATE TABLE t (id TEXT PRIMARY KEY NOT NULL, _version INTEGER, project_id TEXT, title TEXT,
+           notes TEXT, done INTEGER, priority INTEGER, due_at INTEGER, assignee TEXT,
+           estimate_hours REAL, tags TEXT, updated_at INTEGER);
+         CREATE INDEX t_project ON t (project_id);",
+    )
+    .expect("table");
+    let start = Instant::now();
+    for chunk in data.chunks(1000) {
+        let tx = conn.unchecked_transaction().expect("tx");
+        {
+            let mut stmt = tx.prepare_cached("INSERT INTO t VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12)").expect("prepare");
+            for row in chunk {
+                stmt.execute(rusqlite::params_from_iter(row.iter())).expect("insert");
+            }
+        }
+        tx.commit().expect("commit");
+    }
+    data.len() as f64 / start.elapsed().as_secs_f64()
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
+fn rss_kib(field: &str) -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with(field))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|n| n.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// Resets VmHWM to the current RSS (Linux `clear_refs` 5).
+fn reset_peak() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+/// The server process: seeds N tasks for the bench user, prints its port, serves until its
+/// stdin closes.
+fn serve() {
+    let rows: usize = std::env::var("SYNCLINE_BENCH_ROWS").ok().and_then(|s| s.parse().ok()).unwrap_or(100_000);
+    let db = std::env::var("SYNCLINE_BENCH_DB").expect("SYNCLINE_BENCH_DB");
+    let store = syncline_server::store::Store::open_sample(&db).expect("server store");
+    store.create_user("bench").expect("user");
+    store.add_token("bench", TOKEN, None).expect("token");
+    store.create_project("p-bench", "Bench").expect("project");
+    store.add_membership("bench", "p-bench").expect("membership");
+    store.bulk_insert_tasks("p-bench", rows).expect("seed");
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        println!("PORT {}", listener.local_addr().expect("addr").port());
+        let _ = std::io::stdout().flush();
+        let stop = async {
+            let _ = tokio::task::spawn_blocking(|| {
+                let mut s = String::new();
+                let _ = std::io::stdin().read_line(&mut s);
+            })
+            .await;
+        };
+        syncline_server::http::serve(listener, store, stop).await.expect("serve");
+    });
+}
