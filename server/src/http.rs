@@ -1,0 +1,481 @@
+//! The HTTP face of the server: the axum router for `GET /v1/me`, `POST /v1/pull` and
+//! `POST /v1/push`, bearer authentication, request bodies (gzip-decoded, at most 4 MiB after
+//! decoding), gzip responses, and the JSON error body `{"error": {"code", "message"}}` on every
+//! non-2xx answer. Store work runs on the blocking pool, never on the async threads.
+
+use std::future::Future;
+
+use axum::body::Body;
+use axum::extract::{FromRequestParts, State};
+use axum::http::header::{
+    ACCEPT_ENCODING, AUTHORIZATION, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, VARY,
+};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::middleware::map_response;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::serve::ListenerExt;
+use axum::{Json, Router};
+use bytes::Bytes;
+use http_body_util::BodyExt;
+use std::io::Write as _;
+use syncline_core::protocol::{
+    codes, ErrorBody, ErrorDetail, Me, PullRequest, PushRequest, PushResponse, MAX_REQUEST_BYTES,
+    ME_PATH, PULL_PATH, PUSH_PATH,
+};
+use tokio::sync::mpsc;
+use tower_http::compression::{CompressionLayer, CompressionLevel};
+use tower_http::decompression::RequestDecompressionLayer;
+
+use crate::auth::{bearer_token, AuthError};
+use crate::pull::{PullError, PullPlan};
+use crate::push::PushError;
+use crate::store::{Store, StoreError};
+
+/// An error answer: HTTP status, stable code and message, sent as [`ErrorBody`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// Stable code from [`codes`].
+    pub code: &'static str,
+    /// Human-readable message.
+    pub message: String,
+}
+
+impl ApiError {
+    /// An error with the given status, code and message.
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// 400 `bad_request`.
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        ApiError::new(StatusCode::BAD_REQUEST, codes::BAD_REQUEST, message)
+    }
+
+    /// 500 `internal`; the cause goes to the log, not to the client.
+    pub fn internal(cause: impl std::fmt::Display) -> Self {
+        log::error!("internal error: {cause}");
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            codes::INTERNAL,
+            "the server failed; retry later",
+        )
+    }
+
+    fn payload_too_large() -> Self {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            codes::PAYLOAD_TOO_LARGE,
+            format!("request bodies are limited to {MAX_REQUEST_BYTES} bytes after decompression"),
+        )
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: self.code.to_string(),
+                message: self.message,
+            },
+        };
+        (self.status, Json(body)).into_response()
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        ApiError::internal(e)
+    }
+}
+
+impl From<AuthError> for ApiError {
+    fn from(e: AuthError) -> Self {
+        match e {
+            AuthError::Unauthorized(m) => {
+                ApiError::new(StatusCode::UNAUTHORIZED, codes::UNAUTHORIZED, m)
+            }
+            AuthError::TokenExpired => ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                codes::TOKEN_EXPIRED,
+                e.to_string(),
+            ),
+            AuthError::Store(s) => ApiError::internal(s),
+        }
+    }
+}
+
+impl From<PullError> for ApiError {
+    fn from(e: PullError) -> Self {
+        match e {
+            PullError::UnknownEntity(_) => ApiError::new(
+                StatusCode::BAD_REQUEST,
+                codes::UNKNOWN_ENTITY,
+                e.to_string(),
+            ),
+            PullError::UnknownField(m) => {
+                ApiError::new(StatusCode::BAD_REQUEST, codes::UNKNOWN_FIELD, m)
+            }
+            PullError::BadCursor(_) => ApiError::bad_request(e.to_string()),
+            PullError::Store(s) => ApiError::internal(s),
+            PullError::Io(e) => ApiError::internal(e),
+        }
+    }
+}
+
+impl From<PushError> for ApiError {
+    fn from(e: PushError) -> Self {
+        match e {
+            PushError::BadRequest(m) => ApiError::bad_request(m),
+            PushError::Forbidden(m) => ApiError::new(StatusCode::FORBIDDEN, codes::FORBIDDEN, m),
+            PushError::Store(s) => ApiError::internal(s),
+        }
+    }
+}
+
+/// Shared state of the handlers.
+#[derive(Clone, Debug)]
+struct AppState {
+    store: Store,
+}
+
+/// Runs blocking store work off the async threads.
+async fn blocking<T, E>(f: impl FnOnce() -> Result<T, E> + Send + 'static) -> Result<T, ApiError>
+where
+    T: Send + 'static,
+    E: Into<ApiError> + Send + 'static,
+{
+    match tokio::task::spawn_blocking(f).await {
+        Ok(r) => r.map_err(Into::into),
+        Err(e) => Err(ApiError::internal(format!("blocking task failed: {e}"))),
+    }
+}
+
+/// The authenticated user of a request.
+struct AuthUser(String);
+
+impl FromRequestParts<AppState> for AuthUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let unauthorized =
+            |m: &str| ApiError::new(StatusCode::UNAUTHORIZED, codes::UNAUTHORIZED, m);
+        let header = parts
+            .headers
+            .get(AUTHORIZATION)
+            .ok_or_else(|| unauthorized("missing Authorization header"))?;
+        let token = header
+            .to_str()
+            .ok()
+            .and_then(bearer_token)
+            .ok_or_else(|| {
+                unauthorized("malformed Authorization header; expected `Bearer <token>`")
+            })?
+            .to_string();
+        let store = state.store.clone();
+        let user = blocking(move || store.authenticate(&token)).await?;
+        Ok(AuthUser(user))
+    }
+}
+
+/// Reads a request body (already gzip-decoded by the decompression layer), refusing more than
+/// [`MAX_REQUEST_BYTES`].
+async fn read_body(headers: &HeaderMap, body: Body) -> Result<Vec<u8>, ApiError> {
+    let declared = headers
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > MAX_REQUEST_BYTES as u64) {
+        return Err(ApiError::payload_too_large());
+    }
+    let mut body = body;
+    let mut buf = Vec::with_capacity(declared.map_or(8 * 1024, |n| n as usize));
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| {
+            ApiError::bad_request(format!("the request body could not be read: {e}"))
+        })?;
+        if let Ok(data) = frame.into_data() {
+            if buf.len() + data.len() > MAX_REQUEST_BYTES {
+                return Err(ApiError::payload_too_large());
+            }
+            buf.extend_from_slice(&data);
+        }
+    }
+    Ok(buf)
+}
+
+/// Reads and parses a JSON request body.
+async fn read_json<T: serde::de::DeserializeOwned>(
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<T, ApiError> {
+    let bytes = read_body(headers, body).await?;
+    serde_json::from_slice(&bytes)
+        .map_err(|e| ApiError::bad_request(format!("invalid request body: {e}")))
+}
+
+/// Whether the client accepts a gzip-encoded response (`Accept-Encoding` lists `gzip` or `*`
+/// with a non-zero quality).
+fn accepts_gzip(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|item| {
+            let mut parts = item.split(';');
+            let coding = parts.next().unwrap_or("").trim();
+            let q_zero = parts.any(|p| {
+                p.trim()
+                    .strip_prefix("q=")
+                    .and_then(|q| q.trim().parse::<f32>().ok())
+                    .is_some_and(|q| q <= 0.0)
+            });
+            (coding.eq_ignore_ascii_case("gzip") || coding == "*") && !q_zero
+        })
+}
+
+/// Size of the body chunks a pull page is sent in.
+const CHUNK_BYTES: usize = 32 * 1024;
+
+/// A writer that hands what it is given to a response body, chunk by chunk, from a blocking
+/// thread. The bounded channel makes it wait for a slow client; a gone client fails the write.
+struct ChunkWriter {
+    tx: mpsc::Sender<std::io::Result<Bytes>>,
+    buf: Vec<u8>,
+}
+
+impl ChunkWriter {
+    fn send(&mut self) -> std::io::Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let chunk = Bytes::from(std::mem::replace(
+            &mut self.buf,
+            Vec::with_capacity(CHUNK_BYTES),
+        ));
+        self.tx.blocking_send(Ok(chunk)).map_err(|_| {
+            std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the client went away")
+        })
+    }
+}
+
+impl std::io::Write for ChunkWriter {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        self.buf.extend_from_slice(data);
+        if self.buf.len() >= CHUNK_BYTES {
+            self.send()?;
+        }
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.send()
+    }
+}
+
+/// A response body fed by a [`ChunkWriter`] (after its first chunk, received already); an
+/// error item aborts the response.
+struct ChannelBody {
+    first: Option<Bytes>,
+    rx: mpsc::Receiver<std::io::Result<Bytes>>,
+}
+
+impl http_body::Body for ChannelBody {
+    type Data = Bytes;
+    type Error = std::io::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, Self::Error>>> {
+        if let Some(first) = self.first.take() {
+            return std::task::Poll::Ready(Some(Ok(http_body::Frame::data(first))));
+        }
+        self.rx
+            .poll_recv(cx)
+            .map(|item| item.map(|r| r.map(http_body::Frame::data)))
+    }
+}
+
+/// Writes a pull page into `writer`, gzipped (fastest level: pages are large and the client
+/// waits) when asked.
+fn write_pull_body(
+    store: &Store,
+    user: &str,
+    plan: &PullPlan,
+    gzip: bool,
+    writer: ChunkWriter,
+) -> Result<(), PullError> {
+    if gzip {
+        let mut enc = flate2::write::GzEncoder::new(writer, flate2::Compression::fast());
+        store.write_pull(user, plan, &mut enc)?;
+        enc.finish()?.flush()?;
+    } else {
+        let mut writer = writer;
+        store.write_pull(user, plan, &mut writer)?;
+        writer.flush()?;
+    }
+    Ok(())
+}
+
+async fn me(AuthUser(user_id): AuthUser) -> Json<Me> {
+    Json(Me { user_id })
+}
+
+async fn pull(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let pull: PullRequest = read_json(&headers, body).await?;
+    // Refusals (unknown entity or field, bad cursor) need no database and come before the
+    // answer starts.
+    let plan = state.store.plan_pull(&pull)?;
+    let gzip = accepts_gzip(&headers);
+    // The page is written, compressed and sent while it is read from the database, so the
+    // client receives and decompresses it while the server still works on it.
+    let (tx, rx) = mpsc::channel(8);
+    let store = state.store;
+    let writer = ChunkWriter {
+        tx: tx.clone(),
+        buf: Vec::with_capacity(CHUNK_BYTES),
+    };
+    tokio::task::spawn_blocking(move || {
+        if let Err(e) = write_pull_body(&store, &user, &plan, gzip, writer) {
+            match e {
+                PullError::Io(ref io) if io.kind() == std::io::ErrorKind::BrokenPipe => {
+                    log::debug!("pull for {user}: {e}")
+                }
+                _ => log::error!("pull for {user} failed: {e}"),
+            }
+            let _ = tx.blocking_send(Err(std::io::Error::other(e.to_string())));
+        }
+    });
+    // Failures before the first chunk (a small page is one chunk) still get a proper error
+    // answer; later ones can only cut the response, which the client sees as a transport error.
+    let mut rx = rx;
+    let first = match rx.recv().await {
+        Some(Ok(chunk)) => chunk,
+        Some(Err(e)) => return Err(ApiError::internal(e)),
+        None => return Err(ApiError::internal("the pull ended without an answer")),
+    };
+    let mut resp = Response::new(Body::new(ChannelBody {
+        first: Some(first),
+        rx,
+    }));
+    let h = resp.headers_mut();
+    h.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    h.insert(VARY, HeaderValue::from_static("accept-encoding"));
+    if gzip {
+        h.insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+    }
+    Ok(resp)
+}
+
+async fn push(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<PushResponse>, ApiError> {
+    let push: PushRequest = read_json(&headers, body).await?;
+    crate::push::check_batch(&push)?;
+    let store = state.store;
+    Ok(Json(blocking(move || store.push(&user, &push)).await?))
+}
+
+async fn not_found() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, codes::NOT_FOUND, "no such endpoint")
+}
+
+/// Gives every error answer that is not JSON yet (from a layer or axum itself: 405, 415…) the
+/// protocol's JSON error body.
+async fn json_errors(resp: Response) -> Response {
+    let status = resp.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return resp;
+    }
+    let is_json = resp
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if is_json {
+        return resp;
+    }
+    let code = match status {
+        StatusCode::UNAUTHORIZED => codes::UNAUTHORIZED,
+        StatusCode::FORBIDDEN => codes::FORBIDDEN,
+        StatusCode::NOT_FOUND => codes::NOT_FOUND,
+        StatusCode::PAYLOAD_TOO_LARGE => codes::PAYLOAD_TOO_LARGE,
+        s if s.is_server_error() => codes::INTERNAL,
+        _ => codes::BAD_REQUEST,
+    };
+    let message = status
+        .canonical_reason()
+        .unwrap_or("request failed")
+        .to_string();
+    let (mut parts, _) = resp.into_parts();
+    let mut fixed = ApiError::new(status, code, message).into_response();
+    parts.headers.remove(CONTENT_LENGTH);
+    parts.headers.remove(CONTENT_TYPE);
+    for (name, value) in fixed.headers() {
+        parts.headers.insert(name.clone(), value.clone());
+    }
+    *fixed.headers_mut() = parts.headers;
+    fixed
+}
+
+/// The server's router over a store: the three endpoints with authentication, request
+/// decompression, the body limit, JSON errors and gzip responses.
+pub fn router(store: Store) -> Router {
+    Router::new()
+        .route(ME_PATH, get(me))
+        .route(PULL_PATH, post(pull))
+        .route(PUSH_PATH, post(push))
+        .fallback(not_found)
+        .with_state(AppState { store })
+        .layer(RequestDecompressionLayer::new())
+        .layer(map_response(json_errors))
+        .layer(CompressionLayer::new().quality(CompressionLevel::Fastest))
+}
+
+/// Serves the protocol on `listener` until `shutdown` completes, then finishes the requests
+/// in flight.
+pub async fn serve<F>(
+    listener: tokio::net::TcpListener,
+    store: Store,
+    shutdown: F,
+) -> std::io::Result<()>
+where
+    F: Future<Output = ()> + Send + 'static,
+{
+    if let Ok(addr) = listener.local_addr() {
+        log::info!(
+            "serving the sync protocol on http://{addr} (database {})",
+            store.path().display()
+        );
+    }
+    // Pages are streamed in chunks: without TCP_NODELAY the last chunk would wait for the
+    // client's delayed ACK (Nagle), adding up to 40 ms per page.
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            log::warn!("cannot set TCP_NODELAY: {e}");
+        }
+    });
+    axum::serve(listener, router(store))
+        .with_graceful_shutdown(shutdown)
+        .await
+}

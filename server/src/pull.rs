@@ -1,0 +1,436 @@
+//! `POST /v1/pull` semantics and its fast path: one page of the changes to one entity after a
+//! cursor, visible to the user, projected to the requested fields.
+//!
+//! The page is written straight into the response body: rows come from one cached statement
+//! (an index range scan on (entity, position)), each stored data array is split in place into
+//! its elements and the requested ones are copied in the requested order. No JSON tree is built
+//! and nothing is allocated per row.
+
+use std::io::Write;
+use std::ops::Range;
+
+use rusqlite::{params, Connection};
+use syncline_core::protocol::{PullPage, PullRequest, MAX_PULL_LIMIT};
+
+use crate::store::{Ent, Store, StoreError};
+
+/// Why a pull was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum PullError {
+    /// The entity is not served.
+    #[error("the server has no entity `{0}`")]
+    UnknownEntity(String),
+    /// A requested field is not a field of the entity (or is its key).
+    #[error("{0}")]
+    UnknownField(String),
+    /// The cursor is not one this server hands out.
+    #[error("malformed cursor `{0}`")]
+    BadCursor(String),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The page could not be written out (the client went away).
+    #[error("sending the page: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+impl From<rusqlite::Error> for PullError {
+    fn from(e: rusqlite::Error) -> Self {
+        PullError::Store(StoreError::Sqlite(e))
+    }
+}
+
+const RECORDS_SQL: &str = "SELECT position, key, version, deleted, data FROM records
+    WHERE entity = ?1 AND position > ?2
+      AND scope IN (SELECT project_id FROM memberships WHERE user_id = ?3)
+    ORDER BY position LIMIT ?4";
+
+/// Departures from the user's projects of records they can no longer see, latest per key.
+const DEPARTURES_SQL: &str = "SELECT d.position, d.key, d.version FROM departures d
+    WHERE d.entity = ?1 AND d.position > ?2
+      AND d.old_scope IN (SELECT project_id FROM memberships WHERE user_id = ?3)
+      AND NOT EXISTS (SELECT 1 FROM records r WHERE r.entity = d.entity AND r.key = d.key
+                      AND r.scope IN (SELECT project_id FROM memberships WHERE user_id = ?3))
+      AND d.position = (SELECT MAX(d2.position) FROM departures d2
+                        WHERE d2.entity = d.entity AND d2.key = d.key
+                          AND d2.old_scope IN (SELECT project_id FROM memberships WHERE user_id = ?3))
+    ORDER BY d.position LIMIT ?4";
+
+/// Parses a cursor: omitted means the beginning, otherwise a decimal change-log position.
+pub fn parse_cursor(cursor: Option<&str>) -> Result<i64, PullError> {
+    match cursor {
+        None => Ok(0),
+        Some(s) => {
+            let ok = !s.is_empty() && s.len() <= 19 && s.bytes().all(|b| b.is_ascii_digit());
+            ok.then(|| s.parse::<i64>().ok())
+                .flatten()
+                .ok_or_else(|| PullError::BadCursor(s.chars().take(40).collect()))
+        }
+    }
+}
+
+/// A validated pull request: what [`Store::write_pull`] needs to write the page.
+#[derive(Debug, Clone)]
+pub struct PullPlan {
+    entity: String,
+    fields: Vec<String>,
+    slots: Vec<usize>,
+    cursor: i64,
+    limit: usize,
+}
+
+/// Bytes of page text gathered before they go to the sink (the compressor or the socket).
+const STAGE_BYTES: usize = 64 * 1024;
+
+impl Store {
+    /// Checks a pull request against the schema (entity, fields, cursor) without touching the
+    /// database, and clamps its limit to [`MAX_PULL_LIMIT`].
+    pub fn plan_pull(&self, req: &PullRequest) -> Result<PullPlan, PullError> {
+        let ent = self
+            .ent(&req.entity)
+            .ok_or_else(|| PullError::UnknownEntity(req.entity.clone()))?;
+        let mut slots = Vec::with_capacity(req.fields.len());
+        for f in &req.fields {
+            if *f == ent.def.schema.key {
+                return Err(PullError::UnknownField(format!(
+                    "`{f}` is the key of `{}`; it is always sent",
+                    ent.name()
+                )));
+            }
+            let i = ent.def.field_index(f).ok_or_else(|| {
+                PullError::UnknownField(format!("entity `{}` has no field `{f}`", ent.name()))
+            })?;
+            slots.push(ent.layout.slots[i]);
+        }
+        Ok(PullPlan {
+            entity: ent.name().to_string(),
+            fields: req.fields.clone(),
+            slots,
+            cursor: parse_cursor(req.cursor.as_deref())?,
+            limit: req.limit.clamp(1, MAX_PULL_LIMIT) as usize,
+        })
+    }
+
+    /// Writes one page of changes for `user_id` as the JSON text of a [`PullPage`] into `sink`,
+    /// in chunks of about 64 KiB (so a compressor and the socket can start early).
+    pub fn write_pull(
+        &self,
+        user_id: &str,
+        plan: &PullPlan,
+        sink: &mut dyn Write,
+    ) -> Result<(), PullError> {
+        let ent = self
+            .ent(&plan.entity)
+            .ok_or_else(|| PullError::UnknownEntity(plan.entity.clone()))?;
+        self.with_reader(|c| write_page(c, ent, user_id, plan, sink))
+    }
+
+    /// One page of changes for `user_id`, as the JSON body of a [`PullPage`].
+    pub fn pull(&self, user_id: &str, req: &PullRequest) -> Result<Vec<u8>, PullError> {
+        let plan = self.plan_pull(req)?;
+        let mut body = Vec::new();
+        self.write_pull(user_id, &plan, &mut body)?;
+        Ok(body)
+    }
+
+    /// [`Store::pull`], parsed: for tests and tools.
+    pub fn pull_page(&self, user_id: &str, req: &PullRequest) -> Result<PullPage, PullError> {
+        let body = self.pull(user_id, req)?;
+        serde_json::from_slice(&body).map_err(|e| PullError::Store(StoreError::Json(e)))
+    }
+}
+
+fn write_page(
+    c: &Connection,
+    ent: Ent<'_>,
+    user_id: &str,
+    plan: &PullPlan,
+    sink: &mut dyn Write,
+) -> Result<(), PullError> {
+    let (cursor, limit) = (plan.cursor, plan.limit);
+    let fetch = (limit + 1) as i64;
+    let departures: Vec<(i64, String, i64)> = {
+        let mut stmt = c.prepare_cached(DEPARTURES_SQL)?;
+        let rows = stmt.query_map(params![ent.name(), cursor, user_id, fetch], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })?;
+        rows.collect::<Result<_, _>>()?
+    };
+
+    let mut out: Vec<u8> = Vec::with_capacity(STAGE_BYTES + 4096);
+    out.extend_from_slice(b"{\"entity\":");
+    serde_json::to_writer(&mut out, ent.name()).map_err(StoreError::from)?;
+    out.extend_from_slice(b",\"fields\":");
+    serde_json::to_writer(&mut out, &plan.fields).map_err(StoreError::from)?;
+    out.extend_from_slice(b",\"upserts\":[");
+    let mut tombs: Vec<u8> = Vec::new();
+
+    let mut stmt = c.prepare_cached(RECORDS_SQL)?;
+    let mut rows = stmt.query(params![ent.name(), cursor, user_id, fetch])?;
+    let mut ranges: Vec<Range<usize>> = Vec::with_capacity(ent.layout.width);
+    let mut itoa_buf = itoa::Buffer::new();
+    let (mut emitted, mut upserts, mut end, mut has_more) = (0usize, 0usize, cursor, false);
+    let mut next_dep = departures.iter().peekable();
+    'rows: loop {
+        let row = rows.next()?;
+        let position: Option<i64> = row.map(|r| r.get(0)).transpose()?;
+        while let Some((dep_pos, key, version)) =
+            next_dep.next_if(|d| position.is_none_or(|p| d.0 < p))
+        {
+            if emitted == limit {
+                has_more = true;
+                break 'rows;
+            }
+            write_tombstone(&mut tombs, key.as_bytes(), *version, &mut itoa_buf)?;
+            end = *dep_pos;
+            emitted += 1;
+        }
+        let (Some(r), Some(position)) = (row, position) else {
+            break;
+        };
+        if emitted == limit {
+            has_more = true;
+            break;
+        }
+        let key = r.get_ref(1)?.as_bytes().map_err(corrupt)?;
+        let version: i64 = r.get(2)?;
+        let deleted: bool = r.get(3)?;
+        if deleted {
+            write_tombstone(&mut tombs, key, version, &mut itoa_buf)?;
+        } else {
+            let data = r.get_ref(4)?.as_bytes().map_err(corrupt)?;
+            if split_array(data, &mut ranges).is_none() {
+                let key = String::from_utf8_lossy(key);
+                return Err(
+                    StoreError::Corrupt(format!("record `{key}` has malformed data")).into(),
+                );
+            }
+            if upserts > 0 {
+                out.push(b',');
+            }
+            out.push(b'[');
+            write_json_str(&mut out, key)?;
+            out.push(b',');
+            out.extend_from_slice(itoa_buf.format(version).as_bytes());
+            for &slot in &plan.slots {
+                out.push(b',');
+                match ranges.get(slot).and_then(|r| data.get(r.clone())) {
+                    Some(value) => out.extend_from_slice(value),
+                    None => out.extend_from_slice(b"null"),
+                }
+            }
+            out.push(b']');
+            upserts += 1;
+            if out.len() >= STAGE_BYTES {
+                sink.write_all(&out)?;
+                out.clear();
+            }
+        }
+        end = position;
+        emitted += 1;
+    }
+    out.extend_from_slice(b"],\"tombstones\":[");
+    out.extend_from_slice(&tombs);
+    out.extend_from_slice(b"],\"cursor\":\"");
+    out.extend_from_slice(itoa_buf.format(end).as_bytes());
+    write!(out, "\",\"has_more\":{has_more}}}")?;
+    sink.write_all(&out)?;
+    sink.flush()?;
+    Ok(())
+}
+
+fn corrupt(e: rusqlite::types::FromSqlError) -> PullError {
+    PullError::Store(StoreError::Corrupt(e.to_string()))
+}
+
+fn write_tombstone(
+    out: &mut Vec<u8>,
+    key: &[u8],
+    version: i64,
+    buf: &mut itoa::Buffer,
+) -> Result<(), PullError> {
+    if !out.is_empty() {
+        out.push(b',');
+    }
+    out.push(b'[');
+    write_json_str(out, key)?;
+    out.push(b',');
+    out.extend_from_slice(buf.format(version).as_bytes());
+    out.push(b']');
+    Ok(())
+}
+
+fn skip_ws(b: &[u8], mut i: usize) -> usize {
+    while b.get(i).is_some_and(u8::is_ascii_whitespace) {
+        i += 1;
+    }
+    i
+}
+
+/// Index just past the string whose opening quote is at `i`.
+fn skip_string(b: &[u8], mut i: usize) -> Option<usize> {
+    i += 1;
+    loop {
+        let j = i + memchr::memchr2(b'"', b'\\', b.get(i..)?)?;
+        if b[j] == b'"' {
+            return Some(j + 1);
+        }
+        i = j + 2;
+    }
+}
+
+/// Index just past the array or object whose opening bracket is at `i`.
+fn skip_nested(b: &[u8], mut i: usize) -> Option<usize> {
+    let mut depth = 0usize;
+    loop {
+        match *b.get(i)? {
+            b'"' => {
+                i = skip_string(b, i)?;
+                continue;
+            }
+            b'[' | b'{' => depth += 1,
+            b']' | b'}' => {
+                depth -= 1;
+                if depth == 0 {
+                    return Some(i + 1);
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+}
+
+/// Splits the text of a JSON array into the byte ranges of its top-level elements. Returns
+/// `None` when the text is not an array (the store writes these, so that means corruption).
+/// Elements are delimited, not validated.
+pub(crate) fn split_array(b: &[u8], out: &mut Vec<Range<usize>>) -> Option<()> {
+    out.clear();
+    let mut i = skip_ws(b, 0);
+    if b.get(i) != Some(&b'[') {
+        return None;
+    }
+    i = skip_ws(b, i + 1);
+    if b.get(i) == Some(&b']') {
+        return Some(());
+    }
+    loop {
+        let start = i;
+        let end = match *b.get(i)? {
+            b'"' => skip_string(b, i)?,
+            b'[' | b'{' => skip_nested(b, i)?,
+            b',' | b']' | b'}' => return None,
+            // A number or literal: it runs to the next delimiter.
+            _ => i + memchr::memchr2(b',', b']', b.get(i..)?)?,
+        };
+        let mut trimmed = end;
+        while trimmed > start && b[trimmed - 1].is_ascii_whitespace() {
+            trimmed -= 1;
+        }
+        out.push(start..trimmed);
+        i = skip_ws(b, end);
+        match *b.get(i)? {
+            b',' => i = skip_ws(b, i + 1),
+            b']' => return Some(()),
+            _ => return None,
+        }
+    }
+}
+
+/// Writes `s` (UTF-8 text from the store) as a JSON string.
+fn write_json_str(out: &mut Vec<u8>, s: &[u8]) -> Result<(), PullError> {
+    if s.iter().all(|&c| c >= 0x20 && c != b'"' && c != b'\\') {
+        out.push(b'"');
+        out.extend_from_slice(s);
+        out.push(b'"');
+        return Ok(());
+    }
+    let text = std::str::from_utf8(s)
+        .map_err(|e| StoreError::Corrupt(format!("text is not UTF-8: {e}")))?;
+    serde_json::to_writer(&mut *out, text).map_err(StoreError::from)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn split(text: &str) -> Option<Vec<&str>> {
+        let mut r = Vec::new();
+        split_array(text.as_bytes(), &mut r)?;
+        Some(r.into_iter().map(|x| &text[x]).collect())
+    }
+
+    #[test]
+    fn arrays_are_split_into_elements() {
+        assert_eq!(split("[]"), Some(vec![]));
+        assert_eq!(split(" [ ] "), Some(vec![]));
+        assert_eq!(
+            split(r#"["a,b",1,null,true,{"x":[1,2]},[3,"]"],"q\"]",2.5]"#),
+            Some(vec![
+                r#""a,b""#,
+                "1",
+                "null",
+                "true",
+                r#"{"x":[1,2]}"#,
+                r#"[3,"]"]"#,
+                r#""q\"]""#,
+                "2.5"
+            ])
+        );
+        assert_eq!(split("[ 1 , 2 ]"), Some(vec!["1", "2"]));
+        for bad in [
+            "",
+            "{}",
+            "[1,",
+            "[\"abc",
+            "[1,]",
+            "[,1]",
+            "[}]",
+            "[\"\\",
+            "[[1]",
+            "[\"a\" 1]",
+        ] {
+            assert_eq!(split(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn cursors_are_decimal_positions() {
+        assert_eq!(parse_cursor(None).ok(), Some(0));
+        assert_eq!(parse_cursor(Some("1200")).ok(), Some(1200));
+        for bad in ["", "-1", "+1", "1.0", "abc", " 1", "99999999999999999999"] {
+            assert!(
+                matches!(parse_cursor(Some(bad)), Err(PullError::BadCursor(_))),
+                "{bad}"
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod plan_tests {
+    use super::*;
+
+    fn plan(c: &Connection, sql: &str) -> String {
+        let mut stmt = c
+            .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+            .expect("explain");
+        let rows = stmt
+            .query_map(params!["tasks", 0, "u", 10], |r| r.get::<_, String>(3))
+            .expect("plan");
+        rows.map(|r| r.expect("row")).collect::<Vec<_>>().join("\n")
+    }
+
+    #[test]
+    fn the_pull_scans_the_position_index_in_order() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let s = Store::open_sample(dir.path().join("p.db")).expect("open");
+        let p = s
+            .with_reader(|c| Ok::<_, StoreError>((plan(c, RECORDS_SQL), plan(c, DEPARTURES_SQL))))
+            .expect("plans");
+        println!("records:\n{}\ndepartures:\n{}", p.0, p.1);
+        assert!(p.0.contains("records_by_entity_position"), "{}", p.0);
+        assert!(!p.0.contains("TEMP B-TREE"), "no sort: {}", p.0);
+    }
+}

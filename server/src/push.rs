@@ -1,0 +1,368 @@
+//! `POST /v1/push` semantics: client-id binding, per-mutation validation and scope checks,
+//! versioning and conflict handling, and idempotent replay. A whole batch runs in one write
+//! transaction, so each mutation's effects, its stored result and the client's `last_seq` are
+//! committed together.
+
+use std::collections::HashSet;
+
+use rusqlite::{params, OptionalExtension, Transaction};
+use serde_json::Value as Json;
+use syncline_core::protocol::{
+    codes, MutationResult, OnConflict, Op, Outcome, PushRequest, PushResponse, WireRecord,
+    MAX_PUSH_MUTATIONS,
+};
+use syncline_core::schema::SyncMode;
+
+use crate::store::{load_row, now_ms, save_row, Ent, FieldProblem, Store, StoreError, MAX_KEY_LEN};
+
+/// Longest client id accepted, in bytes.
+pub const MAX_CLIENT_ID_LEN: usize = 256;
+
+/// Why a whole push was refused (single mutations are rejected in their results instead).
+#[derive(Debug, thiserror::Error)]
+pub enum PushError {
+    /// The batch is malformed: too long, `seq` not strictly increasing, bad client id.
+    #[error("{0}")]
+    BadRequest(String),
+    /// The client id belongs to another user.
+    #[error("{0}")]
+    Forbidden(String),
+    /// The store failed; nothing was applied.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Checks the shape of a batch: its length, the client id, and that `seq` strictly increases.
+pub fn check_batch(req: &PushRequest) -> Result<(), PushError> {
+    if req.mutations.len() > MAX_PUSH_MUTATIONS {
+        return Err(PushError::BadRequest(format!(
+            "a push carries at most {MAX_PUSH_MUTATIONS} mutations, this one has {}",
+            req.mutations.len()
+        )));
+    }
+    if req.client_id.is_empty() || req.client_id.len() > MAX_CLIENT_ID_LEN {
+        return Err(PushError::BadRequest(format!(
+            "client_id must be 1 to {MAX_CLIENT_ID_LEN} bytes long"
+        )));
+    }
+    let mut previous: Option<u64> = None;
+    for m in &req.mutations {
+        if i64::try_from(m.seq).is_err() {
+            return Err(PushError::BadRequest(format!(
+                "seq {} is out of range",
+                m.seq
+            )));
+        }
+        if previous.is_some_and(|p| m.seq <= p) {
+            return Err(PushError::BadRequest(format!(
+                "seq must strictly increase within a batch ({} follows {})",
+                m.seq,
+                previous.unwrap_or_default()
+            )));
+        }
+        previous = Some(m.seq);
+    }
+    Ok(())
+}
+
+fn rejected(code: &str, message: impl Into<String>) -> Outcome {
+    Outcome::Rejected {
+        code: code.to_string(),
+        message: message.into(),
+    }
+}
+
+impl Store {
+    /// Applies a push for `user_id`: binds the client id on first use, replays stored results
+    /// for already-seen `seq`s, applies the rest, and commits everything in one transaction.
+    pub fn push(&self, user_id: &str, req: &PushRequest) -> Result<PushResponse, PushError> {
+        check_batch(req)?;
+        let results = self.with_writer(|tx| push_in(self, tx, user_id, req))?;
+        Ok(PushResponse { results })
+    }
+}
+
+fn push_in(
+    store: &Store,
+    tx: &Transaction<'_>,
+    user_id: &str,
+    req: &PushRequest,
+) -> Result<Vec<MutationResult>, PushError> {
+    let client = &req.client_id;
+    let bound: Option<(String, Option<i64>)> = tx
+        .prepare_cached("SELECT user_id, last_seq FROM clients WHERE client_id = ?1")
+        .map_err(StoreError::from)?
+        .query_row([client], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()
+        .map_err(StoreError::from)?;
+    let mut last_seq = match bound {
+        Some((owner, last)) if owner == user_id => last,
+        Some(_) => {
+            return Err(PushError::Forbidden(
+                "this client_id is bound to another user".to_string(),
+            ))
+        }
+        None => {
+            tx.prepare_cached("INSERT INTO clients (client_id, user_id, last_seq, created_at) VALUES (?1, ?2, NULL, ?3)")
+                .map_err(StoreError::from)?
+                .execute(params![client, user_id, now_ms()])
+                .map_err(StoreError::from)?;
+            None
+        }
+    };
+    let Some(first) = req.mutations.first() else {
+        return Ok(Vec::new());
+    };
+    // Clients only ever resend from their oldest unacknowledged mutation on.
+    tx.prepare_cached("DELETE FROM push_results WHERE client_id = ?1 AND seq < ?2")
+        .map_err(StoreError::from)?
+        .execute(params![client, first.seq as i64])
+        .map_err(StoreError::from)?;
+    let scopes = crate::store::user_scopes(tx, user_id)?;
+    let mut results = Vec::with_capacity(req.mutations.len());
+    let (mut applied, mut replayed) = (0usize, 0usize);
+    for m in &req.mutations {
+        let seq = m.seq as i64;
+        if last_seq.is_some_and(|last| seq <= last) {
+            replayed += 1;
+            let stored: Option<String> = tx
+                .prepare_cached("SELECT result FROM push_results WHERE client_id = ?1 AND seq = ?2")
+                .map_err(StoreError::from)?
+                .query_row(params![client, seq], |r| r.get(0))
+                .optional()
+                .map_err(StoreError::from)?;
+            let result = match stored {
+                Some(text) => serde_json::from_str(&text).map_err(StoreError::from)?,
+                None => MutationResult {
+                    mutation_id: m.mutation_id.clone(),
+                    seq: m.seq,
+                    outcome: rejected(
+                        codes::INVALID_MUTATION,
+                        format!(
+                            "seq {} was already processed and its result is no longer kept",
+                            m.seq
+                        ),
+                    ),
+                },
+            };
+            results.push(result);
+            continue;
+        }
+        let outcome = apply(store, tx, &scopes, m)?;
+        applied += 1;
+        let result = MutationResult {
+            mutation_id: m.mutation_id.clone(),
+            seq: m.seq,
+            outcome,
+        };
+        let text = serde_json::to_string(&result).map_err(StoreError::from)?;
+        tx.prepare_cached(
+            "INSERT OR REPLACE INTO push_results (client_id, seq, result) VALUES (?1, ?2, ?3)",
+        )
+        .map_err(StoreError::from)?
+        .execute(params![client, seq, text])
+        .map_err(StoreError::from)?;
+        last_seq = Some(seq);
+        results.push(result);
+    }
+    tx.prepare_cached("UPDATE clients SET last_seq = ?1 WHERE client_id = ?2")
+        .map_err(StoreError::from)?
+        .execute(params![last_seq, client])
+        .map_err(StoreError::from)?;
+    log::debug!("push from {user_id}/{client}: {applied} processed, {replayed} replayed");
+    Ok(results)
+}
+
+/// Validates and applies one mutation; refusals become `rejected` outcomes, only store failures
+/// are errors.
+fn apply(
+    store: &Store,
+    tx: &Transaction<'_>,
+    scopes: &HashSet<String>,
+    m: &syncline_core::protocol::Mutation,
+) -> Result<Outcome, StoreError> {
+    let Some(ent) = store.ent(&m.entity) else {
+        return Ok(rejected(
+            codes::UNKNOWN_ENTITY,
+            format!("the server has no entity `{}`", m.entity),
+        ));
+    };
+    match (ent.def.mode(), m.op) {
+        (SyncMode::ReadOnly, _) => {
+            return Ok(rejected(
+                codes::READ_ONLY,
+                format!("`{}` is read-only for clients", ent.name()),
+            ))
+        }
+        (SyncMode::AppendOnly, Op::Update | Op::Delete) => {
+            return Ok(rejected(
+                codes::APPEND_ONLY,
+                format!("`{}` records cannot be changed or deleted", ent.name()),
+            ))
+        }
+        _ => {}
+    }
+    if m.key.is_empty() || m.key.len() > MAX_KEY_LEN {
+        return Ok(rejected(
+            codes::INVALID_MUTATION,
+            format!("a key must be 1 to {MAX_KEY_LEN} bytes long"),
+        ));
+    }
+    if m.op == Op::Delete && !m.fields.is_empty() {
+        return Ok(rejected(
+            codes::INVALID_MUTATION,
+            "a delete carries no fields",
+        ));
+    }
+    let changes = match ent.check_fields(&m.fields) {
+        Ok(c) => c,
+        Err(FieldProblem::Unknown(msg)) => return Ok(rejected(codes::UNKNOWN_FIELD, msg)),
+        Err(FieldProblem::Invalid(msg)) => return Ok(rejected(codes::INVALID_VALUE, msg)),
+    };
+    let outside = |scope: &str| !scopes.contains(scope);
+    let forbidden = || {
+        Ok(rejected(
+            codes::FORBIDDEN,
+            "the record is outside your projects".to_string(),
+        ))
+    };
+    let report = m.on_conflict == OnConflict::Report;
+    let Some(cur) = load_row(tx, ent, &m.key)? else {
+        if m.op != Op::Insert {
+            // Whether a record exists is not revealed outside the user's scope; for an entity
+            // scoped by its own key the scope is known without it.
+            if ent.scope_of(&m.key, &[]).is_some_and(|s| outside(&s)) {
+                return forbidden();
+            }
+            return Ok(rejected(
+                codes::NOT_FOUND,
+                format!("no `{}` record with key `{}`", ent.name(), m.key),
+            ));
+        }
+        return insert_new(tx, ent, m, &changes, &outside);
+    };
+    if outside(&cur.scope) {
+        return forbidden();
+    }
+    let conflict = m.base_version != Some(cur.version);
+    if cur.deleted {
+        if conflict && report {
+            return Ok(Outcome::Conflict { current: None });
+        }
+        return match m.op {
+            // Already gone: the client's intent holds, nothing changes.
+            Op::Delete => Ok(Outcome::Applied {
+                version: cur.version,
+                overwrote: None,
+            }),
+            Op::Update => Ok(rejected(
+                codes::NOT_FOUND,
+                format!("the `{}` record `{}` was deleted", ent.name(), m.key),
+            )),
+            Op::Insert if ent.def.mode() == SyncMode::AppendOnly => Ok(rejected(
+                codes::APPEND_ONLY,
+                format!("`{}` records cannot be recreated", ent.name()),
+            )),
+            Op::Insert => {
+                if let Some(missing) = ent.missing_required(&m.fields) {
+                    return Ok(missing_field(ent, missing));
+                }
+                let mut data = ent.empty_data();
+                for (slot, v) in &changes {
+                    data[*slot] = v.clone();
+                }
+                let Some(scope) = ent.scope_of(&m.key, &data) else {
+                    return Ok(missing_field(ent, "project"));
+                };
+                if outside(&scope) {
+                    return forbidden();
+                }
+                let version = save_row(tx, ent, &m.key, Some(&cur), &scope, false, &data)?;
+                Ok(Outcome::Applied {
+                    version,
+                    overwrote: conflict.then_some(cur.version),
+                })
+            }
+        };
+    }
+    if conflict && report {
+        return Ok(Outcome::Conflict {
+            current: Some(WireRecord {
+                key: m.key.clone(),
+                version: cur.version,
+                fields: ent.fields_of(&cur.data),
+            }),
+        });
+    }
+    match m.op {
+        Op::Insert if ent.def.mode() == SyncMode::AppendOnly => Ok(rejected(
+            codes::APPEND_ONLY,
+            format!(
+                "a `{}` record with key `{}` already exists",
+                ent.name(),
+                m.key
+            ),
+        )),
+        Op::Insert | Op::Update => {
+            let mut data = cur.data.clone();
+            for (slot, v) in &changes {
+                data[*slot] = v.clone();
+            }
+            let Some(scope) = ent.scope_of(&m.key, &data) else {
+                return Ok(missing_field(ent, "project"));
+            };
+            if scope != cur.scope && outside(&scope) {
+                return forbidden();
+            }
+            let version = save_row(tx, ent, &m.key, Some(&cur), &scope, false, &data)?;
+            Ok(Outcome::Applied {
+                version,
+                overwrote: conflict.then_some(cur.version),
+            })
+        }
+        Op::Delete => {
+            let version = save_row(tx, ent, &m.key, Some(&cur), &cur.scope, true, &[])?;
+            Ok(Outcome::Applied {
+                version,
+                overwrote: conflict.then_some(cur.version),
+            })
+        }
+    }
+}
+
+fn missing_field(ent: Ent<'_>, field: &str) -> Outcome {
+    rejected(
+        codes::INVALID_VALUE,
+        format!("a new `{}` record needs field `{field}`", ent.name()),
+    )
+}
+
+fn insert_new(
+    tx: &Transaction<'_>,
+    ent: Ent<'_>,
+    m: &syncline_core::protocol::Mutation,
+    changes: &[(usize, Json)],
+    outside: &dyn Fn(&str) -> bool,
+) -> Result<Outcome, StoreError> {
+    if let Some(missing) = ent.missing_required(&m.fields) {
+        return Ok(missing_field(ent, missing));
+    }
+    let mut data = ent.empty_data();
+    for (slot, v) in changes {
+        data[*slot] = v.clone();
+    }
+    let Some(scope) = ent.scope_of(&m.key, &data) else {
+        return Ok(missing_field(ent, "project"));
+    };
+    if outside(&scope) {
+        return Ok(rejected(
+            codes::FORBIDDEN,
+            format!("you are not a member of project `{scope}`"),
+        ));
+    }
+    let version = save_row(tx, ent, &m.key, None, &scope, false, &data)?;
+    Ok(Outcome::Applied {
+        version,
+        overwrote: None,
+    })
+}

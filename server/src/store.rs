@@ -1,0 +1,1217 @@
+//! The server's embedded SQLite store: schema and migrations, connections (one writer behind a
+//! mutex, a few WAL readers), the record and change-log primitives push and pull are built on,
+//! and the admin operations tests, the demo seed and benchmarks use.
+//!
+//! Layout: every record of every entity lives in one `records` table, keyed by (entity, key),
+//! with its scope (project id), version, a deleted flag and its fields as a JSON array in
+//! storage-slot order (`data`). Its `position` (the table's rowid) comes from a global change-log
+//! counter bumped on every change, so a delta pull is an index range scan on
+//! (entity, position). A record that changes scope leaves a row in `departures` so the users of
+//! its old project learn of it as a tombstone. Storage slots are recorded per entity in
+//! `layout`, so reordering or adding declared fields never misreads stored arrays.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
+use serde_json::{Map, Value as Json};
+use syncline_core::value::Value;
+
+use crate::entities::{EntityDef, ScopeRule, ServerSchema};
+
+/// Schema migrations, applied in order; `PRAGMA user_version` counts the applied ones.
+const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE users (
+    user_id    TEXT PRIMARY KEY,
+    created_at INTEGER NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE tokens (
+    token      TEXT PRIMARY KEY,
+    user_id    TEXT NOT NULL REFERENCES users(user_id) ON DELETE CASCADE,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER,
+    revoked    INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
+
+CREATE TABLE memberships (
+    user_id    TEXT NOT NULL REFERENCES users(user_id) ON DELETE CASCADE,
+    project_id TEXT NOT NULL,
+    PRIMARY KEY (user_id, project_id)
+) WITHOUT ROWID;
+
+CREATE TABLE clients (
+    client_id  TEXT PRIMARY KEY,
+    user_id    TEXT NOT NULL REFERENCES users(user_id) ON DELETE CASCADE,
+    last_seq   INTEGER,
+    created_at INTEGER NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE push_results (
+    client_id TEXT NOT NULL REFERENCES clients(client_id) ON DELETE CASCADE,
+    seq       INTEGER NOT NULL,
+    result    TEXT NOT NULL,
+    PRIMARY KEY (client_id, seq)
+) WITHOUT ROWID;
+
+CREATE TABLE counters (
+    name  TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
+) WITHOUT ROWID;
+INSERT INTO counters (name, value) VALUES ('position', 0);
+
+CREATE TABLE layout (
+    entity TEXT NOT NULL,
+    field  TEXT NOT NULL,
+    slot   INTEGER NOT NULL,
+    PRIMARY KEY (entity, field)
+) WITHOUT ROWID;
+
+CREATE TABLE records (
+    position INTEGER PRIMARY KEY,
+    entity   TEXT NOT NULL,
+    key      TEXT NOT NULL,
+    scope    TEXT NOT NULL,
+    version  INTEGER NOT NULL,
+    deleted  INTEGER NOT NULL DEFAULT 0,
+    data     TEXT NOT NULL
+);
+CREATE UNIQUE INDEX records_by_key ON records (entity, key);
+CREATE INDEX records_by_entity_position ON records (entity, position);
+
+CREATE TABLE departures (
+    entity    TEXT NOT NULL,
+    key       TEXT NOT NULL,
+    old_scope TEXT NOT NULL,
+    version   INTEGER NOT NULL,
+    position  INTEGER NOT NULL,
+    PRIMARY KEY (entity, key, old_scope)
+) WITHOUT ROWID;
+CREATE INDEX departures_by_entity_position ON departures (entity, position);
+"#];
+
+/// Longest record key accepted, in bytes.
+pub const MAX_KEY_LEN: usize = 256;
+
+/// Idle read connections kept open.
+const MAX_IDLE_READERS: usize = 4;
+
+/// What a store operation can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// SQLite failed.
+    #[error("database: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// A JSON value could not be encoded or decoded.
+    #[error("json: {0}")]
+    Json(#[from] serde_json::Error),
+    /// A value or declaration was refused by the core's checks (wrong type, bad name).
+    #[error(transparent)]
+    Core(#[from] syncline_core::Error),
+    /// The served entities are invalid.
+    #[error(transparent)]
+    Schema(#[from] crate::entities::SchemaError),
+    /// The database was written by a newer server.
+    #[error("the database has schema version {found}; this server knows up to {known}")]
+    TooNew {
+        /// `PRAGMA user_version` found.
+        found: i64,
+        /// Migrations this server has.
+        known: usize,
+    },
+    /// No entity of that name is served.
+    #[error("unknown entity `{0}`")]
+    UnknownEntity(String),
+    /// The entity has no field of that name (or it is the key).
+    #[error("entity `{entity}` has no field `{field}`")]
+    UnknownField {
+        /// The entity.
+        entity: String,
+        /// The field.
+        field: String,
+    },
+    /// No user of that id exists.
+    #[error("unknown user `{0}`")]
+    UnknownUser(String),
+    /// No live record with that key exists.
+    #[error("no `{entity}` record with key `{key}`")]
+    NotFound {
+        /// The entity.
+        entity: String,
+        /// The key.
+        key: String,
+    },
+    /// The request to the store is invalid (missing required field, bad key…).
+    #[error("invalid: {0}")]
+    Invalid(String),
+    /// Stored data does not have the expected shape.
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+}
+
+/// A record as the store keeps it, for admin reads and tests.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredRecord {
+    /// The key.
+    pub key: String,
+    /// Its version (1 on creation, +1 per change, including the deletion).
+    pub version: i64,
+    /// Whether it is deleted (a tombstone).
+    pub deleted: bool,
+    /// The project it belongs to.
+    pub scope: String,
+    /// Its fields, all the entity declares (empty when deleted).
+    pub fields: Map<String, Json>,
+    /// Its position in the change log.
+    pub position: i64,
+}
+
+/// Storage slots of an entity's fields in the `data` arrays.
+#[derive(Debug, Clone)]
+pub(crate) struct Layout {
+    /// Slot of each declared field, by index in the declaration.
+    pub slots: Vec<usize>,
+    /// Length of a stored array (slots of undeclared, older fields included).
+    pub width: usize,
+}
+
+/// An entity with its storage layout: what push, pull and admin ops work with.
+#[derive(Clone, Copy)]
+pub(crate) struct Ent<'a> {
+    /// The declaration.
+    pub def: &'a EntityDef,
+    /// Where its fields are stored.
+    pub layout: &'a Layout,
+}
+
+impl Ent<'_> {
+    /// The entity's name.
+    pub fn name(&self) -> &str {
+        self.def.name()
+    }
+
+    /// An all-null data array.
+    pub fn empty_data(&self) -> Vec<Json> {
+        vec![Json::Null; self.layout.width]
+    }
+
+    /// The scope of a record with this key and data, if the data names one.
+    pub fn scope_of(&self, key: &str, data: &[Json]) -> Option<String> {
+        match (&self.def.scope, self.def.scope_field) {
+            (ScopeRule::OwnKey, _) => Some(key.to_string()),
+            (ScopeRule::Field(_), Some(i)) => data
+                .get(self.layout.slots[i])
+                .and_then(Json::as_str)
+                .map(str::to_string),
+            (ScopeRule::Field(_), None) => None,
+        }
+    }
+
+    /// The declared fields of a data array, by name.
+    pub fn fields_of(&self, data: &[Json]) -> Map<String, Json> {
+        self.def
+            .schema
+            .fields
+            .iter()
+            .zip(&self.layout.slots)
+            .map(|(f, &slot)| {
+                (
+                    f.name.clone(),
+                    data.get(slot).cloned().unwrap_or(Json::Null),
+                )
+            })
+            .collect()
+    }
+
+    /// Checks a map of wire fields (names known, not the key, values of the right type) and
+    /// returns each as (slot, canonical value).
+    pub fn check_fields(
+        &self,
+        fields: &Map<String, Json>,
+    ) -> Result<Vec<(usize, Json)>, FieldProblem> {
+        let mut out = Vec::with_capacity(fields.len());
+        for (name, json) in fields {
+            if *name == self.def.schema.key {
+                return Err(FieldProblem::Unknown(format!(
+                    "`{}` is the key of `{}`, not a field",
+                    name,
+                    self.name()
+                )));
+            }
+            let Some(i) = self.def.field_index(name) else {
+                return Err(FieldProblem::Unknown(format!(
+                    "entity `{}` has no field `{}`",
+                    self.name(),
+                    name
+                )));
+            };
+            let def = &self.def.schema.fields[i];
+            let value = Value::from_json(self.name(), def, json)
+                .map_err(|e| FieldProblem::Invalid(e.to_string()))?;
+            out.push((self.layout.slots[i], value.to_json()));
+        }
+        Ok(out)
+    }
+
+    /// The first required field an insert's `fields` lacks.
+    pub fn missing_required<'f>(&'f self, fields: &Map<String, Json>) -> Option<&'f str> {
+        self.def
+            .schema
+            .fields
+            .iter()
+            .find(|f| !f.nullable && !fields.contains_key(&f.name))
+            .map(|f| f.name.as_str())
+    }
+}
+
+/// Why a set of wire fields was refused.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum FieldProblem {
+    /// Unknown field or the key field.
+    Unknown(String),
+    /// A value of the wrong type.
+    Invalid(String),
+}
+
+/// A record's stored state, as push and admin writes need it.
+#[derive(Debug, Clone)]
+pub(crate) struct Row {
+    /// Project it belongs to.
+    pub scope: String,
+    /// Current version.
+    pub version: i64,
+    /// Tombstone?
+    pub deleted: bool,
+    /// Field values by slot (`width` long).
+    pub data: Vec<Json>,
+}
+
+struct Inner {
+    path: PathBuf,
+    schema: ServerSchema,
+    layouts: Vec<Layout>,
+    writer: Mutex<Connection>,
+    readers: Mutex<Vec<Connection>>,
+}
+
+/// The server's database. Cheap to clone (shared); all methods block, so async code calls them
+/// from `spawn_blocking`.
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("path", &self.inner.path)
+            .finish()
+    }
+}
+
+/// Milliseconds since the Unix epoch, now.
+pub(crate) fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+fn open_connection(path: &Path) -> Result<Connection, StoreError> {
+    let conn = Connection::open(path)?;
+    conn.busy_timeout(Duration::from_secs(10))?;
+    let _mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+    // A push is acknowledged only once durable: the client then forgets it.
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    // The WAL shrinks back after a big write (a bulk insert) is checkpointed.
+    conn.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)?;
+    conn.set_prepared_statement_cache_capacity(64);
+    Ok(conn)
+}
+
+fn open_reader(path: &Path) -> Result<Connection, StoreError> {
+    let conn = open_connection(path)?;
+    conn.pragma_update(None, "query_only", "ON")?;
+    conn.pragma_update(None, "mmap_size", 256 * 1024 * 1024)?;
+    conn.pragma_update(None, "cache_size", -16 * 1024)?;
+    Ok(conn)
+}
+
+fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let found: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    let applied = usize::try_from(found).unwrap_or(usize::MAX);
+    if applied > MIGRATIONS.len() {
+        return Err(StoreError::TooNew {
+            found,
+            known: MIGRATIONS.len(),
+        });
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(applied) {
+        log::info!("migrating the database to schema version {}", i + 1);
+        tx.execute_batch(sql)?;
+    }
+    tx.pragma_update(None, "user_version", MIGRATIONS.len() as i64)?;
+    tx.commit()?;
+    Ok(())
+}
+
+/// Reads the storage slots of every served entity, giving new fields fresh slots.
+fn load_layouts(conn: &mut Connection, schema: &ServerSchema) -> Result<Vec<Layout>, StoreError> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let mut layouts = Vec::with_capacity(schema.entities().len());
+    for e in schema.entities() {
+        let mut known: Vec<(String, usize)> = {
+            let mut stmt = tx.prepare("SELECT field, slot FROM layout WHERE entity = ?1")?;
+            let rows = stmt.query_map([e.name()], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+            })?;
+            let mut v = Vec::new();
+            for row in rows {
+                let (field, slot) = row?;
+                let slot = usize::try_from(slot).map_err(|_| {
+                    StoreError::Corrupt(format!("negative slot for {}.{field}", e.name()))
+                })?;
+                v.push((field, slot));
+            }
+            v
+        };
+        let mut width = known.iter().map(|(_, s)| s + 1).max().unwrap_or(0);
+        let mut slots = Vec::with_capacity(e.schema.fields.len());
+        for f in &e.schema.fields {
+            let slot = match known.iter().find(|(name, _)| *name == f.name) {
+                Some((_, s)) => *s,
+                None => {
+                    let s = width;
+                    width += 1;
+                    tx.execute(
+                        "INSERT INTO layout (entity, field, slot) VALUES (?1, ?2, ?3)",
+                        params![e.name(), f.name, s as i64],
+                    )?;
+                    known.push((f.name.clone(), s));
+                    s
+                }
+            };
+            slots.push(slot);
+        }
+        layouts.push(Layout { slots, width });
+    }
+    tx.commit()?;
+    Ok(layouts)
+}
+
+/// Takes `n` fresh change-log positions; returns the first.
+pub(crate) fn reserve_positions(conn: &Connection, n: i64) -> Result<i64, StoreError> {
+    let last: i64 = conn
+        .prepare_cached(
+            "UPDATE counters SET value = value + ?1 WHERE name = 'position' RETURNING value",
+        )?
+        .query_row([n], |r| r.get(0))?;
+    Ok(last - n + 1)
+}
+
+/// The stored state of a record, deleted or not.
+pub(crate) fn load_row(
+    conn: &Connection,
+    ent: Ent<'_>,
+    key: &str,
+) -> Result<Option<Row>, StoreError> {
+    let found = conn
+        .prepare_cached(
+            "SELECT scope, version, deleted, data FROM records WHERE entity = ?1 AND key = ?2",
+        )?
+        .query_row(params![ent.name(), key], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, bool>(2)?,
+                r.get::<_, String>(3)?,
+            ))
+        })
+        .optional()?;
+    let Some((scope, version, deleted, text)) = found else {
+        return Ok(None);
+    };
+    let mut data: Vec<Json> = serde_json::from_str(&text)?;
+    data.resize(ent.layout.width, Json::Null);
+    Ok(Some(Row {
+        scope,
+        version,
+        deleted,
+        data,
+    }))
+}
+
+/// Writes a record's new state: version +1 (1 when new), a fresh change-log position, and a
+/// departure when its scope changed. Returns the new version.
+pub(crate) fn save_row(
+    conn: &Connection,
+    ent: Ent<'_>,
+    key: &str,
+    old: Option<&Row>,
+    scope: &str,
+    deleted: bool,
+    data: &[Json],
+) -> Result<i64, StoreError> {
+    let version = old.map_or(1, |o| o.version + 1);
+    let position = reserve_positions(conn, 1)?;
+    let text = if deleted {
+        "[]".to_string()
+    } else {
+        serde_json::to_string(data)?
+    };
+    match old {
+        Some(o) => {
+            conn.prepare_cached(
+                "UPDATE records SET position = ?1, scope = ?2, version = ?3, deleted = ?4, data = ?5
+                 WHERE entity = ?6 AND key = ?7",
+            )?
+            .execute(params![position, scope, version, deleted, text, ent.name(), key])?;
+            if o.scope != scope {
+                conn.prepare_cached(
+                    "INSERT OR REPLACE INTO departures (entity, key, old_scope, version, position)
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                )?
+                .execute(params![ent.name(), key, o.scope, version, position])?;
+                conn.prepare_cached(
+                    "DELETE FROM departures WHERE entity = ?1 AND key = ?2 AND old_scope = ?3",
+                )?
+                .execute(params![ent.name(), key, scope])?;
+            }
+        }
+        None => {
+            conn.prepare_cached(
+                "INSERT INTO records (position, entity, key, scope, version, deleted, data)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?
+            .execute(params![
+                position,
+                ent.name(),
+                key,
+                scope,
+                version,
+                deleted,
+                text
+            ])?;
+        }
+    }
+    Ok(version)
+}
+
+/// The projects a user is a member of.
+pub(crate) fn user_scopes(conn: &Connection, user_id: &str) -> Result<HashSet<String>, StoreError> {
+    let mut stmt = conn.prepare_cached("SELECT project_id FROM memberships WHERE user_id = ?1")?;
+    let rows = stmt.query_map([user_id], |r| r.get::<_, String>(0))?;
+    let mut out = HashSet::new();
+    for r in rows {
+        out.insert(r?);
+    }
+    Ok(out)
+}
+
+fn ttl_expiry(ttl: Option<Duration>) -> Option<i64> {
+    ttl.map(|d| now_ms().saturating_add(i64::try_from(d.as_millis()).unwrap_or(i64::MAX)))
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // A panic while holding the lock leaves SQLite consistent (an open transaction is rolled back
+    // when dropped), so a poisoned lock is still usable.
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Store {
+    /// Opens (creating if needed) the database at `path`, migrates it and records the storage
+    /// layout of `schema`'s entities.
+    pub fn open(path: impl AsRef<Path>, schema: ServerSchema) -> Result<Store, StoreError> {
+        let path = path.as_ref().to_path_buf();
+        let mut writer = open_connection(&path)?;
+        migrate(&mut writer)?;
+        let layouts = load_layouts(&mut writer, &schema)?;
+        Ok(Store {
+            inner: Arc::new(Inner {
+                path,
+                schema,
+                layouts,
+                writer: Mutex::new(writer),
+                readers: Mutex::new(Vec::new()),
+            }),
+        })
+    }
+
+    /// Opens the database at `path` serving the sample app's entities ([`ServerSchema::sample`]).
+    pub fn open_sample(path: impl AsRef<Path>) -> Result<Store, StoreError> {
+        Store::open(path, ServerSchema::sample()?)
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    /// The served entities.
+    pub fn schema(&self) -> &ServerSchema {
+        &self.inner.schema
+    }
+
+    /// The entity called `name` with its storage layout.
+    pub(crate) fn ent(&self, name: &str) -> Option<Ent<'_>> {
+        let entities = self.inner.schema.entities();
+        let i = entities.iter().position(|e| e.name() == name)?;
+        Some(Ent {
+            def: &entities[i],
+            layout: &self.inner.layouts[i],
+        })
+    }
+
+    fn ent_or_err(&self, name: &str) -> Result<Ent<'_>, StoreError> {
+        self.ent(name)
+            .ok_or_else(|| StoreError::UnknownEntity(name.to_string()))
+    }
+
+    /// Runs `f` on a read connection (WAL: sees the last committed state, never blocks writes).
+    pub(crate) fn with_reader<T, E: From<StoreError>>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, E>,
+    ) -> Result<T, E> {
+        let pooled = lock(&self.inner.readers).pop();
+        let conn = match pooled {
+            Some(c) => c,
+            None => open_reader(&self.inner.path)?,
+        };
+        let out = f(&conn);
+        let mut idle = lock(&self.inner.readers);
+        if idle.len() < MAX_IDLE_READERS {
+            idle.push(conn);
+        }
+        out
+    }
+
+    /// Runs `f` in an immediate write transaction, committing when it succeeds.
+    pub(crate) fn with_writer<T, E: From<StoreError>>(
+        &self,
+        f: impl FnOnce(&Transaction<'_>) -> Result<T, E>,
+    ) -> Result<T, E> {
+        let mut conn = lock(&self.inner.writer);
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(StoreError::from)?;
+        let out = f(&tx)?;
+        tx.commit().map_err(StoreError::from)?;
+        Ok(out)
+    }
+
+    // ----- users, tokens, memberships -----
+
+    /// Creates a user; returns false when it already existed (nothing changes then).
+    pub fn create_user(&self, user_id: &str) -> Result<bool, StoreError> {
+        if user_id.is_empty() {
+            return Err(StoreError::Invalid("a user id cannot be empty".into()));
+        }
+        self.with_writer(|tx| {
+            let n = tx.execute(
+                "INSERT OR IGNORE INTO users (user_id, created_at) VALUES (?1, ?2)",
+                params![user_id, now_ms()],
+            )?;
+            Ok(n == 1)
+        })
+    }
+
+    /// Whether a user exists.
+    pub fn user_exists(&self, user_id: &str) -> Result<bool, StoreError> {
+        self.with_reader(|c| {
+            Ok(c.prepare_cached("SELECT 1 FROM users WHERE user_id = ?1")?
+                .exists([user_id])?)
+        })
+    }
+
+    /// Issues a new random token (UUID v4) for a user, valid for `ttl` (forever when `None`).
+    pub fn issue_token(&self, user_id: &str, ttl: Option<Duration>) -> Result<String, StoreError> {
+        let token = uuid::Uuid::new_v4().simple().to_string();
+        self.add_token(user_id, &token, ttl)?;
+        Ok(token)
+    }
+
+    /// Registers a given token string for a user (the demo's fixed tokens). Idempotent for the
+    /// same user; a token that belongs to another user is refused.
+    pub fn add_token(
+        &self,
+        user_id: &str,
+        token: &str,
+        ttl: Option<Duration>,
+    ) -> Result<(), StoreError> {
+        if token.is_empty() {
+            return Err(StoreError::Invalid("a token cannot be empty".into()));
+        }
+        self.with_writer(|tx| {
+            if !tx.prepare_cached("SELECT 1 FROM users WHERE user_id = ?1")?.exists([user_id])? {
+                return Err(StoreError::UnknownUser(user_id.to_string()));
+            }
+            tx.execute(
+                "INSERT OR IGNORE INTO tokens (token, user_id, created_at, expires_at) VALUES (?1, ?2, ?3, ?4)",
+                params![token, user_id, now_ms(), ttl_expiry(ttl)],
+            )?;
+            let owner: String = tx.query_row("SELECT user_id FROM tokens WHERE token = ?1", [token], |r| r.get(0))?;
+            if owner != user_id {
+                return Err(StoreError::Invalid("that token belongs to another user".into()));
+            }
+            Ok(())
+        })
+    }
+
+    /// Revokes a token; returns false when no such token exists.
+    pub fn revoke_token(&self, token: &str) -> Result<bool, StoreError> {
+        self.with_writer(|tx| {
+            Ok(tx.execute("UPDATE tokens SET revoked = 1 WHERE token = ?1", [token])? == 1)
+        })
+    }
+
+    /// Sets a token's expiry to a given time in milliseconds since the epoch (`None`: never).
+    /// Tests use it to make a token expire without waiting.
+    pub fn set_token_expiry(
+        &self,
+        token: &str,
+        expires_at_ms: Option<i64>,
+    ) -> Result<bool, StoreError> {
+        self.with_writer(|tx| {
+            Ok(tx.execute(
+                "UPDATE tokens SET expires_at = ?1 WHERE token = ?2",
+                params![expires_at_ms, token],
+            )? == 1)
+        })
+    }
+
+    /// Makes a user a member of a project; returns false when they already were. The project's
+    /// records get fresh change-log positions, so the new member's next pull delivers them even
+    /// if their cursor is past them (other members re-receive them unchanged, harmlessly).
+    pub fn add_membership(&self, user_id: &str, project_id: &str) -> Result<bool, StoreError> {
+        self.with_writer(|tx| {
+            if !tx
+                .prepare_cached("SELECT 1 FROM users WHERE user_id = ?1")?
+                .exists([user_id])?
+            {
+                return Err(StoreError::UnknownUser(user_id.to_string()));
+            }
+            let added = tx.execute(
+                "INSERT OR IGNORE INTO memberships (user_id, project_id) VALUES (?1, ?2)",
+                params![user_id, project_id],
+            )? == 1;
+            if added {
+                let positions: Vec<i64> = {
+                    let mut stmt = tx.prepare(
+                        "SELECT position FROM records WHERE scope = ?1 ORDER BY position",
+                    )?;
+                    let rows = stmt.query_map([project_id], |r| r.get(0))?;
+                    rows.collect::<Result<_, _>>()?
+                };
+                if !positions.is_empty() {
+                    let first = reserve_positions(tx, positions.len() as i64)?;
+                    let mut stmt =
+                        tx.prepare("UPDATE records SET position = ?1 WHERE position = ?2")?;
+                    for (i, old) in positions.iter().enumerate() {
+                        stmt.execute(params![first + i as i64, old])?;
+                    }
+                }
+            }
+            Ok(added)
+        })
+    }
+
+    /// Removes a user from a project; returns false when they were not a member. (Records the
+    /// user already pulled stay on their devices: the protocol has no per-user revocation.)
+    pub fn remove_membership(&self, user_id: &str, project_id: &str) -> Result<bool, StoreError> {
+        self.with_writer(|tx| {
+            Ok(tx.execute(
+                "DELETE FROM memberships WHERE user_id = ?1 AND project_id = ?2",
+                params![user_id, project_id],
+            )? == 1)
+        })
+    }
+
+    /// The projects a user is a member of, sorted.
+    pub fn memberships(&self, user_id: &str) -> Result<Vec<String>, StoreError> {
+        let mut v: Vec<String> = self
+            .with_reader(|c| user_scopes(c, user_id))?
+            .into_iter()
+            .collect();
+        v.sort();
+        Ok(v)
+    }
+
+    // ----- records -----
+
+    /// Creates or renames a project (a record of the entity scoped by its own key, `projects`
+    /// in the sample). Returns its version.
+    pub fn create_project(&self, project_id: &str, name: &str) -> Result<i64, StoreError> {
+        let entity = self
+            .inner
+            .schema
+            .project_entity()
+            .ok_or_else(|| StoreError::UnknownEntity("(project entity)".into()))?
+            .name()
+            .to_string();
+        let mut fields = Map::new();
+        fields.insert("name".into(), Json::String(name.to_string()));
+        self.upsert_record(&entity, project_id, &fields)
+    }
+
+    /// Server-side write, as if another system edited the record: creates it (required fields
+    /// must be given) or applies `fields` over the current state; a deleted record is created
+    /// anew. Bumps the version and the change-log position. Returns the new version.
+    pub fn upsert_record(
+        &self,
+        entity: &str,
+        key: &str,
+        fields: &Map<String, Json>,
+    ) -> Result<i64, StoreError> {
+        let ent = self.ent_or_err(entity)?;
+        check_key(key)?;
+        let changes = ent.check_fields(fields).map_err(|p| match p {
+            FieldProblem::Unknown(_) => StoreError::UnknownField {
+                entity: entity.to_string(),
+                field: fields
+                    .keys()
+                    .find(|k| ent.def.field_index(k).is_none())
+                    .cloned()
+                    .unwrap_or_default(),
+            },
+            FieldProblem::Invalid(m) => StoreError::Invalid(m),
+        })?;
+        self.with_writer(|tx| {
+            let old = load_row(tx, ent, key)?;
+            let mut data = match &old {
+                Some(o) if !o.deleted => o.data.clone(),
+                _ => {
+                    if let Some(missing) = ent.missing_required(fields) {
+                        return Err(StoreError::Invalid(format!(
+                            "`{entity}` needs field `{missing}` to be created"
+                        )));
+                    }
+                    ent.empty_data()
+                }
+            };
+            for (slot, v) in changes {
+                data[slot] = v;
+            }
+            let scope = ent
+                .scope_of(key, &data)
+                .ok_or_else(|| StoreError::Invalid("the record names no project".into()))?;
+            save_row(tx, ent, key, old.as_ref(), &scope, false, &data)
+        })
+    }
+
+    /// Server-side delete: leaves a tombstone (version +1, fresh position). Returns the
+    /// tombstone's version; a missing or already deleted record is `NotFound`.
+    pub fn delete_record(&self, entity: &str, key: &str) -> Result<i64, StoreError> {
+        let ent = self.ent_or_err(entity)?;
+        self.with_writer(|tx| {
+            let old = load_row(tx, ent, key)?;
+            match old {
+                Some(o) if !o.deleted => {
+                    save_row(tx, ent, key, Some(&o), &o.scope.clone(), true, &[])
+                }
+                _ => Err(StoreError::NotFound {
+                    entity: entity.to_string(),
+                    key: key.to_string(),
+                }),
+            }
+        })
+    }
+
+    /// A record's stored state (deleted ones included), or `None`.
+    pub fn get_record(&self, entity: &str, key: &str) -> Result<Option<StoredRecord>, StoreError> {
+        let ent = self.ent_or_err(entity)?;
+        self.with_reader(|c| {
+            let found = c
+                .prepare_cached(
+                    "SELECT scope, version, deleted, data, position FROM records WHERE entity = ?1 AND key = ?2",
+                )?
+                .query_row(params![entity, key], |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, i64>(1)?,
+                        r.get::<_, bool>(2)?,
+                        r.get::<_, String>(3)?,
+                        r.get::<_, i64>(4)?,
+                    ))
+                })
+                .optional()?;
+            let Some((scope, version, deleted, text, position)) = found else {
+                return Ok(None);
+            };
+            let fields = if deleted {
+                Map::new()
+            } else {
+                let data: Vec<Json> = serde_json::from_str(&text)?;
+                ent.fields_of(&data)
+            };
+            Ok(Some(StoredRecord {
+                key: key.to_string(),
+                version,
+                deleted,
+                scope,
+                fields,
+                position,
+            }))
+        })
+    }
+
+    /// Number of live (not deleted) records of an entity.
+    pub fn count_records(&self, entity: &str) -> Result<u64, StoreError> {
+        self.ent_or_err(entity)?;
+        self.with_reader(|c| {
+            let n: i64 = c
+                .prepare_cached("SELECT COUNT(*) FROM records WHERE entity = ?1 AND deleted = 0")?
+                .query_row([entity], |r| r.get(0))?;
+            Ok(u64::try_from(n).unwrap_or(0))
+        })
+    }
+
+    /// Inserts many new records of one entity in one transaction (each checked like
+    /// [`Store::upsert_record`]; keys must be new). Returns how many were inserted.
+    pub fn bulk_insert(
+        &self,
+        entity: &str,
+        rows: impl IntoIterator<Item = (String, Map<String, Json>)>,
+    ) -> Result<usize, StoreError> {
+        let ent = self.ent_or_err(entity)?;
+        let mut prepared = Vec::new();
+        for (key, fields) in rows {
+            check_key(&key)?;
+            if let Some(missing) = ent.missing_required(&fields) {
+                return Err(StoreError::Invalid(format!(
+                    "`{entity}` needs field `{missing}`"
+                )));
+            }
+            let mut data = ent.empty_data();
+            for (slot, v) in ent.check_fields(&fields).map_err(|p| match p {
+                FieldProblem::Unknown(m) | FieldProblem::Invalid(m) => StoreError::Invalid(m),
+            })? {
+                data[slot] = v;
+            }
+            let scope = ent
+                .scope_of(&key, &data)
+                .ok_or_else(|| StoreError::Invalid("the record names no project".into()))?;
+            prepared.push((key, scope, serde_json::to_string(&data)?));
+        }
+        let n = prepared.len();
+        if n == 0 {
+            return Ok(0);
+        }
+        self.with_writer(|tx| {
+            let first = reserve_positions(tx, n as i64)?;
+            let mut stmt = tx.prepare(
+                "INSERT INTO records (position, entity, key, scope, version, deleted, data)
+                 VALUES (?1, ?2, ?3, ?4, 1, 0, ?5)",
+            )?;
+            for (i, (key, scope, text)) in prepared.iter().enumerate() {
+                stmt.execute(params![first + i as i64, entity, key, scope, text])?;
+            }
+            Ok(n)
+        })
+    }
+
+    /// Inserts `count` generated tasks (about 150 bytes of pulled data each, keys are fresh
+    /// UUIDs) into a project of the sample schema, in one transaction: the pull benchmark's
+    /// data set. Returns how many were inserted.
+    pub fn bulk_insert_tasks(&self, project_id: &str, count: usize) -> Result<usize, StoreError> {
+        const ASSIGNEES: [&str; 5] = ["alice", "bob", "carol", "dana", "eli"];
+        const VERBS: [&str; 6] = [
+            "Inspect",
+            "Replace",
+            "Calibrate",
+            "Clean",
+            "Check",
+            "Repair",
+        ];
+        const THINGS: [&str; 6] = ["valve", "pump", "meter", "filter", "gasket", "sensor"];
+        let base: i64 = 1_767_225_600_000;
+        let rows = (0..count).map(|i| {
+            let mut f = Map::new();
+            let n = i as i64;
+            f.insert("project_id".into(), Json::from(project_id));
+            f.insert(
+                "title".into(),
+                Json::from(format!("{} {} #{i}", VERBS[i % 6], THINGS[(i / 6) % 6])),
+            );
+            f.insert(
+                "notes".into(),
+                Json::from(format!(
+                    "Station {}, bay {}: see last report",
+                    i % 97,
+                    i % 13
+                )),
+            );
+            f.insert("done".into(), Json::from(i % 3 == 0));
+            f.insert("priority".into(), Json::from(n % 5));
+            f.insert("due_at".into(), Json::from(base + n * 3_600_000));
+            f.insert("assignee".into(), Json::from(ASSIGNEES[i % 5]));
+            f.insert(
+                "estimate_hours".into(),
+                Json::from((n % 8) as f64 * 0.5 + 0.5),
+            );
+            f.insert(
+                "tags".into(),
+                Json::Array(vec![
+                    Json::from("bulk"),
+                    Json::from(format!("zone-{}", i % 9)),
+                ]),
+            );
+            f.insert("updated_at".into(), Json::from(base + n));
+            (uuid::Uuid::new_v4().to_string(), f)
+        });
+        self.bulk_insert("tasks", rows)
+    }
+
+    /// The highest `seq` applied for a client (`None`: unknown client or nothing applied yet).
+    pub fn client_last_seq(&self, client_id: &str) -> Result<Option<u64>, StoreError> {
+        self.with_reader(|c| {
+            let v: Option<Option<i64>> = c
+                .prepare_cached("SELECT last_seq FROM clients WHERE client_id = ?1")?
+                .query_row([client_id], |r| r.get(0))
+                .optional()?;
+            Ok(v.flatten().and_then(|s| u64::try_from(s).ok()))
+        })
+    }
+
+    /// The user a client id is bound to, if any.
+    pub fn client_user(&self, client_id: &str) -> Result<Option<String>, StoreError> {
+        self.with_reader(|c| {
+            Ok(
+                c.prepare_cached("SELECT user_id FROM clients WHERE client_id = ?1")?
+                    .query_row([client_id], |r| r.get(0))
+                    .optional()?,
+            )
+        })
+    }
+
+    /// The current end of the change log (the highest position handed out).
+    pub fn log_position(&self) -> Result<i64, StoreError> {
+        self.with_reader(|c| {
+            Ok(
+                c.prepare_cached("SELECT value FROM counters WHERE name = 'position'")?
+                    .query_row([], |r| r.get(0))?,
+            )
+        })
+    }
+}
+
+/// Checks a record key's shape (non-empty, at most [`MAX_KEY_LEN`] bytes).
+pub(crate) fn check_key(key: &str) -> Result<(), StoreError> {
+    if key.is_empty() || key.len() > MAX_KEY_LEN {
+        return Err(StoreError::Invalid(format!(
+            "a key must be 1 to {MAX_KEY_LEN} bytes long"
+        )));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn store() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let s = Store::open_sample(dir.path().join("t.db")).expect("open");
+        (dir, s)
+    }
+
+    fn obj(v: Json) -> Map<String, Json> {
+        match v {
+            Json::Object(m) => m,
+            _ => Map::new(),
+        }
+    }
+
+    #[test]
+    fn records_get_versions_and_positions() {
+        let (_d, s) = store();
+        assert_eq!(s.create_project("p1", "One").expect("project"), 1);
+        let v = s
+            .upsert_record(
+                "tasks",
+                "t1",
+                &obj(json!({"project_id": "p1", "title": "A"})),
+            )
+            .expect("insert");
+        assert_eq!(v, 1);
+        let v = s
+            .upsert_record("tasks", "t1", &obj(json!({"done": true})))
+            .expect("update");
+        assert_eq!(v, 2);
+        let r = s.get_record("tasks", "t1").expect("get").expect("exists");
+        assert_eq!(r.fields["title"], json!("A"));
+        assert_eq!(r.fields["done"], json!(true));
+        assert_eq!(r.fields["notes"], json!(null));
+        assert_eq!(r.scope, "p1");
+        assert_eq!(r.position, 3);
+        assert_eq!(s.delete_record("tasks", "t1").expect("delete"), 3);
+        assert!(
+            s.get_record("tasks", "t1")
+                .expect("get")
+                .expect("tombstone")
+                .deleted
+        );
+        assert!(matches!(
+            s.delete_record("tasks", "t1"),
+            Err(StoreError::NotFound { .. })
+        ));
+        assert_eq!(s.count_records("tasks").expect("count"), 0);
+        assert!(s
+            .upsert_record("tasks", "t2", &obj(json!({"title": "no project"})))
+            .is_err());
+        assert!(s
+            .upsert_record("tasks", "t2", &obj(json!({"colour": "red"})))
+            .is_err());
+        assert!(s.upsert_record("nope", "t2", &Map::new()).is_err());
+    }
+
+    #[test]
+    fn migrations_and_layout_survive_reopening() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("t.db");
+        {
+            let s = Store::open_sample(&path).expect("open");
+            s.create_project("p1", "One").expect("project");
+        }
+        let s = Store::open_sample(&path).expect("reopen");
+        assert_eq!(s.count_records("projects").expect("count"), 1);
+        assert_eq!(s.log_position().expect("pos"), 1);
+    }
+
+    #[test]
+    fn stored_data_survives_reordered_and_new_fields() {
+        use crate::entities::{ScopeRule, ServedEntity};
+        use syncline_core::schema::{EntitySchema, FieldDef, FieldType};
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("l.db");
+        let notes = |fields: &[(&str, FieldType)]| {
+            let mut e = EntitySchema::new("notes", "id")
+                .field(FieldDef::required("project_id", FieldType::Text));
+            for (name, ty) in fields {
+                e = e.field(FieldDef::new(name, *ty));
+            }
+            ServerSchema::new(vec![ServedEntity::new(
+                e,
+                ScopeRule::Field("project_id".into()),
+            )])
+            .expect("schema")
+        };
+        {
+            let s = Store::open(
+                &path,
+                notes(&[("a", FieldType::Text), ("b", FieldType::Integer)]),
+            )
+            .expect("open");
+            s.upsert_record(
+                "notes",
+                "n1",
+                &obj(json!({"project_id": "p", "a": "x", "b": 7})),
+            )
+            .expect("insert");
+        }
+        let s = Store::open(
+            &path,
+            notes(&[
+                ("c", FieldType::Boolean),
+                ("b", FieldType::Integer),
+                ("a", FieldType::Text),
+            ]),
+        )
+        .expect("reopen");
+        let r = s.get_record("notes", "n1").expect("get").expect("exists");
+        assert_eq!(
+            Json::Object(r.fields),
+            json!({"project_id": "p", "a": "x", "b": 7, "c": null})
+        );
+        let page = s
+            .pull_page(
+                "nobody",
+                &syncline_core::protocol::PullRequest {
+                    entity: "notes".into(),
+                    cursor: None,
+                    limit: 10,
+                    fields: vec!["c".into(), "a".into()],
+                },
+            )
+            .expect("pull");
+        assert!(page.upserts.is_empty(), "not a member");
+        s.create_user("u").expect("user");
+        s.add_membership("u", "p").expect("member");
+        let page = s
+            .pull_page(
+                "u",
+                &syncline_core::protocol::PullRequest {
+                    entity: "notes".into(),
+                    cursor: None,
+                    limit: 10,
+                    fields: vec!["c".into(), "b".into(), "a".into()],
+                },
+            )
+            .expect("pull");
+        assert_eq!(
+            page.upserts,
+            vec![vec![
+                json!("n1"),
+                json!(1),
+                json!(null),
+                json!(7),
+                json!("x")
+            ]]
+        );
+    }
+
+    #[test]
+    fn a_record_leaving_two_of_a_users_projects_is_one_tombstone() {
+        let (_d, s) = store();
+        s.create_user("u").expect("user");
+        s.add_membership("u", "a").expect("member");
+        s.add_membership("u", "b").expect("member");
+        s.upsert_record("tasks", "t", &obj(json!({"project_id": "a", "title": "T"})))
+            .expect("insert");
+        s.upsert_record("tasks", "t", &obj(json!({"project_id": "b"})))
+            .expect("move a→b");
+        s.upsert_record("tasks", "t", &obj(json!({"project_id": "c"})))
+            .expect("move b→c");
+        let req = syncline_core::protocol::PullRequest {
+            entity: "tasks".into(),
+            cursor: None,
+            limit: 10,
+            fields: vec!["title".into()],
+        };
+        let page = s.pull_page("u", &req).expect("pull");
+        assert!(page.upserts.is_empty());
+        assert_eq!(page.tombstones, vec![("t".to_string(), 3)]);
+        // Back in a: an upsert, no tombstone.
+        s.upsert_record("tasks", "t", &obj(json!({"project_id": "a"})))
+            .expect("move c→a");
+        let page = s.pull_page("u", &req).expect("pull");
+        assert_eq!(page.upserts.len(), 1);
+        assert!(page.tombstones.is_empty());
+    }
+
+    #[test]
+    fn bulk_insert_is_counted() {
+        let (_d, s) = store();
+        assert_eq!(s.bulk_insert_tasks("p1", 250).expect("bulk"), 250);
+        assert_eq!(s.count_records("tasks").expect("count"), 250);
+        assert_eq!(s.log_position().expect("pos"), 250);
+    }
+
+    #[test]
+    fn tokens_and_memberships() {
+        let (_d, s) = store();
+        assert!(s.create_user("u").expect("user"));
+        assert!(!s.create_user("u").expect("again"));
+        assert!(s.issue_token("nobody", None).is_err());
+        let t = s.issue_token("u", None).expect("token");
+        assert!(s.revoke_token(&t).expect("revoke"));
+        assert!(!s.revoke_token("nope").expect("revoke"));
+        assert!(s.add_membership("u", "p1").expect("add"));
+        assert!(!s.add_membership("u", "p1").expect("add again"));
+        assert_eq!(s.memberships("u").expect("list"), vec!["p1".to_string()]);
+        assert!(s.remove_membership("u", "p1").expect("remove"));
+    }
+}
