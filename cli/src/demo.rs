@@ -30,7 +30,10 @@ pub struct DemoArgs {
 struct DemoServer {
     store: ServerStore,
     listen: SocketAddr,
-    running: Option<(tokio::sync::oneshot::Sender<()>, std::thread::JoinHandle<()>)>,
+    running: Option<(
+        tokio::sync::oneshot::Sender<()>,
+        std::thread::JoinHandle<()>,
+    )>,
 }
 
 impl DemoServer {
@@ -43,16 +46,22 @@ impl DemoServer {
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let store = self.store.clone();
         let thread = std::thread::spawn(move || {
-            let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build() {
+            let runtime = match tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .enable_all()
+                .build()
+            {
                 Ok(rt) => rt,
                 Err(e) => return log::error!("demo server runtime: {e}"),
             };
             runtime.block_on(async move {
                 let result = match tokio::net::TcpListener::from_std(listener) {
-                    Ok(listener) => syncline_server::http::serve(listener, store, async move {
-                        let _ = stop_rx.await;
-                    })
-                    .await,
+                    Ok(listener) => {
+                        syncline_server::http::serve(listener, store, async move {
+                            let _ = stop_rx.await;
+                        })
+                        .await
+                    }
                     Err(e) => Err(e),
                 };
                 if let Err(e) = result {
@@ -99,7 +108,11 @@ fn colleague_edit(store: &ServerStore) -> String {
         return "the demo task t-harbor-2 is missing".into();
     };
     let mut fields = task.fields.clone();
-    let title = fields.get("title").and_then(|t| t.as_str()).unwrap_or("Task").to_string();
+    let title = fields
+        .get("title")
+        .and_then(|t| t.as_str())
+        .unwrap_or("Task")
+        .to_string();
     let title = match title.strip_suffix(" (checked by bob)") {
         Some(original) => original.to_string(),
         None => format!("{title} (checked by bob)"),
@@ -107,24 +120,41 @@ fn colleague_edit(store: &ServerStore) -> String {
     fields.insert("title".into(), serde_json::Value::String(title));
     fields.insert("updated_at".into(), serde_json::json!(ui::now_ms()));
     match store.upsert_record("tasks", "t-harbor-2", &fields) {
-        Ok(v) => format!("bob changed task t-harbor-2 on the server (version {v}); press s to sync."),
+        Ok(v) => {
+            format!("bob changed task t-harbor-2 on the server (version {v}); press s to sync.")
+        }
         Err(e) => format!("the colleague's edit failed: {e}"),
     }
 }
 
 /// Runs the demo until the user quits.
 pub fn run(args: DemoArgs) -> syncline_core::Result<()> {
-    let fail = |e: &dyn std::fmt::Display| syncline_core::Error::InvalidConfig(format!("demo server: {e}"));
+    let fail = |e: &dyn std::fmt::Display| {
+        syncline_core::Error::InvalidConfig(format!("demo server: {e}"))
+    };
     std::fs::create_dir_all(&args.dir).map_err(|e| fail(&e))?;
     let store = ServerStore::open_sample(args.dir.join("server.db")).map_err(|e| fail(&e))?;
     syncline_server::demo::seed_demo(&store).map_err(|e| fail(&e))?;
-    let mut server = DemoServer { store, listen: args.listen, running: None };
-    server.start().map_err(|e| fail(&format!("cannot listen on {}: {e}", args.listen)))?;
+    let mut server = DemoServer {
+        store,
+        listen: args.listen,
+        running: None,
+    };
+    server
+        .start()
+        .map_err(|e| fail(&format!("cannot listen on {}: {e}", args.listen)))?;
 
     let token = format!("demo-{}", args.user);
     let config = Config::new(&format!("http://{}", args.listen), &token);
-    let client = Syncline::open(&args.dir.join(format!("{}.db", args.user)), sample::schema()?, config)?;
-    let title = format!("Syncline demo · signed in as {} · server http://{}", args.user, args.listen);
+    let client = Syncline::open(
+        &args.dir.join(format!("{}.db", args.user)),
+        sample::schema()?,
+        config,
+    )?;
+    let title = format!(
+        "Syncline demo · signed in as {} · server http://{}",
+        args.user, args.listen
+    );
     let result = ui::run(&client, &title, &mut server);
     server.stop();
     result

@@ -17,16 +17,30 @@ use syncline_core::sample::{self, TASKS};
 use syncline_core::{Config, Order, Query, Record, Syncline, Value};
 
 #[derive(Parser)]
-#[command(name = "syncline", version, about = "Syncline's terminal client: the sample task list, synced with a Syncline server")]
+#[command(
+    name = "syncline",
+    version,
+    about = "Syncline's terminal client: the sample task list, synced with a Syncline server"
+)]
 struct Cli {
     /// The local database file.
     #[arg(long, global = true, default_value = "syncline-client.db")]
     db: PathBuf,
     /// The sync server's base URL.
-    #[arg(long, global = true, default_value = "http://127.0.0.1:8787", env = "SYNCLINE_SERVER")]
+    #[arg(
+        long,
+        global = true,
+        default_value = "http://127.0.0.1:8787",
+        env = "SYNCLINE_SERVER"
+    )]
     server: String,
     /// The user's token.
-    #[arg(long, global = true, default_value = "demo-alice", env = "SYNCLINE_TOKEN")]
+    #[arg(
+        long,
+        global = true,
+        default_value = "demo-alice",
+        env = "SYNCLINE_TOKEN"
+    )]
     token: String,
     /// Start as if the device had no connectivity (nothing is sent).
     #[arg(long, global = true)]
@@ -94,21 +108,44 @@ fn main() -> ExitCode {
 }
 
 /// Opens the sample app's client.
-fn open(db: &std::path::Path, server: &str, token: &str, offline: bool) -> syncline_core::Result<Syncline> {
+fn open(
+    db: &std::path::Path,
+    server: &str,
+    token: &str,
+    offline: bool,
+) -> syncline_core::Result<Syncline> {
     let client = Syncline::open(db, sample::schema()?, Config::new(server, token))?;
     client.report_connectivity(!offline);
     Ok(client)
 }
 
-fn run(db: &std::path::Path, server: &str, token: &str, offline: bool, command: Command) -> syncline_core::Result<()> {
+fn run(
+    db: &std::path::Path,
+    server: &str,
+    token: &str,
+    offline: bool,
+    command: Command,
+) -> syncline_core::Result<()> {
     let client = open(db, server, token, offline)?;
     match command {
-        Command::Demo(_) | Command::Ui => ui::run(&client, &format!("Syncline · {server}"), &mut ui::NoExtras)?,
+        Command::Demo(_) | Command::Ui => {
+            ui::run(&client, &format!("Syncline · {server}"), &mut ui::NoExtras)?
+        }
         Command::List => {
-            println!("{}", client.banner().text().unwrap_or_else(|| "Up to date".into()));
+            println!(
+                "{}",
+                client
+                    .banner()
+                    .text()
+                    .unwrap_or_else(|| "Up to date".into())
+            );
             let page = client.query(TASKS, &Query::all(10_000).order("title", Order::Ascending))?;
             for t in page.records {
-                let done = if t.get("done") == &Value::Boolean(true) { "x" } else { " " };
+                let done = if t.get("done") == &Value::Boolean(true) {
+                    "x"
+                } else {
+                    " "
+                };
                 let title = match t.get("title") {
                     Value::Text(s) => s.clone(),
                     _ => String::new(),
@@ -150,11 +187,21 @@ fn run(db: &std::path::Path, server: &str, token: &str, offline: bool, command: 
         }
         Command::Status => {
             let s = client.status();
-            println!("banner: {}", s.banner().text().unwrap_or_else(|| "hidden".into()));
+            println!(
+                "banner: {}",
+                s.banner().text().unwrap_or_else(|| "hidden".into())
+            );
             println!("pending: {}", s.pending);
             println!("refused: {}", s.quarantined);
             for q in client.quarantined()? {
-                println!("  {} {} {}: {} ({})", q.mutation.op.as_str(), q.mutation.entity, q.mutation.key, q.message, q.code);
+                println!(
+                    "  {} {} {}: {} ({})",
+                    q.mutation.op.as_str(),
+                    q.mutation.entity,
+                    q.mutation.key,
+                    q.message,
+                    q.code
+                );
             }
         }
     }

@@ -32,7 +32,11 @@ const WIDTH: usize = 78;
 
 /// Runs the screen until the user quits (or input ends).
 pub fn run(client: &Syncline, title: &str, extras: &mut dyn Extras) -> syncline_core::Result<()> {
-    let screen = Screen { client, title, help: extras.help().to_string() };
+    let screen = Screen {
+        client,
+        title,
+        help: extras.help().to_string(),
+    };
     screen.run(extras)
 }
 
@@ -44,107 +48,122 @@ struct Screen<'a> {
 }
 
 impl Screen<'_> {
-fn run(&self, extras: &mut dyn Extras) -> syncline_core::Result<()> {
-    let (client, title) = (self.client, self.title);
-    let stdin = std::io::stdin();
-    let mut message = String::from("Welcome. Type a command and press Enter.");
-    self.sync_with_progress(&mut message);
-    loop {
-        let tasks = self.render(&message)?;
-        print!("> ");
-        let _ = std::io::stdout().flush();
-        let mut line = String::new();
-        if stdin.lock().read_line(&mut line).unwrap_or(0) == 0 {
-            return Ok(());
+    fn run(&self, extras: &mut dyn Extras) -> syncline_core::Result<()> {
+        let client = self.client;
+        let stdin = std::io::stdin();
+        let mut message = String::from("Welcome. Type a command and press Enter.");
+        self.sync_with_progress(&mut message);
+        loop {
+            let tasks = self.render(&message)?;
+            print!("> ");
+            let _ = std::io::stdout().flush();
+            let mut line = String::new();
+            if stdin.lock().read_line(&mut line).unwrap_or(0) == 0 {
+                return Ok(());
+            }
+            let line = line.trim();
+            let (cmd, rest) = line.split_once(' ').unwrap_or((line, ""));
+            let rest = rest.trim();
+            message = match cmd {
+                "q" | "quit" => return Ok(()),
+                "" => String::new(),
+                "a" => add_task(client, &tasks, rest),
+                "t" => with_task(&tasks, rest, |t| {
+                    let done = t.get("done") == &Value::Boolean(true);
+                    edit(client, &t.key, "done", Value::Boolean(!done))
+                }),
+                "e" => {
+                    let (n, new_title) = rest.split_once(' ').unwrap_or((rest, ""));
+                    if new_title.trim().is_empty() {
+                        "usage: e <n> <new title>".into()
+                    } else {
+                        with_task(&tasks, n, |t| {
+                            edit(
+                                client,
+                                &t.key,
+                                "title",
+                                Value::Text(new_title.trim().into()),
+                            )
+                        })
+                    }
+                }
+                "o" => {
+                    let online = !client.status().connected;
+                    client.report_connectivity(online);
+                    if online {
+                        self.sync_with_progress(&mut String::new());
+                        "Back online.".into()
+                    } else {
+                        "You went offline: edits stay on this device until you are back online."
+                            .into()
+                    }
+                }
+                "s" | "r" => {
+                    let mut m = String::new();
+                    self.sync_with_progress(&mut m);
+                    m
+                }
+                "Q" => quarantine_text(client),
+                other => extras
+                    .handle(line)
+                    .unwrap_or_else(|| format!("unknown command `{other}`")),
+            };
+            // Like the apps: a local change syncs right away when online.
+            if matches!(cmd, "a" | "t" | "e") && client.status().connected {
+                let keep = message.clone();
+                self.sync_with_progress(&mut message);
+                if !keep.is_empty() {
+                    message = format!("{keep} {message}");
+                }
+            }
         }
-        let line = line.trim();
-        let (cmd, rest) = line.split_once(' ').unwrap_or((line, ""));
-        let rest = rest.trim();
-        message = match cmd {
-            "q" | "quit" => return Ok(()),
-            "" => String::new(),
-            "a" => add_task(client, &tasks, rest),
-            "t" => with_task(&tasks, rest, |t| {
-                let done = t.get("done") == &Value::Boolean(true);
-                edit(client, &t.key, "done", Value::Boolean(!done))
-            }),
-            "e" => {
-                let (n, new_title) = rest.split_once(' ').unwrap_or((rest, ""));
-                if new_title.trim().is_empty() {
-                    "usage: e <n> <new title>".into()
-                } else {
-                    with_task(&tasks, n, |t| edit(client, &t.key, "title", Value::Text(new_title.trim().into())))
-                }
+    }
+
+    /// Runs a sync in the background and redraws whenever the status changes, so the banner shows
+    /// "Syncing…" while it runs.
+    fn sync_with_progress(&self, message: &mut String) {
+        let client = self.client;
+        if !client.status().connected {
+            *message = "Offline: nothing synced.".into();
+            return;
+        }
+        let worker = client.clone();
+        let handle = std::thread::spawn(move || worker.sync_now_blocking("all"));
+        let mut status = client.subscribe();
+        let mut last = None;
+        while !handle.is_finished() {
+            let current = status.borrow_and_update().clone();
+            if last.as_ref() != Some(&current) {
+                let _ = self.render("");
+                last = Some(current);
             }
-            "o" => {
-                let online = !client.status().connected;
-                client.report_connectivity(online);
-                if online {
-                    self.sync_with_progress(&mut String::new());
-                    "Back online.".into()
-                } else {
-                    "You went offline: edits stay on this device until you are back online.".into()
+            std::thread::sleep(Duration::from_millis(30));
+        }
+        *message = match handle.join() {
+            Ok(Ok(report)) => {
+                let pushed: u64 = report.entities.iter().map(|e| e.pushed).sum();
+                let pulled: u64 = report.entities.iter().map(|e| e.pulled + e.deleted).sum();
+                let refused: u64 = report.entities.iter().map(|e| e.quarantined).sum();
+                let mut m = format!("Synced: {pushed} sent, {pulled} received.");
+                if refused > 0 {
+                    m.push_str(&format!(" {refused} refused by the server (Q to see)."));
                 }
-            }
-            "s" | "r" => {
-                let mut m = String::new();
-                self.sync_with_progress(&mut m);
                 m
             }
-            "Q" => quarantine_text(client),
-            other => extras.handle(line).unwrap_or_else(|| format!("unknown command `{other}`")),
+            Ok(Err(e)) => format!("Sync failed: {e}. Press r to retry."),
+            Err(_) => "Sync failed: the sync thread stopped.".into(),
         };
-        // Like the apps: a local change syncs right away when online.
-        if matches!(cmd, "a" | "t" | "e") && client.status().connected {
-            let keep = message.clone();
-            self.sync_with_progress(&mut message);
-            if !keep.is_empty() {
-                message = format!("{keep} {message}");
-            }
-        }
     }
-}
-
-/// Runs a sync in the background and redraws whenever the status changes, so the banner shows
-/// "Syncing…" while it runs.
-fn sync_with_progress(&self, message: &mut String) {
-    let client = self.client;
-    if !client.status().connected {
-        *message = "Offline: nothing synced.".into();
-        return;
-    }
-    let worker = client.clone();
-    let handle = std::thread::spawn(move || worker.sync_now_blocking("all"));
-    let mut status = client.subscribe();
-    let mut last = None;
-    while !handle.is_finished() {
-        let current = status.borrow_and_update().clone();
-        if last.as_ref() != Some(&current) {
-            let _ = self.render("");
-            last = Some(current);
-        }
-        std::thread::sleep(Duration::from_millis(30));
-    }
-    *message = match handle.join() {
-        Ok(Ok(report)) => {
-            let pushed: u64 = report.entities.iter().map(|e| e.pushed).sum();
-            let pulled: u64 = report.entities.iter().map(|e| e.pulled + e.deleted).sum();
-            let refused: u64 = report.entities.iter().map(|e| e.quarantined).sum();
-            let mut m = format!("Synced: {pushed} sent, {pulled} received.");
-            if refused > 0 {
-                m.push_str(&format!(" {refused} refused by the server (Q to see)."));
-            }
-            m
-        }
-        Ok(Err(e)) => format!("Sync failed: {e}. Press r to retry."),
-        Err(_) => "Sync failed: the sync thread stopped.".into(),
-    };
-}
-
 }
 
 fn with_task(tasks: &[Record], n: &str, act: impl FnOnce(&Record) -> String) -> String {
-    match n.trim().parse::<usize>().ok().and_then(|i| i.checked_sub(1)).and_then(|i| tasks.get(i)) {
+    match n
+        .trim()
+        .parse::<usize>()
+        .ok()
+        .and_then(|i| i.checked_sub(1))
+        .and_then(|i| tasks.get(i))
+    {
         Some(t) => act(t),
         None => format!("no task number `{n}`"),
     }
@@ -166,9 +185,17 @@ fn add_task(client: &Syncline, tasks: &[Record], title: &str) -> String {
         return "usage: a <title>".into();
     }
     // New tasks go to the project of the first task shown, or the first project.
-    let project = tasks.first().map(|t| t.get("project_id").clone()).or_else(|| {
-        client.query(PROJECTS, &Query::all(1)).ok()?.records.first().map(|p| Value::Text(p.key.clone()))
-    });
+    let project = tasks
+        .first()
+        .map(|t| t.get("project_id").clone())
+        .or_else(|| {
+            client
+                .query(PROJECTS, &Query::all(1))
+                .ok()?
+                .records
+                .first()
+                .map(|p| Value::Text(p.key.clone()))
+        });
     let Some(project) = project else {
         return "No project to add to yet: sync first.".into();
     };
@@ -188,7 +215,16 @@ fn quarantine_text(client: &Syncline) -> String {
         Ok(q) if q.is_empty() => "Nothing in quarantine.".into(),
         Ok(q) => q
             .iter()
-            .map(|m| format!("{} {} {}: {} ({})", m.mutation.op.as_str(), m.mutation.entity, m.mutation.key, m.message, m.code))
+            .map(|m| {
+                format!(
+                    "{} {} {}: {} ({})",
+                    m.mutation.op.as_str(),
+                    m.mutation.entity,
+                    m.mutation.key,
+                    m.message,
+                    m.code
+                )
+            })
             .collect::<Vec<_>>()
             .join("\n"),
         Err(e) => format!("cannot read the quarantine: {e}"),
@@ -196,58 +232,89 @@ fn quarantine_text(client: &Syncline) -> String {
 }
 
 impl Screen<'_> {
-/// Draws the screen; returns the tasks in the order they are numbered.
-fn render(&self, message: &str) -> syncline_core::Result<Vec<Record>> {
-    let (client, title) = (self.client, self.title);
-    let status = client.status();
-    let rule = "─".repeat(WIDTH);
-    let mut out = String::from("\x1b[2J\x1b[H");
-    out.push_str(&format!("{title}\n{rule}\n"));
-    out.push_str(&match status.banner() {
-        Banner::Hidden => "  ✓ Up to date\n".to_string(),
-        Banner::Syncing => "  ⟳ Syncing…\n".to_string(),
-        b @ Banner::Failed { .. } => format!("  ✗ {} — press r to retry\n", b.text().unwrap_or_default()),
-        b @ Banner::Offline { .. } => format!("  ⚠ {}\n", b.text().unwrap_or_default()),
-    });
-    out.push_str(&format!("{rule}\n"));
+    /// Draws the screen; returns the tasks in the order they are numbered.
+    fn render(&self, message: &str) -> syncline_core::Result<Vec<Record>> {
+        let (client, title) = (self.client, self.title);
+        let status = client.status();
+        let rule = "─".repeat(WIDTH);
+        let mut out = String::from("\x1b[2J\x1b[H");
+        out.push_str(&format!("{title}\n{rule}\n"));
+        out.push_str(&match status.banner() {
+            Banner::Hidden => "  ✓ Up to date\n".to_string(),
+            Banner::Syncing => "  ⟳ Syncing…\n".to_string(),
+            b @ Banner::Failed { .. } => {
+                format!("  ✗ {} — press r to retry\n", b.text().unwrap_or_default())
+            }
+            b @ Banner::Offline { .. } => format!("  ⚠ {}\n", b.text().unwrap_or_default()),
+        });
+        out.push_str(&format!("{rule}\n"));
 
-    let projects = client.query(PROJECTS, &Query::all(100).order("name", Order::Ascending))?.records;
-    let pending: BTreeSet<String> = client.store().pending(TASKS, 10_000)?.into_iter().map(|m| m.key).collect();
-    let mut numbered = Vec::new();
-    for project in &projects {
-        out.push_str(&format!("  {}\n", text(project.get("name"))));
-        let query = Query::all(200)
-            .filter("project_id", Value::Text(project.key.clone()))
-            .order("done", Order::Ascending)
-            .order("priority", Order::Descending);
-        for task in client.query(TASKS, &query)?.records {
-            numbered.push(task.clone());
-            let done = if task.get("done") == &Value::Boolean(true) { "x" } else { " " };
-            let mark = if pending.contains(&task.key) { "  • not synced yet" } else { "" };
-            out.push_str(&format!("   {:>2}. [{done}] {}{mark}\n", numbered.len(), text(task.get("title"))));
+        let projects = client
+            .query(PROJECTS, &Query::all(100).order("name", Order::Ascending))?
+            .records;
+        let pending: BTreeSet<String> = client
+            .store()
+            .pending(TASKS, 10_000)?
+            .into_iter()
+            .map(|m| m.key)
+            .collect();
+        let mut numbered = Vec::new();
+        for project in &projects {
+            out.push_str(&format!("  {}\n", text(project.get("name"))));
+            let query = Query::all(200)
+                .filter("project_id", Value::Text(project.key.clone()))
+                .order("done", Order::Ascending)
+                .order("priority", Order::Descending);
+            for task in client.query(TASKS, &query)?.records {
+                numbered.push(task.clone());
+                let done = if task.get("done") == &Value::Boolean(true) {
+                    "x"
+                } else {
+                    " "
+                };
+                let mark = if pending.contains(&task.key) {
+                    "  • not synced yet"
+                } else {
+                    ""
+                };
+                out.push_str(&format!(
+                    "   {:>2}. [{done}] {}{mark}\n",
+                    numbered.len(),
+                    text(task.get("title"))
+                ));
+            }
         }
+        if projects.is_empty() {
+            out.push_str("  (no data yet)\n");
+        }
+        out.push_str(&format!("{rule}\n"));
+        let last = status.last_synced_at.map_or("never".to_string(), |ms| {
+            format!("{}s ago", (now_ms() - ms).max(0) / 1000)
+        });
+        out.push_str(&format!(
+            "  {} pending · {} refused · {} · last synced {last}\n",
+            status.pending,
+            status.quarantined,
+            if status.connected {
+                "online"
+            } else {
+                "offline"
+            }
+        ));
+        if !message.is_empty() {
+            out.push_str(&format!("  {message}\n"));
+        }
+        out.push_str(
+            "  a <title> add · t <n> done/undone · e <n> <title> rename · o offline/online\n",
+        );
+        out.push_str(&format!(
+            "  s sync · r retry · Q refused changes · q quit{}\n",
+            self.help
+        ));
+        print!("{out}");
+        let _ = std::io::stdout().flush();
+        Ok(numbered)
     }
-    if projects.is_empty() {
-        out.push_str("  (no data yet)\n");
-    }
-    out.push_str(&format!("{rule}\n"));
-    let last = status.last_synced_at.map_or("never".to_string(), |ms| format!("{}s ago", (now_ms() - ms).max(0) / 1000));
-    out.push_str(&format!(
-        "  {} pending · {} refused · {} · last synced {last}\n",
-        status.pending,
-        status.quarantined,
-        if status.connected { "online" } else { "offline" }
-    ));
-    if !message.is_empty() {
-        out.push_str(&format!("  {message}\n"));
-    }
-    out.push_str("  a <title> add · t <n> done/undone · e <n> <title> rename · o offline/online\n");
-    out.push_str(&format!("  s sync · r retry · Q refused changes · q quit{}\n", self.help));
-    print!("{out}");
-    let _ = std::io::stdout().flush();
-    Ok(numbered)
-}
-
 }
 
 fn text(v: &Value) -> String {
@@ -260,7 +327,9 @@ fn text(v: &Value) -> String {
 
 /// Milliseconds since the Unix epoch.
 pub fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
 }
 
 /// A fresh id for a record made on this device.

@@ -28,7 +28,10 @@ fn main() {
         .split(',')
         .filter_map(|s| s.trim().parse().ok())
         .collect();
-    let runs: usize = std::env::var("SYNCLINE_BENCH_RUNS").ok().and_then(|s| s.parse().ok()).unwrap_or(3);
+    let runs: usize = std::env::var("SYNCLINE_BENCH_RUNS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(3);
     println!("| rows | sync rows/s (median of {runs}) | raw insert rows/s (median) | ratio | peak RSS above idle (max) |");
     println!("|---:|---:|---:|---:|---:|");
     for rows in sizes {
@@ -47,13 +50,23 @@ fn bench(rows: usize, runs: usize) {
         .spawn()
         .expect("start the server process");
     let mut line = String::new();
-    BufReader::new(server.stdout.take().expect("stdout")).read_line(&mut line).expect("server port");
-    let url = format!("http://127.0.0.1:{}", line.trim().trim_start_matches("PORT "));
+    BufReader::new(server.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("server port");
+    let url = format!(
+        "http://127.0.0.1:{}",
+        line.trim().trim_start_matches("PORT ")
+    );
 
     let (mut sync_rates, mut raw_rates, mut peaks) = (Vec::new(), Vec::new(), Vec::new());
     for run in 0..runs {
         let db = dir.path().join(format!("client-{run}.db"));
-        let client = Syncline::open(&db, sample::schema().expect("schema"), Config::new(&url, TOKEN)).expect("open");
+        let client = Syncline::open(
+            &db,
+            sample::schema().expect("schema"),
+            Config::new(&url, TOKEN),
+        )
+        .expect("open");
         // Idle: client open, runtime and HTTP client warmed up by a small sync.
         client.sync_now_blocking("projects").expect("warm-up sync");
         let idle = rss_kib("VmRSS");
@@ -62,7 +75,10 @@ fn bench(rows: usize, runs: usize) {
         let report = client.sync_now_blocking(TASKS).expect("sync");
         let secs = start.elapsed().as_secs_f64();
         let peak = rss_kib("VmHWM");
-        assert_eq!(report.entities[0].pulled as usize, rows, "every row arrived");
+        assert_eq!(
+            report.entities[0].pulled as usize, rows,
+            "every row arrived"
+        );
         sync_rates.push(rows as f64 / secs);
         peaks.push(peak.saturating_sub(idle));
 
@@ -92,7 +108,10 @@ fn read_back(client: &Syncline, rows: usize) -> Vec<Vec<Value>> {
     loop {
         let page = client.query(TASKS, &query).expect("query");
         for r in page.records {
-            let mut row = vec![Value::Text(r.key.clone()), Value::Integer(r.version.unwrap_or(0))];
+            let mut row = vec![
+                Value::Text(r.key.clone()),
+                Value::Integer(r.version.unwrap_or(0)),
+            ];
             row.extend(tasks.fields.iter().map(|f| r.get(&f.name).clone()));
             out.push(row);
         }
@@ -107,8 +126,10 @@ fn read_back(client: &Syncline, rows: usize) -> Vec<Vec<Value>> {
 /// rows per transaction (the sync's page size), same pragmas. Returns rows/s.
 fn raw_insert(path: &std::path::Path, data: &[Vec<Value>]) -> f64 {
     let conn = rusqlite::Connection::open(path).expect("open");
-    conn.pragma_update(None, "journal_mode", "WAL").expect("wal");
-    conn.pragma_update(None, "synchronous", "NORMAL").expect("sync");
+    conn.pragma_update(None, "journal_mode", "WAL")
+        .expect("wal");
+    conn.pragma_update(None, "synchronous", "NORMAL")
+        .expect("sync");
     conn.execute_batch(
         "CREATE TABLE t (id TEXT PRIMARY KEY NOT NULL, _version INTEGER, project_id TEXT, title TEXT,
            notes TEXT, done INTEGER, priority INTEGER, due_at INTEGER, assignee TEXT,
@@ -120,9 +141,12 @@ fn raw_insert(path: &std::path::Path, data: &[Vec<Value>]) -> f64 {
     for chunk in data.chunks(1000) {
         let tx = conn.unchecked_transaction().expect("tx");
         {
-            let mut stmt = tx.prepare_cached("INSERT INTO t VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12)").expect("prepare");
+            let mut stmt = tx
+                .prepare_cached("INSERT INTO t VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12)")
+                .expect("prepare");
             for row in chunk {
-                stmt.execute(rusqlite::params_from_iter(row.iter())).expect("insert");
+                stmt.execute(rusqlite::params_from_iter(row.iter()))
+                    .expect("insert");
             }
         }
         tx.commit().expect("commit");
@@ -155,17 +179,24 @@ fn reset_peak() {
 /// The server process: seeds N tasks for the bench user, prints its port, serves until its
 /// stdin closes.
 fn serve() {
-    let rows: usize = std::env::var("SYNCLINE_BENCH_ROWS").ok().and_then(|s| s.parse().ok()).unwrap_or(100_000);
+    let rows: usize = std::env::var("SYNCLINE_BENCH_ROWS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(100_000);
     let db = std::env::var("SYNCLINE_BENCH_DB").expect("SYNCLINE_BENCH_DB");
     let store = syncline_server::store::Store::open_sample(&db).expect("server store");
     store.create_user("bench").expect("user");
     store.add_token("bench", TOKEN, None).expect("token");
     store.create_project("p-bench", "Bench").expect("project");
-    store.add_membership("bench", "p-bench").expect("membership");
+    store
+        .add_membership("bench", "p-bench")
+        .expect("membership");
     store.bulk_insert_tasks("p-bench", rows).expect("seed");
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     runtime.block_on(async move {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
         println!("PORT {}", listener.local_addr().expect("addr").port());
         let _ = std::io::stdout().flush();
         let stop = async {
@@ -175,6 +206,8 @@ fn serve() {
             })
             .await;
         };
-        syncline_server::http::serve(listener, store, stop).await.expect("serve");
+        syncline_server::http::serve(listener, store, stop)
+            .await
+            .expect("serve");
     });
 }

@@ -233,7 +233,8 @@ pub mod codes {
     pub const READ_ONLY: &str = "read_only";
     /// The entity's records cannot be changed or deleted once created (rejection).
     pub const APPEND_ONLY: &str = "append_only";
-    /// An insert for a key that already exists and `on_conflict` is `report`… or seq order broken.
+    /// The mutation itself is invalid (a delete with fields, a bad key, a replayed seq whose
+    /// result is no longer kept).
     pub const INVALID_MUTATION: &str = "invalid_mutation";
     /// The request body is over the size limit (HTTP 413).
     pub const PAYLOAD_TOO_LARGE: &str = "payload_too_large";

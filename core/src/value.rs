@@ -116,7 +116,7 @@ impl Value {
             _ => None,
         };
         match value {
-            Some(v) if !(v == Value::Null && !field.nullable) => Ok(v),
+            Some(v) if v != Value::Null || field.nullable => Ok(v),
             _ => Err(Error::WrongType {
                 entity: entity.to_string(),
                 field: field.name.clone(),

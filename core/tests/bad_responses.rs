@@ -10,11 +10,28 @@ use syncline_core::sample::TASKS;
 use syncline_core::store::Query;
 use syncline_core::{Config, Error, Record, Syncline, Value};
 
+/// What the error must look like.
+type Expect = fn(&Error) -> bool;
+
 /// Everything the device holds, to compare before and after a failed sync.
 fn snapshot(device: &Syncline) -> (Vec<Record>, Vec<String>, Option<String>, (u64, u64)) {
-    let tasks = device.query(TASKS, &Query::all(10_000)).expect("query").records;
-    let outbox = device.store().pending(TASKS, 1000).expect("pending").into_iter().map(|m| m.mutation_id).collect();
-    (tasks, outbox, device.store().pull_cursor(TASKS).expect("cursor"), device.store().outbox_counts().expect("counts"))
+    let tasks = device
+        .query(TASKS, &Query::all(10_000))
+        .expect("query")
+        .records;
+    let outbox = device
+        .store()
+        .pending(TASKS, 1000)
+        .expect("pending")
+        .into_iter()
+        .map(|m| m.mutation_id)
+        .collect();
+    (
+        tasks,
+        outbox,
+        device.store().pull_cursor(TASKS).expect("cursor"),
+        device.store().outbox_counts().expect("counts"),
+    )
 }
 
 #[test]
@@ -27,24 +44,65 @@ fn bad_answers_change_nothing_and_the_next_sync_works() {
     let device = client_with(dir.path(), "device", config);
     device.sync_now_blocking("tasks").expect("first sync");
     // Something new on the server to pull, and something local waiting to push.
-    support::server_put(&server, "tasks", "t-new", serde_json::json!({"project_id": "p-alice", "title": "New on server"}));
-    device.update(TASKS, "t-alice-1", std::collections::BTreeMap::from([("done".to_string(), Value::Boolean(true))])).expect("edit");
+    support::server_put(
+        &server,
+        "tasks",
+        "t-new",
+        serde_json::json!({"project_id": "p-alice", "title": "New on server"}),
+    );
+    device
+        .update(
+            TASKS,
+            "t-alice-1",
+            std::collections::BTreeMap::from([("done".to_string(), Value::Boolean(true))]),
+        )
+        .expect("edit");
 
-    let pull_faults: Vec<(Fault, fn(&Error) -> bool)> = vec![
+    let pull_faults: Vec<(Fault, Expect)> = vec![
         (Fault::Garbage, |e| matches!(e, Error::MalformedResponse(_))),
-        (Fault::TruncatedJson, |e| matches!(e, Error::MalformedResponse(_))),
-        (Fault::CutMidBody, |e| matches!(e, Error::MalformedResponse(_) | Error::Unreachable(_))),
-        (Fault::Oversized(1024 * 1024), |e| matches!(e, Error::ResponseTooLarge { .. })),
-        (Fault::OversizedChunked(1024 * 1024), |e| matches!(e, Error::ResponseTooLarge { .. })),
-        (Fault::WrongType, |e| matches!(e, Error::MalformedResponse(m) if m.contains("expects text"))),
-        (Fault::UnknownField, |e| matches!(e, Error::MalformedResponse(m) if m.contains("colour"))),
-        (Fault::UnknownEntity, |e| matches!(e, Error::MalformedResponse(m) if m.contains("invoices"))),
-        (Fault::Status(503), |e| matches!(e, Error::Server { status: 503, retry_after: Some(7), .. })),
+        (Fault::TruncatedJson, |e| {
+            matches!(e, Error::MalformedResponse(_))
+        }),
+        (Fault::CutMidBody, |e| {
+            matches!(e, Error::MalformedResponse(_) | Error::Unreachable(_))
+        }),
+        (Fault::Oversized(1024 * 1024), |e| {
+            matches!(e, Error::ResponseTooLarge { .. })
+        }),
+        (Fault::OversizedChunked(1024 * 1024), |e| {
+            matches!(e, Error::ResponseTooLarge { .. })
+        }),
+        (
+            Fault::WrongType,
+            |e| matches!(e, Error::MalformedResponse(m) if m.contains("expects text")),
+        ),
+        (
+            Fault::UnknownField,
+            |e| matches!(e, Error::MalformedResponse(m) if m.contains("colour")),
+        ),
+        (
+            Fault::UnknownEntity,
+            |e| matches!(e, Error::MalformedResponse(m) if m.contains("invoices")),
+        ),
+        (Fault::Status(503), |e| {
+            matches!(
+                e,
+                Error::Server {
+                    status: 503,
+                    retry_after: Some(7),
+                    ..
+                }
+            )
+        }),
     ];
-    let push_faults: Vec<(Fault, fn(&Error) -> bool)> = vec![
+    let push_faults: Vec<(Fault, Expect)> = vec![
         (Fault::Garbage, |e| matches!(e, Error::MalformedResponse(_))),
-        (Fault::ExtraResult, |e| matches!(e, Error::MalformedResponse(_))),
-        (Fault::Status(500), |e| matches!(e, Error::Server { status: 500, .. })),
+        (Fault::ExtraResult, |e| {
+            matches!(e, Error::MalformedResponse(_))
+        }),
+        (Fault::Status(500), |e| {
+            matches!(e, Error::Server { status: 500, .. })
+        }),
     ];
     for (path, faults) in [("/v1/push", push_faults), ("/v1/pull", pull_faults)] {
         if path == "/v1/pull" {
@@ -56,17 +114,29 @@ fn bad_answers_change_nothing_and_the_next_sync_works() {
         for (fault, expected) in faults {
             proxy.set(path, fault.clone());
             let before = snapshot(&device);
-            let err = device.sync_now_blocking("tasks").expect_err("the bad answer is refused");
+            let err = device
+                .sync_now_blocking("tasks")
+                .expect_err("the bad answer is refused");
             assert!(expected(&err), "{path} {fault:?}: unexpected error {err:?}");
-            assert_eq!(snapshot(&device), before, "{path} {fault:?} changed the device");
+            assert_eq!(
+                snapshot(&device),
+                before,
+                "{path} {fault:?} changed the device"
+            );
             assert!(err.is_retryable(), "{fault:?}");
         }
     }
     proxy.heal();
-    device.sync_now_blocking("tasks").expect("the next sync works");
+    device
+        .sync_now_blocking("tasks")
+        .expect("the next sync works");
     assert!(device.get(TASKS, "t-new").expect("get").is_some());
     assert_eq!(device.status().pending, 0);
-    let t = server.store().get_record("tasks", "t-alice-1").expect("read").expect("present");
+    let t = server
+        .store()
+        .get_record("tasks", "t-alice-1")
+        .expect("read")
+        .expect("present");
     assert_eq!(t.fields.get("done"), Some(&serde_json::json!(true)));
     assert_eq!(t.version, 2, "replayed pushes were applied once");
 }

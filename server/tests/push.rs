@@ -64,7 +64,14 @@ fn the_same_batch_twice_is_applied_once() {
     assert!(h4.deleted);
     assert_eq!(h4.version, 2);
     assert!(store.get_record("tasks", "t-b").expect("get").is_none());
-    assert_eq!(store.client_last_seq("bob-phone").expect("seq"), Some(5));
+    assert_eq!(
+        store.client_last_seq("bob-phone", "tasks").expect("seq"),
+        Some(4)
+    );
+    assert_eq!(
+        store.client_last_seq("bob-phone", "comments").expect("seq"),
+        Some(5)
+    );
 
     // A resend of the tail plus a new mutation: the old ones are replayed, the new one applied.
     let third = api.push(
@@ -262,7 +269,10 @@ fn schema_violations_are_rejected_one_by_one() {
         .expect("exists");
     assert_eq!(project.fields["name"], "North depot inspection");
     assert_eq!(
-        server.store().client_last_seq("alice-phone").expect("seq"),
+        server
+            .store()
+            .client_last_seq("alice-phone", "tasks")
+            .expect("seq"),
         Some(12)
     );
 }
@@ -310,4 +320,96 @@ fn malformed_batches_are_bad_requests() {
     let resp = api.push("demo-alice", "alice-phone", Json::Array(max));
     assert_eq!(resp.results.len(), 500);
     assert_eq!(server.store().count_records("tasks").expect("count"), 512);
+}
+
+#[test]
+fn marks_are_per_entity_so_units_can_sync_in_any_order() {
+    let server = TestServer::with_demo();
+    let api = Api::new(&server);
+    // The tasks unit syncs first with a later seq; the older comment arrives afterwards.
+    let tasks = api.push(
+        "demo-bob",
+        "bob-tablet",
+        json!([insert_task(7, "t-later", "Later")]),
+    );
+    assert_eq!(outcome(&tasks, 0)["status"], "applied");
+    let comments = api.push(
+        "demo-bob",
+        "bob-tablet",
+        json!([{"mutation_id": "c3", "seq": 3, "entity": "comments", "key": "c-older", "op": "insert",
+                "fields": {"project_id": "p-harbor", "task_id": "t-later", "author": "bob", "body": "older"}}]),
+    );
+    assert_eq!(
+        outcome(&comments, 0)["status"],
+        "applied",
+        "not mistaken for a replay"
+    );
+    assert!(server
+        .store()
+        .get_record("comments", "c-older")
+        .expect("get")
+        .is_some());
+    assert_eq!(
+        server
+            .store()
+            .client_last_seq("bob-tablet", "tasks")
+            .expect("seq"),
+        Some(7)
+    );
+    assert_eq!(
+        server
+            .store()
+            .client_last_seq("bob-tablet", "comments")
+            .expect("seq"),
+        Some(3)
+    );
+}
+
+#[test]
+fn a_clients_own_edits_never_conflict_but_anothers_do() {
+    let server = TestServer::with_demo();
+    let api = Api::new(&server);
+    let update = |id: &str, seq: u64, field: &str, value: Json, base: i64| {
+        json!({"mutation_id": id, "seq": seq, "entity": "tasks", "key": "t-harbor-3", "op": "update",
+               "fields": {field: value}, "base_version": base, "on_conflict": "report"})
+    };
+    // Three offline edits of one record, all made on version 1, pushed together.
+    let resp = api.push(
+        "demo-bob",
+        "bob-phone",
+        json!([
+            update("a", 1, "done", json!(true), 1),
+            update("b", 2, "priority", json!(3), 1),
+            update("c", 3, "notes", json!("n"), 1)
+        ]),
+    );
+    for i in 0..3 {
+        assert_eq!(
+            outcome(&resp, i)["status"],
+            "applied",
+            "edit {i}: {:?}",
+            outcome(&resp, i)
+        );
+    }
+    // alice's device, which last saw version 1, now conflicts: the newer versions are bob's.
+    let resp = api.push(
+        "demo-alice",
+        "alice-phone",
+        json!([update("d", 1, "title", json!("x"), 1)]),
+    );
+    assert_eq!(outcome(&resp, 0)["status"], "conflict");
+    assert_eq!(outcome(&resp, 0)["current"]["version"], 4);
+    // A change made on the server conflicts with bob's next edit made on his last version.
+    let mut fields = serde_json::Map::new();
+    fields.insert("title".into(), json!("From the office"));
+    server
+        .store()
+        .upsert_record("tasks", "t-harbor-3", &fields)
+        .expect("server edit");
+    let resp = api.push(
+        "demo-bob",
+        "bob-phone",
+        json!([update("e", 4, "done", json!(false), 4)]),
+    );
+    assert_eq!(outcome(&resp, 0)["status"], "conflict");
 }

@@ -25,33 +25,66 @@ pub struct Users {
 /// `t-shared-1`, `t-shared-2` in `p-shared`, `t-alice-1` in `p-alice`, `t-carol-1` in `p-carol`,
 /// and a comment on each of `t-shared-1` and `t-carol-1`.
 pub fn server() -> (TestServer, Users) {
-    let server = TestServer::start().expect("start the server");
+    let server = TestServer::start();
     let store = server.store();
     let mut tokens = Vec::new();
     for user in ["alice", "bob", "carol"] {
         store.create_user(user).expect("user");
         tokens.push(store.issue_token(user, None).expect("token"));
     }
-    for (project, members) in [("p-shared", &["alice", "bob"][..]), ("p-alice", &["alice"]), ("p-carol", &["carol"])] {
-        store.create_project(project, &format!("Project {project}")).expect("project");
+    for (project, members) in [
+        ("p-shared", &["alice", "bob"][..]),
+        ("p-alice", &["alice"]),
+        ("p-carol", &["carol"]),
+    ] {
+        store
+            .create_project(project, &format!("Project {project}"))
+            .expect("project");
         for m in members {
             store.add_membership(m, project).expect("membership");
         }
     }
-    for (task, project) in [("t-shared-1", "p-shared"), ("t-shared-2", "p-shared"), ("t-alice-1", "p-alice"), ("t-carol-1", "p-carol")] {
-        server_put(&server, "tasks", task, json!({"project_id": project, "title": format!("Task {task}"), "done": false, "internal_notes": "server only"}));
+    for (task, project) in [
+        ("t-shared-1", "p-shared"),
+        ("t-shared-2", "p-shared"),
+        ("t-alice-1", "p-alice"),
+        ("t-carol-1", "p-carol"),
+    ] {
+        server_put(
+            &server,
+            "tasks",
+            task,
+            json!({"project_id": project, "title": format!("Task {task}"), "done": false, "internal_notes": "server only"}),
+        );
     }
-    for (comment, task, project) in [("c-shared", "t-shared-1", "p-shared"), ("c-carol", "t-carol-1", "p-carol")] {
-        server_put(&server, "comments", comment, json!({"project_id": project, "task_id": task, "author": "x", "body": "hello"}));
+    for (comment, task, project) in [
+        ("c-shared", "t-shared-1", "p-shared"),
+        ("c-carol", "t-carol-1", "p-carol"),
+    ] {
+        server_put(
+            &server,
+            "comments",
+            comment,
+            json!({"project_id": project, "task_id": task, "author": "x", "body": "hello"}),
+        );
     }
-    let users = Users { alice: tokens[0].clone(), bob: tokens[1].clone(), carol: tokens[2].clone() };
+    let users = Users {
+        alice: tokens[0].clone(),
+        bob: tokens[1].clone(),
+        carol: tokens[2].clone(),
+    };
     (server, users)
 }
 
 /// Writes a record on the server directly (as another system would); returns its new version.
 pub fn server_put(server: &TestServer, entity: &str, key: &str, fields: serde_json::Value) -> i64 {
-    let serde_json::Value::Object(map) = fields else { panic!("fields must be an object") };
-    server.store().upsert_record(entity, key, &map).expect("server write")
+    let serde_json::Value::Object(map) = fields else {
+        panic!("fields must be an object")
+    };
+    server
+        .store()
+        .upsert_record(entity, key, &map)
+        .expect("server write")
 }
 
 /// A sample-app client of `token` on `server_url`, with its database in `dir`.
@@ -61,5 +94,10 @@ pub fn client(dir: &Path, name: &str, server_url: &str, token: &str) -> Syncline
 
 /// A sample-app client with a given configuration.
 pub fn client_with(dir: &Path, name: &str, config: Config) -> Syncline {
-    Syncline::open(&dir.join(format!("{name}.db")), sample::schema().expect("schema"), config).expect("open client")
+    Syncline::open(
+        &dir.join(format!("{name}.db")),
+        sample::schema().expect("schema"),
+        config,
+    )
+    .expect("open client")
 }

@@ -56,7 +56,10 @@ impl FaultProxy {
     pub fn start(upstream: &str) -> FaultProxy {
         let state = Arc::new(State {
             upstream: upstream.trim_end_matches('/').to_string(),
-            http: reqwest::Client::builder().no_gzip().build().expect("proxy client"),
+            http: reqwest::Client::builder()
+                .no_gzip()
+                .build()
+                .expect("proxy client"),
             faults: Mutex::new(Vec::new()),
             forwarded: Mutex::new(Vec::new()),
         });
@@ -65,7 +68,10 @@ impl FaultProxy {
         let addr = std_listener.local_addr().expect("addr");
         let app_state = state.clone();
         std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("proxy runtime");
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("proxy runtime");
             rt.block_on(async move {
                 let listener = tokio::net::TcpListener::from_std(std_listener).expect("listener");
                 let app = axum::Router::new().fallback(move |method, uri, headers, body| {
@@ -100,9 +106,19 @@ impl FaultProxy {
     }
 }
 
-async fn forward(state: Arc<State>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+async fn forward(
+    state: Arc<State>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let path = uri.path().to_string();
-    state.forwarded.lock().expect("forwarded").push(path.clone());
+    state
+        .forwarded
+        .lock()
+        .expect("forwarded")
+        .push(path.clone());
     let fault = state
         .faults
         .lock()
@@ -116,10 +132,14 @@ async fn forward(state: Arc<State>, method: Method, uri: Uri, headers: HeaderMap
             .status(code)
             .header("content-type", "application/json")
             .header("retry-after", "7")
-            .body(Body::from(r#"{"error":{"code":"injected","message":"injected by the test proxy"}}"#))
+            .body(Body::from(
+                r#"{"error":{"code":"injected","message":"injected by the test proxy"}}"#,
+            ))
             .expect("response");
     }
-    let mut request = state.http.request(method, format!("{}{}", state.upstream, uri));
+    let mut request = state
+        .http
+        .request(method, format!("{}{}", state.upstream, uri));
     for (name, value) in headers.iter() {
         if name != "host" && name != "accept-encoding" && name != "content-length" {
             request = request.header(name, value);
@@ -127,7 +147,12 @@ async fn forward(state: Arc<State>, method: Method, uri: Uri, headers: HeaderMap
     }
     let upstream = match request.body(body).send().await {
         Ok(r) => r,
-        Err(e) => return Response::builder().status(502).body(Body::from(e.to_string())).expect("response"),
+        Err(e) => {
+            return Response::builder()
+                .status(502)
+                .body(Body::from(e.to_string()))
+                .expect("response")
+        }
     };
     let status = upstream.status();
     let real = upstream.bytes().await.unwrap_or_default();
@@ -138,15 +163,21 @@ async fn forward(state: Arc<State>, method: Method, uri: Uri, headers: HeaderMap
             .body(Body::from(bytes))
             .expect("response")
     };
-    let mut value: serde_json::Value = serde_json::from_slice(&real).unwrap_or(serde_json::Value::Null);
+    let mut value: serde_json::Value =
+        serde_json::from_slice(&real).unwrap_or(serde_json::Value::Null);
     match fault {
         Fault::Pass | Fault::Status(_) => json(real.to_vec()),
         Fault::Garbage => json(b"<html>502 Bad Gateway</html>".to_vec()),
         Fault::TruncatedJson => json(real[..real.len() / 2].to_vec()),
         Fault::CutMidBody => {
             let half = Bytes::copy_from_slice(&real[..real.len() / 2]);
-            let chunks: Vec<Result<Bytes, std::io::Error>> =
-                vec![Ok(half), Err(std::io::Error::new(std::io::ErrorKind::ConnectionReset, "cut"))];
+            let chunks: Vec<Result<Bytes, std::io::Error>> = vec![
+                Ok(half),
+                Err(std::io::Error::new(
+                    std::io::ErrorKind::ConnectionReset,
+                    "cut",
+                )),
+            ];
             Response::builder()
                 .status(status)
                 .header("content-type", "application/json")
@@ -157,8 +188,10 @@ async fn forward(state: Arc<State>, method: Method, uri: Uri, headers: HeaderMap
         Fault::Oversized(n) => json(pad(&real, n)),
         Fault::OversizedChunked(n) => {
             let padded = pad(&real, n);
-            let chunks: Vec<Result<Bytes, std::io::Error>> =
-                padded.chunks(64 * 1024).map(|c| Ok(Bytes::copy_from_slice(c))).collect();
+            let chunks: Vec<Result<Bytes, std::io::Error>> = padded
+                .chunks(64 * 1024)
+                .map(|c| Ok(Bytes::copy_from_slice(c)))
+                .collect();
             Response::builder()
                 .status(status)
                 .header("content-type", "application/json")
