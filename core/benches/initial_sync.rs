@@ -3,21 +3,27 @@
 //! rusqlite batched insert of the same rows into the same table, in the same run.
 //!
 //! `cargo bench -p syncline-core --bench initial_sync` (rows: `SYNCLINE_BENCH_ROWS`, default
-//! `100000,1000000`; runs per size: `SYNCLINE_BENCH_RUNS`, default 3). Prints rows/s, the ratio
-//! to the raw insert, and peak memory above idle (Linux: VmHWM after resetting it at idle).
+//! `100000,1000000`; runs per size: `SYNCLINE_BENCH_RUNS`, default 3; rows per pull page:
+//! `SYNCLINE_BENCH_PAGE`, default the sample schema's 1,000). Prints rows/s, the ratio
+//! to the raw insert, and peak memory above idle (Linux: VmHWM after resetting it at idle), for
+//! time-ordered keys (UUIDv7, what the docs recommend) and random keys (UUIDv4, the worst case:
+//! every insert lands at a random place of the key index).
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
 use syncline_core::sample::{self, TASKS};
-use syncline_core::{Config, Query, Syncline, Value};
+use syncline_core::{Config, Syncline, Value};
+use syncline_server::store::KeyKind;
 
 const TOKEN: &str = "bench-token";
 
 fn main() {
-    if std::env::var("SYNCLINE_BENCH_ROLE").as_deref() == Ok("server") {
-        return serve();
+    match std::env::var("SYNCLINE_BENCH_ROLE").as_deref() {
+        Ok("server") => return serve(),
+        Ok("client") => return measure_sync(),
+        _ => {}
     }
     if !std::env::args().any(|a| a == "--bench") {
         println!("initial_sync: a benchmark; run it with `cargo bench -p syncline-core --bench initial_sync`");
@@ -32,18 +38,21 @@ fn main() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(3);
-    println!("| rows | sync rows/s (median of {runs}) | raw insert rows/s (median) | ratio | peak RSS above idle (max) |");
-    println!("|---:|---:|---:|---:|---:|");
-    for rows in sizes {
-        bench(rows, runs);
+    println!("| keys | rows | sync rows/s (median of {runs}) | raw insert rows/s (median) | ratio | peak RSS above idle (max) |");
+    println!("|---|---:|---:|---:|---:|---:|");
+    for keys in ["v7", "v4"] {
+        for &rows in &sizes {
+            bench(keys, rows, runs);
+        }
     }
 }
 
-fn bench(rows: usize, runs: usize) {
+fn bench(keys: &str, rows: usize, runs: usize) {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut server = Command::new(std::env::current_exe().expect("exe"))
         .env("SYNCLINE_BENCH_ROLE", "server")
         .env("SYNCLINE_BENCH_ROWS", rows.to_string())
+        .env("SYNCLINE_BENCH_KEYS", keys)
         .env("SYNCLINE_BENCH_DB", dir.path().join("server.db"))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -61,29 +70,30 @@ fn bench(rows: usize, runs: usize) {
     let (mut sync_rates, mut raw_rates, mut peaks) = (Vec::new(), Vec::new(), Vec::new());
     for run in 0..runs {
         let db = dir.path().join(format!("client-{run}.db"));
-        let client = Syncline::open(
-            &db,
-            sample::schema().expect("schema"),
-            Config::new(&url, TOKEN),
-        )
-        .expect("open");
-        // Idle: client open, runtime and HTTP client warmed up by a small sync.
-        client.sync_now_blocking("projects").expect("warm-up sync");
-        let idle = rss_kib("VmRSS");
-        reset_peak();
-        let start = Instant::now();
-        let report = client.sync_now_blocking(TASKS).expect("sync");
-        let secs = start.elapsed().as_secs_f64();
-        let peak = rss_kib("VmHWM");
-        assert_eq!(
-            report.entities[0].pulled as usize, rows,
-            "every row arrived"
-        );
-        sync_rates.push(rows as f64 / secs);
-        peaks.push(peak.saturating_sub(idle));
-
-        let data = read_back(&client, rows);
-        drop(client);
+        // Each sync runs in a fresh process, so earlier runs' freed memory cannot hide its peak.
+        let out = Command::new(std::env::current_exe().expect("exe"))
+            .env("SYNCLINE_BENCH_ROLE", "client")
+            .env("SYNCLINE_BENCH_URL", &url)
+            .env("SYNCLINE_BENCH_DB", &db)
+            .env("SYNCLINE_BENCH_ROWS", rows.to_string())
+            .output()
+            .expect("run the client process");
+        let text = String::from_utf8_lossy(&out.stdout);
+        let mut fields = text
+            .split_whitespace()
+            .skip_while(|w| *w != "RESULT")
+            .skip(1);
+        let rate: f64 = fields
+            .next()
+            .and_then(|f| f.parse().ok())
+            .expect("client result");
+        let peak: u64 = fields
+            .next()
+            .and_then(|f| f.parse().ok())
+            .expect("client peak");
+        sync_rates.push(rate);
+        peaks.push(peak);
+        let data = read_back(&db, rows);
         raw_rates.push(raw_insert(&dir.path().join(format!("raw-{run}.db")), &data));
         let _ = std::fs::remove_file(&db);
     }
@@ -91,7 +101,7 @@ fn bench(rows: usize, runs: usize) {
     let _ = server.wait();
     let (sync, raw) = (median(&mut sync_rates), median(&mut raw_rates));
     println!(
-        "| {rows} | {:.0} | {:.0} | {:.0} % | {:.1} MiB |",
+        "| UUID{keys} | {rows} | {:.0} | {:.0} | {:.0} % | {:.1} MiB |",
         sync,
         raw,
         100.0 * sync / raw,
@@ -99,31 +109,64 @@ fn bench(rows: usize, runs: usize) {
     );
 }
 
-/// The synced rows, as the baseline inserts them.
-fn read_back(client: &Syncline, rows: usize) -> Vec<Vec<Value>> {
+/// The client process: one initial sync of the tasks; prints `RESULT <rows/s> <peak KiB above idle>`.
+fn measure_sync() {
+    let url = std::env::var("SYNCLINE_BENCH_URL").expect("SYNCLINE_BENCH_URL");
+    let db = std::env::var("SYNCLINE_BENCH_DB").expect("SYNCLINE_BENCH_DB");
+    let rows: usize = std::env::var("SYNCLINE_BENCH_ROWS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .expect("rows");
+    let client = Syncline::open(
+        db.as_ref(),
+        sample::schema().expect("schema"),
+        Config::new(&url, TOKEN),
+    )
+    .expect("open");
+    // Idle: client open, runtime and HTTP client warmed up by a small sync.
+    client.sync_now_blocking("projects").expect("warm-up sync");
+    let idle = rss_kib("VmRSS");
+    reset_peak();
+    let start = Instant::now();
+    let report = client.sync_now_blocking(TASKS).expect("sync");
+    let secs = start.elapsed().as_secs_f64();
+    let peak = rss_kib("VmHWM");
+    assert_eq!(
+        report.entities[0].pulled as usize, rows,
+        "every row arrived"
+    );
+    println!(
+        "RESULT {} {}",
+        rows as f64 / secs,
+        peak.saturating_sub(idle)
+    );
+}
+
+/// The synced rows, in the order they arrived (rowid order), as the baseline inserts them.
+fn read_back(db: &std::path::Path, rows: usize) -> Vec<Vec<Value>> {
     let schema = sample::schema().expect("schema");
     let tasks = schema.entity(TASKS).expect("tasks").clone();
+    let conn = rusqlite::Connection::open(db).expect("open");
+    let mut stmt = conn
+        .prepare("SELECT * FROM e_tasks ORDER BY rowid")
+        .expect("select");
     let mut out = Vec::with_capacity(rows);
-    let mut query = Query::all(10_000);
-    loop {
-        let page = client.query(TASKS, &query).expect("query");
-        for r in page.records {
-            let mut row = vec![
-                Value::Text(r.key.clone()),
-                Value::Integer(r.version.unwrap_or(0)),
-            ];
-            row.extend(tasks.fields.iter().map(|f| r.get(&f.name).clone()));
-            out.push(row);
+    let mut cursor = stmt.query([]).expect("query");
+    while let Some(row) = cursor.next().expect("row") {
+        let mut values = vec![
+            Value::Text(row.get(0).expect("key")),
+            Value::Integer(row.get(1).expect("version")),
+        ];
+        for (i, f) in tasks.fields.iter().enumerate() {
+            values.push(Value::from_sql(f, row.get_ref(i + 2).expect("column")).expect("value"));
         }
-        match page.next_offset {
-            Some(o) => query.offset = o,
-            None => return out,
-        }
+        out.push(values);
     }
+    out
 }
 
 /// Inserts the rows into the same table shape with plain rusqlite: prepared statement, 1,000
-/// rows per transaction (the sync's page size), same pragmas. Returns rows/s.
+/// rows per transaction (the sync's page size), the store's pragmas. Returns rows/s.
 fn raw_insert(path: &std::path::Path, data: &[Vec<Value>]) -> f64 {
     let conn = rusqlite::Connection::open(path).expect("open");
     conn.pragma_update(None, "journal_mode", "WAL")
@@ -191,7 +234,13 @@ fn serve() {
     store
         .add_membership("bench", "p-bench")
         .expect("membership");
-    store.bulk_insert_tasks("p-bench", rows).expect("seed");
+    let keys = match std::env::var("SYNCLINE_BENCH_KEYS").as_deref() {
+        Ok("v4") => KeyKind::Random,
+        _ => KeyKind::TimeOrdered,
+    };
+    store
+        .bulk_insert_tasks("p-bench", rows, keys)
+        .expect("seed");
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")

@@ -152,6 +152,11 @@ impl Store {
         // (not a power cut, which would cost an fsync per write and the local-write budget).
         writer.pragma_update(None, "journal_mode", "WAL")?;
         writer.pragma_update(None, "synchronous", "NORMAL")?;
+        // A 4 MiB page cache and checkpoints every 4,000 pages (16 MiB of WAL): a pulled page
+        // dirties many index pages at random (keys are UUIDs), and checkpointing after nearly
+        // every page (the default 1,000) made initial syncs I/O bound. See docs/benchmarks.md.
+        writer.pragma_update(None, "cache_size", -4000)?;
+        writer.pragma_update(None, "wal_autocheckpoint", 4000)?;
         migrate(&mut writer)?;
         ensure_entity_tables(&mut writer, &schema)?;
         let client_id = client_id(&writer)?;

@@ -459,7 +459,11 @@ fn pulls_page_and_resume_from_the_cursor() {
     let (server, users) = server();
     server
         .store()
-        .bulk_insert_tasks("p-alice", 2_345)
+        .bulk_insert_tasks(
+            "p-alice",
+            2_345,
+            syncline_server::store::KeyKind::TimeOrdered,
+        )
         .expect("bulk");
     let dir = tempfile::tempdir().expect("tempdir");
     let mut schema_small_pages = syncline_core::sample::schema()

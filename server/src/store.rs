@@ -160,6 +160,15 @@ pub enum StoreError {
     Corrupt(String),
 }
 
+/// How generated record keys are made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyKind {
+    /// Random UUIDs (v4): every insert lands at a random place of the key index.
+    Random,
+    /// Time-ordered UUIDs (v7): inserts append to the key index.
+    TimeOrdered,
+}
+
 /// A record as the store keeps it, for admin reads and tests.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoredRecord {
@@ -954,10 +963,16 @@ impl Store {
         })
     }
 
-    /// Inserts `count` generated tasks (about 150 bytes of pulled data each, keys are fresh
-    /// UUIDs) into a project of the sample schema, in one transaction: the pull benchmark's
-    /// data set. Returns how many were inserted.
-    pub fn bulk_insert_tasks(&self, project_id: &str, count: usize) -> Result<usize, StoreError> {
+    /// Inserts `count` generated tasks (about 150 bytes of pulled data each) into a project of
+    /// the sample schema, in one transaction: the pull benchmark's data set. Keys are UUIDs of the
+    /// given kind: time-ordered v7 (what devices that follow the docs create) or random v4.
+    /// Returns how many were inserted.
+    pub fn bulk_insert_tasks(
+        &self,
+        project_id: &str,
+        count: usize,
+        keys: KeyKind,
+    ) -> Result<usize, StoreError> {
         const ASSIGNEES: [&str; 5] = ["alice", "bob", "carol", "dana", "eli"];
         const VERBS: [&str; 6] = [
             "Inspect",
@@ -1001,7 +1016,11 @@ impl Store {
                 ]),
             );
             f.insert("updated_at".into(), Json::from(base + n));
-            (uuid::Uuid::new_v4().to_string(), f)
+            let key = match keys {
+                KeyKind::Random => uuid::Uuid::new_v4(),
+                KeyKind::TimeOrdered => uuid::Uuid::now_v7(),
+            };
+            (key.to_string(), f)
         });
         self.bulk_insert("tasks", rows)
     }
@@ -1243,7 +1262,11 @@ mod tests {
     #[test]
     fn bulk_insert_is_counted() {
         let (_d, s) = store();
-        assert_eq!(s.bulk_insert_tasks("p1", 250).expect("bulk"), 250);
+        assert_eq!(
+            s.bulk_insert_tasks("p1", 250, KeyKind::Random)
+                .expect("bulk"),
+            250
+        );
         assert_eq!(s.count_records("tasks").expect("count"), 250);
         assert_eq!(s.log_position().expect("pos"), 250);
     }

@@ -56,7 +56,7 @@ fn pull_100k_rows_throughput() {
     let t = Instant::now();
     server
         .store()
-        .bulk_insert_tasks("p-depot", 100_000)
+        .bulk_insert_tasks("p-depot", 100_000, syncline_server::store::KeyKind::Random)
         .expect("bulk");
     println!(
         "bulk insert of 100k tasks: {:.3} s",

@@ -60,7 +60,7 @@ fn paging_walks_the_change_log_with_has_more() {
     assert_eq!(
         server
             .store()
-            .bulk_insert_tasks("p-depot", 2_345)
+            .bulk_insert_tasks("p-depot", 2_345, syncline_server::store::KeyKind::Random)
             .expect("bulk"),
         2_345
     );
