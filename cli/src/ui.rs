@@ -91,8 +91,9 @@ impl Screen<'_> {
                     let online = !client.status().connected;
                     client.report_connectivity(online);
                     if online {
-                        self.sync_with_progress(&mut String::new());
-                        "Back online.".into()
+                        let mut synced = String::new();
+                        self.sync_with_progress(&mut synced);
+                        format!("Back online. {synced}")
                     } else {
                         "You went offline: edits stay on this device until you are back online."
                             .into()
