@@ -151,7 +151,10 @@ impl Screen<'_> {
                 }
                 m
             }
-            Ok(Err(e)) => format!("Sync failed: {e}. Press r to retry."),
+            Ok(Err(e)) => {
+                log::warn!("sync failed: {e}");
+                format!("Sync failed: {}. Press r to retry.", e.summary())
+            }
             Err(_) => "Sync failed: the sync thread stopped.".into(),
         };
     }

@@ -225,7 +225,7 @@ impl Inner {
             Err(e) => {
                 log::warn!("sync of `{}` failed: {e}", unit.name);
                 self.set_activity(Activity::Failed {
-                    reason: e.to_string(),
+                    reason: e.summary(),
                     retryable: e.is_retryable(),
                 });
             }

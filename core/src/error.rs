@@ -122,6 +122,23 @@ pub enum Error {
 }
 
 impl Error {
+    /// A short reason for a banner ("server unreachable", "sign-in needed", …); the full message
+    /// (`to_string`) is for logs.
+    pub fn summary(&self) -> String {
+        match self {
+            Error::Offline => "you're offline".into(),
+            Error::Unreachable(_) => "server unreachable".into(),
+            Error::Timeout(_) => "the server took too long".into(),
+            Error::SignInNeeded { .. } => "sign-in needed".into(),
+            Error::Server { status, .. } => format!("server error ({status})"),
+            Error::MalformedResponse(_) | Error::ResponseTooLarge { .. } => {
+                "bad answer from the server".into()
+            }
+            Error::Storage(_) | Error::Corrupt(_) => "this device's storage failed".into(),
+            other => other.to_string(),
+        }
+    }
+
     /// Whether trying the same thing again later may succeed (network trouble, server hiccups).
     pub fn is_retryable(&self) -> bool {
         match self {

@@ -512,7 +512,12 @@ fn a_revoked_token_means_sign_in() {
         "{err:?}"
     );
     assert!(!err.is_retryable());
-    assert!(matches!(device.banner(), Banner::Failed { .. }));
+    assert_eq!(
+        device.banner(),
+        Banner::Failed {
+            reason: "sign-in needed".into()
+        }
+    );
     let fresh = server.store().issue_token("alice", None).expect("token");
     device.set_token(&fresh);
     device
