@@ -126,13 +126,7 @@ pub(crate) fn pending(conn: &Connection, entity: &str, limit: usize) -> Result<V
         "SELECT {MUTATION_COLUMNS} FROM outbox WHERE state = 'pending' AND entity = ?1 ORDER BY seq LIMIT ?2"
     ))?;
     let rows = stmt.query_map(params![entity, limit as i64], mutation_from_row)?;
-    let mut out = Vec::new();
-    for row in rows {
-        let (mut m, fields) = row?;
-        decode_fields(&mut m, &fields)?;
-        out.push(m);
-    }
-    Ok(out)
+    collect_mutations(rows)
 }
 
 /// The pending mutations of one record, oldest first (to re-apply over pulled data).
@@ -146,13 +140,19 @@ pub(crate) fn pending_for_record(
          WHERE state = 'pending' AND entity = ?1 AND key = ?2 ORDER BY seq"
     ))?;
     let rows = stmt.query_map(params![entity, key], mutation_from_row)?;
-    let mut out = Vec::new();
-    for row in rows {
+    collect_mutations(rows)
+}
+
+/// Decodes the rows of a mutation query.
+fn collect_mutations(
+    rows: impl Iterator<Item = rusqlite::Result<(Mutation, String)>>,
+) -> Result<Vec<Mutation>> {
+    rows.map(|row| {
         let (mut m, fields) = row?;
         decode_fields(&mut m, &fields)?;
-        out.push(m);
-    }
-    Ok(out)
+        Ok(m)
+    })
+    .collect()
 }
 
 /// Whether `entity` has any pending mutation.

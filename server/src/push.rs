@@ -14,7 +14,7 @@ use syncline_core::protocol::{
 use syncline_core::schema::SyncMode;
 
 use crate::store::{
-    load_row, now_ms, save_row, Ent, FieldProblem, NextState, Store, StoreError, MAX_KEY_LEN,
+    load_row, now_ms, save_row, Ent, FieldProblem, NextState, Row, Store, StoreError, MAX_KEY_LEN,
 };
 
 /// Longest client id accepted, in bytes.
@@ -292,32 +292,18 @@ fn apply(
                 if let Some(missing) = ent.missing_required(&m.fields) {
                     return Ok(missing_field(ent, missing));
                 }
-                let mut data = ent.empty_data();
-                for (slot, v) in &changes {
-                    data[*slot] = v.clone();
-                }
-                let Some(scope) = ent.scope_of(&m.key, &data) else {
-                    return Ok(missing_field(ent, "project"));
-                };
-                if outside(&scope) {
-                    return forbidden();
-                }
-                let version = save_row(
+                let overwrote = conflict.then_some(cur.version);
+                write_fields(
                     tx,
                     ent,
-                    &m.key,
+                    client,
+                    m,
                     Some(&cur),
-                    NextState {
-                        scope: &scope,
-                        deleted: false,
-                        data: &data,
-                        writer: Some(client),
-                    },
-                )?;
-                Ok(Outcome::Applied {
-                    version,
-                    overwrote: conflict.then_some(cur.version),
-                })
+                    ent.empty_data(),
+                    &changes,
+                    &outside,
+                    overwrote,
+                )
             }
         };
     }
@@ -340,32 +326,20 @@ fn apply(
             ),
         )),
         Op::Insert | Op::Update => {
-            let mut data = cur.data.clone();
-            for (slot, v) in &changes {
-                data[*slot] = v.clone();
-            }
-            let Some(scope) = ent.scope_of(&m.key, &data) else {
-                return Ok(missing_field(ent, "project"));
-            };
-            if scope != cur.scope && outside(&scope) {
-                return forbidden();
-            }
-            let version = save_row(
+            // The current scope passed the check above, so `outside` only refuses a move to a
+            // project the user is not a member of.
+            let overwrote = conflict.then_some(cur.version);
+            write_fields(
                 tx,
                 ent,
-                &m.key,
+                client,
+                m,
                 Some(&cur),
-                NextState {
-                    scope: &scope,
-                    deleted: false,
-                    data: &data,
-                    writer: Some(client),
-                },
-            )?;
-            Ok(Outcome::Applied {
-                version,
-                overwrote: conflict.then_some(cur.version),
-            })
+                cur.data.clone(),
+                &changes,
+                &outside,
+                overwrote,
+            )
         }
         Op::Delete => {
             let version = save_row(
@@ -406,7 +380,33 @@ fn insert_new(
     if let Some(missing) = ent.missing_required(&m.fields) {
         return Ok(missing_field(ent, missing));
     }
-    let mut data = ent.empty_data();
+    write_fields(
+        tx,
+        ent,
+        client,
+        m,
+        None,
+        ent.empty_data(),
+        changes,
+        outside,
+        None,
+    )
+}
+
+/// Writes `changes` over `data` as the record's next state, unless the result names no project
+/// or one outside the user's scope.
+#[allow(clippy::too_many_arguments)] // one call per kind of write; a struct would only rename them
+fn write_fields(
+    tx: &Transaction<'_>,
+    ent: Ent<'_>,
+    client: &str,
+    m: &syncline_core::protocol::Mutation,
+    current: Option<&Row>,
+    mut data: Vec<Json>,
+    changes: &[(usize, Json)],
+    outside: &dyn Fn(&str) -> bool,
+    overwrote: Option<i64>,
+) -> Result<Outcome, StoreError> {
     for (slot, v) in changes {
         data[*slot] = v.clone();
     }
@@ -419,20 +419,12 @@ fn insert_new(
             format!("you are not a member of project `{scope}`"),
         ));
     }
-    let version = save_row(
-        tx,
-        ent,
-        &m.key,
-        None,
-        NextState {
-            scope: &scope,
-            deleted: false,
-            data: &data,
-            writer: Some(client),
-        },
-    )?;
-    Ok(Outcome::Applied {
-        version,
-        overwrote: None,
-    })
+    let next = NextState {
+        scope: &scope,
+        deleted: false,
+        data: &data,
+        writer: Some(client),
+    };
+    let version = save_row(tx, ent, &m.key, current, next)?;
+    Ok(Outcome::Applied { version, overwrote })
 }

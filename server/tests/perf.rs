@@ -10,18 +10,14 @@ use std::time::Instant;
 use syncline_core::protocol::{PullPage, PullRequest};
 use syncline_server::TestServer;
 
-const FIELDS: &[&str] = &[
-    "project_id",
-    "title",
-    "notes",
-    "done",
-    "priority",
-    "due_at",
-    "assignee",
-    "estimate_hours",
-    "tags",
-    "updated_at",
-];
+/// The fields the sample app keeps of a task.
+fn fields() -> Vec<String> {
+    syncline_core::sample::schema()
+        .expect("sample schema")
+        .entity("tasks")
+        .expect("tasks")
+        .field_names()
+}
 
 /// Pulls all of alice's tasks page by page; returns (rows, decoded bytes).
 fn pull_everything(
@@ -35,7 +31,7 @@ fn pull_everything(
         let resp = client
             .post(format!("{}/v1/pull", server.url()))
             .bearer_auth("demo-alice")
-            .json(&serde_json::json!({"entity": "tasks", "cursor": cursor, "limit": limit, "fields": FIELDS}))
+            .json(&serde_json::json!({"entity": "tasks", "cursor": cursor, "limit": limit, "fields": fields()}))
             .send()
             .expect("pull");
         let body = resp.bytes().expect("body");
@@ -95,7 +91,7 @@ fn pull_100k_rows_throughput() {
             entity: "tasks".into(),
             cursor: cursor.clone(),
             limit: 5000,
-            fields: FIELDS.iter().map(|s| s.to_string()).collect(),
+            fields: fields(),
         };
         let page = server.store().pull_page("alice", &req).expect("pull");
         rows += page.upserts.len();
