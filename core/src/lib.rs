@@ -11,6 +11,7 @@ pub mod engine;
 pub mod error;
 pub mod outbox;
 pub mod protocol;
+pub mod queue;
 pub mod runtime;
 pub mod sample;
 pub mod schema;

@@ -15,6 +15,7 @@ use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Transaction};
 use crate::error::{Error, Result};
 use crate::outbox::{self, MutationReceipt, QuarantinedMutation};
 use crate::protocol::{Mutation, MutationResult, Op, Outcome, PullPage};
+use crate::queue::{self, Enqueued, SyncRequest};
 use crate::schema::{EntitySchema, FieldDef, Schema, SyncMode};
 use crate::value::{fields_from_json, fields_to_json, Record, Value};
 
@@ -36,6 +37,8 @@ const MIGRATIONS: &[&[&str]] = &[
          );",
         outbox::SCHEMA_SQL,
     ],
+    // 2: the sync-request queue.
+    &[queue::SCHEMA_SQL],
 ];
 
 /// Sort direction of a query.
@@ -160,6 +163,7 @@ impl Store {
         migrate(&mut writer)?;
         ensure_entity_tables(&mut writer, &schema)?;
         let client_id = client_id(&writer)?;
+        queue::recover(&writer)?;
         let reader = Connection::open_with_flags(
             path,
             OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
@@ -401,6 +405,34 @@ impl Store {
     /// The oldest pending mutations of `entity`, ready to push.
     pub fn pending(&self, entity: &str, limit: usize) -> Result<Vec<Mutation>> {
         outbox::pending(&lock(&self.reader), entity, limit)
+    }
+
+    /// Queues a sync of `unit` (see [`queue::enqueue`]); survives a restart.
+    pub fn queue_sync(&self, unit: &str, priority: i32, discard_pending: bool) -> Result<Enqueued> {
+        let mut conn = lock(&self.writer);
+        let tx = conn.transaction()?;
+        let enqueued = queue::enqueue(&tx, unit, priority, discard_pending)?;
+        tx.commit()?;
+        Ok(enqueued)
+    }
+
+    /// Takes the next queued sync request, marking it running.
+    pub fn start_next_sync(&self) -> Result<Option<SyncRequest>> {
+        let mut conn = lock(&self.writer);
+        let tx = conn.transaction()?;
+        let next = queue::start_next(&tx)?;
+        tx.commit()?;
+        Ok(next)
+    }
+
+    /// Removes a sync request that has run.
+    pub fn finish_sync(&self, id: i64) -> Result<()> {
+        queue::finish(&lock(&self.writer), id)
+    }
+
+    /// The queued sync requests, in the order they will run.
+    pub fn queued_syncs(&self) -> Result<Vec<SyncRequest>> {
+        queue::queued(&lock(&self.reader))
     }
 
     /// Where the next pull of `entity` starts (`None`: from the beginning).

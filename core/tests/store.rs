@@ -442,3 +442,31 @@ fn push_results_clear_or_quarantine() {
         "the refused edit is not lost"
     );
 }
+
+#[test]
+fn the_sync_queue_survives_reopening() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    {
+        let store = open(&dir);
+        store.queue_sync("tasks", 0, false).expect("queue");
+        store.queue_sync("all", 0, false).expect("queue");
+        let running = store.start_next_sync().expect("next").expect("one");
+        assert_eq!(running.unit, "tasks");
+        // The process dies here, mid-sync of `tasks`.
+    }
+    let store = open(&dir);
+    let units: Vec<String> = store
+        .queued_syncs()
+        .expect("queued")
+        .into_iter()
+        .map(|r| r.unit)
+        .collect();
+    assert_eq!(
+        units,
+        vec!["tasks", "all"],
+        "the interrupted request is queued again, in its place"
+    );
+    let next = store.start_next_sync().expect("next").expect("one");
+    store.finish_sync(next.id).expect("finish");
+    assert_eq!(store.queued_syncs().expect("queued").len(), 1);
+}

@@ -188,6 +188,11 @@ impl FromRequestParts<AppState> for AuthUser {
     }
 }
 
+/// Most bytes of an oversized body read and thrown away before answering 413. Answering while
+/// the client is still sending makes the connection close under it, and most HTTP/1 clients then
+/// report a reset instead of the 413; reading a bounded rest first lets them see the answer.
+const MAX_DRAINED_BYTES: u64 = 4 * MAX_REQUEST_BYTES as u64;
+
 /// Reads a request body (already gzip-decoded by the decompression layer), refusing more than
 /// [`MAX_REQUEST_BYTES`].
 async fn read_body(headers: &HeaderMap, body: Body) -> Result<Vec<u8>, ApiError> {
@@ -195,10 +200,13 @@ async fn read_body(headers: &HeaderMap, body: Body) -> Result<Vec<u8>, ApiError>
         .get(CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
+    let mut body = body;
     if declared.is_some_and(|n| n > MAX_REQUEST_BYTES as u64) {
+        if declared.is_some_and(|n| n <= MAX_DRAINED_BYTES) {
+            drain(&mut body, 0).await;
+        }
         return Err(ApiError::payload_too_large());
     }
-    let mut body = body;
     let mut buf = Vec::with_capacity(declared.map_or(8 * 1024, |n| n as usize));
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(|e| {
@@ -206,12 +214,23 @@ async fn read_body(headers: &HeaderMap, body: Body) -> Result<Vec<u8>, ApiError>
         })?;
         if let Ok(data) = frame.into_data() {
             if buf.len() + data.len() > MAX_REQUEST_BYTES {
+                drain(&mut body, (buf.len() + data.len()) as u64).await;
                 return Err(ApiError::payload_too_large());
             }
             buf.extend_from_slice(&data);
         }
     }
     Ok(buf)
+}
+
+/// Reads and discards the rest of a body, up to [`MAX_DRAINED_BYTES`] in all.
+async fn drain(body: &mut Body, mut seen: u64) {
+    while seen <= MAX_DRAINED_BYTES {
+        match body.frame().await {
+            Some(Ok(frame)) => seen += frame.into_data().map_or(0, |d| d.len() as u64),
+            _ => return,
+        }
+    }
 }
 
 /// Reads and parses a JSON request body.
