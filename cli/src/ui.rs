@@ -158,84 +158,7 @@ impl Screen<'_> {
             Err(_) => "Sync failed: the sync thread stopped.".into(),
         };
     }
-}
 
-fn with_task(tasks: &[Record], n: &str, act: impl FnOnce(&Record) -> String) -> String {
-    match n
-        .trim()
-        .parse::<usize>()
-        .ok()
-        .and_then(|i| i.checked_sub(1))
-        .and_then(|i| tasks.get(i))
-    {
-        Some(t) => act(t),
-        None => format!("no task number `{n}`"),
-    }
-}
-
-fn edit(client: &Syncline, key: &str, field: &str, value: Value) -> String {
-    let changes = BTreeMap::from([
-        (field.to_string(), value),
-        ("updated_at".to_string(), Value::Timestamp(now_ms())),
-    ]);
-    match client.update(TASKS, key, changes) {
-        Ok(_) => "Saved on this device.".into(),
-        Err(e) => format!("Not saved: {e}"),
-    }
-}
-
-fn add_task(client: &Syncline, tasks: &[Record], title: &str) -> String {
-    if title.is_empty() {
-        return "usage: a <title>".into();
-    }
-    // New tasks go to the project of the first task shown, or the first project.
-    let project = tasks
-        .first()
-        .map(|t| t.get("project_id").clone())
-        .or_else(|| {
-            client
-                .query(PROJECTS, &Query::all(1))
-                .ok()?
-                .records
-                .first()
-                .map(|p| Value::Text(p.key.clone()))
-        });
-    let Some(project) = project else {
-        return "No project to add to yet: sync first.".into();
-    };
-    let record = Record::new(new_id("t"))
-        .with("project_id", project)
-        .with("title", Value::Text(title.into()))
-        .with("done", Value::Boolean(false))
-        .with("updated_at", Value::Timestamp(now_ms()));
-    match client.insert(TASKS, record) {
-        Ok(_) => "Saved on this device.".into(),
-        Err(e) => format!("Not saved: {e}"),
-    }
-}
-
-fn quarantine_text(client: &Syncline) -> String {
-    match client.quarantined() {
-        Ok(q) if q.is_empty() => "Nothing in quarantine.".into(),
-        Ok(q) => q
-            .iter()
-            .map(|m| {
-                format!(
-                    "{} {} {}: {} ({})",
-                    m.mutation.op.as_str(),
-                    m.mutation.entity,
-                    m.mutation.key,
-                    m.message,
-                    m.code
-                )
-            })
-            .collect::<Vec<_>>()
-            .join("\n"),
-        Err(e) => format!("cannot read the quarantine: {e}"),
-    }
-}
-
-impl Screen<'_> {
     /// Draws the screen; returns the tasks in the order they are numbered.
     fn render(&self, message: &str) -> syncline_core::Result<Vec<Record>> {
         let (client, title) = (self.client, self.title);
@@ -318,6 +241,81 @@ impl Screen<'_> {
         print!("{out}");
         let _ = std::io::stdout().flush();
         Ok(numbered)
+    }
+}
+
+fn with_task(tasks: &[Record], n: &str, act: impl FnOnce(&Record) -> String) -> String {
+    match n
+        .trim()
+        .parse::<usize>()
+        .ok()
+        .and_then(|i| i.checked_sub(1))
+        .and_then(|i| tasks.get(i))
+    {
+        Some(t) => act(t),
+        None => format!("no task number `{n}`"),
+    }
+}
+
+fn edit(client: &Syncline, key: &str, field: &str, value: Value) -> String {
+    let changes = BTreeMap::from([
+        (field.to_string(), value),
+        ("updated_at".to_string(), Value::Timestamp(now_ms())),
+    ]);
+    match client.update(TASKS, key, changes) {
+        Ok(_) => "Saved on this device.".into(),
+        Err(e) => format!("Not saved: {e}"),
+    }
+}
+
+fn add_task(client: &Syncline, tasks: &[Record], title: &str) -> String {
+    if title.is_empty() {
+        return "usage: a <title>".into();
+    }
+    // New tasks go to the project of the first task shown, or the first project.
+    let project = tasks
+        .first()
+        .map(|t| t.get("project_id").clone())
+        .or_else(|| {
+            client
+                .query(PROJECTS, &Query::all(1))
+                .ok()?
+                .records
+                .first()
+                .map(|p| Value::Text(p.key.clone()))
+        });
+    let Some(project) = project else {
+        return "No project to add to yet: sync first.".into();
+    };
+    let record = Record::new(new_id("t"))
+        .with("project_id", project)
+        .with("title", Value::Text(title.into()))
+        .with("done", Value::Boolean(false))
+        .with("updated_at", Value::Timestamp(now_ms()));
+    match client.insert(TASKS, record) {
+        Ok(_) => "Saved on this device.".into(),
+        Err(e) => format!("Not saved: {e}"),
+    }
+}
+
+fn quarantine_text(client: &Syncline) -> String {
+    match client.quarantined() {
+        Ok(q) if q.is_empty() => "Nothing in quarantine.".into(),
+        Ok(q) => q
+            .iter()
+            .map(|m| {
+                format!(
+                    "{} {} {}: {} ({})",
+                    m.mutation.op.as_str(),
+                    m.mutation.entity,
+                    m.mutation.key,
+                    m.message,
+                    m.code
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("\n"),
+        Err(e) => format!("cannot read the quarantine: {e}"),
     }
 }
 

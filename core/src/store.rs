@@ -309,12 +309,7 @@ impl Store {
                 key: key.to_string(),
             });
         };
-        tx.prepare_cached(&format!(
-            "DELETE FROM {} WHERE {} = ?1",
-            table(e),
-            column(&e.key)
-        ))?
-        .execute([key])?;
+        delete_row(&tx, e, key)?;
         let receipt = outbox::record(
             &tx,
             &e.name,
@@ -588,11 +583,7 @@ impl Store {
                 }
                 stats.upserts += 1;
             }
-            let mut delete = tx.prepare_cached(&format!(
-                "DELETE FROM {} WHERE {} = ?1",
-                table(e),
-                column(&e.key)
-            ))?;
+            let mut delete = tx.prepare_cached(&delete_sql(e))?;
             for (key, _version) in &page.tombstones {
                 if has_pending && !outbox::pending_for_record(&tx, &e.name, key)?.is_empty() {
                     continue;
@@ -714,18 +705,23 @@ fn set_fields(
     Ok(())
 }
 
+fn delete_sql(e: &EntitySchema) -> String {
+    format!("DELETE FROM {} WHERE {} = ?1", table(e), column(&e.key))
+}
+
+/// Deletes a record's row.
+fn delete_row(conn: &Connection, e: &EntitySchema, key: &str) -> Result<()> {
+    conn.prepare_cached(&delete_sql(e))?.execute([key])?;
+    Ok(())
+}
+
 /// Re-applies a record's pending local edits over values just pulled from the server.
 fn reapply_pending(tx: &Transaction<'_>, e: &EntitySchema, key: &str) -> Result<()> {
     for m in outbox::pending_for_record(tx, &e.name, key)? {
         match m.op {
             Op::Insert | Op::Update => set_fields(tx, e, key, &fields_from_json(e, &m.fields)?)?,
             Op::Delete => {
-                tx.prepare_cached(&format!(
-                    "DELETE FROM {} WHERE {} = ?1",
-                    table(e),
-                    column(&e.key)
-                ))?
-                .execute([key])?;
+                delete_row(tx, e, key)?;
             }
         }
     }

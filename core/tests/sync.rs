@@ -284,19 +284,21 @@ fn the_same_push_twice_is_applied_once() {
         .build()
         .expect("runtime");
     let first = rt.block_on(transport.push(&request)).expect("push");
-    let after_first = (
-        server
-            .store()
-            .get_record("tasks", "t-idem")
-            .expect("read")
-            .expect("created"),
-        server
-            .store()
-            .get_record("tasks", "t-shared-1")
-            .expect("read")
-            .expect("edited"),
-        server.store().log_position().expect("position"),
-    );
+    let on_server = || {
+        let read = |key: &str| {
+            server
+                .store()
+                .get_record("tasks", key)
+                .expect("read")
+                .expect("present")
+        };
+        (
+            read("t-idem"),
+            read("t-shared-1"),
+            server.store().log_position().expect("position"),
+        )
+    };
+    let after_first = on_server();
     let second = rt.block_on(transport.push(&request)).expect("push again");
     assert_eq!(first, second, "a replay answers with the stored results");
     assert!(matches!(
@@ -307,19 +309,7 @@ fn the_same_push_twice_is_applied_once() {
         first.results[1].outcome,
         Outcome::Applied { version: 2, .. }
     ));
-    let after_second = (
-        server
-            .store()
-            .get_record("tasks", "t-idem")
-            .expect("read")
-            .expect("created"),
-        server
-            .store()
-            .get_record("tasks", "t-shared-1")
-            .expect("read")
-            .expect("edited"),
-        server.store().log_position().expect("position"),
-    );
+    let after_second = on_server();
     assert_eq!(
         after_first, after_second,
         "nothing applied twice: same versions, same change log"
