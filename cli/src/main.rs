@@ -115,7 +115,9 @@ fn open(
     offline: bool,
 ) -> syncline_core::Result<Syncline> {
     let client = Syncline::open(db, sample::schema()?, Config::new(server, token))?;
-    client.report_connectivity(!offline);
+    if offline {
+        client.report_connectivity(syncline_core::Connectivity::offline());
+    }
     Ok(client)
 }
 

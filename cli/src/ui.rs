@@ -6,7 +6,9 @@ use std::io::{BufRead, Write};
 use std::time::Duration;
 
 use syncline_core::sample::{PROJECTS, TASKS};
-use syncline_core::{Banner, Order, Query, Record, Syncline, Value};
+use syncline_core::{
+    Banner, Connectivity, NetworkStatus, NetworkType, Order, Query, Record, Syncline, Value,
+};
 
 /// Something the screen can do besides the client: the demo can stop and start its server.
 pub trait Extras {
@@ -88,8 +90,12 @@ impl Screen<'_> {
                     }
                 }
                 "o" => {
-                    let online = !client.status().connected;
-                    client.report_connectivity(online);
+                    let online = !is_online(client);
+                    client.report_connectivity(if online {
+                        Connectivity::online(NetworkType::Other)
+                    } else {
+                        Connectivity::offline()
+                    });
                     if online {
                         let mut synced = String::new();
                         self.sync_with_progress(&mut synced);
@@ -110,7 +116,7 @@ impl Screen<'_> {
                     .unwrap_or_else(|| format!("unknown command `{other}`")),
             };
             // Like the apps: a local change syncs right away when online.
-            if matches!(cmd, "a" | "t" | "e") && client.status().connected {
+            if matches!(cmd, "a" | "t" | "e") && is_online(client) {
                 let keep = message.clone();
                 self.sync_with_progress(&mut message);
                 if !keep.is_empty() {
@@ -124,13 +130,13 @@ impl Screen<'_> {
     /// "Syncing…" while it runs.
     fn sync_with_progress(&self, message: &mut String) {
         let client = self.client;
-        if !client.status().connected {
+        if !is_online(client) {
             *message = "Offline: nothing synced.".into();
             return;
         }
         let worker = client.clone();
         let handle = std::thread::spawn(move || worker.sync_now_blocking("all"));
-        let mut status = client.subscribe();
+        let mut status = client.watch();
         let mut last = None;
         while !handle.is_finished() {
             let current = status.borrow_and_update().clone();
@@ -168,7 +174,7 @@ impl Screen<'_> {
         out.push_str(&format!("{title}\n{rule}\n"));
         out.push_str(&match status.banner() {
             Banner::Hidden => "  ✓ Up to date\n".to_string(),
-            Banner::Syncing => "  ⟳ Syncing…\n".to_string(),
+            Banner::Syncing { .. } => "  ⟳ Syncing…\n".to_string(),
             b @ Banner::Failed { .. } => {
                 format!("  ✗ {} — press r to retry\n", b.text().unwrap_or_default())
             }
@@ -222,7 +228,7 @@ impl Screen<'_> {
             "  {} pending · {} refused · {} · last synced {last}\n",
             status.pending,
             status.quarantined,
-            if status.connected {
+            if status.network != NetworkStatus::Offline {
                 "online"
             } else {
                 "offline"
@@ -338,4 +344,9 @@ pub fn now_ms() -> i64 {
 /// the end of every key index instead of at random places.
 pub fn new_id(prefix: &str) -> String {
     format!("{prefix}-{}", uuid::Uuid::now_v7())
+}
+
+/// Whether the OS side of the client is online (what the `o` key toggles).
+fn is_online(client: &Syncline) -> bool {
+    client.status().network != NetworkStatus::Offline
 }

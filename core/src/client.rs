@@ -1,71 +1,168 @@
-//! [`Syncline`]: the one object an app holds. It owns the local store, the engine and the status,
-//! and runs all network work on the core's own runtime.
+//! [`Syncline`]: the one object an app holds. It owns the local store, the engine, the scheduler
+//! and the status, and runs all network work on the core's own runtime.
+//!
+//! This module is the scheduler's driver: it feeds [`Machine`] real events (API calls, timers,
+//! syncs and probes ending) and carries out its actions (queue writes, starting syncs, probes).
+//! Every decision is the machine's; nothing here decides *when*.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::time::Instant;
 
-use tokio::sync::watch;
+use tokio::sync::{broadcast, oneshot, watch, Notify};
 
 use crate::config::{Config, SyncUnit};
+use crate::conflict::{Conflict, Resolution};
 use crate::engine::{Engine, SyncReport};
 use crate::error::{Error, Result};
-use crate::outbox::{now_ms, MutationReceipt, QuarantinedMutation};
+use crate::machine::{
+    Action, Connectivity, FailureKind, Input, Machine, Millis, NetworkStatus, NetworkType,
+    ProbeResult,
+};
+use crate::outbox::{now_ms, MutationReceipt, MutationStage, QuarantinedMutation};
+use crate::queue::SyncRequest;
 use crate::runtime;
-use crate::schema::Schema;
-use crate::status::{Activity, Banner, Status};
+use crate::schema::{ConflictPolicy, Schema};
+use crate::status::{Banner, Progress, Status, SyncState};
 use crate::store::{Page, Query, Store};
 use crate::transport::Transport;
 use crate::value::{Record, Value};
 
 const LAST_SYNCED_AT: &str = "last_synced_at";
+/// Priority of a request someone awaits (`sync_now`): ahead of background requests.
+const AWAITED_PRIORITY: i32 = 1000;
+
+/// Something that happened in the sync engine, for apps that want more than the status.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    /// A sync of `unit` started.
+    SyncStarted {
+        /// The unit.
+        unit: String,
+    },
+    /// A sync completed.
+    SyncCompleted {
+        /// What it did (names the unit).
+        report: SyncReport,
+    },
+    /// A sync failed.
+    SyncFailed {
+        /// The unit.
+        unit: String,
+        /// Why.
+        error: Error,
+    },
+    /// The network state changed.
+    NetworkChanged {
+        /// The new state.
+        status: NetworkStatus,
+        /// What the OS reports.
+        connectivity: Connectivity,
+    },
+}
+
+/// A status listener's registration: dropping it (or calling [`Subscription::stop`]) stops the
+/// listener.
+pub struct Subscription {
+    task: tokio::task::AbortHandle,
+}
+
+impl Subscription {
+    /// Stops the listener; it is not called again.
+    pub fn stop(&self) {
+        self.task.abort();
+    }
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
 
 /// An offline-first client of one user: local data, outbox, sync and status.
 ///
-/// Cheap to clone; clones share everything.
+/// Cheap to clone; clones share everything. Dropping the last clone stops its background work.
 #[derive(Clone)]
 pub struct Syncline {
     inner: Arc<Inner>,
 }
 
+type Waiter = oneshot::Sender<Result<SyncReport>>;
+
+/// Callers of `sync_now`, by the unit they wait for.
+#[derive(Default)]
+struct Waiters {
+    /// Waiting for the unit's next run.
+    queued: HashMap<String, Vec<Waiter>>,
+    /// Waiting for the run in progress.
+    running: Vec<Waiter>,
+}
+
 struct Inner {
+    /// The core's runtime, where every background task runs.
+    rt: tokio::runtime::Handle,
     store: Arc<Store>,
     engine: Engine,
     units: Vec<SyncUnit>,
     sync_timeout: std::time::Duration,
-    connected: AtomicBool,
-    /// One sync at a time: a second caller waits for the first to finish.
-    sync_gate: tokio::sync::Mutex<()>,
+    /// Zero of the machine's clock.
+    epoch: Instant,
+    machine: Mutex<Machine>,
+    /// Wakes the timer task when the machine's next wake-up may have moved.
+    wake: Notify,
+    progress: Mutex<Option<Progress>>,
+    waiters: Mutex<Waiters>,
     status: watch::Sender<Status>,
+    events: broadcast::Sender<Event>,
+}
+
+/// Locks a mutex; the data behind these stays consistent even if a holder panicked (each holder
+/// makes one small change), so a poisoned lock is taken over.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 impl Syncline {
-    /// Opens the store at `path` with the app's `schema`, for the user and server in `config`.
+    /// Opens the store at `path` with the app's `schema`, for the user and server in `config`, and
+    /// starts the scheduler (which syncs by itself as `config.auto` says).
     pub fn open(path: &Path, schema: Schema, config: Config) -> Result<Syncline> {
         let units = config.resolve_units(&schema)?;
         let transport = Transport::new(&config)?;
         let store = Arc::new(Store::open(path, schema)?);
-        let (pending, quarantined) = store.outbox_counts()?;
-        let last_synced_at = store.meta(LAST_SYNCED_AT)?.and_then(|v| v.parse().ok());
         let status = Status {
-            pending,
-            quarantined,
-            last_synced_at,
+            last_synced_at: store.meta(LAST_SYNCED_AT)?.and_then(|v| v.parse().ok()),
             ..Status::default()
         };
         let engine = Engine::new(store.clone(), transport, config.push_batch_size);
-        Ok(Syncline {
-            inner: Arc::new(Inner {
-                store,
-                engine,
-                units,
-                sync_timeout: config.sync_timeout,
-                connected: AtomicBool::new(true),
-                sync_gate: tokio::sync::Mutex::new(()),
-                status: watch::channel(status).0,
-            }),
-        })
+        let seed = fastrand::u64(..);
+        let inner = Arc::new(Inner {
+            rt: runtime::handle()?,
+            store,
+            engine,
+            units,
+            sync_timeout: config.sync_timeout,
+            epoch: Instant::now(),
+            machine: Mutex::new(Machine::new(config.auto.clone(), seed)),
+            wake: Notify::new(),
+            progress: Mutex::new(None),
+            waiters: Mutex::new(Waiters::default()),
+            status: watch::channel(status).0,
+            events: broadcast::channel(64).0,
+        });
+        inner.refresh_counts();
+        // The queue survived the restart: the machine learns what is in it before it starts.
+        for request in inner.store.queued_syncs()? {
+            inner.feed(Input::Queued {
+                unit: request.unit,
+                discard_pending: false,
+                force: false,
+            });
+        }
+        inner.rt.spawn(timers(Arc::downgrade(&inner)));
+        inner.feed(Input::Start);
+        Ok(Syncline { inner })
     }
 
     /// The local store (reads, writes, outbox inspection).
@@ -78,10 +175,28 @@ impl Syncline {
         self.inner.store.client_id()
     }
 
+    /// Refuses a write to an entity whose policy locks editing while not online.
+    fn check_editable(&self, entity: &str) -> Result<()> {
+        let e = self.inner.store.schema().entity(entity)?;
+        if e.sync.conflict == ConflictPolicy::LockedOffline
+            && self.network_status() != NetworkStatus::Online
+        {
+            return Err(Error::LockedOffline(entity.to_string()));
+        }
+        Ok(())
+    }
+
+    /// After a local write: new counts, and a (debounced) sync.
+    fn written(&self) {
+        self.inner.refresh_counts();
+        self.inner.feed(Input::LocalChange);
+    }
+
     /// Creates a record (saved locally at once; synced later).
     pub fn insert(&self, entity: &str, record: Record) -> Result<MutationReceipt> {
+        self.check_editable(entity)?;
         let receipt = self.inner.store.insert(entity, record)?;
-        self.inner.refresh_counts();
+        self.written();
         Ok(receipt)
     }
 
@@ -92,15 +207,19 @@ impl Syncline {
         key: &str,
         changes: BTreeMap<String, Value>,
     ) -> Result<Option<MutationReceipt>> {
+        self.check_editable(entity)?;
         let receipt = self.inner.store.update(entity, key, changes)?;
-        self.inner.refresh_counts();
+        if receipt.is_some() {
+            self.written();
+        }
         Ok(receipt)
     }
 
     /// Deletes a record.
     pub fn delete(&self, entity: &str, key: &str) -> Result<MutationReceipt> {
+        self.check_editable(entity)?;
         let receipt = self.inner.store.delete(entity, key)?;
-        self.inner.refresh_counts();
+        self.written();
         Ok(receipt)
     }
 
@@ -119,19 +238,73 @@ impl Syncline {
         self.inner.store.quarantined()
     }
 
-    /// The shell reports whether the OS has connectivity.
-    pub fn report_connectivity(&self, connected: bool) {
-        self.inner.connected.store(connected, Ordering::SeqCst);
-        self.inner.status.send_if_modified(|s| {
-            let changed = s.connected != connected;
-            s.connected = connected;
-            changed
-        });
+    /// Conflicts waiting for the user, oldest first.
+    pub fn conflicts(&self) -> Result<Vec<Conflict>> {
+        self.inner.store.conflicts()
     }
 
-    /// Replaces the user's token (after signing in again).
+    /// Settles a conflict as the user decided; the chosen version syncs next.
+    pub fn resolve(&self, id: i64, resolution: Resolution) -> Result<Option<MutationReceipt>> {
+        let receipt = self.inner.store.resolve(id, resolution)?;
+        self.written();
+        Ok(receipt)
+    }
+
+    /// Sends a quarantined change again; returns its new seq.
+    pub fn retry_quarantined(&self, seq: u64) -> Result<u64> {
+        let seq = self.inner.store.retry_quarantined(seq)?;
+        self.written();
+        Ok(seq)
+    }
+
+    /// Edits a quarantined change and sends it again; returns its new seq.
+    pub fn edit_quarantined(&self, seq: u64, changes: BTreeMap<String, Value>) -> Result<u64> {
+        let seq = self.inner.store.edit_quarantined(seq, changes)?;
+        self.written();
+        Ok(seq)
+    }
+
+    /// Drops a quarantined change and undoes it locally.
+    pub fn discard_quarantined(&self, seq: u64) -> Result<()> {
+        self.inner.store.discard_quarantined(seq)?;
+        self.inner.refresh_counts();
+        Ok(())
+    }
+
+    /// Where a mutation is on its way (saved, accepted, seen, …).
+    pub fn mutation_stage(&self, mutation_id: &str) -> Result<Option<MutationStage>> {
+        self.inner.store.mutation_stage(mutation_id)
+    }
+
+    /// The shell reports the OS's connectivity (at start and on every change).
+    pub fn report_connectivity(&self, connectivity: Connectivity) {
+        self.inner.feed(Input::Connectivity(connectivity));
+    }
+
+    /// The app came to the foreground.
+    pub fn resumed(&self) {
+        self.inner.feed(Input::Resume);
+    }
+
+    /// The banner's Retry action: forget the backoff and sync now.
+    pub fn retry(&self) {
+        self.inner.feed(Input::RetryNow);
+    }
+
+    /// Replaces the user's token (after signing in again); syncing resumes.
     pub fn set_token(&self, token: &str) {
         self.inner.engine.transport().set_token(token);
+        self.inner.feed(Input::TokenChanged);
+    }
+
+    /// The network state: online, offline, server unreachable or sign-in needed.
+    pub fn network_status(&self) -> NetworkStatus {
+        lock(&self.inner.machine).network()
+    }
+
+    /// The kind of network the OS last reported.
+    pub fn network_type(&self) -> NetworkType {
+        lock(&self.inner.machine).connectivity().kind
     }
 
     /// The current status.
@@ -146,90 +319,340 @@ impl Syncline {
 
     /// A receiver that holds the current status and sees every change after (coalesced: a slow
     /// reader sees the latest value, never a backlog).
-    pub fn subscribe(&self) -> watch::Receiver<Status> {
+    pub fn watch(&self) -> watch::Receiver<Status> {
         self.inner.status.subscribe()
     }
 
-    /// Syncs `unit` (push, then pull, entity by entity) and returns what it did. Runs on the
-    /// core's runtime whatever the caller's; waits for a sync already running to finish first.
+    /// Calls `listener` with the current status at once and with every change after, coalesced
+    /// (a burst of changes while it runs reaches it as the latest value). It runs on the core's
+    /// runtime; a panic in it is logged and the listener goes on. Stops when the returned
+    /// [`Subscription`] is dropped or stopped.
+    pub fn listen(&self, listener: impl Fn(Status) + Send + Sync + 'static) -> Subscription {
+        let mut rx = self.inner.status.subscribe();
+        let task = self.inner.rt.spawn(async move {
+            loop {
+                let status = rx.borrow_and_update().clone();
+                let call = std::panic::AssertUnwindSafe(|| listener(status));
+                if std::panic::catch_unwind(call).is_err() {
+                    log::error!("a status listener panicked; it stays subscribed");
+                }
+                if rx.changed().await.is_err() {
+                    return;
+                }
+            }
+        });
+        Subscription {
+            task: task.abort_handle(),
+        }
+    }
+
+    /// Events (syncs started, completed, failed; network changes). A receiver that falls more
+    /// than 64 events behind skips the oldest.
+    pub fn events(&self) -> broadcast::Receiver<Event> {
+        self.inner.events.subscribe()
+    }
+
+    /// The requests waiting in the queue, in the order they will run.
+    pub fn queued_syncs(&self) -> Result<Vec<SyncRequest>> {
+        self.inner.store.queued_syncs()
+    }
+
+    /// Queues a sync of `unit` and returns at once; it runs when the scheduler allows (online,
+    /// not backing off), after requests of higher priority. A unit already queued is not queued
+    /// twice. With `discard_pending`, queued requests are dropped (never the running one, never
+    /// outbox data) and this one goes first.
+    pub fn trigger_sync(&self, unit: &str, discard_pending: bool) -> Result<()> {
+        let priority = self.inner.unit(unit)?.priority;
+        self.inner
+            .queue(unit, priority, discard_pending, false)
+            .map(|_| ())
+    }
+
+    /// Syncs `unit` (push, then pull, entity by entity) and returns what it did. The request goes
+    /// through the queue ahead of background requests and runs even while the scheduler backs
+    /// off; a sync already running finishes first. Fails at once with [`Error::Offline`] when
+    /// the device is offline.
     pub async fn sync_now(&self, unit: &str) -> Result<SyncReport> {
-        let inner = self.inner.clone();
-        let unit = unit.to_string();
-        runtime::run(async move { inner.sync(&unit).await }).await
+        let answer = self.request_now(unit)?;
+        runtime::run(async move {
+            answer
+                .await
+                .unwrap_or_else(|_| Err(Error::Stopped("the sync engine stopped".into())))
+        })
+        .await
     }
 
     /// [`Syncline::sync_now`] for callers that are not async (a terminal, a test).
     pub fn sync_now_blocking(&self, unit: &str) -> Result<SyncReport> {
-        let inner = self.inner.clone();
-        let unit = unit.to_string();
-        runtime::block_on(async move { inner.sync(&unit).await })
+        let answer = self.request_now(unit)?;
+        runtime::block_on(async move {
+            answer
+                .await
+                .unwrap_or_else(|_| Err(Error::Stopped("the sync engine stopped".into())))
+        })
+    }
+
+    fn request_now(&self, unit: &str) -> Result<oneshot::Receiver<Result<SyncReport>>> {
+        self.inner.unit(unit)?;
+        if !lock(&self.inner.machine).connectivity().connected {
+            return Err(Error::Offline);
+        }
+        let (tx, rx) = oneshot::channel();
+        lock(&self.inner.waiters)
+            .queued
+            .entry(unit.to_string())
+            .or_default()
+            .push(tx);
+        self.inner.queue(unit, AWAITED_PRIORITY, false, true)?;
+        Ok(rx)
+    }
+}
+
+/// Sleeps until the machine's next timer and ticks it; ends when the client is dropped.
+async fn timers(inner: Weak<Inner>) {
+    loop {
+        let (wake_at, now) = {
+            let Some(inner) = inner.upgrade() else { return };
+            let wake = lock(&inner.machine).next_wake();
+            (wake, inner.now())
+        };
+        let sleep = match wake_at {
+            Some(at) => std::time::Duration::from_millis(at.saturating_sub(now)),
+            // Nothing scheduled: wait for a notification, re-checking now and then.
+            None => std::time::Duration::from_secs(60),
+        };
+        let notified = {
+            let Some(inner) = inner.upgrade() else { return };
+            tokio::select! {
+                _ = inner.wake.notified() => true,
+                _ = tokio::time::sleep(sleep) => false,
+            }
+        };
+        if !notified {
+            let Some(inner) = inner.upgrade() else { return };
+            inner.feed(Input::Tick);
+        }
     }
 }
 
 impl Inner {
-    fn refresh_counts(&self) {
-        match self.store.outbox_counts() {
-            Ok((pending, quarantined)) => {
-                self.status.send_if_modified(|s| {
-                    let changed = s.pending != pending || s.quarantined != quarantined;
-                    s.pending = pending;
-                    s.quarantined = quarantined;
-                    changed
-                });
-            }
-            Err(e) => log::warn!("cannot count the outbox: {e}"),
-        }
+    /// Now on the machine's clock.
+    fn now(&self) -> Millis {
+        self.epoch.elapsed().as_millis() as Millis
     }
 
-    fn set_activity(&self, activity: Activity) {
-        self.status.send_if_modified(|s| {
-            let changed = s.activity != activity;
-            s.activity = activity;
-            changed
-        });
-    }
-
-    async fn sync(&self, unit_name: &str) -> Result<SyncReport> {
-        let unit = self
-            .units
+    fn unit(&self, name: &str) -> Result<&SyncUnit> {
+        self.units
             .iter()
-            .find(|u| u.name == unit_name)
-            .ok_or_else(|| Error::UnknownUnit(unit_name.to_string()))?;
-        if !self.connected.load(Ordering::SeqCst) {
-            return Err(Error::Offline);
-        }
-        let _running = self.sync_gate.lock().await;
-        self.set_activity(Activity::Syncing {
-            unit: unit.name.clone(),
-        });
-        let outcome = match tokio::time::timeout(self.sync_timeout, self.engine.sync(unit)).await {
-            Ok(outcome) => outcome,
-            Err(_) => Err(Error::Timeout(format!(
-                "sync of `{}` took longer than {:?}",
-                unit.name, self.sync_timeout
-            ))),
-        };
-        self.refresh_counts();
-        match &outcome {
-            Ok(report) => {
-                let now = now_ms();
-                if let Err(e) = self.store.set_meta(LAST_SYNCED_AT, &now.to_string()) {
-                    log::warn!("cannot store the last sync time: {e}");
+            .find(|u| u.name == name)
+            .ok_or_else(|| Error::UnknownUnit(name.to_string()))
+    }
+
+    /// Writes a request to the durable queue, then tells the machine.
+    fn queue(
+        self: &Arc<Self>,
+        unit: &str,
+        priority: i32,
+        discard_pending: bool,
+        force: bool,
+    ) -> Result<()> {
+        self.store.queue_sync(unit, priority, discard_pending)?;
+        if discard_pending {
+            // Callers awaiting a dropped request learn it now rather than never.
+            let dropped: Vec<(String, Vec<Waiter>)> = lock(&self.waiters)
+                .queued
+                .extract_if(|u, _| u != unit)
+                .collect();
+            for (u, waiters) in dropped {
+                for w in waiters {
+                    let _ = w.send(Err(Error::Discarded(format!(
+                        "the sync of `{u}` was dropped for `{unit}`"
+                    ))));
                 }
-                self.status.send_modify(|s| {
-                    s.activity = Activity::Idle;
-                    s.last_synced_at = Some(now);
-                });
-                log::info!("sync of `{}` done: {:?}", unit.name, report.entities);
+            }
+        }
+        self.feed(Input::Queued {
+            unit: unit.to_string(),
+            discard_pending,
+            force,
+        });
+        Ok(())
+    }
+
+    /// Feeds the machine one input and carries out what it asks.
+    fn feed(self: &Arc<Self>, input: Input) {
+        let now = self.now();
+        let actions = lock(&self.machine).step(now, input);
+        for action in actions {
+            match action {
+                Action::Enqueue { unit } => {
+                    let priority = self.unit(&unit).map_or(0, |u| u.priority);
+                    if let Err(e) = self.store.queue_sync(&unit, priority, false) {
+                        log::error!("cannot queue a sync of `{unit}`: {e}");
+                    }
+                }
+                Action::RunNext => self.start_next(),
+                Action::Probe => {
+                    let inner = self.clone();
+                    self.rt.spawn(async move {
+                        let result = match inner.engine.transport().me().await {
+                            Ok(_) => ProbeResult::Reachable,
+                            Err(Error::SignInNeeded { .. }) => ProbeResult::SignInNeeded,
+                            Err(e) => {
+                                log::debug!("probe: {e}");
+                                ProbeResult::Unreachable
+                            }
+                        };
+                        inner.feed(Input::ProbeEnded(result));
+                    });
+                }
+            }
+        }
+        self.publish();
+        self.wake.notify_one();
+    }
+
+    fn start_next(self: &Arc<Self>) {
+        let request = match self.store.start_next_sync() {
+            Ok(Some(r)) => r,
+            Ok(None) => return self.feed(Input::QueueEmpty),
+            Err(e) => {
+                log::error!("cannot read the sync queue: {e}");
+                return self.feed(Input::QueueEmpty);
+            }
+        };
+        {
+            let mut waiters = lock(&self.waiters);
+            let now_running = waiters.queued.remove(&request.unit).unwrap_or_default();
+            waiters.running.extend(now_running);
+        }
+        *lock(&self.progress) = None;
+        self.feed(Input::Started {
+            unit: request.unit.clone(),
+        });
+        let _ = self.events.send(Event::SyncStarted {
+            unit: request.unit.clone(),
+        });
+        let inner = self.clone();
+        self.rt.spawn(async move { inner.run(request).await });
+    }
+
+    /// Runs one request to its end and reports it to the machine, the waiters and the events.
+    async fn run(self: Arc<Self>, request: SyncRequest) {
+        let outcome = match self.unit(&request.unit) {
+            Ok(unit) => {
+                let inner = self.clone();
+                let progress = move |p: Progress| {
+                    *lock(&inner.progress) = Some(p);
+                    inner.publish();
+                };
+                match tokio::time::timeout(self.sync_timeout, self.engine.sync(unit, &progress))
+                    .await
+                {
+                    Ok(outcome) => outcome,
+                    Err(_) => Err(Error::Timeout(format!(
+                        "sync of `{}` took longer than {:?}",
+                        unit.name, self.sync_timeout
+                    ))),
+                }
+            }
+            Err(e) => Err(e),
+        };
+        if let Err(e) = self.store.finish_sync(request.id) {
+            log::error!("cannot remove a finished sync request: {e}");
+        }
+        let pending = self.refresh_counts();
+        if outcome.is_ok() {
+            let now = now_ms();
+            if let Err(e) = self.store.set_meta(LAST_SYNCED_AT, &now.to_string()) {
+                log::warn!("cannot store the last sync time: {e}");
+            }
+            self.status.send_modify(|s| s.last_synced_at = Some(now));
+        }
+        let failure = match &outcome {
+            Ok(report) => {
+                log::info!("sync of `{}` done: {:?}", report.unit, report.entities);
+                None
             }
             Err(e) => {
-                log::warn!("sync of `{}` failed: {e}", unit.name);
-                self.set_activity(Activity::Failed {
-                    reason: e.summary(),
-                    retryable: e.is_retryable(),
+                log::warn!("sync of `{}` failed: {e}", request.unit);
+                Some((FailureKind::of(e), e.summary()))
+            }
+        };
+        let succeeded = failure.is_none();
+        self.feed(Input::Ended {
+            unit: request.unit.clone(),
+            failure,
+        });
+        // Changes saved during the sync, or of entities outside the unit, get their own sync.
+        if succeeded && pending > 0 {
+            self.feed(Input::LocalChange);
+        }
+        let _ = self.events.send(match &outcome {
+            Ok(report) => Event::SyncCompleted {
+                report: report.clone(),
+            },
+            Err(error) => Event::SyncFailed {
+                unit: request.unit.clone(),
+                error: error.clone(),
+            },
+        });
+        let waiters = std::mem::take(&mut lock(&self.waiters).running);
+        for w in waiters {
+            let _ = w.send(outcome.clone());
+        }
+    }
+
+    /// Re-reads the outbox and inbox counts into the status; returns the pending count.
+    fn refresh_counts(&self) -> u64 {
+        match self.store.counts() {
+            Ok(c) => {
+                self.status.send_if_modified(|s| {
+                    let changed = (s.pending, s.quarantined, s.conflicts)
+                        != (c.pending, c.quarantined, c.conflicts);
+                    s.pending = c.pending;
+                    s.quarantined = c.quarantined;
+                    s.conflicts = c.conflicts;
+                    changed
                 });
+                c.pending
+            }
+            Err(e) => {
+                log::warn!("cannot count the outbox: {e}");
+                0
             }
         }
-        outcome
+    }
+
+    /// Publishes the machine's state into the status (only when something changed).
+    fn publish(&self) {
+        let (state, network, connectivity) = {
+            let machine = lock(&self.machine);
+            let progress = lock(&self.progress);
+            let (now, wall) = (self.now(), now_ms());
+            let state = SyncState::of(&machine, progress.as_ref(), |t| {
+                wall + (t as i64 - now as i64)
+            });
+            (state, machine.network(), machine.connectivity())
+        };
+        let mut network_changed = false;
+        self.status.send_if_modified(|s| {
+            network_changed = s.network != network;
+            let changed = s.state != state
+                || network_changed
+                || s.network_type != connectivity.kind
+                || s.metered != connectivity.metered;
+            s.state = state;
+            s.network = network;
+            s.network_type = connectivity.kind;
+            s.metered = connectivity.metered;
+            changed
+        });
+        if network_changed {
+            let _ = self.events.send(Event::NetworkChanged {
+                status: network,
+                connectivity,
+            });
+        }
     }
 }

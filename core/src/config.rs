@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use crate::error::{Error, Result};
+use crate::machine::AutoSync;
 use crate::schema::Schema;
 
 /// A named set of entities that sync together (`all`, `tasks`, …).
@@ -12,6 +13,8 @@ pub struct SyncUnit {
     pub name: String,
     /// Its entities, pushed and pulled in this order.
     pub entities: Vec<String>,
+    /// Queued requests of higher priority run first (default 0).
+    pub priority: i32,
 }
 
 impl SyncUnit {
@@ -20,7 +23,14 @@ impl SyncUnit {
         SyncUnit {
             name: name.to_string(),
             entities: entities.iter().map(|e| e.to_string()).collect(),
+            priority: 0,
         }
+    }
+
+    /// The same unit with `priority` (builder style).
+    pub fn priority(mut self, priority: i32) -> Self {
+        self.priority = priority;
+        self
     }
 }
 
@@ -44,6 +54,8 @@ pub struct Config {
     pub push_batch_size: usize,
     /// The sync units; empty means `all` plus one unit per entity.
     pub units: Vec<SyncUnit>,
+    /// When the core syncs by itself.
+    pub auto: AutoSync,
 }
 
 /// Name of the unit that holds every entity when units are not configured.
@@ -61,6 +73,7 @@ impl Config {
             max_response_bytes: 16 * 1024 * 1024,
             push_batch_size: 200,
             units: Vec::new(),
+            auto: AutoSync::default(),
         }
     }
 
@@ -85,6 +98,12 @@ impl Config {
         } else {
             self.units.clone()
         };
+        if !units.iter().any(|u| u.name == self.auto.unit) {
+            return Err(Error::InvalidConfig(format!(
+                "the automatic sync unit `{}` is not configured",
+                self.auto.unit
+            )));
+        }
         for unit in &units {
             if unit.entities.is_empty() {
                 return Err(Error::InvalidConfig(format!(

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use crate::config::SyncUnit;
 use crate::error::{Error, Result};
 use crate::protocol::{PullPage, PullRequest, PushRequest};
+use crate::status::{Phase, Progress};
 use crate::store::Store;
 use crate::transport::Transport;
 
@@ -37,6 +38,9 @@ pub struct SyncReport {
     /// One report per entity of the unit, in the unit's order.
     pub entities: Vec<EntityReport>,
 }
+
+/// Receives a running sync's progress (per step, push batch and pull page: never per record).
+pub type ProgressFn = dyn Fn(Progress) + Send + Sync;
 
 /// Runs blocking store work off the async threads.
 async fn blocking<T: Send + 'static>(
@@ -69,27 +73,55 @@ impl Engine {
         &self.transport
     }
 
-    /// Syncs every entity of `unit`: its push, then its pull. Stops at the first error; what was
-    /// applied before it stays applied (each batch and page is its own transaction).
-    pub async fn sync(&self, unit: &SyncUnit) -> Result<SyncReport> {
+    /// Syncs every entity of `unit`: its push, then its pull, telling `progress` at each step and
+    /// batch. Stops at the first error; what was applied before it stays applied (each batch and
+    /// page is its own transaction).
+    pub async fn sync(&self, unit: &SyncUnit, progress: &ProgressFn) -> Result<SyncReport> {
         let mut report = SyncReport {
             unit: unit.name.clone(),
             entities: Vec::new(),
         };
-        for entity in &unit.entities {
+        let total = unit.entities.len() as u32;
+        let mut items = 0;
+        for (done, entity) in unit.entities.iter().enumerate() {
             let mut entity_report = EntityReport {
                 entity: entity.clone(),
                 ..EntityReport::default()
             };
-            self.push(entity, &mut entity_report).await?;
-            self.pull(entity, &mut entity_report).await?;
+            let tell = |phase: Phase, r: &EntityReport| {
+                progress(Progress {
+                    phase,
+                    entities_done: done as u32,
+                    entities_total: total,
+                    items: items + r.pushed + r.quarantined + r.pulled + r.deleted,
+                })
+            };
+            let pushing = || Phase::Pushing {
+                entity: entity.clone(),
+            };
+            let pulling = || Phase::Pulling {
+                entity: entity.clone(),
+            };
+            tell(pushing(), &entity_report);
+            self.push(entity, &mut entity_report, &|r| tell(pushing(), r))
+                .await?;
+            tell(pulling(), &entity_report);
+            self.pull(entity, &mut entity_report, &|r| tell(pulling(), r))
+                .await?;
+            let r = &entity_report;
+            items += r.pushed + r.quarantined + r.pulled + r.deleted;
             report.entities.push(entity_report);
         }
         Ok(report)
     }
 
     /// Sends the entity's pending mutations, oldest first, batch by batch.
-    async fn push(&self, entity: &str, report: &mut EntityReport) -> Result<()> {
+    async fn push(
+        &self,
+        entity: &str,
+        report: &mut EntityReport,
+        batch_done: &(dyn Fn(&EntityReport) + Sync),
+    ) -> Result<()> {
         loop {
             let store = self.store.clone();
             let (name, limit) = (entity.to_string(), self.push_batch_size);
@@ -110,11 +142,17 @@ impl Engine {
             report.overwrote += stats.overwrote;
             report.quarantined += stats.quarantined;
             log::debug!("push {entity}: {stats:?}");
+            batch_done(report);
         }
     }
 
     /// Pulls the entity's changes since its cursor; applies page N while fetching page N+1.
-    async fn pull(&self, entity: &str, report: &mut EntityReport) -> Result<()> {
+    async fn pull(
+        &self,
+        entity: &str,
+        report: &mut EntityReport,
+        page_done: &(dyn Fn(&EntityReport) + Sync),
+    ) -> Result<()> {
         let schema = self.store.schema().entity(entity)?;
         let request = |cursor: Option<String>| PullRequest {
             entity: entity.to_string(),
@@ -142,6 +180,7 @@ impl Engine {
             report.pulled += stats.upserts;
             report.deleted += stats.tombstones;
             report.pages += 1;
+            page_done(report);
             match next_page {
                 Some(p) => page = p,
                 None => return Ok(()),

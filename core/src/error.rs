@@ -4,7 +4,7 @@
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// Everything the core can fail with. Each variant says what the caller can do about it.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Error {
     /// A name is not a lowercase identifier (`[a-z][a-z0-9_]*`); fix the declaration.
     #[error("`{0}` is not a valid entity or field name (lowercase letters, digits and _, starting with a letter)")]
@@ -73,8 +73,9 @@ pub enum Error {
     #[error("`{0}` is append-only: records cannot be changed or deleted")]
     AppendOnly(String),
     /// The local database failed; the write did not happen.
+    /// (The SQLite error's text: errors are cloned to every waiter and event listener.)
     #[error("local store: {0}")]
-    Storage(#[from] rusqlite::Error),
+    Storage(String),
     /// The local database holds something the schema does not allow.
     #[error("local store is inconsistent: {0}")]
     Corrupt(String),
@@ -116,9 +117,30 @@ pub enum Error {
         /// The configured limit, in bytes.
         limit: usize,
     },
+    /// Editing this entity is locked while the device is offline (its conflict policy).
+    #[error("`{0}` can only be changed while online")]
+    LockedOffline(String),
+    /// A quarantined delete has nothing to edit: retry or discard it.
+    #[error("{0}")]
+    NotEditable(String),
+    /// No conflict with that id is in the inbox.
+    #[error("no conflict with id {0}")]
+    NoSuchConflict(i64),
+    /// No quarantined mutation with that sequence number.
+    #[error("no quarantined change with seq {0}")]
+    NoSuchQuarantined(u64),
+    /// The sync request was dropped before it ran (by a `discard_pending` request).
+    #[error("the sync request was discarded: {0}")]
+    Discarded(String),
     /// The core's background work stopped (the runtime shut down).
     #[error("the sync engine stopped: {0}")]
     Stopped(String),
+}
+
+impl From<rusqlite::Error> for Error {
+    fn from(e: rusqlite::Error) -> Self {
+        Error::Storage(e.to_string())
+    }
 }
 
 impl Error {

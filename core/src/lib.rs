@@ -7,14 +7,17 @@
 
 pub mod client;
 pub mod config;
+pub mod conflict;
 pub mod engine;
 pub mod error;
+pub mod machine;
 pub mod outbox;
 pub mod protocol;
 pub mod queue;
 pub mod runtime;
 pub mod sample;
 pub mod schema;
+mod settle;
 pub mod status;
 pub mod store;
 pub mod transport;
@@ -22,10 +25,15 @@ pub mod value;
 
 pub use client::Syncline;
 pub use config::{Config, SyncUnit};
+pub use conflict::{Conflict, Resolution};
 pub use engine::{EntityReport, SyncReport};
 pub use error::{Error, Result};
+pub use machine::{AutoSync, Connectivity, NetworkStatus, NetworkType};
 pub use outbox::{MutationReceipt, QuarantinedMutation};
-pub use schema::{EntitySchema, FieldDef, FieldType, Schema, SyncMode, SyncSettings};
-pub use status::{Activity, Banner, Status};
-pub use store::{Order, Page, Query};
+pub use outbox::{MutationStage, Stage};
+pub use schema::{
+    ConflictPolicy, EntitySchema, FieldDef, FieldType, Schema, SyncMode, SyncSettings,
+};
+pub use status::{Banner, Phase, Progress, Status, SyncState};
+pub use store::{Counts, Order, Page, Query};
 pub use value::{Record, Value};

@@ -105,11 +105,33 @@ pub enum SyncMode {
     AppendOnly,
 }
 
+/// What happens when a local edit was made on a version the server has since replaced (another
+/// device or user changed the record). A read-only entity is [`SyncMode::ReadOnly`] instead: it
+/// cannot be edited locally, so it cannot conflict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ConflictPolicy {
+    /// The edit's changed fields overwrite the server's (field by field); the report counts it.
+    #[default]
+    LastWriteWins,
+    /// The server's record stands; the local edit is dropped (the conflict inbox keeps a copy).
+    ServerWins,
+    /// The whole local record replaces the server's.
+    ClientWins,
+    /// Three-way merge: changes to different fields are merged by themselves; fields changed on
+    /// both sides go to the conflict inbox for the user.
+    Manual,
+    /// Editing is refused while the device is not online (so edits meet fresh data); a conflict
+    /// that still happens is resolved as server-wins.
+    LockedOffline,
+}
+
 /// How an entity syncs.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SyncSettings {
-    /// What the device may do with the records.
+    /// What the device may do with the records (read-only entities refuse local writes).
     pub mode: SyncMode,
+    /// What happens when a local edit meets a newer server version.
+    pub conflict: ConflictPolicy,
     /// Rows per pull page (the server may cap it).
     pub page_size: u32,
 }
@@ -118,6 +140,7 @@ impl Default for SyncSettings {
     fn default() -> Self {
         SyncSettings {
             mode: SyncMode::ReadWrite,
+            conflict: ConflictPolicy::LastWriteWins,
             page_size: 1000,
         }
     }
@@ -156,6 +179,12 @@ impl EntitySchema {
     /// Sets the sync mode (builder style).
     pub fn mode(mut self, mode: SyncMode) -> Self {
         self.sync.mode = mode;
+        self
+    }
+
+    /// Sets the conflict policy (builder style).
+    pub fn conflict(mut self, policy: ConflictPolicy) -> Self {
+        self.sync.conflict = policy;
         self
     }
 

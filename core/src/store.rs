@@ -12,11 +12,12 @@ use std::sync::{Mutex, MutexGuard};
 
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Transaction};
 
+use crate::conflict;
 use crate::error::{Error, Result};
-use crate::outbox::{self, MutationReceipt, QuarantinedMutation};
-use crate::protocol::{Mutation, MutationResult, Op, Outcome, PullPage};
+use crate::outbox::{self, Fields, MutationReceipt, QuarantinedMutation, Stage};
+use crate::protocol::{Mutation, MutationResult, OnConflict, Op, Outcome, PullPage};
 use crate::queue::{self, Enqueued, SyncRequest};
-use crate::schema::{EntitySchema, FieldDef, Schema, SyncMode};
+use crate::schema::{ConflictPolicy, EntitySchema, FieldDef, Schema, SyncMode};
 use crate::value::{fields_from_json, fields_to_json, Record, Value};
 
 /// Longest record key accepted, in bytes.
@@ -39,6 +40,8 @@ const MIGRATIONS: &[&[&str]] = &[
     ],
     // 2: the sync-request queue.
     &[queue::SCHEMA_SQL],
+    // 3: base values and overwrite flag in the outbox, mutation stages, the conflict inbox.
+    &[outbox::STAGES_SQL, conflict::SCHEMA_SQL],
 ];
 
 /// Sort direction of a query.
@@ -114,27 +117,42 @@ pub struct PushStats {
     pub overwrote: u64,
     /// Mutations the server refused, now quarantined.
     pub quarantined: u64,
+    /// Records whose edits met a newer server version (settled by the entity's policy).
+    pub conflicts: u64,
+    /// Of those, how many went to the conflict inbox for the user.
+    pub to_inbox: u64,
+}
+
+/// How many changes wait, and why.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counts {
+    /// Mutations waiting to be pushed.
+    pub pending: u64,
+    /// Mutations the server refused, waiting for the user.
+    pub quarantined: u64,
+    /// Conflicts in the inbox, waiting for the user.
+    pub conflicts: u64,
 }
 
 /// The local SQLite store.
 pub struct Store {
-    writer: Mutex<Connection>,
-    reader: Mutex<Connection>,
+    pub(crate) writer: Mutex<Connection>,
+    pub(crate) reader: Mutex<Connection>,
     schema: Schema,
     client_id: String,
 }
 
 /// Locks a connection. A panic while holding it cannot leave a transaction open (rusqlite rolls
 /// back on drop while unwinding), so a poisoned lock is safe to take over.
-fn lock(conn: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
+pub(crate) fn lock(conn: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
     conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-fn table(entity: &EntitySchema) -> String {
+pub(crate) fn table(entity: &EntitySchema) -> String {
     format!("\"e_{}\"", entity.name)
 }
 
-fn column(name: &str) -> String {
+pub(crate) fn column(name: &str) -> String {
     format!("\"{name}\"")
 }
 
@@ -187,7 +205,7 @@ impl Store {
         &self.client_id
     }
 
-    fn writable(&self, entity: &str) -> Result<&EntitySchema> {
+    pub(crate) fn writable(&self, entity: &str) -> Result<&EntitySchema> {
         let e = self.schema.entity(entity)?;
         if e.sync.mode == SyncMode::ReadOnly {
             return Err(Error::ReadOnly(entity.to_string()));
@@ -195,7 +213,7 @@ impl Store {
         Ok(e)
     }
 
-    fn changeable(&self, entity: &str) -> Result<&EntitySchema> {
+    pub(crate) fn changeable(&self, entity: &str) -> Result<&EntitySchema> {
         let e = self.writable(entity)?;
         if e.sync.mode == SyncMode::AppendOnly {
             return Err(Error::AppendOnly(entity.to_string()));
@@ -249,6 +267,7 @@ impl Store {
             Op::Insert,
             &fields_to_json(&values),
             None,
+            &Fields::new(),
         )?;
         tx.commit()?;
         Ok(receipt)
@@ -285,6 +304,7 @@ impl Store {
             Op::Update,
             &fields_to_json(&changed),
             current.version,
+            &values_of(&current, changed.keys()),
         )?;
         tx.commit()?;
         Ok(Some(receipt))
@@ -295,28 +315,19 @@ impl Store {
         let e = self.changeable(entity)?;
         let mut conn = lock(&self.writer);
         let tx = conn.transaction()?;
-        let version: Option<Option<i64>> = tx
-            .prepare_cached(&format!(
-                "SELECT _version FROM {} WHERE {} = ?1",
-                table(e),
-                column(&e.key)
-            ))?
-            .query_row([key], |r| r.get(0))
-            .optional()?;
-        let Some(version) = version else {
-            return Err(Error::NotFound {
-                entity: e.name.clone(),
-                key: key.to_string(),
-            });
-        };
+        let current = read_record(&tx, e, key)?.ok_or_else(|| Error::NotFound {
+            entity: e.name.clone(),
+            key: key.to_string(),
+        })?;
         delete_row(&tx, e, key)?;
         let receipt = outbox::record(
             &tx,
             &e.name,
             key,
             Op::Delete,
-            &serde_json::Map::new(),
-            version,
+            &Fields::new(),
+            current.version,
+            &values_of(&current, e.fields.iter().map(|f| &f.name)),
         )?;
         tx.commit()?;
         Ok(receipt)
@@ -387,9 +398,15 @@ impl Store {
         })
     }
 
-    /// Number of pending and of quarantined mutations.
-    pub fn outbox_counts(&self) -> Result<(u64, u64)> {
-        outbox::counts(&lock(&self.reader))
+    /// How many changes are pending, quarantined and in conflict.
+    pub fn counts(&self) -> Result<Counts> {
+        let conn = lock(&self.reader);
+        let (pending, quarantined) = outbox::counts(&conn)?;
+        Ok(Counts {
+            pending,
+            quarantined,
+            conflicts: conflict::count(&conn)?,
+        })
     }
 
     /// The mutations the server refused, with its reasons.
@@ -397,9 +414,17 @@ impl Store {
         outbox::quarantined(&lock(&self.reader))
     }
 
-    /// The oldest pending mutations of `entity`, ready to push.
+    /// The oldest pending mutations of `entity`, ready to push, each asking the server to
+    /// overwrite or to report a conflict as the entity's policy says.
     pub fn pending(&self, entity: &str, limit: usize) -> Result<Vec<Mutation>> {
-        outbox::pending(&lock(&self.reader), entity, limit)
+        let e = self.schema.entity(entity)?;
+        let mut batch = outbox::pending(&lock(&self.reader), entity, limit)?;
+        if e.sync.conflict == ConflictPolicy::LastWriteWins {
+            for m in &mut batch {
+                m.on_conflict = OnConflict::Overwrite;
+            }
+        }
+        Ok(batch)
     }
 
     /// Queues a sync of `unit` (see [`queue::enqueue`]); survives a restart.
@@ -487,10 +512,23 @@ impl Store {
         let mut stats = PushStats::default();
         let mut conn = lock(&self.writer);
         let tx = conn.transaction()?;
+        // Records whose conflict is settled: the rest of their chain was settled with them.
+        let mut settled = std::collections::HashSet::new();
         for (m, r) in sent.iter().zip(results) {
+            if settled.contains(&(m.entity.as_str(), m.key.as_str())) {
+                continue;
+            }
             match &r.outcome {
                 Outcome::Applied { version, overwrote } => {
                     outbox::remove(&tx, m.seq)?;
+                    outbox::set_stage(
+                        &tx,
+                        &m.mutation_id,
+                        &m.entity,
+                        &m.key,
+                        Stage::Accepted,
+                        Some(*version),
+                    )?;
                     let e = self.schema.entity(&m.entity)?;
                     tx.prepare_cached(&format!(
                         "UPDATE {} SET _version = ?2 WHERE {} = ?1 AND COALESCE(_version, 0) < ?2",
@@ -501,18 +539,29 @@ impl Store {
                     stats.applied += 1;
                     stats.overwrote += u64::from(overwrote.is_some());
                 }
-                // This client asks for `overwrite`, so a conflict answer means the server would
-                // not take the edit as it is: keep it aside for the user, like a rejection.
-                Outcome::Conflict { .. } => {
-                    outbox::quarantine(&tx, m.seq, "conflict", "the record changed on the server")?;
-                    stats.quarantined += 1;
+                Outcome::Conflict { current } => {
+                    let e = self.schema.entity(&m.entity)?;
+                    let to_inbox =
+                        crate::settle::settle_conflict(&tx, e, &m.key, current.as_ref())?;
+                    stats.conflicts += 1;
+                    stats.to_inbox += u64::from(to_inbox);
+                    settled.insert((m.entity.as_str(), m.key.as_str()));
                 }
                 Outcome::Rejected { code, message } => {
                     outbox::quarantine(&tx, m.seq, code, message)?;
+                    outbox::set_stage(
+                        &tx,
+                        &m.mutation_id,
+                        &m.entity,
+                        &m.key,
+                        Stage::Quarantined,
+                        None,
+                    )?;
                     stats.quarantined += 1;
                 }
             }
         }
+        outbox::prune_stages(&tx)?;
         tx.commit()?;
         Ok(stats)
     }
@@ -545,6 +594,7 @@ impl Store {
         let mut conn = lock(&self.writer);
         let tx = conn.transaction()?;
         let has_pending = outbox::has_pending(&tx, &e.name)?;
+        let has_accepted = outbox::has_accepted(&tx, &e.name)?;
         {
             let mut upsert = tx.prepare_cached(&upsert_sql(e, &e.fields, true))?;
             let mut row_values: Vec<Value> = Vec::with_capacity(e.fields.len() + 2);
@@ -581,10 +631,16 @@ impl Store {
                 if has_pending {
                     reapply_pending(&tx, e, key)?;
                 }
+                if has_accepted {
+                    outbox::mark_seen(&tx, &e.name, key, version)?;
+                }
                 stats.upserts += 1;
             }
             let mut delete = tx.prepare_cached(&delete_sql(e))?;
-            for (key, _version) in &page.tombstones {
+            for (key, version) in &page.tombstones {
+                if has_accepted {
+                    outbox::mark_seen(&tx, &e.name, key, *version)?;
+                }
                 if has_pending && !outbox::pending_for_record(&tx, &e.name, key)?.is_empty() {
                     continue;
                 }
@@ -599,7 +655,7 @@ impl Store {
 }
 
 /// Coerces every value to its field's type, refusing unknown fields.
-fn coerce_all(
+pub(crate) fn coerce_all(
     e: &EntitySchema,
     values: BTreeMap<String, Value>,
 ) -> Result<BTreeMap<String, Value>> {
@@ -609,6 +665,13 @@ fn coerce_all(
             let def = e.field_def(&name)?;
             Ok((name, v.coerce(&e.name, def)?))
         })
+        .collect()
+}
+
+/// The values `names` have in `record`, as JSON (null when unset): what an edit changes them from.
+pub(crate) fn values_of<'a>(record: &Record, names: impl Iterator<Item = &'a String>) -> Fields {
+    names
+        .map(|n| (n.clone(), record.get(n).to_json()))
         .collect()
 }
 
@@ -665,7 +728,11 @@ fn record_from_row(e: &EntitySchema, row: &rusqlite::Row<'_>) -> Result<Record> 
     Ok(record)
 }
 
-fn read_record(conn: &Connection, e: &EntitySchema, key: &str) -> Result<Option<Record>> {
+pub(crate) fn read_record(
+    conn: &Connection,
+    e: &EntitySchema,
+    key: &str,
+) -> Result<Option<Record>> {
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {} FROM {} WHERE {} = ?1",
         select_columns(e),
@@ -679,7 +746,7 @@ fn read_record(conn: &Connection, e: &EntitySchema, key: &str) -> Result<Option<
     }
 }
 
-fn set_fields(
+pub(crate) fn set_fields(
     conn: &Connection,
     e: &EntitySchema,
     key: &str,
@@ -710,7 +777,7 @@ fn delete_sql(e: &EntitySchema) -> String {
 }
 
 /// Deletes a record's row.
-fn delete_row(conn: &Connection, e: &EntitySchema, key: &str) -> Result<()> {
+pub(crate) fn delete_row(conn: &Connection, e: &EntitySchema, key: &str) -> Result<()> {
     conn.prepare_cached(&delete_sql(e))?.execute([key])?;
     Ok(())
 }

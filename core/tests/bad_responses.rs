@@ -8,7 +8,7 @@ use support::proxy::{Fault, FaultProxy};
 use support::{client_with, server};
 use syncline_core::sample::TASKS;
 use syncline_core::store::Query;
-use syncline_core::{Config, Error, Record, Syncline, Value};
+use syncline_core::{Error, Record, Syncline, Value};
 
 /// What the error must look like.
 type Expect = fn(&Error) -> bool;
@@ -30,7 +30,11 @@ fn snapshot(device: &Syncline) -> (Vec<Record>, Vec<String>, Option<String>, (u6
         tasks,
         outbox,
         device.store().pull_cursor(TASKS).expect("cursor"),
-        device.store().outbox_counts().expect("counts"),
+        device
+            .store()
+            .counts()
+            .map(|c| (c.pending, c.quarantined))
+            .expect("counts"),
     )
 }
 
@@ -39,7 +43,7 @@ fn bad_answers_change_nothing_and_the_next_sync_works() {
     let (server, users) = server();
     let proxy = FaultProxy::start(&server.url());
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut config = Config::new(&proxy.url(), &users.alice);
+    let mut config = support::manual(&proxy.url(), &users.alice);
     config.max_response_bytes = 256 * 1024;
     let device = client_with(dir.path(), "device", config);
     device.sync_now_blocking("tasks").expect("first sync");

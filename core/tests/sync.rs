@@ -11,6 +11,7 @@ use syncline_core::protocol::{Mutation, OnConflict, Op, Outcome, PushRequest};
 use syncline_core::sample::{COMMENTS, PROJECTS, TASKS};
 use syncline_core::store::Query;
 use syncline_core::transport::Transport;
+use syncline_core::Connectivity;
 use syncline_core::{Banner, Config, Error, Record, Syncline, Value};
 
 fn keys(client: &Syncline, entity: &str) -> Vec<String> {
@@ -195,7 +196,7 @@ fn offline_edits_wait_in_the_outbox_across_restarts() {
     {
         let device = client(dir.path(), "device", &server.url(), &users.alice);
         device.sync_now_blocking("all").expect("sync");
-        device.report_connectivity(false);
+        device.report_connectivity(Connectivity::offline());
         device
             .update(TASKS, "t-shared-1", set("done", Value::Boolean(true)))
             .expect("edit");
@@ -467,7 +468,7 @@ fn pulls_page_and_resume_from_the_cursor() {
     let device = Syncline::open(
         &dir.path().join("d.db"),
         schema,
-        Config::new(&server.url(), &users.alice),
+        support::manual(&server.url(), &users.alice),
     )
     .expect("open");
     let report = device.sync_now_blocking("tasks").expect("sync");
@@ -505,7 +506,8 @@ fn a_revoked_token_means_sign_in() {
     assert_eq!(
         device.banner(),
         Banner::Failed {
-            reason: "sign-in needed".into()
+            reason: "sign-in needed".into(),
+            next_retry_at: None,
         }
     );
     let fresh = server.store().issue_token("alice", None).expect("token");
@@ -525,7 +527,7 @@ fn an_unreachable_server_is_a_typed_retryable_error() {
         .local_addr()
         .expect("addr")
         .port();
-    let mut config = Config::new(&format!("http://127.0.0.1:{port}"), "t");
+    let mut config = support::manual(&format!("http://127.0.0.1:{port}"), "t");
     config.connect_timeout = std::time::Duration::from_secs(2);
     let device = client_with(dir.path(), "device", config);
     let err = device.sync_now_blocking("all").expect_err("nobody there");

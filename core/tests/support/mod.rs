@@ -8,7 +8,7 @@ use std::path::Path;
 
 use serde_json::json;
 use syncline_core::sample;
-use syncline_core::{Config, Syncline};
+use syncline_core::{AutoSync, Config, Syncline};
 use syncline_server::testing::TestServer;
 
 /// Tokens of the fixture's users.
@@ -87,9 +87,17 @@ pub fn server_put(server: &TestServer, entity: &str, key: &str, fields: serde_js
         .expect("server write")
 }
 
-/// A sample-app client of `token` on `server_url`, with its database in `dir`.
+/// A configuration that syncs only when the test asks (so reports are deterministic).
+pub fn manual(server_url: &str, token: &str) -> Config {
+    let mut config = Config::new(server_url, token);
+    config.auto = AutoSync::manual();
+    config
+}
+
+/// A sample-app client of `token` on `server_url`, with its database in `dir`, that syncs only
+/// when asked.
 pub fn client(dir: &Path, name: &str, server_url: &str, token: &str) -> Syncline {
-    client_with(dir, name, Config::new(server_url, token))
+    client_with(dir, name, manual(server_url, token))
 }
 
 /// A sample-app client with a given configuration.

@@ -1,0 +1,422 @@
+//! Settling what the server would not take as it was: a conflict, by the entity's policy (during
+//! a push), a conflict the user resolves from the inbox, and the user's actions on quarantined
+//! mutations (retry, edit, discard). Each runs in one store transaction.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use rusqlite::Transaction;
+
+use crate::conflict::{self, merge3, Conflict, NewConflict, Resolution};
+use crate::error::{Error, Result};
+use crate::outbox::{self, Entry, Fields, MutationReceipt, MutationStage, Stage};
+use crate::protocol::{Op, WireRecord};
+use crate::schema::{ConflictPolicy, EntitySchema};
+use crate::store::{
+    coerce_all, column, delete_row, lock, read_record, set_fields, table, values_of, Store,
+};
+use crate::value::{fields_from_json, fields_to_json, Record, Value};
+
+/// Every field of `record`, nulls included, as JSON.
+fn full(e: &EntitySchema, record: &Record) -> Fields {
+    values_of(record, e.fields.iter().map(|f| &f.name))
+}
+
+/// Writes the server's record over the local row (or deletes the row).
+fn take_remote(
+    tx: &Transaction<'_>,
+    e: &EntitySchema,
+    key: &str,
+    remote: Option<&WireRecord>,
+) -> Result<()> {
+    let Some(remote) = remote else {
+        return delete_row(tx, e, key);
+    };
+    let values = fields_from_json(e, &remote.fields)
+        .map_err(|err| Error::MalformedResponse(format!("conflict record `{key}`: {err}")))?;
+    write_row(tx, e, key, Some(remote.version), &values)
+}
+
+/// Replaces a row with exactly `values` (missing fields null) at `version`.
+fn write_row(
+    tx: &Transaction<'_>,
+    e: &EntitySchema,
+    key: &str,
+    version: Option<i64>,
+    values: &BTreeMap<String, Value>,
+) -> Result<()> {
+    let mut cols = vec![column(&e.key), "_version".to_string()];
+    cols.extend(e.fields.iter().map(|f| column(&f.name)));
+    let marks: Vec<String> = (1..=cols.len()).map(|i| format!("?{i}")).collect();
+    let sql = format!(
+        "INSERT OR REPLACE INTO {} ({}) VALUES ({})",
+        table(e),
+        cols.join(", "),
+        marks.join(", ")
+    );
+    let mut row = vec![
+        Value::Text(key.to_string()),
+        version.map_or(Value::Null, Value::Integer),
+    ];
+    row.extend(
+        e.fields
+            .iter()
+            .map(|f| values.get(&f.name).cloned().unwrap_or(Value::Null)),
+    );
+    tx.prepare_cached(&sql)?
+        .execute(rusqlite::params_from_iter(row.iter()))?;
+    Ok(())
+}
+
+/// Records a mutation that carries a decision already made: it overwrites on conflict.
+fn record_decided(
+    tx: &Transaction<'_>,
+    e: &EntitySchema,
+    key: &str,
+    op: Op,
+    fields: &Fields,
+    base_version: Option<i64>,
+    base_fields: &Fields,
+) -> Result<MutationReceipt> {
+    let receipt = outbox::record(tx, &e.name, key, op, fields, base_version, base_fields)?;
+    outbox::set_overwrite(tx, receipt.seq)?;
+    Ok(receipt)
+}
+
+fn set_stages(tx: &Transaction<'_>, chain: &[Entry], stage: Stage) -> Result<()> {
+    for entry in chain {
+        let m = &entry.mutation;
+        outbox::set_stage(tx, &m.mutation_id, &m.entity, &m.key, stage, None)?;
+    }
+    Ok(())
+}
+
+/// Settles a record whose pending edits met a newer server version (`remote`; `None` when the
+/// server deleted it), by the entity's policy. Every pending edit of the record is taken out of
+/// the outbox and replaced by what the policy decides. Returns whether the conflict went to the
+/// inbox.
+pub(crate) fn settle_conflict(
+    tx: &Transaction<'_>,
+    e: &EntitySchema,
+    key: &str,
+    remote: Option<&WireRecord>,
+) -> Result<bool> {
+    let chain = outbox::chain(tx, &e.name, key)?;
+    for entry in &chain {
+        outbox::remove(tx, entry.mutation.seq)?;
+    }
+    let local = read_record(tx, e, key)?.map(|r| full(e, &r));
+    // What the chain changed, and those fields' values before its first edit (an open conflict
+    // of the record holds an even older base).
+    let mut changed = BTreeSet::new();
+    let mut base = conflict::base_of(tx, &e.name, key)?.unwrap_or_default();
+    for entry in &chain {
+        for (name, v) in &entry.base_fields {
+            base.entry(name.clone()).or_insert_with(|| v.clone());
+        }
+        changed.extend(entry.mutation.fields.keys().cloned());
+        if entry.mutation.op == Op::Delete {
+            changed.extend(e.fields.iter().map(|f| f.name.clone()));
+        }
+    }
+    let remote_version = remote.map(|r| r.version);
+    match e.sync.conflict {
+        ConflictPolicy::LastWriteWins
+        | ConflictPolicy::ServerWins
+        | ConflictPolicy::LockedOffline => {
+            take_remote(tx, e, key, remote)?;
+            set_stages(tx, &chain, Stage::Dropped)?;
+            log::info!("conflict on {}/{key}: the server's version stands", e.name);
+            Ok(false)
+        }
+        ConflictPolicy::ClientWins => {
+            match (&local, remote) {
+                (Some(mine), Some(theirs)) => {
+                    record_decided(
+                        tx,
+                        e,
+                        key,
+                        Op::Update,
+                        mine,
+                        Some(theirs.version),
+                        &theirs.fields,
+                    )?;
+                }
+                (Some(mine), None) => {
+                    record_decided(tx, e, key, Op::Insert, mine, None, &Fields::new())?;
+                }
+                (None, Some(theirs)) => {
+                    record_decided(
+                        tx,
+                        e,
+                        key,
+                        Op::Delete,
+                        &Fields::new(),
+                        Some(theirs.version),
+                        &theirs.fields,
+                    )?;
+                }
+                (None, None) => {}
+            }
+            set_stages(tx, &chain, Stage::Replaced)?;
+            Ok(false)
+        }
+        ConflictPolicy::Manual => {
+            if let (Some(mine), Some(theirs)) = (&local, remote) {
+                let mine_changed: Fields = changed
+                    .iter()
+                    .map(|n| (n.clone(), mine.get(n).cloned().unwrap_or_default()))
+                    .collect();
+                let merge = merge3(&base, &mine_changed, &theirs.fields);
+                take_remote(tx, e, key, remote)?;
+                if !merge.clean.is_empty() {
+                    set_fields(tx, e, key, &fields_from_json(e, &merge.clean)?)?;
+                    let before: Fields = merge
+                        .clean
+                        .keys()
+                        .map(|n| (n.clone(), theirs.fields.get(n).cloned().unwrap_or_default()))
+                        .collect();
+                    outbox::record(
+                        tx,
+                        &e.name,
+                        key,
+                        Op::Update,
+                        &merge.clean,
+                        Some(theirs.version),
+                        &before,
+                    )?;
+                }
+                if merge.overlapping.is_empty() {
+                    set_stages(tx, &chain, Stage::Replaced)?;
+                    log::info!("conflict on {}/{key}: merged by field", e.name);
+                    return Ok(false);
+                }
+                let overlap_base: Fields = merge
+                    .overlapping
+                    .iter()
+                    .map(|n| (n.clone(), base.get(n).cloned().unwrap_or_default()))
+                    .collect();
+                conflict::insert(
+                    tx,
+                    &NewConflict {
+                        entity: &e.name,
+                        key,
+                        fields: &merge.overlapping,
+                        base: &overlap_base,
+                        local: Some(mine),
+                        remote: Some(&theirs.fields),
+                        remote_version,
+                    },
+                )?;
+            } else {
+                // One side deleted the record: nothing to merge field by field.
+                let fields: Vec<String> = changed.into_iter().collect();
+                conflict::insert(
+                    tx,
+                    &NewConflict {
+                        entity: &e.name,
+                        key,
+                        fields: &fields,
+                        base: &base,
+                        local: local.as_ref(),
+                        remote: remote.map(|r| &r.fields),
+                        remote_version,
+                    },
+                )?;
+                take_remote(tx, e, key, remote)?;
+            }
+            set_stages(tx, &chain, Stage::InConflict)?;
+            log::info!("conflict on {}/{key}: sent to the inbox", e.name);
+            Ok(true)
+        }
+    }
+}
+
+impl Store {
+    /// The conflicts waiting for the user, oldest first.
+    pub fn conflicts(&self) -> Result<Vec<Conflict>> {
+        let stored = conflict::all(&lock(&self.reader))?;
+        stored
+            .into_iter()
+            .map(|c| {
+                let e = self.schema().entity(&c.entity)?;
+                Ok(Conflict {
+                    id: c.id,
+                    entity: c.entity.clone(),
+                    key: c.key,
+                    fields: c.fields,
+                    base: fields_from_json(e, &c.base)?,
+                    local: c.local.map(|l| fields_from_json(e, &l)).transpose()?,
+                    remote: c.remote.map(|r| fields_from_json(e, &r)).transpose()?,
+                    remote_version: c.remote_version,
+                    created_at: c.created_at,
+                })
+            })
+            .collect()
+    }
+
+    /// Settles conflict `id` as the user decided, in one transaction: the chosen version is
+    /// written locally and (unless the server's stands) queued to overwrite the server's.
+    /// Returns the mutation that carries it, if any.
+    pub fn resolve(&self, id: i64, resolution: Resolution) -> Result<Option<MutationReceipt>> {
+        let mut conn = lock(&self.writer);
+        let tx = conn.transaction()?;
+        let c = conflict::get(&tx, id)?.ok_or(Error::NoSuchConflict(id))?;
+        let e = self.schema().entity(&c.entity)?;
+        let key = c.key.as_str();
+        let current = read_record(&tx, e, key)?;
+        let chosen: Option<Fields> = match resolution {
+            Resolution::KeepTheirs => {
+                conflict::remove(&tx, id)?;
+                tx.commit()?;
+                return Ok(None);
+            }
+            // Mine: the conflicting fields as I had them (or my deletion).
+            Resolution::KeepMine => c.local.map(|mine| match &current {
+                Some(_) if c.remote.is_some() => c
+                    .fields
+                    .iter()
+                    .map(|n| (n.clone(), mine.get(n).cloned().unwrap_or_default()))
+                    .collect(),
+                _ => mine,
+            }),
+            Resolution::Merged(values) => Some(fields_to_json(&coerce_all(e, values)?)),
+        };
+        let receipt = match (chosen, &current) {
+            (None, None) => None,
+            (None, Some(row)) => {
+                delete_row(&tx, e, key)?;
+                Some(record_decided(
+                    &tx,
+                    e,
+                    key,
+                    Op::Delete,
+                    &Fields::new(),
+                    c.remote_version,
+                    &full(e, row),
+                )?)
+            }
+            (Some(values), Some(row)) => {
+                let changes: BTreeMap<String, Value> = fields_from_json(e, &values)?
+                    .into_iter()
+                    .filter(|(n, v)| row.get(n) != v)
+                    .collect();
+                if changes.is_empty() {
+                    None
+                } else {
+                    set_fields(&tx, e, key, &changes)?;
+                    let before = values_of(row, changes.keys());
+                    Some(record_decided(
+                        &tx,
+                        e,
+                        key,
+                        Op::Update,
+                        &fields_to_json(&changes),
+                        c.remote_version,
+                        &before,
+                    )?)
+                }
+            }
+            (Some(values), None) => {
+                let typed = fields_from_json(e, &values)?;
+                write_row(&tx, e, key, None, &typed)?;
+                Some(record_decided(
+                    &tx,
+                    e,
+                    key,
+                    Op::Insert,
+                    &fields_to_json(&typed),
+                    c.remote_version,
+                    &Fields::new(),
+                )?)
+            }
+        };
+        conflict::remove(&tx, id)?;
+        tx.commit()?;
+        Ok(receipt)
+    }
+
+    /// A quarantined entry by seq.
+    fn quarantined_entry(tx: &Transaction<'_>, seq: u64) -> Result<Entry> {
+        match outbox::entry(tx, seq)? {
+            Some((entry, state)) if state == "quarantined" => Ok(entry),
+            _ => Err(Error::NoSuchQuarantined(seq)),
+        }
+    }
+
+    /// Sends a quarantined mutation again, as it is (after the cause was fixed on the server).
+    /// Returns its new seq.
+    pub fn retry_quarantined(&self, seq: u64) -> Result<u64> {
+        let mut conn = lock(&self.writer);
+        let tx = conn.transaction()?;
+        let entry = Self::quarantined_entry(&tx, seq)?;
+        let new_seq = outbox::requeue(&tx, &entry, None)?;
+        tx.commit()?;
+        Ok(new_seq)
+    }
+
+    /// Changes fields of a quarantined insert or update (locally too) and sends it again.
+    /// Returns its new seq.
+    pub fn edit_quarantined(&self, seq: u64, changes: BTreeMap<String, Value>) -> Result<u64> {
+        let mut conn = lock(&self.writer);
+        let tx = conn.transaction()?;
+        let entry = Self::quarantined_entry(&tx, seq)?;
+        let m = &entry.mutation;
+        let e = self.schema().entity(&m.entity)?;
+        if m.op == Op::Delete {
+            return Err(Error::NotEditable(format!(
+                "the quarantined change {seq} deletes {}/{}: retry or discard it",
+                m.entity, m.key
+            )));
+        }
+        let changes = coerce_all(e, changes)?;
+        let mut fields = m.fields.clone();
+        fields.extend(fields_to_json(&changes));
+        if read_record(&tx, e, &m.key)?.is_some() {
+            set_fields(&tx, e, &m.key, &changes)?;
+        }
+        let new_seq = outbox::requeue(&tx, &entry, Some(&fields))?;
+        tx.commit()?;
+        Ok(new_seq)
+    }
+
+    /// Drops a quarantined mutation and undoes it locally: an insert's record goes, an update's
+    /// fields get their earlier values back, a deleted record comes back.
+    pub fn discard_quarantined(&self, seq: u64) -> Result<()> {
+        let mut conn = lock(&self.writer);
+        let tx = conn.transaction()?;
+        let entry = Self::quarantined_entry(&tx, seq)?;
+        let m = &entry.mutation;
+        let e = self.schema().entity(&m.entity)?;
+        outbox::remove(&tx, m.seq)?;
+        let before = fields_from_json(e, &entry.base_fields)?;
+        match m.op {
+            Op::Insert => delete_row(&tx, e, &m.key)?,
+            Op::Update => {
+                if read_record(&tx, e, &m.key)?.is_some() {
+                    set_fields(&tx, e, &m.key, &before)?;
+                }
+            }
+            Op::Delete => {
+                if read_record(&tx, e, &m.key)?.is_none() {
+                    write_row(&tx, e, &m.key, m.base_version, &before)?;
+                }
+            }
+        }
+        outbox::set_stage(
+            &tx,
+            &m.mutation_id,
+            &m.entity,
+            &m.key,
+            Stage::Discarded,
+            None,
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Where a mutation is: saved, accepted, seen in pulled data, quarantined, in conflict…
+    /// (`None` once finished stages are forgotten, after a week).
+    pub fn mutation_stage(&self, mutation_id: &str) -> Result<Option<MutationStage>> {
+        outbox::stage(&lock(&self.reader), mutation_id)
+    }
+}
