@@ -459,10 +459,19 @@ impl Inner {
         self.store.queue_sync(unit, priority, discard_pending)?;
         if discard_pending {
             // Callers awaiting a dropped request learn it now rather than never.
-            let dropped: Vec<(String, Vec<Waiter>)> = lock(&self.waiters)
-                .queued
-                .extract_if(|u, _| u != unit)
-                .collect();
+            let dropped: Vec<(String, Vec<Waiter>)> = {
+                let mut waiters = lock(&self.waiters);
+                let units: Vec<String> = waiters
+                    .queued
+                    .keys()
+                    .filter(|u| *u != unit)
+                    .cloned()
+                    .collect();
+                units
+                    .into_iter()
+                    .filter_map(|u| waiters.queued.remove_entry(&u))
+                    .collect()
+            };
             for (u, waiters) in dropped {
                 for w in waiters {
                     let _ = w.send(Err(Error::Discarded(format!(

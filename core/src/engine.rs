@@ -22,6 +22,10 @@ pub struct EntityReport {
     pub overwrote: u64,
     /// Mutations the server refused, now in quarantine.
     pub quarantined: u64,
+    /// Records whose edits met a newer server version (settled by the entity's policy).
+    pub conflicts: u64,
+    /// Of those, how many went to the conflict inbox for the user.
+    pub to_inbox: u64,
     /// Records created or changed by the pull.
     pub pulled: u64,
     /// Records deleted by the pull.
@@ -141,6 +145,8 @@ impl Engine {
             report.pushed += stats.applied;
             report.overwrote += stats.overwrote;
             report.quarantined += stats.quarantined;
+            report.conflicts += stats.conflicts;
+            report.to_inbox += stats.to_inbox;
             log::debug!("push {entity}: {stats:?}");
             batch_done(report);
         }

@@ -3,7 +3,7 @@
 //! client shows them, the tests and benchmarks use them.
 
 use crate::error::Result;
-use crate::schema::{EntitySchema, FieldDef, FieldType, Schema, SyncMode};
+use crate::schema::{ConflictPolicy, EntitySchema, FieldDef, FieldType, Schema, SyncMode};
 
 /// Entity names of the sample app.
 pub const PROJECTS: &str = "projects";
@@ -23,7 +23,9 @@ pub fn server_entities() -> Vec<EntitySchema> {
             .field(FieldDef::new("archived", Boolean))
             .field(FieldDef::new("created_at", Timestamp))
             .field(FieldDef::new("budget_cents", Integer)),
+        // Tasks are edited by several people: overlapping edits go to the user, the rest merges.
         EntitySchema::new(TASKS, "id")
+            .conflict(ConflictPolicy::Manual)
             .field(FieldDef::required("project_id", Text).indexed())
             .field(FieldDef::required("title", Text))
             .field(FieldDef::new("notes", Text))

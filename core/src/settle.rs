@@ -21,6 +21,25 @@ fn full(e: &EntitySchema, record: &Record) -> Fields {
     values_of(record, e.fields.iter().map(|f| &f.name))
 }
 
+/// The server's record reduced to the fields this device keeps (the server sends all of its
+/// fields: it does not know which subset a device keeps), and each checked against the schema.
+fn kept(e: &EntitySchema, remote: &WireRecord) -> Result<WireRecord> {
+    let fields: Fields = remote
+        .fields
+        .iter()
+        .filter(|(name, _)| e.field_def(name).is_ok())
+        .map(|(n, v)| (n.clone(), v.clone()))
+        .collect();
+    fields_from_json(e, &fields).map_err(|err| {
+        Error::MalformedResponse(format!("conflict record `{}`: {err}", remote.key))
+    })?;
+    Ok(WireRecord {
+        key: remote.key.clone(),
+        version: remote.version,
+        fields,
+    })
+}
+
 /// Writes the server's record over the local row (or deletes the row).
 fn take_remote(
     tx: &Transaction<'_>,
@@ -100,6 +119,8 @@ pub(crate) fn settle_conflict(
     key: &str,
     remote: Option<&WireRecord>,
 ) -> Result<bool> {
+    let remote = remote.map(|r| kept(e, r)).transpose()?;
+    let remote = remote.as_ref();
     let chain = outbox::chain(tx, &e.name, key)?;
     for entry in &chain {
         outbox::remove(tx, entry.mutation.seq)?;

@@ -3,10 +3,8 @@
 
 mod support;
 
-use std::collections::BTreeMap;
-
 use serde_json::json;
-use support::{client, client_with, server, server_put};
+use support::{client, client_with, new_task, server, server_put, set};
 use syncline_core::protocol::{Mutation, OnConflict, Op, Outcome, PushRequest};
 use syncline_core::sample::{COMMENTS, PROJECTS, TASKS};
 use syncline_core::store::Query;
@@ -29,17 +27,6 @@ fn all_records(client: &Syncline, entity: &str) -> Vec<Record> {
         .query(entity, &Query::all(10_000))
         .expect("query")
         .records
-}
-
-fn set(field: &str, value: Value) -> BTreeMap<String, Value> {
-    BTreeMap::from([(field.to_string(), value)])
-}
-
-fn new_task(key: &str, project: &str, title: &str) -> Record {
-    Record::new(key)
-        .with("project_id", Value::Text(project.into()))
-        .with("title", Value::Text(title.into()))
-        .with("done", Value::Boolean(false))
 }
 
 #[test]
@@ -370,7 +357,12 @@ fn a_lost_push_answer_is_resent_and_applied_once() {
 fn last_write_wins_and_says_so() {
     let (server, users) = server();
     let dir = tempfile::tempdir().expect("tempdir");
-    let device = client(dir.path(), "device", &server.url(), &users.alice);
+    let device = support::client_with_schema(
+        dir.path(),
+        "device",
+        support::schema_with_task_policy(syncline_core::ConflictPolicy::LastWriteWins),
+        support::manual(&server.url(), &users.alice),
+    );
     device.sync_now_blocking("all").expect("sync");
     device
         .update(

@@ -4,11 +4,13 @@
 
 pub mod proxy;
 
+use std::collections::BTreeMap;
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 use serde_json::json;
 use syncline_core::sample;
-use syncline_core::{AutoSync, Config, Syncline};
+use syncline_core::{AutoSync, Config, ConflictPolicy, Record, Schema, Syncline, Value};
 use syncline_server::testing::TestServer;
 
 /// Tokens of the fixture's users.
@@ -102,10 +104,44 @@ pub fn client(dir: &Path, name: &str, server_url: &str, token: &str) -> Syncline
 
 /// A sample-app client with a given configuration.
 pub fn client_with(dir: &Path, name: &str, config: Config) -> Syncline {
-    Syncline::open(
-        &dir.join(format!("{name}.db")),
-        sample::schema().expect("schema"),
-        config,
-    )
-    .expect("open client")
+    client_with_schema(dir, name, sample::schema().expect("schema"), config)
+}
+
+/// A client of `schema` with a given configuration.
+pub fn client_with_schema(dir: &Path, name: &str, schema: Schema, config: Config) -> Syncline {
+    Syncline::open(&dir.join(format!("{name}.db")), schema, config).expect("open client")
+}
+
+/// The sample schema with the tasks' conflict policy replaced.
+pub fn schema_with_task_policy(policy: ConflictPolicy) -> Schema {
+    let mut entities = sample::schema().expect("schema").entities().to_vec();
+    for e in &mut entities {
+        if e.name == sample::TASKS {
+            e.sync.conflict = policy;
+        }
+    }
+    Schema::new(entities).expect("schema")
+}
+
+/// One field's new value, as `update` takes it.
+pub fn set(field: &str, value: Value) -> BTreeMap<String, Value> {
+    BTreeMap::from([(field.to_string(), value)])
+}
+
+/// A new task of the sample app.
+pub fn new_task(key: &str, project: &str, title: &str) -> Record {
+    Record::new(key)
+        .with("project_id", Value::Text(project.into()))
+        .with("title", Value::Text(title.into()))
+        .with("done", Value::Boolean(false))
+}
+
+/// Polls `check` until it holds, for at most 30 s (a generous bound for background work on a
+/// loaded machine; the tests assert what happens, never how fast).
+pub fn eventually(what: &str, mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !check() {
+        assert!(Instant::now() < deadline, "never happened: {what}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
 }

@@ -1,0 +1,738 @@
+//! End to end, the sync engine's scheduling and settling: the request queue and units, the
+//! network watcher, automatic sync, status and listeners, conflicts and quarantine. Real server
+//! over loopback, real SQLite files; background work is awaited by polling its visible effects.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::json;
+use support::{
+    client, client_with, client_with_schema, eventually, manual, new_task, schema_with_task_policy,
+    server, server_put, set,
+};
+use syncline_core::client::Event;
+use syncline_core::sample::{COMMENTS, PROJECTS, TASKS};
+use syncline_core::{
+    AutoSync, Banner, Config, ConflictPolicy, Connectivity, Error, NetworkStatus, NetworkType,
+    Resolution, Stage, SyncUnit, Syncline, Value,
+};
+use tokio::sync::broadcast;
+
+/// Waits for the next event that `pick` accepts; returns what it made of it.
+fn wait_event<T>(
+    rx: &mut broadcast::Receiver<Event>,
+    what: &str,
+    mut pick: impl FnMut(&Event) -> Option<T>,
+) -> T {
+    let mut found = None;
+    eventually(what, || {
+        while let Ok(event) = rx.try_recv() {
+            if let Some(t) = pick(&event) {
+                found = Some(t);
+                return true;
+            }
+        }
+        false
+    });
+    found.expect("found")
+}
+
+fn completed(unit: &str) -> impl FnMut(&Event) -> Option<syncline_core::SyncReport> + '_ {
+    move |e| match e {
+        Event::SyncCompleted { report } if report.unit == unit => Some(report.clone()),
+        _ => None,
+    }
+}
+
+fn server_title(server: &syncline_server::testing::TestServer, key: &str) -> serde_json::Value {
+    server
+        .store()
+        .get_record("tasks", key)
+        .expect("read")
+        .expect("record")
+        .fields
+        .get("title")
+        .cloned()
+        .unwrap_or_default()
+}
+
+fn local_title(device: &Syncline, key: &str) -> Value {
+    device
+        .get(TASKS, key)
+        .expect("get")
+        .expect("record")
+        .get("title")
+        .clone()
+}
+
+fn online() -> Connectivity {
+    Connectivity::online(NetworkType::Wifi)
+}
+
+fn queued_units(device: &Syncline) -> Vec<String> {
+    device
+        .queued_syncs()
+        .expect("queue")
+        .into_iter()
+        .map(|r| r.unit)
+        .collect()
+}
+
+#[test]
+fn trigger_sync_returns_at_once_and_reports_through_events() {
+    let (server, users) = server();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let device = client(dir.path(), "device", &server.url(), &users.alice);
+    let mut events = device.events();
+    device.trigger_sync("tasks", false).expect("queued");
+    let unit = wait_event(&mut events, "sync started", |e| match e {
+        Event::SyncStarted { unit } => Some(unit.clone()),
+        _ => None,
+    });
+    assert_eq!(unit, "tasks");
+    let report = wait_event(&mut events, "tasks synced", completed("tasks"));
+    // A unit syncs only its entities, each as its own step.
+    assert_eq!(report.entities.len(), 1);
+    assert_eq!(report.entities[0].entity, TASKS);
+    assert_eq!(report.entities[0].pulled, 3);
+    assert!(device
+        .query(COMMENTS, &syncline_core::Query::all(10))
+        .expect("q")
+        .records
+        .is_empty());
+    assert!(matches!(
+        device.trigger_sync("nope", false),
+        Err(Error::UnknownUnit(_))
+    ));
+
+    // A failure names the unit and carries the error.
+    server.store().revoke_token(&users.alice).expect("revoke");
+    device.trigger_sync("comments", false).expect("queued");
+    let error = wait_event(&mut events, "comments failed", |e| match e {
+        Event::SyncFailed { unit, error } if unit == "comments" => Some(error.clone()),
+        _ => None,
+    });
+    assert!(matches!(error, Error::SignInNeeded { .. }), "{error:?}");
+}
+
+#[test]
+fn discard_pending_drops_queued_requests_but_never_outbox_data() {
+    let (server, users) = server();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let device = client(dir.path(), "device", &server.url(), &users.alice);
+    device.sync_now_blocking("all").expect("sync");
+    device.report_connectivity(Connectivity::offline());
+    device
+        .insert(TASKS, new_task("t-new", "p-shared", "Kept through discard"))
+        .expect("insert");
+    device.trigger_sync("comments", false).expect("queued");
+    device.trigger_sync("projects", false).expect("queued");
+    device.trigger_sync("comments", false).expect("queued");
+    assert_eq!(
+        queued_units(&device),
+        vec!["comments", "projects"],
+        "queued once"
+    );
+    device.trigger_sync("tasks", true).expect("queued");
+    assert_eq!(queued_units(&device), vec!["tasks"]);
+    assert_eq!(device.status().pending, 1, "the outbox is untouched");
+
+    let mut events = device.events();
+    device.report_connectivity(online());
+    let report = wait_event(&mut events, "tasks synced", completed("tasks"));
+    assert_eq!(report.entities[0].pushed, 1);
+    assert_eq!(
+        server_title(&server, "t-new"),
+        json!("Kept through discard")
+    );
+    assert!(queued_units(&device).is_empty());
+}
+
+#[test]
+fn unit_priorities_order_the_queue() {
+    let (server, users) = server();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut config = manual(&server.url(), &users.alice);
+    config.units = vec![
+        SyncUnit::new("all", &[PROJECTS, TASKS, COMMENTS]),
+        SyncUnit::new("comments", &[COMMENTS]),
+        SyncUnit::new("tasks", &[TASKS]).priority(5),
+    ];
+    let device = client_with(dir.path(), "device", config);
+    device.report_connectivity(Connectivity::offline());
+    device.trigger_sync("all", false).expect("q");
+    device.trigger_sync("comments", false).expect("q");
+    device.trigger_sync("tasks", false).expect("q");
+    assert_eq!(queued_units(&device), vec!["tasks", "all", "comments"]);
+}
+
+#[test]
+fn the_queue_survives_a_restart_and_runs_after_it() {
+    let (server, users) = server();
+    let dir = tempfile::tempdir().expect("tempdir");
+    {
+        let device = client(dir.path(), "device", &server.url(), &users.alice);
+        device.report_connectivity(Connectivity::offline());
+        device
+            .insert(
+                TASKS,
+                new_task("t-restart", "p-shared", "Queued before a restart"),
+            )
+            .expect("insert");
+        device.trigger_sync("comments", false).expect("q");
+        device.trigger_sync("tasks", false).expect("q");
+        assert_eq!(queued_units(&device), vec!["comments", "tasks"]);
+    }
+    // The process "restarts" online: the queued requests run by themselves.
+    let device = client(dir.path(), "device", &server.url(), &users.alice);
+    eventually("the restored queue ran", || {
+        queued_units(&device).is_empty() && device.status().pending == 0
+    });
+    assert_eq!(
+        server_title(&server, "t-restart"),
+        json!("Queued before a restart")
+    );
+    assert!(device.status().last_synced_at.is_some());
+}
+
+#[test]
+fn a_rejected_mutation_waits_aside_and_can_be_edited_retried_or_discarded() {
+    let (server, users) = server();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bob = client(dir.path(), "bob", &server.url(), &users.bob);
+    bob.sync_now_blocking("all").expect("sync");
+    let to_edit = bob
+        .insert(TASKS, new_task("t-edit", "p-carol", "Wrong project"))
+        .expect("insert");
+    let to_retry = bob
+        .insert(TASKS, new_task("t-retry", "p-carol", "Not yet allowed"))
+        .expect("insert");
+    bob.insert(TASKS, new_task("t-discard", "p-carol", "Never mind"))
+        .expect("insert");
+    let after = bob
+        .update(TASKS, "t-shared-1", set("done", Value::Boolean(true)))
+        .expect("edit")
+        .expect("changed");
+    assert_eq!(
+        bob.mutation_stage(&after.mutation_id)
+            .expect("stage")
+            .map(|s| s.stage),
+        Some(Stage::Saved)
+    );
+    let report = bob.sync_now_blocking("tasks").expect("sync");
+    assert_eq!(
+        (report.entities[0].pushed, report.entities[0].quarantined),
+        (1, 3)
+    );
+    // The mutation after the refused ones synced, and the pull that followed saw it.
+    let stage = bob
+        .mutation_stage(&after.mutation_id)
+        .expect("stage")
+        .expect("known");
+    assert_eq!(stage.stage, Stage::Seen);
+    assert!(stage.version.is_some());
+    assert_eq!(
+        bob.mutation_stage(&to_edit.mutation_id)
+            .expect("stage")
+            .map(|s| s.stage),
+        Some(Stage::Quarantined)
+    );
+    let refused = bob.quarantined().expect("quarantine");
+    assert_eq!(refused.len(), 3);
+    assert!(refused.iter().all(|q| q.code == "forbidden"));
+    let seq_of = |key: &str| {
+        refused
+            .iter()
+            .find(|q| q.mutation.key == key)
+            .expect("quarantined")
+            .mutation
+            .seq
+    };
+
+    // Edit: move it to a project bob belongs to.
+    bob.edit_quarantined(
+        seq_of("t-edit"),
+        set("project_id", Value::Text("p-shared".into())),
+    )
+    .expect("edit");
+    // Discard: the local record goes away.
+    bob.discard_quarantined(seq_of("t-discard"))
+        .expect("discard");
+    assert!(bob.get(TASKS, "t-discard").expect("get").is_none());
+    // Retry: after carol lets bob into her project.
+    server
+        .store()
+        .add_membership("bob", "p-carol")
+        .expect("membership");
+    bob.retry_quarantined(seq_of("t-retry")).expect("retry");
+    assert!(matches!(
+        bob.retry_quarantined(seq_of("t-retry")),
+        Err(Error::NoSuchQuarantined(_))
+    ));
+    assert_eq!(bob.status().quarantined, 0);
+    assert_eq!(bob.status().pending, 2);
+
+    let report = bob.sync_now_blocking("tasks").expect("sync");
+    assert_eq!(
+        (report.entities[0].pushed, report.entities[0].quarantined),
+        (2, 0)
+    );
+    let edited = server
+        .store()
+        .get_record("tasks", "t-edit")
+        .expect("read")
+        .expect("t-edit");
+    assert_eq!(edited.fields.get("project_id"), Some(&json!("p-shared")));
+    assert!(server
+        .store()
+        .get_record("tasks", "t-retry")
+        .expect("read")
+        .is_some());
+    assert!(server
+        .store()
+        .get_record("tasks", "t-discard")
+        .expect("read")
+        .is_none());
+    assert_eq!(
+        bob.mutation_stage(&to_retry.mutation_id)
+            .expect("stage")
+            .map(|s| s.stage),
+        Some(Stage::Seen),
+        "a retried mutation keeps its id"
+    );
+}
+
+#[test]
+fn edits_of_different_fields_merge_by_themselves() {
+    let (server, users) = server();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let device = client(dir.path(), "device", &server.url(), &users.alice);
+    device.sync_now_blocking("tasks").expect("sync");
+    device
+        .update(
+            TASKS,
+            "t-shared-1",
+            set("title", Value::Text("Title from the device".into())),
+        )
+        .expect("edit");
+    server_put(
+        &server,
+        "tasks",
+        "t-shared-1",
+        json!({"project_id": "p-shared", "title": "Task t-shared-1", "done": false,
+               "notes": "Notes from the office", "internal_notes": "server only"}),
+    );
+    let report = device.sync_now_blocking("tasks").expect("sync");
+    assert_eq!(
+        (report.entities[0].conflicts, report.entities[0].to_inbox),
+        (1, 0)
+    );
+    assert_eq!(
+        server_title(&server, "t-shared-1"),
+        json!("Title from the device")
+    );
+    let on_server = server
+        .store()
+        .get_record("tasks", "t-shared-1")
+        .expect("read")
+        .expect("t1");
+    assert_eq!(
+        on_server.fields.get("notes"),
+        Some(&json!("Notes from the office"))
+    );
+    let local = device.get(TASKS, "t-shared-1").expect("get").expect("t1");
+    assert_eq!(
+        local.get("notes"),
+        &Value::Text("Notes from the office".into())
+    );
+    assert_eq!(local.version, Some(on_server.version));
+    assert!(device.conflicts().expect("inbox").is_empty());
+}
+
+/// Makes an overlapping title edit on `key` (device and server) and syncs it into the inbox.
+fn overlap(
+    server: &syncline_server::testing::TestServer,
+    device: &Syncline,
+    key: &str,
+    mine: &str,
+    theirs: &str,
+) -> i64 {
+    device
+        .update(TASKS, key, set("title", Value::Text(mine.into())))
+        .expect("edit");
+    server_put(
+        server,
+        "tasks",
+        key,
+        json!({"project_id": "p-shared", "title": theirs, "done": false}),
+    );
+    let report = device.sync_now_blocking("tasks").expect("sync");
+    assert_eq!(report.entities[0].to_inbox, 1);
+    let inbox = device.conflicts().expect("inbox");
+    let conflict = inbox
+        .iter()
+        .find(|c| c.key == key)
+        .expect("the conflict is in the inbox");
+    assert_eq!(conflict.fields, vec!["title".to_string()]);
+    assert_eq!(
+        conflict.local.as_ref().and_then(|l| l.get("title")),
+        Some(&Value::Text(mine.into())),
+        "nothing the user wrote is lost"
+    );
+    assert_eq!(
+        conflict.remote.as_ref().and_then(|r| r.get("title")),
+        Some(&Value::Text(theirs.into()))
+    );
+    conflict.id
+}
+
+#[test]
+fn overlapping_edits_go_to_the_inbox_and_resolve_each_way() {
+    let (server, users) = server();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let device = client(dir.path(), "device", &server.url(), &users.alice);
+    device.sync_now_blocking("tasks").expect("sync");
+
+    // Keep mine.
+    let id = overlap(&server, &device, "t-shared-1", "Mine", "Theirs");
+    let conflict = &device.conflicts().expect("inbox")[0];
+    assert_eq!(
+        conflict.base.get("title"),
+        Some(&Value::Text("Task t-shared-1".into()))
+    );
+    assert_eq!(device.status().conflicts, 1);
+    assert_eq!(
+        local_title(&device, "t-shared-1"),
+        Value::Text("Theirs".into())
+    );
+    device.resolve(id, Resolution::KeepMine).expect("resolve");
+    assert_eq!(
+        local_title(&device, "t-shared-1"),
+        Value::Text("Mine".into())
+    );
+    device.sync_now_blocking("tasks").expect("sync");
+    assert_eq!(server_title(&server, "t-shared-1"), json!("Mine"));
+    assert_eq!(device.status().conflicts, 0);
+
+    // Keep theirs.
+    let id = overlap(&server, &device, "t-shared-1", "Mine again", "Theirs again");
+    assert!(device
+        .resolve(id, Resolution::KeepTheirs)
+        .expect("resolve")
+        .is_none());
+    let report = device.sync_now_blocking("tasks").expect("sync");
+    assert_eq!(report.entities[0].pushed, 0);
+    assert_eq!(server_title(&server, "t-shared-1"), json!("Theirs again"));
+    assert_eq!(
+        local_title(&device, "t-shared-1"),
+        Value::Text("Theirs again".into())
+    );
+
+    // A merged record.
+    let id = overlap(&server, &device, "t-shared-2", "Left", "Right");
+    device
+        .resolve(
+            id,
+            Resolution::Merged(BTreeMap::from([(
+                "title".to_string(),
+                Value::Text("Left and right".into()),
+            )])),
+        )
+        .expect("resolve");
+    device.sync_now_blocking("tasks").expect("sync");
+    assert_eq!(server_title(&server, "t-shared-2"), json!("Left and right"));
+    assert!(matches!(
+        device.resolve(id, Resolution::KeepMine),
+        Err(Error::NoSuchConflict(_))
+    ));
+    assert!(device.conflicts().expect("inbox").is_empty());
+}
+
+#[test]
+fn a_delete_against_a_remote_edit_waits_for_the_user() {
+    let (server, users) = server();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let device = client(dir.path(), "device", &server.url(), &users.alice);
+    device.sync_now_blocking("tasks").expect("sync");
+    device.delete(TASKS, "t-shared-2").expect("delete");
+    server_put(
+        &server,
+        "tasks",
+        "t-shared-2",
+        json!({"project_id": "p-shared", "title": "Still needed", "done": false}),
+    );
+    device.sync_now_blocking("tasks").expect("sync");
+    let inbox = device.conflicts().expect("inbox");
+    assert_eq!(inbox.len(), 1);
+    assert!(inbox[0].local.is_none(), "deleted here");
+    assert_eq!(
+        local_title(&device, "t-shared-2"),
+        Value::Text("Still needed".into()),
+        "the server's record is shown until the user decides"
+    );
+    device
+        .resolve(inbox[0].id, Resolution::KeepMine)
+        .expect("resolve");
+    assert!(device.get(TASKS, "t-shared-2").expect("get").is_none());
+    device.sync_now_blocking("tasks").expect("sync");
+    assert!(
+        server
+            .store()
+            .get_record("tasks", "t-shared-2")
+            .expect("read")
+            .expect("tombstone")
+            .deleted
+    );
+}
+
+#[test]
+fn server_wins_client_wins_and_locked_offline_policies() {
+    let (server, users) = server();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let edit_both = |device: &Syncline, mine: &str, theirs: &str| {
+        device.sync_now_blocking("tasks").expect("sync");
+        device
+            .update(TASKS, "t-shared-1", set("title", Value::Text(mine.into())))
+            .expect("edit");
+        server_put(
+            &server,
+            "tasks",
+            "t-shared-1",
+            json!({"project_id": "p-shared", "title": theirs, "notes": format!("notes by {theirs}"), "done": false}),
+        );
+        device.sync_now_blocking("tasks").expect("sync")
+    };
+
+    let device = client_with_schema(
+        dir.path(),
+        "server-wins",
+        schema_with_task_policy(ConflictPolicy::ServerWins),
+        manual(&server.url(), &users.alice),
+    );
+    let report = edit_both(&device, "Device", "Server");
+    assert_eq!(
+        (report.entities[0].conflicts, report.entities[0].pushed),
+        (1, 0)
+    );
+    assert_eq!(server_title(&server, "t-shared-1"), json!("Server"));
+    assert_eq!(
+        local_title(&device, "t-shared-1"),
+        Value::Text("Server".into())
+    );
+    assert_eq!(device.status().pending, 0);
+
+    let device = client_with_schema(
+        dir.path(),
+        "client-wins",
+        schema_with_task_policy(ConflictPolicy::ClientWins),
+        manual(&server.url(), &users.alice),
+    );
+    let report = edit_both(&device, "Device wins", "Server again");
+    assert_eq!(report.entities[0].conflicts, 1);
+    assert_eq!(server_title(&server, "t-shared-1"), json!("Device wins"));
+    let on_server = server
+        .store()
+        .get_record("tasks", "t-shared-1")
+        .expect("read")
+        .expect("t1");
+    assert_eq!(
+        on_server.fields.get("notes"),
+        Some(&json!("notes by Server")),
+        "the whole local record (as pulled before the edit) replaced the server's"
+    );
+
+    let device = client_with_schema(
+        dir.path(),
+        "locked",
+        schema_with_task_policy(ConflictPolicy::LockedOffline),
+        manual(&server.url(), &users.alice),
+    );
+    device.sync_now_blocking("tasks").expect("sync");
+    device.report_connectivity(Connectivity::offline());
+    assert!(matches!(
+        device.update(TASKS, "t-shared-1", set("done", Value::Boolean(true))),
+        Err(Error::LockedOffline(_))
+    ));
+    device.report_connectivity(online());
+    device
+        .update(TASKS, "t-shared-1", set("done", Value::Boolean(true)))
+        .expect("online edit");
+}
+
+/// A client that syncs by itself, with short delays so tests do not wait for defaults.
+fn auto_client(dir: &std::path::Path, name: &str, url: &str, token: &str) -> Syncline {
+    let mut config = Config::new(url, token);
+    config.auto = AutoSync {
+        after_change: Some(Duration::from_millis(50)),
+        retry_base: Duration::from_millis(50),
+        retry_cap: Duration::from_millis(500),
+        probe_base: Duration::from_millis(50),
+        probe_cap: Duration::from_millis(500),
+        offline_debounce: Duration::from_millis(100),
+        ..AutoSync::default()
+    };
+    config.connect_timeout = Duration::from_secs(2);
+    client_with(dir, name, config)
+}
+
+#[test]
+fn sync_starts_by_itself_on_start_after_changes_and_when_connectivity_returns() {
+    let (server, users) = server();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let device = auto_client(dir.path(), "device", &server.url(), &users.alice);
+    eventually("the start sync pulled the tasks", || {
+        device.get(TASKS, "t-shared-1").ok().flatten().is_some()
+    });
+    // A local change syncs by itself (debounced).
+    device
+        .update(TASKS, "t-shared-1", set("priority", Value::Integer(7)))
+        .expect("edit");
+    eventually("the change reached the server", || {
+        server
+            .store()
+            .get_record("tasks", "t-shared-1")
+            .ok()
+            .flatten()
+            .and_then(|r| r.fields.get("priority").cloned())
+            == Some(json!(7))
+    });
+
+    device.report_connectivity(Connectivity::offline());
+    eventually("offline after the debounce", || {
+        device.network_status() == NetworkStatus::Offline
+    });
+    device
+        .insert(TASKS, new_task("t-basement", "p-shared", "Written offline"))
+        .expect("insert");
+    eventually("the offline banner counts the change", || {
+        device.banner() == Banner::Offline { pending: 1 }
+    });
+    assert_eq!(
+        device.banner().text().as_deref(),
+        Some("You're offline · 1 change waiting to sync")
+    );
+    device.report_connectivity(online());
+    assert_eq!(device.network_type(), NetworkType::Wifi);
+    eventually("connectivity return synced the change", || {
+        device.status().pending == 0
+            && server
+                .store()
+                .get_record("tasks", "t-basement")
+                .ok()
+                .flatten()
+                .is_some()
+    });
+    eventually("the banner is hidden again", || {
+        device.banner() == Banner::Hidden
+    });
+}
+
+#[test]
+fn an_unreachable_server_is_probed_and_sync_resumes_when_it_is_back() {
+    let (mut server, users) = server();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let device = auto_client(dir.path(), "device", &server.url(), &users.alice);
+    eventually("first sync", || device.status().last_synced_at.is_some());
+    server.stop();
+    device
+        .update(
+            TASKS,
+            "t-shared-1",
+            set("title", Value::Text("While down".into())),
+        )
+        .expect("edit");
+    eventually("the server is marked unreachable", || {
+        device.network_status() == NetworkStatus::ServerUnreachable
+    });
+    eventually("the banner says why and when it retries", || {
+        matches!(
+            device.banner(),
+            Banner::Failed { ref reason, next_retry_at: Some(_) } if reason == "server unreachable"
+        )
+    });
+    server.restart().expect("restart");
+    eventually("a probe found the server and the edit synced", || {
+        device.network_status() == NetworkStatus::Online && device.status().pending == 0
+    });
+    assert_eq!(server_title(&server, "t-shared-1"), json!("While down"));
+}
+
+#[test]
+fn sign_in_needed_stops_syncing_until_a_new_token() {
+    let (server, users) = server();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let device = auto_client(dir.path(), "device", &server.url(), &users.alice);
+    eventually("first sync", || device.status().last_synced_at.is_some());
+    server.store().revoke_token(&users.alice).expect("revoke");
+    device
+        .update(TASKS, "t-shared-1", set("done", Value::Boolean(true)))
+        .expect("edit");
+    eventually("sign-in needed", || {
+        device.network_status() == NetworkStatus::SignInNeeded
+    });
+    assert_eq!(
+        device.banner(),
+        Banner::Failed {
+            reason: "sign-in needed".into(),
+            next_retry_at: None
+        }
+    );
+    assert_eq!(device.status().pending, 1, "the edit waits");
+    let fresh = server.store().issue_token("alice", None).expect("token");
+    device.set_token(&fresh);
+    eventually("synced after signing in", || {
+        device.network_status() == NetworkStatus::Online && device.status().pending == 0
+    });
+}
+
+#[test]
+fn a_listener_gets_the_current_status_then_coalesced_changes_until_stopped() {
+    let (server, users) = server();
+    let dir = tempfile::tempdir().expect("tempdir");
+    server
+        .store()
+        .bulk_insert_tasks(
+            "p-shared",
+            3000,
+            syncline_server::store::KeyKind::TimeOrdered,
+        )
+        .expect("bulk");
+    let device = client(dir.path(), "device", &server.url(), &users.alice);
+    let calls = Arc::new(AtomicU64::new(0));
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let (c, s) = (calls.clone(), seen.clone());
+    let subscription = device.listen(move |status| {
+        c.fetch_add(1, Ordering::SeqCst);
+        s.lock().expect("lock").push(status.banner());
+    });
+    eventually("the current value at once", || {
+        calls.load(Ordering::SeqCst) >= 1
+    });
+    assert_eq!(seen.lock().expect("lock")[0], Banner::Hidden);
+    let report = device.sync_now_blocking("all").expect("sync");
+    let rows: u64 = report.entities.iter().map(|e| e.pulled).sum();
+    assert!(rows > 3000);
+    eventually("the listener saw the sync end", || {
+        seen.lock().expect("lock").last() == Some(&Banner::Hidden)
+            && calls.load(Ordering::SeqCst) > 1
+    });
+    let n = calls.load(Ordering::SeqCst);
+    assert!(n < 100, "coalesced: {n} calls for {rows} records");
+    subscription.stop();
+    device.report_connectivity(Connectivity::offline());
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        n,
+        "stopped listeners are not called"
+    );
+
+    // A listener that panics does not take the engine down.
+    let _bad = device.listen(|_| panic!("listener bug"));
+    device.report_connectivity(online());
+    device.sync_now_blocking("tasks").expect("still syncing");
+}
