@@ -14,7 +14,7 @@ use std::process::{Command, Stdio};
 use std::time::Instant;
 
 use syncline_core::sample::{self, TASKS};
-use syncline_core::{Config, Syncline, Value};
+use syncline_core::{AutoSync, Config, Syncline, Value};
 use syncline_server::store::KeyKind;
 
 const TOKEN: &str = "bench-token";
@@ -117,12 +117,11 @@ fn measure_sync() {
         .ok()
         .and_then(|s| s.parse().ok())
         .expect("rows");
-    let client = Syncline::open(
-        db.as_ref(),
-        sample::schema().expect("schema"),
-        Config::new(&url, TOKEN),
-    )
-    .expect("open");
+    // Only the measured syncs run: no sync on start or after changes.
+    let mut config = Config::new(&url, TOKEN);
+    config.auto = AutoSync::manual();
+    let client = Syncline::open(db.as_ref(), sample::schema().expect("schema"), config)
+        .expect("open");
     // Idle: client open, runtime and HTTP client warmed up by a small sync.
     client.sync_now_blocking("projects").expect("warm-up sync");
     let idle = rss_kib("VmRSS");
