@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use syncline_core::{
-    AutoSync, Config, Connectivity, NetworkStatus, NetworkType, Syncline, SyncState,
+    AutoSync, Config, Connectivity, NetworkStatus, NetworkType, SyncState, Syncline,
 };
 use syncline_server::testing::TestServer;
 
@@ -27,10 +27,15 @@ fn tap(upstream: std::net::SocketAddr, mark: Mark) -> std::net::SocketAddr {
     let addr = listener.local_addr().expect("addr");
     std::thread::spawn(move || {
         for client in listener.incoming().flatten() {
-            let Ok(server) = TcpStream::connect(upstream) else { continue };
+            let Ok(server) = TcpStream::connect(upstream) else {
+                continue;
+            };
             let _ = client.set_nodelay(true);
             let _ = server.set_nodelay(true);
-            let (mut c_read, mut s_write) = (client.try_clone().expect("clone"), server.try_clone().expect("clone"));
+            let (mut c_read, mut s_write) = (
+                client.try_clone().expect("clone"),
+                server.try_clone().expect("clone"),
+            );
             let (mut s_read, mut c_write) = (server, client);
             let mark = mark.clone();
             std::thread::spawn(move || {
@@ -87,7 +92,10 @@ fn sample(client: &Syncline, mark: &Mark, act: impl FnOnce()) -> Duration {
 fn stats(mut xs: Vec<Duration>) -> (f64, f64) {
     xs.sort();
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
-    (ms(xs[xs.len() / 2]), ms(xs[(xs.len() * 95).div_ceil(100) - 1]))
+    (
+        ms(xs[xs.len() / 2]),
+        ms(xs[(xs.len() * 95).div_ceil(100) - 1]),
+    )
 }
 
 fn main() {
@@ -118,13 +126,17 @@ fn main() {
         config,
     )
     .expect("open");
-    wait("the start sync", || client.status().last_synced_at.is_some() && idle(&client));
+    wait("the start sync", || {
+        client.status().last_synced_at.is_some() && idle(&client)
+    });
 
     let mut restored = Vec::with_capacity(runs);
     let mut triggered = Vec::with_capacity(runs);
     for _ in 0..runs {
         client.report_connectivity(Connectivity::offline());
-        wait("offline", || client.network_status() == NetworkStatus::Offline);
+        wait("offline", || {
+            client.network_status() == NetworkStatus::Offline
+        });
         restored.push(sample(&client, &mark, || {
             client.report_connectivity(Connectivity::online(NetworkType::Wifi))
         }));

@@ -120,8 +120,8 @@ fn measure_sync() {
     // Only the measured syncs run: no sync on start or after changes.
     let mut config = Config::new(&url, TOKEN);
     config.auto = AutoSync::manual();
-    let client = Syncline::open(db.as_ref(), sample::schema().expect("schema"), config)
-        .expect("open");
+    let client =
+        Syncline::open(db.as_ref(), sample::schema().expect("schema"), config).expect("open");
     // Idle: client open, runtime and HTTP client warmed up by a small sync.
     client.sync_now_blocking("projects").expect("warm-up sync");
     let idle = rss_kib("VmRSS");

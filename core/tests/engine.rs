@@ -736,3 +736,50 @@ fn a_listener_gets_the_current_status_then_coalesced_changes_until_stopped() {
     device.report_connectivity(online());
     device.sync_now_blocking("tasks").expect("still syncing");
 }
+
+#[test]
+fn resume_syncs_and_a_server_retry_after_is_honoured() {
+    let (server, users) = server();
+    let proxy = support::proxy::FaultProxy::start(&server.url());
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut config = manual(&proxy.url(), &users.alice);
+    config.auto.on_resume = true;
+    config.auto.retry = true;
+    let device = client_with(dir.path(), "device", config);
+    let mut events = device.events();
+    device.resumed();
+    wait_event(&mut events, "resume synced", completed("all"));
+
+    // 503 with Retry-After: 7 s. The banner says when; the retry waits for it.
+    proxy.set(
+        syncline_core::protocol::PULL_PATH,
+        support::proxy::Fault::Status(503),
+    );
+    let before = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_millis() as i64;
+    device.trigger_sync("tasks", false).expect("queued");
+    wait_event(&mut events, "503", |e| match e {
+        Event::SyncFailed { unit, .. } if unit == "tasks" => Some(()),
+        _ => None,
+    });
+    let retry_at = match device.banner() {
+        Banner::Failed {
+            next_retry_at: Some(at),
+            ..
+        } => at,
+        other => panic!("expected a failure with a retry time, got {other:?}"),
+    };
+    assert!(
+        retry_at >= before + 7_000,
+        "retry at +{} ms, the server asked for 7 s",
+        retry_at - before
+    );
+    assert_eq!(queued_units(&device), vec!["tasks"], "the retry is queued");
+    // The banner's Retry action does not wait.
+    proxy.heal();
+    device.retry();
+    wait_event(&mut events, "retried at once", completed("all"));
+    eventually("the failure is gone", || device.banner() == Banner::Hidden);
+}
