@@ -657,6 +657,14 @@ impl Inner {
             s.metered = connectivity.metered;
             changed
         });
+        if network_changed && network == NetworkStatus::Offline {
+            // Callers awaiting a sync learn now that it waits for connectivity (the requests
+            // stay queued and run when it returns).
+            let waiting = std::mem::take(&mut lock(&self.waiters).queued);
+            for w in waiting.into_values().flatten() {
+                let _ = w.send(Err(Error::Offline));
+            }
+        }
         if network_changed {
             let _ = self.events.send(Event::NetworkChanged {
                 status: network,
