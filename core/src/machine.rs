@@ -87,6 +87,9 @@ pub struct AutoSync {
     pub after_change: Option<Duration>,
     /// Sync this long after the last successful sync.
     pub periodic: Option<Duration>,
+    /// Sync over metered networks (mobile data). When false, queued requests wait for an
+    /// unmetered network; only an awaited `sync_now` runs on a metered one.
+    pub on_metered: bool,
     /// Retry a failed sync by itself (with backoff).
     pub retry: bool,
     /// First retry delay bound; it doubles per failure up to `retry_cap` (full jitter).
@@ -110,6 +113,7 @@ impl Default for AutoSync {
             on_resume: true,
             after_change: Some(Duration::from_secs(2)),
             periodic: Some(Duration::from_secs(15 * 60)),
+            on_metered: true,
             retry: true,
             retry_base: Duration::from_secs(1),
             retry_cap: Duration::from_secs(5 * 60),
@@ -624,7 +628,9 @@ impl Machine {
             return;
         }
         let forced = self.queued.values().any(|f| *f);
-        let waiting = self.sign_in_needed || self.unreachable || self.hold_until.is_some();
+        let metered = self.os.metered && !self.policy.on_metered;
+        let waiting =
+            self.sign_in_needed || self.unreachable || self.hold_until.is_some() || metered;
         if waiting && !forced {
             return;
         }
@@ -749,6 +755,55 @@ mod tests {
             vec![Action::RunNext]
         );
         assert_eq!(m.network(), NetworkStatus::Online);
+    }
+
+    #[test]
+    fn metered_networks_wait_when_the_policy_says_so() {
+        let mut m = Machine::new(
+            AutoSync {
+                on_metered: false,
+                ..AutoSync::default()
+            },
+            6,
+        );
+        let cellular = Connectivity {
+            metered: true,
+            ..Connectivity::online(NetworkType::Cellular)
+        };
+        m.step(0, Input::Connectivity(cellular));
+        assert_eq!(
+            m.step(1, Input::Start),
+            vec![Action::Enqueue { unit: "all".into() }]
+        );
+        let forced = Input::Queued {
+            unit: "tasks".into(),
+            discard_pending: false,
+            force: true,
+        };
+        assert_eq!(
+            m.step(2, forced),
+            vec![Action::RunNext],
+            "an awaited sync runs"
+        );
+        m.step(
+            3,
+            Input::Started {
+                unit: "tasks".into(),
+            },
+        );
+        m.step(
+            4,
+            Input::Ended {
+                unit: "tasks".into(),
+                failure: None,
+            },
+        );
+        assert!(m.step(5, Input::Tick).is_empty(), "`all` waits for wifi");
+        let actions = m.step(
+            6,
+            Input::Connectivity(Connectivity::online(NetworkType::Wifi)),
+        );
+        assert_eq!(actions, vec![Action::RunNext]);
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! The scheduler ([`Machine`]) driven through thousands of seeded runs with a simulated clock,
 //! network and server. Each run has a chaos phase (connectivity flaps and outages, the server
-//! down, answering 503 with Retry-After, losing answers after applying, refusing the token; local
+//! down, metered networks (half the runs do not sync over them), answering 503 with Retry-After, losing answers after applying, refusing the token; local
 //! edits, resumes, user triggers with and without `discard_pending`, awaited syncs) and then a
 //! calm phase (network and server up, token valid). Checked:
 //!
@@ -82,7 +82,14 @@ impl World {
         World {
             rng: fastrand::Rng::with_seed(seed),
             now: 0,
-            machine: Machine::new(AutoSync::default(), seed ^ 0x5eed),
+            // Half the runs refuse to sync automatically over metered networks.
+            machine: Machine::new(
+                AutoSync {
+                    on_metered: seed % 2 == 0,
+                    ..AutoSync::default()
+                },
+                seed ^ 0x5eed,
+            ),
             os_connected: true,
             server: ServerMode::Up,
             queue: Vec::new(),
@@ -217,10 +224,17 @@ impl World {
         self.feed(Input::ProbeEnded(result));
     }
 
-    fn set_connectivity(&mut self, connected: bool) {
+    fn set_connectivity(&mut self, connected: bool, metered: bool) {
         self.os_connected = connected;
         let c = if connected {
-            Connectivity::online(NetworkType::Wifi)
+            Connectivity {
+                metered,
+                ..Connectivity::online(if metered {
+                    NetworkType::Cellular
+                } else {
+                    NetworkType::Wifi
+                })
+            }
         } else {
             Connectivity::offline()
         };
@@ -231,7 +245,8 @@ impl World {
         match self.rng.u32(0..100) {
             0..=14 => {
                 let connected = !self.os_connected;
-                self.set_connectivity(connected);
+                let metered = self.rng.bool();
+                self.set_connectivity(connected, metered);
             }
             15..=24 => {
                 self.server = match self.rng.u32(0..5) {
@@ -329,8 +344,8 @@ fn run(seed: u64) {
     }
     // Calm: the network and server come back, the user signs in again.
     w.server = ServerMode::Up;
-    if !w.os_connected {
-        w.set_connectivity(true);
+    if !w.os_connected || w.machine.connectivity().metered {
+        w.set_connectivity(true, false);
     }
     if w.machine.network() == NetworkStatus::SignInNeeded {
         w.feed(Input::TokenChanged);
