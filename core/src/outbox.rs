@@ -157,10 +157,11 @@ pub(crate) fn mark_seen(conn: &Connection, entity: &str, key: &str, version: i64
     Ok(())
 }
 
-/// Forgets finished stages older than the retention.
+/// Forgets finished stages older than the retention (an accepted mutation whose record never
+/// came back in a pull, e.g. it left the user's scope, counts as finished by then).
 pub(crate) fn prune_stages(conn: &Connection) -> Result<()> {
     conn.prepare_cached(
-        "DELETE FROM mutation_stages WHERE stage NOT IN ('saved', 'accepted', 'quarantined', 'in_conflict')
+        "DELETE FROM mutation_stages WHERE stage NOT IN ('saved', 'quarantined', 'in_conflict')
          AND updated_at < ?1",
     )?
     .execute([now_ms() - STAGE_RETENTION_MS])?;

@@ -120,8 +120,9 @@ pub enum ConflictPolicy {
     /// Three-way merge: changes to different fields are merged by themselves; fields changed on
     /// both sides go to the conflict inbox for the user.
     Manual,
-    /// Editing is refused while the device is not online (so edits meet fresh data); a conflict
-    /// that still happens is resolved as server-wins.
+    /// Editing is refused (`Error::LockedOffline`) unless the network state is online: not while
+    /// offline, the server is unreachable or sign-in is needed, so edits are made on fresh data.
+    /// A conflict that still happens is resolved as server-wins.
     LockedOffline,
 }
 
