@@ -71,6 +71,12 @@ fn run(args: Args) -> Result<(), String> {
         let listener = tokio::net::TcpListener::bind(&args.listen)
             .await
             .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
+        // The actual address (with `--listen 127.0.0.1:0` the OS picks the port), on stdout for
+        // scripts and tests that start the server.
+        if let Ok(addr) = listener.local_addr() {
+            println!("listening on http://{addr}");
+            let _ = std::io::Write::flush(&mut std::io::stdout());
+        }
         serve(listener, store, shutdown_signal())
             .await
             .map_err(|e| format!("server failed: {e}"))
