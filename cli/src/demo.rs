@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::Args;
-use syncline_core::{sample, Config, Syncline};
+use syncline_core::{sample, Config, Record, Syncline};
 use syncline_server::store::Store as ServerStore;
 
 use crate::ui;
@@ -83,20 +83,40 @@ impl DemoServer {
 
 impl ui::Extras for DemoServer {
     fn help(&self) -> &str {
-        "\n  x stop/start the server · w a colleague edits a task on the server"
+        "x stop/start server · w colleague edit · W <n> colleague renames task n"
     }
 
-    fn handle(&mut self, command: &str) -> Option<String> {
-        match command {
+    fn handle(&mut self, command: &str, tasks: &[Record]) -> Option<String> {
+        let (cmd, rest) = command.split_once(' ').unwrap_or((command, ""));
+        match cmd {
             "x" if self.running.is_some() => {
                 self.stop();
-                Some("Server stopped. Edits wait on this device; sync now fails until you press x again.".into())
+                Some("Server stopped. Edits wait on this device; syncs fail (and are retried) until you press x again.".into())
             }
             "x" => Some(match self.start() {
-                Ok(()) => "Server started again. Press r to retry the sync.".into(),
+                Ok(()) => {
+                    "Server started again: the client finds it by itself, or press r to retry now."
+                        .into()
+                }
                 Err(e) => format!("cannot start the server: {e}"),
             }),
             "w" => Some(colleague_edit(&self.store)),
+            "W" => {
+                let n = if rest.trim().is_empty() {
+                    "1"
+                } else {
+                    rest.trim()
+                };
+                let task = n
+                    .parse::<usize>()
+                    .ok()
+                    .and_then(|i| i.checked_sub(1))
+                    .and_then(|i| tasks.get(i));
+                Some(match task {
+                    Some(task) => colleague_rename(&self.store, &task.key, n),
+                    None => format!("no task number `{n}`"),
+                })
+            }
             _ => None,
         }
     }
@@ -121,8 +141,36 @@ fn colleague_edit(store: &ServerStore) -> String {
     fields.insert("updated_at".into(), serde_json::json!(ui::now_ms()));
     match store.upsert_record("tasks", "t-harbor-2", &fields) {
         Ok(v) => {
-            format!("bob changed task t-harbor-2 on the server (version {v}); press s to sync.")
+            format!("bob changed task t-harbor-2 on the server (version {v}); s syncs it here.")
         }
+        Err(e) => format!("the colleague's edit failed: {e}"),
+    }
+}
+
+/// A colleague renames a task on the server (only its title). Renaming it on this device too,
+/// before the next sync, makes the same field change on both sides: under the tasks' manual
+/// conflict policy that goes to the conflict inbox.
+fn colleague_rename(store: &ServerStore, key: &str, n: &str) -> String {
+    let title = match store.get_record("tasks", key) {
+        Ok(Some(task)) if !task.deleted => task
+            .fields
+            .get("title")
+            .and_then(|t| t.as_str())
+            .unwrap_or("Task")
+            .to_string(),
+        Ok(_) => return format!("task {n} is not on the server (yet)"),
+        Err(e) => return format!("the colleague cannot read task {n}: {e}"),
+    };
+    let title = match title.strip_suffix(" (renamed by bob)") {
+        Some(original) => original.to_string(),
+        None => format!("{title} (renamed by bob)"),
+    };
+    let fields = serde_json::Map::from_iter([("title".to_string(), serde_json::json!(title))]);
+    match store.upsert_record("tasks", key, &fields) {
+        Ok(v) => format!(
+            "bob renamed task {n} on the server (version {v}). Rename it here too before it \
+             syncs (e {n} <title>) and both edits meet: a conflict for you to resolve (C)."
+        ),
         Err(e) => format!("the colleague's edit failed: {e}"),
     }
 }
@@ -145,6 +193,7 @@ pub fn run(args: DemoArgs) -> syncline_core::Result<()> {
         .map_err(|e| fail(&format!("cannot listen on {}: {e}", args.listen)))?;
 
     let token = format!("demo-{}", args.user);
+    // `Config::new` comes with `AutoSync::default()`: the client syncs by itself, like an app.
     let config = Config::new(&format!("http://{}", args.listen), &token);
     let client = Syncline::open(
         &args.dir.join(format!("{}.db", args.user)),

@@ -4,8 +4,12 @@
 //! `syncline demo` starts the reference server with its demo data and opens the client on it;
 //! the other commands work against any server, one command per process (scripts and tests use
 //! them to show that the outbox survives a restart).
+//!
+//! The interactive screen syncs by itself, as an app does; the one-shot commands sync only when
+//! told (`sync`), so no background sync races the process's exit.
 
 mod demo;
+mod inbox;
 mod ui;
 
 use std::collections::BTreeMap;
@@ -14,7 +18,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use syncline_core::sample::{self, TASKS};
-use syncline_core::{Config, Order, Query, Record, Syncline, Value};
+use syncline_core::{AutoSync, Config, Connectivity, Order, Query, Record, Syncline, Value};
 
 #[derive(Parser)]
 #[command(
@@ -86,15 +90,53 @@ enum Command {
         #[arg(default_value = "all")]
         unit: String,
     },
-    /// Print the sync status: banner, pending and refused changes.
+    /// Print the sync status: banner, network, pending changes, conflicts and refused changes.
     Status,
+    /// List the conflicts waiting for you, with both versions of each field changed on both sides.
+    Conflicts,
+    /// Resolve a conflict (the decision is sent on the next sync).
+    Resolve {
+        /// The conflict's id (`conflicts` lists them).
+        id: i64,
+        /// Keep my version, the server's, or the values given with --set (the server's for the
+        /// fields not named).
+        #[arg(value_parser = ["mine", "theirs", "merged"])]
+        choice: String,
+        /// A merged value, `field=value` (repeatable; with `merged`).
+        #[arg(long = "set", value_name = "FIELD=VALUE")]
+        set: Vec<String>,
+    },
+    /// List the changes the server refused, with its reasons.
+    Quarantine,
+    /// Send a refused change again, as it is (after its cause was fixed); it goes on the next sync.
+    QuarantineRetry {
+        /// The change's seq (`quarantine` lists them).
+        seq: u64,
+    },
+    /// Change a refused change and send it again on the next sync.
+    QuarantineEdit {
+        /// The change's seq.
+        seq: u64,
+        /// A new value, `field=value` (repeatable).
+        #[arg(long = "set", value_name = "FIELD=VALUE", required = true)]
+        set: Vec<String>,
+    },
+    /// Drop a refused change and undo it on this device.
+    QuarantineDiscard {
+        /// The change's seq.
+        seq: u64,
+    },
 }
 
 fn main() -> ExitCode {
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
     let cli = Cli::parse();
+    // The screen redraws in place: a warning line on the terminal would shift it, and the banner
+    // already says what went wrong. RUST_LOG still turns logs on.
+    let interactive = matches!(cli.command, None | Some(Command::Ui | Command::Demo(_)));
+    let level = if interactive { "error" } else { "warn" };
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(level)).init();
     let result = match cli.command {
-        Some(Command::Demo(args)) => demo::run(args),
+        Some(Command::Demo(args)) => demo::run(args).map_err(Into::into),
         Some(command) => run(&cli.db, &cli.server, &cli.token, cli.offline, command),
         None => run(&cli.db, &cli.server, &cli.token, cli.offline, Command::Ui),
     };
@@ -107,19 +149,25 @@ fn main() -> ExitCode {
     }
 }
 
-/// Opens the sample app's client.
+/// Opens the sample app's client. `auto` says when it syncs by itself.
 fn open(
     db: &std::path::Path,
     server: &str,
     token: &str,
     offline: bool,
+    auto: AutoSync,
 ) -> syncline_core::Result<Syncline> {
-    let client = Syncline::open(db, sample::schema()?, Config::new(server, token))?;
+    let mut config = Config::new(server, token);
+    config.auto = auto;
+    let client = Syncline::open(db, sample::schema()?, config)?;
     if offline {
-        client.report_connectivity(syncline_core::Connectivity::offline());
+        client.report_connectivity(Connectivity::offline());
     }
     Ok(client)
 }
+
+/// What a command can fail with: the core's errors, or a usage problem in words.
+type CommandResult = Result<(), Box<dyn std::error::Error>>;
 
 fn run(
     db: &std::path::Path,
@@ -127,8 +175,19 @@ fn run(
     token: &str,
     offline: bool,
     command: Command,
-) -> syncline_core::Result<()> {
-    let client = open(db, server, token, offline)?;
+) -> CommandResult {
+    let auto = match command {
+        // The screen lives long enough to sync by itself. Started offline, it does not try at
+        // start: the first sync waits for the network (`o`).
+        Command::Demo(_) | Command::Ui if offline => AutoSync {
+            on_start: false,
+            ..AutoSync::default()
+        },
+        Command::Demo(_) | Command::Ui => AutoSync::default(),
+        // One-shot commands: nothing in the background may race the process's exit.
+        _ => AutoSync::manual(),
+    };
+    let client = open(db, server, token, offline, auto)?;
     match command {
         Command::Demo(_) | Command::Ui => {
             ui::run(&client, &format!("Syncline · {server}"), &mut ui::NoExtras)?
@@ -182,8 +241,16 @@ fn run(
             let report = client.sync_now_blocking(&unit)?;
             for e in &report.entities {
                 println!(
-                    "{}: pushed {} (overwrote {}), refused {}, pulled {}, deleted {}, pages {}",
-                    e.entity, e.pushed, e.overwrote, e.quarantined, e.pulled, e.deleted, e.pages
+                    "{}: pushed {} (overwrote {}), refused {}, conflicts {} ({} to resolve), pulled {}, deleted {}, pages {}",
+                    e.entity,
+                    e.pushed,
+                    e.overwrote,
+                    e.quarantined,
+                    e.conflicts,
+                    e.to_inbox,
+                    e.pulled,
+                    e.deleted,
+                    e.pages
                 );
             }
         }
@@ -193,19 +260,87 @@ fn run(
                 "banner: {}",
                 s.banner().text().unwrap_or_else(|| "hidden".into())
             );
+            println!("network: {}", inbox::network_text(&s));
             println!("pending: {}", s.pending);
-            println!("refused: {}", s.quarantined);
-            for q in client.quarantined()? {
-                println!(
-                    "  {} {} {}: {} ({})",
-                    q.mutation.op.as_str(),
-                    q.mutation.entity,
-                    q.mutation.key,
-                    q.message,
-                    q.code
-                );
+            println!("conflicts: {}", s.conflicts);
+            println!("quarantined: {}", s.quarantined);
+            println!(
+                "last synced: {}",
+                s.last_synced_at.map_or("never".into(), inbox::utc)
+            );
+            print_conflicts(&client)?;
+            print_quarantine(&client)?;
+        }
+        Command::Conflicts => print_conflicts(&client)?,
+        Command::Resolve { id, choice, set } => {
+            let entity = client
+                .conflicts()?
+                .into_iter()
+                .find(|c| c.id == id)
+                .map(|c| c.entity)
+                .ok_or(syncline_core::Error::NoSuchConflict(id))?;
+            let resolution = inbox::resolution(&client, &entity, &choice, &set)?;
+            match client.resolve(id, resolution)? {
+                Some(r) => println!(
+                    "resolved conflict {id}: your decision is sent on the next sync (outbox seq {})",
+                    r.seq
+                ),
+                None => println!("resolved conflict {id}: the server's version stands"),
             }
         }
+        Command::Quarantine => print_quarantine(&client)?,
+        Command::QuarantineRetry { seq } => {
+            let new_seq = client.retry_quarantined(seq)?;
+            println!("seq {seq} is sent again on the next sync (outbox seq {new_seq})");
+        }
+        Command::QuarantineEdit { seq, set } => {
+            let entity = client
+                .quarantined()?
+                .into_iter()
+                .find(|q| q.mutation.seq == seq)
+                .map(|q| q.mutation.entity)
+                .ok_or(syncline_core::Error::NoSuchQuarantined(seq))?;
+            let changes = set
+                .iter()
+                .map(|a| inbox::assignment(&client, &entity, a))
+                .collect::<Result<BTreeMap<_, _>, _>>()?;
+            let new_seq = client.edit_quarantined(seq, changes)?;
+            println!("seq {seq} is edited and sent again on the next sync (outbox seq {new_seq})");
+        }
+        Command::QuarantineDiscard { seq } => {
+            client.discard_quarantined(seq)?;
+            println!("seq {seq} is discarded and undone on this device");
+        }
+    }
+    Ok(())
+}
+
+/// Prints the conflict inbox, each conflict with its id for `resolve`.
+fn print_conflicts(client: &Syncline) -> syncline_core::Result<()> {
+    let conflicts = client.conflicts()?;
+    if conflicts.is_empty() {
+        println!("no conflicts to resolve");
+    }
+    for c in &conflicts {
+        let mut lines = inbox::conflict_lines(c).into_iter();
+        if let Some(first) = lines.next() {
+            println!("conflict {}: {first}", c.id);
+        }
+        for line in lines {
+            println!("{line}");
+        }
+    }
+    Ok(())
+}
+
+/// Prints the changes the server refused, each with its seq for the quarantine commands.
+fn print_quarantine(client: &Syncline) -> syncline_core::Result<()> {
+    let refused = client.quarantined()?;
+    if refused.is_empty() {
+        println!("no refused changes");
+    }
+    for q in &refused {
+        println!("refused {}", inbox::quarantine_line(q));
     }
     Ok(())
 }

@@ -1,21 +1,32 @@
 //! The interactive terminal screen: the banner on top, the sample task list, a command line.
 //! It renders only what the core says (status, banner, records), like the mobile shells do.
+//!
+//! The screen never runs a sync itself: the core syncs by itself (at start, after local changes,
+//! when the network returns, on retry with backoff) and the screen redraws whenever the status
+//! changes, so the banner is live while the user types.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, Write};
-use std::time::Duration;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
 
+use syncline_core::client::Event;
 use syncline_core::sample::{PROJECTS, TASKS};
 use syncline_core::{
-    Banner, Connectivity, NetworkStatus, NetworkType, Order, Query, Record, Syncline, Value,
+    Banner, Connectivity, NetworkStatus, NetworkType, Order, Phase, Query, Record, Status,
+    SyncState, Syncline, Value,
 };
 
-/// Something the screen can do besides the client: the demo can stop and start its server.
+use crate::inbox;
+
+/// Something the screen can do besides the client: the demo can stop and start its server and
+/// play a colleague editing on it.
 pub trait Extras {
-    /// Extra key help shown in the footer, e.g. "x stop/start server".
+    /// One extra line of key help for the footer, e.g. "x stop/start the server"; empty for none.
     fn help(&self) -> &str;
-    /// Handles an extra command; returns a message, or `None` if the command is not its own.
-    fn handle(&mut self, command: &str) -> Option<String>;
+    /// Handles an extra command, given the tasks as numbered on screen; returns a message, or
+    /// `None` if the command is not its own.
+    fn handle(&mut self, command: &str, tasks: &[Record]) -> Option<String>;
 }
 
 /// No extras.
@@ -25,163 +36,264 @@ impl Extras for NoExtras {
     fn help(&self) -> &str {
         ""
     }
-    fn handle(&mut self, _command: &str) -> Option<String> {
+    fn handle(&mut self, _command: &str, _tasks: &[Record]) -> Option<String> {
         None
     }
 }
 
 const WIDTH: usize = 78;
+/// Shortest gap between two redraws caused by status changes: a burst of changes (progress of
+/// every pushed batch and pulled page) becomes one redraw.
+const REDRAW_GAP: Duration = Duration::from_millis(30);
+/// Without any change, the screen is refreshed this often, for "Retrying in N s" and "last synced
+/// N s ago" (only lines that changed are written).
+const TICK: Duration = Duration::from_secs(1);
+/// Rows any terminal has: lines this close above the prompt are surely visible, so they can be
+/// rewritten in place without disturbing what the user is typing.
+const MIN_ROWS: usize = 24;
+
+/// What wakes the screen up.
+enum Wake {
+    /// The user entered a line.
+    Line(String),
+    /// Input ended.
+    End,
+    /// The client's status changed.
+    Status,
+    /// A sync ended: what it did, in words.
+    Synced(String),
+}
 
 /// Runs the screen until the user quits (or input ends).
 pub fn run(client: &Syncline, title: &str, extras: &mut dyn Extras) -> syncline_core::Result<()> {
-    let screen = Screen {
+    let mut screen = Screen {
         client,
         title,
-        help: extras.help().to_string(),
+        extra_help: extras.help().to_string(),
+        message: vec!["Welcome. Type a command and press Enter (h for help).".into()],
+        last_sync: "none yet in this session".into(),
+        tasks: Vec::new(),
+        drawn: Vec::new(),
     };
     screen.run(extras)
 }
 
-/// What the screen draws from.
+/// What the screen draws from, and what it drew last.
 struct Screen<'a> {
     client: &'a Syncline,
     title: &'a str,
-    help: String,
+    extra_help: String,
+    /// The answer to the last command.
+    message: Vec<String>,
+    /// What the last sync of this session did.
+    last_sync: String,
+    /// The tasks in the order they are numbered on screen.
+    tasks: Vec<Record>,
+    /// The lines on screen (the prompt excluded).
+    drawn: Vec<String>,
+}
+
+/// Reads lines from stdin on its own thread, so the screen can redraw while the user types.
+fn read_lines(tx: mpsc::Sender<Wake>) {
+    let stdin = std::io::stdin();
+    loop {
+        let mut line = String::new();
+        match stdin.lock().read_line(&mut line) {
+            Ok(0) | Err(_) => {
+                let _ = tx.send(Wake::End);
+                return;
+            }
+            Ok(_) => {
+                if tx.send(Wake::Line(line.trim().to_string())).is_err() {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// Forwards what each sync did (the status says only that it ended).
+fn forward_syncs(mut events: tokio::sync::broadcast::Receiver<Event>, tx: mpsc::Sender<Wake>) {
+    use tokio::sync::broadcast::error::RecvError;
+    loop {
+        let text = match events.blocking_recv() {
+            Ok(Event::SyncCompleted { report }) => inbox::report_summary(&report),
+            Ok(Event::SyncFailed { error, .. }) => format!("failed: {}", error.summary()),
+            // A missed event only means a stale summary line; the status is still exact.
+            Ok(_) | Err(RecvError::Lagged(_)) => continue,
+            Err(RecvError::Closed) => return,
+        };
+        if tx.send(Wake::Synced(text)).is_err() {
+            return;
+        }
+    }
 }
 
 impl Screen<'_> {
-    fn run(&self, extras: &mut dyn Extras) -> syncline_core::Result<()> {
-        let client = self.client;
-        let stdin = std::io::stdin();
-        let mut message = String::from("Welcome. Type a command and press Enter.");
-        self.sync_with_progress(&mut message);
-        loop {
-            let tasks = self.render(&message)?;
-            print!("> ");
-            let _ = std::io::stdout().flush();
-            let mut line = String::new();
-            if stdin.lock().read_line(&mut line).unwrap_or(0) == 0 {
-                return Ok(());
-            }
-            let line = line.trim();
-            let (cmd, rest) = line.split_once(' ').unwrap_or((line, ""));
-            let rest = rest.trim();
-            message = match cmd {
-                "q" | "quit" => return Ok(()),
-                "" => String::new(),
-                "a" => add_task(client, &tasks, rest),
-                "t" => with_task(&tasks, rest, |t| {
-                    let done = t.get("done") == &Value::Boolean(true);
-                    edit(client, &t.key, "done", Value::Boolean(!done))
-                }),
-                "e" => {
-                    let (n, new_title) = rest.split_once(' ').unwrap_or((rest, ""));
-                    if new_title.trim().is_empty() {
-                        "usage: e <n> <new title>".into()
-                    } else {
-                        with_task(&tasks, n, |t| {
-                            edit(
-                                client,
-                                &t.key,
-                                "title",
-                                Value::Text(new_title.trim().into()),
-                            )
-                        })
-                    }
-                }
-                "o" => {
-                    let online = !is_online(client);
-                    client.report_connectivity(if online {
-                        Connectivity::online(NetworkType::Other)
-                    } else {
-                        Connectivity::offline()
-                    });
-                    if online {
-                        let mut synced = String::new();
-                        self.sync_with_progress(&mut synced);
-                        format!("Back online. {synced}")
-                    } else {
-                        "You went offline: edits stay on this device until you are back online."
-                            .into()
-                    }
-                }
-                "s" | "r" => {
-                    let mut m = String::new();
-                    self.sync_with_progress(&mut m);
-                    m
-                }
-                "Q" => quarantine_text(client),
-                other => extras
-                    .handle(line)
-                    .unwrap_or_else(|| format!("unknown command `{other}`")),
-            };
-            // Like the apps: a local change syncs right away when online.
-            if matches!(cmd, "a" | "t" | "e") && is_online(client) {
-                let keep = message.clone();
-                self.sync_with_progress(&mut message);
-                if !keep.is_empty() {
-                    message = format!("{keep} {message}");
-                }
-            }
-        }
-    }
-
-    /// Runs a sync in the background and redraws whenever the status changes, so the banner shows
-    /// "Syncing…" while it runs.
-    fn sync_with_progress(&self, message: &mut String) {
-        let client = self.client;
-        if !is_online(client) {
-            *message = "Offline: nothing synced.".into();
-            return;
-        }
-        let worker = client.clone();
-        let handle = std::thread::spawn(move || worker.sync_now_blocking("all"));
-        let mut status = client.watch();
-        let mut last = None;
-        while !handle.is_finished() {
-            let current = status.borrow_and_update().clone();
-            if last.as_ref() != Some(&current) {
-                let _ = self.render("");
-                last = Some(current);
-            }
-            std::thread::sleep(Duration::from_millis(30));
-        }
-        *message = match handle.join() {
-            Ok(Ok(report)) => {
-                let pushed: u64 = report.entities.iter().map(|e| e.pushed).sum();
-                let pulled: u64 = report.entities.iter().map(|e| e.pulled + e.deleted).sum();
-                let refused: u64 = report.entities.iter().map(|e| e.quarantined).sum();
-                let mut m = format!("Synced: {pushed} sent, {pulled} received.");
-                if refused > 0 {
-                    m.push_str(&format!(" {refused} refused by the server (Q to see)."));
-                }
-                m
-            }
-            Ok(Err(e)) => {
-                log::warn!("sync failed: {e}");
-                format!("Sync failed: {}. Press r to retry.", e.summary())
-            }
-            Err(_) => "Sync failed: the sync thread stopped.".into(),
-        };
-    }
-
-    /// Draws the screen; returns the tasks in the order they are numbered.
-    fn render(&self, message: &str) -> syncline_core::Result<Vec<Record>> {
-        let (client, title) = (self.client, self.title);
-        let status = client.status();
-        let rule = "─".repeat(WIDTH);
-        let mut out = String::from("\x1b[2J\x1b[H");
-        out.push_str(&format!("{title}\n{rule}\n"));
-        out.push_str(&match status.banner() {
-            Banner::Hidden => "  ✓ Up to date\n".to_string(),
-            Banner::Syncing { .. } => "  ⟳ Syncing…\n".to_string(),
-            b @ Banner::Failed { .. } => {
-                format!("  ✗ {} — press r to retry\n", b.text().unwrap_or_default())
-            }
-            b @ Banner::Offline { .. } => format!("  ⚠ {}\n", b.text().unwrap_or_default()),
+    fn run(&mut self, extras: &mut dyn Extras) -> syncline_core::Result<()> {
+        let (tx, rx) = mpsc::channel();
+        let input = tx.clone();
+        std::thread::spawn(move || read_lines(input));
+        let events = self.client.events();
+        let synced = tx.clone();
+        std::thread::spawn(move || forward_syncs(events, synced));
+        // Kept until the screen ends: dropping it stops the listener.
+        let _listening = self.client.listen(move |_| {
+            let _ = tx.send(Wake::Status);
         });
-        out.push_str(&format!("{rule}\n"));
 
+        self.draw(true)?;
+        let mut last_draw = Instant::now();
+        let mut dirty = false;
+        loop {
+            let wait = if dirty {
+                REDRAW_GAP.saturating_sub(last_draw.elapsed())
+            } else {
+                TICK
+            };
+            match rx.recv_timeout(wait) {
+                Ok(Wake::Line(line)) => {
+                    if !self.command(&line, extras) {
+                        return Ok(());
+                    }
+                    self.draw(true)?;
+                    last_draw = Instant::now();
+                    dirty = false;
+                    continue;
+                }
+                Ok(Wake::End) | Err(mpsc::RecvTimeoutError::Disconnected) => return Ok(()),
+                Ok(Wake::Status) => dirty = true,
+                Ok(Wake::Synced(text)) => {
+                    self.last_sync = text;
+                    dirty = true;
+                }
+                Err(mpsc::RecvTimeoutError::Timeout) => dirty = true,
+            }
+            if dirty && last_draw.elapsed() >= REDRAW_GAP {
+                self.draw(false)?;
+                last_draw = Instant::now();
+                dirty = false;
+            }
+        }
+    }
+
+    /// Runs one command line and sets the message; `false` to quit.
+    fn command(&mut self, line: &str, extras: &mut dyn Extras) -> bool {
+        let client = self.client;
+        let (cmd, rest) = line.split_once(' ').unwrap_or((line, ""));
+        let rest = rest.trim();
+        self.message = match cmd {
+            "q" | "quit" => return false,
+            "" => Vec::new(),
+            "h" | "help" | "?" => help_lines(),
+            "a" => vec![add_task(client, &self.tasks, rest)],
+            "t" => vec![with_task(&self.tasks, rest, |t| {
+                let done = t.get("done") == &Value::Boolean(true);
+                edit(client, &t.key, "done", Value::Boolean(!done))
+            })],
+            "e" => {
+                let (n, new_title) = rest.split_once(' ').unwrap_or((rest, ""));
+                vec![if new_title.trim().is_empty() {
+                    "usage: e <n> <new title>".into()
+                } else {
+                    with_task(&self.tasks, n, |t| {
+                        edit(
+                            client,
+                            &t.key,
+                            "title",
+                            Value::Text(new_title.trim().into()),
+                        )
+                    })
+                }]
+            }
+            "o" => vec![toggle_connectivity(client)],
+            "s" => vec![match client.trigger_sync("all", false) {
+                Ok(()) if client.network_status() == NetworkStatus::Offline => {
+                    "Sync queued: it runs when you're back online.".into()
+                }
+                Ok(()) => "Sync queued.".into(),
+                Err(e) => format!("Cannot queue a sync: {e}"),
+            }],
+            "r" if client.network_status() == NetworkStatus::SignInNeeded => {
+                vec![
+                    "Retrying cannot help: the server refused the token. T <token> signs in again."
+                        .into(),
+                ]
+            }
+            "r" => {
+                client.retry();
+                vec!["Retrying now.".into()]
+            }
+            "T" if rest.is_empty() => vec!["usage: T <token>".into()],
+            "T" => {
+                client.set_token(rest);
+                vec!["New token set: syncing again.".into()]
+            }
+            "C" => conflicts_command(client, rest),
+            "Q" => quarantine_command(client, rest),
+            other => vec![extras
+                .handle(line, &self.tasks)
+                .unwrap_or_else(|| format!("unknown command `{other}` (h for help)"))],
+        };
+        true
+    }
+
+    /// Draws the screen: all of it (`full`, or when lines were added or removed), or only the
+    /// lines that changed, in place, so a redraw while the user types leaves the input alone.
+    fn draw(&mut self, full: bool) -> syncline_core::Result<()> {
+        let (lines, tasks) = self.compose(now_ms())?;
+        self.tasks = tasks;
+        let in_place = if full {
+            None
+        } else {
+            changed_in_place(&self.drawn, &lines)
+        };
+        let out = match in_place {
+            // Save the cursor, go up to the line, rewrite it, come back.
+            Some(changed) => changed
+                .iter()
+                .map(|&i| format!("\x1b7\x1b[{}A\r\x1b[2K{}\x1b8", lines.len() - i, lines[i]))
+                .collect::<String>(),
+            None => format!("\x1b[2J\x1b[H{}\n> ", lines.join("\n")),
+        };
+        self.drawn = lines;
+        if !out.is_empty() {
+            let mut stdout = std::io::stdout().lock();
+            let _ = stdout.write_all(out.as_bytes());
+            let _ = stdout.flush();
+        }
+        Ok(())
+    }
+
+    /// The screen's lines (each at most [`WIDTH`] characters, so none wraps) and the tasks in the
+    /// order they are numbered.
+    fn compose(&self, now: i64) -> syncline_core::Result<(Vec<String>, Vec<Record>)> {
+        let status = self.client.status();
+        let rule = "─".repeat(WIDTH);
+        let mut lines = vec![fit(self.title), rule.clone()];
+        lines.extend(banner_lines(&status, now));
+        lines.push(rule.clone());
+        let tasks = self.task_lines(&mut lines)?;
+        lines.push(rule);
+        lines.extend(footer_lines(&status, &self.last_sync, now));
+        for m in &self.message {
+            lines.extend(wrap(m));
+        }
+        lines.push(fit(
+            "  a <title> add · t <n> done/undone · e <n> <title> rename · o offline/online",
+        ));
+        lines.push(fit(
+            "  s sync now · r retry · C conflicts · Q refused changes · h help · q quit",
+        ));
+        if !self.extra_help.is_empty() {
+            lines.push(fit(&format!("  {}", self.extra_help)));
+        }
+        Ok((lines, tasks))
+    }
+
+    /// Adds the task list, by project; returns the tasks in the order they are numbered.
+    fn task_lines(&self, lines: &mut Vec<String>) -> syncline_core::Result<Vec<Record>> {
+        let client = self.client;
         let projects = client
             .query(PROJECTS, &Query::all(100).order("name", Order::Ascending))?
             .records;
@@ -191,75 +303,300 @@ impl Screen<'_> {
             .into_iter()
             .map(|m| m.key)
             .collect();
+        let conflicted: BTreeSet<String> = client
+            .conflicts()?
+            .into_iter()
+            .filter(|c| c.entity == TASKS)
+            .map(|c| c.key)
+            .collect();
+        let refused: BTreeSet<String> = client
+            .quarantined()?
+            .into_iter()
+            .filter(|q| q.mutation.entity == TASKS)
+            .map(|q| q.mutation.key)
+            .collect();
         let mut numbered = Vec::new();
         for project in &projects {
-            out.push_str(&format!("  {}\n", text(project.get("name"))));
+            lines.push(fit(&format!("  {}", text(project.get("name")))));
             let query = Query::all(200)
                 .filter("project_id", Value::Text(project.key.clone()))
                 .order("done", Order::Ascending)
                 .order("priority", Order::Descending);
             for task in client.query(TASKS, &query)?.records {
-                numbered.push(task.clone());
                 let done = if task.get("done") == &Value::Boolean(true) {
                     "x"
                 } else {
                     " "
                 };
-                let mark = if pending.contains(&task.key) {
+                let mark = if conflicted.contains(&task.key) {
+                    "  ⚠ in conflict (C)"
+                } else if refused.contains(&task.key) {
+                    "  ✗ refused (Q)"
+                } else if pending.contains(&task.key) {
                     "  • not synced yet"
                 } else {
                     ""
                 };
-                out.push_str(&format!(
-                    "   {:>2}. [{done}] {}{mark}\n",
-                    numbered.len(),
-                    text(task.get("title"))
-                ));
+                let head = format!("   {:>2}. [{done}] ", numbered.len() + 1);
+                // The title gives way, never the mark: it says what the user may need to do.
+                let room = WIDTH.saturating_sub(head.chars().count() + mark.chars().count());
+                let title = cut(&text(task.get("title")), room);
+                lines.push(fit(&format!("{head}{title}{mark}")));
+                numbered.push(task);
             }
         }
         if projects.is_empty() {
-            out.push_str("  (no data yet)\n");
+            lines.push("  (no data yet)".into());
         }
-        out.push_str(&format!("{rule}\n"));
-        let last = status.last_synced_at.map_or("never".to_string(), |ms| {
-            format!("{}s ago", (now_ms() - ms).max(0) / 1000)
-        });
-        out.push_str(&format!(
-            "  {} pending · {} refused · {} · last synced {last}\n",
-            status.pending,
-            status.quarantined,
-            if status.network != NetworkStatus::Offline {
-                "online"
-            } else {
-                "offline"
-            }
-        ));
-        if !message.is_empty() {
-            out.push_str(&format!("  {message}\n"));
-        }
-        out.push_str(
-            "  a <title> add · t <n> done/undone · e <n> <title> rename · o offline/online\n",
-        );
-        out.push_str(&format!(
-            "  s sync · r retry · Q refused changes · q quit{}\n",
-            self.help
-        ));
-        print!("{out}");
-        let _ = std::io::stdout().flush();
         Ok(numbered)
     }
 }
 
-fn with_task(tasks: &[Record], n: &str, act: impl FnOnce(&Record) -> String) -> String {
-    match n
-        .trim()
+/// The lines to rewrite in place, or `None` when the whole screen must be drawn again: lines
+/// were added or removed, or a changed one is too far above the prompt to be surely on screen.
+fn changed_in_place(old: &[String], new: &[String]) -> Option<Vec<usize>> {
+    if old.len() != new.len() {
+        return None;
+    }
+    let changed: Vec<usize> = (0..new.len()).filter(|&i| old[i] != new[i]).collect();
+    changed
+        .iter()
+        .all(|&i| new.len() - i < MIN_ROWS)
+        .then_some(changed)
+}
+
+/// The banner: its title, and a second line (always there, maybe empty, so the layout stays put)
+/// with progress, when it retries, or what the user can do.
+fn banner_lines(status: &Status, now: i64) -> [String; 2] {
+    let banner = status.banner();
+    let title = banner.text().unwrap_or_default();
+    let first = match &banner {
+        Banner::Hidden => "  ✓ Up to date".to_string(),
+        Banner::Syncing { .. } => format!("  ⟳ {title}"),
+        Banner::Failed { .. } => format!("  ✗ {title}"),
+        Banner::Offline { .. } => format!("  ⚠ {title}"),
+    };
+    let detail = match &banner {
+        Banner::Hidden => String::new(),
+        Banner::Syncing { .. } => {
+            let mut parts: Vec<String> = banner.detail(now).into_iter().collect();
+            if let SyncState::Syncing { progress, .. } = &status.state {
+                parts.push(match &progress.phase {
+                    Phase::Starting => "starting".to_string(),
+                    Phase::Pushing { entity } => format!("sending {entity}"),
+                    Phase::Pulling { entity } => format!("receiving {entity}"),
+                });
+                if progress.items > 0 {
+                    parts.push(format!("{} items", progress.items));
+                }
+            }
+            format!("    {}", parts.join(" · "))
+        }
+        Banner::Failed { .. } if status.network == NetworkStatus::SignInNeeded => {
+            "    The server refused the token: T <token> to sign in again".to_string()
+        }
+        Banner::Failed { .. } => {
+            let mut parts: Vec<String> = banner.detail(now).into_iter().collect();
+            if banner.has_retry() {
+                parts.push("r to retry now".into());
+            }
+            format!("    {}", parts.join(" · "))
+        }
+        Banner::Offline { .. } => {
+            "    Edits stay on this device and sync when you're back online (o)".to_string()
+        }
+    };
+    [fit(&first), fit(&detail)]
+}
+
+/// The counts, the network and the last sync.
+fn footer_lines(status: &Status, last_sync: &str, now: i64) -> [String; 3] {
+    let last = status
+        .last_synced_at
+        .map_or("never".to_string(), |at| ago(now - at));
+    [
+        fit(&format!(
+            "  {} pending · {} (C) · {} refused (Q)",
+            status.pending,
+            inbox::count(status.conflicts, "conflict", "conflicts"),
+            status.quarantined,
+        )),
+        fit(&format!(
+            "  Network: {} · last synced {last}",
+            inbox::network_text(status)
+        )),
+        fit(&format!("  Last sync: {last_sync}")),
+    ]
+}
+
+/// How long ago, coarsely.
+fn ago(ms: i64) -> String {
+    let s = ms.max(0) / 1000;
+    match s {
+        0..=59 => format!("{s} s ago"),
+        60..=3599 => format!("{} min ago", s / 60),
+        3600..=86_399 => format!("{} h ago", s / 3600),
+        _ => format!("{} d ago", s / 86_400),
+    }
+}
+
+fn help_lines() -> Vec<String> {
+    [
+        "a <title>  add a task · t <n>  done/undone · e <n> <title>  rename",
+        "o  go offline / back online (it syncs by itself when back)",
+        "s  sync now · r  retry a failed sync now · T <token>  sign in again",
+        "C  list conflicts · C <n> mine | theirs | merged <field>=<value>",
+        "Q  list refused changes · Q <n> retry | discard | edit <field>=<value>",
+        "Edits sync by themselves a moment later; q quits.",
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
+/// `C`: lists the conflicts, or resolves one (`C <n> mine|theirs|merged <field>=<value>`).
+fn conflicts_command(client: &Syncline, rest: &str) -> Vec<String> {
+    let list = match client.conflicts() {
+        Ok(list) => list,
+        Err(e) => return vec![format!("Cannot read the conflicts: {e}")],
+    };
+    if rest.is_empty() {
+        if list.is_empty() {
+            return vec!["No conflicts to resolve.".into()];
+        }
+        let mut lines = Vec::new();
+        for (i, c) in list.iter().enumerate() {
+            let mut block = inbox::conflict_lines(c);
+            block[0] = format!("{}. {}", i + 1, block[0]);
+            lines.extend(block);
+        }
+        lines.push("Resolve: C <n> mine · C <n> theirs · C <n> merged <field>=<value>".into());
+        return lines;
+    }
+    let mut words = rest.splitn(3, ' ');
+    let n = words.next().unwrap_or_default();
+    let choice = words.next().unwrap_or_default();
+    let assignments: Vec<String> = words
+        .next()
+        .map(str::trim)
+        .filter(|a| !a.is_empty())
+        .map(String::from)
+        .into_iter()
+        .collect();
+    let Some(c) = numbered(&list, n) else {
+        return vec![format!("No conflict number `{n}` (C lists them).")];
+    };
+    let resolution = match inbox::resolution(client, &c.entity, choice, &assignments) {
+        Ok(r) => r,
+        Err(e) => return vec![e],
+    };
+    vec![match client.resolve(c.id, resolution) {
+        Ok(Some(_)) => format!(
+            "Resolved {} {}: your version syncs in a moment.",
+            c.entity, c.key
+        ),
+        Ok(None) => format!(
+            "Resolved {} {}: the server's version stands.",
+            c.entity, c.key
+        ),
+        Err(e) => format!("Not resolved: {e}"),
+    }]
+}
+
+/// `Q`: lists the refused changes, or acts on one (`Q <n> retry|discard|edit <field>=<value>`).
+fn quarantine_command(client: &Syncline, rest: &str) -> Vec<String> {
+    let list = match client.quarantined() {
+        Ok(list) => list,
+        Err(e) => return vec![format!("Cannot read the refused changes: {e}")],
+    };
+    if rest.is_empty() {
+        if list.is_empty() {
+            return vec!["No refused changes.".into()];
+        }
+        let mut lines: Vec<String> = list
+            .iter()
+            .enumerate()
+            .map(|(i, q)| format!("{}. {}", i + 1, inbox::quarantine_line(q)))
+            .collect();
+        lines.push("Then: Q <n> retry · Q <n> discard · Q <n> edit <field>=<value>".into());
+        return lines;
+    }
+    let mut words = rest.splitn(3, ' ');
+    let n = words.next().unwrap_or_default();
+    let action = words.next().unwrap_or_default();
+    let Some(q) = numbered(&list, n) else {
+        return vec![format!("No refused change number `{n}` (Q lists them).")];
+    };
+    let m = &q.mutation;
+    vec![match action {
+        "retry" => match client.retry_quarantined(m.seq) {
+            Ok(_) => format!("{} {} is sent again in a moment.", m.entity, m.key),
+            Err(e) => format!("Not retried: {e}"),
+        },
+        "discard" => match client.discard_quarantined(m.seq) {
+            Ok(()) => format!(
+                "Discarded: {} {} is undone on this device.",
+                m.entity, m.key
+            ),
+            Err(e) => format!("Not discarded: {e}"),
+        },
+        "edit" => {
+            let edited = inbox::assignment(client, &m.entity, words.next().unwrap_or_default())
+                .and_then(|(field, value)| {
+                    client
+                        .edit_quarantined(m.seq, BTreeMap::from([(field, value)]))
+                        .map_err(|e| e.to_string())
+                });
+            match edited {
+                Ok(_) => format!("Edited: {} {} is sent again in a moment.", m.entity, m.key),
+                Err(e) => format!("Not edited: {e}"),
+            }
+        }
+        other => format!("`{other}`: choose retry, discard or edit <field>=<value>"),
+    }]
+}
+
+/// The item numbered `n` (from 1) on a list the user saw.
+fn numbered<'l, T>(list: &'l [T], n: &str) -> Option<&'l T> {
+    n.trim()
         .parse::<usize>()
         .ok()
         .and_then(|i| i.checked_sub(1))
-        .and_then(|i| tasks.get(i))
-    {
+        .and_then(|i| list.get(i))
+}
+
+fn with_task(tasks: &[Record], n: &str, act: impl FnOnce(&Record) -> String) -> String {
+    match numbered(tasks, n) {
         Some(t) => act(t),
         None => format!("no task number `{n}`"),
+    }
+}
+
+/// `o`: flips the connectivity the screen reports, as the OS would. The core debounces a loss (a
+/// short drop is a flap) and syncs by itself when the network returns.
+fn toggle_connectivity(client: &Syncline) -> String {
+    // What the screen last reported, not the debounced state: a second `o` within the debounce
+    // cancels the first, like a flap.
+    if client.network_type() == NetworkType::None {
+        client.report_connectivity(Connectivity::online(NetworkType::Wifi));
+        "Back online (Wi-Fi): waiting changes sync by themselves.".into()
+    } else {
+        client.report_connectivity(Connectivity::offline());
+        "Going offline… (a drop under a second is ignored as a flap). Edits stay on this device."
+            .into()
+    }
+}
+
+/// What happens to a change just saved, given the network.
+fn saved(client: &Syncline) -> String {
+    match client.network_status() {
+        NetworkStatus::Online => "Saved on this device; it syncs in a moment.".into(),
+        NetworkStatus::Offline => "Saved on this device; it syncs when you're back online.".into(),
+        NetworkStatus::ServerUnreachable => {
+            "Saved on this device; it syncs when the server answers again.".into()
+        }
+        NetworkStatus::SignInNeeded => {
+            "Saved on this device; it syncs once you sign in again (T <token>).".into()
+        }
     }
 }
 
@@ -269,7 +606,7 @@ fn edit(client: &Syncline, key: &str, field: &str, value: Value) -> String {
         ("updated_at".to_string(), Value::Timestamp(now_ms())),
     ]);
     match client.update(TASKS, key, changes) {
-        Ok(_) => "Saved on this device.".into(),
+        Ok(_) => saved(client),
         Err(e) => format!("Not saved: {e}"),
     }
 }
@@ -299,29 +636,8 @@ fn add_task(client: &Syncline, tasks: &[Record], title: &str) -> String {
         .with("done", Value::Boolean(false))
         .with("updated_at", Value::Timestamp(now_ms()));
     match client.insert(TASKS, record) {
-        Ok(_) => "Saved on this device.".into(),
+        Ok(_) => saved(client),
         Err(e) => format!("Not saved: {e}"),
-    }
-}
-
-fn quarantine_text(client: &Syncline) -> String {
-    match client.quarantined() {
-        Ok(q) if q.is_empty() => "Nothing in quarantine.".into(),
-        Ok(q) => q
-            .iter()
-            .map(|m| {
-                format!(
-                    "{} {} {}: {} ({})",
-                    m.mutation.op.as_str(),
-                    m.mutation.entity,
-                    m.mutation.key,
-                    m.message,
-                    m.code
-                )
-            })
-            .collect::<Vec<_>>()
-            .join("\n"),
-        Err(e) => format!("cannot read the quarantine: {e}"),
     }
 }
 
@@ -331,6 +647,38 @@ fn text(v: &Value) -> String {
         Value::Null => String::new(),
         other => format!("{other:?}"),
     }
+}
+
+/// A line cut to [`WIDTH`] characters: a wrapped line would shift every row below it and break
+/// the in-place redraw.
+fn fit(line: &str) -> String {
+    cut(line, WIDTH)
+}
+
+/// `text` in at most `width` characters, an ellipsis marking a cut.
+fn cut(text: &str, width: usize) -> String {
+    if text.chars().count() <= width {
+        return text.to_string();
+    }
+    let mut cut: String = text.chars().take(width.saturating_sub(1)).collect();
+    cut.push('…');
+    cut
+}
+
+/// A message as lines of at most [`WIDTH`] characters, indented, broken between words.
+fn wrap(message: &str) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut line = String::from(" ");
+    for word in message.split(' ') {
+        if line.chars().count() + 1 + word.chars().count() > WIDTH && !line.trim().is_empty() {
+            lines.push(fit(&line));
+            line = String::from("   ");
+        }
+        line.push(' ');
+        line.push_str(word);
+    }
+    lines.push(fit(&line));
+    lines
 }
 
 /// Milliseconds since the Unix epoch.
@@ -346,7 +694,124 @@ pub fn new_id(prefix: &str) -> String {
     format!("{prefix}-{}", uuid::Uuid::now_v7())
 }
 
-/// Whether the OS side of the client is online (what the `o` key toggles).
-fn is_online(client: &Syncline) -> bool {
-    client.status().network != NetworkStatus::Offline
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use syncline_core::Progress;
+
+    #[test]
+    fn every_banner_has_its_words() {
+        let now = 1_000_000;
+        let idle = Status {
+            pending: 2,
+            network_type: NetworkType::Wifi,
+            ..Status::default()
+        };
+        assert_eq!(banner_lines(&idle, now)[0], "  ✓ Up to date");
+
+        let syncing = Status {
+            state: SyncState::Syncing {
+                unit: "all".into(),
+                progress: Progress {
+                    phase: Phase::Pulling {
+                        entity: "tasks".into(),
+                    },
+                    entities_done: 1,
+                    entities_total: 3,
+                    items: 40,
+                },
+            },
+            ..idle.clone()
+        };
+        assert_eq!(
+            banner_lines(&syncing, now),
+            [
+                "  ⟳ Syncing…".to_string(),
+                "    1 of 3 · receiving tasks · 40 items".to_string()
+            ]
+        );
+
+        let failed = Status {
+            state: SyncState::Failed {
+                reason: "server unreachable".into(),
+                retryable: true,
+                next_retry_at: Some(now + 4_200),
+            },
+            network: NetworkStatus::ServerUnreachable,
+            ..idle.clone()
+        };
+        assert_eq!(
+            banner_lines(&failed, now),
+            [
+                "  ✗ Sync failed: server unreachable".to_string(),
+                "    Retrying in 5 s · r to retry now".to_string()
+            ]
+        );
+
+        let sign_in = Status {
+            state: SyncState::Failed {
+                reason: "sign-in needed".into(),
+                retryable: false,
+                next_retry_at: None,
+            },
+            network: NetworkStatus::SignInNeeded,
+            ..idle.clone()
+        };
+        let lines = banner_lines(&sign_in, now);
+        assert_eq!(lines[0], "  ✗ Sync failed: sign-in needed");
+        assert!(lines[1].contains("T <token>"), "{}", lines[1]);
+
+        let offline = Status {
+            network: NetworkStatus::Offline,
+            network_type: NetworkType::None,
+            ..idle
+        };
+        assert_eq!(
+            banner_lines(&offline, now)[0],
+            "  ⚠ You're offline · 2 changes waiting to sync"
+        );
+    }
+
+    #[test]
+    fn the_footer_counts_everything_waiting() {
+        let status = Status {
+            pending: 3,
+            conflicts: 1,
+            quarantined: 2,
+            network: NetworkStatus::ServerUnreachable,
+            network_type: NetworkType::Cellular,
+            metered: true,
+            last_synced_at: Some(10_000),
+            ..Status::default()
+        };
+        let lines = footer_lines(&status, "1 sent, 0 received", 75_000);
+        assert_eq!(lines[0], "  3 pending · 1 conflict (C) · 2 refused (Q)");
+        assert_eq!(
+            lines[1],
+            "  Network: server unreachable (cellular, metered) · last synced 1 min ago"
+        );
+        assert_eq!(lines[2], "  Last sync: 1 sent, 0 received");
+    }
+
+    #[test]
+    fn only_changed_visible_lines_are_redrawn_in_place() {
+        let old: Vec<String> = (0..30).map(|i| i.to_string()).collect();
+        let mut new = old.clone();
+        new[28] = "changed".into();
+        assert_eq!(changed_in_place(&old, &new), Some(vec![28]));
+        assert_eq!(changed_in_place(&old, &old), Some(vec![]));
+        new[2] = "too far up".into();
+        assert_eq!(changed_in_place(&old, &new), None);
+        assert_eq!(changed_in_place(&old, &new[..29]), None);
+    }
+
+    #[test]
+    fn long_lines_are_cut_and_messages_wrapped() {
+        assert_eq!(fit(&"x".repeat(100)).chars().count(), WIDTH);
+        assert_eq!(cut("abcdef", 4), "abc…");
+        assert_eq!(cut("abc", 4), "abc");
+        let lines = wrap(&"word ".repeat(40));
+        assert!(lines.len() > 1);
+        assert!(lines.iter().all(|l| l.chars().count() <= WIDTH));
+    }
 }

@@ -1,19 +1,34 @@
 //! The terminal client as a user runs it: separate processes against the real reference server.
-//! Edits made offline survive the process ending and reach the server from the next process.
+//! Edits made offline survive the process ending and reach the server from the next process;
+//! conflicts and refused changes are listed and settled from the command line; the interactive
+//! screen follows the core's status by itself while it is driven through its stdin.
+//!
+//! Nothing here asserts speed: what the screen does in the background is awaited by polling its
+//! output with a generous deadline.
 
-use std::io::Write;
-use std::process::{Command, Output, Stdio};
+use std::io::{Read, Write};
+use std::process::{Child, ChildStdin, Command, Output, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use syncline_server::TestServer;
 
-fn syncline(db: &std::path::Path, server: &str, args: &[&str]) -> Output {
+/// Longest wait for something the client does in the background (a loaded CI machine is slow;
+/// a correct client gets there in seconds).
+const DEADLINE: Duration = Duration::from_secs(60);
+
+fn syncline_as(db: &std::path::Path, server: &str, token: &str, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_syncline"))
         .arg("--db")
         .arg(db)
-        .args(["--server", server, "--token", "demo-alice"])
+        .args(["--server", server, "--token", token])
         .args(args)
         .output()
         .expect("run syncline")
+}
+
+fn syncline(db: &std::path::Path, server: &str, args: &[&str]) -> Output {
+    syncline_as(db, server, "demo-alice", args)
 }
 
 fn stdout(out: &Output) -> String {
@@ -24,6 +39,138 @@ fn stdout(out: &Output) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Polls `check` until it holds, up to [`DEADLINE`].
+fn eventually(what: &str, mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + DEADLINE;
+    while !check() {
+        assert!(Instant::now() < deadline, "never happened: {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The title of a task as the server has it.
+fn server_title(server: &TestServer, key: &str) -> serde_json::Value {
+    server
+        .store()
+        .get_record("tasks", key)
+        .expect("read")
+        .expect("present")
+        .fields
+        .get("title")
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// The number after `prefix` in `text` (an id or seq the client printed).
+fn number_after(text: &str, prefix: &str) -> String {
+    let start = text.find(prefix).map(|i| i + prefix.len());
+    let Some(start) = start else {
+        panic!("no `{prefix}` in:\n{text}")
+    };
+    text[start..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect()
+}
+
+/// An interactive `syncline` process: commands go to its stdin, its screen is collected as it
+/// comes, and every wait looks only at what was drawn since the last command.
+struct Screen {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    out: Arc<Mutex<Vec<u8>>>,
+    /// Where the output since the last command starts.
+    from: usize,
+}
+
+impl Screen {
+    fn start(mut command: Command) -> Screen {
+        let mut child = command
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start syncline");
+        let mut stdout = child.stdout.take().expect("stdout");
+        let out = Arc::new(Mutex::new(Vec::new()));
+        let sink = out.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 8192];
+            while let Ok(n @ 1..) = stdout.read(&mut buf) {
+                sink.lock().expect("output").extend_from_slice(&buf[..n]);
+            }
+        });
+        Screen {
+            stdin: child.stdin.take(),
+            child,
+            out,
+            from: 0,
+        }
+    }
+
+    fn all(&self) -> String {
+        String::from_utf8_lossy(&self.out.lock().expect("output")).into_owned()
+    }
+
+    fn since_command(&self) -> String {
+        let out = self.out.lock().expect("output");
+        String::from_utf8_lossy(&out[self.from.min(out.len())..]).into_owned()
+    }
+
+    fn send(&mut self, line: &str) {
+        self.from = self.out.lock().expect("output").len();
+        let stdin = self.stdin.as_mut().expect("stdin open");
+        writeln!(stdin, "{line}").expect("type");
+        stdin.flush().expect("flush");
+    }
+
+    /// Waits until the screen shows `text` (drawn since the last command).
+    fn wait_for(&self, text: &str) {
+        let deadline = Instant::now() + DEADLINE;
+        while !self.since_command().contains(text) {
+            assert!(
+                Instant::now() < deadline,
+                "the screen never showed `{text}`; since the last command it drew:\n{}",
+                self.since_command()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Quits with `q`; returns everything the screen drew.
+    fn quit(mut self) -> String {
+        self.send("q");
+        self.stdin = None;
+        let deadline = Instant::now() + DEADLINE;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                let screen = self.all();
+                assert!(status.success(), "exit {status}:\n{screen}");
+                return screen;
+            }
+            assert!(Instant::now() < deadline, "q did not quit:\n{}", self.all());
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Screen {
+    fn drop(&mut self) {
+        // A failed test must not leave its client running.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn screen_command(db: &std::path::Path, server: &str, token: &str) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_syncline"));
+    command
+        .arg("--db")
+        .arg(db)
+        .args(["--server", server, "--token", token, "ui"]);
+    command
 }
 
 #[test]
@@ -63,6 +210,7 @@ fn offline_edits_survive_the_process_and_sync_from_the_next() {
         status.contains("banner: You're offline · 2 changes waiting to sync"),
         "{status}"
     );
+    assert!(status.contains("network: offline (no network)"), "{status}");
     assert!(status.contains("pending: 2"), "{status}");
     assert!(
         server
@@ -75,14 +223,9 @@ fn offline_edits_survive_the_process_and_sync_from_the_next() {
 
     let synced = stdout(&syncline(&db, &url, &["sync"]));
     assert!(synced.contains("tasks: pushed 2"), "{synced}");
-    let on_server = server
-        .store()
-        .get_record("tasks", "t-offline")
-        .expect("read")
-        .expect("arrived");
     assert_eq!(
-        on_server.fields.get("title"),
-        Some(&serde_json::json!("Written offline"))
+        server_title(&server, "t-offline"),
+        serde_json::json!("Written offline")
     );
     let done = server
         .store()
@@ -92,10 +235,16 @@ fn offline_edits_survive_the_process_and_sync_from_the_next() {
     assert_eq!(done.fields.get("done"), Some(&serde_json::json!(true)));
 
     let status = stdout(&syncline(&db, &url, &["status"]));
-    assert!(
-        status.contains("banner: hidden") && status.contains("pending: 0"),
-        "{status}"
-    );
+    for line in [
+        "banner: hidden",
+        "network: online",
+        "pending: 0",
+        "conflicts: 0",
+        "quarantined: 0",
+    ] {
+        assert!(status.contains(line), "{line}: {status}");
+    }
+    assert!(!status.contains("last synced: never"), "{status}");
     let list = stdout(&syncline(&db, &url, &["list"]));
     assert!(
         list.contains("[x] t-harbor-2") && list.contains("t-offline Written offline"),
@@ -104,43 +253,220 @@ fn offline_edits_survive_the_process_and_sync_from_the_next() {
 }
 
 #[test]
-fn the_screen_shows_the_banner_for_each_state() {
+fn an_overlapping_edit_is_listed_and_resolved_from_the_command_line() {
     let server = TestServer::with_demo();
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_syncline"))
-        .arg("--db")
-        .arg(dir.path().join("alice.db"))
-        .args(["--server", &server.url(), "--token", "demo-alice", "ui"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start the screen");
-    // Go offline, add a task, come back online (it syncs), quit.
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(b"o\na Check the gate\no\nq\n")
-        .expect("type");
-    let out = child.wait_with_output().expect("screen ends");
-    let screen = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{screen}");
-    assert!(screen.contains("✓ Up to date"), "{screen}");
+    let db = dir.path().join("alice.db");
+    let url = server.url();
+    stdout(&syncline(&db, &url, &["sync"]));
+
+    // A colleague renames two tasks on the server; alice renames the same two here, on the
+    // versions she has (older now).
+    let theirs = |key: &str, title: &str| {
+        let fields = serde_json::Map::from_iter([("title".into(), serde_json::json!(title))]);
+        server
+            .store()
+            .upsert_record("tasks", key, &fields)
+            .expect("colleague's edit");
+    };
+    theirs("t-harbor-2", "Replace both seals");
+    theirs("t-harbor-3", "Order the cabinet");
+    for (key, title) in [
+        ("t-harbor-2", "Replace the impeller"),
+        ("t-harbor-3", "Order the cabinet, grey"),
+    ] {
+        stdout(&syncline(&db, &url, &["edit-task", key, "--title", title]));
+    }
+
+    let synced = stdout(&syncline(&db, &url, &["sync"]));
     assert!(
-        screen.contains("You're offline · 1 change waiting to sync"),
-        "{screen}"
+        synced.contains("tasks: pushed 0") && synced.contains("conflicts 2 (2 to resolve)"),
+        "the tasks' manual policy sends overlapping edits to the inbox: {synced}"
     );
+    assert_eq!(
+        server_title(&server, "t-harbor-2"),
+        serde_json::json!("Replace both seals"),
+        "nothing is overwritten before the user decides"
+    );
+    let status = stdout(&syncline(&db, &url, &["status"]));
+    assert!(status.contains("conflicts: 2"), "{status}");
+
+    let listed = stdout(&syncline(&db, &url, &["conflicts"]));
+    for shown in [
+        "tasks t-harbor-2 · changed on both sides: title",
+        "title (was \"Inspect pump 2 impeller\")\n      mine:   \"Replace the impeller\"\n      theirs: \"Replace both seals\"",
+        "tasks t-harbor-3 · changed on both sides: title",
+    ] {
+        assert!(listed.contains(shown), "{shown}:\n{listed}");
+    }
+    let id_of = |key: &str| {
+        let line = listed
+            .lines()
+            .find(|l| l.contains(&format!("tasks {key} ")))
+            .unwrap_or_default();
+        number_after(line, "conflict ")
+    };
+    let (mine, theirs) = (id_of("t-harbor-2"), id_of("t-harbor-3"));
+
+    let resolved = stdout(&syncline(&db, &url, &["resolve", &mine, "mine"]));
+    assert!(resolved.contains("sent on the next sync"), "{resolved}");
+    let resolved = stdout(&syncline(&db, &url, &["resolve", &theirs, "theirs"]));
     assert!(
-        screen.contains("Check the gate  • not synced yet"),
-        "{screen}"
+        resolved.contains("the server's version stands"),
+        "{resolved}"
     );
-    assert!(screen.contains("Synced: 1 sent"), "{screen}");
+    let again = syncline(&db, &url, &["resolve", &mine, "mine"]);
+    assert!(!again.status.success(), "a conflict is resolved once");
+
+    let synced = stdout(&syncline(&db, &url, &["sync"]));
+    assert!(synced.contains("tasks: pushed 1"), "{synced}");
+    assert_eq!(
+        server_title(&server, "t-harbor-2"),
+        serde_json::json!("Replace the impeller"),
+        "mine won"
+    );
+    assert_eq!(
+        server_title(&server, "t-harbor-3"),
+        serde_json::json!("Order the cabinet"),
+        "theirs stood"
+    );
+    let list = stdout(&syncline(&db, &url, &["list"]));
+    assert!(
+        list.contains("t-harbor-2 Replace the impeller")
+            && list.contains("t-harbor-3 Order the cabinet\n"),
+        "{list}"
+    );
+    let listed = stdout(&syncline(&db, &url, &["conflicts"]));
+    assert!(listed.contains("no conflicts to resolve"), "{listed}");
+}
+
+#[test]
+fn refused_changes_are_listed_retried_and_discarded_from_the_command_line() {
+    let server = TestServer::with_demo();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("alice.db");
+    let url = server.url();
+    stdout(&syncline(&db, &url, &["sync"]));
+    let add = |key: &str| {
+        stdout(&syncline(
+            &db,
+            &url,
+            &[
+                "add-task",
+                "--project",
+                "p-ridge",
+                "--title",
+                "On carol's project",
+                "--id",
+                key,
+            ],
+        ))
+    };
+
+    // alice is not a member of carol's project: the server refuses the task.
+    add("t-refused");
+    let synced = stdout(&syncline(&db, &url, &["sync"]));
+    assert!(
+        synced.contains("tasks: pushed 0 (overwrote 0), refused 1"),
+        "{synced}"
+    );
+    let listed = stdout(&syncline(&db, &url, &["quarantine"]));
+    assert!(
+        listed.contains("insert tasks t-refused: ") && listed.contains("(forbidden)"),
+        "the server's reason and code: {listed}"
+    );
+    let status = stdout(&syncline(&db, &url, &["status"]));
+    assert!(status.contains("quarantined: 1"), "{status}");
+
+    // The cause is fixed on the server; the change is sent again.
+    server
+        .store()
+        .add_membership("alice", "p-ridge")
+        .expect("membership");
+    let seq = number_after(&listed, "refused seq ");
+    let retried = stdout(&syncline(&db, &url, &["quarantine-retry", &seq]));
+    assert!(retried.contains("sent again"), "{retried}");
+    let synced = stdout(&syncline(&db, &url, &["sync"]));
+    assert!(synced.contains("tasks: pushed 1"), "{synced}");
+    assert_eq!(
+        server_title(&server, "t-refused"),
+        serde_json::json!("On carol's project")
+    );
+
+    // Refused again, and this time given up: it is undone on the device.
+    server
+        .store()
+        .remove_membership("alice", "p-ridge")
+        .expect("membership");
+    add("t-given-up");
+    stdout(&syncline(&db, &url, &["sync"]));
+    let listed = stdout(&syncline(&db, &url, &["quarantine"]));
+    assert!(listed.contains("tasks t-given-up"), "{listed}");
+    let seq = number_after(&listed, "refused seq ");
+    let discarded = stdout(&syncline(&db, &url, &["quarantine-discard", &seq]));
+    assert!(discarded.contains("undone on this device"), "{discarded}");
+    let listed = stdout(&syncline(&db, &url, &["quarantine"]));
+    assert!(listed.contains("no refused changes"), "{listed}");
+    let list = stdout(&syncline(&db, &url, &["list"]));
+    assert!(!list.contains("t-given-up"), "{list}");
+}
+
+#[test]
+fn the_screen_follows_the_status_by_itself() {
+    let server = TestServer::with_demo();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut ui = Screen::start(screen_command(
+        &dir.path().join("alice.db"),
+        &server.url(),
+        "demo-alice",
+    ));
+    // It syncs by itself at start.
+    ui.wait_for("Inspect pump 2 impeller");
+    ui.wait_for("✓ Up to date");
+    ui.wait_for("Network: online");
+
+    // Offline: the banner changes without another command (after the flap debounce).
+    ui.send("o");
+    ui.wait_for("Going offline…");
+    ui.wait_for("⚠ You're offline");
+    ui.wait_for("Network: offline (no network)");
+    ui.send("a Check the gate");
+    ui.wait_for("You're offline · 1 change waiting to sync");
+    ui.wait_for("Check the gate  • not synced yet");
+    ui.wait_for("1 pending");
     assert_eq!(
         server.store().count_records("tasks").expect("count"),
-        13,
-        "the demo's 12 tasks and the new one"
+        12,
+        "nothing is sent while offline"
     );
+
+    // Back online: the core syncs by itself; the screen shows what the sync did.
+    ui.send("o");
+    ui.wait_for("Last sync: 1 sent");
+    ui.wait_for("✓ Up to date");
+    ui.wait_for("0 pending");
+    eventually("the new task reaches the server", || {
+        server.store().count_records("tasks").expect("count") == 13
+    });
+    ui.quit();
+}
+
+#[test]
+fn the_screen_says_when_sign_in_is_needed() {
+    let server = TestServer::with_demo();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut ui = Screen::start(screen_command(
+        &dir.path().join("alice.db"),
+        &server.url(),
+        "not-a-token",
+    ));
+    ui.wait_for("✗ Sync failed: sign-in needed");
+    ui.wait_for("T <token> to sign in again");
+    ui.wait_for("Network: sign-in needed");
+    ui.send("T demo-alice");
+    ui.wait_for("Inspect pump 2 impeller");
+    ui.wait_for("✓ Up to date");
+    ui.quit();
 }
 
 #[test]
@@ -151,38 +477,52 @@ fn the_demo_runs_server_and_client_together() {
         .local_addr()
         .expect("addr")
         .port();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_syncline"))
+    let url = format!("http://127.0.0.1:{port}");
+    let mut command = Command::new(env!("CARGO_BIN_EXE_syncline"));
+    command
         .args(["demo", "--listen", &format!("127.0.0.1:{port}"), "--dir"])
-        .arg(dir.path())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start the demo");
-    // Stop the server, try to sync, start it again, retry, quit.
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(b"x\ns\nx\nr\nq\n")
-        .expect("type");
-    let out = child.wait_with_output().expect("demo ends");
-    let screen = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{screen}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(screen.contains("signed in as alice"), "{screen}");
-    assert!(
-        screen.contains("Inspect pump 2 impeller"),
-        "demo data arrived: {screen}"
-    );
-    assert!(
-        screen.contains("✗ Sync failed: server unreachable"),
-        "{screen}"
-    );
-    assert!(screen.contains("Server started again"), "{screen}");
+        .arg(dir.path());
+    let mut demo = Screen::start(command);
+    demo.wait_for("signed in as alice");
+    demo.wait_for("Inspect pump 2 impeller");
+    demo.wait_for("✓ Up to date");
+
+    // The server goes away: a sync fails, and the banner says when it retries.
+    demo.send("x");
+    demo.wait_for("Server stopped");
+    demo.send("s");
+    demo.wait_for("✗ Sync failed: server unreachable");
+    demo.wait_for("Retrying");
+    demo.wait_for("Network: server unreachable");
+    demo.send("x");
+    demo.wait_for("Server started again");
+    demo.send("r");
+    demo.wait_for("✓ Up to date");
+    demo.wait_for("0 pending");
+
+    // A colleague renames task 1 on the server while alice renames it here: a conflict.
+    demo.send("W 1");
+    demo.wait_for("bob renamed task 1 on the server");
+    demo.send("e 1 Pump check by alice");
+    demo.wait_for("1 conflict (C)");
+    demo.wait_for("⚠ in conflict (C)");
+    demo.send("C");
+    demo.wait_for("1. tasks ");
+    demo.wait_for("mine:   \"Pump check by alice\"");
+    demo.wait_for("(renamed by bob)\"");
+    demo.send("C 1 mine");
+    demo.wait_for("your version syncs in a moment");
+    demo.wait_for("0 conflicts (C)");
+
+    // bob, on his own device, gets alice's decision from the demo server.
+    let bob = dir.path().join("bob-device.db");
+    eventually("bob sees alice's title", || {
+        let synced = syncline_as(&bob, &url, "demo-bob", &["sync"]);
+        let list = stdout(&syncline_as(&bob, &url, "demo-bob", &["list"]));
+        synced.status.success() && list.contains("Pump check by alice")
+    });
+
+    let screen = demo.quit();
     assert!(screen.contains("Harbor pump station retrofit"), "{screen}");
     assert!(
         !screen.contains("Ridge substation upgrade"),

@@ -253,7 +253,8 @@ pub enum Action {
 pub struct Failure {
     /// Why, in words for the user.
     pub reason: String,
-    /// Whether the machine will try again by itself.
+    /// Whether trying again can help (false when the user must sign in, or for a fault that
+    /// retrying cannot fix); whether the machine retries *by itself* is `next_retry_at`.
     pub retryable: bool,
     /// When it will (machine clock).
     pub next_retry_at: Option<Millis>,
@@ -267,6 +268,8 @@ pub struct Machine {
     os: Connectivity,
     /// Online as far as decisions go: goes false only after the flap debounce.
     effective_online: bool,
+    /// Whether the shell has reported connectivity yet (the first report is taken as it is).
+    reported: bool,
     offline_at: Option<Millis>,
     unreachable: bool,
     sign_in_needed: bool,
@@ -297,6 +300,7 @@ impl Machine {
             rng: fastrand::Rng::with_seed(seed),
             os: Connectivity::online(NetworkType::Other),
             effective_online: true,
+            reported: false,
             offline_at: None,
             unreachable: false,
             sign_in_needed: false,
@@ -419,7 +423,12 @@ impl Machine {
             }
             Input::Connectivity(c) => {
                 self.os = c;
-                if c.connected {
+                let first = !std::mem::replace(&mut self.reported, true);
+                if first && !c.connected {
+                    // Until the first report the machine only assumed connectivity: there was
+                    // no connection to flap.
+                    self.effective_online = false;
+                } else if c.connected {
                     // A return within the debounce was a flap: nothing changed for the user.
                     self.offline_at = None;
                     if !self.effective_online {
@@ -537,7 +546,7 @@ impl Machine {
         let retry = self.policy.retry;
         let mut failure = Failure {
             reason,
-            retryable: retry,
+            retryable: true,
             next_retry_at: None,
         };
         match kind {
@@ -673,6 +682,10 @@ mod tests {
     #[test]
     fn connectivity_return_runs_at_once_and_flaps_are_ignored() {
         let mut m = Machine::new(AutoSync::default(), 2);
+        m.step(
+            0,
+            Input::Connectivity(Connectivity::online(NetworkType::Wifi)),
+        );
         m.step(0, Input::Connectivity(Connectivity::offline()));
         assert_eq!(m.network(), NetworkStatus::Online, "debounced");
         // Back within the debounce: a flap, no sync.
@@ -693,6 +706,21 @@ mod tests {
             vec![Action::Enqueue { unit: "all".into() }, Action::RunNext]
         );
         assert_eq!(m.network(), NetworkStatus::Online);
+    }
+
+    #[test]
+    fn the_first_report_is_not_debounced() {
+        let mut m = Machine::new(AutoSync::default(), 7);
+        m.step(0, Input::Connectivity(Connectivity::offline()));
+        assert_eq!(
+            m.network(),
+            NetworkStatus::Offline,
+            "nothing to debounce yet"
+        );
+        assert_eq!(
+            m.step(1, Input::Start),
+            vec![Action::Enqueue { unit: "all".into() }]
+        );
     }
 
     #[test]

@@ -145,6 +145,8 @@ pub enum Banner {
         reason: String,
         /// When the core retries by itself, ms since the Unix epoch.
         next_retry_at: Option<i64>,
+        /// Whether a Retry action can help (not when the user must sign in again).
+        can_retry: bool,
     },
     /// "You're offline", with how many changes wait to be synced.
     Offline {
@@ -170,10 +172,11 @@ impl Status {
             SyncState::Failed {
                 reason,
                 next_retry_at,
-                ..
+                retryable,
             } => Banner::Failed {
                 reason: reason.clone(),
                 next_retry_at: *next_retry_at,
+                can_retry: *retryable,
             },
             SyncState::Offline => Banner::Offline {
                 pending: self.pending,
@@ -219,9 +222,15 @@ impl Banner {
         }
     }
 
-    /// Whether the shell shows a Retry action (only for a failure).
+    /// Whether the shell shows a Retry action (a failure that retrying can fix).
     pub fn has_retry(&self) -> bool {
-        matches!(self, Banner::Failed { .. })
+        matches!(
+            self,
+            Banner::Failed {
+                can_retry: true,
+                ..
+            }
+        )
     }
 }
 

@@ -651,7 +651,7 @@ fn an_unreachable_server_is_probed_and_sync_resumes_when_it_is_back() {
     eventually("the banner says why and when it retries", || {
         matches!(
             device.banner(),
-            Banner::Failed { ref reason, next_retry_at: Some(_) } if reason == "server unreachable"
+            Banner::Failed { ref reason, next_retry_at: Some(_), can_retry: true } if reason == "server unreachable"
         )
     });
     server.restart().expect("restart");
@@ -678,7 +678,8 @@ fn sign_in_needed_stops_syncing_until_a_new_token() {
         device.banner(),
         Banner::Failed {
             reason: "sign-in needed".into(),
-            next_retry_at: None
+            next_retry_at: None,
+            can_retry: false,
         }
     );
     assert_eq!(device.status().pending, 1, "the edit waits");
@@ -771,6 +772,7 @@ fn resume_syncs_and_a_server_retry_after_is_honoured() {
         } => at,
         other => panic!("expected a failure with a retry time, got {other:?}"),
     };
+    assert!(device.banner().has_retry(), "a server hiccup offers Retry");
     assert!(
         retry_at >= before + 7_000,
         "retry at +{} ms, the server asked for 7 s",

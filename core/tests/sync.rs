@@ -500,6 +500,7 @@ fn a_revoked_token_means_sign_in() {
         Banner::Failed {
             reason: "sign-in needed".into(),
             next_retry_at: None,
+            can_retry: false,
         }
     );
     let fresh = server.store().issue_token("alice", None).expect("token");
