@@ -1,5 +1,6 @@
 //! The one error type every exported function returns: the core's errors, grouped by what the
-//! app can do about them, with their details as fields.
+//! app can do about them, with their details as fields. (Fields are never called `message`: in
+//! Kotlin that would clash with `Throwable.message`, which carries the whole text anyway.)
 
 use syncline_core::Error as CoreError;
 
@@ -8,76 +9,76 @@ use syncline_core::Error as CoreError;
 pub enum SynclineError {
     /// The app passed something the schema or configuration does not allow (unknown entity,
     /// field or unit, wrong type, missing required field, bad key or name): fix the call.
-    #[error("invalid input: {message}")]
+    #[error("invalid input: {detail}")]
     InvalidInput {
         /// What is wrong.
-        message: String,
+        detail: String,
     },
     /// No local record with that key.
-    #[error("{message}")]
+    #[error("{detail}")]
     NotFound {
         /// Which record.
-        message: String,
+        detail: String,
     },
     /// A local record with that key exists already.
-    #[error("{message}")]
+    #[error("{detail}")]
     AlreadyExists {
         /// Which record.
-        message: String,
+        detail: String,
     },
     /// The entity cannot be changed this way (read-only, append-only, locked while offline, a
     /// quarantined delete that cannot be edited).
-    #[error("{message}")]
+    #[error("{detail}")]
     NotAllowed {
         /// Why.
-        message: String,
+        detail: String,
     },
     /// The device's storage failed or holds something unexpected; the write did not happen.
-    #[error("storage: {message}")]
+    #[error("storage: {detail}")]
     Storage {
         /// The storage error.
-        message: String,
+        detail: String,
     },
     /// The device is offline; changes are kept and sync later.
     #[error("the device is offline")]
     Offline,
     /// The server could not be reached; retry later.
-    #[error("server unreachable: {message}")]
+    #[error("server unreachable: {detail}")]
     Unreachable {
         /// The connection error.
-        message: String,
+        detail: String,
     },
     /// A request or the whole sync took too long; retry later.
-    #[error("timed out: {message}")]
+    #[error("timed out: {detail}")]
     Timeout {
         /// What timed out.
-        message: String,
+        detail: String,
     },
     /// The server refused the token: sign in again and call `set_token`.
-    #[error("sign-in needed: {message} ({code})")]
+    #[error("sign-in needed: {detail} ({code})")]
     SignInNeeded {
         /// The server's code.
         code: String,
         /// The server's message.
-        message: String,
+        detail: String,
     },
     /// The server answered with an error.
-    #[error("server error {status} {code}: {message}")]
+    #[error("server error {status} {code}: {detail}")]
     Server {
         /// HTTP status.
         status: u16,
         /// The server's code.
         code: String,
         /// The server's message.
-        message: String,
+        detail: String,
         /// Seconds the server asked to wait, if it said.
         retry_after_secs: Option<u64>,
     },
     /// The server's answer was malformed or too large; nothing of it was applied.
-    #[error("bad server response: {message}")]
+    #[error("bad server response: {detail}")]
     BadResponse {
         /// What was wrong with it.
-        message: String,
+        detail: String,
     },
     /// No conflict with that id in the inbox.
     #[error("no conflict with id {id}")]
@@ -92,22 +93,22 @@ pub enum SynclineError {
         seq: u64,
     },
     /// The awaited sync request was dropped by a `discard_pending` request.
-    #[error("discarded: {message}")]
+    #[error("discarded: {detail}")]
     Discarded {
         /// Which request.
-        message: String,
+        detail: String,
     },
     /// The engine's background work stopped.
-    #[error("stopped: {message}")]
+    #[error("stopped: {detail}")]
     Stopped {
         /// Why.
-        message: String,
+        detail: String,
     },
     /// A callback into the app failed (it threw).
-    #[error("callback failed: {message}")]
+    #[error("callback failed: {detail}")]
     Callback {
         /// What it threw.
-        message: String,
+        detail: String,
     },
 }
 
@@ -137,20 +138,23 @@ impl From<CoreError> for SynclineError {
             | CoreError::WrongType { .. }
             | CoreError::UnknownUnit(_)
             | CoreError::InvalidKey(_)
-            | CoreError::MissingField { .. } => SynclineError::InvalidInput { message },
-            CoreError::NotFound { .. } => SynclineError::NotFound { message },
-            CoreError::AlreadyExists { .. } => SynclineError::AlreadyExists { message },
+            | CoreError::MissingField { .. } => SynclineError::InvalidInput { detail: message },
+            CoreError::NotFound { .. } => SynclineError::NotFound { detail: message },
+            CoreError::AlreadyExists { .. } => SynclineError::AlreadyExists { detail: message },
             CoreError::ReadOnly(_)
             | CoreError::AppendOnly(_)
             | CoreError::LockedOffline(_)
-            | CoreError::NotEditable(_) => SynclineError::NotAllowed { message },
-            CoreError::Storage(_) | CoreError::Corrupt(_) => SynclineError::Storage { message },
-            CoreError::Offline => SynclineError::Offline,
-            CoreError::Unreachable(m) => SynclineError::Unreachable { message: m },
-            CoreError::Timeout(m) => SynclineError::Timeout { message: m },
-            CoreError::SignInNeeded { code, message } => {
-                SynclineError::SignInNeeded { code, message }
+            | CoreError::NotEditable(_) => SynclineError::NotAllowed { detail: message },
+            CoreError::Storage(_) | CoreError::Corrupt(_) => {
+                SynclineError::Storage { detail: message }
             }
+            CoreError::Offline => SynclineError::Offline,
+            CoreError::Unreachable(m) => SynclineError::Unreachable { detail: m },
+            CoreError::Timeout(m) => SynclineError::Timeout { detail: m },
+            CoreError::SignInNeeded { code, message } => SynclineError::SignInNeeded {
+                code,
+                detail: message,
+            },
             CoreError::Server {
                 status,
                 code,
@@ -159,16 +163,16 @@ impl From<CoreError> for SynclineError {
             } => SynclineError::Server {
                 status,
                 code,
-                message,
+                detail: message,
                 retry_after_secs: retry_after,
             },
             CoreError::MalformedResponse(_) | CoreError::ResponseTooLarge { .. } => {
-                SynclineError::BadResponse { message }
+                SynclineError::BadResponse { detail: message }
             }
             CoreError::NoSuchConflict(id) => SynclineError::NoSuchConflict { id },
             CoreError::NoSuchQuarantined(seq) => SynclineError::NoSuchQuarantined { seq },
-            CoreError::Discarded(m) => SynclineError::Discarded { message: m },
-            CoreError::Stopped(m) => SynclineError::Stopped { message: m },
+            CoreError::Discarded(m) => SynclineError::Discarded { detail: m },
+            CoreError::Stopped(m) => SynclineError::Stopped { detail: m },
         }
     }
 }
@@ -177,15 +181,15 @@ impl From<CoreError> for SynclineError {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, uniffi::Error)]
 pub enum CallbackError {
     /// The app's callback failed.
-    #[error("{message}")]
+    #[error("{detail}")]
     Failed {
         /// What it said.
-        message: String,
+        detail: String,
     },
 }
 
 impl From<uniffi::UnexpectedUniFFICallbackError> for CallbackError {
     fn from(e: uniffi::UnexpectedUniFFICallbackError) -> Self {
-        CallbackError::Failed { message: e.reason }
+        CallbackError::Failed { detail: e.reason }
     }
 }

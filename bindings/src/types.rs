@@ -909,3 +909,28 @@ pub struct RecordPage {
     /// Offset of the next page, if there may be one.
     pub next_offset: Option<u64>,
 }
+
+impl From<&Banner> for core::Banner {
+    fn from(b: &Banner) -> Self {
+        match b.kind {
+            BannerKind::Hidden => core::Banner::Hidden,
+            BannerKind::Syncing => core::Banner::Syncing {
+                done: b.progress_done,
+                total: b.progress_total,
+            },
+            BannerKind::Failed => core::Banner::Failed {
+                reason: String::new(),
+                next_retry_at: b.next_retry_at,
+                can_retry: b.show_retry,
+            },
+            BannerKind::Offline => core::Banner::Offline { pending: 0 },
+        }
+    }
+}
+
+/// The banner's second line at `now_ms` (epoch ms): "2 of 3", "Retrying in 5 s"; the same
+/// words on every platform.
+#[uniffi::export]
+pub fn banner_detail(banner: Banner, now_ms: i64) -> Option<String> {
+    core::Banner::from(&banner).detail(now_ms)
+}

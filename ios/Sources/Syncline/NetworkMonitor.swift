@@ -1,0 +1,39 @@
+// Apple only: feeds the OS's network path to the core. Thin on purpose: the mapping lives in plain
+// Swift (Connectivity.of), which the Linux tests cover. Builds only where Network exists.
+#if canImport(Network)
+import Network
+#if canImport(SynclineCore)
+import SynclineCore
+#endif
+
+/// Watches the network path on a background queue and reports every change to `client`.
+public final class NetworkMonitor: @unchecked Sendable {
+    private let monitor = NWPathMonitor()
+    private let queue = DispatchQueue(label: "dev.syncline.network")
+    private let client: SynclineClient
+
+    /// A monitor for `client`; call `start()`.
+    public init(client: SynclineClient) {
+        self.client = client
+    }
+
+    /// Starts watching; the first update reports the current path.
+    public func start() {
+        monitor.pathUpdateHandler = { [client] path in
+            client.report(Connectivity.of(
+                satisfied: path.status == .satisfied,
+                wifi: path.usesInterfaceType(.wifi),
+                cellular: path.usesInterfaceType(.cellular),
+                wired: path.usesInterfaceType(.wiredEthernet),
+                expensive: path.isExpensive,
+                constrained: path.isConstrained))
+        }
+        monitor.start(queue: queue)
+    }
+
+    /// Stops watching.
+    public func stop() {
+        monitor.cancel()
+    }
+}
+#endif

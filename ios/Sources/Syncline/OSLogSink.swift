@@ -1,0 +1,26 @@
+// Apple only: the core's log in the unified log (Console.app), subsystem "dev.syncline".
+#if canImport(os)
+import os
+#if canImport(SynclineCore)
+import SynclineCore
+#endif
+
+/// Writes the core's log records to the unified log; install with
+/// `setLogSink(sink: OSLogSink(), maxLevel: .info)`.
+public final class OSLogSink: LogSink, @unchecked Sendable {
+    private let logger = Logger(subsystem: "dev.syncline", category: "core")
+
+    public init() {}
+
+    public func log(level: LogLevel, target: String, message: String) {
+        let type: OSLogType
+        switch level {
+        case .error: type = .error
+        case .warn: type = .default
+        case .info: type = .info
+        case .debug, .trace: type = .debug
+        }
+        logger.log(level: type, "\(target, privacy: .public): \(message, privacy: .public)")
+    }
+}
+#endif
