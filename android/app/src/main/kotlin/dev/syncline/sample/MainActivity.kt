@@ -1,0 +1,113 @@
+// The sample app: the demo tasks, the sync banner from the core's status, the OS's connectivity
+// and app resumes fed to the core. Thin: everything it shows comes from the core's status.
+package dev.syncline.sample
+
+import android.os.Bundle
+import androidx.activity.ComponentActivity
+import androidx.activity.compose.setContent
+import androidx.compose.foundation.background
+import androidx.compose.foundation.clickable
+import androidx.compose.foundation.layout.Column
+import androidx.compose.foundation.layout.Row
+import androidx.compose.foundation.layout.fillMaxWidth
+import androidx.compose.foundation.layout.padding
+import androidx.compose.foundation.lazy.LazyColumn
+import androidx.compose.foundation.lazy.items
+import androidx.compose.material3.Checkbox
+import androidx.compose.material3.MaterialTheme
+import androidx.compose.material3.Text
+import androidx.compose.material3.TextButton
+import androidx.compose.runtime.Composable
+import androidx.compose.runtime.getValue
+import androidx.compose.ui.Modifier
+import androidx.compose.ui.graphics.Color
+import androidx.compose.ui.unit.dp
+import androidx.lifecycle.DefaultLifecycleObserver
+import androidx.lifecycle.LifecycleOwner
+import androidx.lifecycle.ProcessLifecycleOwner
+import androidx.lifecycle.compose.collectAsStateWithLifecycle
+import androidx.lifecycle.lifecycleScope
+import dev.syncline.android.LogcatSink
+import dev.syncline.android.NetworkMonitor
+import dev.syncline.core.Banner
+import dev.syncline.core.BannerKind
+import dev.syncline.core.FieldValue
+import dev.syncline.core.LogLevel
+import dev.syncline.core.QuerySpec
+import dev.syncline.core.Sort
+import dev.syncline.core.SortOrder
+import dev.syncline.core.SyncRecord
+import dev.syncline.core.SynclineClient
+import dev.syncline.core.bannerDetail
+import dev.syncline.core.defaultConfig
+import dev.syncline.core.sampleSchema
+import dev.syncline.core.setLogSink
+import dev.syncline.statusState
+
+class MainActivity : ComponentActivity() {
+    private lateinit var client: SynclineClient
+    private lateinit var monitor: NetworkMonitor
+
+    override fun onCreate(savedInstanceState: Bundle?) {
+        super.onCreate(savedInstanceState)
+        setLogSink(LogcatSink(), LogLevel.INFO)
+        // 10.0.2.2 is the host machine from the Android emulator (the demo server's address).
+        val config = defaultConfig("http://10.0.2.2:8787", "demo-alice")
+        client = SynclineClient.open(filesDir.resolve("syncline.db").path, sampleSchema(), config)
+        monitor = NetworkMonitor(this, client).also { it.start() }
+        ProcessLifecycleOwner.get().lifecycle.addObserver(object : DefaultLifecycleObserver {
+            override fun onStart(owner: LifecycleOwner) = client.resumed()
+        })
+        val status = client.statusState(lifecycleScope)
+        setContent {
+            MaterialTheme {
+                val current by status.collectAsStateWithLifecycle()
+                Column {
+                    SyncBanner(current.banner) { client.retry() }
+                    // Re-read on every status change (a sync may have brought new tasks).
+                    TaskList(tasks(current.lastSyncedAt)) { task -> toggle(task) }
+                }
+            }
+        }
+    }
+
+    override fun onDestroy() {
+        monitor.stop()
+        client.close()
+        super.onDestroy()
+    }
+
+    @Suppress("UNUSED_PARAMETER")
+    private fun tasks(syncedAt: Long?): List<SyncRecord> =
+        client.query("tasks", QuerySpec(emptyList(), listOf(Sort("title", SortOrder.ASCENDING)), 500u, 0uL)).records
+
+    private fun toggle(task: SyncRecord) {
+        val done = task.fields["done"] == FieldValue.Boolean(true)
+        client.update("tasks", task.key, mapOf("done" to FieldValue.Boolean(!done)))
+    }
+}
+
+@Composable
+fun SyncBanner(banner: Banner, onRetry: () -> Unit) {
+    val title = banner.title ?: return
+    val color = if (banner.kind == BannerKind.FAILED) Color(0xFFFFCDD2) else Color(0xFFFFF9C4)
+    Row(Modifier.fillMaxWidth().background(color).padding(12.dp)) {
+        Column(Modifier.weight(1f)) {
+            Text(title)
+            bannerDetail(banner, System.currentTimeMillis())?.let { Text(it, style = MaterialTheme.typography.bodySmall) }
+        }
+        if (banner.showRetry) TextButton(onClick = onRetry) { Text("Retry") }
+    }
+}
+
+@Composable
+fun TaskList(tasks: List<SyncRecord>, onToggle: (SyncRecord) -> Unit) {
+    LazyColumn {
+        items(tasks, key = { it.key }) { task ->
+            Row(Modifier.fillMaxWidth().clickable { onToggle(task) }.padding(8.dp)) {
+                Checkbox(checked = task.fields["done"] == FieldValue.Boolean(true), onCheckedChange = { onToggle(task) })
+                Text((task.fields["title"] as? FieldValue.Text)?.value ?: task.key, Modifier.padding(start = 8.dp))
+            }
+        }
+    }
+}

@@ -1,0 +1,62 @@
+// The Syncline Android library: Kotlin bindings generated from the Rust library at build time
+// (never committed), the Flow wrappers, the network monitor, and libsyncline.so for each ABI,
+// cross-compiled with cargo-ndk (needs the Android NDK and `cargo install cargo-ndk`).
+import org.gradle.api.tasks.Exec
+
+plugins {
+    alias(libs.plugins.android.library)
+    alias(libs.plugins.kotlin.android)
+}
+
+val repoRoot = rootDir.parentFile
+val generatedKotlin = layout.buildDirectory.dir("generated/uniffi/kotlin")
+val jniLibs = layout.buildDirectory.dir("generated/jniLibs")
+val abis = listOf("arm64-v8a", "armeabi-v7a", "x86_64")
+
+android {
+    namespace = "dev.syncline"
+    compileSdk = 35
+    ndkVersion = "27.2.12479018"
+
+    defaultConfig {
+        minSdk = 28 // packed relocations (DT_RELR) in libsyncline.so need API 28
+        consumerProguardFiles("consumer-rules.pro")
+        ndk { abiFilters += abis }
+    }
+
+    sourceSets["main"].apply {
+        java.srcDir(generatedKotlin)
+        jniLibs.srcDir(jniLibs)
+    }
+
+    compileOptions {
+        sourceCompatibility = JavaVersion.VERSION_17
+        targetCompatibility = JavaVersion.VERSION_17
+    }
+}
+
+kotlin { jvmToolchain(17) }
+
+dependencies {
+    // JNA as an Android archive: it carries libjnidispatch.so for each ABI.
+    api("${libs.jna.get()}@aar")
+    api(libs.kotlinx.coroutines.android)
+    testImplementation(libs.junit)
+}
+
+// 1. The native library for each ABI (release profile: size-optimised, see docs/benchmarks.md).
+val cargoNdk by tasks.registering(Exec::class) {
+    workingDir = repoRoot
+    val args = mutableListOf("cargo", "ndk", "--platform", "28", "-o", jniLibs.get().asFile.path)
+    abis.forEach { args += listOf("-t", it) }
+    args += listOf("build", "--release", "-p", "syncline-bindings")
+    commandLine(args)
+}
+
+// 2. Kotlin generated from the host build of the same library, with the pinned uniffi-bindgen.
+val generateBindings by tasks.registering(Exec::class) {
+    workingDir = repoRoot
+    commandLine("sh", "-c", "scripts/bindings --release >/dev/null && rm -rf '${generatedKotlin.get().asFile.path}' && cp -R build/bindings/kotlin '${generatedKotlin.get().asFile.path}'")
+}
+
+tasks.named("preBuild") { dependsOn(cargoNdk, generateBindings) }
