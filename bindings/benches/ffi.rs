@@ -40,14 +40,22 @@ fn main() {
     .expect("open");
     for i in 0..1000 {
         let fields = HashMap::from([
-            ("project_id".to_string(), FieldValue::Text { value: "p-bench".into() }),
+            (
+                "project_id".to_string(),
+                FieldValue::Text {
+                    value: "p-bench".into(),
+                },
+            ),
             (
                 "title".to_string(),
                 FieldValue::Text {
                     value: format!("Task number {i} with a title of typical length"),
                 },
             ),
-            ("done".to_string(), FieldValue::Boolean { value: i % 2 == 0 }),
+            (
+                "done".to_string(),
+                FieldValue::Boolean { value: i % 2 == 0 },
+            ),
             ("priority".to_string(), FieldValue::Integer { value: i % 5 }),
         ]);
         client
@@ -60,7 +68,14 @@ fn main() {
         limit: 1000,
         offset: 0,
     };
-    assert_eq!(client.query("tasks".into(), page()).expect("q").records.len(), 1000);
+    assert_eq!(
+        client
+            .query("tasks".into(), page())
+            .expect("q")
+            .records
+            .len(),
+        1000
+    );
     median_nanos(3, 20_000, || {
         std::hint::black_box(client.network_status());
     });
@@ -70,5 +85,8 @@ fn main() {
     let query = median_nanos(7, 200, || {
         std::hint::black_box(client.query("tasks".into(), page()).expect("q"));
     });
-    println!("rust trivial_call_ns={trivial:.1} page_1000_us={:.1}", query / 1000.0);
+    println!(
+        "rust trivial_call_ns={trivial:.1} page_1000_us={:.1}",
+        query / 1000.0
+    );
 }
