@@ -30,8 +30,8 @@ fn main() {
         return;
     }
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut config = default_config("http://127.0.0.1:9".into(), "t".into());
-    config.auto_sync = manual_auto_sync();
+    let mut config = default_config("http://127.0.0.1:9".into(), "t".into()).expect("config");
+    config.auto_sync = manual_auto_sync().expect("manual");
     let client = SynclineClient::open(
         dir.path().join("bench.db").to_string_lossy().into_owned(),
         sample_schema().expect("schema"),
@@ -77,10 +77,10 @@ fn main() {
         1000
     );
     median_nanos(3, 20_000, || {
-        std::hint::black_box(client.network_status());
+        std::hint::black_box(client.network_status().expect("status"));
     });
     let trivial = median_nanos(7, 200_000, || {
-        std::hint::black_box(client.network_status());
+        std::hint::black_box(client.network_status().expect("status"));
     });
     let query = median_nanos(7, 200, || {
         std::hint::black_box(client.query("tasks".into(), page()).expect("q"));

@@ -24,8 +24,9 @@ pub struct ListenerHandle {
 #[uniffi::export]
 impl ListenerHandle {
     /// Stops the listener; it is not called again.
-    pub fn stop(&self) {
+    pub fn stop(&self) -> Result<()> {
         self.subscription.stop();
+        Ok(())
     }
 }
 
@@ -39,14 +40,14 @@ type Result<T> = std::result::Result<T, SynclineError>;
 
 /// A configuration with the core's defaults for `server_url` and `token`.
 #[uniffi::export]
-pub fn default_config(server_url: String, token: String) -> ClientConfig {
-    core::Config::new(&server_url, &token).into()
+pub fn default_config(server_url: String, token: String) -> Result<ClientConfig> {
+    Ok(core::Config::new(&server_url, &token).into())
 }
 
 /// Automatic sync switched off (syncs run only when asked).
 #[uniffi::export]
-pub fn manual_auto_sync() -> AutoSyncConfig {
-    core::AutoSync::manual().into()
+pub fn manual_auto_sync() -> Result<AutoSyncConfig> {
+    Ok(core::AutoSync::manual().into())
 }
 
 /// The sample app's entities (projects, tasks, comments), as the demo and the tests use them.
@@ -72,8 +73,8 @@ impl SynclineClient {
     }
 
     /// This device's client id.
-    pub fn client_id(&self) -> String {
-        self.inner.client_id().to_string()
+    pub fn client_id(&self) -> Result<String> {
+        Ok(self.inner.client_id().to_string())
     }
 
     /// Creates a record (saved at once; synced later).
@@ -126,52 +127,61 @@ impl SynclineClient {
     }
 
     /// The shell reports the OS's connectivity (at start and on every change).
-    pub fn report_connectivity(&self, connected: bool, network_type: NetworkType, metered: bool) {
+    pub fn report_connectivity(
+        &self,
+        connected: bool,
+        network_type: NetworkType,
+        metered: bool,
+    ) -> Result<()> {
         self.inner.report_connectivity(core::Connectivity {
             connected,
             kind: network_type.into(),
             metered,
         });
+        Ok(())
     }
 
     /// The app came to the foreground.
-    pub fn resumed(&self) {
+    pub fn resumed(&self) -> Result<()> {
         self.inner.resumed();
+        Ok(())
     }
 
     /// The banner's Retry action.
-    pub fn retry(&self) {
+    pub fn retry(&self) -> Result<()> {
         self.inner.retry();
+        Ok(())
     }
 
     /// Replaces the user's token after signing in again.
-    pub fn set_token(&self, token: String) {
+    pub fn set_token(&self, token: String) -> Result<()> {
         self.inner.set_token(&token);
+        Ok(())
     }
 
     /// The network state.
-    pub fn network_status(&self) -> NetworkStatus {
-        self.inner.network_status().into()
+    pub fn network_status(&self) -> Result<NetworkStatus> {
+        Ok(self.inner.network_status().into())
     }
 
     /// The network type the OS last reported.
-    pub fn network_type(&self) -> NetworkType {
-        self.inner.network_type().into()
+    pub fn network_type(&self) -> Result<NetworkType> {
+        Ok(self.inner.network_type().into())
     }
 
     /// The current status (with its banner).
-    pub fn status(&self) -> SyncStatus {
-        self.inner.status().into()
+    pub fn status(&self) -> Result<SyncStatus> {
+        Ok(self.inner.status().into())
     }
 
     /// Calls `listener` with the current status at once and with every change after.
-    pub fn listen(&self, listener: Arc<dyn StatusListener>) -> Arc<ListenerHandle> {
+    pub fn listen(&self, listener: Arc<dyn StatusListener>) -> Result<Arc<ListenerHandle>> {
         let subscription = self.inner.listen(move |status| {
             if let Err(e) = listener.on_status(status.into()) {
                 log::warn!("the status listener failed: {e}");
             }
         });
-        Arc::new(ListenerHandle { subscription })
+        Ok(Arc::new(ListenerHandle { subscription }))
     }
 
     /// Conflicts waiting for the user.

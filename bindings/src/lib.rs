@@ -18,6 +18,6 @@ pub use types::*;
 
 /// The version of the Syncline core this library was built from.
 #[uniffi::export]
-pub fn core_version() -> String {
-    env!("CARGO_PKG_VERSION").to_string()
+pub fn core_version() -> Result<String, SynclineError> {
+    Ok(env!("CARGO_PKG_VERSION").to_string())
 }

@@ -931,6 +931,6 @@ impl From<&Banner> for core::Banner {
 /// The banner's second line at `now_ms` (epoch ms): "2 of 3", "Retrying in 5 s"; the same
 /// words on every platform.
 #[uniffi::export]
-pub fn banner_detail(banner: Banner, now_ms: i64) -> Option<String> {
-    core::Banner::from(&banner).detail(now_ms)
+pub fn banner_detail(banner: Banner, now_ms: i64) -> Result<Option<String>, SynclineError> {
+    Ok(core::Banner::from(&banner).detail(now_ms))
 }

@@ -14,7 +14,7 @@ struct SynclineSampleApp: App {
         WindowGroup {
             ContentView(model: model)
                 .onChange(of: phase) { newPhase in
-                    if newPhase == .active { model.client?.resumed() }
+                    if newPhase == .active { try? model.client?.resumed() }
                 }
         }
     }
@@ -30,9 +30,9 @@ final class SampleModel: ObservableObject {
     init() {
         do {
             let dir = try FileManager.default.url(for: .applicationSupportDirectory, in: .userDomainMask, appropriateFor: nil, create: true)
-            let config = defaultConfig(serverUrl: "http://127.0.0.1:8787", token: "demo-alice")
+            let config = try defaultConfig(serverUrl: "http://127.0.0.1:8787", token: "demo-alice")
             let client = try SynclineClient.open(path: dir.appendingPathComponent("syncline.db").path, entities: try sampleSchema(), config: config)
-            setLogSink(sink: OSLogSink(), maxLevel: .info)
+            try setLogSink(sink: OSLogSink(), maxLevel: .info)
             self.client = client
             let monitor = NetworkMonitor(client: client)
             monitor.start()
@@ -69,11 +69,11 @@ struct ContentView: View {
                 if let banner = model.banner, let title = banner.title {
                     HStack {
                         Text(title)
-                        if let detail = bannerDetail(banner: banner, nowMs: Int64(Date().timeIntervalSince1970 * 1000)) {
+                        if let detail = try? bannerDetail(banner: banner, nowMs: Int64(Date().timeIntervalSince1970 * 1000)) {
                             Text(detail).foregroundStyle(.secondary)
                         }
                         Spacer()
-                        if banner.showRetry { Button("Retry") { model.client?.retry() } }
+                        if banner.showRetry { Button("Retry") { try? model.client?.retry() } }
                     }
                     .padding(8)
                     .background(banner.kind == .failed ? Color.red.opacity(0.2) : Color.yellow.opacity(0.2))

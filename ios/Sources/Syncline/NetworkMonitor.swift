@@ -20,7 +20,7 @@ public final class NetworkMonitor: @unchecked Sendable {
     /// Starts watching; the first update reports the current path.
     public func start() {
         monitor.pathUpdateHandler = { [client] path in
-            client.report(Connectivity.of(
+            try? client.report(Connectivity.of(
                 satisfied: path.status == .satisfied,
                 wifi: path.usesInterfaceType(.wifi),
                 cellular: path.usesInterfaceType(.cellular),

@@ -24,8 +24,13 @@ extension SynclineClient {
     /// backlog. Ending the iteration (or the task) stops the listener.
     public func statusStream() -> AsyncStream<SyncStatus> {
         AsyncStream(bufferingPolicy: .bufferingNewest(1)) { continuation in
-            let handle = self.listen(listener: StreamListener(continuation))
-            continuation.onTermination = { _ in handle.stop() }
+            do {
+                let handle = try self.listen(listener: StreamListener(continuation))
+                continuation.onTermination = { _ in try? handle.stop() }
+            } catch {
+                // Registering a listener does not fail today; if it ever does, the stream ends.
+                continuation.finish()
+            }
         }
     }
 
@@ -46,8 +51,8 @@ extension SynclineClient {
     }
 
     /// Reports `connectivity` to the core.
-    public func report(_ connectivity: Connectivity) {
-        reportConnectivity(connected: connectivity.connected, networkType: connectivity.type, metered: connectivity.metered)
+    public func report(_ connectivity: Connectivity) throws {
+        try reportConnectivity(connected: connectivity.connected, networkType: connectivity.type, metered: connectivity.metered)
     }
 }
 

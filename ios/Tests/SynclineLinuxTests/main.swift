@@ -26,10 +26,10 @@ guard let server = ProcessInfo.processInfo.environment["SYNCLINE_SERVER_URL"] el
     exit(2)
 }
 
-func config(_ token: String = "demo-alice", manual: Bool = false) -> ClientConfig {
-    var c = defaultConfig(serverUrl: server, token: token)
+func testConfig(_ token: String = "demo-alice", manual: Bool = false) throws -> ClientConfig {
+    var c = try defaultConfig(serverUrl: server, token: token)
     if manual {
-        c.autoSync = manualAutoSync()
+        c.autoSync = try manualAutoSync()
     } else {
         // No sync at open: the tests report connectivity first, as a shell does.
         c.autoSync.onStart = false
@@ -40,7 +40,8 @@ func config(_ token: String = "demo-alice", manual: Bool = false) -> ClientConfi
     return c
 }
 
-func open(_ name: String, _ config: ClientConfig = config()) throws -> SynclineClient {
+func open(_ name: String, _ given: ClientConfig? = nil) throws -> SynclineClient {
+    let config = try given ?? testConfig()
     let dir = FileManager.default.temporaryDirectory.appendingPathComponent("syncline-swift-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
     return try SynclineClient.open(path: dir.appendingPathComponent("\(name).db").path, entities: try sampleSchema(), config: config)
@@ -62,7 +63,7 @@ final class BannerLog: @unchecked Sendable {
 
 func offlineEditsShowTheBannerAndSyncWhenConnectivityReturns() async throws {
     let phone = try open("phone")
-    phone.reportConnectivity(connected: false, networkType: .none, metered: false)
+    try phone.reportConnectivity(connected: false, networkType: .none, metered: false)
     let keys = (0..<200).map { _ in newKey() }
     for (i, key) in keys.enumerated() {
         _ = try phone.insert(entity: "tasks", key: key, fields: task("Offline edit \(i)"))
@@ -74,22 +75,22 @@ func offlineEditsShowTheBannerAndSyncWhenConnectivityReturns() async throws {
     try await eventually("the offline banner with the count") {
         log.all.last?.title == "You're offline · 200 changes waiting to sync"
     }
-    phone.report(Connectivity.of(satisfied: true, wifi: true, cellular: false, wired: false, expensive: false, constrained: false))
+    try phone.report(Connectivity.of(satisfied: true, wifi: true, cellular: false, wired: false, expensive: false, constrained: false))
     try await eventually("synced and hidden") {
-        log.all.last?.kind == .hidden && phone.status().pending == 0
+        try log.all.last?.kind == .hidden && phone.status().pending == 0
     }
     watcher.cancel()
     try check(log.all.contains { $0.kind == .syncing && $0.title == "Syncing…" }, "saw Syncing… in \(log.all.map { $0.kind })")
-    try check(phone.networkType() == .wifi, "network type")
-    let tablet = try open("tablet", config(manual: true))
+    try check(try phone.networkType() == .wifi, "network type")
+    let tablet = try open("tablet", try testConfig(manual: true))
     _ = try await tablet.syncNow(unit: "tasks")
     let record = try tablet.get(entity: "tasks", key: keys[199])
     try check(record?.fields["title"] == .text(value: "Offline edit 199"), "the edit is on the server: \(String(describing: record))")
 }
 
 func aConflictIsSurfacedAndResolved() async throws {
-    let a = try open("a", config(manual: true))
-    let b = try open("b", config(manual: true))
+    let a = try open("a", try testConfig(manual: true))
+    let b = try open("b", try testConfig(manual: true))
     let key = newKey()
     _ = try a.insert(entity: "tasks", key: key, fields: task("Original"))
     _ = try await a.syncNow(unit: "tasks")
@@ -103,7 +104,7 @@ func aConflictIsSurfacedAndResolved() async throws {
     try check(conflicts.count == 1 && conflicts[0].fields == ["title"], "the conflict: \(conflicts)")
     try check(conflicts[0].local?["title"] == .text(value: "Title from B"), "mine kept")
     try check(conflicts[0].remote?["title"] == .text(value: "Title from A"), "theirs shown")
-    try check(b.status().conflicts == 1, "status counts it")
+    try check(try b.status().conflicts == 1, "status counts it")
     _ = try b.resolve(id: conflicts[0].id, resolution: .keepTheirs)
     _ = try await b.syncNow(unit: "tasks")
     try check(try b.get(entity: "tasks", key: key)?.fields["title"] == .text(value: "Title from A"), "theirs stands")
@@ -123,37 +124,37 @@ final class ThrowingListener: StatusListener, @unchecked Sendable {
 func aThrowingListenerDoesNotCrashTheCore() async throws {
     let client = try open("throwing")
     let listener = ThrowingListener()
-    let handle = client.listen(listener: listener)
-    client.reportConnectivity(connected: true, networkType: .ethernet, metered: false)
+    let handle = try client.listen(listener: listener)
+    try client.reportConnectivity(connected: true, networkType: .ethernet, metered: false)
     let report = try await client.syncNow(unit: "all")
     try check(report.unit == "all", "synced")
     _ = try client.insert(entity: "tasks", key: newKey(), fields: task("After the throw"))
     _ = try await client.syncNow(unit: "tasks")
     try await eventually("the listener kept being called") { listener.calls >= 2 }
-    handle.stop()
+    try handle.stop()
 }
 
 func errorsAreTyped() async throws {
-    let client = try open("errors", config(manual: true))
+    let client = try open("errors", try testConfig(manual: true))
     do {
         _ = try client.insert(entity: "nope", key: "k", fields: [:])
         throw Failure(description: "an unknown entity must be refused")
     } catch SynclineError.InvalidInput(let message) {
         try check(message.contains("nope"), message)
     }
-    client.reportConnectivity(connected: false, networkType: .none, metered: false)
+    try client.reportConnectivity(connected: false, networkType: .none, metered: false)
     do {
         _ = try await client.syncNow(unit: "all")
         throw Failure(description: "offline must be refused")
     } catch SynclineError.Offline {}
-    let refused = try open("refused", config("not-a-token", manual: true))
+    let refused = try open("refused", try testConfig("not-a-token", manual: true))
     do {
         _ = try await refused.syncNow(unit: "all")
         throw Failure(description: "a bad token must be refused")
     } catch SynclineError.SignInNeeded(let code, _) {
         try check(code == "unauthorized", code)
     }
-    let banner = refused.status().banner
+    let banner = try refused.status().banner
     try check(banner.kind == .failed && banner.title == "Sync failed: sign-in needed" && !banner.showRetry, "\(banner)")
 }
 
