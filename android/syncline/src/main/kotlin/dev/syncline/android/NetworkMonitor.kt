@@ -13,7 +13,8 @@ import dev.syncline.report
 
 /** Watches the default network and reports every change to [client]; call [stop] when done. */
 class NetworkMonitor(context: Context, private val client: SynclineClient) {
-    private val manager = context.getSystemService(ConnectivityManager::class.java)
+    private val manager: ConnectivityManager =
+        requireNotNull(context.getSystemService(ConnectivityManager::class.java)) { "this device has no ConnectivityManager" }
 
     private val callback = object : ConnectivityManager.NetworkCallback() {
         override fun onCapabilitiesChanged(network: Network, caps: NetworkCapabilities) {
