@@ -111,7 +111,7 @@ struct Inner {
     epoch: Instant,
     machine: Mutex<Machine>,
     /// Wakes the timer task when the machine's next wake-up may have moved.
-    wake: Notify,
+    wake: Arc<Notify>,
     progress: Mutex<Option<Progress>>,
     waiters: Mutex<Waiters>,
     status: watch::Sender<Status>,
@@ -145,7 +145,7 @@ impl Syncline {
             sync_timeout: config.sync_timeout,
             epoch: Instant::now(),
             machine: Mutex::new(Machine::new(config.auto.clone(), seed)),
-            wake: Notify::new(),
+            wake: Arc::new(Notify::new()),
             progress: Mutex::new(None),
             waiters: Mutex::new(Waiters::default()),
             status: watch::channel(status).0,
@@ -421,12 +421,13 @@ async fn timers(inner: Weak<Inner>) {
             // Nothing scheduled: wait for a notification, re-checking now and then.
             None => std::time::Duration::from_secs(60),
         };
-        let notified = {
-            let Some(inner) = inner.upgrade() else { return };
-            tokio::select! {
-                _ = inner.wake.notified() => true,
-                _ = tokio::time::sleep(sleep) => false,
-            }
+        // Only the notifier is held while sleeping, so dropping the client is not delayed.
+        let Some(wake) = inner.upgrade().map(|i| i.wake.clone()) else {
+            return;
+        };
+        let notified = tokio::select! {
+            _ = wake.notified() => true,
+            _ = tokio::time::sleep(sleep) => false,
         };
         if !notified {
             let Some(inner) = inner.upgrade() else { return };
@@ -448,7 +449,8 @@ impl Inner {
             .ok_or_else(|| Error::UnknownUnit(name.to_string()))
     }
 
-    /// Writes a request to the durable queue, then tells the machine.
+    /// Writes a request to the durable queue and tells the machine, under the machine's lock (so
+    /// the machine never starts the next request between the two).
     fn queue(
         self: &Arc<Self>,
         unit: &str,
@@ -456,50 +458,70 @@ impl Inner {
         discard_pending: bool,
         force: bool,
     ) -> Result<()> {
-        self.store.queue_sync(unit, priority, discard_pending)?;
-        if discard_pending {
-            // Callers awaiting a dropped request learn it now rather than never.
-            let dropped: Vec<(String, Vec<Waiter>)> = {
+        let actions = {
+            let mut machine = lock(&self.machine);
+            self.store.queue_sync(unit, priority, discard_pending)?;
+            if discard_pending {
+                // Callers awaiting a dropped request learn it now rather than never.
                 let mut waiters = lock(&self.waiters);
-                let units: Vec<String> = waiters
+                let dropped: Vec<String> = waiters
                     .queued
                     .keys()
                     .filter(|u| *u != unit)
                     .cloned()
                     .collect();
-                units
-                    .into_iter()
-                    .filter_map(|u| waiters.queued.remove_entry(&u))
-                    .collect()
-            };
-            for (u, waiters) in dropped {
-                for w in waiters {
-                    let _ = w.send(Err(Error::Discarded(format!(
-                        "the sync of `{u}` was dropped for `{unit}`"
-                    ))));
+                for u in dropped {
+                    for w in waiters.queued.remove(&u).unwrap_or_default() {
+                        let _ = w.send(Err(Error::Discarded(format!(
+                            "the sync of `{u}` was dropped for `{unit}`"
+                        ))));
+                    }
+                }
+            }
+            self.step_locked(
+                &mut machine,
+                Input::Queued {
+                    unit: unit.to_string(),
+                    discard_pending,
+                    force,
+                },
+            )
+        };
+        self.carry_out(actions);
+        Ok(())
+    }
+
+    /// Steps the machine (its lock held by the caller) and writes the queue requests it asks
+    /// for before the lock is released: the durable queue is never behind the machine's mirror.
+    /// Lock order everywhere: machine, then waiters, progress or the store's writer.
+    fn step_locked(&self, machine: &mut Machine, input: Input) -> Vec<Action> {
+        let actions = machine.step(self.now(), input);
+        for action in &actions {
+            if let Action::Enqueue { unit } = action {
+                let priority = self.unit(unit).map_or(0, |u| u.priority);
+                if let Err(e) = self.store.queue_sync(unit, priority, false) {
+                    log::error!("cannot queue a sync of `{unit}`: {e}");
                 }
             }
         }
-        self.feed(Input::Queued {
-            unit: unit.to_string(),
-            discard_pending,
-            force,
-        });
-        Ok(())
+        actions
     }
 
     /// Feeds the machine one input and carries out what it asks.
     fn feed(self: &Arc<Self>, input: Input) {
-        let now = self.now();
-        let actions = lock(&self.machine).step(now, input);
+        let actions = {
+            let mut machine = lock(&self.machine);
+            self.step_locked(&mut machine, input)
+        };
+        self.carry_out(actions);
+    }
+
+    /// Starts what the machine asked for (outside its lock), then publishes the new status.
+    fn carry_out(self: &Arc<Self>, actions: Vec<Action>) {
         for action in actions {
             match action {
-                Action::Enqueue { unit } => {
-                    let priority = self.unit(&unit).map_or(0, |u| u.priority);
-                    if let Err(e) = self.store.queue_sync(&unit, priority, false) {
-                        log::error!("cannot queue a sync of `{unit}`: {e}");
-                    }
-                }
+                // Written by `step_locked` already.
+                Action::Enqueue { .. } => {}
                 Action::RunNext => self.start_next(),
                 Action::Probe => {
                     let inner = self.clone();
@@ -521,29 +543,37 @@ impl Inner {
         self.wake.notify_one();
     }
 
+    /// Takes the next request off the durable queue and tells the machine, under its lock.
     fn start_next(self: &Arc<Self>) {
-        let request = match self.store.start_next_sync() {
-            Ok(Some(r)) => r,
-            Ok(None) => return self.feed(Input::QueueEmpty),
-            Err(e) => {
-                log::error!("cannot read the sync queue: {e}");
-                return self.feed(Input::QueueEmpty);
+        let (request, actions) = {
+            let mut machine = lock(&self.machine);
+            match self.store.start_next_sync() {
+                Ok(Some(request)) => {
+                    let mut waiters = lock(&self.waiters);
+                    let now_running = waiters.queued.remove(&request.unit).unwrap_or_default();
+                    waiters.running.extend(now_running);
+                    drop(waiters);
+                    *lock(&self.progress) = None;
+                    let unit = request.unit.clone();
+                    let actions = self.step_locked(&mut machine, Input::Started { unit });
+                    (Some(request), actions)
+                }
+                other => {
+                    if let Err(e) = other {
+                        log::error!("cannot read the sync queue: {e}");
+                    }
+                    (None, self.step_locked(&mut machine, Input::QueueEmpty))
+                }
             }
         };
-        {
-            let mut waiters = lock(&self.waiters);
-            let now_running = waiters.queued.remove(&request.unit).unwrap_or_default();
-            waiters.running.extend(now_running);
+        if let Some(request) = request {
+            let _ = self.events.send(Event::SyncStarted {
+                unit: request.unit.clone(),
+            });
+            let inner = self.clone();
+            self.rt.spawn(async move { inner.run(request).await });
         }
-        *lock(&self.progress) = None;
-        self.feed(Input::Started {
-            unit: request.unit.clone(),
-        });
-        let _ = self.events.send(Event::SyncStarted {
-            unit: request.unit.clone(),
-        });
-        let inner = self.clone();
-        self.rt.spawn(async move { inner.run(request).await });
+        self.carry_out(actions);
     }
 
     /// Runs one request to its end and reports it to the machine, the waiters and the events.
@@ -589,12 +619,16 @@ impl Inner {
             }
         };
         let succeeded = failure.is_none();
+        // This run's callers, taken before the machine may start the next run (whose callers
+        // must not get this run's result).
+        let waiters = std::mem::take(&mut lock(&self.waiters).running);
         self.feed(Input::Ended {
             unit: request.unit.clone(),
             failure,
         });
-        // Changes saved during the sync, or of entities outside the unit, get their own sync.
-        if succeeded && pending > 0 {
+        // Changes saved during the sync, or of entities outside the unit, get their own sync
+        // (only those the automatic unit carries: others would ask for it forever).
+        if succeeded && pending > 0 && self.auto_unit_has_pending() {
             self.feed(Input::LocalChange);
         }
         let _ = self.events.send(match &outcome {
@@ -606,10 +640,19 @@ impl Inner {
                 error: error.clone(),
             },
         });
-        let waiters = std::mem::take(&mut lock(&self.waiters).running);
         for w in waiters {
             let _ = w.send(outcome.clone());
         }
+    }
+
+    /// Whether an entity of the automatic unit has pending changes.
+    fn auto_unit_has_pending(&self) -> bool {
+        let unit = lock(&self.machine).policy().unit.clone();
+        self.unit(&unit).is_ok_and(|u| {
+            u.entities
+                .iter()
+                .any(|e| self.store.has_pending(e).unwrap_or(false))
+        })
     }
 
     /// Re-reads the outbox and inbox counts into the status; returns the pending count.
@@ -635,15 +678,16 @@ impl Inner {
 
     /// Publishes the machine's state into the status (only when something changed).
     fn publish(&self) {
-        let (state, network, connectivity) = {
-            let machine = lock(&self.machine);
-            let progress = lock(&self.progress);
-            let (now, wall) = (self.now(), now_ms());
-            let state = SyncState::of(&machine, progress.as_ref(), |t| {
-                wall + (t as i64 - now as i64)
-            });
-            (state, machine.network(), machine.connectivity())
-        };
+        // Computed and sent under the machine's lock: two publishers cannot send out of order
+        // (a stale "Syncing…" landing after "Idle").
+        let machine = lock(&self.machine);
+        let progress = lock(&self.progress);
+        let (now, wall) = (self.now(), now_ms());
+        let state = SyncState::of(&machine, progress.as_ref(), |t| {
+            wall + (t as i64 - now as i64)
+        });
+        drop(progress);
+        let (network, connectivity) = (machine.network(), machine.connectivity());
         let mut network_changed = false;
         self.status.send_if_modified(|s| {
             network_changed = s.network != network;
@@ -657,6 +701,7 @@ impl Inner {
             s.metered = connectivity.metered;
             changed
         });
+        drop(machine);
         if network_changed && network == NetworkStatus::Offline {
             // Callers awaiting a sync learn now that it waits for connectivity (the requests
             // stay queued and run when it returns).

@@ -92,6 +92,7 @@ pub fn merge3(base: &Fields, local: &Fields, remote: &Fields) -> Merge {
 }
 
 /// A conflict to store.
+#[derive(Clone, Copy)]
 pub(crate) struct NewConflict<'a> {
     pub entity: &'a str,
     pub key: &'a str,
@@ -106,8 +107,43 @@ fn json<T: serde::Serialize>(v: &T) -> Result<String> {
     serde_json::to_string(v).map_err(|e| Error::Corrupt(format!("cannot encode a conflict: {e}")))
 }
 
-/// Stores a conflict (replacing an open one of the same record, whose base is older and kept).
+/// Stores a conflict. A conflict already open for the record is merged into it, never replaced:
+/// its fields stay in conflict with the user's values for them (the row shows the server's
+/// values by now), and its base values, older, are kept.
 pub(crate) fn insert(conn: &Connection, c: &NewConflict<'_>) -> Result<()> {
+    let open = read(
+        conn,
+        "WHERE entity = ?1 AND key = ?2",
+        None,
+        Some((c.entity, c.key)),
+    )?
+    .into_iter()
+    .next();
+    let mut fields: Vec<String> = c.fields.to_vec();
+    let mut base = c.base.clone();
+    let mut local_values = c.local.cloned();
+    if let Some(old) = open {
+        for name in &old.fields {
+            if !fields.contains(name) {
+                fields.push(name.clone());
+                // The user's earlier value of a field that is not in the new conflict.
+                if let (Some(mine), Some(earlier)) = (local_values.as_mut(), old.local.as_ref()) {
+                    if let Some(v) = earlier.get(name) {
+                        mine.insert(name.clone(), v.clone());
+                    }
+                }
+            }
+        }
+        for (name, v) in old.base {
+            base.insert(name, v);
+        }
+    }
+    let c = &NewConflict {
+        fields: &fields,
+        base: &base,
+        local: local_values.as_ref(),
+        ..*c
+    };
     let local = c.local.map(json).transpose()?;
     let remote = c.remote.map(json).transpose()?;
     conn.prepare_cached(
@@ -161,7 +197,12 @@ type Row = (
     i64,
 );
 
-fn read(conn: &Connection, filter: &str, arg: Option<i64>) -> Result<Vec<StoredConflict>> {
+fn read(
+    conn: &Connection,
+    filter: &str,
+    id: Option<i64>,
+    record: Option<(&str, &str)>,
+) -> Result<Vec<StoredConflict>> {
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {COLUMNS} FROM conflicts {filter} ORDER BY id"
     ))?;
@@ -178,9 +219,12 @@ fn read(conn: &Connection, filter: &str, arg: Option<i64>) -> Result<Vec<StoredC
             r.get(8)?,
         ))
     };
-    let rows: Vec<Row> = match arg {
-        Some(a) => stmt.query_map([a], map)?.collect::<rusqlite::Result<_>>()?,
-        None => stmt.query_map([], map)?.collect::<rusqlite::Result<_>>()?,
+    let rows: Vec<Row> = match (id, record) {
+        (Some(a), _) => stmt.query_map([a], map)?.collect::<rusqlite::Result<_>>()?,
+        (None, Some((e, k))) => stmt
+            .query_map([e, k], map)?
+            .collect::<rusqlite::Result<_>>()?,
+        (None, None) => stmt.query_map([], map)?.collect::<rusqlite::Result<_>>()?,
     };
     rows.into_iter()
         .map(
@@ -203,12 +247,14 @@ fn read(conn: &Connection, filter: &str, arg: Option<i64>) -> Result<Vec<StoredC
 
 /// Every open conflict, oldest first.
 pub(crate) fn all(conn: &Connection) -> Result<Vec<StoredConflict>> {
-    read(conn, "", None)
+    read(conn, "", None, None)
 }
 
 /// One conflict by id.
 pub(crate) fn get(conn: &Connection, id: i64) -> Result<Option<StoredConflict>> {
-    Ok(read(conn, "WHERE id = ?1", Some(id))?.into_iter().next())
+    Ok(read(conn, "WHERE id = ?1", Some(id), None)?
+        .into_iter()
+        .next())
 }
 
 /// The open conflict of a record, if any (its base is the oldest, so it is kept on replace).

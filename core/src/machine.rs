@@ -419,7 +419,7 @@ impl Machine {
                 if self.policy.on_start {
                     self.enqueue_auto(actions);
                 }
-                self.periodic_at = self.policy.periodic.map(|p| now + ms(p));
+                self.periodic_at = self.policy.periodic.map(|p| now.saturating_add(ms(p)));
             }
             Input::Connectivity(c) => {
                 self.os = c;
@@ -439,7 +439,7 @@ impl Machine {
                         }
                     }
                 } else if self.effective_online && self.offline_at.is_none() {
-                    self.offline_at = Some(now + ms(self.policy.offline_debounce));
+                    self.offline_at = Some(now.saturating_add(ms(self.policy.offline_debounce)));
                 }
             }
             Input::Resume => {
@@ -454,7 +454,7 @@ impl Machine {
                 if let Some(d) = self.policy.after_change {
                     // Changes within the window join the first one's sync (no starvation by a
                     // steady stream of edits).
-                    self.change_at.get_or_insert(now + ms(d));
+                    self.change_at.get_or_insert(now.saturating_add(ms(d)));
                 }
             }
             Input::Queued {
@@ -463,7 +463,12 @@ impl Machine {
                 force,
             } => {
                 if discard_pending {
+                    // Someone may await this very unit: its request stays forced.
+                    let awaited = self.queued.get(&unit).copied().unwrap_or(false);
                     self.queued.clear();
+                    if awaited {
+                        self.queued.insert(unit.clone(), true);
+                    }
                 }
                 let forced = self.queued.entry(unit).or_insert(false);
                 *forced |= force;
@@ -482,7 +487,7 @@ impl Machine {
                 match failure {
                     None => {
                         self.reset_backoff();
-                        self.periodic_at = self.policy.periodic.map(|p| now + ms(p));
+                        self.periodic_at = self.policy.periodic.map(|p| now.saturating_add(ms(p)));
                     }
                     Some((kind, reason)) => self.failed(now, unit, kind, reason, actions),
                 }
@@ -506,12 +511,12 @@ impl Machine {
                     }
                     ProbeResult::Unreachable if self.unreachable => {
                         self.probe_attempt += 1;
-                        let at = now
-                            + self.backoff(
-                                self.probe_attempt,
-                                self.policy.probe_base,
-                                self.policy.probe_cap,
-                            );
+                        let delay = self.backoff(
+                            self.probe_attempt,
+                            self.policy.probe_base,
+                            self.policy.probe_cap,
+                        );
+                        let at = now.saturating_add(delay);
                         self.probe_at = Some(at);
                         if let Some(f) = &mut self.failure {
                             f.next_retry_at = Some(at);
@@ -560,10 +565,10 @@ impl Machine {
             FailureKind::Unreachable => {
                 self.unreachable = true;
                 self.probe_attempt = 0;
-                let at = now
-                    + self
-                        .backoff(1, self.policy.probe_base, self.policy.probe_cap)
-                        .max(1);
+                let delay = self
+                    .backoff(1, self.policy.probe_base, self.policy.probe_cap)
+                    .max(1);
+                let at = now.saturating_add(delay);
                 self.probe_at = Some(at);
                 failure.next_retry_at = retry.then_some(at);
             }
@@ -584,8 +589,8 @@ impl Machine {
                     ),
                 };
                 if retry {
-                    self.hold_until = Some(now + delay);
-                    failure.next_retry_at = Some(now + delay);
+                    self.hold_until = Some(now.saturating_add(delay));
+                    failure.next_retry_at = self.hold_until;
                 }
             }
             FailureKind::Fatal => {
@@ -611,7 +616,10 @@ impl Machine {
             self.enqueue_auto(actions);
         }
         if let Some(t) = self.periodic_at.filter(|t| *t <= now) {
-            self.periodic_at = self.policy.periodic.map(|p| t.max(now) + ms(p));
+            self.periodic_at = self
+                .policy
+                .periodic
+                .map(|p| t.max(now).saturating_add(ms(p)));
             self.enqueue_auto(actions);
         }
         if self.hold_until.is_some_and(|t| t <= now) {

@@ -427,6 +427,11 @@ impl Store {
         Ok(batch)
     }
 
+    /// Whether `entity` has changes waiting to be pushed.
+    pub fn has_pending(&self, entity: &str) -> Result<bool> {
+        outbox::has_pending(&lock(&self.reader), entity)
+    }
+
     /// Queues a sync of `unit` (see [`queue::enqueue`]); survives a restart.
     pub fn queue_sync(&self, unit: &str, priority: i32, discard_pending: bool) -> Result<Enqueued> {
         let mut conn = lock(&self.writer);

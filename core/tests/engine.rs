@@ -785,3 +785,43 @@ fn resume_syncs_and_a_server_retry_after_is_honoured() {
     wait_event(&mut events, "retried at once", completed("all"));
     eventually("the failure is gone", || device.banner() == Banner::Hidden);
 }
+
+#[test]
+fn a_second_conflict_on_the_same_record_keeps_the_first_ones_edit() {
+    let (server, users) = server();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let device = client(dir.path(), "device", &server.url(), &users.alice);
+    device.sync_now_blocking("tasks").expect("sync");
+    overlap(&server, &device, "t-shared-1", "My title", "Their title");
+    device
+        .update(
+            TASKS,
+            "t-shared-1",
+            set("notes", Value::Text("My notes".into())),
+        )
+        .expect("edit");
+    server_put(
+        &server,
+        "tasks",
+        "t-shared-1",
+        json!({"project_id": "p-shared", "title": "Their title", "notes": "Their notes", "done": false}),
+    );
+    device.sync_now_blocking("tasks").expect("sync");
+    let inbox = device.conflicts().expect("inbox");
+    assert_eq!(inbox.len(), 1, "one conflict per record");
+    let c = &inbox[0];
+    let mut fields = c.fields.clone();
+    fields.sort();
+    assert_eq!(fields, vec!["notes".to_string(), "title".to_string()]);
+    let mine = c.local.as_ref().expect("local");
+    assert_eq!(mine.get("title"), Some(&Value::Text("My title".into())));
+    assert_eq!(mine.get("notes"), Some(&Value::Text("My notes".into())));
+    assert_eq!(
+        c.base.get("title"),
+        Some(&Value::Text("Task t-shared-1".into())),
+        "the oldest base is kept"
+    );
+    device.resolve(c.id, Resolution::KeepMine).expect("resolve");
+    device.sync_now_blocking("tasks").expect("sync");
+    assert_eq!(server_title(&server, "t-shared-1"), json!("My title"));
+}
