@@ -79,7 +79,8 @@ pub fn merge3(base: &Fields, local: &Fields, remote: &Fields) -> Merge {
     for (name, mine) in local {
         let theirs = remote.get(name).unwrap_or(&null);
         let before = base.get(name).unwrap_or(&null);
-        if theirs == mine {
+        // Same on both sides, or changed here and changed back: nothing to decide.
+        if theirs == mine || (mine == before && base.contains_key(name)) {
             continue;
         }
         if theirs == before {
@@ -301,5 +302,9 @@ mod tests {
         let m = merge3(&base, &local, &remote);
         assert_eq!(m.clean, obj(json!({"done": true, "notes": "same"})));
         assert_eq!(m.overlapping, vec!["title".to_string()]);
+        // Changed here and back again: the server's value stands, no conflict.
+        let local = obj(json!({"title": "a"}));
+        let m = merge3(&base, &local, &remote);
+        assert!(m.clean.is_empty() && m.overlapping.is_empty(), "{m:?}");
     }
 }

@@ -253,26 +253,45 @@ pub(crate) fn settle_conflict(
 }
 
 impl Store {
-    /// The conflicts waiting for the user, oldest first.
+    /// The conflicts waiting for the user, oldest first. Fields the app's schema no longer
+    /// declares (an app update removed them) are left out rather than failing the whole inbox;
+    /// a conflict of an entity the schema no longer has is skipped.
     pub fn conflicts(&self) -> Result<Vec<Conflict>> {
         let stored = conflict::all(&lock(&self.reader))?;
-        stored
-            .into_iter()
-            .map(|c| {
-                let e = self.schema().entity(&c.entity)?;
-                Ok(Conflict {
-                    id: c.id,
-                    entity: c.entity.clone(),
-                    key: c.key,
-                    fields: c.fields,
-                    base: fields_from_json(e, &c.base)?,
-                    local: c.local.map(|l| fields_from_json(e, &l)).transpose()?,
-                    remote: c.remote.map(|r| fields_from_json(e, &r)).transpose()?,
-                    remote_version: c.remote_version,
-                    created_at: c.created_at,
-                })
-            })
-            .collect()
+        let known = |e: &EntitySchema, f: &Fields| -> Result<BTreeMap<String, Value>> {
+            let kept: Fields = f
+                .iter()
+                .filter(|(n, _)| e.field_def(n).is_ok())
+                .map(|(n, v)| (n.clone(), v.clone()))
+                .collect();
+            fields_from_json(e, &kept)
+        };
+        let mut out = Vec::with_capacity(stored.len());
+        for c in stored {
+            let Ok(e) = self.schema().entity(&c.entity) else {
+                log::warn!(
+                    "conflict {} is of an entity no longer declared: skipped",
+                    c.id
+                );
+                continue;
+            };
+            out.push(Conflict {
+                id: c.id,
+                entity: c.entity.clone(),
+                key: c.key,
+                fields: c
+                    .fields
+                    .into_iter()
+                    .filter(|n| e.field_def(n).is_ok())
+                    .collect(),
+                base: known(e, &c.base)?,
+                local: c.local.map(|l| known(e, &l)).transpose()?,
+                remote: c.remote.map(|r| known(e, &r)).transpose()?,
+                remote_version: c.remote_version,
+                created_at: c.created_at,
+            });
+        }
+        Ok(out)
     }
 
     /// Settles conflict `id` as the user decided, in one transaction: the chosen version is
@@ -413,8 +432,15 @@ impl Store {
         match m.op {
             Op::Insert => delete_row(&tx, e, &m.key)?,
             Op::Update => {
-                if read_record(&tx, e, &m.key)?.is_some() {
-                    set_fields(&tx, e, &m.key, &before)?;
+                // Only fields that still show this change: a field a pull or a later edit has
+                // changed since keeps its newer value.
+                if let Some(row) = read_record(&tx, e, &m.key)? {
+                    let mine = fields_from_json(e, &m.fields)?;
+                    let undo: BTreeMap<String, Value> = before
+                        .into_iter()
+                        .filter(|(n, _)| mine.get(n).is_some_and(|v| row.get(n) == v))
+                        .collect();
+                    set_fields(&tx, e, &m.key, &undo)?;
                 }
             }
             Op::Delete => {
