@@ -389,9 +389,45 @@ impl Store {
         let mut conn = lock(&self.writer);
         let tx = conn.transaction()?;
         let entry = Self::quarantined_entry(&tx, seq)?;
-        let new_seq = outbox::requeue(&tx, &entry, None)?;
+        let e = self.schema().entity(&entry.mutation.entity)?;
+        let fields = Self::still_current(&tx, e, &entry, seq)?;
+        let new_seq = outbox::requeue(&tx, &entry, Some(&fields))?;
         tx.commit()?;
         Ok(new_seq)
+    }
+
+    /// What a retried change may still send: it goes to the end of the outbox, behind anything
+    /// written since, so it must not undo newer edits. An update keeps only the fields whose
+    /// local value is still its own; an insert sends the record as it is now. A change that later
+    /// edits or a deletion replaced entirely cannot be retried (discard it).
+    fn still_current(
+        tx: &Transaction<'_>,
+        e: &EntitySchema,
+        entry: &Entry,
+        seq: u64,
+    ) -> Result<Fields> {
+        let m = &entry.mutation;
+        let row = read_record(tx, e, &m.key)?;
+        let replaced = || {
+            Error::NotEditable(format!(
+                "later changes of {}/{} replaced the quarantined change {seq}: discard it",
+                m.entity, m.key
+            ))
+        };
+        match (m.op, row) {
+            (Op::Delete, None) => Ok(Fields::new()),
+            (Op::Delete, Some(_)) | (_, None) => Err(replaced()),
+            (Op::Insert, Some(row)) => Ok(fields_to_json(&row.values)),
+            (Op::Update, Some(row)) => {
+                let mine = fields_from_json(e, &m.fields)?;
+                let kept: BTreeMap<String, Value> =
+                    mine.into_iter().filter(|(n, v)| row.get(n) == v).collect();
+                if kept.is_empty() {
+                    return Err(replaced());
+                }
+                Ok(fields_to_json(&kept))
+            }
+        }
     }
 
     /// Changes fields of a quarantined insert or update (locally too) and sends it again.
@@ -409,11 +445,16 @@ impl Store {
             )));
         }
         let changes = coerce_all(e, changes)?;
-        let mut fields = m.fields.clone();
-        fields.extend(fields_to_json(&changes));
-        if read_record(&tx, e, &m.key)?.is_some() {
-            set_fields(&tx, e, &m.key, &changes)?;
+        if read_record(&tx, e, &m.key)?.is_none() {
+            return Err(Error::NotEditable(format!(
+                "{}/{} was deleted since: discard the quarantined change {seq}",
+                m.entity, m.key
+            )));
         }
+        set_fields(&tx, e, &m.key, &changes)?;
+        // What is still this change's own (see `still_current`), plus the user's edit.
+        let mut fields = Self::still_current(&tx, e, &entry, seq).unwrap_or_default();
+        fields.extend(fields_to_json(&changes));
         let new_seq = outbox::requeue(&tx, &entry, Some(&fields))?;
         tx.commit()?;
         Ok(new_seq)

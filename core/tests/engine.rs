@@ -825,3 +825,48 @@ fn a_second_conflict_on_the_same_record_keeps_the_first_ones_edit() {
     device.sync_now_blocking("tasks").expect("sync");
     assert_eq!(server_title(&server, "t-shared-1"), json!("My title"));
 }
+
+#[test]
+fn a_retried_change_never_undoes_a_newer_edit() {
+    let (server, users) = server();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bob = client(dir.path(), "bob", &server.url(), &users.bob);
+    bob.sync_now_blocking("tasks").expect("sync");
+    let project = |p: &str| set("project_id", Value::Text(p.into()));
+    bob.update(TASKS, "t-shared-1", project("p-carol"))
+        .expect("edit");
+    let report = bob.sync_now_blocking("tasks").expect("sync");
+    assert_eq!(
+        report.entities[0].quarantined, 1,
+        "moving to carol's project is refused"
+    );
+    let refused = bob.quarantined().expect("q")[0].mutation.seq;
+    // The user moves it back; that newer edit syncs.
+    bob.update(TASKS, "t-shared-1", project("p-shared"))
+        .expect("edit");
+    bob.sync_now_blocking("tasks").expect("sync");
+    // Even once carol lets bob in, retrying the old move would undo the newer edit: refused.
+    server
+        .store()
+        .add_membership("bob", "p-carol")
+        .expect("membership");
+    assert!(matches!(
+        bob.retry_quarantined(refused),
+        Err(Error::NotEditable(_))
+    ));
+    bob.discard_quarantined(refused).expect("discard");
+    let on_server = server
+        .store()
+        .get_record("tasks", "t-shared-1")
+        .expect("read")
+        .expect("t1");
+    assert_eq!(on_server.fields.get("project_id"), Some(&json!("p-shared")));
+    assert_eq!(
+        bob.get(TASKS, "t-shared-1")
+            .expect("get")
+            .expect("t1")
+            .get("project_id"),
+        &Value::Text("p-shared".into()),
+        "discarding the old change does not undo the newer one locally either"
+    );
+}
