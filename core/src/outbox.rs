@@ -449,8 +449,11 @@ pub(crate) fn set_overwrite(conn: &Connection, seq: u64) -> Result<()> {
 
 /// Number of pending and of quarantined mutations.
 pub(crate) fn counts(conn: &Connection) -> Result<(u64, u64)> {
+    // Runs after every local write: two counts over the `outbox_by_state` index, not a scan of
+    // every row's JSON.
     let mut stmt = conn.prepare_cached(
-        "SELECT COALESCE(SUM(state = 'pending'), 0), COALESCE(SUM(state = 'quarantined'), 0) FROM outbox",
+        "SELECT (SELECT COUNT(*) FROM outbox WHERE state = 'pending'),
+                (SELECT COUNT(*) FROM outbox WHERE state = 'quarantined')",
     )?;
     Ok(stmt.query_row([], |r| {
         Ok((r.get::<_, i64>(0)? as u64, r.get::<_, i64>(1)? as u64))

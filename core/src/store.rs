@@ -285,10 +285,7 @@ impl Store {
         let changes = coerce_all(e, changes)?;
         let mut conn = lock(&self.writer);
         let tx = conn.transaction()?;
-        let current = read_record(&tx, e, key)?.ok_or_else(|| Error::NotFound {
-            entity: e.name.clone(),
-            key: key.to_string(),
-        })?;
+        let current = existing(&tx, e, key)?;
         let changed: BTreeMap<String, Value> = changes
             .into_iter()
             .filter(|(name, v)| current.get(name) != v)
@@ -315,10 +312,7 @@ impl Store {
         let e = self.changeable(entity)?;
         let mut conn = lock(&self.writer);
         let tx = conn.transaction()?;
-        let current = read_record(&tx, e, key)?.ok_or_else(|| Error::NotFound {
-            entity: e.name.clone(),
-            key: key.to_string(),
-        })?;
+        let current = existing(&tx, e, key)?;
         delete_row(&tx, e, key)?;
         let receipt = outbox::record(
             &tx,
@@ -731,6 +725,14 @@ fn record_from_row(e: &EntitySchema, row: &rusqlite::Row<'_>) -> Result<Record> 
         }
     }
     Ok(record)
+}
+
+/// The record with this key, or `NotFound`.
+fn existing(conn: &Connection, e: &EntitySchema, key: &str) -> Result<Record> {
+    read_record(conn, e, key)?.ok_or_else(|| Error::NotFound {
+        entity: e.name.clone(),
+        key: key.to_string(),
+    })
 }
 
 pub(crate) fn read_record(

@@ -48,11 +48,16 @@ fn completed(unit: &str) -> impl FnMut(&Event) -> Option<syncline_core::SyncRepo
     }
 }
 
+/// A task as the server holds it (tombstones included).
+fn server_task(
+    server: &syncline_server::testing::TestServer,
+    key: &str,
+) -> Option<syncline_server::store::StoredRecord> {
+    server.store().get_record("tasks", key).expect("read")
+}
+
 fn server_title(server: &syncline_server::testing::TestServer, key: &str) -> serde_json::Value {
-    server
-        .store()
-        .get_record("tasks", key)
-        .expect("read")
+    server_task(server, key)
         .expect("record")
         .fields
         .get("title")
@@ -281,22 +286,10 @@ fn a_rejected_mutation_waits_aside_and_can_be_edited_retried_or_discarded() {
         (report.entities[0].pushed, report.entities[0].quarantined),
         (2, 0)
     );
-    let edited = server
-        .store()
-        .get_record("tasks", "t-edit")
-        .expect("read")
-        .expect("t-edit");
+    let edited = server_task(&server, "t-edit").expect("t-edit");
     assert_eq!(edited.fields.get("project_id"), Some(&json!("p-shared")));
-    assert!(server
-        .store()
-        .get_record("tasks", "t-retry")
-        .expect("read")
-        .is_some());
-    assert!(server
-        .store()
-        .get_record("tasks", "t-discard")
-        .expect("read")
-        .is_none());
+    assert!(server_task(&server, "t-retry").is_some());
+    assert!(server_task(&server, "t-discard").is_none());
     assert_eq!(
         bob.mutation_stage(&to_retry.mutation_id)
             .expect("stage")
@@ -335,11 +328,7 @@ fn edits_of_different_fields_merge_by_themselves() {
         server_title(&server, "t-shared-1"),
         json!("Title from the device")
     );
-    let on_server = server
-        .store()
-        .get_record("tasks", "t-shared-1")
-        .expect("read")
-        .expect("t1");
+    let on_server = server_task(&server, "t-shared-1").expect("t1");
     assert_eq!(
         on_server.fields.get("notes"),
         Some(&json!("Notes from the office"))
@@ -480,10 +469,7 @@ fn a_delete_against_a_remote_edit_waits_for_the_user() {
     assert!(device.get(TASKS, "t-shared-2").expect("get").is_none());
     device.sync_now_blocking("tasks").expect("sync");
     assert!(
-        server
-            .store()
-            .get_record("tasks", "t-shared-2")
-            .expect("read")
+        server_task(&server, "t-shared-2")
             .expect("tombstone")
             .deleted
     );
@@ -534,11 +520,7 @@ fn server_wins_client_wins_and_locked_offline_policies() {
     let report = edit_both(&device, "Device wins", "Server again");
     assert_eq!(report.entities[0].conflicts, 1);
     assert_eq!(server_title(&server, "t-shared-1"), json!("Device wins"));
-    let on_server = server
-        .store()
-        .get_record("tasks", "t-shared-1")
-        .expect("read")
-        .expect("t1");
+    let on_server = server_task(&server, "t-shared-1").expect("t1");
     assert_eq!(
         on_server.fields.get("notes"),
         Some(&json!("notes by Server")),
@@ -855,11 +837,7 @@ fn a_retried_change_never_undoes_a_newer_edit() {
         Err(Error::NotEditable(_))
     ));
     bob.discard_quarantined(refused).expect("discard");
-    let on_server = server
-        .store()
-        .get_record("tasks", "t-shared-1")
-        .expect("read")
-        .expect("t1");
+    let on_server = server_task(&server, "t-shared-1").expect("t1");
     assert_eq!(on_server.fields.get("project_id"), Some(&json!("p-shared")));
     assert_eq!(
         bob.get(TASKS, "t-shared-1")
