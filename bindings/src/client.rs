@@ -18,7 +18,7 @@ pub trait StatusListener: Send + Sync {
 /// A listener's registration; `stop` (or dropping it) stops the calls.
 #[derive(uniffi::Object)]
 pub struct ListenerHandle {
-    subscription: core::client::Subscription,
+    subscription: core::Subscription,
 }
 
 #[uniffi::export]
@@ -53,7 +53,7 @@ pub fn manual_auto_sync() -> Result<AutoSyncConfig> {
 /// The sample app's entities (projects, tasks, comments), as the demo and the tests use them.
 #[uniffi::export]
 pub fn sample_schema() -> Result<Vec<EntityDecl>> {
-    let schema = core::sample::schema()?;
+    let schema = core::sample::schema().map_err(core::Error::from)?;
     Ok(schema.entities().iter().map(EntityDecl::from).collect())
 }
 

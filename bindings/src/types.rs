@@ -255,7 +255,7 @@ pub(crate) fn schema_to_core(entities: Vec<EntityDecl>) -> Result<core::Schema, 
             schema
         })
         .collect();
-    Ok(core::Schema::new(entities)?)
+    Ok(core::Schema::new(entities).map_err(core::Error::from)?)
 }
 
 /// When the client syncs by itself (see the core's `AutoSync`); durations in milliseconds.
@@ -889,8 +889,8 @@ impl From<QuerySpec> for core::Query {
                     (
                         s.field,
                         match s.order {
-                            SortOrder::Ascending => core::Order::Ascending,
-                            SortOrder::Descending => core::Order::Descending,
+                            SortOrder::Ascending => core::SortOrder::Ascending,
+                            SortOrder::Descending => core::SortOrder::Descending,
                         },
                     )
                 })

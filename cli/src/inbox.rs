@@ -145,7 +145,6 @@ pub fn assignment(client: &Syncline, entity: &str, text: &str) -> Result<(String
         .ok_or_else(|| format!("`{text}` is not <field>=<value>"))?;
     let (field, raw) = (field.trim(), raw.trim());
     let def = client
-        .store()
         .schema()
         .entity(entity)
         .and_then(|e| e.field_def(field))

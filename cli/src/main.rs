@@ -18,7 +18,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use syncline_core::sample::{self, TASKS};
-use syncline_core::{AutoSync, Config, Connectivity, Order, Query, Record, Syncline, Value};
+use syncline_core::{AutoSync, Config, Connectivity, Query, Record, SortOrder, Syncline, Value};
 
 #[derive(Parser)]
 #[command(
@@ -200,7 +200,10 @@ fn run(
                     .text()
                     .unwrap_or_else(|| "Up to date".into())
             );
-            let page = client.query(TASKS, &Query::all(10_000).order("title", Order::Ascending))?;
+            let page = client.query(
+                TASKS,
+                &Query::all(10_000).order("title", SortOrder::Ascending),
+            )?;
             for t in page.records {
                 let done = if t.get("done") == &Value::Boolean(true) {
                     "x"

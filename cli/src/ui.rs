@@ -10,10 +10,10 @@ use std::io::{BufRead, Write};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use syncline_core::client::Event;
 use syncline_core::sample::{PROJECTS, TASKS};
+use syncline_core::Event;
 use syncline_core::{
-    Banner, Connectivity, NetworkStatus, NetworkType, Order, Phase, Query, Record, Status,
+    Banner, Connectivity, NetworkStatus, NetworkType, Phase, Query, Record, SortOrder, Status,
     SyncState, Syncline, Value,
 };
 
@@ -295,14 +295,12 @@ impl Screen<'_> {
     fn task_lines(&self, lines: &mut Vec<String>) -> syncline_core::Result<Vec<Record>> {
         let client = self.client;
         let projects = client
-            .query(PROJECTS, &Query::all(100).order("name", Order::Ascending))?
+            .query(
+                PROJECTS,
+                &Query::all(100).order("name", SortOrder::Ascending),
+            )?
             .records;
-        let pending: BTreeSet<String> = client
-            .store()
-            .pending(TASKS, 10_000)?
-            .into_iter()
-            .map(|m| m.key)
-            .collect();
+        let pending: BTreeSet<String> = client.pending_keys(TASKS)?.into_iter().collect();
         let conflicted: BTreeSet<String> = client
             .conflicts()?
             .into_iter()
@@ -320,8 +318,8 @@ impl Screen<'_> {
             lines.push(fit(&format!("  {}", text(project.get("name")))));
             let query = Query::all(200)
                 .filter("project_id", Value::Text(project.key.clone()))
-                .order("done", Order::Ascending)
-                .order("priority", Order::Descending);
+                .order("done", SortOrder::Ascending)
+                .order("priority", SortOrder::Descending);
             for task in client.query(TASKS, &query)?.records {
                 let done = if task.get("done") == &Value::Boolean(true) {
                     "x"

@@ -13,8 +13,10 @@ use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
+use rusqlite::types::Value as SqlValue;
 use syncline_core::sample::{self, TASKS};
-use syncline_core::{AutoSync, Config, Syncline, Value};
+use syncline_core::{AutoSync, Config, Syncline};
+
 use syncline_server::store::KeyKind;
 
 const TOKEN: &str = "bench-token";
@@ -141,10 +143,9 @@ fn measure_sync() {
     );
 }
 
-/// The synced rows, in the order they arrived (rowid order), as the baseline inserts them.
-fn read_back(db: &std::path::Path, rows: usize) -> Vec<Vec<Value>> {
-    let schema = sample::schema().expect("schema");
-    let tasks = schema.entity(TASKS).expect("tasks").clone();
+/// The synced rows, in the order they arrived (rowid order), as SQLite values: what the baseline
+/// inserts.
+fn read_back(db: &std::path::Path, rows: usize) -> Vec<Vec<SqlValue>> {
     let conn = rusqlite::Connection::open(db).expect("open");
     let mut stmt = conn
         .prepare("SELECT * FROM e_tasks ORDER BY rowid")
@@ -152,13 +153,9 @@ fn read_back(db: &std::path::Path, rows: usize) -> Vec<Vec<Value>> {
     let mut out = Vec::with_capacity(rows);
     let mut cursor = stmt.query([]).expect("query");
     while let Some(row) = cursor.next().expect("row") {
-        let mut values = vec![
-            Value::Text(row.get(0).expect("key")),
-            Value::Integer(row.get(1).expect("version")),
-        ];
-        for (i, f) in tasks.fields.iter().enumerate() {
-            values.push(Value::from_sql(f, row.get_ref(i + 2).expect("column")).expect("value"));
-        }
+        let values = (0..row.as_ref().column_count())
+            .map(|i| row.get::<_, SqlValue>(i).expect("column"))
+            .collect();
         out.push(values);
     }
     out
@@ -166,7 +163,7 @@ fn read_back(db: &std::path::Path, rows: usize) -> Vec<Vec<Value>> {
 
 /// Inserts the rows into the same table shape with plain rusqlite: prepared statement, 1,000
 /// rows per transaction (the sync's page size), the store's pragmas. Returns rows/s.
-fn raw_insert(path: &std::path::Path, data: &[Vec<Value>]) -> f64 {
+fn raw_insert(path: &std::path::Path, data: &[Vec<SqlValue>]) -> f64 {
     let conn = rusqlite::Connection::open(path).expect("open");
     conn.pragma_update(None, "journal_mode", "WAL")
         .expect("wal");

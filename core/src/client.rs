@@ -7,27 +7,26 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
-use std::sync::{Arc, Mutex, MutexGuard, Weak};
-use std::time::Instant;
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, Instant};
 
+use syncline_protocol::{ConflictPolicy, Schema, Value};
 use tokio::sync::{broadcast, oneshot, watch, Notify};
 
 use crate::config::{Config, SyncUnit};
 use crate::conflict::{Conflict, Resolution};
 use crate::engine::{Engine, SyncReport};
 use crate::error::{Error, Result};
-use crate::machine::{
-    Action, Connectivity, FailureKind, Input, Machine, Millis, NetworkStatus, NetworkType,
-    ProbeResult,
-};
-use crate::outbox::{now_ms, MutationReceipt, MutationStage, QuarantinedMutation};
+use crate::machine::{Action, FailureKind, Input, Machine, Millis, ProbeResult};
+use crate::mutation::{MutationReceipt, MutationStage, QuarantinedMutation};
+use crate::network::{Connectivity, NetworkStatus, NetworkType};
 use crate::queue::SyncRequest;
+use crate::record::{Page, Query, Record};
 use crate::runtime;
-use crate::schema::{ConflictPolicy, Schema};
+use crate::shared::{lock, now_ms};
 use crate::status::{Banner, Progress, Status, SyncState};
-use crate::store::{Page, Query, Store};
+use crate::store::Store;
 use crate::transport::Transport;
-use crate::value::{Record, Value};
 
 const LAST_SYNCED_AT: &str = "last_synced_at";
 /// Priority of a request someone awaits (`sync_now`): ahead of background requests.
@@ -118,10 +117,18 @@ struct Inner {
     events: broadcast::Sender<Event>,
 }
 
-/// Locks a mutex; the data behind these stays consistent even if a holder panicked (each holder
-/// makes one small change), so a poisoned lock is taken over.
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+/// How the scheduler sees a failed sync.
+fn failure_kind(error: &Error) -> FailureKind {
+    match error {
+        Error::Offline => FailureKind::Offline,
+        Error::Unreachable(_) => FailureKind::Unreachable,
+        Error::SignInNeeded { .. } => FailureKind::SignInNeeded,
+        Error::Server { retry_after, .. } if error.is_retryable() => FailureKind::Retryable {
+            retry_after: retry_after.map(Duration::from_secs),
+        },
+        e if e.is_retryable() => FailureKind::Retryable { retry_after: None },
+        _ => FailureKind::Fatal,
+    }
 }
 
 impl Syncline {
@@ -165,9 +172,9 @@ impl Syncline {
         Ok(Syncline { inner })
     }
 
-    /// The local store (reads, writes, outbox inspection).
-    pub fn store(&self) -> &Store {
-        &self.inner.store
+    /// The schema the client was opened with.
+    pub fn schema(&self) -> &Schema {
+        self.inner.store.schema()
     }
 
     /// This device's client id.
@@ -231,6 +238,11 @@ impl Syncline {
     /// A page of records.
     pub fn query(&self, entity: &str, query: &Query) -> Result<Page> {
         self.inner.store.query(entity, query)
+    }
+
+    /// The keys of `entity`'s records with mutations waiting to be pushed (to mark unsynced rows).
+    pub fn pending_keys(&self, entity: &str) -> Result<Vec<String>> {
+        self.inner.store.pending_keys(entity)
     }
 
     /// Mutations the server refused, with its reasons.
@@ -615,7 +627,7 @@ impl Inner {
             }
             Err(e) => {
                 log::warn!("sync of `{}` failed: {e}", request.unit);
-                Some((FailureKind::of(e), e.summary()))
+                Some((failure_kind(e), e.summary()))
             }
         };
         let succeeded = failure.is_none();

@@ -2,9 +2,10 @@
 
 use std::time::Duration;
 
+use syncline_protocol::{Schema, MAX_PUSH_MUTATIONS};
+
+use crate::autosync::{AutoSync, ALL_UNIT};
 use crate::error::{Error, Result};
-use crate::machine::AutoSync;
-use crate::schema::Schema;
 
 /// A named set of entities that sync together (`all`, `tasks`, …).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,9 +59,6 @@ pub struct Config {
     pub auto: AutoSync,
 }
 
-/// Name of the unit that holds every entity when units are not configured.
-pub const ALL_UNIT: &str = "all";
-
 impl Config {
     /// A configuration with default timeouts and limits.
     pub fn new(server_url: &str, token: &str) -> Self {
@@ -79,10 +77,10 @@ impl Config {
 
     /// The configured units, or the defaults, checked against the schema.
     pub(crate) fn resolve_units(&self, schema: &Schema) -> Result<Vec<SyncUnit>> {
-        if self.push_batch_size == 0 || self.push_batch_size > crate::protocol::MAX_PUSH_MUTATIONS {
+        if self.push_batch_size == 0 || self.push_batch_size > MAX_PUSH_MUTATIONS {
             return Err(Error::InvalidConfig(format!(
                 "push_batch_size must be 1..={}",
-                crate::protocol::MAX_PUSH_MUTATIONS
+                MAX_PUSH_MUTATIONS
             )));
         }
         if self.max_response_bytes < 1024 {

@@ -4,9 +4,11 @@
 
 use std::sync::Arc;
 
+use syncline_protocol::{PullPage, PullRequest, PushRequest};
+
 use crate::config::SyncUnit;
-use crate::error::{Error, Result};
-use crate::protocol::{PullPage, PullRequest, PushRequest};
+use crate::error::Result;
+use crate::runtime::blocking;
 use crate::status::{Phase, Progress};
 use crate::store::Store;
 use crate::transport::Transport;
@@ -45,15 +47,6 @@ pub struct SyncReport {
 
 /// Receives a running sync's progress (per step, push batch and pull page: never per record).
 pub type ProgressFn = dyn Fn(Progress) + Send + Sync;
-
-/// Runs blocking store work off the async threads.
-async fn blocking<T: Send + 'static>(
-    work: impl FnOnce() -> Result<T> + Send + 'static,
-) -> Result<T> {
-    tokio::task::spawn_blocking(work)
-        .await
-        .map_err(|e| Error::Stopped(format!("store task ended abnormally: {e}")))?
-}
 
 /// Pushes and pulls units between one store and one server.
 pub struct Engine {

@@ -137,6 +137,27 @@ pub enum Error {
     Stopped(String),
 }
 
+impl From<syncline_protocol::SchemaError> for Error {
+    fn from(e: syncline_protocol::SchemaError) -> Self {
+        use syncline_protocol::SchemaError as S;
+        match e {
+            S::InvalidName(name) => Error::InvalidName(name),
+            S::InvalidSchema(why) => Error::InvalidSchema(why),
+            S::UnknownEntity(name) => Error::UnknownEntity(name),
+            S::UnknownField { entity, field } => Error::UnknownField { entity, field },
+            S::WrongType {
+                entity,
+                field,
+                expected,
+            } => Error::WrongType {
+                entity,
+                field,
+                expected,
+            },
+        }
+    }
+}
+
 impl From<rusqlite::Error> for Error {
     fn from(e: rusqlite::Error) -> Self {
         Error::Storage(e.to_string())

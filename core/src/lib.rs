@@ -1,39 +1,42 @@
 //! Syncline's core: an offline-first sync engine for mobile apps, in plain Rust.
 //!
-//! The app declares its entities ([`schema`]), opens a [`Syncline`] client on a local SQLite
-//! file, reads and writes records (every write lands in the durable [`outbox`] in the same
-//! transaction), and calls [`Syncline::sync_now`] to push the outbox and pull what changed on the
-//! server, page by page.
+//! The app declares its entities ([`Schema`]), opens a [`Syncline`] client on a local SQLite
+//! file, reads and writes records (every write lands in the durable outbox in the same
+//! transaction), and syncs: by itself as [`AutoSync`] says, or when asked
+//! ([`Syncline::trigger_sync`], [`Syncline::sync_now`]). [`Status`] and its [`Banner`] say what
+//! to show; they carry structure only, and each front end turns them into words.
+//!
+//! Every module is private; this file re-exports exactly what an app uses.
 
-pub mod client;
-pub mod config;
-pub mod conflict;
-pub mod engine;
-pub mod error;
-pub mod machine;
-pub mod outbox;
-pub mod protocol;
-pub mod queue;
-pub mod runtime;
-pub mod sample;
-pub mod schema;
-mod settle;
-pub mod status;
-pub mod store;
-pub mod transport;
-pub mod value;
+mod autosync;
+mod client;
+mod config;
+mod conflict;
+mod engine;
+mod error;
+mod machine;
+mod mutation;
+mod network;
+mod queue;
+mod record;
+mod runtime;
+mod shared;
+mod status;
+mod store;
+mod transport;
 
-pub use client::Syncline;
+pub use autosync::{AutoSync, ALL_UNIT};
+pub use client::{Event, Subscription, Syncline};
 pub use config::{Config, SyncUnit};
 pub use conflict::{Conflict, Resolution};
 pub use engine::{EntityReport, SyncReport};
 pub use error::{Error, Result};
-pub use machine::{AutoSync, Connectivity, NetworkStatus, NetworkType};
-pub use outbox::{MutationReceipt, QuarantinedMutation};
-pub use outbox::{MutationStage, Stage};
-pub use schema::{
-    ConflictPolicy, EntitySchema, FieldDef, FieldType, Schema, SyncMode, SyncSettings,
-};
+pub use mutation::{MutationReceipt, MutationStage, QuarantinedMutation, Stage};
+pub use network::{Connectivity, NetworkStatus, NetworkType};
+pub use queue::SyncRequest;
+pub use record::{Counts, Page, Query, Record, SortOrder};
 pub use status::{Banner, Phase, Progress, Status, SyncState};
-pub use store::{Counts, Order, Page, Query};
-pub use value::{Record, Value};
+pub use syncline_protocol::{
+    sample, ConflictPolicy, EntitySchema, FieldDef, FieldType, Op, Schema, SchemaError, SyncMode,
+    SyncSettings, Value,
+};

@@ -51,3 +51,12 @@ where
     rx.recv()
         .map_err(|_| Error::Stopped("sync task ended abnormally".into()))?
 }
+
+/// Runs blocking work (SQLite) on the runtime's blocking pool, never on its async workers.
+pub(crate) async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T> + Send + 'static,
+) -> Result<T> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| Error::Stopped(format!("store task ended abnormally: {e}")))?
+}

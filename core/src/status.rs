@@ -1,7 +1,8 @@
 //! Sync status and the banner derived from it: one value that says what the engine is doing and
 //! one banner that every shell (Android, iOS, the terminal) renders the same way.
 
-use crate::machine::{Machine, Millis, NetworkStatus, NetworkType};
+use crate::machine::{Machine, Millis};
+use crate::network::{NetworkStatus, NetworkType};
 
 /// Which part of a sync is running.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -9,7 +9,9 @@ use serde::{de::DeserializeOwned, Serialize};
 
 use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::protocol::{self, ErrorBody, Me, PullPage, PullRequest, PushRequest, PushResponse};
+use syncline_protocol::{
+    self as protocol, ErrorBody, Me, PullPage, PullRequest, PushRequest, PushResponse,
+};
 
 /// A client of one sync server, for one user.
 pub struct Transport {
@@ -164,5 +166,98 @@ fn network_error(e: reqwest::Error) -> Error {
             source = s.source();
         }
         Error::Unreachable(text)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+    use syncline_protocol::sample::TASKS;
+    use syncline_protocol::{Mutation, OnConflict, Op, Outcome, PushRequest};
+    use syncline_server::testing::TestServer;
+
+    use super::*;
+
+    #[test]
+    fn the_same_push_twice_is_applied_once() {
+        let server = TestServer::start();
+        let store = server.store();
+        store.create_user("alice").expect("user");
+        let token = store.issue_token("alice", None).expect("token");
+        store.create_project("p-shared", "Shared").expect("project");
+        store
+            .add_membership("alice", "p-shared")
+            .expect("membership");
+        let fields = json!({"project_id": "p-shared", "title": "Task", "done": false});
+        store
+            .upsert_record(TASKS, "t-shared-1", fields.as_object().expect("object"))
+            .expect("server write");
+        let transport = Transport::new(&Config::new(&server.url(), &token)).expect("transport");
+        let request = PushRequest {
+            client_id: "device-1".into(),
+            mutations: vec![
+                Mutation {
+                    mutation_id: "m-1".into(),
+                    seq: 1,
+                    entity: TASKS.into(),
+                    key: "t-idem".into(),
+                    op: Op::Insert,
+                    fields: json!({"project_id": "p-shared", "title": "Once", "done": false})
+                        .as_object()
+                        .cloned()
+                        .expect("object"),
+                    base_version: None,
+                    on_conflict: OnConflict::Overwrite,
+                },
+                Mutation {
+                    mutation_id: "m-2".into(),
+                    seq: 2,
+                    entity: TASKS.into(),
+                    key: "t-shared-1".into(),
+                    op: Op::Update,
+                    fields: json!({"title": "Edited once"})
+                        .as_object()
+                        .cloned()
+                        .expect("object"),
+                    base_version: Some(1),
+                    on_conflict: OnConflict::Overwrite,
+                },
+            ],
+        };
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let first = rt.block_on(transport.push(&request)).expect("push");
+        let on_server = || {
+            let read = |key: &str| {
+                server
+                    .store()
+                    .get_record("tasks", key)
+                    .expect("read")
+                    .expect("present")
+            };
+            (
+                read("t-idem"),
+                read("t-shared-1"),
+                server.store().log_position().expect("position"),
+            )
+        };
+        let after_first = on_server();
+        let second = rt.block_on(transport.push(&request)).expect("push again");
+        assert_eq!(first, second, "a replay answers with the stored results");
+        assert!(matches!(
+            first.results[0].outcome,
+            Outcome::Applied { version: 1, .. }
+        ));
+        assert!(matches!(
+            first.results[1].outcome,
+            Outcome::Applied { version: 2, .. }
+        ));
+        let after_second = on_server();
+        assert_eq!(
+            after_first, after_second,
+            "nothing applied twice: same versions, same change log"
+        );
     }
 }

@@ -7,35 +7,20 @@ mod support;
 use support::proxy::{Fault, FaultProxy};
 use support::{client_with, server};
 use syncline_core::sample::TASKS;
-use syncline_core::store::Query;
+use syncline_core::Query;
 use syncline_core::{Error, Record, Syncline, Value};
 
 /// What the error must look like.
 type Expect = fn(&Error) -> bool;
 
-/// Everything the device holds, to compare before and after a failed sync.
-fn snapshot(device: &Syncline) -> (Vec<Record>, Vec<String>, Option<String>, (u64, u64)) {
+/// Everything the device holds, to compare before and after a failed sync: its records, and its
+/// outbox, cursors and inbox as stored in its database file.
+fn snapshot(device: &Syncline, db: &std::path::Path) -> (Vec<Record>, String) {
     let tasks = device
         .query(TASKS, &Query::all(10_000))
         .expect("query")
         .records;
-    let outbox = device
-        .store()
-        .pending(TASKS, 1000)
-        .expect("pending")
-        .into_iter()
-        .map(|m| m.mutation_id)
-        .collect();
-    (
-        tasks,
-        outbox,
-        device.store().pull_cursor(TASKS).expect("cursor"),
-        device
-            .store()
-            .counts()
-            .map(|c| (c.pending, c.quarantined))
-            .expect("counts"),
-    )
+    (tasks, support::stored_state(db))
 }
 
 #[test]
@@ -46,6 +31,7 @@ fn bad_answers_change_nothing_and_the_next_sync_works() {
     let mut config = support::manual(&proxy.url(), &users.alice);
     config.max_response_bytes = 256 * 1024;
     let device = client_with(dir.path(), "device", config);
+    let db = dir.path().join("device.db");
     device.sync_now_blocking("tasks").expect("first sync");
     // Something new on the server to pull, and something local waiting to push.
     support::server_put(
@@ -117,13 +103,13 @@ fn bad_answers_change_nothing_and_the_next_sync_works() {
         }
         for (fault, expected) in faults {
             proxy.set(path, fault.clone());
-            let before = snapshot(&device);
+            let before = snapshot(&device, &db);
             let err = device
                 .sync_now_blocking("tasks")
                 .expect_err("the bad answer is refused");
             assert!(expected(&err), "{path} {fault:?}: unexpected error {err:?}");
             assert_eq!(
-                snapshot(&device),
+                snapshot(&device, &db),
                 before,
                 "{path} {fault:?} changed the device"
             );

@@ -14,8 +14,8 @@ use support::{
     client, client_with, client_with_schema, eventually, manual, new_task, schema_with_task_policy,
     server, server_put, set,
 };
-use syncline_core::client::Event;
 use syncline_core::sample::{COMMENTS, PROJECTS, TASKS};
+use syncline_core::Event;
 use syncline_core::{
     AutoSync, Banner, Config, ConflictPolicy, Connectivity, Error, NetworkStatus, NetworkType,
     Resolution, Stage, SyncUnit, Syncline, Value,
@@ -735,7 +735,7 @@ fn resume_syncs_and_a_server_retry_after_is_honoured() {
 
     // 503 with Retry-After: 7 s. The banner says when; the retry waits for it.
     proxy.set(
-        syncline_core::protocol::PULL_PATH,
+        syncline_protocol::PULL_PATH,
         support::proxy::Fault::Status(503),
     );
     let before = std::time::SystemTime::now()

@@ -5,12 +5,10 @@ mod support;
 
 use serde_json::json;
 use support::{client, client_with, new_task, server, server_put, set};
-use syncline_core::protocol::{Mutation, OnConflict, Op, Outcome, PushRequest};
 use syncline_core::sample::{COMMENTS, PROJECTS, TASKS};
-use syncline_core::store::Query;
-use syncline_core::transport::Transport;
 use syncline_core::Connectivity;
-use syncline_core::{Banner, Config, Error, Record, Syncline, Value};
+use syncline_core::Query;
+use syncline_core::{Banner, Error, Record, Syncline, Value};
 
 fn keys(client: &Syncline, entity: &str) -> Vec<String> {
     client
@@ -230,78 +228,6 @@ fn offline_edits_wait_in_the_outbox_across_restarts() {
         .expect("read")
         .expect("t1");
     assert_eq!(t1.fields.get("done"), Some(&json!(true)));
-}
-
-#[test]
-fn the_same_push_twice_is_applied_once() {
-    let (server, users) = server();
-    let transport = Transport::new(&Config::new(&server.url(), &users.alice)).expect("transport");
-    let request = PushRequest {
-        client_id: "device-1".into(),
-        mutations: vec![
-            Mutation {
-                mutation_id: "m-1".into(),
-                seq: 1,
-                entity: TASKS.into(),
-                key: "t-idem".into(),
-                op: Op::Insert,
-                fields: json!({"project_id": "p-shared", "title": "Once", "done": false})
-                    .as_object()
-                    .cloned()
-                    .expect("object"),
-                base_version: None,
-                on_conflict: OnConflict::Overwrite,
-            },
-            Mutation {
-                mutation_id: "m-2".into(),
-                seq: 2,
-                entity: TASKS.into(),
-                key: "t-shared-1".into(),
-                op: Op::Update,
-                fields: json!({"title": "Edited once"})
-                    .as_object()
-                    .cloned()
-                    .expect("object"),
-                base_version: Some(1),
-                on_conflict: OnConflict::Overwrite,
-            },
-        ],
-    };
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let first = rt.block_on(transport.push(&request)).expect("push");
-    let on_server = || {
-        let read = |key: &str| {
-            server
-                .store()
-                .get_record("tasks", key)
-                .expect("read")
-                .expect("present")
-        };
-        (
-            read("t-idem"),
-            read("t-shared-1"),
-            server.store().log_position().expect("position"),
-        )
-    };
-    let after_first = on_server();
-    let second = rt.block_on(transport.push(&request)).expect("push again");
-    assert_eq!(first, second, "a replay answers with the stored results");
-    assert!(matches!(
-        first.results[0].outcome,
-        Outcome::Applied { version: 1, .. }
-    ));
-    assert!(matches!(
-        first.results[1].outcome,
-        Outcome::Applied { version: 2, .. }
-    ));
-    let after_second = on_server();
-    assert_eq!(
-        after_first, after_second,
-        "nothing applied twice: same versions, same change log"
-    );
 }
 
 #[test]

@@ -3,13 +3,13 @@
 //! unit of access.
 //!
 //! Every entity and field name the server puts into SQL or accepts from a request is looked up
-//! here; names are validated once, by [`syncline_core::Schema::new`], when a [`ServerSchema`] is
+//! here; names are validated once, by [`syncline_protocol::Schema::new`], when a [`ServerSchema`] is
 //! built.
 
 use std::collections::HashMap;
 
-use syncline_core::sample;
-use syncline_core::schema::{EntitySchema, FieldType, Schema, SyncMode};
+use syncline_protocol::sample;
+use syncline_protocol::{EntitySchema, FieldType, Schema, SyncMode};
 
 /// How the records of an entity map to the project (scope) that grants access to them.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -76,9 +76,9 @@ impl EntityDef {
 /// Why a set of entity declarations cannot be served.
 #[derive(Debug, thiserror::Error)]
 pub enum SchemaError {
-    /// A name or declaration is invalid (see [`syncline_core::Schema::new`]).
+    /// A name or declaration is invalid (see [`syncline_protocol::Schema::new`]).
     #[error(transparent)]
-    Invalid(#[from] syncline_core::Error),
+    Invalid(#[from] syncline_protocol::SchemaError),
     /// A scope rule names a field the entity lacks, or one that is not required text.
     #[error("entity `{entity}`: scope field `{field}` must be a declared, required text field")]
     BadScopeField {
@@ -170,7 +170,7 @@ impl ServerSchema {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use syncline_core::schema::FieldDef;
+    use syncline_protocol::FieldDef;
 
     #[test]
     fn the_sample_schema_is_served() {

@@ -20,7 +20,7 @@ use axum::{Json, Router};
 use bytes::Bytes;
 use http_body_util::BodyExt;
 use std::io::Write as _;
-use syncline_core::protocol::{
+use syncline_protocol::{
     codes, ErrorBody, ErrorDetail, Me, PullRequest, PushRequest, PushResponse, MAX_REQUEST_BYTES,
     ME_PATH, PULL_PATH, PUSH_PATH,
 };

@@ -10,7 +10,7 @@ use std::io::Write;
 use std::ops::Range;
 
 use rusqlite::{params, Connection};
-use syncline_core::protocol::{PullPage, PullRequest, MAX_PULL_LIMIT};
+use syncline_protocol::{PullPage, PullRequest, MAX_PULL_LIMIT};
 
 use crate::store::{Ent, Store, StoreError};
 

@@ -7,11 +7,11 @@ use std::collections::{HashMap, HashSet};
 
 use rusqlite::{params, OptionalExtension, Transaction};
 use serde_json::Value as Json;
-use syncline_core::protocol::{
+use syncline_protocol::SyncMode;
+use syncline_protocol::{
     codes, MutationResult, OnConflict, Op, Outcome, PushRequest, PushResponse, WireRecord,
     MAX_PUSH_MUTATIONS,
 };
-use syncline_core::schema::SyncMode;
 
 use crate::store::{
     load_row, now_ms, save_row, Ent, FieldProblem, NextState, Row, Store, StoreError, MAX_KEY_LEN,
@@ -202,7 +202,7 @@ fn apply(
     tx: &Transaction<'_>,
     scopes: &HashSet<String>,
     client: &str,
-    m: &syncline_core::protocol::Mutation,
+    m: &syncline_protocol::Mutation,
 ) -> Result<Outcome, StoreError> {
     let Some(ent) = store.ent(&m.entity) else {
         return Ok(rejected(
@@ -373,7 +373,7 @@ fn insert_new(
     tx: &Transaction<'_>,
     ent: Ent<'_>,
     client: &str,
-    m: &syncline_core::protocol::Mutation,
+    m: &syncline_protocol::Mutation,
     changes: &[(usize, Json)],
     outside: &dyn Fn(&str) -> bool,
 ) -> Result<Outcome, StoreError> {
@@ -400,7 +400,7 @@ fn write_fields(
     tx: &Transaction<'_>,
     ent: Ent<'_>,
     client: &str,
-    m: &syncline_core::protocol::Mutation,
+    m: &syncline_protocol::Mutation,
     current: Option<&Row>,
     mut data: Vec<Json>,
     changes: &[(usize, Json)],

@@ -17,7 +17,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
 use serde_json::{Map, Value as Json};
-use syncline_core::value::Value;
+use syncline_protocol::Value;
 
 use crate::entities::{EntityDef, ScopeRule, ServerSchema};
 
@@ -116,9 +116,9 @@ pub enum StoreError {
     /// A JSON value could not be encoded or decoded.
     #[error("json: {0}")]
     Json(#[from] serde_json::Error),
-    /// A value or declaration was refused by the core's checks (wrong type, bad name).
+    /// A value or declaration was refused by the schema (wrong type, bad name).
     #[error(transparent)]
-    Core(#[from] syncline_core::Error),
+    Value(#[from] syncline_protocol::SchemaError),
     /// The served entities are invalid.
     #[error(transparent)]
     Schema(#[from] crate::entities::SchemaError),
@@ -1151,7 +1151,7 @@ mod tests {
     #[test]
     fn stored_data_survives_reordered_and_new_fields() {
         use crate::entities::{ScopeRule, ServedEntity};
-        use syncline_core::schema::{EntitySchema, FieldDef, FieldType};
+        use syncline_protocol::{EntitySchema, FieldDef, FieldType};
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("l.db");
         let notes = |fields: &[(&str, FieldType)]| {
@@ -1196,7 +1196,7 @@ mod tests {
         let page = s
             .pull_page(
                 "nobody",
-                &syncline_core::protocol::PullRequest {
+                &syncline_protocol::PullRequest {
                     entity: "notes".into(),
                     cursor: None,
                     limit: 10,
@@ -1210,7 +1210,7 @@ mod tests {
         let page = s
             .pull_page(
                 "u",
-                &syncline_core::protocol::PullRequest {
+                &syncline_protocol::PullRequest {
                     entity: "notes".into(),
                     cursor: None,
                     limit: 10,
@@ -1242,7 +1242,7 @@ mod tests {
             .expect("move a→b");
         s.upsert_record("tasks", "t", &obj(json!({"project_id": "c"})))
             .expect("move b→c");
-        let req = syncline_core::protocol::PullRequest {
+        let req = syncline_protocol::PullRequest {
             entity: "tasks".into(),
             cursor: None,
             limit: 10,

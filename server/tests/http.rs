@@ -12,7 +12,7 @@ use flate2::Compression;
 use reqwest::blocking::Client;
 use reqwest::StatusCode;
 use serde_json::{json, Value as Json};
-use syncline_core::protocol::PullPage;
+use syncline_protocol::PullPage;
 use syncline_server::TestServer;
 
 fn gzip(data: &[u8]) -> Vec<u8> {

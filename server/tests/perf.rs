@@ -7,12 +7,12 @@ mod common;
 
 use std::time::Instant;
 
-use syncline_core::protocol::{PullPage, PullRequest};
+use syncline_protocol::{PullPage, PullRequest};
 use syncline_server::TestServer;
 
 /// The fields the sample app keeps of a task.
 fn fields() -> Vec<String> {
-    syncline_core::sample::schema()
+    syncline_protocol::sample::schema()
         .expect("sample schema")
         .entity("tasks")
         .expect("tasks")

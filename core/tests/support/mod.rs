@@ -145,3 +145,31 @@ pub fn eventually(what: &str, mut check: impl FnMut() -> bool) {
         std::thread::sleep(Duration::from_millis(10));
     }
 }
+
+/// What a client's database file holds outside the entity tables (the outbox, the pull cursors,
+/// the conflict inbox), read through a connection of the test's own, as text to compare before
+/// and after something that must change nothing.
+pub fn stored_state(db: &Path) -> String {
+    let conn =
+        rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .expect("open the client's database");
+    let mut out = String::new();
+    for sql in [
+        "SELECT seq, mutation_id, state, fields FROM outbox ORDER BY seq",
+        "SELECT entity, cursor FROM pull_state ORDER BY entity",
+        "SELECT id, entity, key FROM conflicts ORDER BY id",
+    ] {
+        let mut stmt = conn.prepare(sql).expect("prepare");
+        let columns = stmt.column_count();
+        let mut rows = stmt.query([]).expect("query");
+        while let Some(row) = rows.next().expect("row") {
+            for i in 0..columns {
+                let v: rusqlite::types::Value = row.get(i).expect("value");
+                out.push_str(&format!("{v:?}|"));
+            }
+            out.push('\n');
+        }
+        out.push_str("--\n");
+    }
+    out
+}

@@ -4,7 +4,7 @@
 use reqwest::blocking::Client;
 use reqwest::StatusCode;
 use serde_json::{json, Value as Json};
-use syncline_core::protocol::{PullPage, PushResponse};
+use syncline_protocol::{PullPage, PushResponse};
 use syncline_server::TestServer;
 
 pub struct Api {

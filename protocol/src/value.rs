@@ -1,11 +1,7 @@
-//! Field values and records: the typed form of what the store keeps and the wire carries.
+//! Field values: the typed form of what the local store keeps and the wire carries as JSON.
 
-use std::collections::BTreeMap;
-
-use rusqlite::types::{ToSqlOutput, Value as SqlValue, ValueRef};
-
-use crate::error::{Error, Result};
-use crate::schema::{EntitySchema, FieldDef, FieldType};
+use crate::error::SchemaError;
+use crate::schema::{FieldDef, FieldType};
 
 /// One field's value.
 #[derive(Debug, Clone, PartialEq)]
@@ -26,43 +22,10 @@ pub enum Value {
     Json(String),
 }
 
-/// A record as the app sees it: its key, the server version it is based on, and its fields.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Record {
-    /// The primary key.
-    pub key: String,
-    /// The server version this local copy is based on; `None` until the server has accepted it.
-    pub version: Option<i64>,
-    /// Field values by name (only the entity's declared fields).
-    pub values: BTreeMap<String, Value>,
-}
-
-impl Record {
-    /// A record with no fields set.
-    pub fn new(key: impl Into<String>) -> Self {
-        Record {
-            key: key.into(),
-            version: None,
-            values: BTreeMap::new(),
-        }
-    }
-
-    /// Sets a field (builder style).
-    pub fn with(mut self, field: &str, value: Value) -> Self {
-        self.values.insert(field.to_string(), value);
-        self
-    }
-
-    /// The value of a field, `Null` when absent.
-    pub fn get(&self, field: &str) -> &Value {
-        self.values.get(field).unwrap_or(&Value::Null)
-    }
-}
-
 impl Value {
     /// Checks that this value may be stored in `field` and returns it in the field's own type
     /// (an integer given for a real or timestamp field becomes one).
-    pub fn coerce(self, entity: &str, field: &FieldDef) -> Result<Value> {
+    pub fn coerce(self, entity: &str, field: &FieldDef) -> Result<Value, SchemaError> {
         let coerced = match (self, field.ty) {
             (Value::Null, _) if field.nullable => Some(Value::Null),
             (v @ Value::Text(_), FieldType::Text)
@@ -79,7 +42,7 @@ impl Value {
             }
             _ => None,
         };
-        coerced.ok_or_else(|| Error::WrongType {
+        coerced.ok_or_else(|| SchemaError::WrongType {
             entity: entity.to_string(),
             field: field.name.clone(),
             expected: field.ty.name(),
@@ -103,7 +66,11 @@ impl Value {
     }
 
     /// Reads a wire value for `field`, refusing anything of the wrong type.
-    pub fn from_json(entity: &str, field: &FieldDef, json: &serde_json::Value) -> Result<Value> {
+    pub fn from_json(
+        entity: &str,
+        field: &FieldDef,
+        json: &serde_json::Value,
+    ) -> Result<Value, SchemaError> {
         use serde_json::Value as J;
         let value = match (json, field.ty) {
             (J::Null, _) => Some(Value::Null),
@@ -117,74 +84,13 @@ impl Value {
         };
         match value {
             Some(v) if v != Value::Null || field.nullable => Ok(v),
-            _ => Err(Error::WrongType {
+            _ => Err(SchemaError::WrongType {
                 entity: entity.to_string(),
                 field: field.name.clone(),
                 expected: field.ty.name(),
             }),
         }
     }
-
-    /// Reads a stored column back into the field's type.
-    pub fn from_sql(field: &FieldDef, raw: ValueRef<'_>) -> Result<Value> {
-        Ok(match (raw, field.ty) {
-            (ValueRef::Null, _) => Value::Null,
-            (ValueRef::Text(t), FieldType::Text) => Value::Text(utf8(t)?),
-            (ValueRef::Text(t), FieldType::Json) => Value::Json(utf8(t)?),
-            (ValueRef::Integer(i), FieldType::Integer) => Value::Integer(i),
-            (ValueRef::Integer(i), FieldType::Timestamp) => Value::Timestamp(i),
-            (ValueRef::Integer(i), FieldType::Boolean) => Value::Boolean(i != 0),
-            (ValueRef::Real(f), FieldType::Real) => Value::Real(f),
-            (ValueRef::Integer(i), FieldType::Real) => Value::Real(i as f64),
-            _ => {
-                return Err(Error::Corrupt(format!(
-                    "column `{}` holds a value that is not {}",
-                    field.name,
-                    field.ty.name()
-                )))
-            }
-        })
-    }
-}
-
-fn utf8(bytes: &[u8]) -> Result<String> {
-    String::from_utf8(bytes.to_vec()).map_err(|_| Error::Corrupt("text column is not UTF-8".into()))
-}
-
-impl rusqlite::ToSql for Value {
-    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
-        Ok(match self {
-            Value::Null => ToSqlOutput::Owned(SqlValue::Null),
-            Value::Text(s) | Value::Json(s) => ToSqlOutput::Borrowed(ValueRef::Text(s.as_bytes())),
-            Value::Integer(i) | Value::Timestamp(i) => ToSqlOutput::Owned(SqlValue::Integer(*i)),
-            Value::Real(f) => ToSqlOutput::Owned(SqlValue::Real(*f)),
-            Value::Boolean(b) => ToSqlOutput::Owned(SqlValue::Integer(i64::from(*b))),
-        })
-    }
-}
-
-/// Converts a map of wire values into typed values, checking every name and type against the
-/// entity's schema.
-pub fn fields_from_json(
-    schema: &EntitySchema,
-    json: &serde_json::Map<String, serde_json::Value>,
-) -> Result<BTreeMap<String, Value>> {
-    json.iter()
-        .map(|(name, v)| {
-            let def = schema.field_def(name)?;
-            Ok((name.clone(), Value::from_json(&schema.name, def, v)?))
-        })
-        .collect()
-}
-
-/// The wire form of a map of typed values.
-pub fn fields_to_json(
-    values: &BTreeMap<String, Value>,
-) -> serde_json::Map<String, serde_json::Value> {
-    values
-        .iter()
-        .map(|(k, v)| (k.clone(), v.to_json()))
-        .collect()
 }
 
 #[cfg(test)]

@@ -19,6 +19,9 @@ pub const MAX_PULL_LIMIT: u32 = 5000;
 /// Largest request body the server reads, in bytes (after decompression).
 pub const MAX_REQUEST_BYTES: usize = 4 * 1024 * 1024;
 
+/// Field values in their wire form: a JSON object of name to value.
+pub type WireFields = serde_json::Map<String, serde_json::Value>;
+
 /// What a mutation does to its record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -79,7 +82,7 @@ pub struct Mutation {
     pub op: Op,
     /// The changed fields (all fields for an insert, none for a delete).
     #[serde(default)]
-    pub fields: serde_json::Map<String, serde_json::Value>,
+    pub fields: WireFields,
     /// The server version the edit was made on; `None` for a record the server has not seen.
     #[serde(default)]
     pub base_version: Option<i64>,
@@ -151,7 +154,7 @@ pub struct WireRecord {
     /// Its version.
     pub version: i64,
     /// Its fields.
-    pub fields: serde_json::Map<String, serde_json::Value>,
+    pub fields: WireFields,
 }
 
 /// `POST /v1/pull` body.

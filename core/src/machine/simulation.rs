@@ -13,11 +13,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use syncline_core::machine::{
-    Action, AutoSync, Connectivity, FailureKind, Input, Machine, Millis, NetworkStatus,
-    NetworkType, ProbeResult,
-};
-use syncline_core::status::SyncState;
+use super::{Action, FailureKind, Input, Machine, Millis, ProbeResult};
+use crate::autosync::AutoSync;
+use crate::network::{Connectivity, NetworkStatus, NetworkType};
+use crate::status::SyncState;
 
 /// Seeded runs per test run.
 const RUNS: u64 = 10_000;

@@ -4,10 +4,12 @@
 use std::collections::BTreeMap;
 
 use serde_json::json;
-use syncline_core::protocol::{MutationResult, Op, Outcome, PullPage};
-use syncline_core::sample::{self, COMMENTS, PROJECTS, TASKS};
-use syncline_core::store::{Order, Query, Store};
-use syncline_core::{Error, Record, Value};
+use syncline_protocol::sample::{self, COMMENTS, PROJECTS, TASKS};
+use syncline_protocol::{MutationResult, Op, Outcome, PullPage, Value};
+
+use super::Store;
+use crate::error::Error;
+use crate::record::{Query, Record, SortOrder};
 
 fn open(dir: &tempfile::TempDir) -> Store {
     Store::open(
@@ -173,7 +175,7 @@ fn queries_filter_order_and_page() {
     }
     let q = Query::all(5)
         .filter("project_id", Value::Text("p1".into()))
-        .order("priority", Order::Descending);
+        .order("priority", SortOrder::Descending);
     let mut seen = Vec::new();
     let mut query = q.clone();
     loop {

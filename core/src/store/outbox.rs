@@ -2,15 +2,15 @@
 //! until the server has answered for it. Mutations the server refuses move to quarantine, with
 //! the server's reason, instead of blocking the ones after them or being dropped.
 //!
-//! Functions here take a connection (or transaction) owned by the store: the outbox has no
+//! Free functions over a connection (or transaction) owned by the store: the outbox has no
 //! connection of its own, so a record and its outbox entry can never commit apart.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use rusqlite::{params, Connection, OptionalExtension};
+use syncline_protocol::{Mutation, OnConflict, Op, WireFields};
 
 use crate::error::{Error, Result};
-use crate::protocol::{Mutation, OnConflict, Op};
+use crate::mutation::{MutationReceipt, MutationStage, QuarantinedMutation, Stage};
+use crate::shared::now_ms;
 
 /// Tables of the outbox (part of the store's first migration).
 pub(crate) const SCHEMA_SQL: &str = "
@@ -48,66 +48,6 @@ CREATE TABLE mutation_stages (
 );
 CREATE INDEX mutation_stages_accepted ON mutation_stages (entity, key) WHERE stage = 'accepted';
 ";
-
-/// Where a mutation is on its way from the device to everyone else.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Stage {
-    /// Saved on the device, waiting to be pushed.
-    Saved,
-    /// The server applied it.
-    Accepted,
-    /// A pull brought back the server's record at (or past) the version it produced.
-    Seen,
-    /// The server refused it; it waits in quarantine for the user.
-    Quarantined,
-    /// It met a newer server version; the conflict inbox holds it for the user.
-    InConflict,
-    /// It met a newer server version and the entity's policy let the server's record stand.
-    Dropped,
-    /// A new mutation carries it on (client-wins, a clean merge, or a resolved conflict).
-    Replaced,
-    /// The user discarded it from quarantine.
-    Discarded,
-}
-
-impl Stage {
-    fn as_str(self) -> &'static str {
-        match self {
-            Stage::Saved => "saved",
-            Stage::Accepted => "accepted",
-            Stage::Seen => "seen",
-            Stage::Quarantined => "quarantined",
-            Stage::InConflict => "in_conflict",
-            Stage::Dropped => "dropped",
-            Stage::Replaced => "replaced",
-            Stage::Discarded => "discarded",
-        }
-    }
-
-    fn parse(s: &str) -> Option<Stage> {
-        [
-            Stage::Saved,
-            Stage::Accepted,
-            Stage::Seen,
-            Stage::Quarantined,
-            Stage::InConflict,
-            Stage::Dropped,
-            Stage::Replaced,
-            Stage::Discarded,
-        ]
-        .into_iter()
-        .find(|st| st.as_str() == s)
-    }
-}
-
-/// A mutation's stage, and the server version it produced once accepted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct MutationStage {
-    /// The stage.
-    pub stage: Stage,
-    /// The record's server version it produced (from `Accepted` on).
-    pub version: Option<i64>,
-}
 
 /// Finished stages are kept this long, then forgotten.
 const STAGE_RETENTION_MS: i64 = 7 * 24 * 3600 * 1000;
@@ -182,37 +122,7 @@ pub(crate) fn stage(conn: &Connection, mutation_id: &str) -> Result<Option<Mutat
     .transpose()
 }
 
-/// What a local write returns: the outbox entry that will carry it to the server.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MutationReceipt {
-    /// The client's sequence number of the mutation.
-    pub seq: u64,
-    /// The mutation's unique id.
-    pub mutation_id: String,
-}
-
-/// A mutation the server refused, set aside with the server's reason.
-#[derive(Debug, Clone, PartialEq)]
-pub struct QuarantinedMutation {
-    /// The mutation as it was sent.
-    pub mutation: Mutation,
-    /// The server's stable rejection code.
-    pub code: String,
-    /// The server's reason.
-    pub message: String,
-}
-
-/// Milliseconds since the Unix epoch.
-pub(crate) fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
-}
-
-/// JSON object of fields.
-pub(crate) type Fields = serde_json::Map<String, serde_json::Value>;
-
-fn encode(fields: &Fields) -> Result<String> {
+fn encode(fields: &WireFields) -> Result<String> {
     serde_json::to_string(fields)
         .map_err(|e| Error::Corrupt(format!("cannot encode changed fields: {e}")))
 }
@@ -224,9 +134,9 @@ pub(crate) fn record(
     entity: &str,
     key: &str,
     op: Op,
-    fields: &Fields,
+    fields: &WireFields,
     base_version: Option<i64>,
-    base_fields: &Fields,
+    base_fields: &WireFields,
 ) -> Result<MutationReceipt> {
     let mutation_id = uuid::Uuid::new_v4().to_string();
     let seq = insert(
@@ -251,9 +161,9 @@ fn insert(
     entity: &str,
     key: &str,
     op: Op,
-    fields: &Fields,
+    fields: &WireFields,
     base_version: Option<i64>,
-    base_fields: &Fields,
+    base_fields: &WireFields,
     created_at: i64,
 ) -> Result<u64> {
     conn.prepare_cached(
@@ -273,74 +183,136 @@ fn insert(
     Ok(conn.last_insert_rowid() as u64)
 }
 
-/// One outbox entry with what the merge and undo need.
+/// Where an outbox entry is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum EntryState {
+    /// Waiting to be pushed.
+    Pending,
+    /// Refused by the server; waits for the user.
+    Quarantined,
+}
+
+impl EntryState {
+    fn parse(s: &str) -> Option<EntryState> {
+        match s {
+            "pending" => Some(EntryState::Pending),
+            "quarantined" => Some(EntryState::Quarantined),
+            _ => None,
+        }
+    }
+}
+
+/// One outbox entry, with what the merge and undo need.
 #[derive(Debug, Clone)]
 pub(crate) struct Entry {
-    /// The mutation.
+    /// The mutation as it is pushed.
     pub mutation: Mutation,
     /// Values of the changed fields before the edit.
-    pub base_fields: Fields,
-    /// When it was saved.
+    pub base_fields: WireFields,
+    /// When it was saved, ms since the Unix epoch.
     pub created_at: i64,
+    /// Pending or quarantined.
+    pub state: EntryState,
+    /// The server's code and message, once quarantined.
+    pub reason: Option<(String, String)>,
 }
 
-/// One outbox entry by seq, in any state.
-pub(crate) fn entry(conn: &Connection, seq: u64) -> Result<Option<(Entry, String)>> {
-    let row = conn
-        .prepare_cached(&format!(
-            "SELECT {MUTATION_COLUMNS}, base_fields, created_at, state FROM outbox WHERE seq = ?1"
-        ))?
-        .query_row([seq as i64], |row| {
-            let (m, fields) = mutation_from_row(row)?;
-            let base: Option<String> = row.get(8)?;
-            Ok((
-                m,
-                fields,
-                base,
-                row.get::<_, i64>(9)?,
-                row.get::<_, String>(10)?,
-            ))
-        })
-        .optional()?;
-    let Some((mut mutation, fields, base, created_at, state)) = row else {
-        return Ok(None);
+/// The columns [`entry_from_row`] reads.
+const ENTRY_COLUMNS: &str = "seq, mutation_id, entity, key, op, fields, base_version, overwrite, \
+     base_fields, created_at, state, reason_code, reason_message";
+
+fn decode(seq: i64, what: &str, text: &str) -> Result<WireFields> {
+    serde_json::from_str(text)
+        .map_err(|e| Error::Corrupt(format!("outbox entry {seq} has unreadable {what}: {e}")))
+}
+
+/// The one mapping from an outbox row (selected with [`ENTRY_COLUMNS`]) to an entry. Values are
+/// decoded strictly: an unknown op or state is a corrupt store, never a default.
+fn entry_from_row(row: &rusqlite::Row<'_>) -> Result<Entry> {
+    let seq: i64 = row.get("seq")?;
+    let op: String = row.get("op")?;
+    let op = Op::parse(&op)
+        .ok_or_else(|| Error::Corrupt(format!("outbox entry {seq} has unknown op `{op}`")))?;
+    let state: String = row.get("state")?;
+    let state = EntryState::parse(&state)
+        .ok_or_else(|| Error::Corrupt(format!("outbox entry {seq} has unknown state `{state}`")))?;
+    let fields = decode(seq, "fields", &row.get::<_, String>("fields")?)?;
+    let base_fields = match row.get::<_, Option<String>>("base_fields")? {
+        Some(text) => decode(seq, "base values", &text)?,
+        None => WireFields::new(),
     };
-    decode_fields(&mut mutation, &fields)?;
-    let base_fields = match base {
-        Some(b) => serde_json::from_str(&b)
-            .map_err(|e| Error::Corrupt(format!("outbox entry {seq} has unreadable base: {e}")))?,
-        None => Fields::new(),
+    let reason = match state {
+        EntryState::Quarantined => Some((
+            row.get::<_, Option<String>>("reason_code")?
+                .unwrap_or_default(),
+            row.get::<_, Option<String>>("reason_message")?
+                .unwrap_or_default(),
+        )),
+        EntryState::Pending => None,
     };
-    Ok(Some((
-        Entry {
-            mutation,
-            base_fields,
-            created_at,
+    Ok(Entry {
+        mutation: Mutation {
+            seq: seq as u64,
+            mutation_id: row.get("mutation_id")?,
+            entity: row.get("entity")?,
+            key: row.get("key")?,
+            op,
+            fields,
+            base_version: row.get("base_version")?,
+            // Pending entries of last-write-wins entities are sent with `overwrite` by the
+            // store before each push; this flag marks a decision already made.
+            on_conflict: if row.get::<_, bool>("overwrite")? {
+                OnConflict::Overwrite
+            } else {
+                OnConflict::Report
+            },
         },
+        base_fields,
+        created_at: row.get("created_at")?,
         state,
-    )))
+        reason,
+    })
 }
 
-/// Every pending entry of one record, oldest first.
-pub(crate) fn chain(conn: &Connection, entity: &str, key: &str) -> Result<Vec<Entry>> {
-    let seqs: Vec<i64> = conn
-        .prepare_cached(
-            "SELECT seq FROM outbox WHERE state = 'pending' AND entity = ?1 AND key = ?2 ORDER BY seq",
-        )?
-        .query_map([entity, key], |r| r.get(0))?
-        .collect::<rusqlite::Result<_>>()?;
-    let mut out = Vec::with_capacity(seqs.len());
-    for seq in seqs {
-        if let Some((e, _)) = entry(conn, seq as u64)? {
-            out.push(e);
-        }
+/// The entries `WHERE filter` selects, in seq order, the first `limit` of them when given.
+fn entries<P: rusqlite::Params>(
+    conn: &Connection,
+    filter: &str,
+    limit: Option<usize>,
+    args: P,
+) -> Result<Vec<Entry>> {
+    let limit = limit.map_or(String::new(), |n| format!(" LIMIT {n}"));
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {ENTRY_COLUMNS} FROM outbox WHERE {filter} ORDER BY seq{limit}"
+    ))?;
+    let mut rows = stmt.query(args)?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next()? {
+        out.push(entry_from_row(row)?);
     }
     Ok(out)
 }
 
+/// One outbox entry by seq, in any state.
+pub(crate) fn entry(conn: &Connection, seq: u64) -> Result<Option<Entry>> {
+    Ok(entries(conn, "seq = ?1", None, [seq as i64])?
+        .into_iter()
+        .next())
+}
+
+/// Every pending entry of one record, oldest first.
+pub(crate) fn chain(conn: &Connection, entity: &str, key: &str) -> Result<Vec<Entry>> {
+    entries(
+        conn,
+        "state = 'pending' AND entity = ?1 AND key = ?2",
+        None,
+        [entity, key],
+    )
+}
+
 /// Puts an entry back at the end of the queue as pending, with a new seq (the server has
 /// answered for the old one) and, when given, new fields. Returns the new seq.
-pub(crate) fn requeue(conn: &Connection, old: &Entry, fields: Option<&Fields>) -> Result<u64> {
+pub(crate) fn requeue(conn: &Connection, old: &Entry, fields: Option<&WireFields>) -> Result<u64> {
     let m = &old.mutation;
     remove(conn, m.seq)?;
     let seq = insert(
@@ -361,49 +333,17 @@ pub(crate) fn requeue(conn: &Connection, old: &Entry, fields: Option<&Fields>) -
     Ok(seq)
 }
 
-const MUTATION_COLUMNS: &str = "seq, mutation_id, entity, key, op, fields, base_version, overwrite";
-
-fn mutation_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<(Mutation, String)> {
-    let op: String = row.get(4)?;
-    let fields: String = row.get(5)?;
-    Ok((
-        Mutation {
-            seq: row.get::<_, i64>(0)? as u64,
-            mutation_id: row.get(1)?,
-            entity: row.get(2)?,
-            key: row.get(3)?,
-            // Checked by the table's CHECK constraint; `parse` failing means a corrupt file.
-            op: Op::parse(&op).unwrap_or(Op::Update),
-            fields: serde_json::Map::new(),
-            base_version: row.get(6)?,
-            // The store sets `overwrite` for last-write-wins entities before pushing.
-            on_conflict: if row.get::<_, bool>(7)? {
-                OnConflict::Overwrite
-            } else {
-                OnConflict::Report
-            },
-        },
-        fields,
-    ))
-}
-
-fn decode_fields(mutation: &mut Mutation, fields: &str) -> Result<()> {
-    mutation.fields = serde_json::from_str(fields).map_err(|e| {
-        Error::Corrupt(format!(
-            "outbox entry {} has unreadable fields: {e}",
-            mutation.seq
-        ))
-    })?;
-    Ok(())
-}
-
 /// The oldest pending mutations of `entity`, at most `limit`, in sequence order.
 pub(crate) fn pending(conn: &Connection, entity: &str, limit: usize) -> Result<Vec<Mutation>> {
-    let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {MUTATION_COLUMNS} FROM outbox WHERE state = 'pending' AND entity = ?1 ORDER BY seq LIMIT ?2"
-    ))?;
-    let rows = stmt.query_map(params![entity, limit as i64], mutation_from_row)?;
-    collect_mutations(rows)
+    Ok(entries(
+        conn,
+        "state = 'pending' AND entity = ?1",
+        Some(limit),
+        [entity],
+    )?
+    .into_iter()
+    .map(|e| e.mutation)
+    .collect())
 }
 
 /// The pending mutations of one record, oldest first (to re-apply over pulled data).
@@ -412,24 +352,21 @@ pub(crate) fn pending_for_record(
     entity: &str,
     key: &str,
 ) -> Result<Vec<Mutation>> {
-    let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {MUTATION_COLUMNS} FROM outbox
-         WHERE state = 'pending' AND entity = ?1 AND key = ?2 ORDER BY seq"
-    ))?;
-    let rows = stmt.query_map(params![entity, key], mutation_from_row)?;
-    collect_mutations(rows)
+    Ok(chain(conn, entity, key)?
+        .into_iter()
+        .map(|e| e.mutation)
+        .collect())
 }
 
-/// Decodes the rows of a mutation query.
-fn collect_mutations(
-    rows: impl Iterator<Item = rusqlite::Result<(Mutation, String)>>,
-) -> Result<Vec<Mutation>> {
-    rows.map(|row| {
-        let (mut m, fields) = row?;
-        decode_fields(&mut m, &fields)?;
-        Ok(m)
-    })
-    .collect()
+/// The keys of `entity`'s records with pending mutations.
+pub(crate) fn pending_keys(conn: &Connection, entity: &str) -> Result<Vec<String>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT DISTINCT key FROM outbox WHERE state = 'pending' AND entity = ?1 ORDER BY key",
+    )?;
+    let keys = stmt
+        .query_map([entity], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(keys)
 }
 
 /// Whether `entity` has any pending mutation.
@@ -478,30 +415,15 @@ pub(crate) fn quarantine(conn: &Connection, seq: u64, code: &str, message: &str)
 
 /// Every quarantined mutation, oldest first.
 pub(crate) fn quarantined(conn: &Connection) -> Result<Vec<QuarantinedMutation>> {
-    let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {MUTATION_COLUMNS}, reason_code, reason_message FROM outbox
-         WHERE state = 'quarantined' ORDER BY seq"
-    ))?;
-    let rows = stmt.query_map([], |row| {
-        let (m, fields) = mutation_from_row(row)?;
-        let code: Option<String> = row.get(8)?;
-        let message: Option<String> = row.get(9)?;
-        Ok((
-            m,
-            fields,
-            code.unwrap_or_default(),
-            message.unwrap_or_default(),
-        ))
-    })?;
-    let mut out = Vec::new();
-    for row in rows {
-        let (mut mutation, fields, code, message) = row?;
-        decode_fields(&mut mutation, &fields)?;
-        out.push(QuarantinedMutation {
-            mutation,
-            code,
-            message,
-        });
-    }
-    Ok(out)
+    Ok(entries(conn, "state = 'quarantined'", None, [])?
+        .into_iter()
+        .map(|e| {
+            let (code, message) = e.reason.unwrap_or_default();
+            QuarantinedMutation {
+                mutation: e.mutation,
+                code,
+                message,
+            }
+        })
+        .collect())
 }

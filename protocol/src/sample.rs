@@ -2,7 +2,7 @@
 //! device), tasks (read/write) and comments (append-only). The server seeds them, the terminal
 //! client shows them, the tests and benchmarks use them.
 
-use crate::error::Result;
+use crate::error::SchemaError;
 use crate::schema::{ConflictPolicy, EntitySchema, FieldDef, FieldType, Schema, SyncMode};
 
 /// Entity names of the sample app.
@@ -48,7 +48,7 @@ pub fn server_entities() -> Vec<EntitySchema> {
 }
 
 /// The device's schema: the fields of each server entity the sample app needs.
-pub fn schema() -> Result<Schema> {
+pub fn schema() -> Result<Schema, SchemaError> {
     let keep: [(&str, &[&str]); 3] = [
         (PROJECTS, &["name", "description", "archived"]),
         (

@@ -9,137 +9,14 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use crate::autosync::AutoSync;
+use crate::network::{Connectivity, NetworkStatus, NetworkType};
+
+#[cfg(test)]
+mod simulation;
+
 /// Milliseconds on the machine's clock (monotonic; its zero is arbitrary).
 pub type Millis = u64;
-
-/// The kind of network the OS reports.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum NetworkType {
-    /// Wi-Fi.
-    Wifi,
-    /// Mobile data.
-    Cellular,
-    /// Wired.
-    Ethernet,
-    /// Anything else (VPN, Bluetooth tethering, unknown).
-    Other,
-    /// No network.
-    None,
-}
-
-/// What the shell reports about the OS's connectivity.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Connectivity {
-    /// Whether the OS has a usable network.
-    pub connected: bool,
-    /// Which kind.
-    pub kind: NetworkType,
-    /// Whether it is metered (costs the user money per byte).
-    pub metered: bool,
-}
-
-impl Connectivity {
-    /// Connected through `kind`, not metered.
-    pub fn online(kind: NetworkType) -> Self {
-        Connectivity {
-            connected: true,
-            kind,
-            metered: false,
-        }
-    }
-
-    /// No network at all.
-    pub fn offline() -> Self {
-        Connectivity {
-            connected: false,
-            kind: NetworkType::None,
-            metered: false,
-        }
-    }
-}
-
-/// The network state as the core sees it: the OS's report plus what requests have taught it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum NetworkStatus {
-    /// Connected, and the server answered the last time it was asked.
-    Online,
-    /// The OS reports no connectivity (for longer than the flap debounce).
-    Offline,
-    /// The OS is connected but the server cannot be reached; probes look for it with backoff.
-    ServerUnreachable,
-    /// The server refused the user's token: nothing syncs until the app sets a new one.
-    SignInNeeded,
-}
-
-/// When the core syncs by itself. [`AutoSync::default`] is what an app wants;
-/// [`AutoSync::manual`] syncs only when asked (tests, tools).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AutoSync {
-    /// The unit synced automatically.
-    pub unit: String,
-    /// Sync when the client starts and after a new token is set (sign-in).
-    pub on_start: bool,
-    /// Sync as soon as connectivity returns.
-    pub on_connectivity: bool,
-    /// Sync when the app comes back to the foreground.
-    pub on_resume: bool,
-    /// Sync this long after a local change (changes within the window share one sync).
-    pub after_change: Option<Duration>,
-    /// Sync this long after the last successful sync.
-    pub periodic: Option<Duration>,
-    /// Sync over metered networks (mobile data). When false, queued requests wait for an
-    /// unmetered network; only an awaited `sync_now` runs on a metered one.
-    pub on_metered: bool,
-    /// Retry a failed sync by itself (with backoff).
-    pub retry: bool,
-    /// First retry delay bound; it doubles per failure up to `retry_cap` (full jitter).
-    pub retry_base: Duration,
-    /// Longest retry delay.
-    pub retry_cap: Duration,
-    /// First reachability probe delay once the server is unreachable; doubles up to `probe_cap`.
-    pub probe_base: Duration,
-    /// Longest delay between probes.
-    pub probe_cap: Duration,
-    /// A loss of connectivity shorter than this is ignored (a flap), and so is its return.
-    pub offline_debounce: Duration,
-}
-
-impl Default for AutoSync {
-    fn default() -> Self {
-        AutoSync {
-            unit: crate::config::ALL_UNIT.to_string(),
-            on_start: true,
-            on_connectivity: true,
-            on_resume: true,
-            after_change: Some(Duration::from_secs(2)),
-            periodic: Some(Duration::from_secs(15 * 60)),
-            on_metered: true,
-            retry: true,
-            retry_base: Duration::from_secs(1),
-            retry_cap: Duration::from_secs(5 * 60),
-            probe_base: Duration::from_secs(2),
-            probe_cap: Duration::from_secs(5 * 60),
-            offline_debounce: Duration::from_secs(1),
-        }
-    }
-}
-
-impl AutoSync {
-    /// Nothing automatic: syncs run only when asked, failures are not retried. Network state is
-    /// still tracked (and probed) so status and banners stay true.
-    pub fn manual() -> Self {
-        AutoSync {
-            on_start: false,
-            on_connectivity: false,
-            on_resume: false,
-            after_change: None,
-            periodic: None,
-            retry: false,
-            offline_debounce: Duration::ZERO,
-            ..AutoSync::default()
-        }
-    }
-}
 
 /// Why a sync failed, as far as scheduling cares.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -157,23 +34,6 @@ pub enum FailureKind {
     },
     /// Retrying will not help (a bug, a broken store): shown, not retried.
     Fatal,
-}
-
-impl FailureKind {
-    /// Classifies a core error.
-    pub fn of(error: &crate::error::Error) -> FailureKind {
-        use crate::error::Error;
-        match error {
-            Error::Offline => FailureKind::Offline,
-            Error::Unreachable(_) => FailureKind::Unreachable,
-            Error::SignInNeeded { .. } => FailureKind::SignInNeeded,
-            Error::Server { retry_after, .. } if error.is_retryable() => FailureKind::Retryable {
-                retry_after: retry_after.map(Duration::from_secs),
-            },
-            e if e.is_retryable() => FailureKind::Retryable { retry_after: None },
-            _ => FailureKind::Fatal,
-        }
-    }
 }
 
 /// What a reachability probe found.

@@ -8,7 +8,9 @@
 
 use std::collections::HashMap;
 
-use crate::error::{Error, Result};
+use crate::error::SchemaError;
+
+type Result<T> = std::result::Result<T, SchemaError>;
 
 /// Longest entity or field name accepted, in bytes.
 pub const MAX_NAME_LEN: usize = 63;
@@ -120,7 +122,7 @@ pub enum ConflictPolicy {
     /// Three-way merge: changes to different fields are merged by themselves; fields changed on
     /// both sides go to the conflict inbox for the user.
     Manual,
-    /// Editing is refused (`Error::LockedOffline`) unless the network state is online: not while
+    /// Editing is refused (the core answers `LockedOffline`) unless the network state is online: not while
     /// offline, the server is unreachable or sign-in is needed, so edits are made on fresh data.
     /// A conflict that still happens is resolved as server-wins.
     LockedOffline,
@@ -200,7 +202,7 @@ impl EntitySchema {
         self.fields
             .iter()
             .find(|f| f.name == name)
-            .ok_or_else(|| Error::UnknownField {
+            .ok_or_else(|| SchemaError::UnknownField {
                 entity: self.name.clone(),
                 field: name.to_string(),
             })
@@ -211,7 +213,7 @@ impl EntitySchema {
         self.fields
             .iter()
             .position(|f| f.name == name)
-            .ok_or_else(|| Error::UnknownField {
+            .ok_or_else(|| SchemaError::UnknownField {
                 entity: self.name.clone(),
                 field: name.to_string(),
             })
@@ -242,14 +244,14 @@ impl EntitySchema {
         for f in &self.fields {
             validate_identifier(&f.name)?;
             if !seen.insert(f.name.as_str()) {
-                return Err(Error::InvalidSchema(format!(
+                return Err(SchemaError::InvalidSchema(format!(
                     "entity `{}` declares field `{}` twice (or as both key and field)",
                     self.name, f.name
                 )));
             }
         }
         if self.sync.page_size == 0 {
-            return Err(Error::InvalidSchema(format!(
+            return Err(SchemaError::InvalidSchema(format!(
                 "entity `{}` has a page size of 0",
                 self.name
             )));
@@ -272,7 +274,7 @@ impl Schema {
         for (i, e) in entities.iter().enumerate() {
             e.validate()?;
             if by_name.insert(e.name.clone(), i).is_some() {
-                return Err(Error::InvalidSchema(format!(
+                return Err(SchemaError::InvalidSchema(format!(
                     "entity `{}` is declared twice",
                     e.name
                 )));
@@ -286,7 +288,7 @@ impl Schema {
         self.by_name
             .get(name)
             .map(|&i| &self.entities[i])
-            .ok_or_else(|| Error::UnknownEntity(name.to_string()))
+            .ok_or_else(|| SchemaError::UnknownEntity(name.to_string()))
     }
 
     /// All entities, in declaration order.
@@ -304,7 +306,7 @@ pub fn validate_identifier(name: &str) -> Result<()> {
     if first_ok && rest_ok && name.len() <= MAX_NAME_LEN {
         Ok(())
     } else {
-        Err(Error::InvalidName(name.to_string()))
+        Err(SchemaError::InvalidName(name.to_string()))
     }
 }
 
@@ -330,7 +332,7 @@ mod tests {
             &long,
         ] {
             assert!(
-                matches!(validate_identifier(bad), Err(Error::InvalidName(_))),
+                matches!(validate_identifier(bad), Err(SchemaError::InvalidName(_))),
                 "{bad}"
             );
         }
@@ -345,11 +347,14 @@ mod tests {
         let key_twice = e.clone().field(FieldDef::new("id", FieldType::Text));
         assert!(Schema::new(vec![key_twice]).is_err());
         let bad = EntitySchema::new("tasks", "id").field(FieldDef::new("Title", FieldType::Text));
-        assert!(matches!(Schema::new(vec![bad]), Err(Error::InvalidName(_))));
+        assert!(matches!(
+            Schema::new(vec![bad]),
+            Err(SchemaError::InvalidName(_))
+        ));
         let schema = Schema::new(vec![e]).expect("valid");
         assert!(matches!(
             schema.entity("nope"),
-            Err(Error::UnknownEntity(_))
+            Err(SchemaError::UnknownEntity(_))
         ));
         assert!(schema.entity("tasks").is_ok());
     }

@@ -1,0 +1,154 @@
+//! What the app reads and writes: records, queries of one entity and their pages, and the
+//! conversions between typed values and their wire (JSON) form.
+
+use std::collections::BTreeMap;
+
+use syncline_protocol::{EntitySchema, Value, WireFields};
+
+use crate::error::Result;
+
+/// A record as the app sees it: its key, the server version it is based on, and its fields.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Record {
+    /// The primary key.
+    pub key: String,
+    /// The server version this local copy is based on; `None` until the server has accepted it.
+    pub version: Option<i64>,
+    /// Field values by name (only the entity's declared fields; unset fields are absent).
+    pub values: BTreeMap<String, Value>,
+}
+
+impl Record {
+    /// A record with no fields set.
+    pub fn new(key: impl Into<String>) -> Self {
+        Record {
+            key: key.into(),
+            version: None,
+            values: BTreeMap::new(),
+        }
+    }
+
+    /// Sets a field (builder style).
+    pub fn with(mut self, field: &str, value: Value) -> Self {
+        self.values.insert(field.to_string(), value);
+        self
+    }
+
+    /// The value of a field, `Null` when absent.
+    pub fn get(&self, field: &str) -> &Value {
+        self.values.get(field).unwrap_or(&Value::Null)
+    }
+}
+
+/// Sort direction of a query.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SortOrder {
+    /// Smallest first.
+    Ascending,
+    /// Largest first.
+    Descending,
+}
+
+/// A query of one entity: field equality filters, an order and a page window.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Query {
+    /// Records must have these values (the key field may be named too); `Null` matches null.
+    pub filters: Vec<(String, Value)>,
+    /// Sort by these fields, in turn; the key breaks ties so pages are stable.
+    pub order_by: Vec<(String, SortOrder)>,
+    /// Most records in the page.
+    pub limit: u32,
+    /// Records to skip (from a previous page's `next_offset`).
+    pub offset: u64,
+}
+
+impl Query {
+    /// The first `limit` records, in key order.
+    pub fn all(limit: u32) -> Self {
+        Query {
+            filters: Vec::new(),
+            order_by: Vec::new(),
+            limit,
+            offset: 0,
+        }
+    }
+
+    /// Adds an equality filter (builder style).
+    pub fn filter(mut self, field: &str, value: Value) -> Self {
+        self.filters.push((field.to_string(), value));
+        self
+    }
+
+    /// Adds a sort field (builder style).
+    pub fn order(mut self, field: &str, order: SortOrder) -> Self {
+        self.order_by.push((field.to_string(), order));
+        self
+    }
+}
+
+/// One page of query results.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page {
+    /// The records.
+    pub records: Vec<Record>,
+    /// Offset of the next page, if there may be one.
+    pub next_offset: Option<u64>,
+}
+
+/// How many mutations and conflicts wait, and why.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counts {
+    /// Mutations waiting to be pushed.
+    pub pending: u64,
+    /// Mutations the server refused, waiting in quarantine for the user.
+    pub quarantined: u64,
+    /// Conflicts in the inbox, waiting for the user.
+    pub conflicts: u64,
+}
+
+/// Checks every value against its field's declaration (unknown fields are refused) and returns
+/// them in the fields' own types.
+pub(crate) fn coerce_all(
+    e: &EntitySchema,
+    values: BTreeMap<String, Value>,
+) -> Result<BTreeMap<String, Value>> {
+    values
+        .into_iter()
+        .map(|(name, v)| {
+            let def = e.field_def(&name)?;
+            Ok((name, v.coerce(&e.name, def)?))
+        })
+        .collect()
+}
+
+/// Converts wire values into typed values, checking every name and type against the entity.
+pub(crate) fn fields_from_json(
+    e: &EntitySchema,
+    json: &WireFields,
+) -> Result<BTreeMap<String, Value>> {
+    json.iter()
+        .map(|(name, v)| {
+            let def = e.field_def(name)?;
+            Ok((name.clone(), Value::from_json(&e.name, def, v)?))
+        })
+        .collect()
+}
+
+/// The wire form of typed values.
+pub(crate) fn fields_to_json(values: &BTreeMap<String, Value>) -> WireFields {
+    values
+        .iter()
+        .map(|(k, v)| (k.clone(), v.to_json()))
+        .collect()
+}
+
+/// The values `names` have in `record`, in wire form (null when unset): what an edit changes
+/// them from.
+pub(crate) fn values_of<'a>(
+    record: &Record,
+    names: impl Iterator<Item = &'a String>,
+) -> WireFields {
+    names
+        .map(|n| (n.clone(), record.get(n).to_json()))
+        .collect()
+}

@@ -1,0 +1,140 @@
+//! The store's own tables and their migrations (`PRAGMA user_version`), the entity tables made
+//! from the schema, and the client's identity.
+
+use std::collections::BTreeMap;
+
+use rusqlite::{Connection, OptionalExtension};
+use syncline_protocol::Schema;
+
+use super::sql::{column, EntitySql};
+use super::{inbox, outbox, queue};
+use crate::error::{Error, Result};
+
+/// Migration N takes `PRAGMA user_version` from N-1 to N. Append only: a shipped migration is
+/// never edited.
+const MIGRATIONS: &[&[&str]] = &[
+    // 1: identity and settings, pull cursors, the outbox.
+    &[
+        "CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+         CREATE TABLE pull_state (
+             entity TEXT PRIMARY KEY,
+             cursor TEXT,            -- where the last applied page ended; NULL: pull everything
+             fields TEXT NOT NULL    -- the kept fields the cursor is valid for
+         );",
+        outbox::SCHEMA_SQL,
+    ],
+    // 2: the sync-request queue.
+    &[queue::SCHEMA_SQL],
+    // 3: base values and overwrite flag in the outbox, mutation stages, the conflict inbox.
+    &[outbox::STAGES_SQL, inbox::SCHEMA_SQL],
+];
+
+/// Brings the store's own tables to the current version, in one transaction.
+pub(crate) fn migrate(conn: &mut Connection) -> Result<()> {
+    let version: usize =
+        conn.pragma_query_value(None, "user_version", |r| r.get::<_, i64>(0))? as usize;
+    if version > MIGRATIONS.len() {
+        return Err(Error::Corrupt(format!(
+            "the store was written by a newer Syncline (schema version {version})"
+        )));
+    }
+    let tx = conn.transaction()?;
+    for (i, steps) in MIGRATIONS.iter().enumerate().skip(version) {
+        for sql in *steps {
+            tx.execute_batch(sql)?;
+        }
+        tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+/// Creates each entity's table, adds columns for new fields, and resets the pull cursor of an
+/// entity whose kept fields changed.
+pub(crate) fn ensure_entity_tables(conn: &mut Connection, schema: &Schema) -> Result<()> {
+    let tx = conn.transaction()?;
+    for e in schema.entities() {
+        let table = EntitySql::of(e).table();
+        let mut cols = vec![
+            format!("{} TEXT PRIMARY KEY NOT NULL", column(&e.key)),
+            "_version INTEGER".to_string(),
+        ];
+        cols.extend(
+            e.fields
+                .iter()
+                .map(|f| format!("{} {}", column(&f.name), f.ty.sql_type())),
+        );
+        tx.execute_batch(&format!(
+            "CREATE TABLE IF NOT EXISTS {table} ({})",
+            cols.join(", ")
+        ))?;
+        let existing: BTreeMap<String, String> = {
+            let mut stmt = tx.prepare(&format!(
+                "SELECT name, type FROM pragma_table_info('e_{}')",
+                e.name
+            ))?;
+            let rows = stmt.query_map([], |r| Ok((r.get("name")?, r.get("type")?)))?;
+            rows.collect::<rusqlite::Result<_>>()?
+        };
+        for f in &e.fields {
+            match existing.get(&f.name) {
+                None => tx.execute_batch(&format!(
+                    "ALTER TABLE {table} ADD COLUMN {} {}",
+                    column(&f.name),
+                    f.ty.sql_type()
+                ))?,
+                Some(ty) if !ty.eq_ignore_ascii_case(f.ty.sql_type()) => {
+                    return Err(Error::InvalidSchema(format!(
+                        "field `{}.{}` was stored as {ty}; give a field of a new type a new name",
+                        e.name, f.name
+                    )))
+                }
+                Some(_) => {}
+            }
+            if f.indexed {
+                tx.execute_batch(&format!(
+                    "CREATE INDEX IF NOT EXISTS \"i_{0}_{1}\" ON {table} ({2})",
+                    e.name,
+                    f.name,
+                    column(&f.name)
+                ))?;
+            }
+        }
+        let kept = e.field_names().join(",");
+        let stored: Option<String> = tx
+            .query_row(
+                "SELECT fields FROM pull_state WHERE entity = ?1",
+                [&e.name],
+                |r| r.get(0),
+            )
+            .optional()?;
+        if stored.as_deref() != Some(kept.as_str()) {
+            // New or changed fields: pull everything again so every kept field is filled.
+            tx.execute(
+                "INSERT INTO pull_state (entity, cursor, fields) VALUES (?1, NULL, ?2)
+                 ON CONFLICT (entity) DO UPDATE SET cursor = NULL, fields = excluded.fields",
+                [&e.name, &kept],
+            )?;
+        }
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+/// This device's client id: made on first open, kept for the life of the file.
+pub(crate) fn client_id(conn: &Connection) -> Result<String> {
+    let existing: Option<String> = conn
+        .query_row("SELECT value FROM meta WHERE name = 'client_id'", [], |r| {
+            r.get(0)
+        })
+        .optional()?;
+    if let Some(id) = existing {
+        return Ok(id);
+    }
+    let id = uuid::Uuid::new_v4().to_string();
+    conn.execute(
+        "INSERT INTO meta (name, value) VALUES ('client_id', ?1)",
+        [&id],
+    )?;
+    Ok(id)
+}

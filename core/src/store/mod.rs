@@ -1,0 +1,324 @@
+//! The local store: one SQLite file (bundled SQLite, WAL) holding the entity tables, the outbox,
+//! the conflict inbox, the sync-request queue, the pull cursors and the client's identity.
+//!
+//! Exactly one writer connection, behind a mutex: every write and its outbox entry commit in one
+//! transaction, and a pulled page commits with its cursor. Reads use a second, read-only
+//! connection, so the app can read while a page is being applied.
+//!
+//! The modules below hold free functions over a connection or transaction; only this one owns
+//! connections, takes locks and decides where transactions begin and end:
+//! `sql` (entity-table SQL, the leaf) ← `outbox`, `inbox`, `queue` (their tables) ← `records`,
+//! `settle` ← `apply`, and `migrations`.
+
+mod apply;
+mod inbox;
+mod migrations;
+mod outbox;
+mod queue;
+mod records;
+mod settle;
+mod sql;
+#[cfg(test)]
+mod tests;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction};
+use syncline_protocol::{
+    ConflictPolicy, EntitySchema, Mutation, MutationResult, OnConflict, PullPage, Schema, SyncMode,
+    Value,
+};
+
+pub(crate) use apply::{PageStats, PushStats};
+
+use crate::conflict::{Conflict, Resolution};
+use crate::error::{Error, Result};
+use crate::mutation::{MutationReceipt, MutationStage, QuarantinedMutation};
+use crate::queue::{Enqueued, SyncRequest};
+use crate::record::{Counts, Page, Query, Record};
+use crate::shared::lock;
+
+/// How long a connection waits for SQLite's own file lock (another process, a checkpoint).
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The local SQLite store.
+pub(crate) struct Store {
+    writer: Mutex<Connection>,
+    reader: Mutex<Connection>,
+    schema: Schema,
+    client_id: String,
+}
+
+impl Store {
+    /// Opens (creating if needed) the store at `path` for `schema`, migrating its tables.
+    ///
+    /// A field added to an entity since the last open gets its column, and the entity's pull
+    /// cursor is reset so the next sync fills it. Changing a field's type is refused: give the
+    /// field a new name instead.
+    pub(crate) fn open(path: &Path, schema: Schema) -> Result<Store> {
+        let mut writer = Connection::open(path)?;
+        writer.busy_timeout(BUSY_TIMEOUT)?;
+        // WAL: readers never block the writer. NORMAL: a commit survives the app being killed
+        // (not a power cut, which would cost an fsync per write and the local-write budget).
+        writer.pragma_update(None, "journal_mode", "WAL")?;
+        writer.pragma_update(None, "synchronous", "NORMAL")?;
+        // A 4 MiB page cache and checkpoints every 4,000 pages (16 MiB of WAL): a pulled page
+        // dirties many index pages at random (keys are UUIDs), and checkpointing after nearly
+        // every page (the default 1,000) made initial syncs I/O bound. See docs/benchmarks.md.
+        writer.pragma_update(None, "cache_size", -4000)?;
+        writer.pragma_update(None, "wal_autocheckpoint", 4000)?;
+        migrations::migrate(&mut writer)?;
+        migrations::ensure_entity_tables(&mut writer, &schema)?;
+        let client_id = migrations::client_id(&writer)?;
+        queue::recover(&writer)?;
+        let reader = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        reader.busy_timeout(BUSY_TIMEOUT)?;
+        Ok(Store {
+            writer: Mutex::new(writer),
+            reader: Mutex::new(reader),
+            schema,
+            client_id,
+        })
+    }
+
+    /// The schema the store was opened with.
+    pub(crate) fn schema(&self) -> &Schema {
+        &self.schema
+    }
+
+    /// This device's client id (made on first open, kept for the life of the file).
+    pub(crate) fn client_id(&self) -> &str {
+        &self.client_id
+    }
+
+    /// Runs `work` in one write transaction, committed when it succeeds.
+    fn write<T>(&self, work: impl FnOnce(&Transaction<'_>) -> Result<T>) -> Result<T> {
+        let mut conn = lock(&self.writer);
+        let tx = conn.transaction()?;
+        let out = work(&tx)?;
+        tx.commit()?;
+        Ok(out)
+    }
+
+    /// Runs `work` on the read-only connection (never waits for the writer).
+    fn read<T>(&self, work: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        work(&lock(&self.reader))
+    }
+
+    /// An entity the device may write to.
+    fn writable(&self, entity: &str) -> Result<&EntitySchema> {
+        let e = self.schema.entity(entity)?;
+        if e.sync.mode == SyncMode::ReadOnly {
+            return Err(Error::ReadOnly(entity.to_string()));
+        }
+        Ok(e)
+    }
+
+    /// An entity whose records the device may change and delete.
+    fn changeable(&self, entity: &str) -> Result<&EntitySchema> {
+        let e = self.writable(entity)?;
+        if e.sync.mode == SyncMode::AppendOnly {
+            return Err(Error::AppendOnly(entity.to_string()));
+        }
+        Ok(e)
+    }
+
+    /// Creates a record and its outbox entry, in one transaction.
+    pub(crate) fn insert(&self, entity: &str, record: Record) -> Result<MutationReceipt> {
+        let e = self.writable(entity)?;
+        self.write(|tx| records::insert(tx, e, record))
+    }
+
+    /// Changes some fields of a record, recording only those that really changed; `None` when
+    /// nothing changed.
+    pub(crate) fn update(
+        &self,
+        entity: &str,
+        key: &str,
+        changes: BTreeMap<String, Value>,
+    ) -> Result<Option<MutationReceipt>> {
+        let e = self.changeable(entity)?;
+        self.write(|tx| records::update(tx, e, key, changes))
+    }
+
+    /// Deletes a record and records the deletion, in one transaction.
+    pub(crate) fn delete(&self, entity: &str, key: &str) -> Result<MutationReceipt> {
+        let e = self.changeable(entity)?;
+        self.write(|tx| records::delete(tx, e, key))
+    }
+
+    /// The record with this key, if there is one.
+    pub(crate) fn get(&self, entity: &str, key: &str) -> Result<Option<Record>> {
+        let e = self.schema.entity(entity)?;
+        self.read(|conn| sql::read_record(conn, e, key))
+    }
+
+    /// One page of the records that match `query`.
+    pub(crate) fn query(&self, entity: &str, query: &Query) -> Result<Page> {
+        let e = self.schema.entity(entity)?;
+        self.read(|conn| records::query(conn, e, query))
+    }
+
+    /// How many mutations are pending and quarantined, and how many conflicts wait.
+    pub(crate) fn counts(&self) -> Result<Counts> {
+        self.read(|conn| {
+            let (pending, quarantined) = outbox::counts(conn)?;
+            Ok(Counts {
+                pending,
+                quarantined,
+                conflicts: inbox::count(conn)?,
+            })
+        })
+    }
+
+    /// The mutations the server refused, with its reasons.
+    pub(crate) fn quarantined(&self) -> Result<Vec<QuarantinedMutation>> {
+        self.read(outbox::quarantined)
+    }
+
+    /// The oldest pending mutations of `entity`, ready to push, each asking the server to
+    /// overwrite or to report a conflict as the entity's policy says.
+    pub(crate) fn pending(&self, entity: &str, limit: usize) -> Result<Vec<Mutation>> {
+        let e = self.schema.entity(entity)?;
+        let mut batch = self.read(|conn| outbox::pending(conn, entity, limit))?;
+        if e.sync.conflict == ConflictPolicy::LastWriteWins {
+            for m in &mut batch {
+                m.on_conflict = OnConflict::Overwrite;
+            }
+        }
+        Ok(batch)
+    }
+
+    /// Whether `entity` has mutations waiting to be pushed.
+    pub(crate) fn has_pending(&self, entity: &str) -> Result<bool> {
+        self.read(|conn| outbox::has_pending(conn, entity))
+    }
+
+    /// The keys of `entity`'s records with mutations waiting to be pushed.
+    pub(crate) fn pending_keys(&self, entity: &str) -> Result<Vec<String>> {
+        self.schema.entity(entity)?;
+        self.read(|conn| outbox::pending_keys(conn, entity))
+    }
+
+    /// Queues a sync of `unit`; survives a restart.
+    pub(crate) fn queue_sync(
+        &self,
+        unit: &str,
+        priority: i32,
+        discard_pending: bool,
+    ) -> Result<Enqueued> {
+        self.write(|tx| queue::enqueue(tx, unit, priority, discard_pending))
+    }
+
+    /// Takes the next queued sync request, marking it running.
+    pub(crate) fn start_next_sync(&self) -> Result<Option<SyncRequest>> {
+        self.write(|tx| queue::start_next(tx))
+    }
+
+    /// Removes a sync request that has run.
+    pub(crate) fn finish_sync(&self, id: i64) -> Result<()> {
+        self.write(|tx| queue::finish(tx, id))
+    }
+
+    /// The queued sync requests, in the order they will run.
+    pub(crate) fn queued_syncs(&self) -> Result<Vec<SyncRequest>> {
+        self.read(queue::queued)
+    }
+
+    /// Where the next pull of `entity` starts (`None`: from the beginning).
+    pub(crate) fn pull_cursor(&self, entity: &str) -> Result<Option<String>> {
+        self.read(|conn| {
+            let cursor: Option<Option<String>> = conn
+                .prepare_cached("SELECT cursor FROM pull_state WHERE entity = ?1")?
+                .query_row([entity], |r| r.get(0))
+                .optional()?;
+            Ok(cursor.flatten())
+        })
+    }
+
+    /// A stored setting of the client (last sync time, …).
+    pub(crate) fn meta(&self, name: &str) -> Result<Option<String>> {
+        self.read(|conn| {
+            Ok(conn
+                .prepare_cached("SELECT value FROM meta WHERE name = ?1")?
+                .query_row([name], |r| r.get(0))
+                .optional()?)
+        })
+    }
+
+    /// Stores a setting of the client.
+    pub(crate) fn set_meta(&self, name: &str, value: &str) -> Result<()> {
+        self.write(|tx| {
+            tx.prepare_cached(
+                "INSERT INTO meta (name, value) VALUES (?1, ?2)
+                 ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+            )?
+            .execute([name, value])?;
+            Ok(())
+        })
+    }
+
+    /// Applies the server's answer to a push, in one transaction, after checking it against
+    /// what was sent.
+    pub(crate) fn apply_push_results(
+        &self,
+        sent: &[Mutation],
+        results: &[MutationResult],
+    ) -> Result<PushStats> {
+        apply::check_push_answer(sent, results)?;
+        self.write(|tx| apply::push_answer(tx, &self.schema, sent, results))
+    }
+
+    /// Applies one pulled page and stores its cursor, in one transaction; on any error nothing
+    /// of the page is applied.
+    pub(crate) fn apply_pull_page(&self, entity: &str, page: &PullPage) -> Result<PageStats> {
+        let e = self.schema.entity(entity)?;
+        apply::check_page(e, page)?;
+        self.write(|tx| apply::pull_page(tx, e, page))
+    }
+
+    /// The conflicts waiting for the user, oldest first (fields and entities the schema no
+    /// longer declares are left out).
+    pub(crate) fn conflicts(&self) -> Result<Vec<Conflict>> {
+        self.read(|conn| settle::conflicts(conn, &self.schema))
+    }
+
+    /// Settles a conflict as the user decided, in one transaction.
+    pub(crate) fn resolve(
+        &self,
+        id: i64,
+        resolution: Resolution,
+    ) -> Result<Option<MutationReceipt>> {
+        self.write(|tx| settle::resolve(tx, &self.schema, id, resolution))
+    }
+
+    /// Sends a quarantined mutation again; returns its new seq.
+    pub(crate) fn retry_quarantined(&self, seq: u64) -> Result<u64> {
+        self.write(|tx| settle::retry_quarantined(tx, &self.schema, seq))
+    }
+
+    /// Edits a quarantined mutation (locally too) and sends it again; returns its new seq.
+    pub(crate) fn edit_quarantined(
+        &self,
+        seq: u64,
+        changes: BTreeMap<String, Value>,
+    ) -> Result<u64> {
+        self.write(|tx| settle::edit_quarantined(tx, &self.schema, seq, changes))
+    }
+
+    /// Drops a quarantined mutation and undoes it locally.
+    pub(crate) fn discard_quarantined(&self, seq: u64) -> Result<()> {
+        self.write(|tx| settle::discard_quarantined(tx, &self.schema, seq))
+    }
+
+    /// Where a mutation is (`None` once finished stages are forgotten, after a week).
+    pub(crate) fn mutation_stage(&self, mutation_id: &str) -> Result<Option<MutationStage>> {
+        self.read(|conn| outbox::stage(conn, mutation_id))
+    }
+}

@@ -1,0 +1,168 @@
+//! Local writes and reads of entity records: each write changes the row and records its
+//! mutation in the outbox in the caller's transaction; queries page through one entity.
+
+use std::collections::BTreeMap;
+
+use rusqlite::{Connection, Transaction};
+use syncline_protocol::{EntitySchema, FieldDef, Op, Value, WireFields};
+
+use super::outbox;
+use super::sql::{self, column, EntitySql, OnExisting, MAX_KEY_LEN};
+use crate::error::{Error, Result};
+use crate::mutation::MutationReceipt;
+use crate::record::{coerce_all, fields_to_json, values_of, Page, Query, Record, SortOrder};
+
+/// Creates a record and its outbox entry.
+pub(crate) fn insert(
+    tx: &Transaction<'_>,
+    e: &EntitySchema,
+    record: Record,
+) -> Result<MutationReceipt> {
+    if record.key.is_empty() || record.key.len() > MAX_KEY_LEN {
+        return Err(Error::InvalidKey(record.key));
+    }
+    let values = coerce_all(e, record.values)?;
+    for def in e.fields.iter().filter(|f| !f.nullable) {
+        if matches!(values.get(&def.name), None | Some(Value::Null)) {
+            return Err(Error::MissingField {
+                entity: e.name.clone(),
+                field: def.name.clone(),
+            });
+        }
+    }
+    let table = EntitySql::of(e);
+    let inserted = tx
+        .prepare_cached(&table.insert(OnExisting::Fail))?
+        .execute(sql::params(&table.row(&record.key, None, &values)));
+    match inserted {
+        Err(rusqlite::Error::SqliteFailure(err, _))
+            if err.code == rusqlite::ErrorCode::ConstraintViolation =>
+        {
+            return Err(Error::AlreadyExists {
+                entity: e.name.clone(),
+                key: record.key,
+            });
+        }
+        other => other?,
+    };
+    outbox::record(
+        tx,
+        &e.name,
+        &record.key,
+        Op::Insert,
+        &fields_to_json(&values),
+        None,
+        &WireFields::new(),
+    )
+}
+
+/// Changes some fields of a record and records only the fields that really changed; `None`
+/// (and nothing recorded) when nothing changed.
+pub(crate) fn update(
+    tx: &Transaction<'_>,
+    e: &EntitySchema,
+    key: &str,
+    changes: BTreeMap<String, Value>,
+) -> Result<Option<MutationReceipt>> {
+    let changes = coerce_all(e, changes)?;
+    let current = sql::existing(tx, e, key)?;
+    let changed: BTreeMap<String, Value> = changes
+        .into_iter()
+        .filter(|(name, v)| current.get(name) != v)
+        .collect();
+    if changed.is_empty() {
+        return Ok(None);
+    }
+    sql::set_fields(tx, e, key, &changed)?;
+    outbox::record(
+        tx,
+        &e.name,
+        key,
+        Op::Update,
+        &fields_to_json(&changed),
+        current.version,
+        &values_of(&current, changed.keys()),
+    )
+    .map(Some)
+}
+
+/// Deletes a record and records the deletion.
+pub(crate) fn delete(tx: &Transaction<'_>, e: &EntitySchema, key: &str) -> Result<MutationReceipt> {
+    let current = sql::existing(tx, e, key)?;
+    sql::delete_row(tx, e, key)?;
+    outbox::record(
+        tx,
+        &e.name,
+        key,
+        Op::Delete,
+        &WireFields::new(),
+        current.version,
+        &values_of(&current, e.fields.iter().map(|f| &f.name)),
+    )
+}
+
+/// A copy of a field definition that accepts null (to filter on null).
+fn nullable(def: &FieldDef) -> FieldDef {
+    FieldDef {
+        nullable: true,
+        ..def.clone()
+    }
+}
+
+/// One page of the records that match `query`. Every name in it is checked against the schema
+/// before any SQL is built.
+pub(crate) fn query(conn: &Connection, e: &EntitySchema, query: &Query) -> Result<Page> {
+    let mut tail = String::new();
+    let mut args: Vec<Value> = Vec::new();
+    for (i, (name, value)) in query.filters.iter().enumerate() {
+        tail.push_str(if i == 0 { "WHERE " } else { " AND " });
+        let value = if *name == e.key {
+            match value {
+                Value::Text(_) => value.clone(),
+                _ => return Err(Error::InvalidKey(format!("{value:?}"))),
+            }
+        } else {
+            value
+                .clone()
+                .coerce(&e.name, &nullable(e.field_def(name)?))?
+        };
+        if value == Value::Null {
+            tail.push_str(&format!("{} IS NULL", column(name)));
+        } else {
+            tail.push_str(&format!("{} = ?", column(name)));
+            args.push(value);
+        }
+    }
+    tail.push_str(" ORDER BY ");
+    for (name, order) in &query.order_by {
+        if *name != e.key {
+            e.field_def(name)?;
+        }
+        let dir = match order {
+            SortOrder::Ascending => "ASC",
+            SortOrder::Descending => "DESC",
+        };
+        tail.push_str(&format!("{} {dir}, ", column(name)));
+    }
+    tail.push_str(&format!("{} ASC LIMIT ? OFFSET ?", column(&e.key)));
+    // One more than asked tells whether another page exists.
+    args.push(Value::Integer(i64::from(query.limit) + 1));
+    args.push(Value::Integer(query.offset.min(i64::MAX as u64) as i64));
+    let table = EntitySql::of(e);
+    let mut stmt = conn.prepare_cached(&table.select(&tail))?;
+    let mut rows = stmt.query(sql::params(&args))?;
+    let mut records = Vec::new();
+    while let Some(row) = rows.next()? {
+        records.push(table.record(row)?);
+    }
+    let next_offset = if records.len() > query.limit as usize {
+        records.truncate(query.limit as usize);
+        Some(query.offset + u64::from(query.limit))
+    } else {
+        None
+    };
+    Ok(Page {
+        records,
+        next_offset,
+    })
+}

@@ -1,0 +1,268 @@
+//! The one place entity-table SQL is written, and the conversions between field values and
+//! SQLite. Table and column names come only from a validated [`EntitySchema`] (quoted); values
+//! are always bound as parameters. Imports nothing else from the store.
+
+use std::collections::BTreeMap;
+
+use rusqlite::types::{ToSqlOutput, Value as SqlValue, ValueRef};
+use rusqlite::{Connection, ToSql};
+use syncline_protocol::{EntitySchema, FieldDef, FieldType, Value};
+
+use crate::error::{Error, Result};
+use crate::record::Record;
+
+/// Longest record key accepted, in bytes.
+pub(crate) const MAX_KEY_LEN: usize = 256;
+
+/// A field value bound as a SQLite parameter.
+pub(crate) struct Param<'a>(pub &'a Value);
+
+impl ToSql for Param<'_> {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(match self.0 {
+            Value::Null => ToSqlOutput::Owned(SqlValue::Null),
+            Value::Text(s) | Value::Json(s) => ToSqlOutput::Borrowed(ValueRef::Text(s.as_bytes())),
+            Value::Integer(i) | Value::Timestamp(i) => ToSqlOutput::Owned(SqlValue::Integer(*i)),
+            Value::Real(f) => ToSqlOutput::Owned(SqlValue::Real(*f)),
+            Value::Boolean(b) => ToSqlOutput::Owned(SqlValue::Integer(i64::from(*b))),
+        })
+    }
+}
+
+/// Binds a list of values as a statement's parameters.
+pub(crate) fn params(values: &[Value]) -> impl rusqlite::Params + '_ {
+    rusqlite::params_from_iter(values.iter().map(Param))
+}
+
+/// Reads a stored column back into the field's type; anything else is a corrupt store.
+pub(crate) fn from_sql(field: &FieldDef, raw: ValueRef<'_>) -> Result<Value> {
+    Ok(match (raw, field.ty) {
+        (ValueRef::Null, _) => Value::Null,
+        (ValueRef::Text(t), FieldType::Text) => Value::Text(utf8(t)?),
+        (ValueRef::Text(t), FieldType::Json) => Value::Json(utf8(t)?),
+        (ValueRef::Integer(i), FieldType::Integer) => Value::Integer(i),
+        (ValueRef::Integer(i), FieldType::Timestamp) => Value::Timestamp(i),
+        (ValueRef::Integer(i), FieldType::Boolean) => Value::Boolean(i != 0),
+        (ValueRef::Real(f), FieldType::Real) => Value::Real(f),
+        (ValueRef::Integer(i), FieldType::Real) => Value::Real(i as f64),
+        _ => {
+            return Err(Error::Corrupt(format!(
+                "column `{}` holds a value that is not {}",
+                field.name,
+                field.ty.name()
+            )))
+        }
+    })
+}
+
+fn utf8(bytes: &[u8]) -> Result<String> {
+    String::from_utf8(bytes.to_vec()).map_err(|_| Error::Corrupt("text column is not UTF-8".into()))
+}
+
+/// How an insert treats a row that exists already.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum OnExisting {
+    /// Fail (a local insert of a key in use).
+    Fail,
+    /// Take the server's row unless the local one is at a newer version (a pulled page).
+    KeepNewer,
+    /// Replace it whole (a conflict settled one way or the other).
+    Replace,
+}
+
+/// The SQL of one entity's table. Column order everywhere: key, `_version`, then the declared
+/// fields in declaration order ([`EntitySql::row`] builds values in that order).
+pub(crate) struct EntitySql<'a> {
+    e: &'a EntitySchema,
+}
+
+impl<'a> EntitySql<'a> {
+    /// The SQL of `e`'s table.
+    pub(crate) fn of(e: &'a EntitySchema) -> Self {
+        EntitySql { e }
+    }
+
+    /// The table's quoted name.
+    pub(crate) fn table(&self) -> String {
+        format!("\"e_{}\"", self.e.name)
+    }
+
+    fn columns(&self) -> Vec<String> {
+        let mut cols = vec![column(&self.e.key), "_version".to_string()];
+        cols.extend(self.e.fields.iter().map(|f| column(&f.name)));
+        cols
+    }
+
+    /// `SELECT` of every column, followed by `tail` (a `WHERE`, an `ORDER BY`).
+    pub(crate) fn select(&self, tail: &str) -> String {
+        format!(
+            "SELECT {} FROM {} {tail}",
+            self.columns().join(", "),
+            self.table()
+        )
+    }
+
+    /// `SELECT` of one record by key (`?1`).
+    pub(crate) fn select_by_key(&self) -> String {
+        self.select(&format!("WHERE {} = ?1", column(&self.e.key)))
+    }
+
+    /// `INSERT` of a whole row (see [`EntitySql::row`]).
+    pub(crate) fn insert(&self, on_existing: OnExisting) -> String {
+        let cols = self.columns();
+        let marks: Vec<String> = (1..=cols.len()).map(|i| format!("?{i}")).collect();
+        let verb = match on_existing {
+            OnExisting::Replace => "INSERT OR REPLACE",
+            OnExisting::Fail | OnExisting::KeepNewer => "INSERT",
+        };
+        let mut sql = format!(
+            "{verb} INTO {} ({}) VALUES ({})",
+            self.table(),
+            cols.join(", "),
+            marks.join(", ")
+        );
+        if on_existing == OnExisting::KeepNewer {
+            let sets: Vec<String> = cols[1..]
+                .iter()
+                .map(|c| format!("{c} = excluded.{c}"))
+                .collect();
+            sql.push_str(&format!(
+                " ON CONFLICT ({}) DO UPDATE SET {} WHERE excluded._version >= COALESCE({}._version, 0)",
+                column(&self.e.key),
+                sets.join(", "),
+                self.table()
+            ));
+        }
+        sql
+    }
+
+    /// `UPDATE` of the named fields of one record: key `?1`, the fields' values from `?2` on.
+    pub(crate) fn update<'n>(&self, names: impl Iterator<Item = &'n String>) -> String {
+        let sets: Vec<String> = names
+            .enumerate()
+            .map(|(i, name)| format!("{} = ?{}", column(name), i + 2))
+            .collect();
+        format!(
+            "UPDATE {} SET {} WHERE {} = ?1",
+            self.table(),
+            sets.join(", "),
+            column(&self.e.key)
+        )
+    }
+
+    /// `UPDATE` of a record's version (`?2`) by key (`?1`), never to an older one.
+    pub(crate) fn raise_version(&self) -> String {
+        format!(
+            "UPDATE {} SET _version = ?2 WHERE {} = ?1 AND COALESCE(_version, 0) < ?2",
+            self.table(),
+            column(&self.e.key)
+        )
+    }
+
+    /// `DELETE` of one record by key (`?1`).
+    pub(crate) fn delete(&self) -> String {
+        format!(
+            "DELETE FROM {} WHERE {} = ?1",
+            self.table(),
+            column(&self.e.key)
+        )
+    }
+
+    /// A whole row's values in column order: key, version, then every field (null when unset).
+    pub(crate) fn row(
+        &self,
+        key: &str,
+        version: Option<i64>,
+        values: &BTreeMap<String, Value>,
+    ) -> Vec<Value> {
+        let mut row = Vec::with_capacity(self.e.fields.len() + 2);
+        row.push(Value::Text(key.to_string()));
+        row.push(version.map_or(Value::Null, Value::Integer));
+        row.extend(
+            self.e
+                .fields
+                .iter()
+                .map(|f| values.get(&f.name).cloned().unwrap_or(Value::Null)),
+        );
+        row
+    }
+
+    /// Reads a row selected by [`EntitySql::select`].
+    pub(crate) fn record(&self, row: &rusqlite::Row<'_>) -> Result<Record> {
+        let mut record = Record::new(row.get::<_, String>(0)?);
+        record.version = row.get(1)?;
+        for (i, def) in self.e.fields.iter().enumerate() {
+            let v = from_sql(def, row.get_ref(i + 2)?)?;
+            if v != Value::Null {
+                record.values.insert(def.name.clone(), v);
+            }
+        }
+        Ok(record)
+    }
+}
+
+/// A quoted column name (names come from a validated schema).
+pub(crate) fn column(name: &str) -> String {
+    format!("\"{name}\"")
+}
+
+/// The record with this key, if there is one.
+pub(crate) fn read_record(
+    conn: &Connection,
+    e: &EntitySchema,
+    key: &str,
+) -> Result<Option<Record>> {
+    let sql = EntitySql::of(e);
+    let mut stmt = conn.prepare_cached(&sql.select_by_key())?;
+    let mut rows = stmt.query([key])?;
+    match rows.next()? {
+        Some(row) => Ok(Some(sql.record(row)?)),
+        None => Ok(None),
+    }
+}
+
+/// The record with this key, or `NotFound`.
+pub(crate) fn existing(conn: &Connection, e: &EntitySchema, key: &str) -> Result<Record> {
+    read_record(conn, e, key)?.ok_or_else(|| Error::NotFound {
+        entity: e.name.clone(),
+        key: key.to_string(),
+    })
+}
+
+/// Sets some fields of a record.
+pub(crate) fn set_fields(
+    conn: &Connection,
+    e: &EntitySchema,
+    key: &str,
+    values: &BTreeMap<String, Value>,
+) -> Result<()> {
+    if values.is_empty() {
+        return Ok(());
+    }
+    let mut args = vec![Value::Text(key.to_string())];
+    args.extend(values.values().cloned());
+    conn.prepare_cached(&EntitySql::of(e).update(values.keys()))?
+        .execute(params(&args))?;
+    Ok(())
+}
+
+/// Replaces a row with exactly `values` (missing fields null) at `version`.
+pub(crate) fn write_row(
+    conn: &Connection,
+    e: &EntitySchema,
+    key: &str,
+    version: Option<i64>,
+    values: &BTreeMap<String, Value>,
+) -> Result<()> {
+    let sql = EntitySql::of(e);
+    conn.prepare_cached(&sql.insert(OnExisting::Replace))?
+        .execute(params(&sql.row(key, version, values)))?;
+    Ok(())
+}
+
+/// Deletes a record's row.
+pub(crate) fn delete_row(conn: &Connection, e: &EntitySchema, key: &str) -> Result<()> {
+    conn.prepare_cached(&EntitySql::of(e).delete())?
+        .execute([key])?;
+    Ok(())
+}
