@@ -17,7 +17,7 @@ use rusqlite::types::Value as SqlValue;
 use syncline_core::sample::{self, TASKS};
 use syncline_core::{AutoSync, Config, Syncline};
 
-use syncline_server::store::KeyKind;
+use syncline_server::testing::{bulk_insert_tasks, KeyKind};
 
 const TOKEN: &str = "bench-token";
 
@@ -234,9 +234,7 @@ fn serve() {
         Ok("v4") => KeyKind::Random,
         _ => KeyKind::TimeOrdered,
     };
-    store
-        .bulk_insert_tasks("p-bench", rows, keys)
-        .expect("seed");
+    bulk_insert_tasks(&store, "p-bench", rows, keys).expect("seed");
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")

@@ -3,10 +3,11 @@
 //! paged delta pull, over an embedded SQLite database. `docs/protocol.md` is the specification.
 //!
 //! - [`store::Store`]: the database and its admin operations (users, tokens, memberships,
-//!   server-side edits, bulk data for benchmarks);
+//!   server-side edits);
 //! - [`http::router`] / [`serve`]: the HTTP endpoints;
 //! - [`demo::seed_demo`]: demo users and data;
-//! - [`testing::TestServer`]: a real server on a free port, for tests in any crate.
+//! - `testing` (cargo feature `testing`, for tests and benchmarks only): `TestServer`, a real
+//!   server on a free port, and bulk data loaders.
 
 #![warn(missing_docs)]
 
@@ -17,10 +18,12 @@ pub mod http;
 pub mod pull;
 pub mod push;
 pub mod store;
+#[cfg(feature = "testing")]
 pub mod testing;
 
 pub use demo::seed_demo;
 pub use entities::{ScopeRule, ServedEntity, ServerSchema};
 pub use http::{router, serve};
 pub use store::{Store, StoreError, StoredRecord};
+#[cfg(feature = "testing")]
 pub use testing::TestServer;

@@ -160,14 +160,9 @@ pub enum StoreError {
     Corrupt(String),
 }
 
-/// How generated record keys are made.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum KeyKind {
-    /// Random UUIDs (v4): every insert lands at a random place of the key index.
-    Random,
-    /// Time-ordered UUIDs (v7): inserts append to the key index.
-    TimeOrdered,
-}
+// Transitional: `core/tests` still name the key kind here (see the `impl Store` in testing.rs).
+#[cfg(feature = "testing")]
+pub use crate::testing::KeyKind;
 
 /// A record as the store keeps it, for admin reads and tests.
 #[derive(Debug, Clone, PartialEq)]
@@ -604,7 +599,7 @@ impl Store {
         })
     }
 
-    fn ent_or_err(&self, name: &str) -> Result<Ent<'_>, StoreError> {
+    pub(crate) fn ent_or_err(&self, name: &str) -> Result<Ent<'_>, StoreError> {
         self.ent(name)
             .ok_or_else(|| StoreError::UnknownEntity(name.to_string()))
     }
@@ -919,112 +914,6 @@ impl Store {
         })
     }
 
-    /// Inserts many new records of one entity in one transaction (each checked like
-    /// [`Store::upsert_record`]; keys must be new). Returns how many were inserted.
-    pub fn bulk_insert(
-        &self,
-        entity: &str,
-        rows: impl IntoIterator<Item = (String, Map<String, Json>)>,
-    ) -> Result<usize, StoreError> {
-        let ent = self.ent_or_err(entity)?;
-        let mut prepared = Vec::new();
-        for (key, fields) in rows {
-            check_key(&key)?;
-            if let Some(missing) = ent.missing_required(&fields) {
-                return Err(StoreError::Invalid(format!(
-                    "`{entity}` needs field `{missing}`"
-                )));
-            }
-            let mut data = ent.empty_data();
-            for (slot, v) in ent.check_fields(&fields).map_err(|p| match p {
-                FieldProblem::Unknown(m) | FieldProblem::Invalid(m) => StoreError::Invalid(m),
-            })? {
-                data[slot] = v;
-            }
-            let scope = ent
-                .scope_of(&key, &data)
-                .ok_or_else(|| StoreError::Invalid("the record names no project".into()))?;
-            prepared.push((key, scope, serde_json::to_string(&data)?));
-        }
-        let n = prepared.len();
-        if n == 0 {
-            return Ok(0);
-        }
-        self.with_writer(|tx| {
-            let first = reserve_positions(tx, n as i64)?;
-            let mut stmt = tx.prepare(
-                "INSERT INTO records (position, entity, key, scope, version, deleted, data)
-                 VALUES (?1, ?2, ?3, ?4, 1, 0, ?5)",
-            )?;
-            for (i, (key, scope, text)) in prepared.iter().enumerate() {
-                stmt.execute(params![first + i as i64, entity, key, scope, text])?;
-            }
-            Ok(n)
-        })
-    }
-
-    /// Inserts `count` generated tasks (about 150 bytes of pulled data each) into a project of
-    /// the sample schema, in one transaction: the pull benchmark's data set. Keys are UUIDs of the
-    /// given kind: time-ordered v7 (what devices that follow the docs create) or random v4.
-    /// Returns how many were inserted.
-    pub fn bulk_insert_tasks(
-        &self,
-        project_id: &str,
-        count: usize,
-        keys: KeyKind,
-    ) -> Result<usize, StoreError> {
-        const ASSIGNEES: [&str; 5] = ["alice", "bob", "carol", "dana", "eli"];
-        const VERBS: [&str; 6] = [
-            "Inspect",
-            "Replace",
-            "Calibrate",
-            "Clean",
-            "Check",
-            "Repair",
-        ];
-        const THINGS: [&str; 6] = ["valve", "pump", "meter", "filter", "gasket", "sensor"];
-        let base: i64 = 1_767_225_600_000;
-        let rows = (0..count).map(|i| {
-            let mut f = Map::new();
-            let n = i as i64;
-            f.insert("project_id".into(), Json::from(project_id));
-            f.insert(
-                "title".into(),
-                Json::from(format!("{} {} #{i}", VERBS[i % 6], THINGS[(i / 6) % 6])),
-            );
-            f.insert(
-                "notes".into(),
-                Json::from(format!(
-                    "Station {}, bay {}: see last report",
-                    i % 97,
-                    i % 13
-                )),
-            );
-            f.insert("done".into(), Json::from(i % 3 == 0));
-            f.insert("priority".into(), Json::from(n % 5));
-            f.insert("due_at".into(), Json::from(base + n * 3_600_000));
-            f.insert("assignee".into(), Json::from(ASSIGNEES[i % 5]));
-            f.insert(
-                "estimate_hours".into(),
-                Json::from((n % 8) as f64 * 0.5 + 0.5),
-            );
-            f.insert(
-                "tags".into(),
-                Json::Array(vec![
-                    Json::from("bulk"),
-                    Json::from(format!("zone-{}", i % 9)),
-                ]),
-            );
-            f.insert("updated_at".into(), Json::from(base + n));
-            let key = match keys {
-                KeyKind::Random => uuid::Uuid::new_v4(),
-                KeyKind::TimeOrdered => uuid::Uuid::now_v7(),
-            };
-            (key.to_string(), f)
-        });
-        self.bulk_insert("tasks", rows)
-    }
-
     /// The highest `seq` applied for a client's mutations of `entity` (`None`: nothing yet).
     pub fn client_last_seq(
         &self,
@@ -1257,18 +1146,6 @@ mod tests {
         let page = s.pull_page("u", &req).expect("pull");
         assert_eq!(page.upserts.len(), 1);
         assert!(page.tombstones.is_empty());
-    }
-
-    #[test]
-    fn bulk_insert_is_counted() {
-        let (_d, s) = store();
-        assert_eq!(
-            s.bulk_insert_tasks("p1", 250, KeyKind::Random)
-                .expect("bulk"),
-            250
-        );
-        assert_eq!(s.count_records("tasks").expect("count"), 250);
-        assert_eq!(s.log_position().expect("pos"), 250);
     }
 
     #[test]

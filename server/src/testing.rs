@@ -1,17 +1,23 @@
-//! Test support, compiled normally so other crates' tests can use it: [`TestServer`] runs a real
-//! server on a free loopback port with its own runtime and a temporary database, exposes the
-//! store for admin work, and can be stopped and restarted on the same port (to simulate an
-//! unreachable server).
+//! Test and benchmark support, compiled only with the `testing` feature (tests and benchmarks
+//! enable it through their dev-dependencies; the server itself never does):
+//!
+//! - [`TestServer`] runs a real server on a free loopback port with its own runtime and a
+//!   temporary database, exposes the store for admin work, and can be stopped and restarted on
+//!   the same port (to simulate an unreachable server);
+//! - [`bulk_insert`] and [`bulk_insert_tasks`] fill a store with many records in one
+//!   transaction: the data sets of the pull benchmarks and paging tests.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+use rusqlite::params;
+use serde_json::{Map, Value as Json};
 use tokio::sync::oneshot;
 
 use crate::demo::{seed_demo, DemoSeed};
-use crate::store::{Store, StoreError};
+use crate::store::{check_key, reserve_positions, FieldProblem, Store, StoreError};
 
 /// Why a test server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -205,5 +211,152 @@ impl TestServer {
 impl Drop for TestServer {
     fn drop(&mut self) {
         self.stop();
+    }
+}
+
+/// How [`bulk_insert_tasks`] makes record keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyKind {
+    /// Random UUIDs (v4): every insert lands at a random place of the key index.
+    Random,
+    /// Time-ordered UUIDs (v7): inserts append to the key index.
+    TimeOrdered,
+}
+
+/// Inserts many new records of one entity into `store` in one transaction (each checked like
+/// [`Store::upsert_record`]; keys must be new). Returns how many were inserted.
+pub fn bulk_insert(
+    store: &Store,
+    entity: &str,
+    rows: impl IntoIterator<Item = (String, Map<String, Json>)>,
+) -> Result<usize, StoreError> {
+    let ent = store.ent_or_err(entity)?;
+    let mut prepared = Vec::new();
+    for (key, fields) in rows {
+        check_key(&key)?;
+        if let Some(missing) = ent.missing_required(&fields) {
+            return Err(StoreError::Invalid(format!(
+                "`{entity}` needs field `{missing}`"
+            )));
+        }
+        let mut data = ent.empty_data();
+        for (slot, v) in ent.check_fields(&fields).map_err(|p| match p {
+            FieldProblem::Unknown(m) | FieldProblem::Invalid(m) => StoreError::Invalid(m),
+        })? {
+            data[slot] = v;
+        }
+        let scope = ent
+            .scope_of(&key, &data)
+            .ok_or_else(|| StoreError::Invalid("the record names no project".into()))?;
+        prepared.push((key, scope, serde_json::to_string(&data)?));
+    }
+    let n = prepared.len();
+    if n == 0 {
+        return Ok(0);
+    }
+    store.with_writer(|tx| {
+        let first = reserve_positions(tx, n as i64)?;
+        let mut stmt = tx.prepare(
+            "INSERT INTO records (position, entity, key, scope, version, deleted, data)
+             VALUES (?1, ?2, ?3, ?4, 1, 0, ?5)",
+        )?;
+        for (i, (key, scope, text)) in prepared.iter().enumerate() {
+            stmt.execute(params![first + i as i64, entity, key, scope, text])?;
+        }
+        Ok(n)
+    })
+}
+
+/// Inserts `count` generated tasks (about 150 bytes of pulled data each) into a project of the
+/// sample schema, in one transaction: the pull benchmark's data set. Keys are UUIDs of the given
+/// kind: time-ordered v7 (what devices that follow the docs create) or random v4. Returns how
+/// many were inserted.
+pub fn bulk_insert_tasks(
+    store: &Store,
+    project_id: &str,
+    count: usize,
+    keys: KeyKind,
+) -> Result<usize, StoreError> {
+    const ASSIGNEES: [&str; 5] = ["alice", "bob", "carol", "dana", "eli"];
+    const VERBS: [&str; 6] = [
+        "Inspect",
+        "Replace",
+        "Calibrate",
+        "Clean",
+        "Check",
+        "Repair",
+    ];
+    const THINGS: [&str; 6] = ["valve", "pump", "meter", "filter", "gasket", "sensor"];
+    let base: i64 = 1_767_225_600_000;
+    let rows = (0..count).map(|i| {
+        let mut f = Map::new();
+        let n = i as i64;
+        f.insert("project_id".into(), Json::from(project_id));
+        f.insert(
+            "title".into(),
+            Json::from(format!("{} {} #{i}", VERBS[i % 6], THINGS[(i / 6) % 6])),
+        );
+        f.insert(
+            "notes".into(),
+            Json::from(format!(
+                "Station {}, bay {}: see last report",
+                i % 97,
+                i % 13
+            )),
+        );
+        f.insert("done".into(), Json::from(i % 3 == 0));
+        f.insert("priority".into(), Json::from(n % 5));
+        f.insert("due_at".into(), Json::from(base + n * 3_600_000));
+        f.insert("assignee".into(), Json::from(ASSIGNEES[i % 5]));
+        f.insert(
+            "estimate_hours".into(),
+            Json::from((n % 8) as f64 * 0.5 + 0.5),
+        );
+        f.insert(
+            "tags".into(),
+            Json::Array(vec![
+                Json::from("bulk"),
+                Json::from(format!("zone-{}", i % 9)),
+            ]),
+        );
+        f.insert("updated_at".into(), Json::from(base + n));
+        let key = match keys {
+            KeyKind::Random => uuid::Uuid::new_v4(),
+            KeyKind::TimeOrdered => uuid::Uuid::now_v7(),
+        };
+        (key.to_string(), f)
+    });
+    bulk_insert(store, "tasks", rows)
+}
+
+// Transitional: `core/tests` (engine.rs, sync.rs) still call the loader as a `Store` method
+// with `store::KeyKind`. Remove this block and the re-export in store.rs once they call
+// `testing::bulk_insert_tasks`.
+impl Store {
+    /// [`bulk_insert_tasks`] on this store (transitional, see the comment above).
+    pub fn bulk_insert_tasks(
+        &self,
+        project_id: &str,
+        count: usize,
+        keys: KeyKind,
+    ) -> Result<usize, StoreError> {
+        bulk_insert_tasks(self, project_id, count, keys)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bulk_insert_is_counted() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let s = Store::open_sample(dir.path().join("t.db")).expect("open");
+        assert_eq!(
+            bulk_insert_tasks(&s, "p1", 250, KeyKind::Random).expect("bulk"),
+            250
+        );
+        assert_eq!(s.count_records("tasks").expect("count"), 250);
+        assert_eq!(s.log_position().expect("pos"), 250);
     }
 }

@@ -8,6 +8,7 @@ mod common;
 use std::time::Instant;
 
 use syncline_protocol::{PullPage, PullRequest};
+use syncline_server::testing::{bulk_insert_tasks, KeyKind};
 use syncline_server::TestServer;
 
 /// The fields the sample app keeps of a task.
@@ -50,10 +51,7 @@ fn pull_everything(
 fn pull_100k_rows_throughput() {
     let server = TestServer::with_demo();
     let t = Instant::now();
-    server
-        .store()
-        .bulk_insert_tasks("p-depot", 100_000, syncline_server::store::KeyKind::Random)
-        .expect("bulk");
+    bulk_insert_tasks(server.store(), "p-depot", 100_000, KeyKind::Random).expect("bulk");
     println!(
         "bulk insert of 100k tasks: {:.3} s",
         t.elapsed().as_secs_f64()

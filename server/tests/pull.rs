@@ -5,6 +5,7 @@ mod common;
 use common::{assert_error, tombstone_keys, upsert_keys, Api};
 use reqwest::StatusCode;
 use serde_json::json;
+use syncline_server::testing::{bulk_insert_tasks, KeyKind};
 use syncline_server::TestServer;
 
 #[test]
@@ -58,10 +59,7 @@ fn paging_walks_the_change_log_with_has_more() {
     let server = TestServer::with_demo();
     let api = Api::new(&server);
     assert_eq!(
-        server
-            .store()
-            .bulk_insert_tasks("p-depot", 2_345, syncline_server::store::KeyKind::Random)
-            .expect("bulk"),
+        bulk_insert_tasks(server.store(), "p-depot", 2_345, KeyKind::Random).expect("bulk"),
         2_345
     );
     let mut cursor: Option<String> = None;
