@@ -145,7 +145,7 @@ impl From<CoreError> for SynclineError {
             | CoreError::AppendOnly(_)
             | CoreError::LockedOffline(_)
             | CoreError::NotEditable(_) => SynclineError::NotAllowed { detail: message },
-            CoreError::Storage(_) | CoreError::Corrupt(_) => {
+            CoreError::Storage { .. } | CoreError::Corrupt(_) => {
                 SynclineError::Storage { detail: message }
             }
             CoreError::Offline => SynclineError::Offline,

@@ -549,7 +549,7 @@ pub struct SyncStatus {
 
 impl From<core::Status> for SyncStatus {
     fn from(s: core::Status) -> Self {
-        let banner = s.banner().into();
+        let banner = s.banner.clone().into();
         SyncStatus {
             state: match s.state {
                 core::SyncState::Idle => SyncState::Idle,
@@ -569,7 +569,7 @@ impl From<core::Status> for SyncStatus {
                     retryable,
                     next_retry_at,
                 } => SyncState::Failed {
-                    reason,
+                    reason: format!("{reason:?}"),
                     retryable,
                     next_retry_at,
                 },
@@ -619,21 +619,18 @@ pub enum BannerKind {
 
 impl From<core::Banner> for Banner {
     fn from(b: core::Banner) -> Self {
-        let title = b.text();
-        let show_retry = b.has_retry();
-        let (kind, next_retry_at, done, total) = match b {
-            core::Banner::Hidden => (BannerKind::Hidden, None, 0, 0),
-            core::Banner::Syncing { done, total } => (BannerKind::Syncing, None, done, total),
-            core::Banner::Failed { next_retry_at, .. } => (BannerKind::Failed, next_retry_at, 0, 0),
-            core::Banner::Offline { .. } => (BannerKind::Offline, None, 0, 0),
-        };
         Banner {
-            kind,
-            title,
-            next_retry_at,
-            progress_done: done,
-            progress_total: total,
-            show_retry,
+            kind: match b.kind {
+                core::BannerKind::Hidden => BannerKind::Hidden,
+                core::BannerKind::Syncing => BannerKind::Syncing,
+                core::BannerKind::Failed => BannerKind::Failed,
+                core::BannerKind::Offline => BannerKind::Offline,
+            },
+            title: None,
+            next_retry_at: b.next_retry_at,
+            progress_done: b.entities_done,
+            progress_total: b.entities_total,
+            show_retry: b.can_retry,
         }
     }
 }
@@ -910,27 +907,9 @@ pub struct RecordPage {
     pub next_offset: Option<u64>,
 }
 
-impl From<&Banner> for core::Banner {
-    fn from(b: &Banner) -> Self {
-        match b.kind {
-            BannerKind::Hidden => core::Banner::Hidden,
-            BannerKind::Syncing => core::Banner::Syncing {
-                done: b.progress_done,
-                total: b.progress_total,
-            },
-            BannerKind::Failed => core::Banner::Failed {
-                reason: String::new(),
-                next_retry_at: b.next_retry_at,
-                can_retry: b.show_retry,
-            },
-            BannerKind::Offline => core::Banner::Offline { pending: 0 },
-        }
-    }
-}
-
-/// The banner's second line at `now_ms` (epoch ms): "2 of 3", "Retrying in 5 s"; the same
-/// words on every platform.
+/// The banner's second line at `now_ms` (epoch ms); replaced by each front end's own words.
 #[uniffi::export]
 pub fn banner_detail(banner: Banner, now_ms: i64) -> Result<Option<String>, SynclineError> {
-    Ok(core::Banner::from(&banner).detail(now_ms))
+    let _ = (banner, now_ms);
+    Ok(None)
 }

@@ -11,6 +11,7 @@
 mod demo;
 mod inbox;
 mod ui;
+mod words;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -49,6 +50,9 @@ struct Cli {
     /// Start as if the device had no connectivity (nothing is sent).
     #[arg(long, global = true)]
     offline: bool,
+    /// The language of the banner (default: from the locale, `LANG=de_DE.UTF-8` → German).
+    #[arg(long, global = true, value_enum, env = "SYNCLINE_LANG")]
+    lang: Option<words::Lang>,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -130,6 +134,7 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    words::choose(cli.lang.unwrap_or_else(words::Lang::from_env));
     // The screen redraws in place: a warning line on the terminal would shift it, and the banner
     // already says what went wrong. RUST_LOG still turns logs on.
     let interactive = matches!(cli.command, None | Some(Command::Ui | Command::Demo(_)));
@@ -195,9 +200,7 @@ fn run(
         Command::List => {
             println!(
                 "{}",
-                client
-                    .banner()
-                    .text()
+                words::title(words::current(), &client.banner())
                     .unwrap_or_else(|| "Up to date".into())
             );
             let page = client.query(
@@ -259,10 +262,14 @@ fn run(
         }
         Command::Status => {
             let s = client.status();
+            let lang = words::current();
             println!(
                 "banner: {}",
-                s.banner().text().unwrap_or_else(|| "hidden".into())
+                words::title(lang, &s.banner).unwrap_or_else(|| "hidden".into())
             );
+            if let Some(detail) = words::detail(lang, &s.banner, ui::now_ms()) {
+                println!("        {detail}");
+            }
             println!("network: {}", inbox::network_text(&s));
             println!("pending: {}", s.pending);
             println!("conflicts: {}", s.conflicts);

@@ -13,11 +13,12 @@ use std::time::{Duration, Instant};
 use syncline_core::sample::{PROJECTS, TASKS};
 use syncline_core::Event;
 use syncline_core::{
-    Banner, Connectivity, NetworkStatus, NetworkType, Phase, Query, Record, SortOrder, Status,
-    SyncState, Syncline, Value,
+    BannerKind, Connectivity, FailureReason, NetworkStatus, NetworkType, Phase, Query, Record,
+    SortOrder, Status, SyncState, Syncline, Value,
 };
 
 use crate::inbox;
+use crate::words::{self, Lang};
 
 /// Something the screen can do besides the client: the demo can stop and start its server and
 /// play a colleague editing on it.
@@ -118,7 +119,12 @@ fn forward_syncs(mut events: tokio::sync::broadcast::Receiver<Event>, tx: mpsc::
     loop {
         let text = match events.blocking_recv() {
             Ok(Event::SyncCompleted { report }) => inbox::report_summary(&report),
-            Ok(Event::SyncFailed { error, .. }) => format!("failed: {}", error.summary()),
+            Ok(Event::SyncFailed { error, .. }) => {
+                format!(
+                    "failed: {}",
+                    words::reason(words::current(), error.reason())
+                )
+            }
             // A missed event only means a stale summary line; the status is still exact.
             Ok(_) | Err(RecvError::Lagged(_)) => continue,
             Err(RecvError::Closed) => return,
@@ -271,7 +277,7 @@ impl Screen<'_> {
         let status = self.client.status();
         let rule = "─".repeat(WIDTH);
         let mut lines = vec![fit(self.title), rule.clone()];
-        lines.extend(banner_lines(&status, now));
+        lines.extend(banner_lines(words::current(), &status, now));
         lines.push(rule.clone());
         let tasks = self.task_lines(&mut lines)?;
         lines.push(rule);
@@ -364,20 +370,21 @@ fn changed_in_place(old: &[String], new: &[String]) -> Option<Vec<usize>> {
 }
 
 /// The banner: its title, and a second line (always there, maybe empty, so the layout stays put)
-/// with progress, when it retries, or what the user can do.
-fn banner_lines(status: &Status, now: i64) -> [String; 2] {
-    let banner = status.banner();
-    let title = banner.text().unwrap_or_default();
-    let first = match &banner {
-        Banner::Hidden => "  ✓ Up to date".to_string(),
-        Banner::Syncing { .. } => format!("  ⟳ {title}"),
-        Banner::Failed { .. } => format!("  ✗ {title}"),
-        Banner::Offline { .. } => format!("  ⚠ {title}"),
+/// with progress, when it retries, or what the user can do. The banner's own words come from
+/// [`words`]; the terminal's key hints stay English.
+fn banner_lines(lang: Lang, status: &Status, now: i64) -> [String; 2] {
+    let banner = &status.banner;
+    let title = words::title(lang, banner).unwrap_or_default();
+    let first = match banner.kind {
+        BannerKind::Hidden => "  ✓ Up to date".to_string(),
+        BannerKind::Syncing => format!("  ⟳ {title}"),
+        BannerKind::Failed => format!("  ✗ {title}"),
+        BannerKind::Offline => format!("  ⚠ {title}"),
     };
-    let detail = match &banner {
-        Banner::Hidden => String::new(),
-        Banner::Syncing { .. } => {
-            let mut parts: Vec<String> = banner.detail(now).into_iter().collect();
+    let detail = match banner.kind {
+        BannerKind::Hidden => String::new(),
+        BannerKind::Syncing => {
+            let mut parts: Vec<String> = words::detail(lang, banner, now).into_iter().collect();
             if let SyncState::Syncing { progress, .. } = &status.state {
                 parts.push(match &progress.phase {
                     Phase::Starting => "starting".to_string(),
@@ -390,17 +397,17 @@ fn banner_lines(status: &Status, now: i64) -> [String; 2] {
             }
             format!("    {}", parts.join(" · "))
         }
-        Banner::Failed { .. } if status.network == NetworkStatus::SignInNeeded => {
+        BannerKind::Failed if banner.reason == Some(FailureReason::SignInNeeded) => {
             "    The server refused the token: T <token> to sign in again".to_string()
         }
-        Banner::Failed { .. } => {
-            let mut parts: Vec<String> = banner.detail(now).into_iter().collect();
-            if banner.has_retry() {
-                parts.push("r to retry now".into());
+        BannerKind::Failed => {
+            let mut parts: Vec<String> = words::detail(lang, banner, now).into_iter().collect();
+            if banner.can_retry {
+                parts.push(format!("r: {}", words::retry_action(lang)));
             }
             format!("    {}", parts.join(" · "))
         }
-        Banner::Offline { .. } => {
+        BannerKind::Offline => {
             "    Edits stay on this device and sync when you're back online (o)".to_string()
         }
     };
@@ -700,15 +707,17 @@ mod tests {
     #[test]
     fn every_banner_has_its_words() {
         let now = 1_000_000;
-        let idle = Status {
-            pending: 2,
-            network_type: NetworkType::Wifi,
-            ..Status::default()
-        };
-        assert_eq!(banner_lines(&idle, now)[0], "  ✓ Up to date");
+        let en = Lang::En;
+        let mut idle = Status::default();
+        idle.update(|s| {
+            s.pending = 2;
+            s.network_type = NetworkType::Wifi;
+        });
+        assert_eq!(banner_lines(en, &idle, now)[0], "  ✓ Up to date");
 
-        let syncing = Status {
-            state: SyncState::Syncing {
+        let mut syncing = idle.clone();
+        syncing.update(|s| {
+            s.state = SyncState::Syncing {
                 unit: "all".into(),
                 progress: Progress {
                     phase: Phase::Pulling {
@@ -718,70 +727,76 @@ mod tests {
                     entities_total: 3,
                     items: 40,
                 },
-            },
-            ..idle.clone()
-        };
+            }
+        });
         assert_eq!(
-            banner_lines(&syncing, now),
+            banner_lines(en, &syncing, now),
             [
                 "  ⟳ Syncing…".to_string(),
                 "    1 of 3 · receiving tasks · 40 items".to_string()
             ]
         );
 
-        let failed = Status {
-            state: SyncState::Failed {
-                reason: "server unreachable".into(),
+        let mut failed = idle.clone();
+        failed.update(|s| {
+            s.state = SyncState::Failed {
+                reason: FailureReason::Unreachable,
                 retryable: true,
                 next_retry_at: Some(now + 4_200),
-            },
-            network: NetworkStatus::ServerUnreachable,
-            ..idle.clone()
-        };
+            };
+            s.network = NetworkStatus::ServerUnreachable;
+        });
         assert_eq!(
-            banner_lines(&failed, now),
+            banner_lines(en, &failed, now),
             [
                 "  ✗ Sync failed: server unreachable".to_string(),
-                "    Retrying in 5 s · r to retry now".to_string()
+                "    Retrying in 5 s · r: Retry".to_string()
+            ]
+        );
+        assert_eq!(
+            banner_lines(Lang::De, &failed, now),
+            [
+                "  ✗ Synchronisierung fehlgeschlagen: Server nicht erreichbar".to_string(),
+                "    Neuer Versuch in 5 s · r: Erneut versuchen".to_string()
             ]
         );
 
-        let sign_in = Status {
-            state: SyncState::Failed {
-                reason: "sign-in needed".into(),
+        let mut sign_in = idle.clone();
+        sign_in.update(|s| {
+            s.state = SyncState::Failed {
+                reason: FailureReason::SignInNeeded,
                 retryable: false,
                 next_retry_at: None,
-            },
-            network: NetworkStatus::SignInNeeded,
-            ..idle.clone()
-        };
-        let lines = banner_lines(&sign_in, now);
+            };
+            s.network = NetworkStatus::SignInNeeded;
+        });
+        let lines = banner_lines(en, &sign_in, now);
         assert_eq!(lines[0], "  ✗ Sync failed: sign-in needed");
         assert!(lines[1].contains("T <token>"), "{}", lines[1]);
 
-        let offline = Status {
-            network: NetworkStatus::Offline,
-            network_type: NetworkType::None,
-            ..idle
-        };
+        let mut offline = idle;
+        offline.update(|s| {
+            s.network = NetworkStatus::Offline;
+            s.network_type = NetworkType::None;
+        });
         assert_eq!(
-            banner_lines(&offline, now)[0],
+            banner_lines(en, &offline, now)[0],
             "  ⚠ You're offline · 2 changes waiting to sync"
         );
     }
 
     #[test]
     fn the_footer_counts_everything_waiting() {
-        let status = Status {
-            pending: 3,
-            conflicts: 1,
-            quarantined: 2,
-            network: NetworkStatus::ServerUnreachable,
-            network_type: NetworkType::Cellular,
-            metered: true,
-            last_synced_at: Some(10_000),
-            ..Status::default()
-        };
+        let mut status = Status::default();
+        status.update(|s| {
+            s.pending = 3;
+            s.conflicts = 1;
+            s.quarantined = 2;
+            s.network = NetworkStatus::ServerUnreachable;
+            s.network_type = NetworkType::Cellular;
+            s.metered = true;
+            s.last_synced_at = Some(10_000);
+        });
         let lines = footer_lines(&status, "1 sent, 0 received", 75_000);
         assert_eq!(lines[0], "  3 pending · 1 conflict (C) · 2 refused (Q)");
         assert_eq!(

@@ -72,8 +72,7 @@ fn wait(what: &str, mut check: impl FnMut() -> bool) {
 }
 
 fn idle(client: &Syncline) -> bool {
-    !matches!(client.status().state, SyncState::Syncing { .. })
-        && client.queued_syncs().is_ok_and(|q| q.is_empty())
+    !matches!(client.status().state, SyncState::Syncing { .. }) && client.queued_syncs().is_empty()
 }
 
 /// Arms the tap, runs `act`, and returns how long until the first request byte.

@@ -1,65 +1,31 @@
 //! [`Syncline`]: the one object an app holds. It owns the local store, the engine, the scheduler
-//! and the status, and runs all network work on the core's own runtime.
-//!
-//! This module is the scheduler's driver: it feeds [`Machine`] real events (API calls, timers,
-//! syncs and probes ending) and carries out its actions (queue writes, starting syncs, probes).
-//! Every decision is the machine's; nothing here decides *when*.
+//! and the status, and runs all network work on the core's own runtime. This module is the API;
+//! `driver.rs` does the work behind it.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::{Arc, Mutex, Weak};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
 
 use syncline_protocol::{ConflictPolicy, Schema, Value};
-use tokio::sync::{broadcast, oneshot, watch, Notify};
+use tokio::sync::{broadcast, oneshot, watch};
 
-use crate::config::{Config, SyncUnit};
+use crate::config::Config;
 use crate::conflict::{Conflict, Resolution};
+use crate::driver::{Driver, Event, LAST_SYNCED_AT};
 use crate::engine::{Engine, SyncReport};
 use crate::error::{Error, Result};
-use crate::machine::{Action, FailureKind, Input, Machine, Millis, ProbeResult};
+use crate::machine::Input;
 use crate::mutation::{MutationReceipt, MutationStage, QuarantinedMutation};
 use crate::network::{Connectivity, NetworkStatus, NetworkType};
 use crate::queue::SyncRequest;
 use crate::record::{Page, Query, Record};
 use crate::runtime;
-use crate::shared::{lock, now_ms};
-use crate::status::{Banner, Progress, Status, SyncState};
+use crate::status::{Banner, Status};
 use crate::store::Store;
 use crate::transport::Transport;
 
-const LAST_SYNCED_AT: &str = "last_synced_at";
 /// Priority of a request someone awaits (`sync_now`): ahead of background requests.
 const AWAITED_PRIORITY: i32 = 1000;
-
-/// Something that happened in the sync engine, for apps that want more than the status.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Event {
-    /// A sync of `unit` started.
-    SyncStarted {
-        /// The unit.
-        unit: String,
-    },
-    /// A sync completed.
-    SyncCompleted {
-        /// What it did (names the unit).
-        report: SyncReport,
-    },
-    /// A sync failed.
-    SyncFailed {
-        /// The unit.
-        unit: String,
-        /// Why.
-        error: Error,
-    },
-    /// The network state changed.
-    NetworkChanged {
-        /// The new state.
-        status: NetworkStatus,
-        /// What the OS reports.
-        connectivity: Connectivity,
-    },
-}
 
 /// A status listener's registration: dropping it (or calling [`Subscription::stop`]) stops the
 /// listener.
@@ -85,50 +51,7 @@ impl Drop for Subscription {
 /// Cheap to clone; clones share everything. Dropping the last clone stops its background work.
 #[derive(Clone)]
 pub struct Syncline {
-    inner: Arc<Inner>,
-}
-
-type Waiter = oneshot::Sender<Result<SyncReport>>;
-
-/// Callers of `sync_now`, by the unit they wait for.
-#[derive(Default)]
-struct Waiters {
-    /// Waiting for the unit's next run.
-    queued: HashMap<String, Vec<Waiter>>,
-    /// Waiting for the run in progress.
-    running: Vec<Waiter>,
-}
-
-struct Inner {
-    /// The core's runtime, where every background task runs.
-    rt: tokio::runtime::Handle,
-    store: Arc<Store>,
-    engine: Engine,
-    units: Vec<SyncUnit>,
-    sync_timeout: std::time::Duration,
-    /// Zero of the machine's clock.
-    epoch: Instant,
-    machine: Mutex<Machine>,
-    /// Wakes the timer task when the machine's next wake-up may have moved.
-    wake: Arc<Notify>,
-    progress: Mutex<Option<Progress>>,
-    waiters: Mutex<Waiters>,
-    status: watch::Sender<Status>,
-    events: broadcast::Sender<Event>,
-}
-
-/// How the scheduler sees a failed sync.
-fn failure_kind(error: &Error) -> FailureKind {
-    match error {
-        Error::Offline => FailureKind::Offline,
-        Error::Unreachable(_) => FailureKind::Unreachable,
-        Error::SignInNeeded { .. } => FailureKind::SignInNeeded,
-        Error::Server { retry_after, .. } if error.is_retryable() => FailureKind::Retryable {
-            retry_after: retry_after.map(Duration::from_secs),
-        },
-        e if e.is_retryable() => FailureKind::Retryable { retry_after: None },
-        _ => FailureKind::Fatal,
-    }
+    inner: Arc<Driver>,
 }
 
 impl Syncline {
@@ -143,32 +66,14 @@ impl Syncline {
             ..Status::default()
         };
         let engine = Engine::new(store.clone(), transport, config.push_batch_size);
-        let seed = fastrand::u64(..);
-        let inner = Arc::new(Inner {
-            rt: runtime::handle()?,
+        let inner = Driver::start(
             store,
             engine,
             units,
-            sync_timeout: config.sync_timeout,
-            epoch: Instant::now(),
-            machine: Mutex::new(Machine::new(config.auto.clone(), seed)),
-            wake: Arc::new(Notify::new()),
-            progress: Mutex::new(None),
-            waiters: Mutex::new(Waiters::default()),
-            status: watch::channel(status).0,
-            events: broadcast::channel(64).0,
-        });
-        inner.refresh_counts();
-        // The queue survived the restart: the machine learns what is in it before it starts.
-        for request in inner.store.queued_syncs()? {
-            inner.feed(Input::Queued {
-                unit: request.unit,
-                discard_pending: false,
-                force: false,
-            });
-        }
-        inner.rt.spawn(timers(Arc::downgrade(&inner)));
-        inner.feed(Input::Start);
+            config.auto.clone(),
+            config.sync_timeout,
+            status.with_banner(),
+        )?;
         Ok(Syncline { inner })
     }
 
@@ -311,12 +216,12 @@ impl Syncline {
 
     /// The network state: online, offline, server unreachable or sign-in needed.
     pub fn network_status(&self) -> NetworkStatus {
-        lock(&self.inner.machine).network()
+        self.inner.network()
     }
 
     /// The kind of network the OS last reported.
     pub fn network_type(&self) -> NetworkType {
-        lock(&self.inner.machine).connectivity().kind
+        self.inner.connectivity().kind
     }
 
     /// The current status.
@@ -326,7 +231,7 @@ impl Syncline {
 
     /// The banner for the current status.
     pub fn banner(&self) -> Banner {
-        self.inner.status.borrow().banner()
+        self.inner.status.borrow().banner.clone()
     }
 
     /// A receiver that holds the current status and sees every change after (coalesced: a slow
@@ -365,8 +270,8 @@ impl Syncline {
     }
 
     /// The requests waiting in the queue, in the order they will run.
-    pub fn queued_syncs(&self) -> Result<Vec<SyncRequest>> {
-        self.inner.store.queued_syncs()
+    pub fn queued_syncs(&self) -> Vec<SyncRequest> {
+        self.inner.queued()
     }
 
     /// Queues a sync of `unit` and returns at once; it runs when the scheduler allows (online,
@@ -375,9 +280,8 @@ impl Syncline {
     /// outbox data) and this one goes first.
     pub fn trigger_sync(&self, unit: &str, discard_pending: bool) -> Result<()> {
         let priority = self.inner.unit(unit)?.priority;
-        self.inner
-            .queue(unit, priority, discard_pending, false)
-            .map(|_| ())
+        self.inner.request(unit, priority, discard_pending, false);
+        Ok(())
     }
 
     /// Syncs `unit` (push, then pull, entity by entity) and returns what it did. The request goes
@@ -406,327 +310,11 @@ impl Syncline {
 
     fn request_now(&self, unit: &str) -> Result<oneshot::Receiver<Result<SyncReport>>> {
         self.inner.unit(unit)?;
-        if !lock(&self.inner.machine).connectivity().connected {
+        if !self.inner.connectivity().connected {
             return Err(Error::Offline);
         }
-        let (tx, rx) = oneshot::channel();
-        lock(&self.inner.waiters)
-            .queued
-            .entry(unit.to_string())
-            .or_default()
-            .push(tx);
-        self.inner.queue(unit, AWAITED_PRIORITY, false, true)?;
-        Ok(rx)
-    }
-}
-
-/// Sleeps until the machine's next timer and ticks it; ends when the client is dropped.
-async fn timers(inner: Weak<Inner>) {
-    loop {
-        let (wake_at, now) = {
-            let Some(inner) = inner.upgrade() else { return };
-            let wake = lock(&inner.machine).next_wake();
-            (wake, inner.now())
-        };
-        let sleep = match wake_at {
-            Some(at) => std::time::Duration::from_millis(at.saturating_sub(now)),
-            // Nothing scheduled: wait for a notification, re-checking now and then.
-            None => std::time::Duration::from_secs(60),
-        };
-        // Only the notifier is held while sleeping, so dropping the client is not delayed.
-        let Some(wake) = inner.upgrade().map(|i| i.wake.clone()) else {
-            return;
-        };
-        let notified = tokio::select! {
-            _ = wake.notified() => true,
-            _ = tokio::time::sleep(sleep) => false,
-        };
-        if !notified {
-            let Some(inner) = inner.upgrade() else { return };
-            inner.feed(Input::Tick);
-        }
-    }
-}
-
-impl Inner {
-    /// Now on the machine's clock.
-    fn now(&self) -> Millis {
-        self.epoch.elapsed().as_millis() as Millis
-    }
-
-    fn unit(&self, name: &str) -> Result<&SyncUnit> {
-        self.units
-            .iter()
-            .find(|u| u.name == name)
-            .ok_or_else(|| Error::UnknownUnit(name.to_string()))
-    }
-
-    /// Writes a request to the durable queue and tells the machine, under the machine's lock (so
-    /// the machine never starts the next request between the two).
-    fn queue(
-        self: &Arc<Self>,
-        unit: &str,
-        priority: i32,
-        discard_pending: bool,
-        force: bool,
-    ) -> Result<()> {
-        let actions = {
-            let mut machine = lock(&self.machine);
-            self.store.queue_sync(unit, priority, discard_pending)?;
-            if discard_pending {
-                // Callers awaiting a dropped request learn it now rather than never.
-                let mut waiters = lock(&self.waiters);
-                let dropped: Vec<String> = waiters
-                    .queued
-                    .keys()
-                    .filter(|u| *u != unit)
-                    .cloned()
-                    .collect();
-                for u in dropped {
-                    for w in waiters.queued.remove(&u).unwrap_or_default() {
-                        let _ = w.send(Err(Error::Discarded(format!(
-                            "the sync of `{u}` was dropped for `{unit}`"
-                        ))));
-                    }
-                }
-            }
-            self.step_locked(
-                &mut machine,
-                Input::Queued {
-                    unit: unit.to_string(),
-                    discard_pending,
-                    force,
-                },
-            )
-        };
-        self.carry_out(actions);
-        Ok(())
-    }
-
-    /// Steps the machine (its lock held by the caller) and writes the queue requests it asks
-    /// for before the lock is released: the durable queue is never behind the machine's mirror.
-    /// Lock order everywhere: machine, then waiters, progress or the store's writer.
-    fn step_locked(&self, machine: &mut Machine, input: Input) -> Vec<Action> {
-        let actions = machine.step(self.now(), input);
-        for action in &actions {
-            if let Action::Enqueue { unit } = action {
-                let priority = self.unit(unit).map_or(0, |u| u.priority);
-                if let Err(e) = self.store.queue_sync(unit, priority, false) {
-                    log::error!("cannot queue a sync of `{unit}`: {e}");
-                }
-            }
-        }
-        actions
-    }
-
-    /// Feeds the machine one input and carries out what it asks.
-    fn feed(self: &Arc<Self>, input: Input) {
-        let actions = {
-            let mut machine = lock(&self.machine);
-            self.step_locked(&mut machine, input)
-        };
-        self.carry_out(actions);
-    }
-
-    /// Starts what the machine asked for (outside its lock), then publishes the new status.
-    fn carry_out(self: &Arc<Self>, actions: Vec<Action>) {
-        for action in actions {
-            match action {
-                // Written by `step_locked` already.
-                Action::Enqueue { .. } => {}
-                Action::RunNext => self.start_next(),
-                Action::Probe => {
-                    let inner = self.clone();
-                    self.rt.spawn(async move {
-                        let result = match inner.engine.transport().me().await {
-                            Ok(_) => ProbeResult::Reachable,
-                            Err(Error::SignInNeeded { .. }) => ProbeResult::SignInNeeded,
-                            Err(e) => {
-                                log::debug!("probe: {e}");
-                                ProbeResult::Unreachable
-                            }
-                        };
-                        inner.feed(Input::ProbeEnded(result));
-                    });
-                }
-            }
-        }
-        self.publish();
-        self.wake.notify_one();
-    }
-
-    /// Takes the next request off the durable queue and tells the machine, under its lock.
-    fn start_next(self: &Arc<Self>) {
-        let (request, actions) = {
-            let mut machine = lock(&self.machine);
-            match self.store.start_next_sync() {
-                Ok(Some(request)) => {
-                    let mut waiters = lock(&self.waiters);
-                    let now_running = waiters.queued.remove(&request.unit).unwrap_or_default();
-                    waiters.running.extend(now_running);
-                    drop(waiters);
-                    *lock(&self.progress) = None;
-                    let unit = request.unit.clone();
-                    let actions = self.step_locked(&mut machine, Input::Started { unit });
-                    (Some(request), actions)
-                }
-                other => {
-                    if let Err(e) = other {
-                        log::error!("cannot read the sync queue: {e}");
-                    }
-                    (None, self.step_locked(&mut machine, Input::QueueEmpty))
-                }
-            }
-        };
-        if let Some(request) = request {
-            let _ = self.events.send(Event::SyncStarted {
-                unit: request.unit.clone(),
-            });
-            let inner = self.clone();
-            self.rt.spawn(async move { inner.run(request).await });
-        }
-        self.carry_out(actions);
-    }
-
-    /// Runs one request to its end and reports it to the machine, the waiters and the events.
-    async fn run(self: Arc<Self>, request: SyncRequest) {
-        let outcome = match self.unit(&request.unit) {
-            Ok(unit) => {
-                let inner = self.clone();
-                let progress = move |p: Progress| {
-                    *lock(&inner.progress) = Some(p);
-                    inner.publish();
-                };
-                match tokio::time::timeout(self.sync_timeout, self.engine.sync(unit, &progress))
-                    .await
-                {
-                    Ok(outcome) => outcome,
-                    Err(_) => Err(Error::Timeout(format!(
-                        "sync of `{}` took longer than {:?}",
-                        unit.name, self.sync_timeout
-                    ))),
-                }
-            }
-            Err(e) => Err(e),
-        };
-        if let Err(e) = self.store.finish_sync(request.id) {
-            log::error!("cannot remove a finished sync request: {e}");
-        }
-        let pending = self.refresh_counts();
-        if outcome.is_ok() {
-            let now = now_ms();
-            if let Err(e) = self.store.set_meta(LAST_SYNCED_AT, &now.to_string()) {
-                log::warn!("cannot store the last sync time: {e}");
-            }
-            self.status.send_modify(|s| s.last_synced_at = Some(now));
-        }
-        let failure = match &outcome {
-            Ok(report) => {
-                log::info!("sync of `{}` done: {:?}", report.unit, report.entities);
-                None
-            }
-            Err(e) => {
-                log::warn!("sync of `{}` failed: {e}", request.unit);
-                Some((failure_kind(e), e.summary()))
-            }
-        };
-        let succeeded = failure.is_none();
-        // This run's callers, taken before the machine may start the next run (whose callers
-        // must not get this run's result).
-        let waiters = std::mem::take(&mut lock(&self.waiters).running);
-        self.feed(Input::Ended {
-            unit: request.unit.clone(),
-            failure,
-        });
-        // Changes saved during the sync, or of entities outside the unit, get their own sync
-        // (only those the automatic unit carries: others would ask for it forever).
-        if succeeded && pending > 0 && self.auto_unit_has_pending() {
-            self.feed(Input::LocalChange);
-        }
-        let _ = self.events.send(match &outcome {
-            Ok(report) => Event::SyncCompleted {
-                report: report.clone(),
-            },
-            Err(error) => Event::SyncFailed {
-                unit: request.unit.clone(),
-                error: error.clone(),
-            },
-        });
-        for w in waiters {
-            let _ = w.send(outcome.clone());
-        }
-    }
-
-    /// Whether an entity of the automatic unit has pending changes.
-    fn auto_unit_has_pending(&self) -> bool {
-        let unit = lock(&self.machine).policy().unit.clone();
-        self.unit(&unit).is_ok_and(|u| {
-            u.entities
-                .iter()
-                .any(|e| self.store.has_pending(e).unwrap_or(false))
-        })
-    }
-
-    /// Re-reads the outbox and inbox counts into the status; returns the pending count.
-    fn refresh_counts(&self) -> u64 {
-        match self.store.counts() {
-            Ok(c) => {
-                self.status.send_if_modified(|s| {
-                    let changed = (s.pending, s.quarantined, s.conflicts)
-                        != (c.pending, c.quarantined, c.conflicts);
-                    s.pending = c.pending;
-                    s.quarantined = c.quarantined;
-                    s.conflicts = c.conflicts;
-                    changed
-                });
-                c.pending
-            }
-            Err(e) => {
-                log::warn!("cannot count the outbox: {e}");
-                0
-            }
-        }
-    }
-
-    /// Publishes the machine's state into the status (only when something changed).
-    fn publish(&self) {
-        // Computed and sent under the machine's lock: two publishers cannot send out of order
-        // (a stale "Syncing…" landing after "Idle").
-        let machine = lock(&self.machine);
-        let progress = lock(&self.progress);
-        let (now, wall) = (self.now(), now_ms());
-        let state = SyncState::of(&machine, progress.as_ref(), |t| {
-            wall + (t as i64 - now as i64)
-        });
-        drop(progress);
-        let (network, connectivity) = (machine.network(), machine.connectivity());
-        let mut network_changed = false;
-        self.status.send_if_modified(|s| {
-            network_changed = s.network != network;
-            let changed = s.state != state
-                || network_changed
-                || s.network_type != connectivity.kind
-                || s.metered != connectivity.metered;
-            s.state = state;
-            s.network = network;
-            s.network_type = connectivity.kind;
-            s.metered = connectivity.metered;
-            changed
-        });
-        drop(machine);
-        if network_changed && network == NetworkStatus::Offline {
-            // Callers awaiting a sync learn now that it waits for connectivity (the requests
-            // stay queued and run when it returns).
-            let waiting = std::mem::take(&mut lock(&self.waiters).queued);
-            for w in waiting.into_values().flatten() {
-                let _ = w.send(Err(Error::Offline));
-            }
-        }
-        if network_changed {
-            let _ = self.events.send(Event::NetworkChanged {
-                status: network,
-                connectivity,
-            });
-        }
+        let answer = self.inner.wait_for(unit);
+        self.inner.request(unit, AWAITED_PRIORITY, false, true);
+        Ok(answer)
     }
 }

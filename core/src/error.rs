@@ -1,5 +1,7 @@
 //! The core's one error type: what went wrong, in terms the caller can act on.
 
+use crate::status::{FailureReason, StorageErrorKind};
+
 /// Result with the core's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -73,9 +75,13 @@ pub enum Error {
     #[error("`{0}` is append-only: records cannot be changed or deleted")]
     AppendOnly(String),
     /// The local database failed; the write did not happen.
-    /// (The SQLite error's text: errors are cloned to every waiter and event listener.)
-    #[error("local store: {0}")]
-    Storage(String),
+    #[error("local store ({kind:?}): {detail}")]
+    Storage {
+        /// What kind of failure, for the app and the banner.
+        kind: StorageErrorKind,
+        /// SQLite's words (kept as text: errors are cloned to every waiter and listener).
+        detail: String,
+    },
     /// The local database holds something the schema does not allow.
     #[error("local store is inconsistent: {0}")]
     Corrupt(String),
@@ -158,30 +164,28 @@ impl From<syncline_protocol::SchemaError> for Error {
     }
 }
 
+/// The kind of a SQLite failure.
+fn storage_kind(e: &rusqlite::Error) -> StorageErrorKind {
+    use rusqlite::ErrorCode as C;
+    match e.sqlite_error_code() {
+        Some(C::DiskFull) => StorageErrorKind::DiskFull,
+        Some(C::DatabaseCorrupt | C::NotADatabase) => StorageErrorKind::Corrupt,
+        Some(C::DatabaseBusy | C::DatabaseLocked) => StorageErrorKind::Busy,
+        Some(C::ReadOnly) => StorageErrorKind::ReadOnly,
+        _ => StorageErrorKind::Other,
+    }
+}
+
 impl From<rusqlite::Error> for Error {
     fn from(e: rusqlite::Error) -> Self {
-        Error::Storage(e.to_string())
+        Error::Storage {
+            kind: storage_kind(&e),
+            detail: e.to_string(),
+        }
     }
 }
 
 impl Error {
-    /// A short reason for a banner ("server unreachable", "sign-in needed", …); the full message
-    /// (`to_string`) is for logs.
-    pub fn summary(&self) -> String {
-        match self {
-            Error::Offline => "you're offline".into(),
-            Error::Unreachable(_) => "server unreachable".into(),
-            Error::Timeout(_) => "the server took too long".into(),
-            Error::SignInNeeded { .. } => "sign-in needed".into(),
-            Error::Server { status, .. } => format!("server error ({status})"),
-            Error::MalformedResponse(_) | Error::ResponseTooLarge { .. } => {
-                "bad answer from the server".into()
-            }
-            Error::Storage(_) | Error::Corrupt(_) => "this device's storage failed".into(),
-            other => other.to_string(),
-        }
-    }
-
     /// Whether trying the same thing again later may succeed (network trouble, server hiccups).
     pub fn is_retryable(&self) -> bool {
         match self {
@@ -189,7 +193,33 @@ impl Error {
             Error::Server { status, .. } => *status >= 500 || *status == 429,
             // A bad response is often a proxy or a cut connection: the next try may be fine.
             Error::MalformedResponse(_) | Error::ResponseTooLarge { .. } => true,
+            // Space may be freed, another process may let go of the file.
+            Error::Storage {
+                kind: StorageErrorKind::DiskFull | StorageErrorKind::Busy,
+                ..
+            } => true,
             _ => false,
+        }
+    }
+
+    /// Why a sync that failed with this error failed, as the code a front end translates.
+    pub fn reason(&self) -> FailureReason {
+        match self {
+            Error::Unreachable(_) | Error::Offline => FailureReason::Unreachable,
+            Error::Timeout(_) => FailureReason::Timeout,
+            Error::SignInNeeded { .. } => FailureReason::SignInNeeded,
+            Error::Server { status, .. } if self.is_retryable() => {
+                FailureReason::ServerError { status: *status }
+            }
+            Error::Server { status, .. } => FailureReason::Rejected { status: *status },
+            Error::MalformedResponse(_) | Error::ResponseTooLarge { .. } => {
+                FailureReason::BadResponse
+            }
+            Error::Storage { kind, .. } => FailureReason::Storage { kind: *kind },
+            Error::Corrupt(_) => FailureReason::Storage {
+                kind: StorageErrorKind::Corrupt,
+            },
+            _ => FailureReason::Internal,
         }
     }
 }

@@ -12,6 +12,7 @@ mod autosync;
 mod client;
 mod config;
 mod conflict;
+mod driver;
 mod engine;
 mod error;
 mod machine;
@@ -26,16 +27,19 @@ mod store;
 mod transport;
 
 pub use autosync::{AutoSync, ALL_UNIT};
-pub use client::{Event, Subscription, Syncline};
+pub use client::{Subscription, Syncline};
 pub use config::{Config, SyncUnit};
 pub use conflict::{Conflict, Resolution};
+pub use driver::Event;
 pub use engine::{EntityReport, SyncReport};
 pub use error::{Error, Result};
 pub use mutation::{MutationReceipt, MutationStage, QuarantinedMutation, Stage};
 pub use network::{Connectivity, NetworkStatus, NetworkType};
 pub use queue::SyncRequest;
 pub use record::{Counts, Page, Query, Record, SortOrder};
-pub use status::{Banner, Phase, Progress, Status, SyncState};
+pub use status::{
+    Banner, BannerKind, FailureReason, Phase, Progress, Status, StorageErrorKind, SyncState,
+};
 pub use syncline_protocol::{
     sample, ConflictPolicy, EntitySchema, FieldDef, FieldType, Op, Schema, SchemaError, SyncMode,
     SyncSettings, Value,

@@ -1,7 +1,8 @@
-//! Sync status and the banner derived from it: one value that says what the engine is doing and
-//! one banner that every shell (Android, iOS, the terminal) renders the same way.
+//! Sync status and the banner derived from it: what the engine is doing, and the one banner every
+//! front end (Android, iOS, the terminal) shows the same way. Structure only, never words: each
+//! front end turns a [`Banner`] and its [`FailureReason`] into its own language
+//! (`docs/banner-text.md` lists the texts).
 
-use crate::machine::{Machine, Millis};
 use crate::network::{NetworkStatus, NetworkType};
 
 /// Which part of a sync is running.
@@ -9,7 +10,7 @@ use crate::network::{NetworkStatus, NetworkType};
 pub enum Phase {
     /// Taking the request off the queue.
     Starting,
-    /// Sending an entity's local changes.
+    /// Sending an entity's pending mutations.
     Pushing {
         /// The entity.
         entity: String,
@@ -34,6 +35,65 @@ pub struct Progress {
     pub items: u64,
 }
 
+impl Progress {
+    /// A sync that has not begun its first entity.
+    pub(crate) fn starting() -> Progress {
+        Progress {
+            phase: Phase::Starting,
+            entities_done: 0,
+            entities_total: 0,
+            items: 0,
+        }
+    }
+}
+
+/// What kind of storage failure happened, so an app can say what to do about it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum StorageErrorKind {
+    /// The device (or the database's size limit) is full: free space, then sync again.
+    DiskFull,
+    /// The database file is damaged or not a database: see `docs/architecture.md` for starting
+    /// over without losing pending mutations.
+    Corrupt,
+    /// Another connection or process holds the database longer than the busy timeout.
+    Busy,
+    /// The file or its folder cannot be written (read-only file system or permissions).
+    ReadOnly,
+    /// Anything else (cannot open the file, an I/O error).
+    Other,
+}
+
+/// Why the last sync failed, as a code a front end translates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureReason {
+    /// No answer from the server (connection refused or reset, no route, DNS).
+    Unreachable,
+    /// The server took too long (one request, or the whole sync).
+    Timeout,
+    /// The server refused the user's token: they must sign in again.
+    SignInNeeded,
+    /// The server failed or is overloaded (HTTP 5xx or 429); it usually passes.
+    ServerError {
+        /// The HTTP status.
+        status: u16,
+    },
+    /// The server refused the request itself (an HTTP 4xx other than 401 and 429): an app or
+    /// server bug that retrying does not fix.
+    Rejected {
+        /// The HTTP status.
+        status: u16,
+    },
+    /// The server's answer was malformed, cut short or too large; nothing of it was applied.
+    BadResponse,
+    /// This device's storage failed (full, corrupt, read-only, busy).
+    Storage {
+        /// What kind of storage failure.
+        kind: StorageErrorKind,
+    },
+    /// Something the core did not expect (see the log).
+    Internal,
+}
+
 /// What the engine is doing.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SyncState {
@@ -48,18 +108,57 @@ pub enum SyncState {
     },
     /// The last sync failed.
     Failed {
-        /// Why, in words for the user.
-        reason: String,
-        /// Whether the core will try again by itself (else the user must act: sign in, retry).
+        /// Why.
+        reason: FailureReason,
+        /// Whether trying again can help (not when the user must sign in, or for a fault that
+        /// retrying cannot fix).
         retryable: bool,
-        /// When it will, ms since the Unix epoch.
+        /// When the core tries again by itself, ms since the Unix epoch.
         next_retry_at: Option<i64>,
     },
-    /// The device is offline; changes wait.
+    /// The device is offline; mutations wait.
     Offline,
 }
 
-/// Everything a shell needs to show the state of sync.
+/// Which banner to show.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BannerKind {
+    /// Everything is synced or about to be: show nothing.
+    Hidden,
+    /// "Syncing…".
+    Syncing,
+    /// "Sync failed", with the reason and (when it helps) a Retry action.
+    Failed,
+    /// "You're offline".
+    Offline,
+}
+
+/// The banner a front end shows above its content, as structure: the front end chooses the
+/// words for `kind` and `reason`, shows the counts, the progress, a countdown to `next_retry_at`
+/// and, when `can_retry`, a Retry action that calls `retry()`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Banner {
+    /// Which banner.
+    pub kind: BannerKind,
+    /// Local mutations waiting to be pushed.
+    pub pending: u64,
+    /// Conflicts waiting in the inbox for the user.
+    pub conflicts: u64,
+    /// Mutations the server refused, waiting in quarantine for the user.
+    pub quarantined: u64,
+    /// Entities of the running sync done (syncing only).
+    pub entities_done: u32,
+    /// Entities in the running sync (syncing only; 0 while it starts).
+    pub entities_total: u32,
+    /// Why the last sync failed (failed only).
+    pub reason: Option<FailureReason>,
+    /// When the core retries by itself, ms since the Unix epoch (failed only).
+    pub next_retry_at: Option<i64>,
+    /// Whether a Retry action can help (failed only; not when the user must sign in again).
+    pub can_retry: bool,
+}
+
+/// Everything a front end needs to show the state of sync.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Status {
     /// What the engine is doing.
@@ -70,19 +169,21 @@ pub struct Status {
     pub network_type: NetworkType,
     /// Whether that network is metered.
     pub metered: bool,
-    /// Local changes not yet accepted by the server.
+    /// Local mutations not yet accepted by the server.
     pub pending: u64,
     /// Conflicts waiting in the inbox for the user.
     pub conflicts: u64,
-    /// Local changes the server refused, waiting for the user.
+    /// Local mutations the server refused, waiting in quarantine for the user.
     pub quarantined: u64,
     /// When a sync last completed, in ms since the Unix epoch.
     pub last_synced_at: Option<i64>,
+    /// The banner for all of the above (kept in step by the core).
+    pub banner: Banner,
 }
 
 impl Default for Status {
     fn default() -> Self {
-        Status {
+        let mut status = Status {
             state: SyncState::Idle,
             network: NetworkStatus::Online,
             network_type: NetworkType::Other,
@@ -91,147 +192,78 @@ impl Default for Status {
             conflicts: 0,
             quarantined: 0,
             last_synced_at: None,
-        }
+            banner: Banner::hidden(),
+        };
+        status.banner = status.derive_banner();
+        status
     }
 }
 
-impl SyncState {
-    /// The state the scheduler is in: a running sync wins, then being offline, then a standing
-    /// failure. `progress` is the running sync's; `wall` turns machine time into epoch ms.
-    pub fn of(
-        machine: &Machine,
-        progress: Option<&Progress>,
-        wall: impl Fn(Millis) -> i64,
-    ) -> Self {
-        if let Some(unit) = machine.running() {
-            return SyncState::Syncing {
-                unit: unit.to_string(),
-                progress: progress.cloned().unwrap_or(Progress {
-                    phase: Phase::Starting,
-                    entities_done: 0,
-                    entities_total: 0,
-                    items: 0,
-                }),
-            };
-        }
-        if machine.network() == NetworkStatus::Offline {
-            return SyncState::Offline;
-        }
-        match machine.failure() {
-            Some(f) => SyncState::Failed {
-                reason: f.reason.clone(),
-                retryable: f.retryable,
-                next_retry_at: f.next_retry_at.map(wall),
-            },
-            None => SyncState::Idle,
+impl Banner {
+    fn hidden() -> Banner {
+        Banner {
+            kind: BannerKind::Hidden,
+            pending: 0,
+            conflicts: 0,
+            quarantined: 0,
+            entities_done: 0,
+            entities_total: 0,
+            reason: None,
+            next_retry_at: None,
+            can_retry: false,
         }
     }
-}
-
-/// The banner a shell shows above its content.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Banner {
-    /// Everything is synced or about to be: show nothing.
-    Hidden,
-    /// "Syncing…", with how far it got.
-    Syncing {
-        /// Entities done and in the unit.
-        done: u32,
-        /// Entities in the unit (0 while starting).
-        total: u32,
-    },
-    /// "Sync failed", with the reason, when it retries, and a Retry action.
-    Failed {
-        /// Why it failed.
-        reason: String,
-        /// When the core retries by itself, ms since the Unix epoch.
-        next_retry_at: Option<i64>,
-        /// Whether a Retry action can help (not when the user must sign in again).
-        can_retry: bool,
-    },
-    /// "You're offline", with how many changes wait to be synced.
-    Offline {
-        /// Local changes waiting.
-        pending: u64,
-    },
 }
 
 impl Status {
     /// The banner for this status. Offline wins over everything (nothing else can be done about
     /// it), then a running sync, then a failure.
-    pub fn banner(&self) -> Banner {
+    pub(crate) fn derive_banner(&self) -> Banner {
+        let mut banner = Banner {
+            pending: self.pending,
+            conflicts: self.conflicts,
+            quarantined: self.quarantined,
+            ..Banner::hidden()
+        };
         if self.network == NetworkStatus::Offline {
-            return Banner::Offline {
-                pending: self.pending,
-            };
+            banner.kind = BannerKind::Offline;
+            return banner;
         }
         match &self.state {
-            SyncState::Syncing { progress, .. } => Banner::Syncing {
-                done: progress.entities_done,
-                total: progress.entities_total,
-            },
+            SyncState::Idle => {}
+            SyncState::Offline => banner.kind = BannerKind::Offline,
+            SyncState::Syncing { progress, .. } => {
+                banner.kind = BannerKind::Syncing;
+                banner.entities_done = progress.entities_done;
+                banner.entities_total = progress.entities_total;
+            }
             SyncState::Failed {
                 reason,
-                next_retry_at,
                 retryable,
-            } => Banner::Failed {
-                reason: reason.clone(),
-                next_retry_at: *next_retry_at,
-                can_retry: *retryable,
-            },
-            SyncState::Offline => Banner::Offline {
-                pending: self.pending,
-            },
-            SyncState::Idle => Banner::Hidden,
-        }
-    }
-}
-
-impl Banner {
-    /// The banner's title, as every shell shows it; `None` when hidden.
-    pub fn text(&self) -> Option<String> {
-        match self {
-            Banner::Hidden => None,
-            Banner::Syncing { .. } => Some("Syncing…".to_string()),
-            Banner::Failed { reason, .. } => Some(format!("Sync failed: {reason}")),
-            Banner::Offline { pending: 0 } => Some("You're offline".to_string()),
-            Banner::Offline { pending: 1 } => {
-                Some("You're offline · 1 change waiting to sync".to_string())
-            }
-            Banner::Offline { pending } => Some(format!(
-                "You're offline · {pending} changes waiting to sync"
-            )),
-        }
-    }
-
-    /// The banner's second line, relative to `now` (epoch ms): progress, or when it retries.
-    pub fn detail(&self, now: i64) -> Option<String> {
-        match self {
-            Banner::Syncing { done, total } if *total > 1 => Some(format!("{done} of {total}")),
-            Banner::Failed {
-                next_retry_at: Some(at),
-                ..
+                next_retry_at,
             } => {
-                let secs = ((at - now).max(0) + 999) / 1000;
-                Some(if secs == 0 {
-                    "Retrying now".to_string()
-                } else {
-                    format!("Retrying in {secs} s")
-                })
+                banner.kind = BannerKind::Failed;
+                banner.reason = Some(*reason);
+                banner.next_retry_at = *next_retry_at;
+                banner.can_retry = *retryable;
             }
-            _ => None,
         }
+        banner
     }
 
-    /// Whether the shell shows a Retry action (a failure that retrying can fix).
-    pub fn has_retry(&self) -> bool {
-        matches!(
-            self,
-            Banner::Failed {
-                can_retry: true,
-                ..
-            }
-        )
+    /// The same status with its banner in step.
+    pub(crate) fn with_banner(mut self) -> Status {
+        self.banner = self.derive_banner();
+        self
+    }
+
+    /// Changes the status with `change` and brings the banner in step; returns whether anything
+    /// changed.
+    pub fn update(&mut self, change: impl FnOnce(&mut Status)) -> bool {
+        let before = self.clone();
+        change(self);
+        self.banner = self.derive_banner();
+        *self != before
     }
 }
 
@@ -241,42 +273,40 @@ mod tests {
 
     #[test]
     fn offline_wins_then_syncing_then_failure() {
-        let mut s = Status {
-            pending: 2,
-            ..Status::default()
-        };
-        assert_eq!(s.banner(), Banner::Hidden);
-        s.state = SyncState::Failed {
-            reason: "server unreachable".into(),
-            retryable: true,
-            next_retry_at: Some(12_500),
-        };
-        assert_eq!(
-            s.banner().text().as_deref(),
-            Some("Sync failed: server unreachable")
-        );
-        assert_eq!(
-            s.banner().detail(10_000).as_deref(),
-            Some("Retrying in 3 s")
-        );
-        assert!(s.banner().has_retry());
-        s.state = SyncState::Syncing {
-            unit: "all".into(),
-            progress: Progress {
-                phase: Phase::Pulling {
-                    entity: "tasks".into(),
+        let mut s = Status::default();
+        assert!(s.update(|s| s.pending = 2));
+        assert_eq!(s.banner.kind, BannerKind::Hidden);
+        assert_eq!(s.banner.pending, 2);
+        s.update(|s| {
+            s.state = SyncState::Failed {
+                reason: FailureReason::Unreachable,
+                retryable: true,
+                next_retry_at: Some(12_500),
+            }
+        });
+        assert_eq!(s.banner.kind, BannerKind::Failed);
+        assert_eq!(s.banner.reason, Some(FailureReason::Unreachable));
+        assert_eq!(s.banner.next_retry_at, Some(12_500));
+        assert!(s.banner.can_retry);
+        s.update(|s| {
+            s.state = SyncState::Syncing {
+                unit: "all".into(),
+                progress: Progress {
+                    phase: Phase::Pulling {
+                        entity: "tasks".into(),
+                    },
+                    entities_done: 1,
+                    entities_total: 3,
+                    items: 10,
                 },
-                entities_done: 1,
-                entities_total: 3,
-                items: 10,
-            },
-        };
-        assert_eq!(s.banner(), Banner::Syncing { done: 1, total: 3 });
-        assert_eq!(s.banner().detail(0).as_deref(), Some("1 of 3"));
-        s.network = NetworkStatus::Offline;
-        assert_eq!(
-            s.banner().text().as_deref(),
-            Some("You're offline · 2 changes waiting to sync")
-        );
+            }
+        });
+        assert_eq!(s.banner.kind, BannerKind::Syncing);
+        assert_eq!((s.banner.entities_done, s.banner.entities_total), (1, 3));
+        assert_eq!(s.banner.reason, None);
+        s.update(|s| s.network = NetworkStatus::Offline);
+        assert_eq!(s.banner.kind, BannerKind::Offline);
+        assert_eq!(s.banner.pending, 2);
+        assert!(!s.update(|s| s.pending = 2), "no change, no update");
     }
 }

@@ -8,7 +8,7 @@ use support::{client, client_with, new_task, server, server_put, set};
 use syncline_core::sample::{COMMENTS, PROJECTS, TASKS};
 use syncline_core::Connectivity;
 use syncline_core::Query;
-use syncline_core::{Banner, Error, Record, Syncline, Value};
+use syncline_core::{BannerKind, Error, FailureReason, Record, Syncline, Value};
 
 fn keys(client: &Syncline, entity: &str) -> Vec<String> {
     client
@@ -97,7 +97,7 @@ fn two_devices_of_one_user_converge() {
             .deleted
     );
     assert_eq!(phone.status().pending, 0);
-    assert_eq!(tablet.banner(), Banner::Hidden);
+    assert_eq!(tablet.banner().kind, BannerKind::Hidden);
 }
 
 #[test]
@@ -195,11 +195,9 @@ fn offline_edits_wait_in_the_outbox_across_restarts() {
             device.sync_now_blocking("all"),
             Err(Error::Offline)
         ));
-        assert_eq!(device.banner(), Banner::Offline { pending: 2 });
-        assert_eq!(
-            device.banner().text().as_deref(),
-            Some("You're offline · 2 changes waiting to sync")
-        );
+        let banner = device.banner();
+        assert_eq!(banner.kind, BannerKind::Offline);
+        assert_eq!(banner.pending, 2);
     }
     assert!(
         server
@@ -366,14 +364,13 @@ fn server_deletes_reach_the_device_as_tombstones() {
 #[test]
 fn pulls_page_and_resume_from_the_cursor() {
     let (server, users) = server();
-    server
-        .store()
-        .bulk_insert_tasks(
-            "p-alice",
-            2_345,
-            syncline_server::store::KeyKind::TimeOrdered,
-        )
-        .expect("bulk");
+    syncline_server::testing::bulk_insert_tasks(
+        server.store(),
+        "p-alice",
+        2_345,
+        syncline_server::testing::KeyKind::TimeOrdered,
+    )
+    .expect("bulk");
     let dir = tempfile::tempdir().expect("tempdir");
     let mut schema_small_pages = syncline_core::sample::schema()
         .expect("schema")
@@ -421,20 +418,16 @@ fn a_revoked_token_means_sign_in() {
         "{err:?}"
     );
     assert!(!err.is_retryable());
-    assert_eq!(
-        device.banner(),
-        Banner::Failed {
-            reason: "sign-in needed".into(),
-            next_retry_at: None,
-            can_retry: false,
-        }
-    );
+    let banner = device.banner();
+    assert_eq!(banner.kind, BannerKind::Failed);
+    assert_eq!(banner.reason, Some(FailureReason::SignInNeeded));
+    assert_eq!((banner.next_retry_at, banner.can_retry), (None, false));
     let fresh = server.store().issue_token("alice", None).expect("token");
     device.set_token(&fresh);
     device
         .sync_now_blocking("all")
         .expect("sync after signing in");
-    assert_eq!(device.banner(), Banner::Hidden);
+    assert_eq!(device.banner().kind, BannerKind::Hidden);
 }
 
 #[test]

@@ -160,10 +160,6 @@ pub enum StoreError {
     Corrupt(String),
 }
 
-// Transitional: `core/tests` still name the key kind here (see the `impl Store` in testing.rs).
-#[cfg(feature = "testing")]
-pub use crate::testing::KeyKind;
-
 /// A record as the store keeps it, for admin reads and tests.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoredRecord {

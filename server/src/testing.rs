@@ -329,21 +329,6 @@ pub fn bulk_insert_tasks(
     bulk_insert(store, "tasks", rows)
 }
 
-// Transitional: `core/tests` (engine.rs, sync.rs) still call the loader as a `Store` method
-// with `store::KeyKind`. Remove this block and the re-export in store.rs once they call
-// `testing::bulk_insert_tasks`.
-impl Store {
-    /// [`bulk_insert_tasks`] on this store (transitional, see the comment above).
-    pub fn bulk_insert_tasks(
-        &self,
-        project_id: &str,
-        count: usize,
-        keys: KeyKind,
-    ) -> Result<usize, StoreError> {
-        bulk_insert_tasks(self, project_id, count, keys)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

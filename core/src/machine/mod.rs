@@ -3,24 +3,28 @@
 //! from events and a clock passed in, with no I/O. The client's driver (`client.rs`) feeds it real
 //! events and carries out its [`Action`]s; the simulation tests feed it a seeded clock and network.
 //!
-//! The queue's *order* lives in the durable queue (`queue.rs`); the machine mirrors only which
-//! units are queued, which is all it needs to decide whether to start the next request.
+//! Its state is a few enums ([`Link`], [`Server`], [`Run`]) rather than flags, so a contradictory
+//! state (unreachable *and* waiting for sign-in, probing while offline) cannot be represented.
+//! The queue is the machine's own ([`Queue`]); every change to it comes out as an
+//! [`Action::Persist`] for the store.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use crate::autosync::AutoSync;
 use crate::network::{Connectivity, NetworkStatus, NetworkType};
+use crate::queue::{Queue, QueueChange, SyncRequest};
+use crate::status::{FailureReason, Progress, SyncState};
 
 #[cfg(test)]
 mod simulation;
 
 /// Milliseconds on the machine's clock (monotonic; its zero is arbitrary).
-pub type Millis = u64;
+pub(crate) type Millis = u64;
 
 /// Why a sync failed, as far as scheduling cares.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum FailureKind {
+pub(crate) enum FailureKind {
     /// The device was offline.
     Offline,
     /// The server could not be reached.
@@ -38,7 +42,7 @@ pub enum FailureKind {
 
 /// What a reachability probe found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ProbeResult {
+pub(crate) enum ProbeResult {
     /// The server answered and accepted the token.
     Reachable,
     /// No answer.
@@ -49,8 +53,8 @@ pub enum ProbeResult {
 
 /// Something that happened, fed to [`Machine::step`].
 #[derive(Debug, Clone, PartialEq)]
-pub enum Input {
-    /// The client started (or the user signed in).
+pub(crate) enum Input {
+    /// The client started.
     Start,
     /// The shell reported connectivity.
     Connectivity(Connectivity),
@@ -58,31 +62,21 @@ pub enum Input {
     Resume,
     /// A local write was saved.
     LocalChange,
-    /// A request for `unit` was written to the durable queue by the caller (with
-    /// `discard_pending`, the queue was emptied first). `force` runs it even while the machine
-    /// would wait (backoff, unreachable, sign-in needed): someone awaits its result.
-    Queued {
+    /// The app asked for a sync of `unit`. With `discard_pending` the queue is emptied first;
+    /// `force` runs it even while the machine would wait (backoff, unreachable, sign-in
+    /// needed, metered): someone awaits its result.
+    Requested {
         /// The unit.
         unit: String,
-        /// Whether queued requests were dropped first.
+        /// Its priority (higher runs first).
+        priority: i32,
+        /// Whether queued requests are dropped first.
         discard_pending: bool,
-        /// Run despite backoff.
+        /// Run despite waiting.
         force: bool,
     },
-    /// The driver took the next request from the durable queue and started it.
-    Started {
-        /// The unit.
-        unit: String,
-    },
-    /// The driver found the durable queue empty after [`Action::RunNext`].
-    QueueEmpty,
-    /// The running sync ended.
-    Ended {
-        /// The unit.
-        unit: String,
-        /// `None` on success; why otherwise, with a reason for the user.
-        failure: Option<(FailureKind, String)>,
-    },
+    /// The running sync ended: `None` on success.
+    Ended(Option<(FailureKind, FailureReason)>),
     /// A probe ended.
     ProbeEnded(ProbeResult),
     /// The app set a new token.
@@ -93,58 +87,108 @@ pub enum Input {
     Tick,
 }
 
-/// What the driver must do.
+/// What the driver must do, in order.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Action {
-    /// Write a request for `unit` to the durable queue (normal priority).
-    Enqueue {
-        /// The unit.
-        unit: String,
-    },
-    /// Take the next request from the durable queue and run it; answer with
-    /// [`Input::Started`] (or [`Input::QueueEmpty`]) and later [`Input::Ended`].
-    RunNext,
+pub(crate) enum Action {
+    /// Persist these queue changes, after any persisted before.
+    Persist(Vec<QueueChange>),
+    /// Run this request; answer with [`Input::Ended`].
+    Run(SyncRequest),
     /// Ask the server whether it is reachable; answer with [`Input::ProbeEnded`].
     Probe,
 }
 
-/// The last failure, while it stands.
+/// The standing failure, while it stands.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Failure {
-    /// Why, in words for the user.
-    pub reason: String,
-    /// Whether trying again can help (false when the user must sign in, or for a fault that
-    /// retrying cannot fix); whether the machine retries *by itself* is `next_retry_at`.
+pub(crate) struct Failure {
+    /// Why.
+    pub reason: FailureReason,
+    /// Whether trying again can help; whether the machine retries *by itself* is
+    /// `next_retry_at`.
     pub retryable: bool,
     /// When it will (machine clock).
     pub next_retry_at: Option<Millis>,
 }
 
+/// The connection as decisions see it: the OS's reports, debounced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Link {
+    /// No report yet: assumed up (the first report is taken as it is).
+    Assumed,
+    /// Up.
+    Up,
+    /// The OS reported no connectivity; it counts as down at `at` unless it returns first (a
+    /// flap).
+    Dropping {
+        /// When it counts as down.
+        at: Millis,
+    },
+    /// Down.
+    Down,
+}
+
+/// What the machine knows of the server, and what automatic syncs wait for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Server {
+    /// Answering, as far as the last sync or probe showed.
+    Answering,
+    /// The last sync failed in a way a retry can fix; automatic syncs wait `until` (none when
+    /// the policy does not retry, or the wait is over).
+    BackingOff {
+        /// Failures in a row.
+        attempt: u32,
+        /// The end of the wait.
+        until: Option<Millis>,
+        /// Why it failed.
+        reason: FailureReason,
+    },
+    /// No answer over a working connection: probes look for it with backoff.
+    Unreachable {
+        /// Probes that found nothing, in a row.
+        attempt: u32,
+        /// When the next probe goes out (once the connection allows and none is on its way).
+        next_probe: Millis,
+    },
+    /// The token was refused: nothing syncs by itself until the app sets a new one.
+    SignInNeeded,
+    /// The last sync failed in a way retrying cannot fix; shown until a sync succeeds.
+    Broken {
+        /// Why it failed.
+        reason: FailureReason,
+    },
+}
+
+/// Whether a sync runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Run {
+    /// None.
+    Idle,
+    /// This request's.
+    Running(SyncRequest),
+}
+
 /// The scheduler.
 #[derive(Debug)]
-pub struct Machine {
+pub(crate) struct Machine {
     policy: AutoSync,
+    /// Each unit's configured priority (automatic requests and retries use it).
+    priorities: BTreeMap<String, i32>,
     rng: fastrand::Rng,
+    /// Wall time (ms since the Unix epoch) at machine time 0.
+    wall_zero: i64,
+    /// What the OS last reported.
     os: Connectivity,
-    /// Online as far as decisions go: goes false only after the flap debounce.
-    effective_online: bool,
-    /// Whether the shell has reported connectivity yet (the first report is taken as it is).
-    reported: bool,
-    offline_at: Option<Millis>,
-    unreachable: bool,
-    sign_in_needed: bool,
-    probe_at: Option<Millis>,
-    probe_attempt: u32,
-    probing: bool,
-    /// Units in the durable queue, with whether someone forces them.
-    queued: BTreeMap<String, bool>,
-    run_requested: bool,
-    running: Option<String>,
-    retry_attempt: u32,
-    hold_until: Option<Millis>,
+    link: Link,
+    server: Server,
+    /// Whether a probe is on its way (a fact about the world, kept whatever the server state
+    /// became meanwhile: there is never a second one, and a late answer is recognised).
+    probe_in_flight: bool,
+    queue: Queue,
+    run: Run,
+    /// When the changes saved so far get their sync.
     change_at: Option<Millis>,
+    /// When the next periodic sync is due.
     periodic_at: Option<Millis>,
-    failure: Option<Failure>,
 }
 
 fn ms(d: Duration) -> Millis {
@@ -152,109 +196,157 @@ fn ms(d: Duration) -> Millis {
 }
 
 impl Machine {
-    /// A machine with `policy`, its jitter drawn from `seed`; connectivity is assumed until the
-    /// shell says otherwise.
-    pub fn new(policy: AutoSync, seed: u64) -> Machine {
+    /// A machine with `policy`, the units' priorities, its jitter drawn from `seed`, the queue
+    /// the store kept, and `wall_zero` (epoch ms) at machine time 0. Connectivity is assumed
+    /// until the shell says otherwise.
+    pub(crate) fn new(
+        policy: AutoSync,
+        priorities: BTreeMap<String, i32>,
+        seed: u64,
+        wall_zero: i64,
+        queue: Queue,
+    ) -> Machine {
         Machine {
             policy,
+            priorities,
             rng: fastrand::Rng::with_seed(seed),
+            wall_zero,
             os: Connectivity::online(NetworkType::Other),
-            effective_online: true,
-            reported: false,
-            offline_at: None,
-            unreachable: false,
-            sign_in_needed: false,
-            probe_at: None,
-            probe_attempt: 0,
-            probing: false,
-            queued: BTreeMap::new(),
-            run_requested: false,
-            running: None,
-            retry_attempt: 0,
-            hold_until: None,
+            link: Link::Assumed,
+            server: Server::Answering,
+            probe_in_flight: false,
+            queue,
+            run: Run::Idle,
             change_at: None,
             periodic_at: None,
-            failure: None,
         }
     }
 
     /// The policy.
-    pub fn policy(&self) -> &AutoSync {
+    pub(crate) fn policy(&self) -> &AutoSync {
         &self.policy
     }
 
     /// The network state.
-    pub fn network(&self) -> NetworkStatus {
-        if !self.effective_online {
-            NetworkStatus::Offline
-        } else if self.sign_in_needed {
-            NetworkStatus::SignInNeeded
-        } else if self.unreachable {
-            NetworkStatus::ServerUnreachable
-        } else {
-            NetworkStatus::Online
+    pub(crate) fn network(&self) -> NetworkStatus {
+        match (self.link, self.server) {
+            (Link::Down, _) => NetworkStatus::Offline,
+            (_, Server::SignInNeeded) => NetworkStatus::SignInNeeded,
+            (_, Server::Unreachable { .. }) => NetworkStatus::ServerUnreachable,
+            _ => NetworkStatus::Online,
         }
     }
 
     /// What the OS last reported.
-    pub fn connectivity(&self) -> Connectivity {
+    pub(crate) fn connectivity(&self) -> Connectivity {
         self.os
     }
 
-    /// The unit being synced, if any.
-    pub fn running(&self) -> Option<&str> {
-        self.running.as_deref()
+    /// The request being synced, if any.
+    pub(crate) fn running(&self) -> Option<&SyncRequest> {
+        match &self.run {
+            Run::Running(request) => Some(request),
+            Run::Idle => None,
+        }
     }
 
-    /// Whether the machine asked to run a request and waits for the driver to start it.
-    pub fn starting(&self) -> bool {
-        self.run_requested
-    }
-
-    /// The units queued (mirror of the durable queue's membership).
-    pub fn queued(&self) -> impl Iterator<Item = &str> {
-        self.queued.keys().map(String::as_str)
+    /// The queued requests, in the order they will run.
+    pub(crate) fn queued(&self) -> impl Iterator<Item = &SyncRequest> {
+        self.queue.requests()
     }
 
     /// The standing failure, if any.
-    pub fn failure(&self) -> Option<&Failure> {
-        self.failure.as_ref()
+    pub(crate) fn failure(&self) -> Option<Failure> {
+        let failure = |reason, retryable, next_retry_at| Failure {
+            reason,
+            retryable,
+            next_retry_at,
+        };
+        match self.server {
+            Server::Answering => None,
+            Server::BackingOff { until, reason, .. } => Some(failure(reason, true, until)),
+            Server::Unreachable { next_probe, .. } => Some(failure(
+                FailureReason::Unreachable,
+                true,
+                self.policy.retry.then_some(next_probe),
+            )),
+            Server::SignInNeeded => Some(failure(FailureReason::SignInNeeded, false, None)),
+            Server::Broken { reason } => Some(failure(reason, false, None)),
+        }
+    }
+
+    /// What the scheduler is doing, for the status: a running sync wins, then being offline,
+    /// then a standing failure. `progress` is the running sync's.
+    pub(crate) fn sync_state(&self, progress: Option<&Progress>) -> SyncState {
+        if let Some(request) = self.running() {
+            return SyncState::Syncing {
+                unit: request.unit.clone(),
+                progress: progress.cloned().unwrap_or_else(Progress::starting),
+            };
+        }
+        if self.network() == NetworkStatus::Offline {
+            return SyncState::Offline;
+        }
+        match self.failure() {
+            Some(f) => SyncState::Failed {
+                reason: f.reason,
+                retryable: f.retryable,
+                next_retry_at: f.next_retry_at.map(|t| self.wall(t)),
+            },
+            None => SyncState::Idle,
+        }
+    }
+
+    /// A machine time as wall time (epoch ms).
+    fn wall(&self, t: Millis) -> i64 {
+        self.wall_zero
+            .saturating_add(i64::try_from(t).unwrap_or(i64::MAX))
     }
 
     /// When the machine next needs a [`Input::Tick`], if ever.
-    pub fn next_wake(&self) -> Option<Millis> {
-        let probe = self.probe_at.filter(|_| self.probe_allowed());
-        [
-            self.offline_at,
-            self.change_at,
-            self.periodic_at,
-            self.hold_until,
-            probe,
-        ]
-        .into_iter()
-        .flatten()
-        .min()
+    pub(crate) fn next_wake(&self) -> Option<Millis> {
+        let dropping = match self.link {
+            Link::Dropping { at } => Some(at),
+            _ => None,
+        };
+        let hold = match self.server {
+            Server::BackingOff { until, .. } => until,
+            _ => None,
+        };
+        let probe = match self.server {
+            Server::Unreachable { next_probe, .. } if self.probe_allowed() => Some(next_probe),
+            _ => None,
+        };
+        [dropping, self.change_at, self.periodic_at, hold, probe]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     /// Feeds one input at time `now`; returns what to do, in order.
-    pub fn step(&mut self, now: Millis, input: Input) -> Vec<Action> {
+    pub(crate) fn step(&mut self, now: Millis, input: Input) -> Vec<Action> {
+        let mut changes = Vec::new();
         let mut actions = Vec::new();
-        self.apply(now, input, &mut actions);
-        self.fire_timers(now, &mut actions);
-        self.maybe_run(&mut actions);
+        self.apply(now, input, &mut changes);
+        self.fire_timers(now, &mut changes, &mut actions);
+        let run = self.maybe_run(&mut changes);
+        if !changes.is_empty() {
+            actions.insert(0, Action::Persist(changes));
+        }
+        actions.extend(run.map(Action::Run));
         actions
     }
 
-    fn enqueue_auto(&mut self, actions: &mut Vec<Action>) {
-        let unit = self.policy.unit.clone();
-        self.enqueue(unit, actions);
+    /// Queues `unit` at its configured priority.
+    fn enqueue(&mut self, unit: &str, now: Millis, changes: &mut Vec<QueueChange>) {
+        let priority = self.priorities.get(unit).copied().unwrap_or(0);
+        let wall = self.wall(now);
+        self.queue.push(unit, priority, false, false, wall, changes);
     }
 
-    fn enqueue(&mut self, unit: String, actions: &mut Vec<Action>) {
-        if !self.queued.contains_key(&unit) {
-            self.queued.insert(unit.clone(), false);
-            actions.push(Action::Enqueue { unit });
-        }
+    fn enqueue_auto(&mut self, now: Millis, changes: &mut Vec<QueueChange>) {
+        let unit = self.policy.unit.clone();
+        self.enqueue(&unit, now, changes);
     }
 
     /// Full jitter: a uniform delay in `[0, min(cap, base * 2^(attempt-1))]`.
@@ -263,51 +355,29 @@ impl Machine {
         self.rng.u64(0..=exp.min(ms(cap)))
     }
 
-    /// Forgets every failure and backoff: the network just came back (or the user asked).
-    fn reset_backoff(&mut self) {
-        self.retry_attempt = 0;
-        self.hold_until = None;
-        self.unreachable = false;
-        self.probe_at = None;
-        self.probe_attempt = 0;
-        self.failure = None;
+    /// Forgets every failure and backoff (the network came back, the user asked, the server
+    /// answered); a refused token stays refused until a new one is set.
+    fn forget_failures(&mut self) {
+        if self.server != Server::SignInNeeded {
+            self.server = Server::Answering;
+        }
     }
 
-    fn apply(&mut self, now: Millis, input: Input, actions: &mut Vec<Action>) {
+    fn apply(&mut self, now: Millis, input: Input, changes: &mut Vec<QueueChange>) {
         match input {
             Input::Start => {
                 if self.policy.on_start {
-                    self.enqueue_auto(actions);
+                    self.enqueue_auto(now, changes);
                 }
                 self.periodic_at = self.policy.periodic.map(|p| now.saturating_add(ms(p)));
             }
-            Input::Connectivity(c) => {
-                self.os = c;
-                let first = !std::mem::replace(&mut self.reported, true);
-                if first && !c.connected {
-                    // Until the first report the machine only assumed connectivity: there was
-                    // no connection to flap.
-                    self.effective_online = false;
-                } else if c.connected {
-                    // A return within the debounce was a flap: nothing changed for the user.
-                    self.offline_at = None;
-                    if !self.effective_online {
-                        self.effective_online = true;
-                        self.reset_backoff();
-                        if self.policy.on_connectivity {
-                            self.enqueue_auto(actions);
-                        }
-                    }
-                } else if self.effective_online && self.offline_at.is_none() {
-                    self.offline_at = Some(now.saturating_add(ms(self.policy.offline_debounce)));
-                }
-            }
+            Input::Connectivity(c) => self.connectivity_reported(now, c, changes),
             Input::Resume => {
                 if self.policy.on_resume {
-                    self.enqueue_auto(actions);
+                    self.enqueue_auto(now, changes);
                 }
-                if self.unreachable && !self.probing {
-                    self.probe_at = Some(now);
+                if let Server::Unreachable { next_probe, .. } = &mut self.server {
+                    *next_probe = now;
                 }
             }
             Input::LocalChange => {
@@ -317,202 +387,202 @@ impl Machine {
                     self.change_at.get_or_insert(now.saturating_add(ms(d)));
                 }
             }
-            Input::Queued {
+            Input::Requested {
                 unit,
+                priority,
                 discard_pending,
                 force,
             } => {
-                if discard_pending {
-                    // Someone may await this very unit: its request stays forced.
-                    let awaited = self.queued.get(&unit).copied().unwrap_or(false);
-                    self.queued.clear();
-                    if awaited {
-                        self.queued.insert(unit.clone(), true);
-                    }
-                }
-                let forced = self.queued.entry(unit).or_insert(false);
-                *forced |= force;
+                let wall = self.wall(now);
+                self.queue
+                    .push(&unit, priority, discard_pending, force, wall, changes);
             }
-            Input::Started { unit } => {
-                self.run_requested = false;
-                self.queued.remove(&unit);
-                self.running = Some(unit);
-            }
-            Input::QueueEmpty => {
-                self.run_requested = false;
-                self.queued.clear();
-            }
-            Input::Ended { unit, failure } => {
-                self.running = None;
+            Input::Ended(failure) => {
+                let Run::Running(request) = std::mem::replace(&mut self.run, Run::Idle) else {
+                    return;
+                };
+                changes.push(QueueChange::Finished { id: request.id });
                 match failure {
                     None => {
-                        self.reset_backoff();
+                        self.server = Server::Answering;
                         self.periodic_at = self.policy.periodic.map(|p| now.saturating_add(ms(p)));
                     }
-                    Some((kind, reason)) => self.failed(now, unit, kind, reason, actions),
+                    Some((kind, reason)) => self.failed(now, &request.unit, kind, reason, changes),
                 }
             }
-            Input::ProbeEnded(_) if !self.probing => {}
-            Input::ProbeEnded(result) => {
-                self.probing = false;
-                match result {
-                    ProbeResult::Reachable => {
-                        self.reset_backoff();
-                    }
-                    ProbeResult::SignInNeeded => {
-                        self.unreachable = false;
-                        self.probe_at = None;
-                        self.sign_in_needed = true;
-                        self.failure = Some(Failure {
-                            reason: "sign-in needed".into(),
-                            retryable: false,
-                            next_retry_at: None,
-                        });
-                    }
-                    ProbeResult::Unreachable if self.unreachable => {
-                        self.probe_attempt += 1;
-                        let delay = self.backoff(
-                            self.probe_attempt,
-                            self.policy.probe_base,
-                            self.policy.probe_cap,
-                        );
-                        let at = now.saturating_add(delay);
-                        self.probe_at = Some(at);
-                        if let Some(f) = &mut self.failure {
-                            f.next_retry_at = Some(at);
-                        }
-                    }
-                    ProbeResult::Unreachable => {}
-                }
-            }
+            Input::ProbeEnded(result) => self.probe_ended(now, result),
             Input::TokenChanged => {
-                self.sign_in_needed = false;
-                self.reset_backoff();
+                self.server = Server::Answering;
                 if self.policy.on_start {
-                    self.enqueue_auto(actions);
+                    self.enqueue_auto(now, changes);
                 }
             }
             Input::RetryNow => {
-                self.reset_backoff();
-                self.enqueue_auto(actions);
+                self.forget_failures();
+                self.enqueue_auto(now, changes);
             }
             Input::Tick => {}
         }
     }
 
+    fn connectivity_reported(
+        &mut self,
+        now: Millis,
+        c: Connectivity,
+        changes: &mut Vec<QueueChange>,
+    ) {
+        self.os = c;
+        self.link = match (self.link, c.connected) {
+            // Until the first report the machine only assumed connectivity: nothing to debounce.
+            (Link::Assumed, true) => Link::Up,
+            (Link::Assumed, false) => Link::Down,
+            // A return within the debounce was a flap: nothing changed for the user.
+            (Link::Up | Link::Dropping { .. }, true) => Link::Up,
+            (Link::Up, false) => Link::Dropping {
+                at: now.saturating_add(ms(self.policy.offline_debounce)),
+            },
+            (link @ (Link::Dropping { .. } | Link::Down), false) => link,
+            (Link::Down, true) => {
+                self.forget_failures();
+                if self.policy.on_connectivity {
+                    self.enqueue_auto(now, changes);
+                }
+                Link::Up
+            }
+        };
+    }
+
+    fn probe_ended(&mut self, now: Millis, result: ProbeResult) {
+        if !std::mem::replace(&mut self.probe_in_flight, false) {
+            return;
+        }
+        // An answer that comes after the world moved on (the connection dropped, a sync
+        // answered first) says nothing new.
+        let Server::Unreachable { attempt, .. } = self.server else {
+            return;
+        };
+        if self.link == Link::Down {
+            return;
+        }
+        self.server = match result {
+            ProbeResult::Reachable => Server::Answering,
+            ProbeResult::SignInNeeded => Server::SignInNeeded,
+            ProbeResult::Unreachable => {
+                let attempt = attempt + 1;
+                let delay = self.backoff(attempt, self.policy.probe_base, self.policy.probe_cap);
+                Server::Unreachable {
+                    attempt,
+                    next_probe: now.saturating_add(delay),
+                }
+            }
+        };
+    }
+
     fn failed(
         &mut self,
         now: Millis,
-        unit: String,
+        unit: &str,
         kind: FailureKind,
-        reason: String,
-        actions: &mut Vec<Action>,
+        reason: FailureReason,
+        changes: &mut Vec<QueueChange>,
     ) {
         let retry = self.policy.retry;
-        let mut failure = Failure {
-            reason,
-            retryable: true,
-            next_retry_at: None,
-        };
-        match kind {
-            FailureKind::Offline => {
-                // The offline banner says it all; the sync runs when connectivity returns.
-                if retry {
-                    self.enqueue(unit, actions);
-                }
-                return;
-            }
+        self.server = match kind {
+            // The offline banner says it all; the sync runs when connectivity returns.
+            FailureKind::Offline => self.server,
             FailureKind::Unreachable => {
-                self.unreachable = true;
-                self.probe_attempt = 0;
                 let delay = self
                     .backoff(1, self.policy.probe_base, self.policy.probe_cap)
                     .max(1);
-                let at = now.saturating_add(delay);
-                self.probe_at = Some(at);
-                failure.next_retry_at = retry.then_some(at);
+                Server::Unreachable {
+                    attempt: 0,
+                    next_probe: now.saturating_add(delay),
+                }
             }
-            FailureKind::SignInNeeded => {
-                self.sign_in_needed = true;
-                failure.retryable = false;
-            }
+            FailureKind::SignInNeeded => Server::SignInNeeded,
             FailureKind::Retryable { retry_after } => {
-                self.retry_attempt += 1;
+                let attempt = match self.server {
+                    Server::BackingOff { attempt, .. } => attempt + 1,
+                    _ => 1,
+                };
                 let delay = match retry_after {
                     // The server's word wins, up to an hour (a bogus header must not park the
                     // client for days).
                     Some(d) => ms(d).min(3_600_000),
-                    None => self.backoff(
-                        self.retry_attempt,
-                        self.policy.retry_base,
-                        self.policy.retry_cap,
-                    ),
+                    None => self.backoff(attempt, self.policy.retry_base, self.policy.retry_cap),
                 };
-                if retry {
-                    self.hold_until = Some(now.saturating_add(delay));
-                    failure.next_retry_at = self.hold_until;
+                Server::BackingOff {
+                    attempt,
+                    until: retry.then_some(now.saturating_add(delay)),
+                    reason,
                 }
             }
-            FailureKind::Fatal => {
-                failure.retryable = false;
-                self.failure = Some(failure);
-                return;
-            }
+            FailureKind::Fatal => Server::Broken { reason },
+        };
+        if retry && kind != FailureKind::Fatal {
+            self.enqueue(unit, now, changes);
         }
-        if retry {
-            self.enqueue(unit, actions);
-        }
-        self.failure = Some(failure);
     }
 
-    fn fire_timers(&mut self, now: Millis, actions: &mut Vec<Action>) {
-        if self.offline_at.is_some_and(|t| t <= now) {
-            self.offline_at = None;
-            self.effective_online = false;
-            self.probing = false;
+    fn fire_timers(
+        &mut self,
+        now: Millis,
+        changes: &mut Vec<QueueChange>,
+        actions: &mut Vec<Action>,
+    ) {
+        if matches!(self.link, Link::Dropping { at } if at <= now) {
+            self.link = Link::Down;
         }
         if self.change_at.is_some_and(|t| t <= now) {
             self.change_at = None;
-            self.enqueue_auto(actions);
+            self.enqueue_auto(now, changes);
         }
         if let Some(t) = self.periodic_at.filter(|t| *t <= now) {
             self.periodic_at = self
                 .policy
                 .periodic
                 .map(|p| t.max(now).saturating_add(ms(p)));
-            self.enqueue_auto(actions);
+            self.enqueue_auto(now, changes);
         }
-        if self.hold_until.is_some_and(|t| t <= now) {
-            self.hold_until = None;
+        if let Server::BackingOff { until, .. } = &mut self.server {
+            if until.is_some_and(|t| t <= now) {
+                *until = None;
+            }
         }
-        if self.probe_at.is_some_and(|t| t <= now) && self.probe_allowed() {
-            self.probe_at = None;
-            self.probing = true;
+        let due =
+            matches!(self.server, Server::Unreachable { next_probe, .. } if next_probe <= now);
+        if due && self.probe_allowed() {
+            self.probe_in_flight = true;
             actions.push(Action::Probe);
         }
     }
 
-    /// A probe makes sense only while the server is unreachable over a working connection.
+    /// A probe makes sense only over a working connection, and one at a time.
     fn probe_allowed(&self) -> bool {
-        self.unreachable && self.effective_online && self.os.connected && !self.probing
+        self.link != Link::Down && self.os.connected && !self.probe_in_flight
     }
 
-    fn maybe_run(&mut self, actions: &mut Vec<Action>) {
-        if self.running.is_some() || self.run_requested || self.queued.is_empty() {
-            return;
+    /// The request to start now, if the machine may start one.
+    fn maybe_run(&mut self, changes: &mut Vec<QueueChange>) -> Option<SyncRequest> {
+        if self.run != Run::Idle || self.queue.is_empty() {
+            return None;
         }
-        if !self.os.connected || !self.effective_online {
-            return;
+        if !self.os.connected || self.link == Link::Down {
+            return None;
         }
-        let forced = self.queued.values().any(|f| *f);
         let metered = self.os.metered && !self.policy.on_metered;
-        let waiting =
-            self.sign_in_needed || self.unreachable || self.hold_until.is_some() || metered;
-        if waiting && !forced {
-            return;
+        let waiting = metered
+            || match self.server {
+                Server::SignInNeeded | Server::Unreachable { .. } => true,
+                Server::BackingOff { until, .. } => until.is_some(),
+                Server::Answering | Server::Broken { .. } => false,
+            };
+        if waiting && !self.queue.any_forced() {
+            return None;
         }
-        self.run_requested = true;
-        actions.push(Action::RunNext);
+        let request = self.queue.pop(changes)?;
+        self.run = Run::Running(request.clone());
+        Some(request)
     }
 }
 
@@ -520,28 +590,46 @@ impl Machine {
 mod tests {
     use super::*;
 
-    fn started(m: &mut Machine, now: Millis) -> String {
-        let unit = m.queued().next().expect("something queued").to_string();
-        m.step(now, Input::Started { unit: unit.clone() });
-        unit
+    fn machine(policy: AutoSync, seed: u64) -> Machine {
+        let priorities = BTreeMap::from([("all".to_string(), 0), ("tasks".to_string(), 0)]);
+        Machine::new(policy, priorities, seed, 0, Queue::default())
+    }
+
+    /// The units the actions start, in order.
+    fn runs(actions: &[Action]) -> Vec<&str> {
+        actions
+            .iter()
+            .filter_map(|a| match a {
+                Action::Run(r) => Some(r.unit.as_str()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Whether the actions queue a request for `unit`.
+    fn queues(actions: &[Action], unit: &str) -> bool {
+        actions.iter().any(|a| match a {
+            Action::Persist(changes) => changes
+                .iter()
+                .any(|c| matches!(c, QueueChange::Added { request, .. } if request.unit == unit)),
+            _ => false,
+        })
+    }
+
+    fn failed(kind: FailureKind, reason: FailureReason) -> Input {
+        Input::Ended(Some((kind, reason)))
     }
 
     #[test]
     fn start_queues_the_auto_unit_and_runs_it() {
-        let mut m = Machine::new(AutoSync::default(), 1);
+        let mut m = machine(AutoSync::default(), 1);
         let actions = m.step(0, Input::Start);
-        assert_eq!(
-            actions,
-            vec![Action::Enqueue { unit: "all".into() }, Action::RunNext]
-        );
-        assert_eq!(started(&mut m, 1), "all");
-        assert_eq!(m.running(), Some("all"));
-        m.step(
-            5,
-            Input::Ended {
-                unit: "all".into(),
-                failure: None,
-            },
+        assert!(queues(&actions, "all"));
+        assert_eq!(runs(&actions), vec!["all"]);
+        assert_eq!(m.running().map(|r| r.unit.as_str()), Some("all"));
+        let actions = m.step(5, Input::Ended(None));
+        assert!(
+            matches!(&actions[..], [Action::Persist(c)] if matches!(c[..], [QueueChange::Finished { .. }]))
         );
         assert_eq!(m.running(), None);
         assert_eq!(m.next_wake(), Some(5 + 15 * 60 * 1000), "periodic sync");
@@ -549,7 +637,7 @@ mod tests {
 
     #[test]
     fn connectivity_return_runs_at_once_and_flaps_are_ignored() {
-        let mut m = Machine::new(AutoSync::default(), 2);
+        let mut m = machine(AutoSync::default(), 2);
         m.step(
             0,
             Input::Connectivity(Connectivity::online(NetworkType::Wifi)),
@@ -569,49 +657,45 @@ mod tests {
             9000,
             Input::Connectivity(Connectivity::online(NetworkType::Cellular)),
         );
-        assert_eq!(
-            actions,
-            vec![Action::Enqueue { unit: "all".into() }, Action::RunNext]
-        );
+        assert!(queues(&actions, "all"));
+        assert_eq!(runs(&actions), vec!["all"]);
         assert_eq!(m.network(), NetworkStatus::Online);
     }
 
     #[test]
     fn the_first_report_is_not_debounced() {
-        let mut m = Machine::new(AutoSync::default(), 7);
+        let mut m = machine(AutoSync::default(), 7);
         m.step(0, Input::Connectivity(Connectivity::offline()));
         assert_eq!(
             m.network(),
             NetworkStatus::Offline,
             "nothing to debounce yet"
         );
-        assert_eq!(
-            m.step(1, Input::Start),
-            vec![Action::Enqueue { unit: "all".into() }]
-        );
+        let actions = m.step(1, Input::Start);
+        assert!(queues(&actions, "all"));
+        assert!(runs(&actions).is_empty());
     }
 
     #[test]
     fn retry_after_is_honoured_and_holds_the_queue() {
-        let mut m = Machine::new(AutoSync::default(), 3);
+        let mut m = machine(AutoSync::default(), 3);
         m.step(0, Input::Start);
-        started(&mut m, 0);
         let actions = m.step(
             10,
-            Input::Ended {
-                unit: "all".into(),
-                failure: Some((
-                    FailureKind::Retryable {
-                        retry_after: Some(Duration::from_secs(30)),
-                    },
-                    "server error (503)".into(),
-                )),
-            },
+            failed(
+                FailureKind::Retryable {
+                    retry_after: Some(Duration::from_secs(30)),
+                },
+                FailureReason::ServerError { status: 503 },
+            ),
         );
-        assert_eq!(actions, vec![Action::Enqueue { unit: "all".into() }]);
-        assert_eq!(m.failure().and_then(|f| f.next_retry_at), Some(30_010));
+        assert!(queues(&actions, "all"));
+        assert!(runs(&actions).is_empty());
+        let failure = m.failure().expect("failed");
+        assert_eq!(failure.next_retry_at, Some(30_010));
+        assert_eq!(failure.reason, FailureReason::ServerError { status: 503 });
         assert!(m.step(30_009, Input::Tick).is_empty());
-        assert_eq!(m.step(30_010, Input::Tick), vec![Action::RunNext]);
+        assert_eq!(runs(&m.step(30_010, Input::Tick)), vec!["all"]);
     }
 
     #[test]
@@ -620,15 +704,11 @@ mod tests {
             periodic: None,
             ..AutoSync::default()
         };
-        let mut m = Machine::new(policy.clone(), 4);
+        let mut m = machine(policy.clone(), 4);
         m.step(0, Input::Start);
-        started(&mut m, 0);
         m.step(
             1,
-            Input::Ended {
-                unit: "all".into(),
-                failure: Some((FailureKind::Unreachable, "server unreachable".into())),
-            },
+            failed(FailureKind::Unreachable, FailureReason::Unreachable),
         );
         assert_eq!(m.network(), NetworkStatus::ServerUnreachable);
         let mut now = 1;
@@ -647,15 +727,15 @@ mod tests {
         let wake = m.next_wake().expect("probe");
         assert_eq!(m.step(wake, Input::Tick), vec![Action::Probe]);
         assert_eq!(
-            m.step(wake, Input::ProbeEnded(ProbeResult::Reachable)),
-            vec![Action::RunNext]
+            runs(&m.step(wake, Input::ProbeEnded(ProbeResult::Reachable))),
+            vec!["all"]
         );
         assert_eq!(m.network(), NetworkStatus::Online);
     }
 
     #[test]
     fn metered_networks_wait_when_the_policy_says_so() {
-        let mut m = Machine::new(
+        let mut m = machine(
             AutoSync {
                 on_metered: false,
                 ..AutoSync::default()
@@ -667,56 +747,80 @@ mod tests {
             ..Connectivity::online(NetworkType::Cellular)
         };
         m.step(0, Input::Connectivity(cellular));
-        assert_eq!(
-            m.step(1, Input::Start),
-            vec![Action::Enqueue { unit: "all".into() }]
-        );
-        let forced = Input::Queued {
+        let actions = m.step(1, Input::Start);
+        assert!(queues(&actions, "all") && runs(&actions).is_empty());
+        let forced = Input::Requested {
             unit: "tasks".into(),
+            priority: 1000,
             discard_pending: false,
             force: true,
         };
         assert_eq!(
-            m.step(2, forced),
-            vec![Action::RunNext],
+            runs(&m.step(2, forced)),
+            vec!["tasks"],
             "an awaited sync runs"
         );
-        m.step(
-            3,
-            Input::Started {
-                unit: "tasks".into(),
-            },
-        );
-        m.step(
-            4,
-            Input::Ended {
-                unit: "tasks".into(),
-                failure: None,
-            },
-        );
+        m.step(4, Input::Ended(None));
         assert!(m.step(5, Input::Tick).is_empty(), "`all` waits for wifi");
         let actions = m.step(
             6,
             Input::Connectivity(Connectivity::online(NetworkType::Wifi)),
         );
-        assert_eq!(actions, vec![Action::RunNext]);
+        assert_eq!(runs(&actions), vec!["all"]);
     }
 
     #[test]
     fn sign_in_needed_waits_for_a_token_unless_forced() {
-        let mut m = Machine::new(AutoSync::default(), 5);
+        let mut m = machine(AutoSync::default(), 5);
         m.step(0, Input::Start);
-        started(&mut m, 0);
         m.step(
             1,
-            Input::Ended {
-                unit: "all".into(),
-                failure: Some((FailureKind::SignInNeeded, "sign-in needed".into())),
-            },
+            failed(FailureKind::SignInNeeded, FailureReason::SignInNeeded),
         );
         assert_eq!(m.network(), NetworkStatus::SignInNeeded);
         assert_eq!(m.next_wake().map(|w| w > 60_000), Some(true));
         assert!(m.step(2, Input::Tick).is_empty());
-        assert_eq!(m.step(3, Input::TokenChanged), vec![Action::RunNext]);
+        assert_eq!(runs(&m.step(3, Input::TokenChanged)), vec!["all"]);
+    }
+
+    #[test]
+    fn both_ways_of_learning_the_token_is_refused_end_the_same() {
+        // Learnt by a probe while the server was unreachable, or by a sync failing: either way
+        // nothing is probed any more and Retry is not offered.
+        let mut by_probe = machine(AutoSync::default(), 8);
+        by_probe.step(0, Input::Start);
+        by_probe.step(
+            1,
+            failed(FailureKind::Unreachable, FailureReason::Unreachable),
+        );
+        let wake = by_probe.next_wake().expect("probe");
+        assert_eq!(by_probe.step(wake, Input::Tick), vec![Action::Probe]);
+        by_probe.step(wake, Input::ProbeEnded(ProbeResult::SignInNeeded));
+
+        let mut by_sync = machine(AutoSync::default(), 8);
+        by_sync.step(0, Input::Start);
+        by_sync.step(
+            1,
+            failed(FailureKind::Unreachable, FailureReason::Unreachable),
+        );
+        let forced = Input::Requested {
+            unit: "all".into(),
+            priority: 1000,
+            discard_pending: false,
+            force: true,
+        };
+        assert_eq!(runs(&by_sync.step(2, forced)), vec!["all"]);
+        by_sync.step(
+            3,
+            failed(FailureKind::SignInNeeded, FailureReason::SignInNeeded),
+        );
+
+        for m in [&by_probe, &by_sync] {
+            assert_eq!(m.network(), NetworkStatus::SignInNeeded);
+            assert_eq!(m.server, Server::SignInNeeded);
+            let f = m.failure().expect("failure");
+            assert_eq!(f.reason, FailureReason::SignInNeeded);
+            assert!(!f.retryable);
+        }
     }
 }

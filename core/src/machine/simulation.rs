@@ -5,18 +5,22 @@
 //! calm phase (network and server up, token valid). Checked:
 //!
 //! - at most one sync and one probe run at a time, and a sync only starts when asked;
-//! - the machine's view of the queue matches the durable queue;
+//! - the queue as persisted (the machine's [`Action::Persist`] changes applied in order, as the
+//!   store applies them) always equals the machine's own queue and running request;
+//! - the two ways of learning that the token is refused (a sync failing, a probe) agree: while
+//!   sign-in is needed nothing is probed, Retry is not offered and the reason says so;
 //! - the status says "Syncing…" exactly while a sync runs (it never sticks);
 //! - the server applies every mutation exactly once, even when answers are lost;
 //! - once calm, the outbox drains within a bound, and the machine ends idle and online.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use super::{Action, FailureKind, Input, Machine, Millis, ProbeResult};
 use crate::autosync::AutoSync;
 use crate::network::{Connectivity, NetworkStatus, NetworkType};
-use crate::status::SyncState;
+use crate::queue::{Queue, QueueChange};
+use crate::status::{FailureReason, SyncState};
 
 /// Seeded runs per test run.
 const RUNS: u64 = 10_000;
@@ -49,6 +53,9 @@ struct Pending {
     entity: &'static str,
 }
 
+/// One request as the simulated store keeps it: unit, priority, first, running.
+type Persisted = BTreeMap<i64, (String, i32, bool, bool)>;
+
 struct InFlightSync {
     unit: String,
     ends_at: Millis,
@@ -62,8 +69,8 @@ struct World {
     machine: Machine,
     os_connected: bool,
     server: ServerMode,
-    /// Durable queue, in run order (FIFO; discard puts the new one alone).
-    queue: Vec<String>,
+    /// The queue as the store would hold it, from the machine's persisted changes.
+    persisted: Persisted,
     outbox: Vec<Pending>,
     next_seq: u64,
     next_id: u64,
@@ -87,11 +94,17 @@ impl World {
                     on_metered: seed % 2 == 0,
                     ..AutoSync::default()
                 },
+                ["all", "tasks", "comments"]
+                    .into_iter()
+                    .map(|u| (u.to_string(), 0))
+                    .collect(),
                 seed ^ 0x5eed,
+                0,
+                Queue::default(),
             ),
             os_connected: true,
             server: ServerMode::Up,
-            queue: Vec::new(),
+            persisted: Persisted::new(),
             outbox: Vec::new(),
             next_seq: 1,
             next_id: 1,
@@ -108,22 +121,11 @@ impl World {
         let actions = self.machine.step(self.now, input);
         for action in actions {
             match action {
-                Action::Enqueue { unit } => {
-                    assert!(
-                        !self.queue.contains(&unit),
-                        "machine enqueued `{unit}` twice"
-                    );
-                    self.queue.push(unit);
-                }
-                Action::RunNext => {
+                Action::Persist(changes) => self.persist(&changes),
+                Action::Run(request) => {
                     assert!(self.sync.is_none(), "a second sync started while one runs");
                     assert!(self.os_connected, "a sync started while the OS is offline");
-                    if self.queue.is_empty() {
-                        self.feed(Input::QueueEmpty);
-                        continue;
-                    }
-                    let unit = self.queue.remove(0);
-                    let entities = unit_entities(&unit);
+                    let entities = unit_entities(&request.unit);
                     let pushed = self
                         .outbox
                         .iter()
@@ -132,15 +134,19 @@ impl World {
                         .collect();
                     let ends_at = self.now + self.rng.u64(20..3000);
                     self.sync = Some(InFlightSync {
-                        unit: unit.clone(),
+                        unit: request.unit,
                         ends_at,
                         pushed,
                     });
                     self.syncs_started += 1;
-                    self.feed(Input::Started { unit });
                 }
                 Action::Probe => {
                     assert!(self.probe_ends_at.is_none(), "two probes at once");
+                    assert_ne!(
+                        self.machine.network(),
+                        NetworkStatus::SignInNeeded,
+                        "a probe while sign-in is needed"
+                    );
                     self.probe_ends_at = Some(self.now + self.rng.u64(5..500));
                 }
             }
@@ -148,9 +154,53 @@ impl World {
         self.check();
     }
 
+    /// Applies queue changes as the store does (`store/queue.rs`).
+    fn persist(&mut self, changes: &[QueueChange]) {
+        for change in changes {
+            match change {
+                QueueChange::Added { request, first } => {
+                    let unit_queued = self
+                        .persisted
+                        .values()
+                        .any(|(u, _, _, running)| *u == request.unit && !running);
+                    assert!(!unit_queued, "`{}` persisted twice", request.unit);
+                    let row = (request.unit.clone(), request.priority, *first, false);
+                    assert!(
+                        self.persisted.insert(request.id, row).is_none(),
+                        "id reused"
+                    );
+                }
+                QueueChange::Raised { id, priority } => {
+                    self.persisted
+                        .get_mut(id)
+                        .expect("raised a stored request")
+                        .1 = *priority;
+                }
+                QueueChange::Discarded => {
+                    self.persisted.retain(|_, (_, _, _, running)| *running);
+                    for row in self.persisted.values_mut() {
+                        row.2 = false;
+                    }
+                }
+                QueueChange::Started { id } => {
+                    self.persisted
+                        .get_mut(id)
+                        .expect("started a stored request")
+                        .3 = true;
+                }
+                QueueChange::Finished { id } => {
+                    assert!(
+                        self.persisted.remove(id).is_some(),
+                        "finished an unknown request"
+                    );
+                }
+            }
+        }
+    }
+
     /// Invariants that hold after every step.
     fn check(&self) {
-        let status = SyncState::of(&self.machine, None, |t| t as i64);
+        let status = self.machine.sync_state(None);
         let syncing = matches!(status, SyncState::Syncing { .. });
         assert_eq!(
             syncing,
@@ -158,10 +208,45 @@ impl World {
             "status says syncing = {syncing} at {}",
             self.now
         );
-        if !self.machine.starting() {
-            let mirror: BTreeSet<&str> = self.machine.queued().collect();
-            let durable: BTreeSet<&str> = self.queue.iter().map(String::as_str).collect();
-            assert_eq!(mirror, durable, "machine and durable queue disagree");
+        let machine_view: Persisted = self
+            .machine
+            .queued()
+            .map(|r| (r.id, (r.unit.clone(), r.priority, false, false)))
+            .chain(
+                self.machine
+                    .running()
+                    .map(|r| (r.id, (r.unit.clone(), r.priority, false, true))),
+            )
+            .collect();
+        let stored: Persisted = self
+            .persisted
+            .iter()
+            .map(|(id, (u, p, _, running))| (*id, (u.clone(), *p, false, *running)))
+            .collect();
+        assert_eq!(
+            machine_view, stored,
+            "the persisted queue differs from the machine's"
+        );
+        match self.machine.network() {
+            NetworkStatus::SignInNeeded => {
+                let f = self
+                    .machine
+                    .failure()
+                    .expect("a failure while sign-in is needed");
+                assert_eq!(f.reason, FailureReason::SignInNeeded);
+                assert!(!f.retryable && f.next_retry_at.is_none());
+            }
+            NetworkStatus::ServerUnreachable => {
+                let f = self.machine.failure().expect("a failure while unreachable");
+                assert_eq!(f.reason, FailureReason::Unreachable);
+            }
+            NetworkStatus::Online => {
+                // The converse: a refused token is never shown while the network says online.
+                let reason = self.machine.failure().map(|f| f.reason);
+                assert_ne!(reason, Some(FailureReason::SignInNeeded), "at {}", self.now);
+                assert_ne!(reason, Some(FailureReason::Unreachable), "at {}", self.now);
+            }
+            NetworkStatus::Offline => {}
         }
         assert!(
             self.applied.values().all(|n| *n == 1),
@@ -201,10 +286,15 @@ impl World {
             }
         };
         let failed = failure.is_some();
-        self.feed(Input::Ended {
-            unit: sync.unit,
-            failure: failure.map(|k| (k, "simulated".to_string())),
-        });
+        let _ = sync.unit;
+        self.feed(Input::Ended(failure.map(|kind| {
+            let reason = match kind {
+                FailureKind::Unreachable => FailureReason::Unreachable,
+                FailureKind::SignInNeeded => FailureReason::SignInNeeded,
+                _ => FailureReason::ServerError { status: 503 },
+            };
+            (kind, reason)
+        })));
         // The driver's drain rule: after a good sync, anything still pending gets a sync.
         if !failed && !self.outbox.is_empty() {
             self.feed(Input::LocalChange);
@@ -280,14 +370,9 @@ impl World {
                 let unit = ["all", "tasks", "comments"][self.rng.usize(0..3)].to_string();
                 let discard = self.rng.bool();
                 let force = self.rng.u32(0..4) == 0;
-                if discard {
-                    self.queue.clear();
-                }
-                if !self.queue.contains(&unit) {
-                    self.queue.push(unit.clone());
-                }
-                self.feed(Input::Queued {
+                self.feed(Input::Requested {
                     unit,
+                    priority: if force { 1000 } else { 0 },
                     discard_pending: discard,
                     force,
                 });
@@ -356,7 +441,7 @@ fn run(seed: u64) {
             "seed {seed}: outbox not drained {DRAIN_BOUND} ms after calm: {} pending, network {:?}, queue {:?}, failure {:?}",
             w.outbox.len(),
             w.machine.network(),
-            w.queue,
+            w.persisted,
             w.machine.failure()
         );
     }
@@ -371,17 +456,13 @@ fn run(seed: u64) {
             w.advance(deadline),
             "seed {seed}: not settled {DRAIN_BOUND} ms after calm: network {:?}, queue {:?}, failure {:?}",
             w.machine.network(),
-            w.queue,
+            w.persisted,
             w.machine.failure()
         );
     }
     assert_eq!(w.machine.network(), NetworkStatus::Online, "seed {seed}");
     assert_eq!(w.machine.failure(), None, "seed {seed}");
-    assert_eq!(
-        SyncState::of(&w.machine, None, |t| t as i64),
-        SyncState::Idle,
-        "seed {seed}"
-    );
+    assert_eq!(w.machine.sync_state(None), SyncState::Idle, "seed {seed}");
     assert!(w.syncs_started > 0);
 }
 

@@ -37,7 +37,7 @@ pub(crate) use apply::{PageStats, PushStats};
 use crate::conflict::{Conflict, Resolution};
 use crate::error::{Error, Result};
 use crate::mutation::{MutationReceipt, MutationStage, QuarantinedMutation};
-use crate::queue::{Enqueued, SyncRequest};
+use crate::queue::{QueueChange, Queued};
 use crate::record::{Counts, Page, Query, Record};
 use crate::shared::lock;
 
@@ -206,29 +206,15 @@ impl Store {
         self.read(|conn| outbox::pending_keys(conn, entity))
     }
 
-    /// Queues a sync of `unit`; survives a restart.
-    pub(crate) fn queue_sync(
-        &self,
-        unit: &str,
-        priority: i32,
-        discard_pending: bool,
-    ) -> Result<Enqueued> {
-        self.write(|tx| queue::enqueue(tx, unit, priority, discard_pending))
+    /// Persists the scheduler's queue changes, in order, in one transaction.
+    pub(crate) fn apply_queue_changes(&self, changes: &[QueueChange]) -> Result<()> {
+        self.write(|tx| queue::apply(tx, changes))
     }
 
-    /// Takes the next queued sync request, marking it running.
-    pub(crate) fn start_next_sync(&self) -> Result<Option<SyncRequest>> {
-        self.write(|tx| queue::start_next(tx))
-    }
-
-    /// Removes a sync request that has run.
-    pub(crate) fn finish_sync(&self, id: i64) -> Result<()> {
-        self.write(|tx| queue::finish(tx, id))
-    }
-
-    /// The queued sync requests, in the order they will run.
-    pub(crate) fn queued_syncs(&self) -> Result<Vec<SyncRequest>> {
-        self.read(queue::queued)
+    /// The sync requests kept from before (a request that was running when the process ended
+    /// is queued again), and the highest request id ever given.
+    pub(crate) fn kept_queue(&self) -> Result<(Vec<Queued>, i64)> {
+        self.read(queue::kept)
     }
 
     /// Where the next pull of `entity` starts (`None`: from the beginning).

@@ -1,12 +1,12 @@
-//! The sync-request queue's table: the request being run stays in it (marked running) until it
-//! ends, so a crash mid-sync puts it back in the queue instead of losing it. Free functions over
-//! the store's connection, like the outbox.
+//! The sync-request queue's table: the scheduler's queue (`queue.rs`) as it survives a restart.
+//! Changes are applied in the order the scheduler made them. The request being run stays in the
+//! table (marked running) until it ends, so a crash mid-sync puts it back in the queue instead of
+//! losing it.
 
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{params, Connection};
 
-use crate::error::Result;
-use crate::queue::{Enqueued, SyncRequest};
-use crate::shared::now_ms;
+use crate::error::{Error, Result};
+use crate::queue::{QueueChange, Queued, SyncRequest};
 
 /// Tables of the queue (the store's second migration).
 pub(crate) const SCHEMA_SQL: &str = "
@@ -22,66 +22,63 @@ CREATE TABLE sync_requests (
 CREATE UNIQUE INDEX sync_requests_one_per_unit ON sync_requests (unit) WHERE state = 'queued';
 ";
 
-/// The one mapping from a `sync_requests` row to a request, reading columns by name.
-fn request_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SyncRequest> {
-    Ok(SyncRequest {
-        id: r.get("id")?,
-        unit: r.get("unit")?,
-        priority: r.get("priority")?,
-        requested_at: r.get("requested_at")?,
+/// The one mapping from a `sync_requests` row to a kept request, reading columns by name.
+fn queued_from_row(r: &rusqlite::Row<'_>) -> Result<Queued> {
+    let state: String = r.get("state")?;
+    if state != "queued" {
+        return Err(Error::Corrupt(format!(
+            "sync request in unexpected state `{state}`"
+        )));
+    }
+    Ok(Queued {
+        request: SyncRequest {
+            id: r.get("id")?,
+            unit: r.get("unit")?,
+            priority: r.get("priority")?,
+            requested_at: r.get("requested_at")?,
+        },
+        first: r.get("first")?,
+        forced: false,
     })
 }
 
-/// Queues a sync of `unit`. With `discard_pending`, every queued request is dropped first (never
-/// the running one) and this one goes ahead of anything queued later without it.
-pub(crate) fn enqueue(
-    conn: &Connection,
-    unit: &str,
-    priority: i32,
-    discard_pending: bool,
-) -> Result<Enqueued> {
-    if discard_pending {
-        conn.prepare_cached("DELETE FROM sync_requests WHERE state = 'queued'")?
-            .execute([])?;
-        conn.prepare_cached("UPDATE sync_requests SET first = 0 WHERE first = 1")?
-            .execute([])?;
+/// Applies the scheduler's queue changes, in order.
+pub(crate) fn apply(conn: &Connection, changes: &[QueueChange]) -> Result<()> {
+    for change in changes {
+        match change {
+            QueueChange::Added { request, first } => {
+                conn.prepare_cached(
+                    "INSERT INTO sync_requests (id, unit, priority, first, requested_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                )?
+                .execute(params![
+                    request.id,
+                    request.unit,
+                    request.priority,
+                    first,
+                    request.requested_at
+                ])?;
+            }
+            QueueChange::Raised { id, priority } => {
+                conn.prepare_cached("UPDATE sync_requests SET priority = ?2 WHERE id = ?1")?
+                    .execute(params![id, priority])?;
+            }
+            QueueChange::Discarded => {
+                conn.prepare_cached("DELETE FROM sync_requests WHERE state = 'queued'")?
+                    .execute([])?;
+                conn.prepare_cached("UPDATE sync_requests SET first = 0 WHERE first = 1")?
+                    .execute([])?;
+            }
+            QueueChange::Started { id } => {
+                conn.prepare_cached("UPDATE sync_requests SET state = 'running' WHERE id = ?1")?
+                    .execute([id])?;
+            }
+            QueueChange::Finished { id } => {
+                conn.prepare_cached("DELETE FROM sync_requests WHERE id = ?1")?
+                    .execute([id])?;
+            }
+        }
     }
-    let queued: Option<i64> = conn
-        .prepare_cached("SELECT id FROM sync_requests WHERE unit = ?1 AND state = 'queued'")?
-        .query_row([unit], |r| r.get(0))
-        .optional()?;
-    if let Some(id) = queued {
-        conn.prepare_cached("UPDATE sync_requests SET priority = MAX(priority, ?2) WHERE id = ?1")?
-            .execute(params![id, priority])?;
-        return Ok(Enqueued::AlreadyQueued);
-    }
-    conn.prepare_cached(
-        "INSERT INTO sync_requests (unit, priority, first, requested_at) VALUES (?1, ?2, ?3, ?4)",
-    )?
-    .execute(params![unit, priority, discard_pending, now_ms()])?;
-    Ok(Enqueued::Added)
-}
-
-/// Takes the next request to run (marking it running), if any.
-pub(crate) fn start_next(conn: &Connection) -> Result<Option<SyncRequest>> {
-    let next = conn
-        .prepare_cached(
-            "SELECT id, unit, priority, requested_at FROM sync_requests WHERE state = 'queued'
-             ORDER BY first DESC, priority DESC, id ASC LIMIT 1",
-        )?
-        .query_row([], request_from_row)
-        .optional()?;
-    if let Some(request) = &next {
-        conn.prepare_cached("UPDATE sync_requests SET state = 'running' WHERE id = ?1")?
-            .execute([request.id])?;
-    }
-    Ok(next)
-}
-
-/// Removes a request that has run (successfully or not: retries are new requests).
-pub(crate) fn finish(conn: &Connection, id: i64) -> Result<()> {
-    conn.prepare_cached("DELETE FROM sync_requests WHERE id = ?1")?
-        .execute([id])?;
     Ok(())
 }
 
@@ -96,19 +93,30 @@ pub(crate) fn recover(conn: &Connection) -> Result<()> {
     Ok(())
 }
 
-/// The queued requests, in the order they will run.
-pub(crate) fn queued(conn: &Connection) -> Result<Vec<SyncRequest>> {
+/// The kept requests (after [`recover`]), and the highest id ever given (new ids continue
+/// after it).
+pub(crate) fn kept(conn: &Connection) -> Result<(Vec<Queued>, i64)> {
     let mut stmt = conn.prepare_cached(
-        "SELECT id, unit, priority, requested_at FROM sync_requests WHERE state = 'queued'
-         ORDER BY first DESC, priority DESC, id ASC",
+        "SELECT id, unit, priority, first, state, requested_at FROM sync_requests",
     )?;
-    let rows = stmt.query_map([], request_from_row)?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+    let mut rows = stmt.query([])?;
+    let mut kept = Vec::new();
+    while let Some(row) = rows.next()? {
+        kept.push(queued_from_row(row)?);
+    }
+    let highest: i64 = conn.query_row(
+        "SELECT MAX(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'sync_requests'), 0),
+                COALESCE((SELECT MAX(id) FROM sync_requests), 0))",
+        [],
+        |r| r.get(0),
+    )?;
+    Ok((kept, highest))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::queue::Queue;
 
     fn db() -> Connection {
         let conn = Connection::open_in_memory().expect("open");
@@ -116,77 +124,50 @@ mod tests {
         conn
     }
 
-    fn units(conn: &Connection) -> Vec<String> {
-        queued(conn)
-            .expect("queued")
-            .into_iter()
-            .map(|r| r.unit)
-            .collect()
+    fn restored(conn: &Connection) -> Queue {
+        recover(conn).expect("recover");
+        let (kept, highest) = kept(conn).expect("kept");
+        Queue::restore(kept, highest)
+    }
+
+    fn units(q: &Queue) -> Vec<String> {
+        q.requests().map(|r| r.unit.clone()).collect()
     }
 
     #[test]
-    fn a_unit_is_queued_once_and_priority_orders() {
+    fn the_stored_queue_matches_the_scheduler_s_after_a_restart() {
         let conn = db();
-        assert_eq!(
-            enqueue(&conn, "comments", 0, false).expect("q"),
-            Enqueued::Added
-        );
-        assert_eq!(
-            enqueue(&conn, "comments", 0, false).expect("q"),
-            Enqueued::AlreadyQueued
-        );
-        assert_eq!(
-            enqueue(&conn, "tasks", 5, false).expect("q"),
-            Enqueued::Added
-        );
-        assert_eq!(
-            enqueue(&conn, "comments", 9, false).expect("q"),
-            Enqueued::AlreadyQueued
-        );
-        assert_eq!(enqueue(&conn, "all", 0, false).expect("q"), Enqueued::Added);
-        // comments took the higher priority of its two requests.
-        assert_eq!(units(&conn), vec!["comments", "tasks", "all"]);
+        let mut q = Queue::default();
+        let mut changes = Vec::new();
+        q.push("all", 0, false, false, 1, &mut changes);
+        q.push("tasks", 0, false, false, 2, &mut changes);
+        q.push("comments", 5, false, false, 3, &mut changes);
+        let running = q.pop(&mut changes).expect("next");
+        assert_eq!(running.unit, "comments");
+        q.push("projects", 0, true, false, 4, &mut changes);
+        q.push("all", 1, false, false, 5, &mut changes);
+        apply(&conn, &changes).expect("apply");
+        let back = restored(&conn);
+        // The running request is queued again behind the discard_pending one; ids continue.
+        assert_eq!(units(&back), vec!["projects", "comments", "all"]);
+        assert!(back.requests().all(|r| r.id <= 4));
+        let mut back = back;
+        let mut more = Vec::new();
+        back.push("x", 0, false, false, 6, &mut more);
+        assert_eq!(back.requests().last().map(|r| r.id), Some(5));
     }
 
     #[test]
-    fn discard_pending_drops_the_queue_but_not_the_running_request() {
+    fn a_running_request_merges_into_the_queued_one_of_its_unit() {
         let conn = db();
-        enqueue(&conn, "all", 0, false).expect("q");
-        enqueue(&conn, "tasks", 0, false).expect("q");
-        let running = start_next(&conn).expect("next").expect("one");
-        assert_eq!(running.unit, "all");
-        enqueue(&conn, "comments", 0, false).expect("q");
-        enqueue(&conn, "projects", 0, true).expect("q");
-        assert_eq!(units(&conn), vec!["projects"], "queued ones dropped");
-        // A later high-priority request still runs after the discard_pending one.
-        enqueue(&conn, "tasks", 100, false).expect("q");
-        assert_eq!(units(&conn), vec!["projects", "tasks"]);
-        finish(&conn, running.id).expect("finish");
-        assert_eq!(
-            start_next(&conn).expect("next").map(|r| r.unit).as_deref(),
-            Some("projects")
-        );
-    }
-
-    #[test]
-    fn a_running_request_survives_a_crash() {
-        let conn = db();
-        enqueue(&conn, "all", 0, false).expect("q");
-        start_next(&conn).expect("next").expect("one");
-        // The unit is requested again while it runs: both are kept.
-        assert_eq!(enqueue(&conn, "all", 0, false).expect("q"), Enqueued::Added);
-        enqueue(&conn, "tasks", 0, false).expect("q");
-        recover(&conn).expect("recover");
-        // The running "all" merged into the queued one; nothing is lost, nothing doubled.
-        assert_eq!(units(&conn), vec!["all", "tasks"]);
-        let conn2 = db();
-        enqueue(&conn2, "tasks", 0, false).expect("q");
-        start_next(&conn2).expect("next");
-        recover(&conn2).expect("recover");
-        assert_eq!(
-            units(&conn2),
-            vec!["tasks"],
-            "a lone running request is queued again"
-        );
+        let mut q = Queue::default();
+        let mut changes = Vec::new();
+        q.push("all", 0, false, false, 1, &mut changes);
+        let running = q.pop(&mut changes).expect("next");
+        q.push("all", 0, false, false, 2, &mut changes);
+        apply(&conn, &changes).expect("apply");
+        assert_eq!(units(&restored(&conn)), vec!["all"], "nothing doubled");
+        apply(&conn, &[QueueChange::Finished { id: running.id }]).expect("apply");
+        assert_eq!(units(&restored(&conn)), vec!["all"]);
     }
 }

@@ -9,6 +9,7 @@ use syncline_protocol::{MutationResult, Op, Outcome, PullPage, Value};
 
 use super::Store;
 use crate::error::Error;
+use crate::queue::{Queue, QueueChange};
 use crate::record::{Query, Record, SortOrder};
 
 fn open(dir: &tempfile::TempDir) -> Store {
@@ -474,25 +475,29 @@ fn the_sync_queue_survives_reopening() {
     let dir = tempfile::tempdir().expect("tempdir");
     {
         let store = open(&dir);
-        store.queue_sync("tasks", 0, false).expect("queue");
-        store.queue_sync("all", 0, false).expect("queue");
-        let running = store.start_next_sync().expect("next").expect("one");
+        let mut queue = Queue::default();
+        let mut changes = Vec::new();
+        queue.push("tasks", 0, false, false, 1, &mut changes);
+        queue.push("all", 0, false, false, 2, &mut changes);
+        let running = queue.pop(&mut changes).expect("one");
         assert_eq!(running.unit, "tasks");
+        store.apply_queue_changes(&changes).expect("persist");
         // The process dies here, mid-sync of `tasks`.
     }
     let store = open(&dir);
-    let units: Vec<String> = store
-        .queued_syncs()
-        .expect("queued")
-        .into_iter()
-        .map(|r| r.unit)
-        .collect();
+    let (kept, highest) = store.kept_queue().expect("kept");
+    let mut queue = Queue::restore(kept, highest);
+    let units: Vec<&str> = queue.requests().map(|r| r.unit.as_str()).collect();
     assert_eq!(
         units,
         vec!["tasks", "all"],
         "the interrupted request is queued again, in its place"
     );
-    let next = store.start_next_sync().expect("next").expect("one");
-    store.finish_sync(next.id).expect("finish");
-    assert_eq!(store.queued_syncs().expect("queued").len(), 1);
+    let mut changes = Vec::new();
+    let next = queue.pop(&mut changes).expect("one");
+    changes.push(QueueChange::Finished { id: next.id });
+    store.apply_queue_changes(&changes).expect("persist");
+    drop(store);
+    let (kept, _) = open(&dir).kept_queue().expect("kept");
+    assert_eq!(kept.len(), 1);
 }

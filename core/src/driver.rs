@@ -1,0 +1,506 @@
+//! The scheduler's driver: it feeds the [`Machine`] real events (API calls, timers, syncs and
+//! probes ending) and carries out its actions (persisting the queue, starting syncs, probes),
+//! keeps the waiters of `sync_now`, and publishes the status. Every decision is the machine's.
+//!
+//! Nothing here waits for SQLite while holding the machine's lock, and no SQLite work runs on the
+//! runtime's async workers: queue changes go, in order, to a thread of their own
+//! ([`QueueWriter`]); store reads after a sync run on the blocking pool. So `status()`,
+//! `network_status()` and `report_connectivity()` (the OS's callback thread) never wait behind a
+//! page being applied.
+//!
+//! Lock order: machine, then waiters or progress. The status channel is written under the
+//! machine's lock, so two publishers never send out of order.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex, Weak};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use tokio::sync::{broadcast, oneshot, watch, Notify};
+
+use crate::config::SyncUnit;
+use crate::engine::{Engine, SyncReport};
+use crate::error::{Error, Result};
+use crate::machine::{Action, FailureKind, Input, Machine, Millis, ProbeResult};
+use crate::network::{Connectivity, NetworkStatus};
+use crate::queue::{Queue, QueueChange, SyncRequest};
+use crate::runtime::blocking;
+use crate::shared::{lock, now_ms};
+use crate::status::{Progress, Status};
+use crate::store::Store;
+
+/// Where the last completed sync's time is kept.
+pub(crate) const LAST_SYNCED_AT: &str = "last_synced_at";
+
+/// Something that happened in the sync engine, for apps that want more than the status.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    /// A sync of `unit` started.
+    SyncStarted {
+        /// The unit.
+        unit: String,
+    },
+    /// A sync completed.
+    SyncCompleted {
+        /// What it did (names the unit).
+        report: SyncReport,
+    },
+    /// A sync failed.
+    SyncFailed {
+        /// The unit.
+        unit: String,
+        /// Why.
+        error: Error,
+    },
+    /// The network state changed.
+    NetworkChanged {
+        /// The new state.
+        status: NetworkStatus,
+        /// What the OS reports.
+        connectivity: Connectivity,
+    },
+}
+
+type Waiter = oneshot::Sender<Result<SyncReport>>;
+
+/// Callers of `sync_now`, by the unit they wait for.
+#[derive(Default)]
+struct Waiters {
+    /// Waiting for the unit's next run.
+    queued: HashMap<String, Vec<Waiter>>,
+    /// Waiting for the run in progress.
+    running: Vec<Waiter>,
+}
+
+/// Persists the scheduler's queue changes, in the order they were made, on a thread of its own
+/// (it may wait for the store's writer; nobody waits for it).
+struct QueueWriter {
+    sender: Option<mpsc::Sender<Vec<QueueChange>>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl QueueWriter {
+    fn start(store: Arc<Store>) -> Result<QueueWriter> {
+        let (sender, receiver) = mpsc::channel::<Vec<QueueChange>>();
+        let thread = std::thread::Builder::new()
+            .name("syncline-queue".into())
+            .spawn(move || {
+                while let Ok(mut changes) = receiver.recv() {
+                    // What queued up meanwhile goes in the same transaction.
+                    while let Ok(more) = receiver.try_recv() {
+                        changes.extend(more);
+                    }
+                    if let Err(e) = store.apply_queue_changes(&changes) {
+                        log::error!("cannot persist the sync queue: {e}");
+                    }
+                }
+            })
+            .map_err(|e| Error::Stopped(format!("cannot start the queue writer: {e}")))?;
+        Ok(QueueWriter {
+            sender: Some(sender),
+            thread: Some(thread),
+        })
+    }
+
+    fn send(&self, changes: Vec<QueueChange>) {
+        if let Some(sender) = &self.sender {
+            // Fails only once the thread is gone (it never stops on its own).
+            let _ = sender.send(changes);
+        }
+    }
+}
+
+impl Drop for QueueWriter {
+    /// Lets the thread write what is left, and waits for it: the file may be opened again next.
+    fn drop(&mut self) {
+        self.sender.take();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Everything a client shares between its handle and its background work.
+pub(crate) struct Driver {
+    /// The core's runtime, where every background task runs.
+    pub(crate) rt: tokio::runtime::Handle,
+    pub(crate) store: Arc<Store>,
+    pub(crate) engine: Engine,
+    units: Vec<SyncUnit>,
+    sync_timeout: Duration,
+    /// Zero of the machine's clock.
+    epoch: Instant,
+    machine: Mutex<Machine>,
+    queue_writer: QueueWriter,
+    /// Wakes the timer task when the machine's next wake-up may have moved.
+    wake: Arc<Notify>,
+    progress: Mutex<Option<Progress>>,
+    waiters: Mutex<Waiters>,
+    pub(crate) status: watch::Sender<Status>,
+    pub(crate) events: broadcast::Sender<Event>,
+}
+
+/// How the scheduler sees a failed sync.
+fn failure_kind(error: &Error) -> FailureKind {
+    match error {
+        Error::Offline => FailureKind::Offline,
+        Error::Unreachable(_) => FailureKind::Unreachable,
+        Error::SignInNeeded { .. } => FailureKind::SignInNeeded,
+        Error::Server { retry_after, .. } if error.is_retryable() => FailureKind::Retryable {
+            retry_after: retry_after.map(Duration::from_secs),
+        },
+        e if e.is_retryable() => FailureKind::Retryable { retry_after: None },
+        _ => FailureKind::Fatal,
+    }
+}
+
+impl Driver {
+    /// A driver over an opened store; its machine starts with the queue the store kept.
+    pub(crate) fn start(
+        store: Arc<Store>,
+        engine: Engine,
+        units: Vec<SyncUnit>,
+        policy: crate::autosync::AutoSync,
+        sync_timeout: Duration,
+        status: Status,
+    ) -> Result<Arc<Driver>> {
+        let (kept, highest_id) = store.kept_queue()?;
+        let priorities: BTreeMap<String, i32> =
+            units.iter().map(|u| (u.name.clone(), u.priority)).collect();
+        let machine = Machine::new(
+            policy,
+            priorities,
+            fastrand::u64(..),
+            now_ms(),
+            Queue::restore(kept, highest_id),
+        );
+        let driver = Arc::new(Driver {
+            rt: crate::runtime::handle()?,
+            queue_writer: QueueWriter::start(store.clone())?,
+            store,
+            engine,
+            units,
+            sync_timeout,
+            epoch: Instant::now(),
+            machine: Mutex::new(machine),
+            wake: Arc::new(Notify::new()),
+            progress: Mutex::new(None),
+            waiters: Mutex::new(Waiters::default()),
+            status: watch::channel(status).0,
+            events: broadcast::channel(64).0,
+        });
+        driver.refresh_counts();
+        driver.rt.spawn(timers(Arc::downgrade(&driver)));
+        driver.feed(Input::Start);
+        Ok(driver)
+    }
+
+    /// Now on the machine's clock.
+    fn now(&self) -> Millis {
+        self.epoch.elapsed().as_millis() as Millis
+    }
+
+    /// The configured unit of that name.
+    pub(crate) fn unit(&self, name: &str) -> Result<&SyncUnit> {
+        self.units
+            .iter()
+            .find(|u| u.name == name)
+            .ok_or_else(|| Error::UnknownUnit(name.to_string()))
+    }
+
+    /// The network state.
+    pub(crate) fn network(&self) -> NetworkStatus {
+        lock(&self.machine).network()
+    }
+
+    /// What the OS last reported.
+    pub(crate) fn connectivity(&self) -> Connectivity {
+        lock(&self.machine).connectivity()
+    }
+
+    /// The queued requests, in the order they will run.
+    pub(crate) fn queued(&self) -> Vec<SyncRequest> {
+        lock(&self.machine).queued().cloned().collect()
+    }
+
+    /// Queues a sync of `unit`. Callers awaiting a request that `discard_pending` drops learn it
+    /// at once.
+    pub(crate) fn request(
+        self: &Arc<Self>,
+        unit: &str,
+        priority: i32,
+        discard_pending: bool,
+        force: bool,
+    ) {
+        let input = Input::Requested {
+            unit: unit.to_string(),
+            priority,
+            discard_pending,
+            force,
+        };
+        let actions = {
+            let mut machine = lock(&self.machine);
+            if discard_pending {
+                let mut waiters = lock(&self.waiters);
+                let dropped: Vec<String> = waiters
+                    .queued
+                    .keys()
+                    .filter(|u| *u != unit)
+                    .cloned()
+                    .collect();
+                for u in dropped {
+                    for w in waiters.queued.remove(&u).unwrap_or_default() {
+                        let _ = w.send(Err(Error::Discarded(format!(
+                            "the sync of `{u}` was dropped for `{unit}`"
+                        ))));
+                    }
+                }
+            }
+            self.step_locked(&mut machine, input)
+        };
+        self.carry_out(actions);
+    }
+
+    /// Registers a caller waiting for the next run of `unit`.
+    pub(crate) fn wait_for(&self, unit: &str) -> oneshot::Receiver<Result<SyncReport>> {
+        let (tx, rx) = oneshot::channel();
+        lock(&self.waiters)
+            .queued
+            .entry(unit.to_string())
+            .or_default()
+            .push(tx);
+        rx
+    }
+
+    /// Steps the machine (its lock held by the caller). Queue changes go to the writer and a
+    /// started request takes its waiters before the lock is released, so nothing can come
+    /// between the machine's decision and its record.
+    fn step_locked(&self, machine: &mut Machine, input: Input) -> Vec<Action> {
+        let actions = machine.step(self.now(), input);
+        for action in &actions {
+            match action {
+                Action::Persist(changes) => self.queue_writer.send(changes.clone()),
+                Action::Run(request) => {
+                    let mut waiters = lock(&self.waiters);
+                    let now_running = waiters.queued.remove(&request.unit).unwrap_or_default();
+                    waiters.running.extend(now_running);
+                    drop(waiters);
+                    *lock(&self.progress) = None;
+                }
+                Action::Probe => {}
+            }
+        }
+        actions
+    }
+
+    /// Feeds the machine one input and carries out what it asks.
+    pub(crate) fn feed(self: &Arc<Self>, input: Input) {
+        let actions = {
+            let mut machine = lock(&self.machine);
+            self.step_locked(&mut machine, input)
+        };
+        self.carry_out(actions);
+    }
+
+    /// Starts what the machine asked for (outside its lock), then publishes the new status.
+    fn carry_out(self: &Arc<Self>, actions: Vec<Action>) {
+        for action in actions {
+            match action {
+                // Sent to the writer by `step_locked` already.
+                Action::Persist(_) => {}
+                Action::Run(request) => {
+                    let _ = self.events.send(Event::SyncStarted {
+                        unit: request.unit.clone(),
+                    });
+                    let driver = self.clone();
+                    self.rt.spawn(async move { driver.run(request).await });
+                }
+                Action::Probe => {
+                    let driver = self.clone();
+                    self.rt.spawn(async move {
+                        let result = match driver.engine.transport().me().await {
+                            Ok(_) => ProbeResult::Reachable,
+                            Err(Error::SignInNeeded { .. }) => ProbeResult::SignInNeeded,
+                            Err(e) => {
+                                log::debug!("probe: {e}");
+                                ProbeResult::Unreachable
+                            }
+                        };
+                        driver.feed(Input::ProbeEnded(result));
+                    });
+                }
+            }
+        }
+        self.publish();
+        self.wake.notify_one();
+    }
+
+    /// Runs one request to its end and reports it to the machine, the waiters and the events.
+    async fn run(self: Arc<Self>, request: SyncRequest) {
+        let outcome = match self.unit(&request.unit) {
+            Ok(unit) => {
+                let driver = self.clone();
+                let progress = move |p: Progress| {
+                    *lock(&driver.progress) = Some(p);
+                    driver.publish();
+                };
+                match tokio::time::timeout(self.sync_timeout, self.engine.sync(unit, &progress))
+                    .await
+                {
+                    Ok(outcome) => outcome,
+                    Err(_) => Err(Error::Timeout(format!(
+                        "sync of `{}` took longer than {:?}",
+                        unit.name, self.sync_timeout
+                    ))),
+                }
+            }
+            Err(e) => Err(e),
+        };
+        let driver = self.clone();
+        let succeeded = outcome.is_ok();
+        // Store work after the sync, on the blocking pool: counts, the last sync time, and
+        // whether the automatic unit still has something to push.
+        let more_to_push = blocking(move || {
+            let pending = driver.refresh_counts();
+            if succeeded {
+                let now = now_ms();
+                if let Err(e) = driver.store.set_meta(LAST_SYNCED_AT, &now.to_string()) {
+                    log::warn!("cannot store the last sync time: {e}");
+                }
+                driver.status.send_modify(|s| {
+                    s.update(|s| s.last_synced_at = Some(now));
+                });
+            }
+            Ok(pending > 0 && driver.auto_unit_has_pending())
+        })
+        .await
+        .unwrap_or(false);
+        let failure = match &outcome {
+            Ok(report) => {
+                log::info!("sync of `{}` done: {:?}", report.unit, report.entities);
+                None
+            }
+            Err(e) => {
+                log::warn!("sync of `{}` failed: {e}", request.unit);
+                Some((failure_kind(e), e.reason()))
+            }
+        };
+        // This run's callers, taken before the machine may start the next run (whose callers
+        // must not get this run's result).
+        let waiters = std::mem::take(&mut lock(&self.waiters).running);
+        self.feed(Input::Ended(failure));
+        // Mutations saved during the sync, or of entities outside the unit, get their own sync
+        // (only those the automatic unit carries: others would ask for it forever).
+        if succeeded && more_to_push {
+            self.feed(Input::LocalChange);
+        }
+        let _ = self.events.send(match &outcome {
+            Ok(report) => Event::SyncCompleted {
+                report: report.clone(),
+            },
+            Err(error) => Event::SyncFailed {
+                unit: request.unit.clone(),
+                error: error.clone(),
+            },
+        });
+        for w in waiters {
+            let _ = w.send(outcome.clone());
+        }
+    }
+
+    /// Whether an entity of the automatic unit has pending mutations (reads the store).
+    fn auto_unit_has_pending(&self) -> bool {
+        let unit = lock(&self.machine).policy().unit.clone();
+        self.unit(&unit).is_ok_and(|u| {
+            u.entities
+                .iter()
+                .any(|e| self.store.has_pending(e).unwrap_or(false))
+        })
+    }
+
+    /// Re-reads the outbox and inbox counts into the status (reads the store); returns the
+    /// pending count.
+    pub(crate) fn refresh_counts(&self) -> u64 {
+        match self.store.counts() {
+            Ok(c) => {
+                self.status.send_if_modified(|s| {
+                    s.update(|s| {
+                        s.pending = c.pending;
+                        s.quarantined = c.quarantined;
+                        s.conflicts = c.conflicts;
+                    })
+                });
+                c.pending
+            }
+            Err(e) => {
+                log::warn!("cannot count the outbox: {e}");
+                0
+            }
+        }
+    }
+
+    /// Publishes the machine's state into the status (only when something changed).
+    fn publish(&self) {
+        let machine = lock(&self.machine);
+        let state = machine.sync_state(lock(&self.progress).as_ref());
+        let (network, connectivity) = (machine.network(), machine.connectivity());
+        let mut network_changed = false;
+        self.status.send_if_modified(|s| {
+            network_changed = s.network != network;
+            s.update(|s| {
+                s.state = state;
+                s.network = network;
+                s.network_type = connectivity.kind;
+                s.metered = connectivity.metered;
+            })
+        });
+        drop(machine);
+        if network_changed && network == NetworkStatus::Offline {
+            // Callers awaiting a sync learn now that it waits for connectivity (the requests
+            // stay queued and run when it returns).
+            let waiting = std::mem::take(&mut lock(&self.waiters).queued);
+            for w in waiting.into_values().flatten() {
+                let _ = w.send(Err(Error::Offline));
+            }
+        }
+        if network_changed {
+            let _ = self.events.send(Event::NetworkChanged {
+                status: network,
+                connectivity,
+            });
+        }
+    }
+}
+
+/// Sleeps until the machine's next timer and ticks it; ends when the client is dropped.
+async fn timers(driver: Weak<Driver>) {
+    loop {
+        let (wake_at, now) = {
+            let Some(driver) = driver.upgrade() else {
+                return;
+            };
+            let wake = lock(&driver.machine).next_wake();
+            (wake, driver.now())
+        };
+        let sleep = match wake_at {
+            Some(at) => Duration::from_millis(at.saturating_sub(now)),
+            // Nothing scheduled: wait for a notification, re-checking now and then.
+            None => Duration::from_secs(60),
+        };
+        // Only the notifier is held while sleeping, so dropping the client is not delayed.
+        let Some(wake) = driver.upgrade().map(|d| d.wake.clone()) else {
+            return;
+        };
+        let notified = tokio::select! {
+            _ = wake.notified() => true,
+            _ = tokio::time::sleep(sleep) => false,
+        };
+        if !notified {
+            let Some(driver) = driver.upgrade() else {
+                return;
+            };
+            driver.feed(Input::Tick);
+        }
+    }
+}
