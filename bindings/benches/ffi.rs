@@ -5,9 +5,8 @@
 use std::collections::HashMap;
 use std::time::Instant;
 
-use syncline::{
-    default_config, manual_auto_sync, sample_schema, FieldValue, QuerySpec, SynclineClient,
-};
+use syncline::{default_config, manual_auto_sync, sample_schema, SynclineClient};
+use syncline_core::{Query, Record, Value};
 
 /// Median of `rounds` rounds of `n` calls of `work`, in nanoseconds per call.
 fn median_nanos(rounds: usize, n: usize, mut work: impl FnMut()) -> f64 {
@@ -30,8 +29,8 @@ fn main() {
         return;
     }
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut config = default_config("http://127.0.0.1:9".into(), "t".into()).expect("config");
-    config.auto_sync = manual_auto_sync().expect("manual");
+    let mut config = default_config("http://127.0.0.1:9".into(), "t".into());
+    config.auto = manual_auto_sync();
     let client = SynclineClient::open(
         dir.path().join("bench.db").to_string_lossy().into_owned(),
         sample_schema().expect("schema"),
@@ -39,35 +38,22 @@ fn main() {
     )
     .expect("open");
     for i in 0..1000 {
-        let fields = HashMap::from([
-            (
-                "project_id".to_string(),
-                FieldValue::Text {
-                    value: "p-bench".into(),
-                },
-            ),
-            (
-                "title".to_string(),
-                FieldValue::Text {
-                    value: format!("Task number {i} with a title of typical length"),
-                },
-            ),
-            (
-                "done".to_string(),
-                FieldValue::Boolean { value: i % 2 == 0 },
-            ),
-            ("priority".to_string(), FieldValue::Integer { value: i % 5 }),
-        ]);
-        client
-            .insert("tasks".into(), format!("t-{i:04}"), fields)
-            .expect("insert");
+        let record = Record {
+            key: format!("t-{i:04}"),
+            version: None,
+            values: HashMap::from([
+                ("project_id".to_string(), Value::Text("p-bench".into())),
+                (
+                    "title".to_string(),
+                    Value::Text(format!("Task number {i} with a title of typical length")),
+                ),
+                ("done".to_string(), Value::Boolean(i % 2 == 0)),
+                ("priority".to_string(), Value::Integer(i % 5)),
+            ]),
+        };
+        client.insert("tasks".into(), record).expect("insert");
     }
-    let page = || QuerySpec {
-        filters: vec![],
-        sort: vec![],
-        limit: 1000,
-        offset: 0,
-    };
+    let page = || Query::all(1000);
     assert_eq!(
         client
             .query("tasks".into(), page())
@@ -77,10 +63,10 @@ fn main() {
         1000
     );
     median_nanos(3, 20_000, || {
-        std::hint::black_box(client.network_status().expect("status"));
+        std::hint::black_box(client.network_status());
     });
     let trivial = median_nanos(7, 200_000, || {
-        std::hint::black_box(client.network_status().expect("status"));
+        std::hint::black_box(client.network_status());
     });
     let query = median_nanos(7, 200, || {
         std::hint::black_box(client.query("tasks".into(), page()).expect("q"));

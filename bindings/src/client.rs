@@ -1,12 +1,19 @@
-//! `SynclineClient`: the object the shells hold. Every method converts its arguments, calls the
-//! core and converts the answer; nothing else lives here.
+//! `SynclineClient`: the object the shells hold, a thin wrapper of the core's `Syncline` (an
+//! FFI object must be shared behind an `Arc` and take owned arguments). Every method passes the
+//! core's own types through.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
-use syncline_core as core;
+use syncline_core::{
+    AutoSync, Banner, Config, Conflict, Connectivity, EntitySchema, MutationReceipt, MutationStage,
+    NetworkStatus, NetworkType, Page, QuarantinedMutation, Query, Record, Resolution, Schema,
+    Subscription, SyncReport, SyncStatus, Syncline, SynclineError, Value,
+};
 
-use crate::error::{CallbackError, SynclineError};
-use crate::types::*;
+use crate::error::CallbackError;
+
+type Result<T> = std::result::Result<T, SynclineError>;
 
 /// Receives the sync status: the current value at once, then every change (coalesced).
 #[uniffi::export(with_foreign)]
@@ -18,70 +25,66 @@ pub trait StatusListener: Send + Sync {
 /// A listener's registration; `stop` (or dropping it) stops the calls.
 #[derive(uniffi::Object)]
 pub struct ListenerHandle {
-    subscription: core::Subscription,
+    subscription: Subscription,
 }
 
 #[uniffi::export]
 impl ListenerHandle {
     /// Stops the listener; it is not called again.
-    pub fn stop(&self) -> Result<()> {
+    pub fn stop(&self) {
         self.subscription.stop();
-        Ok(())
     }
 }
 
 /// An offline-first client of one user: local data, outbox, sync and status.
 #[derive(uniffi::Object)]
 pub struct SynclineClient {
-    inner: core::Syncline,
+    inner: Syncline,
 }
-
-type Result<T> = std::result::Result<T, SynclineError>;
 
 /// A configuration with the core's defaults for `server_url` and `token`.
 #[uniffi::export]
-pub fn default_config(server_url: String, token: String) -> Result<ClientConfig> {
-    Ok(core::Config::new(&server_url, &token).into())
+pub fn default_config(server_url: String, token: String) -> Config {
+    Config::new(&server_url, &token)
 }
 
 /// Automatic sync switched off (syncs run only when asked).
 #[uniffi::export]
-pub fn manual_auto_sync() -> Result<AutoSyncConfig> {
-    Ok(core::AutoSync::manual().into())
+pub fn manual_auto_sync() -> AutoSync {
+    AutoSync::manual()
 }
 
 /// The sample app's entities (projects, tasks, comments), as the demo and the tests use them.
 #[uniffi::export]
-pub fn sample_schema() -> Result<Vec<EntityDecl>> {
-    let schema = core::sample::schema().map_err(core::Error::from)?;
-    Ok(schema.entities().iter().map(EntityDecl::from).collect())
+pub fn sample_schema() -> Result<Vec<EntitySchema>> {
+    let schema = syncline_core::sample::schema()?;
+    Ok(schema.entities().to_vec())
 }
 
 #[uniffi::export]
 impl SynclineClient {
     /// Opens (creating if needed) the store at `path` for `entities`, with `config`, and starts
-    /// syncing as `config.auto_sync` says.
+    /// syncing as `config.auto` says.
     #[uniffi::constructor]
-    pub fn open(
-        path: String,
-        entities: Vec<EntityDecl>,
-        config: ClientConfig,
-    ) -> Result<Arc<Self>> {
-        let schema = schema_to_core(entities)?;
-        let inner = core::Syncline::open(path.as_ref(), schema, config.into())?;
+    pub fn open(path: String, entities: Vec<EntitySchema>, config: Config) -> Result<Arc<Self>> {
+        let schema = Schema::new(entities)?;
+        let inner = Syncline::open(path.as_ref(), schema, config)?;
         Ok(Arc::new(SynclineClient { inner }))
     }
 
     /// This device's client id.
-    pub fn client_id(&self) -> Result<String> {
-        Ok(self.inner.client_id().to_string())
+    pub fn client_id(&self) -> String {
+        self.inner.client_id().to_string()
+    }
+
+    /// The entities the client was opened with.
+    pub fn schema(&self) -> Vec<EntitySchema> {
+        self.inner.schema().entities().to_vec()
     }
 
     /// Creates a record (saved at once; synced later).
-    pub fn insert(&self, entity: String, key: String, fields: Fields) -> Result<WriteReceipt> {
-        let mut record = core::Record::new(key);
-        record.values = fields_to_core(fields);
-        Ok(self.inner.insert(&entity, record)?.into())
+    pub fn insert(&self, entity: String, record: Record) -> Result<MutationReceipt> {
+        self.inner.insert(&entity, record)
     }
 
     /// Changes fields of a record; `None` when nothing changed.
@@ -89,146 +92,123 @@ impl SynclineClient {
         &self,
         entity: String,
         key: String,
-        fields: Fields,
-    ) -> Result<Option<WriteReceipt>> {
-        Ok(self
-            .inner
-            .update(&entity, &key, fields_to_core(fields))?
-            .map(Into::into))
+        values: HashMap<String, Value>,
+    ) -> Result<Option<MutationReceipt>> {
+        self.inner.update(&entity, &key, values)
     }
 
     /// Deletes a record.
-    pub fn delete(&self, entity: String, key: String) -> Result<WriteReceipt> {
-        Ok(self.inner.delete(&entity, &key)?.into())
+    pub fn delete(&self, entity: String, key: String) -> Result<MutationReceipt> {
+        self.inner.delete(&entity, &key)
     }
 
     /// A record by key.
-    pub fn get(&self, entity: String, key: String) -> Result<Option<SyncRecord>> {
-        Ok(self.inner.get(&entity, &key)?.map(Into::into))
+    pub fn get(&self, entity: String, key: String) -> Result<Option<Record>> {
+        self.inner.get(&entity, &key)
     }
 
     /// A page of records, in one call.
-    pub fn query(&self, entity: String, query: QuerySpec) -> Result<RecordPage> {
-        let page = self.inner.query(&entity, &query.into())?;
-        Ok(RecordPage {
-            records: page.records.into_iter().map(Into::into).collect(),
-            next_offset: page.next_offset,
-        })
+    pub fn query(&self, entity: String, query: Query) -> Result<Page> {
+        self.inner.query(&entity, &query)
+    }
+
+    /// The keys of `entity`'s records with mutations waiting to be pushed.
+    pub fn pending_keys(&self, entity: String) -> Result<Vec<String>> {
+        self.inner.pending_keys(&entity)
     }
 
     /// Queues a sync of `unit` and returns at once.
     pub fn trigger_sync(&self, unit: String, discard_pending: bool) -> Result<()> {
-        Ok(self.inner.trigger_sync(&unit, discard_pending)?)
+        self.inner.trigger_sync(&unit, discard_pending)
     }
 
     /// Syncs `unit` and returns what it did (Kotlin `suspend`, Swift `async`).
     pub async fn sync_now(&self, unit: String) -> Result<SyncReport> {
-        Ok(self.inner.sync_now(&unit).await?.into())
+        self.inner.sync_now(&unit).await
     }
 
     /// The shell reports the OS's connectivity (at start and on every change).
-    pub fn report_connectivity(
-        &self,
-        connected: bool,
-        network_type: NetworkType,
-        metered: bool,
-    ) -> Result<()> {
-        self.inner.report_connectivity(core::Connectivity {
-            connected,
-            kind: network_type.into(),
-            metered,
-        });
-        Ok(())
+    pub fn report_connectivity(&self, connectivity: Connectivity) {
+        self.inner.report_connectivity(connectivity);
     }
 
     /// The app came to the foreground.
-    pub fn resumed(&self) -> Result<()> {
+    pub fn resumed(&self) {
         self.inner.resumed();
-        Ok(())
     }
 
     /// The banner's Retry action.
-    pub fn retry(&self) -> Result<()> {
+    pub fn retry(&self) {
         self.inner.retry();
-        Ok(())
     }
 
     /// Replaces the user's token after signing in again.
-    pub fn set_token(&self, token: String) -> Result<()> {
+    pub fn set_token(&self, token: String) {
         self.inner.set_token(&token);
-        Ok(())
     }
 
     /// The network state.
-    pub fn network_status(&self) -> Result<NetworkStatus> {
-        Ok(self.inner.network_status().into())
+    pub fn network_status(&self) -> NetworkStatus {
+        self.inner.network_status()
     }
 
     /// The network type the OS last reported.
-    pub fn network_type(&self) -> Result<NetworkType> {
-        Ok(self.inner.network_type().into())
+    pub fn network_type(&self) -> NetworkType {
+        self.inner.network_type()
     }
 
-    /// The current status (with its banner).
-    pub fn status(&self) -> Result<SyncStatus> {
-        Ok(self.inner.status().into())
+    /// The current status, its banner included.
+    pub fn status(&self) -> SyncStatus {
+        self.inner.status()
+    }
+
+    /// The banner for the current status.
+    pub fn banner(&self) -> Banner {
+        self.inner.banner()
     }
 
     /// Calls `listener` with the current status at once and with every change after.
-    pub fn listen(&self, listener: Arc<dyn StatusListener>) -> Result<Arc<ListenerHandle>> {
+    pub fn listen(&self, listener: Arc<dyn StatusListener>) -> Arc<ListenerHandle> {
         let subscription = self.inner.listen(move |status| {
-            if let Err(e) = listener.on_status(status.into()) {
+            if let Err(e) = listener.on_status(status) {
                 log::warn!("the status listener failed: {e}");
             }
         });
-        Ok(Arc::new(ListenerHandle { subscription }))
+        Arc::new(ListenerHandle { subscription })
     }
 
     /// Conflicts waiting for the user.
     pub fn conflicts(&self) -> Result<Vec<Conflict>> {
-        Ok(self
-            .inner
-            .conflicts()?
-            .into_iter()
-            .map(Into::into)
-            .collect())
+        self.inner.conflicts()
     }
 
     /// Settles a conflict; the chosen version syncs next.
-    pub fn resolve(&self, id: i64, resolution: Resolution) -> Result<Option<WriteReceipt>> {
-        Ok(self.inner.resolve(id, resolution.into())?.map(Into::into))
+    pub fn resolve(&self, id: i64, resolution: Resolution) -> Result<Option<MutationReceipt>> {
+        self.inner.resolve(id, resolution)
     }
 
-    /// Changes the server refused, with its reasons.
-    pub fn quarantined(&self) -> Result<Vec<QuarantinedChange>> {
-        Ok(self
-            .inner
-            .quarantined()?
-            .into_iter()
-            .map(Into::into)
-            .collect())
+    /// Mutations the server refused, with its reasons.
+    pub fn quarantined(&self) -> Result<Vec<QuarantinedMutation>> {
+        self.inner.quarantined()
     }
 
-    /// Sends a refused change again; returns its new seq.
+    /// Sends a quarantined mutation again; returns its new seq.
     pub fn retry_quarantined(&self, seq: u64) -> Result<u64> {
-        Ok(self.inner.retry_quarantined(seq)?)
+        self.inner.retry_quarantined(seq)
     }
 
-    /// Edits a refused change and sends it again; returns its new seq.
-    pub fn edit_quarantined(&self, seq: u64, fields: Fields) -> Result<u64> {
-        Ok(self.inner.edit_quarantined(seq, fields_to_core(fields))?)
+    /// Edits a quarantined mutation and sends it again; returns its new seq.
+    pub fn edit_quarantined(&self, seq: u64, values: HashMap<String, Value>) -> Result<u64> {
+        self.inner.edit_quarantined(seq, values)
     }
 
-    /// Drops a refused change and undoes it locally.
+    /// Drops a quarantined mutation and undoes it locally.
     pub fn discard_quarantined(&self, seq: u64) -> Result<()> {
-        Ok(self.inner.discard_quarantined(seq)?)
+        self.inner.discard_quarantined(seq)
     }
 
-    /// Where a change is on its way.
+    /// Where a mutation is on its way.
     pub fn mutation_stage(&self, mutation_id: String) -> Result<Option<MutationStage>> {
-        Ok(self
-            .inner
-            .mutation_stage(&mutation_id)?
-            .map(|s| s.stage.into()))
+        self.inner.mutation_stage(&mutation_id)
     }
 }

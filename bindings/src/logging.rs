@@ -7,8 +7,6 @@ use std::sync::{Arc, Mutex};
 
 use once_cell::sync::OnceCell;
 
-use crate::error::SynclineError;
-
 /// A log record's severity.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
 pub enum LogLevel {
@@ -69,7 +67,7 @@ static SINK: OnceCell<Mutex<Option<Arc<dyn LogSink>>>> = OnceCell::new();
 
 /// Sends the core's log at `max_level` and above to `sink` (replacing an earlier sink).
 #[uniffi::export]
-pub fn set_log_sink(sink: Arc<dyn LogSink>, max_level: LogLevel) -> Result<(), SynclineError> {
+pub fn set_log_sink(sink: Arc<dyn LogSink>, max_level: LogLevel) {
     let slot = SINK.get_or_init(|| {
         let (tx, rx) = sync_channel::<(LogLevel, String, String)>(QUEUE);
         let spawned = std::thread::Builder::new()
@@ -106,5 +104,4 @@ pub fn set_log_sink(sink: Arc<dyn LogSink>, max_level: LogLevel) -> Result<(), S
         LogLevel::Debug => log::LevelFilter::Debug,
         LogLevel::Trace => log::LevelFilter::Trace,
     });
-    Ok(())
 }

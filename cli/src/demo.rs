@@ -176,10 +176,8 @@ fn colleague_rename(store: &ServerStore, key: &str, n: &str) -> String {
 }
 
 /// Runs the demo until the user quits.
-pub fn run(args: DemoArgs) -> syncline_core::Result<()> {
-    let fail = |e: &dyn std::fmt::Display| {
-        syncline_core::Error::InvalidConfig(format!("demo server: {e}"))
-    };
+pub fn run(args: DemoArgs) -> Result<(), Box<dyn std::error::Error>> {
+    let fail = |e: &dyn std::fmt::Display| format!("demo server: {e}");
     std::fs::create_dir_all(&args.dir).map_err(|e| fail(&e))?;
     let store = ServerStore::open_sample(args.dir.join("server.db")).map_err(|e| fail(&e))?;
     syncline_server::demo::seed_demo(&store).map_err(|e| fail(&e))?;
@@ -206,5 +204,5 @@ pub fn run(args: DemoArgs) -> syncline_core::Result<()> {
     );
     let result = ui::run(&client, &title, &mut server);
     server.stop();
-    result
+    Ok(result?)
 }

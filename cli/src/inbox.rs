@@ -1,11 +1,11 @@
 //! What needs the user, in words: conflicts to resolve, changes the server refused, what a sync
 //! did. Shared by the interactive screen and the one-shot subcommands so both say the same thing.
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 
 use syncline_core::{
-    Conflict, FieldType, NetworkStatus, NetworkType, QuarantinedMutation, Resolution, Status,
-    SyncReport, Syncline, Value,
+    Conflict, FieldType, NetworkStatus, NetworkType, QuarantinedMutation, Resolution, SyncReport,
+    SyncStatus, Syncline, Value,
 };
 
 /// A value as the user reads it: text in quotes (so an empty title is visible), timestamps as UTC
@@ -46,7 +46,7 @@ pub fn utc(ms: i64) -> String {
 }
 
 /// The network as one phrase: the core's view and the OS's network kind.
-pub fn network_text(status: &Status) -> String {
+pub fn network_text(status: &SyncStatus) -> String {
     let state = match status.network {
         NetworkStatus::Online => "online",
         NetworkStatus::Offline => "offline",
@@ -107,7 +107,7 @@ pub fn conflict_lines(c: &Conflict) -> Vec<String> {
         c.key,
         c.fields.join(", ")
     )];
-    let side = |record: &Option<BTreeMap<String, Value>>, field: &str| match record {
+    let side = |record: &Option<HashMap<String, Value>>, field: &str| match record {
         Some(r) => value_text(r.get(field).unwrap_or(&Value::Null)),
         None => "(deleted)".into(),
     };
@@ -125,13 +125,12 @@ pub fn conflict_lines(c: &Conflict) -> Vec<String> {
 
 /// A refused change: its seq, what it did and the server's reason.
 pub fn quarantine_line(q: &QuarantinedMutation) -> String {
-    let m = &q.mutation;
     format!(
         "seq {} · {} {} {}: {} ({})",
-        m.seq,
-        m.op.as_str(),
-        m.entity,
-        m.key,
+        q.seq,
+        q.op.as_str(),
+        q.entity,
+        q.key,
         q.message,
         q.code
     )
@@ -150,7 +149,7 @@ pub fn assignment(client: &Syncline, entity: &str, text: &str) -> Result<(String
         .and_then(|e| e.field_def(field))
         .map_err(|e| e.to_string())?;
     let bad = |what: &str| format!("{field} expects {what}, not `{raw}`");
-    let value = match def.ty {
+    let value = match def.field_type {
         FieldType::Text => Value::Text(raw.to_string()),
         _ if raw == "null" => Value::Null,
         FieldType::Boolean => match raw {
@@ -188,8 +187,8 @@ pub fn resolution(
         "merged" => assignments
             .iter()
             .map(|a| assignment(client, entity, a))
-            .collect::<Result<BTreeMap<_, _>, _>>()
-            .map(Resolution::Merged),
+            .collect::<Result<HashMap<_, _>, _>>()
+            .map(|values| Resolution::Merged { values }),
         other => Err(format!("`{other}`: choose mine, theirs or merged")),
     }
 }

@@ -13,13 +13,15 @@ mod inbox;
 mod ui;
 mod words;
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use syncline_core::sample::{self, TASKS};
-use syncline_core::{AutoSync, Config, Connectivity, Query, Record, SortOrder, Syncline, Value};
+use syncline_core::{
+    AutoSync, Config, Connectivity, Query, Record, SortOrder, Syncline, SynclineError, Value,
+};
 
 #[derive(Parser)]
 #[command(
@@ -141,7 +143,7 @@ fn main() -> ExitCode {
     let level = if interactive { "error" } else { "warn" };
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(level)).init();
     let result = match cli.command {
-        Some(Command::Demo(args)) => demo::run(args).map_err(Into::into),
+        Some(Command::Demo(args)) => demo::run(args),
         Some(command) => run(&cli.db, &cli.server, &cli.token, cli.offline, command),
         None => run(&cli.db, &cli.server, &cli.token, cli.offline, Command::Ui),
     };
@@ -231,7 +233,7 @@ fn run(
             println!("saved {key} locally (outbox seq {})", receipt.seq);
         }
         Command::EditTask { key, title, done } => {
-            let mut changes = BTreeMap::new();
+            let mut changes = HashMap::new();
             if let Some(t) = title {
                 changes.insert("title".to_string(), Value::Text(t));
             }
@@ -288,7 +290,7 @@ fn run(
                 .into_iter()
                 .find(|c| c.id == id)
                 .map(|c| c.entity)
-                .ok_or(syncline_core::Error::NoSuchConflict(id))?;
+                .ok_or(SynclineError::NoSuchConflict { id })?;
             let resolution = inbox::resolution(&client, &entity, &choice, &set)?;
             match client.resolve(id, resolution)? {
                 Some(r) => println!(
@@ -307,13 +309,13 @@ fn run(
             let entity = client
                 .quarantined()?
                 .into_iter()
-                .find(|q| q.mutation.seq == seq)
-                .map(|q| q.mutation.entity)
-                .ok_or(syncline_core::Error::NoSuchQuarantined(seq))?;
+                .find(|q| q.seq == seq)
+                .map(|q| q.entity)
+                .ok_or(SynclineError::NoSuchQuarantined { seq })?;
             let changes = set
                 .iter()
                 .map(|a| inbox::assignment(&client, &entity, a))
-                .collect::<Result<BTreeMap<_, _>, _>>()?;
+                .collect::<Result<HashMap<_, _>, _>>()?;
             let new_seq = client.edit_quarantined(seq, changes)?;
             println!("seq {seq} is edited and sent again on the next sync (outbox seq {new_seq})");
         }

@@ -5,7 +5,7 @@
 //! when the network returns, on retry with backoff) and the screen redraws whenever the status
 //! changes, so the banner is live while the user types.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeSet, HashMap};
 use std::io::{BufRead, Write};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -14,7 +14,7 @@ use syncline_core::sample::{PROJECTS, TASKS};
 use syncline_core::Event;
 use syncline_core::{
     BannerKind, Connectivity, FailureReason, NetworkStatus, NetworkType, Phase, Query, Record,
-    SortOrder, Status, SyncState, Syncline, Value,
+    SortOrder, SyncState, SyncStatus, Syncline, Value,
 };
 
 use crate::inbox;
@@ -316,8 +316,8 @@ impl Screen<'_> {
         let refused: BTreeSet<String> = client
             .quarantined()?
             .into_iter()
-            .filter(|q| q.mutation.entity == TASKS)
-            .map(|q| q.mutation.key)
+            .filter(|q| q.entity == TASKS)
+            .map(|q| q.key)
             .collect();
         let mut numbered = Vec::new();
         for project in &projects {
@@ -372,7 +372,7 @@ fn changed_in_place(old: &[String], new: &[String]) -> Option<Vec<usize>> {
 /// The banner: its title, and a second line (always there, maybe empty, so the layout stays put)
 /// with progress, when it retries, or what the user can do. The banner's own words come from
 /// [`words`]; the terminal's key hints stay English.
-fn banner_lines(lang: Lang, status: &Status, now: i64) -> [String; 2] {
+fn banner_lines(lang: Lang, status: &SyncStatus, now: i64) -> [String; 2] {
     let banner = &status.banner;
     let title = words::title(lang, banner).unwrap_or_default();
     let first = match banner.kind {
@@ -415,7 +415,7 @@ fn banner_lines(lang: Lang, status: &Status, now: i64) -> [String; 2] {
 }
 
 /// The counts, the network and the last sync.
-fn footer_lines(status: &Status, last_sync: &str, now: i64) -> [String; 3] {
+fn footer_lines(status: &SyncStatus, last_sync: &str, now: i64) -> [String; 3] {
     let last = status
         .last_synced_at
         .map_or("never".to_string(), |at| ago(now - at));
@@ -531,7 +531,7 @@ fn quarantine_command(client: &Syncline, rest: &str) -> Vec<String> {
     let Some(q) = numbered(&list, n) else {
         return vec![format!("No refused change number `{n}` (Q lists them).")];
     };
-    let m = &q.mutation;
+    let m = &q;
     vec![match action {
         "retry" => match client.retry_quarantined(m.seq) {
             Ok(_) => format!("{} {} is sent again in a moment.", m.entity, m.key),
@@ -548,7 +548,7 @@ fn quarantine_command(client: &Syncline, rest: &str) -> Vec<String> {
             let edited = inbox::assignment(client, &m.entity, words.next().unwrap_or_default())
                 .and_then(|(field, value)| {
                     client
-                        .edit_quarantined(m.seq, BTreeMap::from([(field, value)]))
+                        .edit_quarantined(m.seq, HashMap::from([(field, value)]))
                         .map_err(|e| e.to_string())
                 });
             match edited {
@@ -606,7 +606,7 @@ fn saved(client: &Syncline) -> String {
 }
 
 fn edit(client: &Syncline, key: &str, field: &str, value: Value) -> String {
-    let changes = BTreeMap::from([
+    let changes = HashMap::from([
         (field.to_string(), value),
         ("updated_at".to_string(), Value::Timestamp(now_ms())),
     ]);
@@ -702,13 +702,13 @@ pub fn new_id(prefix: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use syncline_core::Progress;
+    use syncline_core::SyncProgress;
 
     #[test]
     fn every_banner_has_its_words() {
         let now = 1_000_000;
         let en = Lang::En;
-        let mut idle = Status::default();
+        let mut idle = SyncStatus::default();
         idle.update(|s| {
             s.pending = 2;
             s.network_type = NetworkType::Wifi;
@@ -719,7 +719,7 @@ mod tests {
         syncing.update(|s| {
             s.state = SyncState::Syncing {
                 unit: "all".into(),
-                progress: Progress {
+                progress: SyncProgress {
                     phase: Phase::Pulling {
                         entity: "tasks".into(),
                     },
@@ -787,7 +787,7 @@ mod tests {
 
     #[test]
     fn the_footer_counts_everything_waiting() {
-        let mut status = Status::default();
+        let mut status = SyncStatus::default();
         status.update(|s| {
             s.pending = 3;
             s.conflicts = 1;

@@ -8,6 +8,7 @@ pub const ALL_UNIT: &str = "all";
 /// When the core syncs by itself. [`AutoSync::default`] is what an app wants;
 /// [`AutoSync::manual`] syncs only when asked (tests, tools).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct AutoSync {
     /// The unit synced automatically.
     pub unit: String,

@@ -2,7 +2,7 @@
 //! and the status, and runs all network work on the core's own runtime. This module is the API;
 //! `driver.rs` does the work behind it.
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -13,16 +13,19 @@ use crate::config::Config;
 use crate::conflict::{Conflict, Resolution};
 use crate::driver::{Driver, Event, LAST_SYNCED_AT};
 use crate::engine::{Engine, SyncReport};
-use crate::error::{Error, Result};
+use crate::error::{Error, SynclineError};
 use crate::machine::Input;
 use crate::mutation::{MutationReceipt, MutationStage, QuarantinedMutation};
 use crate::network::{Connectivity, NetworkStatus, NetworkType};
 use crate::queue::SyncRequest;
 use crate::record::{Page, Query, Record};
 use crate::runtime;
-use crate::status::{Banner, Status};
+use crate::status::{Banner, SyncStatus};
 use crate::store::Store;
 use crate::transport::Transport;
+
+/// What the public calls return.
+type Result<T> = std::result::Result<T, SynclineError>;
 
 /// Priority of a request someone awaits (`sync_now`): ahead of background requests.
 const AWAITED_PRIORITY: i32 = 1000;
@@ -58,14 +61,18 @@ impl Syncline {
     /// Opens the store at `path` with the app's `schema`, for the user and server in `config`, and
     /// starts the scheduler (which syncs by itself as `config.auto` says).
     pub fn open(path: &Path, schema: Schema, config: Config) -> Result<Syncline> {
+        Ok(Syncline::start(path, schema, config)?)
+    }
+
+    fn start(path: &Path, schema: Schema, config: Config) -> crate::error::Result<Syncline> {
         let units = config.resolve_units(&schema)?;
         let transport = Transport::new(&config)?;
         let store = Arc::new(Store::open(path, schema)?);
-        let status = Status {
+        let status = SyncStatus {
             last_synced_at: store.meta(LAST_SYNCED_AT)?.and_then(|v| v.parse().ok()),
-            ..Status::default()
+            ..SyncStatus::default()
         };
-        let engine = Engine::new(store.clone(), transport, config.push_batch_size);
+        let engine = Engine::new(store.clone(), transport, config.push_batch_size as usize);
         let inner = Driver::start(
             store,
             engine,
@@ -88,7 +95,7 @@ impl Syncline {
     }
 
     /// Refuses a write to an entity whose policy locks editing while not online.
-    fn check_editable(&self, entity: &str) -> Result<()> {
+    fn check_editable(&self, entity: &str) -> crate::error::Result<()> {
         let e = self.inner.store.schema().entity(entity)?;
         if e.sync.conflict == ConflictPolicy::LockedOffline
             && self.network_status() != NetworkStatus::Online
@@ -117,7 +124,7 @@ impl Syncline {
         &self,
         entity: &str,
         key: &str,
-        changes: BTreeMap<String, Value>,
+        changes: HashMap<String, Value>,
     ) -> Result<Option<MutationReceipt>> {
         self.check_editable(entity)?;
         let receipt = self.inner.store.update(entity, key, changes)?;
@@ -137,27 +144,27 @@ impl Syncline {
 
     /// A record by key.
     pub fn get(&self, entity: &str, key: &str) -> Result<Option<Record>> {
-        self.inner.store.get(entity, key)
+        Ok(self.inner.store.get(entity, key)?)
     }
 
     /// A page of records.
     pub fn query(&self, entity: &str, query: &Query) -> Result<Page> {
-        self.inner.store.query(entity, query)
+        Ok(self.inner.store.query(entity, query)?)
     }
 
     /// The keys of `entity`'s records with mutations waiting to be pushed (to mark unsynced rows).
     pub fn pending_keys(&self, entity: &str) -> Result<Vec<String>> {
-        self.inner.store.pending_keys(entity)
+        Ok(self.inner.store.pending_keys(entity)?)
     }
 
     /// Mutations the server refused, with its reasons.
     pub fn quarantined(&self) -> Result<Vec<QuarantinedMutation>> {
-        self.inner.store.quarantined()
+        Ok(self.inner.store.quarantined()?)
     }
 
     /// Conflicts waiting for the user, oldest first.
     pub fn conflicts(&self) -> Result<Vec<Conflict>> {
-        self.inner.store.conflicts()
+        Ok(self.inner.store.conflicts()?)
     }
 
     /// Settles a conflict as the user decided; the chosen version syncs next.
@@ -175,7 +182,7 @@ impl Syncline {
     }
 
     /// Edits a quarantined change and sends it again; returns its new seq.
-    pub fn edit_quarantined(&self, seq: u64, changes: BTreeMap<String, Value>) -> Result<u64> {
+    pub fn edit_quarantined(&self, seq: u64, changes: HashMap<String, Value>) -> Result<u64> {
         let seq = self.inner.store.edit_quarantined(seq, changes)?;
         self.written();
         Ok(seq)
@@ -190,7 +197,7 @@ impl Syncline {
 
     /// Where a mutation is on its way (saved, accepted, seen, …).
     pub fn mutation_stage(&self, mutation_id: &str) -> Result<Option<MutationStage>> {
-        self.inner.store.mutation_stage(mutation_id)
+        Ok(self.inner.store.mutation_stage(mutation_id)?)
     }
 
     /// The shell reports the OS's connectivity (at start and on every change).
@@ -225,7 +232,7 @@ impl Syncline {
     }
 
     /// The current status.
-    pub fn status(&self) -> Status {
+    pub fn status(&self) -> SyncStatus {
         self.inner.status.borrow().clone()
     }
 
@@ -236,7 +243,7 @@ impl Syncline {
 
     /// A receiver that holds the current status and sees every change after (coalesced: a slow
     /// reader sees the latest value, never a backlog).
-    pub fn watch(&self) -> watch::Receiver<Status> {
+    pub fn watch(&self) -> watch::Receiver<SyncStatus> {
         self.inner.status.subscribe()
     }
 
@@ -244,7 +251,7 @@ impl Syncline {
     /// (a burst of changes while it runs reaches it as the latest value). It runs on the core's
     /// runtime; a panic in it is logged and the listener goes on. Stops when the returned
     /// [`Subscription`] is dropped or stopped.
-    pub fn listen(&self, listener: impl Fn(Status) + Send + Sync + 'static) -> Subscription {
+    pub fn listen(&self, listener: impl Fn(SyncStatus) + Send + Sync + 'static) -> Subscription {
         let mut rx = self.inner.status.subscribe();
         let task = self.inner.rt.spawn(async move {
             loop {
@@ -286,35 +293,33 @@ impl Syncline {
 
     /// Syncs `unit` (push, then pull, entity by entity) and returns what it did. The request goes
     /// through the queue ahead of background requests and runs even while the scheduler backs
-    /// off; a sync already running finishes first. Fails at once with [`Error::Offline`] when
+    /// off; a sync already running finishes first. Fails at once with [`SynclineError::Offline`] when
     /// the device is offline.
     pub async fn sync_now(&self, unit: &str) -> Result<SyncReport> {
         let answer = self.request_now(unit)?;
-        runtime::run(async move {
-            answer
-                .await
-                .unwrap_or_else(|_| Err(Error::Stopped("the sync engine stopped".into())))
-        })
-        .await
+        runtime::run(async move { Ok(answer.await) })
+            .await?
+            .unwrap_or_else(|_| stopped())
     }
 
     /// [`Syncline::sync_now`] for callers that are not async (a terminal, a test).
     pub fn sync_now_blocking(&self, unit: &str) -> Result<SyncReport> {
         let answer = self.request_now(unit)?;
-        runtime::block_on(async move {
-            answer
-                .await
-                .unwrap_or_else(|_| Err(Error::Stopped("the sync engine stopped".into())))
-        })
+        runtime::block_on(async move { Ok(answer.await) })?.unwrap_or_else(|_| stopped())
     }
 
     fn request_now(&self, unit: &str) -> Result<oneshot::Receiver<Result<SyncReport>>> {
         self.inner.unit(unit)?;
         if !self.inner.connectivity().connected {
-            return Err(Error::Offline);
+            return Err(SynclineError::Offline);
         }
         let answer = self.inner.wait_for(unit);
         self.inner.request(unit, AWAITED_PRIORITY, false, true);
         Ok(answer)
     }
+}
+
+/// What a `sync_now` caller gets when the engine went away before answering.
+fn stopped() -> Result<SyncReport> {
+    Err(Error::Stopped("the sync engine stopped".into()).into())
 }

@@ -9,6 +9,7 @@ use crate::error::{Error, Result};
 
 /// A named set of entities that sync together (`all`, `tasks`, …).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct SyncUnit {
     /// The unit's name, as passed to `sync_now`.
     pub name: String,
@@ -38,6 +39,7 @@ impl SyncUnit {
 /// How the client talks to the server. [`Config::new`] gives sane defaults for everything but the
 /// server's address and the user's token.
 #[derive(Debug, Clone)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct Config {
     /// Base URL of the sync server, e.g. `https://sync.example.com` (no `/v1`).
     pub server_url: String,
@@ -50,9 +52,9 @@ pub struct Config {
     /// Longest a whole sync may run before it is abandoned (and retried later).
     pub sync_timeout: Duration,
     /// Largest response body accepted, after decompression; larger answers are refused unread.
-    pub max_response_bytes: usize,
+    pub max_response_bytes: u64,
     /// Most mutations sent in one push.
-    pub push_batch_size: usize,
+    pub push_batch_size: u32,
     /// The sync units; empty means `all` plus one unit per entity.
     pub units: Vec<SyncUnit>,
     /// When the core syncs by itself.
@@ -77,7 +79,7 @@ impl Config {
 
     /// The configured units, or the defaults, checked against the schema.
     pub(crate) fn resolve_units(&self, schema: &Schema) -> Result<Vec<SyncUnit>> {
-        if self.push_batch_size == 0 || self.push_batch_size > MAX_PUSH_MUTATIONS {
+        if self.push_batch_size == 0 || self.push_batch_size as usize > MAX_PUSH_MUTATIONS {
             return Err(Error::InvalidConfig(format!(
                 "push_batch_size must be 1..={}",
                 MAX_PUSH_MUTATIONS

@@ -2,12 +2,13 @@
 //! merge decides field by field; what it cannot decide waits in the conflict inbox (kept by the
 //! store, `store/inbox.rs`) with all three versions until the user resolves it.
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 
 use syncline_protocol::{Value, WireFields};
 
 /// A conflict waiting for the user, with all three versions.
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct Conflict {
     /// Its id in the inbox.
     pub id: i64,
@@ -18,11 +19,11 @@ pub struct Conflict {
     /// The fields both sides changed (every changed field when one side deleted the record).
     pub fields: Vec<String>,
     /// Those fields as they were before the local edit.
-    pub base: BTreeMap<String, Value>,
+    pub base: HashMap<String, Value>,
     /// The local record; `None` when it was deleted on this device.
-    pub local: Option<BTreeMap<String, Value>>,
+    pub local: Option<HashMap<String, Value>>,
     /// The server's record; `None` when it was deleted on the server.
-    pub remote: Option<BTreeMap<String, Value>>,
+    pub remote: Option<HashMap<String, Value>>,
     /// The server version the conflict was found against.
     pub remote_version: Option<i64>,
     /// When it was found, ms since the Unix epoch.
@@ -31,13 +32,17 @@ pub struct Conflict {
 
 /// How the user settles a conflict.
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
 pub enum Resolution {
     /// The local version wins: it is written over the server's.
     KeepMine,
     /// The server's version stands; the local edit is dropped.
     KeepTheirs,
     /// These values (a record the user merged) are written over the server's.
-    Merged(BTreeMap<String, Value>),
+    Merged {
+        /// The merged fields.
+        values: HashMap<String, Value>,
+    },
 }
 
 /// The outcome of a three-way merge of one record's fields.
@@ -45,7 +50,7 @@ pub enum Resolution {
 pub(crate) struct Merge {
     /// Local changes the server's version does not contradict: apply them over it.
     pub(crate) clean: WireFields,
-    /// WireFields changed differently on both sides.
+    /// Fields changed differently on both sides.
     pub(crate) overlapping: Vec<String>,
 }
 

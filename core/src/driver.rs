@@ -21,13 +21,13 @@ use tokio::sync::{broadcast, oneshot, watch, Notify};
 
 use crate::config::SyncUnit;
 use crate::engine::{Engine, SyncReport};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, SynclineError};
 use crate::machine::{Action, FailureKind, Input, Machine, Millis, ProbeResult};
 use crate::network::{Connectivity, NetworkStatus};
 use crate::queue::{Queue, QueueChange, SyncRequest};
 use crate::runtime::blocking;
 use crate::shared::{lock, now_ms};
-use crate::status::{Progress, Status};
+use crate::status::{SyncProgress, SyncStatus};
 use crate::store::Store;
 
 /// Where the last completed sync's time is kept.
@@ -51,7 +51,7 @@ pub enum Event {
         /// The unit.
         unit: String,
         /// Why.
-        error: Error,
+        error: SynclineError,
     },
     /// The network state changed.
     NetworkChanged {
@@ -62,7 +62,7 @@ pub enum Event {
     },
 }
 
-type Waiter = oneshot::Sender<Result<SyncReport>>;
+type Waiter = oneshot::Sender<std::result::Result<SyncReport, SynclineError>>;
 
 /// Callers of `sync_now`, by the unit they wait for.
 #[derive(Default)]
@@ -135,16 +135,17 @@ pub(crate) struct Driver {
     queue_writer: QueueWriter,
     /// Wakes the timer task when the machine's next wake-up may have moved.
     wake: Arc<Notify>,
-    progress: Mutex<Option<Progress>>,
+    progress: Mutex<Option<SyncProgress>>,
     waiters: Mutex<Waiters>,
-    pub(crate) status: watch::Sender<Status>,
+    pub(crate) status: watch::Sender<SyncStatus>,
     pub(crate) events: broadcast::Sender<Event>,
 }
 
-/// How the scheduler sees a failed sync.
-fn failure_kind(error: &Error) -> FailureKind {
+/// How the scheduler sees a failed sync. A server that could not be reached while the OS reports
+/// no connectivity says nothing about the server: the device went offline.
+fn failure_kind(error: &Error, connected: bool) -> FailureKind {
     match error {
-        Error::Offline => FailureKind::Offline,
+        Error::Unreachable(_) if !connected => FailureKind::Offline,
         Error::Unreachable(_) => FailureKind::Unreachable,
         Error::SignInNeeded { .. } => FailureKind::SignInNeeded,
         Error::Server { retry_after, .. } if error.is_retryable() => FailureKind::Retryable {
@@ -163,7 +164,7 @@ impl Driver {
         units: Vec<SyncUnit>,
         policy: crate::autosync::AutoSync,
         sync_timeout: Duration,
-        status: Status,
+        status: SyncStatus,
     ) -> Result<Arc<Driver>> {
         let (kept, highest_id) = store.kept_queue()?;
         let priorities: BTreeMap<String, i32> =
@@ -251,9 +252,9 @@ impl Driver {
                     .collect();
                 for u in dropped {
                     for w in waiters.queued.remove(&u).unwrap_or_default() {
-                        let _ = w.send(Err(Error::Discarded(format!(
-                            "the sync of `{u}` was dropped for `{unit}`"
-                        ))));
+                        let _ = w.send(Err(SynclineError::Discarded {
+                            detail: format!("the sync of `{u}` was dropped for `{unit}`"),
+                        }));
                     }
                 }
             }
@@ -263,7 +264,10 @@ impl Driver {
     }
 
     /// Registers a caller waiting for the next run of `unit`.
-    pub(crate) fn wait_for(&self, unit: &str) -> oneshot::Receiver<Result<SyncReport>> {
+    pub(crate) fn wait_for(
+        &self,
+        unit: &str,
+    ) -> oneshot::Receiver<std::result::Result<SyncReport, SynclineError>> {
         let (tx, rx) = oneshot::channel();
         lock(&self.waiters)
             .queued
@@ -341,7 +345,7 @@ impl Driver {
         let outcome = match self.unit(&request.unit) {
             Ok(unit) => {
                 let driver = self.clone();
-                let progress = move |p: Progress| {
+                let progress = move |p: SyncProgress| {
                     *lock(&driver.progress) = Some(p);
                     driver.publish();
                 };
@@ -383,7 +387,7 @@ impl Driver {
             }
             Err(e) => {
                 log::warn!("sync of `{}` failed: {e}", request.unit);
-                Some((failure_kind(e), e.reason()))
+                Some((failure_kind(e, self.connectivity().connected), e.reason()))
             }
         };
         // This run's callers, taken before the machine may start the next run (whose callers
@@ -395,6 +399,8 @@ impl Driver {
         if succeeded && more_to_push {
             self.feed(Input::LocalChange);
         }
+        // What the app sees of the outcome, converted (and a storage failure logged) once.
+        let outcome = outcome.map_err(SynclineError::from);
         let _ = self.events.send(match &outcome {
             Ok(report) => Event::SyncCompleted {
                 report: report.clone(),
@@ -461,7 +467,7 @@ impl Driver {
             // stay queued and run when it returns).
             let waiting = std::mem::take(&mut lock(&self.waiters).queued);
             for w in waiting.into_values().flatten() {
-                let _ = w.send(Err(Error::Offline));
+                let _ = w.send(Err(SynclineError::Offline));
             }
         }
         if network_changed {

@@ -9,12 +9,13 @@ use syncline_protocol::{PullPage, PullRequest, PushRequest};
 use crate::config::SyncUnit;
 use crate::error::Result;
 use crate::runtime::blocking;
-use crate::status::{Phase, Progress};
+use crate::status::{Phase, SyncProgress};
 use crate::store::Store;
 use crate::transport::Transport;
 
 /// What one entity's step of a sync did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct EntityReport {
     /// The entity.
     pub entity: String,
@@ -38,6 +39,7 @@ pub struct EntityReport {
 
 /// What a whole sync of a unit did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct SyncReport {
     /// The unit synced.
     pub unit: String,
@@ -46,7 +48,7 @@ pub struct SyncReport {
 }
 
 /// Receives a running sync's progress (per step, push batch and pull page: never per record).
-pub type ProgressFn = dyn Fn(Progress) + Send + Sync;
+pub type ProgressFn = dyn Fn(SyncProgress) + Send + Sync;
 
 /// Pushes and pulls units between one store and one server.
 pub struct Engine {
@@ -86,7 +88,7 @@ impl Engine {
                 ..EntityReport::default()
             };
             let tell = |phase: Phase, r: &EntityReport| {
-                progress(Progress {
+                progress(SyncProgress {
                     phase,
                     entities_done: done as u32,
                     entities_total: total,

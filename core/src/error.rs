@@ -1,13 +1,15 @@
-//! The core's one error type: what went wrong, in terms the caller can act on.
+//! Errors: the core's internal [`Error`], detailed for its own modules and logs, and the
+//! [`SynclineError`] every public call returns, grouped by what an app can do about it. The one
+//! becomes the other (and is logged) at the API boundary, `client.rs`.
 
 use crate::status::{FailureReason, StorageErrorKind};
 
-/// Result with the core's [`Error`].
-pub type Result<T, E = Error> = std::result::Result<T, E>;
+/// Result with the core's internal [`Error`].
+pub(crate) type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// Everything the core can fail with. Each variant says what the caller can do about it.
+/// Everything the core can fail with, inside.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum Error {
+pub(crate) enum Error {
     /// A name is not a lowercase identifier (`[a-z][a-z0-9_]*`); fix the declaration.
     #[error("`{0}` is not a valid entity or field name (lowercase letters, digits and _, starting with a letter)")]
     InvalidName(String),
@@ -85,9 +87,6 @@ pub enum Error {
     /// The local database holds something the schema does not allow.
     #[error("local store is inconsistent: {0}")]
     Corrupt(String),
-    /// The device reports no connectivity; the change is kept and syncs later.
-    #[error("the device is offline")]
-    Offline,
     /// The server could not be reached (connect failure, reset, timeout); retry later.
     #[error("server unreachable: {0}")]
     Unreachable(String),
@@ -135,9 +134,6 @@ pub enum Error {
     /// No quarantined mutation with that sequence number.
     #[error("no quarantined change with seq {0}")]
     NoSuchQuarantined(u64),
-    /// The sync request was dropped before it ran (by a `discard_pending` request).
-    #[error("the sync request was discarded: {0}")]
-    Discarded(String),
     /// The core's background work stopped (the runtime shut down).
     #[error("the sync engine stopped: {0}")]
     Stopped(String),
@@ -186,18 +182,193 @@ impl From<rusqlite::Error> for Error {
 }
 
 impl Error {
-    /// Whether trying the same thing again later may succeed (network trouble, server hiccups).
+    /// Whether trying the same thing again later may succeed.
+    pub(crate) fn is_retryable(&self) -> bool {
+        self.to_api().is_retryable()
+    }
+
+    /// Why a sync that failed with this error failed, as the code a front end translates.
+    pub(crate) fn reason(&self) -> FailureReason {
+        self.to_api().reason()
+    }
+
+    /// What an app sees of this error (pure: the boundary's `From` also logs).
+    fn to_api(&self) -> SynclineError {
+        let text = self.to_string();
+        match self.clone() {
+            Error::InvalidName(_)
+            | Error::InvalidSchema(_)
+            | Error::InvalidConfig(_)
+            | Error::UnknownEntity(_)
+            | Error::UnknownField { .. }
+            | Error::WrongType { .. }
+            | Error::UnknownUnit(_)
+            | Error::InvalidKey(_)
+            | Error::MissingField { .. } => SynclineError::InvalidInput { detail: text },
+            Error::NotFound { entity, key } => SynclineError::NotFound { entity, key },
+            Error::AlreadyExists { entity, key } => SynclineError::AlreadyExists { entity, key },
+            Error::ReadOnly(_)
+            | Error::AppendOnly(_)
+            | Error::LockedOffline(_)
+            | Error::NotEditable(_) => SynclineError::NotAllowed { detail: text },
+            Error::Storage { kind, detail } => SynclineError::Storage { kind, detail },
+            Error::Corrupt(detail) => SynclineError::Storage {
+                kind: StorageErrorKind::Corrupt,
+                detail,
+            },
+            Error::Unreachable(detail) => SynclineError::Unreachable { detail },
+            Error::Timeout(detail) => SynclineError::Timeout { detail },
+            Error::SignInNeeded { code, message } => SynclineError::SignInNeeded {
+                code,
+                detail: message,
+            },
+            Error::Server {
+                status,
+                code,
+                message,
+                retry_after,
+            } => SynclineError::Server {
+                status,
+                code,
+                detail: message,
+                retry_after_secs: retry_after,
+            },
+            Error::MalformedResponse(_) | Error::ResponseTooLarge { .. } => {
+                SynclineError::BadResponse { detail: text }
+            }
+            Error::NoSuchConflict(id) => SynclineError::NoSuchConflict { id },
+            Error::NoSuchQuarantined(seq) => SynclineError::NoSuchQuarantined { seq },
+            Error::Stopped(detail) => SynclineError::Stopped { detail },
+        }
+    }
+}
+
+/// What went wrong, in terms an app can act on. Every fallible public call returns it; Kotlin
+/// sees it as `SynclineException`, Swift as `SynclineError`. (Detail fields are never called
+/// `message`: in Kotlin that would clash with `Throwable.message`, which carries the whole
+/// text anyway.)
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Error))]
+pub enum SynclineError {
+    /// The app passed something the schema or configuration does not allow (unknown entity,
+    /// field or unit, wrong type, missing required field, bad key or name): fix the call.
+    #[error("invalid input: {detail}")]
+    InvalidInput {
+        /// What is wrong.
+        detail: String,
+    },
+    /// No local record with that key.
+    #[error("no `{entity}` record with key `{key}`")]
+    NotFound {
+        /// The entity asked for.
+        entity: String,
+        /// The key asked for.
+        key: String,
+    },
+    /// A local record with that key exists already.
+    #[error("a `{entity}` record with key `{key}` already exists")]
+    AlreadyExists {
+        /// The entity written to.
+        entity: String,
+        /// The key in use.
+        key: String,
+    },
+    /// The entity cannot be changed this way: read-only, append-only, locked while not online,
+    /// or a quarantined delete that cannot be edited.
+    #[error("not allowed: {detail}")]
+    NotAllowed {
+        /// Why.
+        detail: String,
+    },
+    /// The device's storage failed; nothing was written. `kind` says what the app can do
+    /// (free space, start over from a damaged file: `docs/architecture.md`).
+    #[error("storage ({kind:?}): {detail}")]
+    Storage {
+        /// What kind of failure.
+        kind: StorageErrorKind,
+        /// SQLite's words, for logs and support.
+        detail: String,
+    },
+    /// The device is offline; mutations are kept and sync later.
+    #[error("the device is offline")]
+    Offline,
+    /// The server could not be reached; the core retries by itself.
+    #[error("server unreachable: {detail}")]
+    Unreachable {
+        /// The connection error.
+        detail: String,
+    },
+    /// A request or the whole sync took too long; the core retries by itself.
+    #[error("timed out: {detail}")]
+    Timeout {
+        /// What timed out.
+        detail: String,
+    },
+    /// The server refused the token: sign in again and call `set_token`.
+    #[error("sign-in needed: {detail} ({code})")]
+    SignInNeeded {
+        /// The server's code (`unauthorized`, `token_expired`).
+        code: String,
+        /// The server's words.
+        detail: String,
+    },
+    /// The server answered with an error.
+    #[error("server error {status} {code}: {detail}")]
+    Server {
+        /// HTTP status.
+        status: u16,
+        /// The server's stable code (`docs/protocol.md`).
+        code: String,
+        /// The server's words.
+        detail: String,
+        /// Seconds the server asked to wait, if it said.
+        retry_after_secs: Option<u64>,
+    },
+    /// The server's answer was malformed, cut short or too large; nothing of it was applied.
+    #[error("bad server response: {detail}")]
+    BadResponse {
+        /// What was wrong with it.
+        detail: String,
+    },
+    /// No conflict with that id in the inbox.
+    #[error("no conflict with id {id}")]
+    NoSuchConflict {
+        /// The id asked for.
+        id: i64,
+    },
+    /// No quarantined mutation with that sequence number.
+    #[error("no quarantined mutation with seq {seq}")]
+    NoSuchQuarantined {
+        /// The seq asked for.
+        seq: u64,
+    },
+    /// The awaited sync request was dropped by a `discard_pending` request.
+    #[error("discarded: {detail}")]
+    Discarded {
+        /// Which request.
+        detail: String,
+    },
+    /// The engine's background work stopped (the runtime could not start or went away).
+    #[error("stopped: {detail}")]
+    Stopped {
+        /// Why.
+        detail: String,
+    },
+}
+
+impl SynclineError {
+    /// Whether trying the same thing again later may succeed (network trouble, server hiccups,
+    /// a full disk).
     pub fn is_retryable(&self) -> bool {
         match self {
-            Error::Offline | Error::Unreachable(_) | Error::Timeout(_) => true,
-            Error::Server { status, .. } => *status >= 500 || *status == 429,
-            // A bad response is often a proxy or a cut connection: the next try may be fine.
-            Error::MalformedResponse(_) | Error::ResponseTooLarge { .. } => true,
-            // Space may be freed, another process may let go of the file.
-            Error::Storage {
-                kind: StorageErrorKind::DiskFull | StorageErrorKind::Busy,
-                ..
-            } => true,
+            SynclineError::Offline
+            | SynclineError::Unreachable { .. }
+            | SynclineError::Timeout { .. }
+            | SynclineError::BadResponse { .. } => true,
+            SynclineError::Server { status, .. } => *status >= 500 || *status == 429,
+            SynclineError::Storage { kind, .. } => {
+                matches!(kind, StorageErrorKind::DiskFull | StorageErrorKind::Busy)
+            }
             _ => false,
         }
     }
@@ -205,21 +376,39 @@ impl Error {
     /// Why a sync that failed with this error failed, as the code a front end translates.
     pub fn reason(&self) -> FailureReason {
         match self {
-            Error::Unreachable(_) | Error::Offline => FailureReason::Unreachable,
-            Error::Timeout(_) => FailureReason::Timeout,
-            Error::SignInNeeded { .. } => FailureReason::SignInNeeded,
-            Error::Server { status, .. } if self.is_retryable() => {
+            SynclineError::Offline | SynclineError::Unreachable { .. } => {
+                FailureReason::Unreachable
+            }
+            SynclineError::Timeout { .. } => FailureReason::Timeout,
+            SynclineError::SignInNeeded { .. } => FailureReason::SignInNeeded,
+            SynclineError::Server { status, .. } if self.is_retryable() => {
                 FailureReason::ServerError { status: *status }
             }
-            Error::Server { status, .. } => FailureReason::Rejected { status: *status },
-            Error::MalformedResponse(_) | Error::ResponseTooLarge { .. } => {
-                FailureReason::BadResponse
-            }
-            Error::Storage { kind, .. } => FailureReason::Storage { kind: *kind },
-            Error::Corrupt(_) => FailureReason::Storage {
-                kind: StorageErrorKind::Corrupt,
-            },
+            SynclineError::Server { status, .. } => FailureReason::Rejected { status: *status },
+            SynclineError::BadResponse { .. } => FailureReason::BadResponse,
+            SynclineError::Storage { kind, .. } => FailureReason::Storage { kind: *kind },
             _ => FailureReason::Internal,
         }
+    }
+}
+
+impl From<Error> for SynclineError {
+    /// The boundary: what the app sees of an internal error. Failures of the device's storage
+    /// and of the engine itself are logged here (an app may only show a banner for them);
+    /// mistakes in the app's call and network trouble are the app's and the banner's to tell.
+    fn from(e: Error) -> Self {
+        if matches!(
+            e,
+            Error::Storage { .. } | Error::Corrupt(_) | Error::Stopped(_)
+        ) {
+            log::error!("{e}");
+        }
+        e.to_api()
+    }
+}
+
+impl From<syncline_protocol::SchemaError> for SynclineError {
+    fn from(e: syncline_protocol::SchemaError) -> Self {
+        Error::from(e).into()
     }
 }

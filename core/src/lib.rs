@@ -3,10 +3,13 @@
 //! The app declares its entities ([`Schema`]), opens a [`Syncline`] client on a local SQLite
 //! file, reads and writes records (every write lands in the durable outbox in the same
 //! transaction), and syncs: by itself as [`AutoSync`] says, or when asked
-//! ([`Syncline::trigger_sync`], [`Syncline::sync_now`]). [`Status`] and its [`Banner`] say what
+//! ([`Syncline::trigger_sync`], [`Syncline::sync_now`]). [`SyncStatus`] and its [`Banner`] say what
 //! to show; they carry structure only, and each front end turns them into words.
 //!
 //! Every module is private; this file re-exports exactly what an app uses.
+
+#[cfg(feature = "uniffi")]
+uniffi::setup_scaffolding!("syncline_core");
 
 mod autosync;
 mod client;
@@ -32,15 +35,18 @@ pub use config::{Config, SyncUnit};
 pub use conflict::{Conflict, Resolution};
 pub use driver::Event;
 pub use engine::{EntityReport, SyncReport};
-pub use error::{Error, Result};
+pub use error::SynclineError;
 pub use mutation::{MutationReceipt, MutationStage, QuarantinedMutation, Stage};
 pub use network::{Connectivity, NetworkStatus, NetworkType};
 pub use queue::SyncRequest;
 pub use record::{Counts, Page, Query, Record, SortOrder};
 pub use status::{
-    Banner, BannerKind, FailureReason, Phase, Progress, Status, StorageErrorKind, SyncState,
+    Banner, BannerKind, FailureReason, Phase, StorageErrorKind, SyncProgress, SyncState, SyncStatus,
 };
 pub use syncline_protocol::{
     sample, ConflictPolicy, EntitySchema, FieldDef, FieldType, Op, Schema, SchemaError, SyncMode,
     SyncSettings, Value,
 };
+
+/// What every fallible public call returns.
+pub type Result<T> = std::result::Result<T, SynclineError>;

@@ -1,10 +1,13 @@
 //! Mutations as the app sees them: what a local write returns, where a mutation is on its way
 //! to the server and to other devices, and the mutations the server refused (quarantined).
 
-use syncline_protocol::Mutation;
+use std::collections::HashMap;
+
+use syncline_protocol::{Op, Value};
 
 /// Where a mutation is on its way from the device to everyone else.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
 pub enum Stage {
     /// Saved on the device, waiting to be pushed.
     Saved,
@@ -56,6 +59,7 @@ impl Stage {
 
 /// A mutation's stage, and the server version it produced once accepted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct MutationStage {
     /// The stage.
     pub stage: Stage,
@@ -65,6 +69,7 @@ pub struct MutationStage {
 
 /// What a local write returns: the outbox entry that will carry it to the server.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct MutationReceipt {
     /// The client's sequence number of the mutation.
     pub seq: u64,
@@ -74,11 +79,23 @@ pub struct MutationReceipt {
 
 /// A mutation the server refused, set aside with the server's reason.
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct QuarantinedMutation {
-    /// The mutation as it was sent.
-    pub mutation: Mutation,
-    /// The server's stable rejection code.
+    /// Its sequence number: what `retry_quarantined`, `edit_quarantined` and
+    /// `discard_quarantined` take.
+    pub seq: u64,
+    /// Its id (for `mutation_stage`).
+    pub mutation_id: String,
+    /// The entity of the record it changes.
+    pub entity: String,
+    /// The record's key.
+    pub key: String,
+    /// What it does to the record.
+    pub op: Op,
+    /// The values it sets (none for a delete; fields the schema no longer declares left out).
+    pub values: HashMap<String, Value>,
+    /// The server's stable rejection code (`forbidden`, `invalid_value`, …; `docs/protocol.md`).
     pub code: String,
-    /// The server's reason.
+    /// The server's reason, for logs and support (not for end users: use `code`).
     pub message: String,
 }

@@ -3,6 +3,7 @@
 
 /// The kind of network the OS reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
 pub enum NetworkType {
     /// Wi-Fi.
     Wifi,
@@ -18,6 +19,7 @@ pub enum NetworkType {
 
 /// What the shell reports about the OS's connectivity.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct Connectivity {
     /// Whether the OS has a usable network.
     pub connected: bool,
@@ -49,6 +51,7 @@ impl Connectivity {
 
 /// The network state as the core sees it: the OS's report plus what requests have taught it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
 pub enum NetworkStatus {
     /// Connected, and the server answered the last time it was asked.
     Online,

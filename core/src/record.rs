@@ -1,7 +1,7 @@
 //! What the app reads and writes: records, queries of one entity and their pages, and the
 //! conversions between typed values and their wire (JSON) form.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use syncline_protocol::{EntitySchema, Value, WireFields};
 
@@ -9,13 +9,15 @@ use crate::error::Result;
 
 /// A record as the app sees it: its key, the server version it is based on, and its fields.
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct Record {
     /// The primary key.
     pub key: String,
     /// The server version this local copy is based on; `None` until the server has accepted it.
+    #[cfg_attr(feature = "uniffi", uniffi(default = None))]
     pub version: Option<i64>,
     /// Field values by name (only the entity's declared fields; unset fields are absent).
-    pub values: BTreeMap<String, Value>,
+    pub values: HashMap<String, Value>,
 }
 
 impl Record {
@@ -24,7 +26,7 @@ impl Record {
         Record {
             key: key.into(),
             version: None,
-            values: BTreeMap::new(),
+            values: HashMap::new(),
         }
     }
 
@@ -42,6 +44,7 @@ impl Record {
 
 /// Sort direction of a query.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
 pub enum SortOrder {
     /// Smallest first.
     Ascending,
@@ -49,13 +52,34 @@ pub enum SortOrder {
     Descending,
 }
 
+/// A field equality filter of a [`Query`].
+#[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
+pub struct Filter {
+    /// The field (or the key field).
+    pub field: String,
+    /// The value it must have; `Null` matches null.
+    pub value: Value,
+}
+
+/// A sort key of a [`Query`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
+pub struct Sort {
+    /// The field (or the key field).
+    pub field: String,
+    /// The direction.
+    pub order: SortOrder,
+}
+
 /// A query of one entity: field equality filters, an order and a page window.
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct Query {
-    /// Records must have these values (the key field may be named too); `Null` matches null.
-    pub filters: Vec<(String, Value)>,
+    /// Records must have all these values.
+    pub filters: Vec<Filter>,
     /// Sort by these fields, in turn; the key breaks ties so pages are stable.
-    pub order_by: Vec<(String, SortOrder)>,
+    pub sort: Vec<Sort>,
     /// Most records in the page.
     pub limit: u32,
     /// Records to skip (from a previous page's `next_offset`).
@@ -67,7 +91,7 @@ impl Query {
     pub fn all(limit: u32) -> Self {
         Query {
             filters: Vec::new(),
-            order_by: Vec::new(),
+            sort: Vec::new(),
             limit,
             offset: 0,
         }
@@ -75,19 +99,26 @@ impl Query {
 
     /// Adds an equality filter (builder style).
     pub fn filter(mut self, field: &str, value: Value) -> Self {
-        self.filters.push((field.to_string(), value));
+        self.filters.push(Filter {
+            field: field.to_string(),
+            value,
+        });
         self
     }
 
     /// Adds a sort field (builder style).
     pub fn order(mut self, field: &str, order: SortOrder) -> Self {
-        self.order_by.push((field.to_string(), order));
+        self.sort.push(Sort {
+            field: field.to_string(),
+            order,
+        });
         self
     }
 }
 
 /// One page of query results.
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct Page {
     /// The records.
     pub records: Vec<Record>,
@@ -110,7 +141,7 @@ pub struct Counts {
 /// them in the fields' own types.
 pub(crate) fn coerce_all(
     e: &EntitySchema,
-    values: BTreeMap<String, Value>,
+    values: impl IntoIterator<Item = (String, Value)>,
 ) -> Result<BTreeMap<String, Value>> {
     values
         .into_iter()
@@ -135,9 +166,11 @@ pub(crate) fn fields_from_json(
 }
 
 /// The wire form of typed values.
-pub(crate) fn fields_to_json(values: &BTreeMap<String, Value>) -> WireFields {
+pub(crate) fn fields_to_json<'a>(
+    values: impl IntoIterator<Item = (&'a String, &'a Value)>,
+) -> WireFields {
     values
-        .iter()
+        .into_iter()
         .map(|(k, v)| (k.clone(), v.to_json()))
         .collect()
 }

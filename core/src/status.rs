@@ -7,6 +7,7 @@ use crate::network::{NetworkStatus, NetworkType};
 
 /// Which part of a sync is running.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
 pub enum Phase {
     /// Taking the request off the queue.
     Starting,
@@ -24,7 +25,8 @@ pub enum Phase {
 
 /// How far a running sync has got.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Progress {
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
+pub struct SyncProgress {
     /// The step running.
     pub phase: Phase,
     /// Entities of the unit finished.
@@ -35,10 +37,10 @@ pub struct Progress {
     pub items: u64,
 }
 
-impl Progress {
+impl SyncProgress {
     /// A sync that has not begun its first entity.
-    pub(crate) fn starting() -> Progress {
-        Progress {
+    pub(crate) fn starting() -> SyncProgress {
+        SyncProgress {
             phase: Phase::Starting,
             entities_done: 0,
             entities_total: 0,
@@ -49,6 +51,7 @@ impl Progress {
 
 /// What kind of storage failure happened, so an app can say what to do about it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
 pub enum StorageErrorKind {
     /// The device (or the database's size limit) is full: free space, then sync again.
     DiskFull,
@@ -65,6 +68,7 @@ pub enum StorageErrorKind {
 
 /// Why the last sync failed, as a code a front end translates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
 pub enum FailureReason {
     /// No answer from the server (connection refused or reset, no route, DNS).
     Unreachable,
@@ -96,6 +100,7 @@ pub enum FailureReason {
 
 /// What the engine is doing.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
 pub enum SyncState {
     /// Nothing to do, or waiting for the next sync.
     Idle,
@@ -104,7 +109,7 @@ pub enum SyncState {
         /// The unit being synced.
         unit: String,
         /// How far it got.
-        progress: Progress,
+        progress: SyncProgress,
     },
     /// The last sync failed.
     Failed {
@@ -122,6 +127,7 @@ pub enum SyncState {
 
 /// Which banner to show.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
 pub enum BannerKind {
     /// Everything is synced or about to be: show nothing.
     Hidden,
@@ -137,6 +143,7 @@ pub enum BannerKind {
 /// words for `kind` and `reason`, shows the counts, the progress, a countdown to `next_retry_at`
 /// and, when `can_retry`, a Retry action that calls `retry()`.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct Banner {
     /// Which banner.
     pub kind: BannerKind,
@@ -160,7 +167,8 @@ pub struct Banner {
 
 /// Everything a front end needs to show the state of sync.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Status {
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
+pub struct SyncStatus {
     /// What the engine is doing.
     pub state: SyncState,
     /// The network as the core sees it.
@@ -181,9 +189,9 @@ pub struct Status {
     pub banner: Banner,
 }
 
-impl Default for Status {
+impl Default for SyncStatus {
     fn default() -> Self {
-        let mut status = Status {
+        let mut status = SyncStatus {
             state: SyncState::Idle,
             network: NetworkStatus::Online,
             network_type: NetworkType::Other,
@@ -215,7 +223,7 @@ impl Banner {
     }
 }
 
-impl Status {
+impl SyncStatus {
     /// The banner for this status. Offline wins over everything (nothing else can be done about
     /// it), then a running sync, then a failure.
     pub(crate) fn derive_banner(&self) -> Banner {
@@ -252,14 +260,14 @@ impl Status {
     }
 
     /// The same status with its banner in step.
-    pub(crate) fn with_banner(mut self) -> Status {
+    pub(crate) fn with_banner(mut self) -> SyncStatus {
         self.banner = self.derive_banner();
         self
     }
 
     /// Changes the status with `change` and brings the banner in step; returns whether anything
     /// changed.
-    pub fn update(&mut self, change: impl FnOnce(&mut Status)) -> bool {
+    pub fn update(&mut self, change: impl FnOnce(&mut SyncStatus)) -> bool {
         let before = self.clone();
         change(self);
         self.banner = self.derive_banner();
@@ -273,7 +281,7 @@ mod tests {
 
     #[test]
     fn offline_wins_then_syncing_then_failure() {
-        let mut s = Status::default();
+        let mut s = SyncStatus::default();
         assert!(s.update(|s| s.pending = 2));
         assert_eq!(s.banner.kind, BannerKind::Hidden);
         assert_eq!(s.banner.pending, 2);
@@ -291,7 +299,7 @@ mod tests {
         s.update(|s| {
             s.state = SyncState::Syncing {
                 unit: "all".into(),
-                progress: Progress {
+                progress: SyncProgress {
                     phase: Phase::Pulling {
                         entity: "tasks".into(),
                     },

@@ -44,7 +44,7 @@ impl Transport {
             http,
             base: config.server_url.trim_end_matches('/').to_string(),
             token: RwLock::new(config.token.clone()),
-            max_response_bytes: config.max_response_bytes,
+            max_response_bytes: usize::try_from(config.max_response_bytes).unwrap_or(usize::MAX),
         })
     }
 

@@ -8,10 +8,10 @@ use support::proxy::{Fault, FaultProxy};
 use support::{client_with, server};
 use syncline_core::sample::TASKS;
 use syncline_core::Query;
-use syncline_core::{Error, Record, Syncline, Value};
+use syncline_core::{Record, Syncline, SynclineError, Value};
 
 /// What the error must look like.
-type Expect = fn(&Error) -> bool;
+type Expect = fn(&SynclineError) -> bool;
 
 /// Everything the device holds, to compare before and after a failed sync: its records, and its
 /// outbox, cursors and inbox as stored in its database file.
@@ -44,54 +44,61 @@ fn bad_answers_change_nothing_and_the_next_sync_works() {
         .update(
             TASKS,
             "t-alice-1",
-            std::collections::BTreeMap::from([("done".to_string(), Value::Boolean(true))]),
+            std::collections::HashMap::from([("done".to_string(), Value::Boolean(true))]),
         )
         .expect("edit");
 
     let pull_faults: Vec<(Fault, Expect)> = vec![
-        (Fault::Garbage, |e| matches!(e, Error::MalformedResponse(_))),
+        (Fault::Garbage, |e| {
+            matches!(e, SynclineError::BadResponse { .. })
+        }),
         (Fault::TruncatedJson, |e| {
-            matches!(e, Error::MalformedResponse(_))
+            matches!(e, SynclineError::BadResponse { .. })
         }),
         (Fault::CutMidBody, |e| {
-            matches!(e, Error::MalformedResponse(_) | Error::Unreachable(_))
+            matches!(
+                e,
+                SynclineError::BadResponse { .. } | SynclineError::Unreachable { .. }
+            )
         }),
         (Fault::Oversized(1024 * 1024), |e| {
-            matches!(e, Error::ResponseTooLarge { .. })
+            matches!(e, SynclineError::BadResponse { .. })
         }),
         (Fault::OversizedChunked(1024 * 1024), |e| {
-            matches!(e, Error::ResponseTooLarge { .. })
+            matches!(e, SynclineError::BadResponse { .. })
         }),
         (
             Fault::WrongType,
-            |e| matches!(e, Error::MalformedResponse(m) if m.contains("expects text")),
+            |e| matches!(e, SynclineError::BadResponse { detail: m } if m.contains("expects text")),
         ),
         (
             Fault::UnknownField,
-            |e| matches!(e, Error::MalformedResponse(m) if m.contains("colour")),
+            |e| matches!(e, SynclineError::BadResponse { detail: m } if m.contains("colour")),
         ),
         (
             Fault::UnknownEntity,
-            |e| matches!(e, Error::MalformedResponse(m) if m.contains("invoices")),
+            |e| matches!(e, SynclineError::BadResponse { detail: m } if m.contains("invoices")),
         ),
         (Fault::Status(503), |e| {
             matches!(
                 e,
-                Error::Server {
+                SynclineError::Server {
                     status: 503,
-                    retry_after: Some(7),
+                    retry_after_secs: Some(7),
                     ..
                 }
             )
         }),
     ];
     let push_faults: Vec<(Fault, Expect)> = vec![
-        (Fault::Garbage, |e| matches!(e, Error::MalformedResponse(_))),
+        (Fault::Garbage, |e| {
+            matches!(e, SynclineError::BadResponse { .. })
+        }),
         (Fault::ExtraResult, |e| {
-            matches!(e, Error::MalformedResponse(_))
+            matches!(e, SynclineError::BadResponse { .. })
         }),
         (Fault::Status(500), |e| {
-            matches!(e, Error::Server { status: 500, .. })
+            matches!(e, SynclineError::Server { status: 500, .. })
         }),
     ];
     for (path, faults) in [("/v1/push", push_faults), ("/v1/pull", pull_faults)] {

@@ -4,7 +4,7 @@
 
 mod support;
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -17,8 +17,8 @@ use support::{
 use syncline_core::sample::{COMMENTS, PROJECTS, TASKS};
 use syncline_core::Event;
 use syncline_core::{
-    AutoSync, BannerKind, Config, ConflictPolicy, Connectivity, Error, FailureReason,
-    NetworkStatus, NetworkType, Resolution, Stage, SyncUnit, Syncline, Value,
+    AutoSync, BannerKind, Config, ConflictPolicy, Connectivity, FailureReason, NetworkStatus,
+    NetworkType, Resolution, Stage, SyncUnit, Syncline, SynclineError, Value,
 };
 use tokio::sync::broadcast;
 
@@ -106,7 +106,7 @@ fn trigger_sync_returns_at_once_and_reports_through_events() {
         .is_empty());
     assert!(matches!(
         device.trigger_sync("nope", false),
-        Err(Error::UnknownUnit(_))
+        Err(SynclineError::InvalidInput { .. })
     ));
 
     // A failure names the unit and carries the error.
@@ -116,7 +116,10 @@ fn trigger_sync_returns_at_once_and_reports_through_events() {
         Event::SyncFailed { unit, error } if unit == "comments" => Some(error.clone()),
         _ => None,
     });
-    assert!(matches!(error, Error::SignInNeeded { .. }), "{error:?}");
+    assert!(
+        matches!(error, SynclineError::SignInNeeded { .. }),
+        "{error:?}"
+    );
 }
 
 #[test]
@@ -247,9 +250,8 @@ fn a_rejected_mutation_waits_aside_and_can_be_edited_retried_or_discarded() {
     let seq_of = |key: &str| {
         refused
             .iter()
-            .find(|q| q.mutation.key == key)
+            .find(|q| q.key == key)
             .expect("quarantined")
-            .mutation
             .seq
     };
 
@@ -271,7 +273,7 @@ fn a_rejected_mutation_waits_aside_and_can_be_edited_retried_or_discarded() {
     bob.retry_quarantined(seq_of("t-retry")).expect("retry");
     assert!(matches!(
         bob.retry_quarantined(seq_of("t-retry")),
-        Err(Error::NoSuchQuarantined(_))
+        Err(SynclineError::NoSuchQuarantined { .. })
     ));
     assert_eq!(bob.status().quarantined, 0);
     assert_eq!(bob.status().pending, 2);
@@ -421,17 +423,19 @@ fn overlapping_edits_go_to_the_inbox_and_resolve_each_way() {
     device
         .resolve(
             id,
-            Resolution::Merged(BTreeMap::from([(
-                "title".to_string(),
-                Value::Text("Left and right".into()),
-            )])),
+            Resolution::Merged {
+                values: HashMap::from([(
+                    "title".to_string(),
+                    Value::Text("Left and right".into()),
+                )]),
+            },
         )
         .expect("resolve");
     device.sync_now_blocking("tasks").expect("sync");
     assert_eq!(server_title(&server, "t-shared-2"), json!("Left and right"));
     assert!(matches!(
         device.resolve(id, Resolution::KeepMine),
-        Err(Error::NoSuchConflict(_))
+        Err(SynclineError::NoSuchConflict { .. })
     ));
     assert!(device.conflicts().expect("inbox").is_empty());
 }
@@ -532,7 +536,7 @@ fn server_wins_client_wins_and_locked_offline_policies() {
     device.report_connectivity(Connectivity::offline());
     assert!(matches!(
         device.update(TASKS, "t-shared-1", set("done", Value::Boolean(true))),
-        Err(Error::LockedOffline(_))
+        Err(SynclineError::NotAllowed { .. })
     ));
     device.report_connectivity(online());
     device
@@ -813,7 +817,7 @@ fn a_retried_change_never_undoes_a_newer_edit() {
         report.entities[0].quarantined, 1,
         "moving to carol's project is refused"
     );
-    let refused = bob.quarantined().expect("q")[0].mutation.seq;
+    let refused = bob.quarantined().expect("q")[0].seq;
     // The user moves it back; that newer edit syncs.
     bob.update(TASKS, "t-shared-1", project("p-shared"))
         .expect("edit");
@@ -825,7 +829,7 @@ fn a_retried_change_never_undoes_a_newer_edit() {
         .expect("membership");
     assert!(matches!(
         bob.retry_quarantined(refused),
-        Err(Error::NotEditable(_))
+        Err(SynclineError::NotAllowed { .. })
     ));
     bob.discard_quarantined(refused).expect("discard");
     let on_server = server_task(&server, "t-shared-1").expect("t1");

@@ -8,7 +8,7 @@ use support::{client, client_with, new_task, server, server_put, set};
 use syncline_core::sample::{COMMENTS, PROJECTS, TASKS};
 use syncline_core::Connectivity;
 use syncline_core::Query;
-use syncline_core::{BannerKind, Error, FailureReason, Record, Syncline, Value};
+use syncline_core::{BannerKind, FailureReason, Record, Syncline, SynclineError, Value};
 
 fn keys(client: &Syncline, entity: &str) -> Vec<String> {
     client
@@ -193,7 +193,7 @@ fn offline_edits_wait_in_the_outbox_across_restarts() {
             .expect("insert");
         assert!(matches!(
             device.sync_now_blocking("all"),
-            Err(Error::Offline)
+            Err(SynclineError::Offline)
         ));
         let banner = device.banner();
         assert_eq!(banner.kind, BannerKind::Offline);
@@ -414,7 +414,7 @@ fn a_revoked_token_means_sign_in() {
     server.store().revoke_token(&users.alice).expect("revoke");
     let err = device.sync_now_blocking("all").expect_err("refused");
     assert!(
-        matches!(err, Error::SignInNeeded { ref code, .. } if code == "unauthorized"),
+        matches!(err, SynclineError::SignInNeeded { ref code, .. } if code == "unauthorized"),
         "{err:?}"
     );
     assert!(!err.is_retryable());
@@ -443,6 +443,6 @@ fn an_unreachable_server_is_a_typed_retryable_error() {
     config.connect_timeout = std::time::Duration::from_secs(2);
     let device = client_with(dir.path(), "device", config);
     let err = device.sync_now_blocking("all").expect_err("nobody there");
-    assert!(matches!(err, Error::Unreachable(_)), "{err:?}");
+    assert!(matches!(err, SynclineError::Unreachable { .. }), "{err:?}");
     assert!(err.is_retryable());
 }

@@ -17,6 +17,7 @@ pub const MAX_NAME_LEN: usize = 63;
 
 /// The type of a field, on the wire and in the local store.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
 pub enum FieldType {
     /// UTF-8 text.
     Text,
@@ -57,11 +58,12 @@ impl FieldType {
 
 /// One field of an entity.
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct FieldDef {
     /// Column and wire name (a lowercase identifier).
     pub name: String,
     /// Its type.
-    pub ty: FieldType,
+    pub field_type: FieldType,
     /// Whether null is allowed.
     pub nullable: bool,
     /// Whether the local table keeps an index on it (for queries by this field).
@@ -70,20 +72,20 @@ pub struct FieldDef {
 
 impl FieldDef {
     /// A field that may be null.
-    pub fn new(name: &str, ty: FieldType) -> Self {
+    pub fn new(name: &str, field_type: FieldType) -> Self {
         FieldDef {
             name: name.to_string(),
-            ty,
+            field_type,
             nullable: true,
             indexed: false,
         }
     }
 
     /// A field that must always have a value.
-    pub fn required(name: &str, ty: FieldType) -> Self {
+    pub fn required(name: &str, field_type: FieldType) -> Self {
         FieldDef {
             name: name.to_string(),
-            ty,
+            field_type,
             nullable: false,
             indexed: false,
         }
@@ -98,6 +100,7 @@ impl FieldDef {
 
 /// What the device may do with an entity's records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
 pub enum SyncMode {
     /// Created, edited and deleted on the device; pushed and pulled.
     ReadWrite,
@@ -111,6 +114,7 @@ pub enum SyncMode {
 /// device or user changed the record). A read-only entity is [`SyncMode::ReadOnly`] instead: it
 /// cannot be edited locally, so it cannot conflict.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
 pub enum ConflictPolicy {
     /// The edit's changed fields overwrite the server's (field by field); the report counts it.
     #[default]
@@ -130,6 +134,7 @@ pub enum ConflictPolicy {
 
 /// How an entity syncs.
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct SyncSettings {
     /// What the device may do with the records (read-only entities refuse local writes).
     pub mode: SyncMode,
@@ -151,6 +156,7 @@ impl Default for SyncSettings {
 
 /// One entity as the device keeps it: a denormalized subset of the server's.
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct EntitySchema {
     /// Entity name (also the local table's name, prefixed).
     pub name: String,

@@ -5,6 +5,7 @@ use crate::schema::{FieldDef, FieldType};
 
 /// One field's value.
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
 pub enum Value {
     /// No value.
     Null,
@@ -26,7 +27,7 @@ impl Value {
     /// Checks that this value may be stored in `field` and returns it in the field's own type
     /// (an integer given for a real or timestamp field becomes one).
     pub fn coerce(self, entity: &str, field: &FieldDef) -> Result<Value, SchemaError> {
-        let coerced = match (self, field.ty) {
+        let coerced = match (self, field.field_type) {
             (Value::Null, _) if field.nullable => Some(Value::Null),
             (v @ Value::Text(_), FieldType::Text)
             | (v @ Value::Integer(_), FieldType::Integer)
@@ -45,7 +46,7 @@ impl Value {
         coerced.ok_or_else(|| SchemaError::WrongType {
             entity: entity.to_string(),
             field: field.name.clone(),
-            expected: field.ty.name(),
+            expected: field.field_type.name(),
         })
     }
 
@@ -72,7 +73,7 @@ impl Value {
         json: &serde_json::Value,
     ) -> Result<Value, SchemaError> {
         use serde_json::Value as J;
-        let value = match (json, field.ty) {
+        let value = match (json, field.field_type) {
             (J::Null, _) => Some(Value::Null),
             (J::String(s), FieldType::Text) => Some(Value::Text(s.clone())),
             (J::Number(n), FieldType::Integer) => n.as_i64().map(Value::Integer),
@@ -87,7 +88,7 @@ impl Value {
             _ => Err(SchemaError::WrongType {
                 entity: entity.to_string(),
                 field: field.name.clone(),
-                expected: field.ty.name(),
+                expected: field.field_type.name(),
             }),
         }
     }

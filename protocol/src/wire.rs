@@ -25,6 +25,7 @@ pub type WireFields = serde_json::Map<String, serde_json::Value>;
 /// What a mutation does to its record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
 pub enum Op {
     /// Create the record with the given fields.
     Insert,

@@ -102,7 +102,7 @@ impl ServerSchema {
                     let idx = e.schema.fields.iter().position(|f| &f.name == name);
                     let ok = idx.is_some_and(|i| {
                         let f = &e.schema.fields[i];
-                        f.ty == FieldType::Text && !f.nullable
+                        f.field_type == FieldType::Text && !f.nullable
                     });
                     if !ok {
                         return Err(SchemaError::BadScopeField {

@@ -14,7 +14,7 @@ use std::time::Duration;
 use crate::autosync::AutoSync;
 use crate::network::{Connectivity, NetworkStatus, NetworkType};
 use crate::queue::{Queue, QueueChange, SyncRequest};
-use crate::status::{FailureReason, Progress, SyncState};
+use crate::status::{FailureReason, SyncProgress, SyncState};
 
 #[cfg(test)]
 mod simulation;
@@ -277,11 +277,11 @@ impl Machine {
 
     /// What the scheduler is doing, for the status: a running sync wins, then being offline,
     /// then a standing failure. `progress` is the running sync's.
-    pub(crate) fn sync_state(&self, progress: Option<&Progress>) -> SyncState {
+    pub(crate) fn sync_state(&self, progress: Option<&SyncProgress>) -> SyncState {
         if let Some(request) = self.running() {
             return SyncState::Syncing {
                 unit: request.unit.clone(),
-                progress: progress.cloned().unwrap_or_else(Progress::starting),
+                progress: progress.cloned().unwrap_or_else(SyncProgress::starting),
             };
         }
         if self.network() == NetworkStatus::Offline {

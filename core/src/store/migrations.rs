@@ -62,7 +62,7 @@ pub(crate) fn ensure_entity_tables(conn: &mut Connection, schema: &Schema) -> Re
         cols.extend(
             e.fields
                 .iter()
-                .map(|f| format!("{} {}", column(&f.name), f.ty.sql_type())),
+                .map(|f| format!("{} {}", column(&f.name), f.field_type.sql_type())),
         );
         tx.execute_batch(&format!(
             "CREATE TABLE IF NOT EXISTS {table} ({})",
@@ -81,9 +81,9 @@ pub(crate) fn ensure_entity_tables(conn: &mut Connection, schema: &Schema) -> Re
                 None => tx.execute_batch(&format!(
                     "ALTER TABLE {table} ADD COLUMN {} {}",
                     column(&f.name),
-                    f.ty.sql_type()
+                    f.field_type.sql_type()
                 ))?,
-                Some(ty) if !ty.eq_ignore_ascii_case(f.ty.sql_type()) => {
+                Some(ty) if !ty.eq_ignore_ascii_case(f.field_type.sql_type()) => {
                     return Err(Error::InvalidSchema(format!(
                         "field `{}.{}` was stored as {ty}; give a field of a new type a new name",
                         e.name, f.name

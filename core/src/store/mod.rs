@@ -21,7 +21,7 @@ mod sql;
 #[cfg(test)]
 mod tests;
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Mutex;
 use std::time::Duration;
@@ -141,7 +141,7 @@ impl Store {
         &self,
         entity: &str,
         key: &str,
-        changes: BTreeMap<String, Value>,
+        changes: HashMap<String, Value>,
     ) -> Result<Option<MutationReceipt>> {
         let e = self.changeable(entity)?;
         self.write(|tx| records::update(tx, e, key, changes))
@@ -179,7 +179,7 @@ impl Store {
 
     /// The mutations the server refused, with its reasons.
     pub(crate) fn quarantined(&self) -> Result<Vec<QuarantinedMutation>> {
-        self.read(outbox::quarantined)
+        self.read(|conn| settle::quarantined(conn, &self.schema))
     }
 
     /// The oldest pending mutations of `entity`, ready to push, each asking the server to
@@ -293,7 +293,7 @@ impl Store {
     pub(crate) fn edit_quarantined(
         &self,
         seq: u64,
-        changes: BTreeMap<String, Value>,
+        changes: HashMap<String, Value>,
     ) -> Result<u64> {
         self.write(|tx| settle::edit_quarantined(tx, &self.schema, seq, changes))
     }

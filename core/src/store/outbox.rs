@@ -9,7 +9,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 use syncline_protocol::{Mutation, OnConflict, Op, WireFields};
 
 use crate::error::{Error, Result};
-use crate::mutation::{MutationReceipt, MutationStage, QuarantinedMutation, Stage};
+use crate::mutation::{MutationReceipt, MutationStage, Stage};
 use crate::shared::now_ms;
 
 /// Tables of the outbox (part of the store's first migration).
@@ -413,17 +413,7 @@ pub(crate) fn quarantine(conn: &Connection, seq: u64, code: &str, message: &str)
     Ok(())
 }
 
-/// Every quarantined mutation, oldest first.
-pub(crate) fn quarantined(conn: &Connection) -> Result<Vec<QuarantinedMutation>> {
-    Ok(entries(conn, "state = 'quarantined'", None, [])?
-        .into_iter()
-        .map(|e| {
-            let (code, message) = e.reason.unwrap_or_default();
-            QuarantinedMutation {
-                mutation: e.mutation,
-                code,
-                message,
-            }
-        })
-        .collect())
+/// Every quarantined entry, oldest first.
+pub(crate) fn quarantined(conn: &Connection) -> Result<Vec<Entry>> {
+    entries(conn, "state = 'quarantined'", None, [])
 }

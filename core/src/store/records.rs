@@ -1,7 +1,7 @@
 //! Local writes and reads of entity records: each write changes the row and records its
 //! mutation in the outbox in the caller's transaction; queries page through one entity.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use rusqlite::{Connection, Transaction};
 use syncline_protocol::{EntitySchema, FieldDef, Op, Value, WireFields};
@@ -10,7 +10,9 @@ use super::outbox;
 use super::sql::{self, column, EntitySql, OnExisting, MAX_KEY_LEN};
 use crate::error::{Error, Result};
 use crate::mutation::MutationReceipt;
-use crate::record::{coerce_all, fields_to_json, values_of, Page, Query, Record, SortOrder};
+use crate::record::{
+    coerce_all, fields_to_json, values_of, Filter, Page, Query, Record, Sort, SortOrder,
+};
 
 /// Creates a record and its outbox entry.
 pub(crate) fn insert(
@@ -62,7 +64,7 @@ pub(crate) fn update(
     tx: &Transaction<'_>,
     e: &EntitySchema,
     key: &str,
-    changes: BTreeMap<String, Value>,
+    changes: HashMap<String, Value>,
 ) -> Result<Option<MutationReceipt>> {
     let changes = coerce_all(e, changes)?;
     let current = sql::existing(tx, e, key)?;
@@ -114,7 +116,7 @@ fn nullable(def: &FieldDef) -> FieldDef {
 pub(crate) fn query(conn: &Connection, e: &EntitySchema, query: &Query) -> Result<Page> {
     let mut tail = String::new();
     let mut args: Vec<Value> = Vec::new();
-    for (i, (name, value)) in query.filters.iter().enumerate() {
+    for (i, Filter { field: name, value }) in query.filters.iter().enumerate() {
         tail.push_str(if i == 0 { "WHERE " } else { " AND " });
         let value = if *name == e.key {
             match value {
@@ -134,7 +136,7 @@ pub(crate) fn query(conn: &Connection, e: &EntitySchema, query: &Query) -> Resul
         }
     }
     tail.push_str(" ORDER BY ");
-    for (name, order) in &query.order_by {
+    for Sort { field: name, order } in &query.sort {
         if *name != e.key {
             e.field_def(name)?;
         }

@@ -2,7 +2,7 @@
 //! a push), a conflict the user resolves from the inbox, and the user's actions on quarantined
 //! mutations (retry, edit, discard). Each runs in the caller's one transaction.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use rusqlite::{Connection, Transaction};
 use syncline_protocol::{ConflictPolicy, EntitySchema, Op, Schema, Value, WireFields, WireRecord};
@@ -12,7 +12,7 @@ use super::outbox::{self, Entry, EntryState};
 use super::sql::{delete_row, read_record, set_fields, write_row};
 use crate::conflict::{merge3, Conflict, Resolution};
 use crate::error::{Error, Result};
-use crate::mutation::{MutationReceipt, Stage};
+use crate::mutation::{MutationReceipt, QuarantinedMutation, Stage};
 use crate::record::{coerce_all, fields_from_json, fields_to_json, values_of, Record};
 
 /// Every field of `record`, nulls included, as JSON.
@@ -20,15 +20,26 @@ fn full(e: &EntitySchema, record: &Record) -> WireFields {
     values_of(record, e.fields.iter().map(|f| &f.name))
 }
 
-/// The server's record reduced to the fields this device keeps (the server sends all of its
-/// fields: it does not know which subset a device keeps), and each checked against the schema.
-fn kept(e: &EntitySchema, remote: &WireRecord) -> Result<WireRecord> {
-    let fields: WireFields = remote
-        .fields
+/// Only the fields `e` declares (a server sends every field of its own; an app update may have
+/// removed a field since something was stored).
+fn declared(e: &EntitySchema, fields: &WireFields) -> WireFields {
+    fields
         .iter()
         .filter(|(name, _)| e.field_def(name).is_ok())
         .map(|(n, v)| (n.clone(), v.clone()))
-        .collect();
+        .collect()
+}
+
+/// [`declared`] fields, typed.
+fn declared_values(e: &EntitySchema, fields: &WireFields) -> Result<HashMap<String, Value>> {
+    Ok(fields_from_json(e, &declared(e, fields))?
+        .into_iter()
+        .collect())
+}
+
+/// The server's record reduced to the fields this device keeps, each checked against the schema.
+fn kept(e: &EntitySchema, remote: &WireRecord) -> Result<WireRecord> {
+    let fields = declared(e, &remote.fields);
     fields_from_json(e, &fields).map_err(|err| {
         Error::MalformedResponse(format!("conflict record `{}`: {err}", remote.key))
     })?;
@@ -220,19 +231,11 @@ pub(crate) fn settle_conflict(
     }
 }
 
-/// The conflicts waiting for the user, oldest first. WireFields the app's schema no longer
-/// declares (an app update removed them) are left out rather than failing the whole inbox;
-/// a conflict of an entity the schema no longer has is skipped.
+/// The conflicts waiting for the user, oldest first. Fields the app's schema no longer declares
+/// (an app update removed them) are left out rather than failing the whole inbox; a conflict of
+/// an entity the schema no longer has is skipped.
 pub(crate) fn conflicts(conn: &Connection, schema: &Schema) -> Result<Vec<Conflict>> {
     let stored = inbox::all(conn)?;
-    let known = |e: &EntitySchema, f: &WireFields| -> Result<BTreeMap<String, Value>> {
-        let kept: WireFields = f
-            .iter()
-            .filter(|(n, _)| e.field_def(n).is_ok())
-            .map(|(n, v)| (n.clone(), v.clone()))
-            .collect();
-        fields_from_json(e, &kept)
-    };
     let mut out = Vec::with_capacity(stored.len());
     for c in stored {
         let Ok(e) = schema.entity(&c.entity) else {
@@ -251,9 +254,9 @@ pub(crate) fn conflicts(conn: &Connection, schema: &Schema) -> Result<Vec<Confli
                 .into_iter()
                 .filter(|n| e.field_def(n).is_ok())
                 .collect(),
-            base: known(e, &c.base)?,
-            local: c.local.map(|l| known(e, &l)).transpose()?,
-            remote: c.remote.map(|r| known(e, &r)).transpose()?,
+            base: declared_values(e, &c.base)?,
+            local: c.local.map(|l| declared_values(e, &l)).transpose()?,
+            remote: c.remote.map(|r| declared_values(e, &r)).transpose()?,
             remote_version: c.remote_version,
             created_at: c.created_at,
         });
@@ -288,7 +291,7 @@ pub(crate) fn resolve(
                 .collect(),
             _ => mine,
         }),
-        Resolution::Merged(values) => Some(fields_to_json(&coerce_all(e, values)?)),
+        Resolution::Merged { values } => Some(fields_to_json(&coerce_all(e, values)?)),
     };
     let receipt = match (chosen, &current) {
         (None, None) => None,
@@ -341,6 +344,34 @@ pub(crate) fn resolve(
     };
     inbox::remove(tx, id)?;
     Ok(receipt)
+}
+
+/// The quarantined mutations, oldest first, with their values typed by the schema. Fields the
+/// schema no longer declares are left out; a mutation of an entity it no longer has is skipped.
+pub(crate) fn quarantined(conn: &Connection, schema: &Schema) -> Result<Vec<QuarantinedMutation>> {
+    let mut out = Vec::new();
+    for entry in outbox::quarantined(conn)? {
+        let m = entry.mutation;
+        let Ok(e) = schema.entity(&m.entity) else {
+            log::warn!(
+                "quarantined seq {} is of an undeclared entity: skipped",
+                m.seq
+            );
+            continue;
+        };
+        let (code, message) = entry.reason.unwrap_or_default();
+        out.push(QuarantinedMutation {
+            seq: m.seq,
+            values: declared_values(e, &m.fields)?,
+            mutation_id: m.mutation_id,
+            entity: m.entity,
+            key: m.key,
+            op: m.op,
+            code,
+            message,
+        });
+    }
+    Ok(out)
 }
 
 /// A quarantined entry by seq.
@@ -401,7 +432,7 @@ pub(crate) fn edit_quarantined(
     tx: &Transaction<'_>,
     schema: &Schema,
     seq: u64,
-    changes: BTreeMap<String, Value>,
+    changes: HashMap<String, Value>,
 ) -> Result<u64> {
     let entry = quarantined_entry(tx, seq)?;
     let m = &entry.mutation;

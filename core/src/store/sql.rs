@@ -36,7 +36,7 @@ pub(crate) fn params(values: &[Value]) -> impl rusqlite::Params + '_ {
 
 /// Reads a stored column back into the field's type; anything else is a corrupt store.
 pub(crate) fn from_sql(field: &FieldDef, raw: ValueRef<'_>) -> Result<Value> {
-    Ok(match (raw, field.ty) {
+    Ok(match (raw, field.field_type) {
         (ValueRef::Null, _) => Value::Null,
         (ValueRef::Text(t), FieldType::Text) => Value::Text(utf8(t)?),
         (ValueRef::Text(t), FieldType::Json) => Value::Json(utf8(t)?),
@@ -49,7 +49,7 @@ pub(crate) fn from_sql(field: &FieldDef, raw: ValueRef<'_>) -> Result<Value> {
             return Err(Error::Corrupt(format!(
                 "column `{}` holds a value that is not {}",
                 field.name,
-                field.ty.name()
+                field.field_type.name()
             )))
         }
     })

@@ -1,7 +1,7 @@
 //! The local store on a real SQLite file: writes and their outbox entries, partial updates,
 //! entity modes, queries, reopening, and pulled pages (good and bad).
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 
 use serde_json::json;
 use syncline_protocol::sample::{self, COMMENTS, PROJECTS, TASKS};
@@ -27,7 +27,7 @@ fn task(key: &str, title: &str) -> Record {
         .with("done", Value::Boolean(false))
 }
 
-fn changes(pairs: &[(&str, Value)]) -> BTreeMap<String, Value> {
+fn changes(pairs: &[(&str, Value)]) -> HashMap<String, Value> {
     pairs
         .iter()
         .map(|(k, v)| (k.to_string(), v.clone()))
@@ -462,7 +462,7 @@ fn push_results_clear_or_quarantine() {
         (0, 1)
     );
     let q = store.quarantined().expect("quarantined");
-    assert_eq!(q[0].mutation.key, "t2");
+    assert_eq!(q[0].key, "t2");
     assert_eq!(q[0].code, "forbidden");
     assert!(
         store.get(TASKS, "t2").expect("get").is_some(),

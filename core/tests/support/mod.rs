@@ -4,7 +4,7 @@
 
 pub mod proxy;
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -124,8 +124,8 @@ pub fn schema_with_task_policy(policy: ConflictPolicy) -> Schema {
 }
 
 /// One field's new value, as `update` takes it.
-pub fn set(field: &str, value: Value) -> BTreeMap<String, Value> {
-    BTreeMap::from([(field.to_string(), value)])
+pub fn set(field: &str, value: Value) -> HashMap<String, Value> {
+    HashMap::from([(field.to_string(), value)])
 }
 
 /// A new task of the sample app.
