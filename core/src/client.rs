@@ -21,7 +21,7 @@ use crate::queue::SyncRequest;
 use crate::record::{Page, Query, Record};
 use crate::runtime;
 use crate::status::{Banner, SyncStatus};
-use crate::store::Store;
+use crate::store::{self, Salvage, Store};
 use crate::transport::Transport;
 
 /// What the public calls return.
@@ -64,6 +64,16 @@ impl Syncline {
         Ok(Syncline::start(path, schema, config)?)
     }
 
+    /// Starts over from a damaged store file (opening it failed, or any call failed, with
+    /// [`SynclineError::Storage`] of kind `Corrupt`): moves the file aside, creates a fresh store
+    /// at `path`, and copies into it the mutations that had not reached the server, as far as the
+    /// damage lets them be read. Then [`Syncline::open`] as usual: the first sync pulls
+    /// everything again and sends the kept mutations (never twice when the client id could be
+    /// kept; see [`Salvage`]). The file must not be open.
+    pub fn start_over(path: &Path, schema: Schema) -> Result<Salvage> {
+        Ok(store::start_over(path, schema)?)
+    }
+
     fn start(path: &Path, schema: Schema, config: Config) -> crate::error::Result<Syncline> {
         let units = config.resolve_units(&schema)?;
         let transport = Transport::new(&config)?;
@@ -82,6 +92,12 @@ impl Syncline {
             status.with_banner(),
         )?;
         Ok(Syncline { inner })
+    }
+
+    /// The store, for the core's own fault tests.
+    #[cfg(test)]
+    pub(crate) fn store(&self) -> &Store {
+        &self.inner.store
     }
 
     /// The schema the client was opened with.

@@ -26,6 +26,8 @@ mod record;
 mod runtime;
 mod shared;
 mod status;
+#[cfg(test)]
+mod storage_faults;
 mod store;
 mod transport;
 
@@ -39,10 +41,11 @@ pub use error::SynclineError;
 pub use mutation::{MutationReceipt, MutationStage, QuarantinedMutation, Stage};
 pub use network::{Connectivity, NetworkStatus, NetworkType};
 pub use queue::SyncRequest;
-pub use record::{Counts, Page, Query, Record, SortOrder};
+pub use record::{Counts, Filter, Page, Query, Record, Sort, SortOrder};
 pub use status::{
     Banner, BannerKind, FailureReason, Phase, StorageErrorKind, SyncProgress, SyncState, SyncStatus,
 };
+pub use store::Salvage;
 pub use syncline_protocol::{
     sample, ConflictPolicy, EntitySchema, FieldDef, FieldType, Op, Schema, SchemaError, SyncMode,
     SyncSettings, Value,

@@ -16,6 +16,7 @@ mod migrations;
 mod outbox;
 mod queue;
 mod records;
+mod salvage;
 mod settle;
 mod sql;
 #[cfg(test)]
@@ -33,6 +34,8 @@ use syncline_protocol::{
 };
 
 pub(crate) use apply::{PageStats, PushStats};
+pub(crate) use salvage::start_over;
+pub use salvage::Salvage;
 
 use crate::conflict::{Conflict, Resolution};
 use crate::error::{Error, Result};
@@ -46,8 +49,10 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The local SQLite store.
 pub(crate) struct Store {
-    writer: Mutex<Connection>,
+    // Declared (so dropped) before the writer: the last connection to close checkpoints the WAL
+    // into the database file and removes it, and a read-only one cannot.
     reader: Mutex<Connection>,
+    writer: Mutex<Connection>,
     schema: Schema,
     client_id: String,
 }
@@ -98,7 +103,7 @@ impl Store {
     }
 
     /// Runs `work` in one write transaction, committed when it succeeds.
-    fn write<T>(&self, work: impl FnOnce(&Transaction<'_>) -> Result<T>) -> Result<T> {
+    pub(crate) fn write<T>(&self, work: impl FnOnce(&Transaction<'_>) -> Result<T>) -> Result<T> {
         let mut conn = lock(&self.writer);
         let tx = conn.transaction()?;
         let out = work(&tx)?;
@@ -106,8 +111,22 @@ impl Store {
         Ok(out)
     }
 
+    /// Caps the database at `pages` pages (SQLite's `max_page_count`): a full disk, for tests.
+    #[cfg(test)]
+    pub(crate) fn limit_pages(&self, pages: i64) -> Result<i64> {
+        let conn = lock(&self.writer);
+        Ok(conn.pragma_update_and_check(None, "max_page_count", pages, |r| r.get(0))?)
+    }
+
+    /// Pages the database holds now.
+    #[cfg(test)]
+    pub(crate) fn page_count(&self) -> Result<i64> {
+        let conn = lock(&self.writer);
+        Ok(conn.pragma_query_value(None, "page_count", |r| r.get(0))?)
+    }
+
     /// Runs `work` on the read-only connection (never waits for the writer).
-    fn read<T>(&self, work: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+    pub(crate) fn read<T>(&self, work: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
         work(&lock(&self.reader))
     }
 

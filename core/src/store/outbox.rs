@@ -293,6 +293,91 @@ fn entries<P: rusqlite::Params>(
     Ok(out)
 }
 
+/// Every entry that can still be read from a damaged store, in seq order, and whether the read
+/// got to the end (it stops at the first row the damage makes unreadable).
+pub(crate) fn readable_entries(conn: &Connection) -> (Vec<Entry>, bool) {
+    let mut out = Vec::new();
+    let Ok(mut stmt) = conn.prepare(&format!("SELECT {ENTRY_COLUMNS} FROM outbox ORDER BY seq"))
+    else {
+        return (out, false);
+    };
+    let Ok(mut rows) = stmt.query([]) else {
+        return (out, false);
+    };
+    loop {
+        match rows.next() {
+            Ok(Some(row)) => match entry_from_row(row) {
+                Ok(entry) => out.push(entry),
+                Err(_) => return (out, false),
+            },
+            Ok(None) => return (out, true),
+            Err(_) => return (out, false),
+        }
+    }
+}
+
+/// Writes an entry back as it was (same id, state and reason; the same seq with `keep_seq`, else
+/// the next one), for a store that starts over from a damaged one. Returns its seq.
+pub(crate) fn restore(conn: &Connection, entry: &Entry, keep_seq: bool) -> Result<u64> {
+    let m = &entry.mutation;
+    let (state, (code, message)) = match &entry.reason {
+        Some(reason) => ("quarantined", (Some(&reason.0), Some(&reason.1))),
+        None => ("pending", (None, None)),
+    };
+    conn.prepare_cached(
+        "INSERT INTO outbox (seq, mutation_id, entity, key, op, fields, base_version, base_fields,
+             overwrite, state, reason_code, reason_message, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+    )?
+    .execute(params![
+        keep_seq.then_some(m.seq as i64),
+        m.mutation_id,
+        m.entity,
+        m.key,
+        m.op.as_str(),
+        encode(&m.fields)?,
+        m.base_version,
+        encode(&entry.base_fields)?,
+        m.on_conflict == OnConflict::Overwrite,
+        state,
+        code,
+        message,
+        entry.created_at
+    ])?;
+    let stage = match entry.state {
+        EntryState::Pending => Stage::Saved,
+        EntryState::Quarantined => Stage::Quarantined,
+    };
+    set_stage(conn, &m.mutation_id, &m.entity, &m.key, stage, None)?;
+    Ok(conn.last_insert_rowid() as u64)
+}
+
+/// The highest seq ever given (deleted entries included), if the store can still tell.
+pub(crate) fn seq_high_water(conn: &Connection) -> Option<u64> {
+    conn.query_row(
+        "SELECT COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'outbox'), 0)",
+        [],
+        |r| r.get::<_, i64>(0),
+    )
+    .ok()
+    .map(|s| s as u64)
+}
+
+/// Makes new entries take seqs after `seq` (AUTOINCREMENT's own high-water mark).
+pub(crate) fn raise_seq_high_water(conn: &Connection, seq: u64) -> Result<()> {
+    let raised = conn.execute(
+        "UPDATE sqlite_sequence SET seq = MAX(seq, ?1) WHERE name = 'outbox'",
+        [seq as i64],
+    )?;
+    if raised == 0 {
+        conn.execute(
+            "INSERT INTO sqlite_sequence (name, seq) VALUES ('outbox', ?1)",
+            [seq as i64],
+        )?;
+    }
+    Ok(())
+}
+
 /// One outbox entry by seq, in any state.
 pub(crate) fn entry(conn: &Connection, seq: u64) -> Result<Option<Entry>> {
     Ok(entries(conn, "seq = ?1", None, [seq as i64])?

@@ -1,0 +1,275 @@
+//! Storage failures end to end, on real files against the real reference server: a disk that
+//! fills during a pull, a database file that is damaged. Inside the crate because filling the
+//! disk needs the store's own connection (SQLite's `max_page_count` is per connection).
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use syncline_protocol::sample::{self, COMMENTS, TASKS};
+use syncline_protocol::Value;
+use syncline_server::testing::{bulk_insert_tasks, KeyKind, TestServer};
+
+use crate::{
+    AutoSync, BannerKind, Config, FailureReason, Query, Record, StorageErrorKind, Syncline,
+    SynclineError,
+};
+
+fn manual(server: &TestServer) -> Config {
+    let mut config = Config::new(&server.url(), "demo-alice");
+    config.auto = AutoSync::manual();
+    config
+}
+
+fn open(path: &Path, server: &TestServer) -> Syncline {
+    Syncline::open(path, sample::schema().expect("schema"), manual(server)).expect("open")
+}
+
+fn comment(key: &str) -> Record {
+    Record::new(key)
+        .with("project_id", Value::Text("p-harbor".into()))
+        .with("task_id", Value::Text("t-harbor-1".into()))
+        .with("author", Value::Text("alice".into()))
+        .with("body", Value::Text("written before the trouble".into()))
+}
+
+/// The tasks the device holds, and its outbox and cursors as stored: what must not change.
+fn snapshot(client: &Syncline) -> (Vec<Record>, String) {
+    let tasks = client
+        .query(TASKS, &Query::all(100_000))
+        .expect("query")
+        .records;
+    let stored = client
+        .store()
+        .read(|conn| {
+            let mut out = String::new();
+            for sql in [
+                "SELECT seq, mutation_id, state FROM outbox ORDER BY seq",
+                "SELECT entity, cursor FROM pull_state ORDER BY entity",
+            ] {
+                let mut stmt = conn.prepare(sql)?;
+                let mut rows = stmt.query([])?;
+                while let Some(row) = rows.next()? {
+                    for i in 0..row.as_ref().column_count() {
+                        let v: rusqlite::types::Value = row.get(i)?;
+                        out.push_str(&format!("{v:?}|"));
+                    }
+                    out.push('\n');
+                }
+            }
+            Ok(out)
+        })
+        .expect("stored state");
+    (tasks, stored)
+}
+
+#[test]
+fn a_disk_that_fills_during_a_pull_changes_nothing_and_the_next_sync_completes() {
+    let server = TestServer::with_demo();
+    bulk_insert_tasks(server.store(), "p-harbor", 5_000, KeyKind::Random).expect("bulk");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let client = open(&dir.path().join("device.db"), &server);
+    // A mutation waiting in the outbox (comments are not in the `tasks` unit, so it stays).
+    client
+        .insert(COMMENTS, comment("c-before"))
+        .expect("insert");
+    let before = snapshot(&client);
+
+    // The disk fills: a few pages more than the store holds now, far less than a pulled page.
+    let store = client.store();
+    let pages = store.page_count().expect("pages");
+    store.limit_pages(pages + 4).expect("limit");
+    let err = client
+        .sync_now_blocking(TASKS)
+        .expect_err("the disk is full");
+    assert!(
+        matches!(
+            err,
+            SynclineError::Storage {
+                kind: StorageErrorKind::DiskFull,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(err.is_retryable(), "space may come back");
+    assert_eq!(
+        snapshot(&client),
+        before,
+        "store, outbox and cursor unchanged"
+    );
+    let banner = client.banner();
+    assert_eq!(banner.kind, BannerKind::Failed);
+    assert_eq!(
+        banner.reason,
+        Some(FailureReason::Storage {
+            kind: StorageErrorKind::DiskFull
+        })
+    );
+    assert!(banner.can_retry);
+
+    // Space returns: the next sync completes, and the outbox still has its mutation.
+    store.limit_pages(i64::from(u32::MAX)).expect("unlimit");
+    let report = client
+        .sync_now_blocking(TASKS)
+        .expect("sync after space returns");
+    assert!(report.entities[0].pulled >= 5_000);
+    assert_eq!(client.status().pending, 1);
+    client.sync_now_blocking("all").expect("push the comment");
+    assert!(server
+        .store()
+        .get_record(COMMENTS, "c-before")
+        .expect("read")
+        .is_some());
+}
+
+/// Waits until the store's connections are closed: the last one to close checkpoints the WAL into
+/// the file and removes it (the client's background work may hold the store a moment longer).
+fn wait_closed(path: &Path) {
+    let wal = path.with_extension("db-wal");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while wal.exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the store never closed: its WAL stays"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
+/// Overwrites page `page` (1-based) of the database file with garbage.
+fn damage_page(path: &Path, page: u64) {
+    use std::io::{Seek, SeekFrom, Write};
+    let page_size = 4096;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .open(path)
+        .expect("open the file");
+    file.seek(SeekFrom::Start((page - 1) * page_size))
+        .expect("seek");
+    file.write_all(&[0xA5; 4096]).expect("write");
+}
+
+#[test]
+fn a_damaged_header_is_corrupt_on_open_and_starting_over_gives_a_working_store() {
+    let server = TestServer::with_demo();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("device.db");
+    drop(open(&path, &server));
+    wait_closed(&path);
+    damage_page(&path, 1);
+    let err = Syncline::open(&path, sample::schema().expect("schema"), manual(&server))
+        .err()
+        .expect("a damaged file does not open");
+    assert!(
+        matches!(
+            err,
+            SynclineError::Storage {
+                kind: StorageErrorKind::Corrupt,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    let salvage =
+        Syncline::start_over(&path, sample::schema().expect("schema")).expect("start over");
+    assert_eq!(salvage.mutations_kept, 0, "nothing could be read");
+    assert!(!salvage.same_client && !salvage.complete);
+    assert!(
+        Path::new(&salvage.damaged_copy).exists(),
+        "kept for support"
+    );
+    let client = open(&path, &server);
+    client
+        .sync_now_blocking("all")
+        .expect("a fresh store syncs");
+    assert!(client.get(TASKS, "t-harbor-1").expect("get").is_some());
+}
+
+#[test]
+fn starting_over_from_damaged_data_keeps_unsent_mutations_and_applies_them_once() {
+    let server = TestServer::with_demo();
+    bulk_insert_tasks(server.store(), "p-harbor", 2_000, KeyKind::Random).expect("bulk");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("device.db");
+    let client_id;
+    {
+        let client = open(&path, &server);
+        client.sync_now_blocking("all").expect("first sync");
+        client_id = client.client_id().to_string();
+        client.insert(COMMENTS, comment("c-kept")).expect("insert");
+        client
+            .update(
+                TASKS,
+                "t-harbor-1",
+                HashMap::from([("title".to_string(), Value::Text("Edited, unsent".into()))]),
+            )
+            .expect("update");
+    }
+    wait_closed(&path);
+    // The tasks table's root page is damaged (the outbox's pages are not).
+    let root: i64 = rusqlite::Connection::open(&path)
+        .expect("open")
+        .query_row(
+            "SELECT rootpage FROM sqlite_master WHERE name = 'e_tasks'",
+            [],
+            |r| r.get(0),
+        )
+        .expect("root page");
+    damage_page(&path, root as u64);
+    let client = open(&path, &server);
+    let err = client
+        .query(TASKS, &Query::all(10))
+        .expect_err("the damage shows on use");
+    assert!(
+        matches!(
+            err,
+            SynclineError::Storage {
+                kind: StorageErrorKind::Corrupt,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    drop(client);
+
+    let salvage =
+        Syncline::start_over(&path, sample::schema().expect("schema")).expect("start over");
+    assert_eq!(salvage.mutations_kept, 2);
+    assert!(salvage.complete && salvage.same_client);
+    let client = open(&path, &server);
+    assert_eq!(
+        client.client_id(),
+        client_id,
+        "the device is the same client"
+    );
+    assert_eq!(client.status().pending, 2);
+    assert!(
+        client.get(COMMENTS, "c-kept").expect("get").is_some(),
+        "a record made here shows at once"
+    );
+    client.sync_now_blocking("all").expect("sync");
+    client.sync_now_blocking("all").expect("sync again");
+    let task = server
+        .store()
+        .get_record(TASKS, "t-harbor-1")
+        .expect("read")
+        .expect("task");
+    assert_eq!(
+        task.fields.get("title"),
+        Some(&serde_json::json!("Edited, unsent"))
+    );
+    assert_eq!(
+        client
+            .get(TASKS, "t-harbor-1")
+            .expect("get")
+            .expect("pulled again")
+            .get("title"),
+        &Value::Text("Edited, unsent".into())
+    );
+    assert!(server
+        .store()
+        .get_record(COMMENTS, "c-kept")
+        .expect("read")
+        .is_some());
+    assert_eq!(client.status().pending, 0);
+}

@@ -1,0 +1,148 @@
+//! Starting over from a damaged store file: the file is moved aside, a fresh store is created in
+//! its place, and the mutations that had not reached the server are copied into it, as far as
+//! the damage lets them be read.
+//!
+//! The device keeps its client id when the damaged file still tells it and the highest outbox
+//! seq ever given: then a salvaged mutation the server had already applied (its answer lost) is
+//! recognised by its seq and not applied twice, and new mutations continue after every seq ever
+//! used. Without both, the kept mutations go out under a new client id, each as a new mutation.
+
+use std::path::{Path, PathBuf};
+
+use rusqlite::{Connection, OptionalExtension};
+use syncline_protocol::{Op, Schema};
+
+use super::outbox::{self, Entry};
+use super::sql;
+use crate::error::{Error, Result};
+use crate::record::fields_from_json;
+use crate::shared::now_ms;
+
+/// What starting over kept from a damaged store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
+pub struct Salvage {
+    /// Where the damaged file was moved (kept for support; the app may delete it).
+    pub damaged_copy: String,
+    /// Mutations not yet accepted by the server (pending or quarantined) copied into the new store.
+    pub mutations_kept: u64,
+    /// Whether reading the damaged outbox reached its end; when false, mutations after the
+    /// damage could not be read and are lost.
+    pub complete: bool,
+    /// Whether the device kept its client id, so that nothing kept can be applied twice.
+    pub same_client: bool,
+}
+
+/// What could be read from the damaged file.
+struct Readable {
+    client_id: Option<String>,
+    seq_high_water: Option<u64>,
+    entries: Vec<Entry>,
+    complete: bool,
+}
+
+fn moved_aside(path: &Path) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(format!(".damaged-{}", now_ms()));
+    PathBuf::from(name)
+}
+
+/// The file with SQLite's suffix (`-wal`, `-shm`).
+fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(suffix);
+    PathBuf::from(name)
+}
+
+/// Moves the database and its WAL and shared-memory files aside, keeping them a set (SQLite finds
+/// a WAL by the database's name).
+fn move_aside(path: &Path) -> Result<PathBuf> {
+    let to = moved_aside(path);
+    let io = |e: std::io::Error| Error::Storage {
+        kind: crate::status::StorageErrorKind::Other,
+        detail: format!("cannot move the damaged store aside: {e}"),
+    };
+    std::fs::rename(path, &to).map_err(io)?;
+    for suffix in ["-wal", "-shm"] {
+        let from = with_suffix(path, suffix);
+        if from.exists() {
+            std::fs::rename(&from, with_suffix(&to, suffix)).map_err(io)?;
+        }
+    }
+    Ok(to)
+}
+
+/// Reads what it can; every failure only shortens what is kept.
+fn read_damaged(path: &Path) -> Readable {
+    let nothing = Readable {
+        client_id: None,
+        seq_high_water: None,
+        entries: Vec::new(),
+        complete: false,
+    };
+    let Ok(conn) = Connection::open(path) else {
+        return nothing;
+    };
+    let client_id = conn
+        .query_row("SELECT value FROM meta WHERE name = 'client_id'", [], |r| {
+            r.get(0)
+        })
+        .optional()
+        .ok()
+        .flatten();
+    let (entries, complete) = outbox::readable_entries(&conn);
+    Readable {
+        client_id,
+        seq_high_water: outbox::seq_high_water(&conn),
+        entries,
+        complete,
+    }
+}
+
+/// Moves the damaged store at `path` aside and creates a fresh one there holding what could be
+/// saved. The store is opened (and closed again) with `schema`.
+pub(crate) fn start_over(path: &Path, schema: Schema) -> Result<Salvage> {
+    let damaged = move_aside(path)?;
+    let readable = read_damaged(&damaged);
+    let store = super::Store::open(path, schema)?;
+    let same_client = readable.client_id.is_some() && readable.seq_high_water.is_some();
+    let mut kept = 0;
+    let mut complete = readable.complete;
+    store.write(|tx| {
+        if let (Some(id), Some(high)) = (&readable.client_id, readable.seq_high_water) {
+            tx.execute("UPDATE meta SET value = ?1 WHERE name = 'client_id'", [id])?;
+            outbox::raise_seq_high_water(tx, high)?;
+        }
+        for entry in readable.entries {
+            let Ok(e) = store.schema().entity(&entry.mutation.entity) else {
+                log::warn!(
+                    "salvage: mutation {} is of an undeclared entity: dropped",
+                    entry.mutation.mutation_id
+                );
+                complete = false;
+                continue;
+            };
+            // A new client id starts its seqs afresh; the server knows none of them.
+            outbox::restore(tx, &entry, same_client)?;
+            // A record created on this device exists only here until it is pushed: show it.
+            // Edits of server records come back over the pulled rows (pending edits are
+            // re-applied to every pulled page).
+            if entry.mutation.op == Op::Insert {
+                let values = fields_from_json(e, &entry.mutation.fields)?;
+                sql::write_row(tx, e, &entry.mutation.key, None, &values)?;
+            }
+            kept += 1;
+        }
+        Ok(())
+    })?;
+    log::warn!(
+        "started over from a damaged store (kept at {}): {kept} mutations saved, complete: {complete}, same client: {same_client}",
+        damaged.display()
+    );
+    Ok(Salvage {
+        damaged_copy: damaged.to_string_lossy().into_owned(),
+        mutations_kept: kept,
+        complete,
+        same_client,
+    })
+}
