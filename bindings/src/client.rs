@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use syncline_core::{
     AutoSync, Banner, Config, Conflict, Connectivity, EntitySchema, MutationReceipt, MutationStage,
-    NetworkStatus, NetworkType, Page, QuarantinedMutation, Query, Record, Resolution, Schema,
-    Subscription, SyncReport, SyncStatus, Syncline, SynclineError, Value,
+    NetworkStatus, NetworkType, Page, QuarantinedMutation, Query, Record, Resolution, Salvage,
+    Schema, Subscription, SyncReport, SyncStatus, Syncline, SynclineError, Value,
 };
 
 use crate::error::CallbackError;
@@ -59,6 +59,14 @@ pub fn manual_auto_sync() -> AutoSync {
 pub fn sample_schema() -> Result<Vec<EntitySchema>> {
     let schema = syncline_core::sample::schema()?;
     Ok(schema.entities().to_vec())
+}
+
+/// Starts over from a damaged store file (opening it failed with a `Storage` error of kind
+/// `Corrupt`): the file is moved aside and a fresh store keeps the mutations that had not reached
+/// the server, as far as they can be read. Open the client afterwards as usual.
+#[uniffi::export]
+pub fn start_over(path: String, entities: Vec<EntitySchema>) -> Result<Salvage> {
+    Syncline::start_over(path.as_ref(), Schema::new(entities)?)
 }
 
 #[uniffi::export]

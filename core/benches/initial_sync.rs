@@ -8,6 +8,11 @@
 //! to the raw insert, and peak memory above idle (Linux: VmHWM after resetting it at idle), for
 //! time-ordered keys (UUIDv7, what the docs recommend) and random keys (UUIDv4, the worst case:
 //! every insert lands at a random place of the key index).
+//!
+//! Then, in separate runs (so the throughput figures are not disturbed), the latency of the calls
+//! a shell makes from the OS's callback thread and the UI (`report_connectivity`, `status`,
+//! `network_status`) while the sync applies pages, next to the same calls at idle: p50, p99,
+//! p99.9 and max. `SYNCLINE_BENCH_CALLS=0` skips them.
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
@@ -25,6 +30,7 @@ fn main() {
     match std::env::var("SYNCLINE_BENCH_ROLE").as_deref() {
         Ok("server") => return serve(),
         Ok("client") => return measure_sync(),
+        Ok("calls") => return measure_calls(),
         _ => {}
     }
     if !std::env::args().any(|a| a == "--bench") {
@@ -47,15 +53,24 @@ fn main() {
             bench(keys, rows, runs);
         }
     }
+    if std::env::var("SYNCLINE_BENCH_CALLS").as_deref() != Ok("0") {
+        let rows = sizes.first().copied().unwrap_or(100_000);
+        println!();
+        println!("Calls while a {rows}-row initial sync applies pages (UUIDv7 keys; {runs} runs, all calls pooled), µs:");
+        println!();
+        println!("| call | when | calls | p50 | p99 | p99.9 | max |");
+        println!("|---|---|---:|---:|---:|---:|---:|");
+        calls_bench(rows, runs);
+    }
 }
 
-fn bench(keys: &str, rows: usize, runs: usize) {
-    let dir = tempfile::tempdir().expect("tempdir");
+/// Starts the server process with `rows` tasks; returns it and its URL.
+fn start_server(dir: &std::path::Path, keys: &str, rows: usize) -> (std::process::Child, String) {
     let mut server = Command::new(std::env::current_exe().expect("exe"))
         .env("SYNCLINE_BENCH_ROLE", "server")
         .env("SYNCLINE_BENCH_ROWS", rows.to_string())
         .env("SYNCLINE_BENCH_KEYS", keys)
-        .env("SYNCLINE_BENCH_DB", dir.path().join("server.db"))
+        .env("SYNCLINE_BENCH_DB", dir.join("server.db"))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
@@ -68,6 +83,108 @@ fn bench(keys: &str, rows: usize, runs: usize) {
         "http://127.0.0.1:{}",
         line.trim().trim_start_matches("PORT ")
     );
+    (server, url)
+}
+
+fn stop_server(mut server: std::process::Child) {
+    let _ = server.stdin.take().map(|mut s| s.write_all(b"q\n"));
+    let _ = server.wait();
+}
+
+/// The calls' latency table: client processes (role `calls`) sync while probing; their samples
+/// (`CALL <name> <when> <ns>` lines) are pooled per call and phase.
+fn calls_bench(rows: usize, runs: usize) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (server, url) = start_server(dir.path(), "v7", rows);
+    let mut samples: std::collections::BTreeMap<(String, String), Vec<u64>> = Default::default();
+    for run in 0..runs {
+        let db = dir.path().join(format!("calls-{run}.db"));
+        let out = Command::new(std::env::current_exe().expect("exe"))
+            .env("SYNCLINE_BENCH_ROLE", "calls")
+            .env("SYNCLINE_BENCH_URL", &url)
+            .env("SYNCLINE_BENCH_DB", &db)
+            .env("SYNCLINE_BENCH_ROWS", rows.to_string())
+            .output()
+            .expect("run the client process");
+        for line in String::from_utf8_lossy(&out.stdout).lines() {
+            let mut f = line.split_whitespace();
+            if f.next() != Some("CALL") {
+                continue;
+            }
+            let (Some(name), Some(when), Some(ns)) = (f.next(), f.next(), f.next()) else {
+                continue;
+            };
+            if let Ok(ns) = ns.parse() {
+                samples
+                    .entry((name.to_string(), when.to_string()))
+                    .or_default()
+                    .push(ns);
+            }
+        }
+    }
+    stop_server(server);
+    for ((name, when), mut ns) in samples {
+        ns.sort_unstable();
+        let at = |q: f64| ns[((ns.len() - 1) as f64 * q).round() as usize] as f64 / 1000.0;
+        println!(
+            "| `{name}` | {when} | {} | {:.1} | {:.1} | {:.1} | {:.1} |",
+            ns.len(),
+            at(0.5),
+            at(0.99),
+            at(0.999),
+            at(1.0)
+        );
+    }
+}
+
+/// The `calls` client process: times each call at idle for a second, then again and again while
+/// the initial sync runs on the core's runtime; prints one `CALL` line per sample.
+fn measure_calls() {
+    use syncline_core::{Connectivity, NetworkType};
+    let url = std::env::var("SYNCLINE_BENCH_URL").expect("SYNCLINE_BENCH_URL");
+    let db = std::env::var("SYNCLINE_BENCH_DB").expect("SYNCLINE_BENCH_DB");
+    let mut config = Config::new(&url, TOKEN);
+    config.auto = AutoSync::manual();
+    let client =
+        Syncline::open(db.as_ref(), sample::schema().expect("schema"), config).expect("open");
+    client.sync_now_blocking("projects").expect("warm-up sync");
+    let wifi = Connectivity::online(NetworkType::Wifi);
+    let mut out = String::new();
+    let sample = |when: &str, out: &mut String| {
+        let t = Instant::now();
+        client.report_connectivity(wifi);
+        let connectivity = t.elapsed().as_nanos();
+        let t = Instant::now();
+        std::hint::black_box(client.status());
+        let status = t.elapsed().as_nanos();
+        let t = Instant::now();
+        std::hint::black_box(client.network_status());
+        let network = t.elapsed().as_nanos();
+        out.push_str(&format!(
+            "CALL report_connectivity {when} {connectivity}\nCALL status {when} {status}\nCALL network_status {when} {network}\n"
+        ));
+        // A shell calls now and then, not in a tight loop.
+        std::thread::sleep(std::time::Duration::from_micros(200));
+    };
+    let idle_until = Instant::now() + std::time::Duration::from_secs(1);
+    while Instant::now() < idle_until {
+        sample("idle", &mut out);
+    }
+    let syncing = {
+        let client = client.clone();
+        std::thread::spawn(move || client.sync_now_blocking(TASKS).expect("sync"))
+    };
+    while !syncing.is_finished() {
+        sample("during-sync", &mut out);
+    }
+    let report = syncing.join().expect("sync thread");
+    assert!(report.entities[0].pulled > 0, "the sync pulled rows");
+    print!("{out}");
+}
+
+fn bench(keys: &str, rows: usize, runs: usize) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (server, url) = start_server(dir.path(), keys, rows);
 
     let (mut sync_rates, mut raw_rates, mut peaks) = (Vec::new(), Vec::new(), Vec::new());
     for run in 0..runs {
@@ -99,8 +216,7 @@ fn bench(keys: &str, rows: usize, runs: usize) {
         raw_rates.push(raw_insert(&dir.path().join(format!("raw-{run}.db")), &data));
         let _ = std::fs::remove_file(&db);
     }
-    let _ = server.stdin.take().map(|mut s| s.write_all(b"q\n"));
-    let _ = server.wait();
+    stop_server(server);
     let (sync, raw) = (median(&mut sync_rates), median(&mut raw_rates));
     println!(
         "| UUID{keys} | {rows} | {:.0} | {:.0} | {:.0} % | {:.1} MiB |",

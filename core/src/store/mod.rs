@@ -34,7 +34,6 @@ use syncline_protocol::{
 };
 
 pub(crate) use apply::{PageStats, PushStats};
-pub(crate) use salvage::start_over;
 pub use salvage::Salvage;
 
 use crate::conflict::{Conflict, Resolution};
@@ -326,4 +325,26 @@ impl Store {
     pub(crate) fn mutation_stage(&self, mutation_id: &str) -> Result<Option<MutationStage>> {
         self.read(|conn| outbox::stage(conn, mutation_id))
     }
+}
+
+/// Moves the damaged store at `path` aside and creates a fresh one there holding what could be
+/// saved of it (`salvage.rs`). The new store is opened with `schema` and closed again.
+pub(crate) fn start_over(path: &Path, schema: Schema) -> Result<Salvage> {
+    let damaged = salvage::move_aside(path)?;
+    let readable = salvage::read_damaged(&damaged);
+    let same_client = readable.same_client();
+    let store = Store::open(path, schema)?;
+    let (mutations_kept, complete) =
+        store.write(|tx| salvage::restore(tx, &store.schema, readable))?;
+    log::warn!(
+        "started over from a damaged store (kept at {}): {mutations_kept} mutations saved, \
+         complete: {complete}, same client: {same_client}",
+        damaged.display()
+    );
+    Ok(Salvage {
+        damaged_copy: damaged.to_string_lossy().into_owned(),
+        mutations_kept,
+        complete,
+        same_client,
+    })
 }

@@ -9,7 +9,7 @@
 
 use std::path::{Path, PathBuf};
 
-use rusqlite::{Connection, OptionalExtension};
+use rusqlite::{Connection, OptionalExtension, Transaction};
 use syncline_protocol::{Op, Schema};
 
 use super::outbox::{self, Entry};
@@ -34,7 +34,7 @@ pub struct Salvage {
 }
 
 /// What could be read from the damaged file.
-struct Readable {
+pub(crate) struct Readable {
     client_id: Option<String>,
     seq_high_water: Option<u64>,
     entries: Vec<Entry>,
@@ -56,7 +56,7 @@ fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
 
 /// Moves the database and its WAL and shared-memory files aside, keeping them a set (SQLite finds
 /// a WAL by the database's name).
-fn move_aside(path: &Path) -> Result<PathBuf> {
+pub(crate) fn move_aside(path: &Path) -> Result<PathBuf> {
     let to = moved_aside(path);
     let io = |e: std::io::Error| Error::Storage {
         kind: crate::status::StorageErrorKind::Other,
@@ -72,8 +72,15 @@ fn move_aside(path: &Path) -> Result<PathBuf> {
     Ok(to)
 }
 
+impl Readable {
+    /// Whether the device can stay the same client: its id and its highest seq are known.
+    pub(crate) fn same_client(&self) -> bool {
+        self.client_id.is_some() && self.seq_high_water.is_some()
+    }
+}
+
 /// Reads what it can; every failure only shortens what is kept.
-fn read_damaged(path: &Path) -> Readable {
+pub(crate) fn read_damaged(path: &Path) -> Readable {
     let nothing = Readable {
         client_id: None,
         seq_high_water: None,
@@ -99,50 +106,38 @@ fn read_damaged(path: &Path) -> Readable {
     }
 }
 
-/// Moves the damaged store at `path` aside and creates a fresh one there holding what could be
-/// saved. The store is opened (and closed again) with `schema`.
-pub(crate) fn start_over(path: &Path, schema: Schema) -> Result<Salvage> {
-    let damaged = move_aside(path)?;
-    let readable = read_damaged(&damaged);
-    let store = super::Store::open(path, schema)?;
-    let same_client = readable.client_id.is_some() && readable.seq_high_water.is_some();
-    let mut kept = 0;
-    let mut complete = readable.complete;
-    store.write(|tx| {
-        if let (Some(id), Some(high)) = (&readable.client_id, readable.seq_high_water) {
-            tx.execute("UPDATE meta SET value = ?1 WHERE name = 'client_id'", [id])?;
-            outbox::raise_seq_high_water(tx, high)?;
+/// Copies what was read from the damaged store into a fresh one's transaction; returns how many
+/// mutations were kept and whether everything readable was.
+pub(crate) fn restore(
+    tx: &Transaction<'_>,
+    schema: &Schema,
+    readable: Readable,
+) -> Result<(u64, bool)> {
+    let same_client = readable.same_client();
+    if let (Some(id), Some(high)) = (&readable.client_id, readable.seq_high_water) {
+        tx.execute("UPDATE meta SET value = ?1 WHERE name = 'client_id'", [id])?;
+        outbox::raise_seq_high_water(tx, high)?;
+    }
+    let (mut kept, mut complete) = (0, readable.complete);
+    for entry in readable.entries {
+        let Ok(e) = schema.entity(&entry.mutation.entity) else {
+            log::warn!(
+                "salvage: mutation {} is of an undeclared entity: dropped",
+                entry.mutation.mutation_id
+            );
+            complete = false;
+            continue;
+        };
+        // A new client id starts its seqs afresh; the server knows none of them.
+        outbox::restore(tx, &entry, same_client)?;
+        // A record created on this device exists only here until it is pushed: show it. Edits
+        // of server records come back over the pulled rows (pending edits are re-applied to
+        // every pulled page).
+        if entry.mutation.op == Op::Insert {
+            let values = fields_from_json(e, &entry.mutation.fields)?;
+            sql::write_row(tx, e, &entry.mutation.key, None, &values)?;
         }
-        for entry in readable.entries {
-            let Ok(e) = store.schema().entity(&entry.mutation.entity) else {
-                log::warn!(
-                    "salvage: mutation {} is of an undeclared entity: dropped",
-                    entry.mutation.mutation_id
-                );
-                complete = false;
-                continue;
-            };
-            // A new client id starts its seqs afresh; the server knows none of them.
-            outbox::restore(tx, &entry, same_client)?;
-            // A record created on this device exists only here until it is pushed: show it.
-            // Edits of server records come back over the pulled rows (pending edits are
-            // re-applied to every pulled page).
-            if entry.mutation.op == Op::Insert {
-                let values = fields_from_json(e, &entry.mutation.fields)?;
-                sql::write_row(tx, e, &entry.mutation.key, None, &values)?;
-            }
-            kept += 1;
-        }
-        Ok(())
-    })?;
-    log::warn!(
-        "started over from a damaged store (kept at {}): {kept} mutations saved, complete: {complete}, same client: {same_client}",
-        damaged.display()
-    );
-    Ok(Salvage {
-        damaged_copy: damaged.to_string_lossy().into_owned(),
-        mutations_kept: kept,
-        complete,
-        same_client,
-    })
+        kept += 1;
+    }
+    Ok((kept, complete))
 }
