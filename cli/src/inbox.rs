@@ -1,4 +1,4 @@
-//! What needs the user, in words: conflicts to resolve, changes the server refused, what a sync
+//! What needs the user, in words: conflicts to resolve, mutations the server refused (quarantined), what a sync
 //! did. Shared by the interactive screen and the one-shot subcommands so both say the same thing.
 
 use std::collections::HashMap;
@@ -93,7 +93,7 @@ pub fn report_summary(report: &SyncReport) -> String {
     }
     let refused = sum(|e| e.quarantined);
     if refused > 0 {
-        text.push_str(&format!(", {refused} refused by the server (Q)"));
+        text.push_str(&format!(", {refused} quarantined (Q)"));
     }
     text
 }
@@ -123,7 +123,7 @@ pub fn conflict_lines(c: &Conflict) -> Vec<String> {
     lines
 }
 
-/// A refused change: its seq, what it did and the server's reason.
+/// A quarantined mutation: its seq, what it did and the server's reason.
 pub fn quarantine_line(q: &QuarantinedMutation) -> String {
     format!(
         "seq {} · {} {} {}: {} ({})",

@@ -96,7 +96,7 @@ enum Command {
         #[arg(default_value = "all")]
         unit: String,
     },
-    /// Print the sync status: banner, network, pending changes, conflicts and refused changes.
+    /// Print the sync status: banner, network, pending mutations, conflicts and quarantined mutations.
     Status,
     /// List the conflicts waiting for you, with both versions of each field changed on both sides.
     Conflicts,
@@ -112,24 +112,24 @@ enum Command {
         #[arg(long = "set", value_name = "FIELD=VALUE")]
         set: Vec<String>,
     },
-    /// List the changes the server refused, with its reasons.
+    /// List the quarantined mutations (the server refused them), with its reasons.
     Quarantine,
-    /// Send a refused change again, as it is (after its cause was fixed); it goes on the next sync.
+    /// Send a quarantined mutation again, as it is (after its cause was fixed); it goes on the next sync.
     QuarantineRetry {
-        /// The change's seq (`quarantine` lists them).
+        /// The mutation's seq (`quarantine` lists them).
         seq: u64,
     },
-    /// Change a refused change and send it again on the next sync.
+    /// Edit a quarantined mutation and send it again on the next sync.
     QuarantineEdit {
-        /// The change's seq.
+        /// The mutation's seq.
         seq: u64,
         /// A new value, `field=value` (repeatable).
         #[arg(long = "set", value_name = "FIELD=VALUE", required = true)]
         set: Vec<String>,
     },
-    /// Drop a refused change and undo it on this device.
+    /// Drop a quarantined mutation and undo it on this device.
     QuarantineDiscard {
-        /// The change's seq.
+        /// The mutation's seq.
         seq: u64,
     },
 }
@@ -249,7 +249,7 @@ fn run(
             let report = client.sync_now_blocking(&unit)?;
             for e in &report.entities {
                 println!(
-                    "{}: pushed {} (overwrote {}), refused {}, conflicts {} ({} to resolve), pulled {}, deleted {}, pages {}",
+                    "{}: pushed {} (overwrote {}), quarantined {}, conflicts {} ({} to resolve), pulled {}, deleted {}, pages {}",
                     e.entity,
                     e.pushed,
                     e.overwrote,
@@ -345,14 +345,14 @@ fn print_conflicts(client: &Syncline) -> syncline_core::Result<()> {
     Ok(())
 }
 
-/// Prints the changes the server refused, each with its seq for the quarantine commands.
+/// Prints the quarantined mutations, each with its seq for the quarantine commands.
 fn print_quarantine(client: &Syncline) -> syncline_core::Result<()> {
     let refused = client.quarantined()?;
     if refused.is_empty() {
-        println!("no refused changes");
+        println!("no quarantined mutations");
     }
     for q in &refused {
-        println!("refused {}", inbox::quarantine_line(q));
+        println!("quarantined {}", inbox::quarantine_line(q));
     }
     Ok(())
 }

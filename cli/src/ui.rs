@@ -289,7 +289,7 @@ impl Screen<'_> {
             "  a <title> add · t <n> done/undone · e <n> <title> rename · o offline/online",
         ));
         lines.push(fit(
-            "  s sync now · r retry · C conflicts · Q refused changes · h help · q quit",
+            "  s sync now · r retry · C conflicts · Q quarantined · h help · q quit",
         ));
         if !self.extra_help.is_empty() {
             lines.push(fit(&format!("  {}", self.extra_help)));
@@ -335,7 +335,7 @@ impl Screen<'_> {
                 let mark = if conflicted.contains(&task.key) {
                     "  ⚠ in conflict (C)"
                 } else if refused.contains(&task.key) {
-                    "  ✗ refused (Q)"
+                    "  ✗ quarantined (Q)"
                 } else if pending.contains(&task.key) {
                     "  • not synced yet"
                 } else {
@@ -421,7 +421,7 @@ fn footer_lines(status: &SyncStatus, last_sync: &str, now: i64) -> [String; 3] {
         .map_or("never".to_string(), |at| ago(now - at));
     [
         fit(&format!(
-            "  {} pending · {} (C) · {} refused (Q)",
+            "  {} pending · {} (C) · {} quarantined (Q)",
             status.pending,
             inbox::count(status.conflicts, "conflict", "conflicts"),
             status.quarantined,
@@ -451,7 +451,7 @@ fn help_lines() -> Vec<String> {
         "o  go offline / back online (it syncs by itself when back)",
         "s  sync now · r  retry a failed sync now · T <token>  sign in again",
         "C  list conflicts · C <n> mine | theirs | merged <field>=<value>",
-        "Q  list refused changes · Q <n> retry | discard | edit <field>=<value>",
+        "Q  list quarantined mutations · Q <n> retry | discard | edit <field>=<value>",
         "Edits sync by themselves a moment later; q quits.",
     ]
     .map(String::from)
@@ -507,15 +507,15 @@ fn conflicts_command(client: &Syncline, rest: &str) -> Vec<String> {
     }]
 }
 
-/// `Q`: lists the refused changes, or acts on one (`Q <n> retry|discard|edit <field>=<value>`).
+/// `Q`: lists the quarantined mutations, or acts on one (`Q <n> retry|discard|edit <field>=<value>`).
 fn quarantine_command(client: &Syncline, rest: &str) -> Vec<String> {
     let list = match client.quarantined() {
         Ok(list) => list,
-        Err(e) => return vec![format!("Cannot read the refused changes: {e}")],
+        Err(e) => return vec![format!("Cannot read the quarantined mutations: {e}")],
     };
     if rest.is_empty() {
         if list.is_empty() {
-            return vec!["No refused changes.".into()];
+            return vec!["No quarantined mutations.".into()];
         }
         let mut lines: Vec<String> = list
             .iter()
@@ -529,7 +529,9 @@ fn quarantine_command(client: &Syncline, rest: &str) -> Vec<String> {
     let n = words.next().unwrap_or_default();
     let action = words.next().unwrap_or_default();
     let Some(q) = numbered(&list, n) else {
-        return vec![format!("No refused change number `{n}` (Q lists them).")];
+        return vec![format!(
+            "No quarantined mutation number `{n}` (Q lists them)."
+        )];
     };
     let m = &q;
     vec![match action {
@@ -583,7 +585,7 @@ fn toggle_connectivity(client: &Syncline) -> String {
     // cancels the first, like a flap.
     if client.network_type() == NetworkType::None {
         client.report_connectivity(Connectivity::online(NetworkType::Wifi));
-        "Back online (Wi-Fi): waiting changes sync by themselves.".into()
+        "Back online (Wi-Fi): waiting mutations sync by themselves.".into()
     } else {
         client.report_connectivity(Connectivity::offline());
         "Going offline… (a drop under a second is ignored as a flap). Edits stay on this device."
@@ -591,7 +593,7 @@ fn toggle_connectivity(client: &Syncline) -> String {
     }
 }
 
-/// What happens to a change just saved, given the network.
+/// What happens to a mutation just saved, given the network.
 fn saved(client: &Syncline) -> String {
     match client.network_status() {
         NetworkStatus::Online => "Saved on this device; it syncs in a moment.".into(),
@@ -798,7 +800,7 @@ mod tests {
             s.last_synced_at = Some(10_000);
         });
         let lines = footer_lines(&status, "1 sent, 0 received", 75_000);
-        assert_eq!(lines[0], "  3 pending · 1 conflict (C) · 2 refused (Q)");
+        assert_eq!(lines[0], "  3 pending · 1 conflict (C) · 2 quarantined (Q)");
         assert_eq!(
             lines[1],
             "  Network: server unreachable (cellular, metered) · last synced 1 min ago"

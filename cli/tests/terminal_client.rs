@@ -1,6 +1,6 @@
 //! The terminal client as a user runs it: separate processes against the real reference server.
 //! Edits made offline survive the process ending and reach the server from the next process;
-//! conflicts and refused changes are listed and settled from the command line; the interactive
+//! conflicts and quarantined mutations are listed and settled from the command line; the interactive
 //! screen follows the core's status by itself while it is driven through its stdin.
 //!
 //! Nothing here asserts speed: what the screen does in the background is awaited by polling its
@@ -341,7 +341,7 @@ fn an_overlapping_edit_is_listed_and_resolved_from_the_command_line() {
 }
 
 #[test]
-fn refused_changes_are_listed_retried_and_discarded_from_the_command_line() {
+fn quarantined_mutations_are_listed_retried_and_discarded_from_the_command_line() {
     let server = TestServer::with_demo();
     let dir = tempfile::tempdir().expect("tempdir");
     let db = dir.path().join("alice.db");
@@ -367,7 +367,7 @@ fn refused_changes_are_listed_retried_and_discarded_from_the_command_line() {
     add("t-refused");
     let synced = stdout(&syncline(&db, &url, &["sync"]));
     assert!(
-        synced.contains("tasks: pushed 0 (overwrote 0), refused 1"),
+        synced.contains("tasks: pushed 0 (overwrote 0), quarantined 1"),
         "{synced}"
     );
     let listed = stdout(&syncline(&db, &url, &["quarantine"]));
@@ -378,12 +378,12 @@ fn refused_changes_are_listed_retried_and_discarded_from_the_command_line() {
     let status = stdout(&syncline(&db, &url, &["status"]));
     assert!(status.contains("quarantined: 1"), "{status}");
 
-    // The cause is fixed on the server; the change is sent again.
+    // The cause is fixed on the server; the mutation is sent again.
     server
         .store()
         .add_membership("alice", "p-ridge")
         .expect("membership");
-    let seq = number_after(&listed, "refused seq ");
+    let seq = number_after(&listed, "quarantined seq ");
     let retried = stdout(&syncline(&db, &url, &["quarantine-retry", &seq]));
     assert!(retried.contains("sent again"), "{retried}");
     let synced = stdout(&syncline(&db, &url, &["sync"]));
@@ -402,11 +402,11 @@ fn refused_changes_are_listed_retried_and_discarded_from_the_command_line() {
     stdout(&syncline(&db, &url, &["sync"]));
     let listed = stdout(&syncline(&db, &url, &["quarantine"]));
     assert!(listed.contains("tasks t-given-up"), "{listed}");
-    let seq = number_after(&listed, "refused seq ");
+    let seq = number_after(&listed, "quarantined seq ");
     let discarded = stdout(&syncline(&db, &url, &["quarantine-discard", &seq]));
     assert!(discarded.contains("undone on this device"), "{discarded}");
     let listed = stdout(&syncline(&db, &url, &["quarantine"]));
-    assert!(listed.contains("no refused changes"), "{listed}");
+    assert!(listed.contains("no quarantined mutations"), "{listed}");
     let list = stdout(&syncline(&db, &url, &["list"]));
     assert!(!list.contains("t-given-up"), "{list}");
 }

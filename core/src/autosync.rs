@@ -18,7 +18,7 @@ pub struct AutoSync {
     pub on_connectivity: bool,
     /// Sync when the app comes back to the foreground.
     pub on_resume: bool,
-    /// Sync this long after a local change (changes within the window share one sync).
+    /// Sync this long after a local write (writes within the window share one sync).
     pub after_change: Option<Duration>,
     /// Sync this long after the last successful sync.
     pub periodic: Option<Duration>,

@@ -158,12 +158,12 @@ impl Syncline {
         Ok(receipt)
     }
 
-    /// A record by key.
+    /// The record with this key, if the device has it.
     pub fn get(&self, entity: &str, key: &str) -> Result<Option<Record>> {
         Ok(self.inner.store.get(entity, key)?)
     }
 
-    /// A page of records.
+    /// One page of the records that match `query`, read without waiting for a sync in progress.
     pub fn query(&self, entity: &str, query: &Query) -> Result<Page> {
         Ok(self.inner.store.query(entity, query)?)
     }
@@ -190,21 +190,21 @@ impl Syncline {
         Ok(receipt)
     }
 
-    /// Sends a quarantined change again; returns its new seq.
+    /// Sends a quarantined mutation again; returns its new seq.
     pub fn retry_quarantined(&self, seq: u64) -> Result<u64> {
         let seq = self.inner.store.retry_quarantined(seq)?;
         self.written();
         Ok(seq)
     }
 
-    /// Edits a quarantined change and sends it again; returns its new seq.
+    /// Edits a quarantined mutation and sends it again; returns its new seq.
     pub fn edit_quarantined(&self, seq: u64, changes: HashMap<String, Value>) -> Result<u64> {
         let seq = self.inner.store.edit_quarantined(seq, changes)?;
         self.written();
         Ok(seq)
     }
 
-    /// Drops a quarantined change and undoes it locally.
+    /// Drops a quarantined mutation and undoes it locally.
     pub fn discard_quarantined(&self, seq: u64) -> Result<()> {
         self.inner.store.discard_quarantined(seq)?;
         self.inner.refresh_counts();
@@ -247,7 +247,7 @@ impl Syncline {
         self.inner.connectivity().kind
     }
 
-    /// The current status.
+    /// The status now (what the last listener call carried).
     pub fn status(&self) -> SyncStatus {
         self.inner.status.borrow().clone()
     }

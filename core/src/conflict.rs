@@ -10,9 +10,9 @@ use syncline_protocol::{Value, WireFields};
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct Conflict {
-    /// Its id in the inbox.
+    /// Names it for `resolve`.
     pub id: i64,
-    /// The entity.
+    /// Entity of the record both sides changed.
     pub entity: String,
     /// The record's key.
     pub key: String,
@@ -40,7 +40,7 @@ pub enum Resolution {
     KeepTheirs,
     /// These values (a record the user merged) are written over the server's.
     Merged {
-        /// The merged fields.
+        /// The record as the user merged it (fields not named keep the local row's values).
         values: HashMap<String, Value>,
     },
 }

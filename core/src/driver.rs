@@ -38,7 +38,7 @@ pub(crate) const LAST_SYNCED_AT: &str = "last_synced_at";
 pub enum Event {
     /// A sync of `unit` started.
     SyncStarted {
-        /// The unit.
+        /// The unit it syncs.
         unit: String,
     },
     /// A sync completed.
@@ -48,14 +48,14 @@ pub enum Event {
     },
     /// A sync failed.
     SyncFailed {
-        /// The unit.
+        /// The unit whose sync failed.
         unit: String,
         /// Why.
         error: SynclineError,
     },
     /// The network state changed.
     NetworkChanged {
-        /// The new state.
+        /// The network state the core derives now.
         status: NetworkStatus,
         /// What the OS reports.
         connectivity: Connectivity,
@@ -210,7 +210,6 @@ impl Driver {
             .ok_or_else(|| Error::UnknownUnit(name.to_string()))
     }
 
-    /// The network state.
     pub(crate) fn network(&self) -> NetworkStatus {
         lock(&self.machine).network()
     }

@@ -17,7 +17,7 @@ use crate::transport::Transport;
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct EntityReport {
-    /// The entity.
+    /// The entity this step pushed and pulled.
     pub entity: String,
     /// Mutations the server applied.
     pub pushed: u64,
@@ -41,7 +41,7 @@ pub struct EntityReport {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct SyncReport {
-    /// The unit synced.
+    /// The unit that was synced.
     pub unit: String,
     /// One report per entity of the unit, in the unit's order.
     pub entities: Vec<EntityReport>,

@@ -24,20 +24,12 @@ pub(crate) enum Error {
     UnknownEntity(String),
     /// The entity declares no field of that name.
     #[error("entity `{entity}` has no field `{field}`")]
-    UnknownField {
-        /// The entity.
-        entity: String,
-        /// The unknown field.
-        field: String,
-    },
+    UnknownField { entity: String, field: String },
     /// A value does not have the field's declared type.
     #[error("field `{entity}.{field}` expects {expected}")]
     WrongType {
-        /// The entity.
         entity: String,
-        /// The field.
         field: String,
-        /// The declared type.
         expected: &'static str,
     },
     /// No unit of that name is configured.
@@ -48,28 +40,13 @@ pub(crate) enum Error {
     InvalidKey(String),
     /// A required field has no value.
     #[error("field `{entity}.{field}` is required")]
-    MissingField {
-        /// The entity.
-        entity: String,
-        /// The field.
-        field: String,
-    },
+    MissingField { entity: String, field: String },
     /// No record with that key exists locally.
     #[error("no `{entity}` record with key `{key}`")]
-    NotFound {
-        /// The entity.
-        entity: String,
-        /// The key.
-        key: String,
-    },
+    NotFound { entity: String, key: String },
     /// A record with that key already exists locally.
     #[error("a `{entity}` record with key `{key}` already exists")]
-    AlreadyExists {
-        /// The entity.
-        entity: String,
-        /// The key.
-        key: String,
-    },
+    AlreadyExists { entity: String, key: String },
     /// The entity is read-only on the device.
     #[error("`{0}` is read-only on this device")]
     ReadOnly(String),

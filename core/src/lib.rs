@@ -8,6 +8,8 @@
 //!
 //! Every module is private; this file re-exports exactly what an app uses.
 
+#![warn(missing_docs)]
+
 #[cfg(feature = "uniffi")]
 uniffi::setup_scaffolding!("syncline_core");
 

@@ -61,7 +61,7 @@ impl Stage {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct MutationStage {
-    /// The stage.
+    /// How far it got.
     pub stage: Stage,
     /// The record's server version it produced (from `Accepted` on).
     pub version: Option<i64>,

@@ -9,7 +9,7 @@
 pub struct SyncRequest {
     /// Increases with every request (and across restarts).
     pub id: i64,
-    /// The unit to sync.
+    /// The unit it syncs.
     pub unit: String,
     /// Higher runs first.
     pub priority: i32,
@@ -22,14 +22,12 @@ pub struct SyncRequest {
 pub(crate) enum QueueChange {
     /// A request was queued (`first`: queued with `discard_pending`, ahead of the rest).
     Added {
-        /// The request.
         request: SyncRequest,
         /// Whether it goes before everything queued without `discard_pending`.
         first: bool,
     },
     /// A queued request took a higher priority (its unit was requested again).
     Raised {
-        /// The request.
         id: i64,
         /// Its new priority.
         priority: i32,
@@ -37,21 +35,14 @@ pub(crate) enum QueueChange {
     /// Every queued request was dropped (never the running one), and none is first any more.
     Discarded,
     /// A request started running; it stays stored until it finishes, so a crash re-queues it.
-    Started {
-        /// The request.
-        id: i64,
-    },
+    Started { id: i64 },
     /// A request ended (successfully or not: retries are new requests).
-    Finished {
-        /// The request.
-        id: i64,
-    },
+    Finished { id: i64 },
 }
 
 /// A queued request and how it is ordered.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Queued {
-    /// The request.
     pub request: SyncRequest,
     /// Queued with `discard_pending`: runs before everything queued without it.
     pub first: bool,
@@ -59,7 +50,6 @@ pub(crate) struct Queued {
     pub forced: bool,
 }
 
-/// The queue itself.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Queue {
     queued: Vec<Queued>,

@@ -11,7 +11,7 @@ use crate::error::Result;
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct Record {
-    /// The primary key.
+    /// The primary key (text; made on the device, so records can be created offline).
     pub key: String,
     /// The server version this local copy is based on; `None` until the server has accepted it.
     #[cfg_attr(feature = "uniffi", uniffi(default = None))]
@@ -68,7 +68,7 @@ pub struct Filter {
 pub struct Sort {
     /// The field (or the key field).
     pub field: String,
-    /// The direction.
+    /// Smallest or largest first.
     pub order: SortOrder,
 }
 
@@ -120,7 +120,7 @@ impl Query {
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct Page {
-    /// The records.
+    /// At most `limit` records, in the query's order.
     pub records: Vec<Record>,
     /// Offset of the next page, if there may be one.
     pub next_offset: Option<u64>,

@@ -13,12 +13,12 @@ pub enum Phase {
     Starting,
     /// Sending an entity's pending mutations.
     Pushing {
-        /// The entity.
+        /// Entity whose mutations are being sent.
         entity: String,
     },
     /// Fetching an entity's changes from the server.
     Pulling {
-        /// The entity.
+        /// Entity whose changes are being fetched.
         entity: String,
     },
 }
@@ -27,7 +27,7 @@ pub enum Phase {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct SyncProgress {
-    /// The step running.
+    /// The step of the sync running now.
     pub phase: Phase,
     /// Entities of the unit finished.
     pub entities_done: u32,
@@ -106,7 +106,7 @@ pub enum SyncState {
     Idle,
     /// A sync of `unit` is running.
     Syncing {
-        /// The unit being synced.
+        /// The unit that is syncing.
         unit: String,
         /// How far it got.
         progress: SyncProgress,

@@ -66,7 +66,6 @@ pub(crate) enum Input {
     /// `force` runs it even while the machine would wait (backoff, unreachable, sign-in
     /// needed, metered): someone awaits its result.
     Requested {
-        /// The unit.
         unit: String,
         /// Its priority (higher runs first).
         priority: i32,
@@ -137,7 +136,6 @@ enum Server {
     BackingOff {
         /// Failures in a row.
         attempt: u32,
-        /// The end of the wait.
         until: Option<Millis>,
         /// Why it failed.
         reason: FailureReason,
@@ -167,7 +165,6 @@ enum Run {
     Running(SyncRequest),
 }
 
-/// The scheduler.
 #[derive(Debug)]
 pub(crate) struct Machine {
     policy: AutoSync,
@@ -222,12 +219,10 @@ impl Machine {
         }
     }
 
-    /// The policy.
     pub(crate) fn policy(&self) -> &AutoSync {
         &self.policy
     }
 
-    /// The network state.
     pub(crate) fn network(&self) -> NetworkStatus {
         match (self.link, self.server) {
             (Link::Down, _) => NetworkStatus::Offline,

@@ -25,7 +25,6 @@ CREATE TABLE conflicts (
 );
 ";
 
-/// A conflict to store.
 #[derive(Clone, Copy)]
 pub(crate) struct NewConflict<'a> {
     pub entity: &'a str,
