@@ -43,7 +43,7 @@ pub use error::SynclineError;
 pub use mutation::{MutationReceipt, MutationStage, QuarantinedMutation, Stage};
 pub use network::{Connectivity, NetworkStatus, NetworkType};
 pub use queue::SyncRequest;
-pub use record::{Counts, Filter, Page, Query, Record, Sort, SortOrder};
+pub use record::{Filter, Page, Query, Record, Sort, SortOrder};
 pub use status::{
     Banner, BannerKind, FailureReason, Phase, StorageErrorKind, SyncProgress, SyncState, SyncStatus,
 };

@@ -128,7 +128,7 @@ pub struct Page {
 
 /// How many mutations and conflicts wait, and why.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Counts {
+pub(crate) struct Counts {
     /// Mutations waiting to be pushed.
     pub pending: u64,
     /// Mutations the server refused, waiting in quarantine for the user.
