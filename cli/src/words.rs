@@ -264,14 +264,7 @@ mod tests {
     fn banner(kind: BannerKind) -> Banner {
         Banner {
             kind,
-            pending: 0,
-            conflicts: 0,
-            quarantined: 0,
-            entities_done: 0,
-            entities_total: 0,
-            reason: None,
-            next_retry_at: None,
-            can_retry: false,
+            ..Banner::hidden()
         }
     }
 

@@ -208,7 +208,9 @@ impl Default for SyncStatus {
 }
 
 impl Banner {
-    fn hidden() -> Banner {
+    /// A banner that shows nothing, every count 0: a starting point for previews and tests
+    /// (`Banner { kind: BannerKind::Offline, pending: 3, ..Banner::hidden() }`).
+    pub fn hidden() -> Banner {
         Banner {
             kind: BannerKind::Hidden,
             pending: 0,

@@ -122,6 +122,19 @@ fn a_disk_that_fills_during_a_pull_changes_nothing_and_the_next_sync_completes()
         .is_some());
 }
 
+fn assert_corrupt(err: &SynclineError) {
+    assert!(
+        matches!(
+            err,
+            SynclineError::Storage {
+                kind: StorageErrorKind::Corrupt,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+}
+
 /// Waits until the store's connections are closed: the last one to close checkpoints the WAL into
 /// the file and removes it (the client's background work may hold the store a moment longer).
 fn wait_closed(path: &Path) {
@@ -160,16 +173,7 @@ fn a_damaged_header_is_corrupt_on_open_and_starting_over_gives_a_working_store()
     let err = Syncline::open(&path, sample::schema().expect("schema"), manual(&server))
         .err()
         .expect("a damaged file does not open");
-    assert!(
-        matches!(
-            err,
-            SynclineError::Storage {
-                kind: StorageErrorKind::Corrupt,
-                ..
-            }
-        ),
-        "{err:?}"
-    );
+    assert_corrupt(&err);
     let salvage =
         Syncline::start_over(&path, sample::schema().expect("schema")).expect("start over");
     assert_eq!(salvage.mutations_kept, 0, "nothing could be read");
@@ -220,16 +224,7 @@ fn starting_over_from_damaged_data_keeps_unsent_mutations_and_applies_them_once(
     let err = client
         .query(TASKS, &Query::all(10))
         .expect_err("the damage shows on use");
-    assert!(
-        matches!(
-            err,
-            SynclineError::Storage {
-                kind: StorageErrorKind::Corrupt,
-                ..
-            }
-        ),
-        "{err:?}"
-    );
+    assert_corrupt(&err);
     drop(client);
 
     let salvage =
