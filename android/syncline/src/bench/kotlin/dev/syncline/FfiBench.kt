@@ -2,12 +2,13 @@
 // Run by scripts/ffi-bench next to the same work called from Rust (bindings/benches/ffi.rs).
 package dev.syncline
 
-import dev.syncline.core.FieldValue
-import dev.syncline.core.QuerySpec
 import dev.syncline.core.SynclineClient
 import dev.syncline.core.defaultConfig
 import dev.syncline.core.manualAutoSync
+import dev.syncline.core.protocol.Value
 import dev.syncline.core.sampleSchema
+import dev.syncline.core.types.Query
+import dev.syncline.core.types.Record
 import java.nio.file.Files
 
 /** Median of [rounds] rounds of [n] calls of [work], in nanoseconds per call. */
@@ -20,19 +21,20 @@ fun medianNanos(rounds: Int, n: Int, work: () -> Unit): Double {
     return perCall[perCall.size / 2]
 }
 
+/** Prints both figures on one line, in the form scripts/ffi-bench reads. */
 fun main() {
     val dir = Files.createTempDirectory("syncline-bench")
-    val config = defaultConfig("http://127.0.0.1:9", "t").let { it.copy(autoSync = manualAutoSync()) }
+    val config = defaultConfig("http://127.0.0.1:9", "t").copy(auto = manualAutoSync())
     val client = SynclineClient.open(dir.resolve("bench.db").toString(), sampleSchema(), config)
     for (i in 0 until 1000) {
-        client.insert("tasks", "t-%04d".format(i), mapOf(
-            "project_id" to FieldValue.Text("p-bench"),
-            "title" to FieldValue.Text("Task number $i with a title of typical length"),
-            "done" to FieldValue.Boolean(i % 2 == 0),
-            "priority" to FieldValue.Integer(i.toLong() % 5),
-        ))
+        client.insert("tasks", Record(key = "t-%04d".format(i), values = mapOf(
+            "project_id" to Value.Text("p-bench"),
+            "title" to Value.Text("Task number $i with a title of typical length"),
+            "done" to Value.Boolean(i % 2 == 0),
+            "priority" to Value.Integer(i.toLong() % 5),
+        )))
     }
-    val page = QuerySpec(emptyList(), emptyList(), 1000u, 0uL)
+    val page = Query(emptyList(), emptyList(), 1000u, 0uL)
     check(client.query("tasks", page).records.size == 1000)
     // Warm-up: JIT and caches.
     medianNanos(3, 20_000) { client.networkStatus() }

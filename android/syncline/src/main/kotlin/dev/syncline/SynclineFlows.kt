@@ -3,11 +3,12 @@
 // tests cover it.
 package dev.syncline
 
-import dev.syncline.core.Banner
-import dev.syncline.core.NetworkType
 import dev.syncline.core.StatusListener
-import dev.syncline.core.SyncStatus
 import dev.syncline.core.SynclineClient
+import dev.syncline.core.types.Banner
+import dev.syncline.core.types.Connectivity
+import dev.syncline.core.types.NetworkType
+import dev.syncline.core.types.SyncStatus
 import kotlinx.coroutines.CoroutineScope
 import kotlinx.coroutines.channels.awaitClose
 import kotlinx.coroutines.flow.Flow
@@ -43,30 +44,31 @@ fun SynclineClient.bannerFlow(): Flow<Banner> = statusFlow().map { it.banner }.d
 fun SynclineClient.statusState(scope: CoroutineScope): StateFlow<SyncStatus> =
     statusFlow().stateIn(scope, SharingStarted.Eagerly, status())
 
-/** What the OS says about the active network, in the terms `reportConnectivity` takes. */
-data class Connectivity(val connected: Boolean, val type: NetworkType, val metered: Boolean) {
-    companion object {
-        /** No network. */
-        val OFFLINE = Connectivity(false, NetworkType.NONE, false)
+/** No usable network. */
+fun Connectivity.Companion.offline(): Connectivity = Connectivity(connected = false, kind = NetworkType.NONE, metered = false)
 
-        /**
-         * From the facts Android's NetworkCapabilities gives: whether the network is validated for
-         * internet, its transports, and whether it is unmetered. A network that has not been
-         * validated (a captive portal) counts as offline.
-         */
-        fun of(validatedInternet: Boolean, wifi: Boolean, cellular: Boolean, ethernet: Boolean, notMetered: Boolean): Connectivity {
-            if (!validatedInternet) return OFFLINE
-            val type = when {
-                wifi -> NetworkType.WIFI
-                ethernet -> NetworkType.ETHERNET
-                cellular -> NetworkType.CELLULAR
-                else -> NetworkType.OTHER
-            }
-            return Connectivity(true, type, !notMetered)
-        }
+/** Connected through [kind]. */
+fun Connectivity.Companion.online(kind: NetworkType, metered: Boolean = false): Connectivity =
+    Connectivity(connected = true, kind = kind, metered = metered)
+
+/**
+ * From the facts Android's NetworkCapabilities gives: whether the network is validated for
+ * internet, its transports, and whether it is unmetered. A network that has not been validated
+ * (a captive portal) counts as offline: the core could not reach the server through it anyway.
+ */
+fun Connectivity.Companion.of(
+    validatedInternet: Boolean,
+    wifi: Boolean,
+    cellular: Boolean,
+    ethernet: Boolean,
+    notMetered: Boolean,
+): Connectivity {
+    if (!validatedInternet) return offline()
+    val kind = when {
+        wifi -> NetworkType.WIFI
+        ethernet -> NetworkType.ETHERNET
+        cellular -> NetworkType.CELLULAR
+        else -> NetworkType.OTHER
     }
+    return online(kind, metered = !notMetered)
 }
-
-/** Reports [connectivity] to the core. */
-fun SynclineClient.report(connectivity: Connectivity) =
-    reportConnectivity(connectivity.connected, connectivity.type, connectivity.metered)

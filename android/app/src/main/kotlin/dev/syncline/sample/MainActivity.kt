@@ -19,31 +19,39 @@ import androidx.compose.material3.Text
 import androidx.compose.material3.TextButton
 import androidx.compose.runtime.Composable
 import androidx.compose.runtime.getValue
+import androidx.compose.runtime.produceState
+import androidx.compose.runtime.remember
 import androidx.compose.ui.Modifier
 import androidx.compose.ui.graphics.Color
+import androidx.compose.ui.platform.LocalContext
+import androidx.compose.ui.semantics.clearAndSetSemantics
+import androidx.compose.ui.semantics.contentDescription
 import androidx.compose.ui.unit.dp
 import androidx.lifecycle.DefaultLifecycleObserver
 import androidx.lifecycle.LifecycleOwner
 import androidx.lifecycle.ProcessLifecycleOwner
 import androidx.lifecycle.compose.collectAsStateWithLifecycle
 import androidx.lifecycle.lifecycleScope
+import dev.syncline.BannerText
 import dev.syncline.android.LogcatSink
 import dev.syncline.android.NetworkMonitor
-import dev.syncline.core.Banner
-import dev.syncline.core.BannerKind
-import dev.syncline.core.FieldValue
+import dev.syncline.android.ResourceStrings
 import dev.syncline.core.LogLevel
-import dev.syncline.core.QuerySpec
-import dev.syncline.core.Sort
-import dev.syncline.core.SortOrder
-import dev.syncline.core.SyncRecord
 import dev.syncline.core.SynclineClient
-import dev.syncline.core.bannerDetail
 import dev.syncline.core.defaultConfig
+import dev.syncline.core.protocol.Value
 import dev.syncline.core.sampleSchema
 import dev.syncline.core.setLogSink
+import dev.syncline.core.types.Banner
+import dev.syncline.core.types.BannerKind
+import dev.syncline.core.types.Query
+import dev.syncline.core.types.Record
+import dev.syncline.core.types.Sort
+import dev.syncline.core.types.SortOrder
 import dev.syncline.statusState
+import kotlinx.coroutines.delay
 
+/** The task list under the sync banner. */
 class MainActivity : ComponentActivity() {
     private lateinit var client: SynclineClient
     private lateinit var monitor: NetworkMonitor
@@ -78,35 +86,48 @@ class MainActivity : ComponentActivity() {
     }
 
     @Suppress("UNUSED_PARAMETER")
-    private fun tasks(syncedAt: Long?): List<SyncRecord> =
-        client.query("tasks", QuerySpec(emptyList(), listOf(Sort("title", SortOrder.ASCENDING)), 500u, 0uL)).records
+    private fun tasks(syncedAt: Long?): List<Record> =
+        client.query("tasks", Query(emptyList(), listOf(Sort("title", SortOrder.ASCENDING)), 500u, 0uL)).records
 
-    private fun toggle(task: SyncRecord) {
-        val done = task.fields["done"] == FieldValue.Boolean(true)
-        client.update("tasks", task.key, mapOf("done" to FieldValue.Boolean(!done)))
+    private fun toggle(task: Record) {
+        val done = task.values["done"] == Value.Boolean(true)
+        client.update("tasks", task.key, mapOf("done" to Value.Boolean(!done)))
     }
 }
 
+/** The sync banner in the device's language; nothing when the core says to show nothing. */
 @Composable
 fun SyncBanner(banner: Banner, onRetry: () -> Unit) {
-    val title = banner.title ?: return
+    val context = LocalContext.current
+    val text = remember(context) { BannerText(ResourceStrings(context)) }
+    // The banner holds when the retry comes, not a countdown: tick while one is planned.
+    val now by produceState(System.currentTimeMillis(), banner.nextRetryAt) {
+        while (banner.nextRetryAt != null) {
+            value = System.currentTimeMillis()
+            delay(1_000)
+        }
+    }
+    val title = text.title(banner) ?: return
+    val detail = text.detail(banner, now)
+    val description = text.accessibilityDescription(banner, now).orEmpty()
     val color = if (banner.kind == BannerKind.FAILED) Color(0xFFFFCDD2) else Color(0xFFFFF9C4)
     Row(Modifier.fillMaxWidth().background(color).padding(12.dp)) {
-        Column(Modifier.weight(1f)) {
+        Column(Modifier.weight(1f).clearAndSetSemantics { contentDescription = description }) {
             Text(title)
-            bannerDetail(banner, System.currentTimeMillis())?.let { Text(it, style = MaterialTheme.typography.bodySmall) }
+            detail?.let { Text(it, style = MaterialTheme.typography.bodySmall) }
         }
-        if (banner.showRetry) TextButton(onClick = onRetry) { Text("Retry") }
+        text.retryLabel(banner)?.let { label -> TextButton(onClick = onRetry) { Text(label) } }
     }
 }
 
+/** The tasks, each with a checkbox that ticks it. */
 @Composable
-fun TaskList(tasks: List<SyncRecord>, onToggle: (SyncRecord) -> Unit) {
+fun TaskList(tasks: List<Record>, onToggle: (Record) -> Unit) {
     LazyColumn {
         items(tasks, key = { it.key }) { task ->
             Row(Modifier.fillMaxWidth().clickable { onToggle(task) }.padding(8.dp)) {
-                Checkbox(checked = task.fields["done"] == FieldValue.Boolean(true), onCheckedChange = { onToggle(task) })
-                Text((task.fields["title"] as? FieldValue.Text)?.value ?: task.key, Modifier.padding(start = 8.dp))
+                Checkbox(checked = task.values["done"] == Value.Boolean(true), onCheckedChange = { onToggle(task) })
+                Text((task.values["title"] as? Value.Text)?.v1 ?: task.key, Modifier.padding(start = 8.dp))
             }
         }
     }

@@ -1,15 +1,16 @@
 // Android only: feeds the OS's connectivity to the core. Thin on purpose: the mapping lives in
-// plain Kotlin (Connectivity.of), which the JVM tests cover; this file needs an Android SDK to
-// build and is not compiled on our Linux machines.
+// plain Kotlin (Connectivity.of in SynclineFlows.kt), which the JVM tests cover; this file is only
+// compile-checked against the Android framework here (scripts/binding-tests android).
 package dev.syncline.android
 
 import android.content.Context
 import android.net.ConnectivityManager
 import android.net.Network
 import android.net.NetworkCapabilities
-import dev.syncline.Connectivity
 import dev.syncline.core.SynclineClient
-import dev.syncline.report
+import dev.syncline.core.types.Connectivity
+import dev.syncline.of
+import dev.syncline.offline
 
 /** Watches the default network and reports every change to [client]; call [stop] when done. */
 class NetworkMonitor(context: Context, private val client: SynclineClient) {
@@ -18,7 +19,7 @@ class NetworkMonitor(context: Context, private val client: SynclineClient) {
 
     private val callback = object : ConnectivityManager.NetworkCallback() {
         override fun onCapabilitiesChanged(network: Network, caps: NetworkCapabilities) {
-            client.report(
+            client.reportConnectivity(
                 Connectivity.of(
                     validatedInternet = caps.hasCapability(NetworkCapabilities.NET_CAPABILITY_VALIDATED),
                     wifi = caps.hasTransport(NetworkCapabilities.TRANSPORT_WIFI),
@@ -30,13 +31,15 @@ class NetworkMonitor(context: Context, private val client: SynclineClient) {
         }
 
         override fun onLost(network: Network) {
-            client.report(Connectivity.OFFLINE)
+            client.reportConnectivity(Connectivity.offline())
         }
     }
 
     /** Starts watching; the first callback reports the current network. */
     fun start() {
-        if (manager.activeNetwork == null) client.report(Connectivity.OFFLINE)
+        // No callback comes at all when there is no network, and until a report the core assumes
+        // one: it would try to sync and show "Sync failed" instead of "You're offline".
+        if (manager.activeNetwork == null) client.reportConnectivity(Connectivity.offline())
         manager.registerDefaultNetworkCallback(callback)
     }
 

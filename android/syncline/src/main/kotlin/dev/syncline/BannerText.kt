@@ -1,0 +1,92 @@
+// The core's structured banner in words. The core sends no sentences; every front end applies the
+// same rules (docs/banner-text.md, cli/src/words.rs) to its own string table. Plain Kotlin over a
+// string lookup, so the JVM tests cover every rule; the Android lookup is
+// dev.syncline.android.ResourceStrings.
+package dev.syncline
+
+import dev.syncline.core.types.Banner
+import dev.syncline.core.types.BannerKind
+import dev.syncline.core.types.FailureReason
+import dev.syncline.core.types.StorageErrorKind
+
+/**
+ * A string table keyed by the names in docs/banner-text.md. [args] fill `%1$…`, `%2$…` in the
+ * order the key's placeholders appear in the table's English column.
+ */
+fun interface Strings {
+    /** The string [key] in the user's language, formatted with [args]. */
+    fun get(key: String, vararg args: Any): String
+}
+
+/** Words for a [Banner], from [strings]. */
+class BannerText(private val strings: Strings) {
+    /** The banner's first line; null when the banner is hidden. */
+    fun title(banner: Banner): String? = when (banner.kind) {
+        BannerKind.HIDDEN -> null
+        BannerKind.SYNCING -> strings.get("banner_syncing")
+        // The core always sends a reason with a failed banner; were one missing, "unexpected
+        // error" (as the terminal client says) beats a title with a hole in it.
+        BannerKind.FAILED -> strings.get("banner_failed", reason(banner.reason ?: FailureReason.Internal))
+        BannerKind.OFFLINE -> when (banner.pending) {
+            0uL -> strings.get("banner_offline")
+            1uL -> strings.get("banner_offline_pending_one")
+            // Unsigned numbers box as kotlin.ULong/UInt/UShort, which `%d` refuses: hence toLong().
+            else -> strings.get("banner_offline_pending_other", banner.pending.toLong())
+        }
+    }
+
+    /**
+     * The banner's second line at [nowMs] (ms since the epoch): the progress of a sync over more
+     * than one entity, or when the core retries a failed one. Call again as time passes: the
+     * countdown is not in the banner, only the time it ends.
+     */
+    fun detail(banner: Banner, nowMs: Long): String? = when (banner.kind) {
+        BannerKind.SYNCING ->
+            if (banner.entitiesTotal > 1u) {
+                strings.get("banner_syncing_progress", banner.entitiesDone.toLong(), banner.entitiesTotal.toLong())
+            } else {
+                null
+            }
+        BannerKind.FAILED -> banner.nextRetryAt?.let { at ->
+            // Rounded up, so "in 1 s" lasts until the retry starts and "now" means now.
+            val seconds = ((at - nowMs).coerceAtLeast(0) + 999) / 1000
+            if (seconds == 0L) strings.get("banner_retry_now") else strings.get("banner_retry_in", seconds)
+        }
+        else -> null
+    }
+
+    /** The label of the Retry action; null when retrying cannot help (e.g. the user must sign in). */
+    fun retryLabel(banner: Banner): String? = if (banner.canRetry) strings.get("banner_retry_action") else null
+
+    /**
+     * The banner as one utterance for a screen reader (a content description): the title and the
+     * detail at [nowMs]; null when the banner is hidden.
+     */
+    fun accessibilityDescription(banner: Banner, nowMs: Long): String? {
+        // The middle dot separates two phrases for the eye only; a comma makes a screen reader pause.
+        val title = title(banner)?.replace(" · ", ", ") ?: return null
+        val detail = detail(banner, nowMs) ?: return title
+        // "Syncing…" already ends a sentence; a second full stop would be read as another pause.
+        return if (title.last() in ".…!?") "$title $detail" else "$title. $detail"
+    }
+
+    /** Why a sync failed, in words (the `{reason}` of the failed banner's title). */
+    fun reason(reason: FailureReason): String = when (reason) {
+        FailureReason.Unreachable -> strings.get("reason_unreachable")
+        FailureReason.Timeout -> strings.get("reason_timeout")
+        FailureReason.SignInNeeded -> strings.get("reason_sign_in_needed")
+        is FailureReason.ServerError -> strings.get("reason_server_error", reason.status.toInt())
+        is FailureReason.Rejected -> strings.get("reason_rejected", reason.status.toInt())
+        FailureReason.BadResponse -> strings.get("reason_bad_response")
+        is FailureReason.Storage -> strings.get(
+            when (reason.kind) {
+                StorageErrorKind.DISK_FULL -> "reason_disk_full"
+                StorageErrorKind.CORRUPT -> "reason_storage_corrupt"
+                StorageErrorKind.READ_ONLY -> "reason_storage_read_only"
+                StorageErrorKind.BUSY -> "reason_storage_busy"
+                StorageErrorKind.OTHER -> "reason_storage_failed"
+            },
+        )
+        FailureReason.Internal -> strings.get("reason_internal")
+    }
+}
