@@ -12,8 +12,10 @@ done
 scripts/bindings --release >/dev/null   # host library → build/bindings/swift
 out="ios/build"
 rm -rf "$out" && mkdir -p "$out/headers" "$out/sim" "$out/mac"
-cp build/bindings/swift/SynclineFFI.h "$out/headers/"
-# The module is SynclineFFI (uniffi.toml), the name the generated Swift imports.
+# One header per Rust crate that exports types (bindings, core, protocol); one module over all
+# three, SynclineFFI (scripts/bindings), the name the generated Swift imports.
+cp build/bindings/swift/SynclineFFI.h build/bindings/swift/SynclineCoreTypesFFI.h \
+  build/bindings/swift/SynclineProtocolFFI.h "$out/headers/"
 cp build/bindings/swift/SynclineFFI.modulemap "$out/headers/module.modulemap"
 lipo -create "$T/aarch64-apple-ios-sim/release/libsyncline.a" "$T/x86_64-apple-ios/release/libsyncline.a" -output "$out/sim/libsyncline.a"
 lipo -create "$T/aarch64-apple-darwin/release/libsyncline.a" "$T/x86_64-apple-darwin/release/libsyncline.a" -output "$out/mac/libsyncline.a"
@@ -22,5 +24,7 @@ xcodebuild -create-xcframework \
   -library "$out/sim/libsyncline.a" -headers "$out/headers" \
   -library "$out/mac/libsyncline.a" -headers "$out/headers" \
   -output "$out/SynclineFFI.xcframework"
-cp build/bindings/swift/SynclineCore.swift ios/Sources/SynclineCore/
-echo "ios/build/SynclineFFI.xcframework and ios/Sources/SynclineCore/SynclineCore.swift are ready"
+# The three generated files form the SynclineCore module.
+cp build/bindings/swift/SynclineCore.swift build/bindings/swift/SynclineCoreTypes.swift \
+  build/bindings/swift/SynclineProtocol.swift ios/Sources/SynclineCore/
+echo "ios/build/SynclineFFI.xcframework and the Swift in ios/Sources/SynclineCore are ready"

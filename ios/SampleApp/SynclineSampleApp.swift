@@ -1,6 +1,9 @@
-// The SwiftUI sample app: the sample project/task data, the sync banner, and the OS's network
-// path and app lifecycle fed to the core. Add it to an Xcode iOS app target that depends on the
-// Syncline package (needs a Mac; not built on Linux).
+// The SwiftUI sample app: the sample project/task data, the sync banner in the user's language
+// (BannerText over the package's Localizable.strings), and the OS's network path and app
+// lifecycle fed to the core. Add it to an Xcode iOS app target that depends on the Syncline
+// package (needs a Mac; not built on Linux). For German banners, list `de` in the app's
+// localizations (CFBundleLocalizations in Info.plist): iOS picks a package's language from the
+// app's own.
 import SwiftUI
 import Syncline
 import SynclineCore
@@ -14,7 +17,7 @@ struct SynclineSampleApp: App {
         WindowGroup {
             ContentView(model: model)
                 .onChange(of: phase) { newPhase in
-                    if newPhase == .active { try? model.client?.resumed() }
+                    if newPhase == .active { model.client?.resumed() }
                 }
         }
     }
@@ -23,16 +26,18 @@ struct SynclineSampleApp: App {
 @MainActor
 final class SampleModel: ObservableObject {
     @Published var banner: Banner?
-    @Published var tasks: [SyncRecord] = []
+    @Published var tasks: [Record] = []
+    /// Why the store could not be opened; the app has nothing else to show then.
+    @Published var openError: String?
     private(set) var client: SynclineClient?
     private var monitor: NetworkMonitor?
 
     init() {
         do {
             let dir = try FileManager.default.url(for: .applicationSupportDirectory, in: .userDomainMask, appropriateFor: nil, create: true)
-            let config = try defaultConfig(serverUrl: "http://127.0.0.1:8787", token: "demo-alice")
+            let config = defaultConfig(serverUrl: "http://127.0.0.1:8787", token: "demo-alice")
             let client = try SynclineClient.open(path: dir.appendingPathComponent("syncline.db").path, entities: try sampleSchema(), config: config)
-            try setLogSink(sink: OSLogSink(), maxLevel: .info)
+            setLogSink(sink: OSLogSink(), maxLevel: .info)
             self.client = client
             let monitor = NetworkMonitor(client: client)
             monitor.start()
@@ -44,19 +49,48 @@ final class SampleModel: ObservableObject {
                 }
             }
         } catch {
-            banner = Banner(kind: .failed, title: "Cannot open the store: \(error)", nextRetryAt: nil, progressDone: 0, progressTotal: 0, showRetry: false)
+            openError = "Cannot open the store: \(error)"
         }
     }
 
     func reload() {
-        let query = QuerySpec(filters: [], sort: [Sort(field: "title", order: .ascending)], limit: 500, offset: 0)
+        let query = Query(filters: [], sort: [Sort(field: "title", order: .ascending)], limit: 500, offset: 0)
         tasks = (try? client?.query(entity: "tasks", query: query).records) ?? []
     }
 
-    func toggle(_ task: SyncRecord) {
-        let done = task.fields["done"] == .boolean(value: true)
-        _ = try? client?.update(entity: "tasks", key: task.key, fields: ["done": .boolean(value: !done)])
+    func toggle(_ task: Record) {
+        let done = task.values["done"] == .boolean(true)
+        _ = try? client?.update(entity: "tasks", key: task.key, values: ["done": .boolean(!done)])
         reload()
+    }
+}
+
+/// The sync banner; redrawn every second so the retry countdown moves between status changes.
+struct BannerView: View {
+    let banner: Banner
+    let retry: () -> Void
+    private let words = BannerText()
+
+    var body: some View {
+        TimelineView(.periodic(from: .now, by: 1)) { context in
+            let now = Int64(context.date.timeIntervalSince1970 * 1000)
+            if let title = words.title(banner) {
+                HStack {
+                    VStack(alignment: .leading) {
+                        Text(title)
+                        if let detail = words.detail(banner, now: now) {
+                            Text(detail).foregroundStyle(.secondary)
+                        }
+                    }
+                    .accessibilityElement(children: .ignore)
+                    .accessibilityLabel(words.accessibilityLabel(banner, now: now) ?? title)
+                    Spacer()
+                    if let label = words.retryLabel(banner) { Button(label, action: retry) }
+                }
+                .padding(8)
+                .background(banner.kind == .failed ? Color.red.opacity(0.2) : Color.yellow.opacity(0.2))
+            }
+        }
     }
 }
 
@@ -66,25 +100,19 @@ struct ContentView: View {
     var body: some View {
         NavigationStack {
             VStack(spacing: 0) {
-                if let banner = model.banner, let title = banner.title {
-                    HStack {
-                        Text(title)
-                        if let detail = try? bannerDetail(banner: banner, nowMs: Int64(Date().timeIntervalSince1970 * 1000)) {
-                            Text(detail).foregroundStyle(.secondary)
-                        }
-                        Spacer()
-                        if banner.showRetry { Button("Retry") { try? model.client?.retry() } }
-                    }
-                    .padding(8)
-                    .background(banner.kind == .failed ? Color.red.opacity(0.2) : Color.yellow.opacity(0.2))
+                if let error = model.openError {
+                    Text(error).padding(8)
+                }
+                if let banner = model.banner {
+                    BannerView(banner: banner) { model.client?.retry() }
                 }
                 List(model.tasks, id: \.key) { task in
                     Button {
                         model.toggle(task)
                     } label: {
                         HStack {
-                            Image(systemName: task.fields["done"] == .boolean(value: true) ? "checkmark.circle.fill" : "circle")
-                            if case .text(let title)? = task.fields["title"] { Text(title) }
+                            Image(systemName: task.values["done"] == .boolean(true) ? "checkmark.circle.fill" : "circle")
+                            if case .text(let title)? = task.values["title"] { Text(title) }
                         }
                     }
                 }

@@ -20,7 +20,7 @@ public final class NetworkMonitor: @unchecked Sendable {
     /// Starts watching; the first update reports the current path.
     public func start() {
         monitor.pathUpdateHandler = { [client] path in
-            try? client.report(Connectivity.of(
+            client.reportConnectivity(connectivity: Connectivity.of(
                 satisfied: path.status == .satisfied,
                 wifi: path.usesInterfaceType(.wifi),
                 cellular: path.usesInterfaceType(.cellular),
@@ -31,7 +31,7 @@ public final class NetworkMonitor: @unchecked Sendable {
         monitor.start(queue: queue)
     }
 
-    /// Stops watching.
+    /// Stops watching; a stopped monitor cannot be started again (NWPathMonitor's rule).
     public func stop() {
         monitor.cancel()
     }

@@ -10,8 +10,11 @@ import SynclineCore
 public final class OSLogSink: LogSink, @unchecked Sendable {
     private let logger = Logger(subsystem: "dev.syncline", category: "core")
 
+    /// A sink logging under category "core".
     public init() {}
 
+    /// Called by the core on its own threads. Its text is logged as public, or Console.app
+    /// would show `<private>` for every record outside a debugger.
     public func log(level: LogLevel, target: String, message: String) {
         let type: OSLogType
         switch level {

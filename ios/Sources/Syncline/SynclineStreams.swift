@@ -24,17 +24,12 @@ extension SynclineClient {
     /// backlog. Ending the iteration (or the task) stops the listener.
     public func statusStream() -> AsyncStream<SyncStatus> {
         AsyncStream(bufferingPolicy: .bufferingNewest(1)) { continuation in
-            do {
-                let handle = try self.listen(listener: StreamListener(continuation))
-                continuation.onTermination = { _ in try? handle.stop() }
-            } catch {
-                // Registering a listener does not fail today; if it ever does, the stream ends.
-                continuation.finish()
-            }
+            let handle = self.listen(listener: StreamListener(continuation))
+            continuation.onTermination = { _ in handle.stop() }
         }
     }
 
-    /// The banner to show, changing only when it does.
+    /// The banner to show, changing only when it does; `BannerText` puts it into words.
     public func bannerStream() -> AsyncStream<Banner> {
         let statuses = statusStream()
         return AsyncStream(bufferingPolicy: .bufferingNewest(1)) { continuation in
@@ -49,29 +44,18 @@ extension SynclineClient {
             continuation.onTermination = { _ in task.cancel() }
         }
     }
-
-    /// Reports `connectivity` to the core.
-    public func report(_ connectivity: Connectivity) throws {
-        try reportConnectivity(connected: connectivity.connected, networkType: connectivity.type, metered: connectivity.metered)
-    }
 }
 
-/// What the OS says about the current network path, in the terms `reportConnectivity` takes.
-public struct Connectivity: Equatable, Sendable {
-    /// Whether the path is usable.
-    public let connected: Bool
-    /// Which kind of network.
-    public let type: NetworkType
-    /// Whether it is expensive or constrained (iOS's metered).
-    public let metered: Bool
+extension Connectivity {
+    /// No network (what the core's `Connectivity::offline()` is).
+    public static let offline = Connectivity(connected: false, kind: .none, metered: false)
 
-    /// No network.
-    public static let offline = Connectivity(connected: false, type: .none, metered: false)
-
-    /// From the facts NWPath gives: satisfied or not, its interface types, expensive or constrained.
+    /// From the facts NWPath gives: satisfied or not, its interface types, expensive or
+    /// constrained (iOS's two kinds of metered). A path over several interfaces counts as the
+    /// first of Wi-Fi, wired, cellular that it uses.
     public static func of(satisfied: Bool, wifi: Bool, cellular: Bool, wired: Bool, expensive: Bool, constrained: Bool) -> Connectivity {
         guard satisfied else { return .offline }
-        let type: NetworkType = wifi ? .wifi : wired ? .ethernet : cellular ? .cellular : .other
-        return Connectivity(connected: true, type: type, metered: expensive || constrained)
+        let kind: NetworkType = wifi ? .wifi : wired ? .ethernet : cellular ? .cellular : .other
+        return Connectivity(connected: true, kind: kind, metered: expensive || constrained)
     }
 }

@@ -1,0 +1,108 @@
+// The banner in words. The core sends structure only (`Banner`, `FailureReason`); this turns it
+// into text from a string table, by the rules of docs/banner-text.md (the terminal client's
+// cli/src/words.rs applies the same rules). Plain Swift and Foundation, so the Linux tests cover
+// every rule; only the default table (`Bundle.module`) needs SwiftPM.
+import Foundation
+#if canImport(SynclineCore)
+import SynclineCore
+#endif
+
+/// Renders a `Banner` as title, detail, Retry label and accessibility label, from a table that
+/// maps each key of docs/banner-text.md to its format (`%lld` for numbers, `%@` for the reason).
+public struct BannerText: Sendable {
+    /// The format for a key; a table without the key should return the key itself (as
+    /// `Bundle.localizedString` does), so a missing string shows up instead of going blank.
+    public let lookup: @Sendable (String) -> String
+
+    /// Words from `lookup`: the package's own tables, or an app's.
+    public init(lookup: @escaping @Sendable (String) -> String) {
+        self.lookup = lookup
+    }
+
+    #if SWIFT_PACKAGE
+    /// Words from the package's tables (`Resources/*.lproj/Localizable.strings`) in the language
+    /// the app runs in. Only under SwiftPM, where `Bundle.module` exists; the Linux tests build
+    /// the same sources with plain swiftc and read the tables themselves.
+    public init() {
+        self.init { key in Bundle.module.localizedString(forKey: key, value: nil, table: nil) }
+    }
+    #endif
+
+    /// The first line; nil when the banner is hidden.
+    public func title(_ banner: Banner) -> String? {
+        switch banner.kind {
+        case .hidden:
+            return nil
+        case .syncing:
+            return text("banner_syncing")
+        case .failed:
+            // A failed banner always carries its reason; "unexpected error" if one ever does not.
+            return text("banner_failed", [reason(banner.reason ?? .internal)])
+        case .offline:
+            switch banner.pending {
+            case 0: return text("banner_offline")
+            case 1: return text("banner_offline_pending_one")
+            default: return text("banner_offline_pending_other", [Int64(clamping: banner.pending)])
+            }
+        }
+    }
+
+    /// The second line at `now` (ms since the Unix epoch): "1 of 3" while a unit of more than
+    /// one entity syncs, or the countdown to the core's own retry. Render it again every second
+    /// while `nextRetryAt` is set: the countdown moves, the banner does not.
+    public func detail(_ banner: Banner, now: Int64) -> String? {
+        switch banner.kind {
+        case .syncing where banner.entitiesTotal > 1:
+            return text("banner_syncing_progress", [Int64(banner.entitiesDone), Int64(banner.entitiesTotal)])
+        case .failed:
+            guard let at = banner.nextRetryAt else { return nil }
+            // Whole seconds, rounded up, so "in 0 s" never shows while the retry is still ahead.
+            let seconds = (max(at - now, 0) + 999) / 1000
+            return seconds == 0 ? text("banner_retry_now") : text("banner_retry_in", [seconds])
+        default:
+            return nil
+        }
+    }
+
+    /// The label of the failed banner's Retry action (which calls `retry()`); nil when there is
+    /// none to show, because nothing failed or retrying cannot help (sign-in needed).
+    public func retryLabel(_ banner: Banner) -> String? {
+        banner.kind == .failed && banner.canRetry ? text("banner_retry_action") : nil
+    }
+
+    /// Title and detail as one phrase for VoiceOver; nil when the banner is hidden.
+    public func accessibilityLabel(_ banner: Banner, now: Int64) -> String? {
+        guard let title = title(banner) else { return nil }
+        guard let detail = detail(banner, now: now) else { return title }
+        return "\(title), \(detail)"
+    }
+
+    /// Why a sync failed, in words (the `{reason}` of `banner_failed`).
+    public func reason(_ reason: FailureReason) -> String {
+        switch reason {
+        case .unreachable: return text("reason_unreachable")
+        case .timeout: return text("reason_timeout")
+        case .signInNeeded: return text("reason_sign_in_needed")
+        case .serverError(let status): return text("reason_server_error", [Int64(status)])
+        case .rejected(let status): return text("reason_rejected", [Int64(status)])
+        case .badResponse: return text("reason_bad_response")
+        case .storage(let kind):
+            switch kind {
+            case .diskFull: return text("reason_disk_full")
+            case .corrupt: return text("reason_storage_corrupt")
+            case .readOnly: return text("reason_storage_read_only")
+            case .busy: return text("reason_storage_busy")
+            case .other: return text("reason_storage_failed")
+            }
+        case .internal: return text("reason_internal")
+        }
+    }
+
+    /// The string `key` with its placeholders filled, in the order docs/banner-text.md names them
+    /// in English (a translation reorders them with `%2$lld`). A format without placeholders is
+    /// returned as is, so a lone `%` in a translation cannot be misread.
+    func text(_ key: String, _ args: [CVarArg] = []) -> String {
+        let format = lookup(key)
+        return args.isEmpty ? format : String(format: format, arguments: args)
+    }
+}
