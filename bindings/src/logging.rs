@@ -2,8 +2,8 @@
 //! are handed to the host from one background thread, never from the thread that logged (which
 //! may hold a lock or be inside a transaction).
 
-use std::sync::mpsc::{sync_channel, SyncSender};
-use std::sync::{Arc, Mutex};
+use std::collections::VecDeque;
+use std::sync::{Arc, Condvar, Mutex};
 
 use once_cell::sync::OnceCell;
 
@@ -33,8 +33,14 @@ pub trait LogSink: Send + Sync {
 /// are dropped rather than blocking sync).
 const QUEUE: usize = 1024;
 
+/// One record for the host.
+type Item = (LogLevel, String, String);
+
+/// Records waiting for the forwarding thread. A mutex-guarded queue and a condition variable
+/// rather than a channel: the mobile library carries one channel implementation fewer.
 struct Forwarder {
-    tx: Mutex<SyncSender<(LogLevel, String, String)>>,
+    queue: Mutex<VecDeque<Item>>,
+    ready: Condvar,
 }
 
 impl log::Log for Forwarder {
@@ -55,8 +61,11 @@ impl log::Log for Forwarder {
             record.target().to_string(),
             record.args().to_string(),
         );
-        if let Ok(tx) = self.tx.lock() {
-            let _ = tx.try_send(item);
+        if let Ok(mut queue) = self.queue.lock() {
+            if queue.len() < QUEUE {
+                queue.push_back(item);
+                self.ready.notify_one();
+            }
         }
     }
 
@@ -65,31 +74,49 @@ impl log::Log for Forwarder {
 
 static SINK: OnceCell<Mutex<Option<Arc<dyn LogSink>>>> = OnceCell::new();
 
+/// The forwarding thread: hands each queued record to the current sink, for ever.
+fn forward(forwarder: &Forwarder) {
+    loop {
+        let (level, target, message) = {
+            let Ok(mut queue) = forwarder.queue.lock() else {
+                return;
+            };
+            loop {
+                if let Some(item) = queue.pop_front() {
+                    break item;
+                }
+                queue = match forwarder.ready.wait(queue) {
+                    Ok(q) => q,
+                    Err(_) => return,
+                };
+            }
+        };
+        let sink = SINK
+            .get()
+            .and_then(|s| s.lock().ok().and_then(|g| g.clone()));
+        if let Some(sink) = sink {
+            // A host sink that panics must not end the forwarding.
+            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                sink.log(level, target, message)
+            }));
+        }
+    }
+}
+
 /// Sends the core's log at `max_level` and above to `sink` (replacing an earlier sink).
 #[uniffi::export]
 pub fn set_log_sink(sink: Arc<dyn LogSink>, max_level: LogLevel) {
     let slot = SINK.get_or_init(|| {
-        let (tx, rx) = sync_channel::<(LogLevel, String, String)>(QUEUE);
+        // Installed once for the life of the process (hence leaked).
+        let forwarder: &'static Forwarder = Box::leak(Box::new(Forwarder {
+            queue: Mutex::new(VecDeque::new()),
+            ready: Condvar::new(),
+        }));
         let spawned = std::thread::Builder::new()
             .name("syncline-log".into())
-            .spawn(move || {
-                for (level, target, message) in rx {
-                    let sink = SINK
-                        .get()
-                        .and_then(|s| s.lock().ok().and_then(|g| g.clone()));
-                    if let Some(sink) = sink {
-                        // A host sink that panics must not end the forwarding.
-                        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                            sink.log(level, target, message)
-                        }));
-                    }
-                }
-            });
+            .spawn(move || forward(forwarder));
         if spawned.is_ok() {
-            // Installed once for the life of the process (hence leaked); fails only when another
-            // logger is installed (e.g. by a Rust host): keep that one.
-            let forwarder: &'static Forwarder =
-                Box::leak(Box::new(Forwarder { tx: Mutex::new(tx) }));
+            // Fails only when another logger is installed (e.g. by a Rust host): keep that one.
             let _ = log::set_logger(forwarder);
         }
         Mutex::new(None)

@@ -12,8 +12,7 @@
 //! machine's lock, so two publishers never send out of order.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::mpsc;
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Condvar, Mutex, Weak};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -75,46 +74,68 @@ struct Waiters {
 
 /// Persists the scheduler's queue changes, in the order they were made, on a thread of its own
 /// (it may wait for the store's writer; nobody waits for it).
+///
+/// A mutex-guarded list and a condition variable rather than a channel: the changes that piled
+/// up while the thread wrote go together into one transaction, and the mobile library carries
+/// one channel implementation fewer.
 struct QueueWriter {
-    sender: Option<mpsc::Sender<Vec<QueueChange>>>,
+    shared: Arc<(Mutex<Handoff>, Condvar)>,
     thread: Option<JoinHandle<()>>,
+}
+
+/// What the client hands the writer thread.
+#[derive(Default)]
+struct Handoff {
+    changes: Vec<QueueChange>,
+    closed: bool,
 }
 
 impl QueueWriter {
     fn start(store: Arc<Store>) -> Result<QueueWriter> {
-        let (sender, receiver) = mpsc::channel::<Vec<QueueChange>>();
+        let shared = Arc::new((Mutex::new(Handoff::default()), Condvar::new()));
+        let theirs = shared.clone();
         let thread = std::thread::Builder::new()
             .name("syncline-queue".into())
             .spawn(move || {
-                while let Ok(mut changes) = receiver.recv() {
-                    // What queued up meanwhile goes in the same transaction.
-                    while let Ok(more) = receiver.try_recv() {
-                        changes.extend(more);
+                let (handoff, ready) = &*theirs;
+                loop {
+                    let (changes, closed) = {
+                        let mut h = lock(handoff);
+                        while h.changes.is_empty() && !h.closed {
+                            h = ready.wait(h).unwrap_or_else(|p| p.into_inner());
+                        }
+                        (std::mem::take(&mut h.changes), h.closed)
+                    };
+                    if !changes.is_empty() {
+                        if let Err(e) = store.apply_queue_changes(&changes) {
+                            log::error!("cannot persist the sync queue: {e}");
+                        }
                     }
-                    if let Err(e) = store.apply_queue_changes(&changes) {
-                        log::error!("cannot persist the sync queue: {e}");
+                    if closed {
+                        return;
                     }
                 }
             })
             .map_err(|e| Error::Stopped(format!("cannot start the queue writer: {e}")))?;
         Ok(QueueWriter {
-            sender: Some(sender),
+            shared,
             thread: Some(thread),
         })
     }
 
     fn send(&self, changes: Vec<QueueChange>) {
-        if let Some(sender) = &self.sender {
-            // Fails only once the thread is gone (it never stops on its own).
-            let _ = sender.send(changes);
-        }
+        let (handoff, ready) = &*self.shared;
+        lock(handoff).changes.extend(changes);
+        ready.notify_one();
     }
 }
 
 impl Drop for QueueWriter {
     /// Lets the thread write what is left, and waits for it: the file may be opened again next.
     fn drop(&mut self) {
-        self.sender.take();
+        let (handoff, ready) = &*self.shared;
+        lock(handoff).closed = true;
+        ready.notify_one();
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }

@@ -43,12 +43,13 @@ where
     T: Send + 'static,
 {
     let handle = handle()?;
-    let (tx, rx) = std::sync::mpsc::channel();
+    // tokio's oneshot, not std's channel: one channel implementation fewer in the mobile library.
+    let (tx, rx) = tokio::sync::oneshot::channel();
     handle.spawn(async move {
         // The receiver only goes away if the caller's thread died; nothing to report then.
         let _ = tx.send(future.await);
     });
-    rx.recv()
+    rx.blocking_recv()
         .map_err(|_| Error::Stopped("sync task ended abnormally".into()))?
 }
 

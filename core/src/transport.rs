@@ -4,7 +4,6 @@
 
 use std::sync::RwLock;
 
-use futures_util::StreamExt;
 use serde::{de::DeserializeOwned, Serialize};
 
 use crate::config::Config;
@@ -127,7 +126,7 @@ impl Transport {
     }
 
     /// Reads the whole body, refusing it as soon as it passes the limit.
-    async fn read_body(&self, response: reqwest::Response) -> Result<Vec<u8>> {
+    async fn read_body(&self, mut response: reqwest::Response) -> Result<Vec<u8>> {
         let limit = self.max_response_bytes;
         if response
             .content_length()
@@ -136,9 +135,7 @@ impl Transport {
             return Err(Error::ResponseTooLarge { limit });
         }
         let mut body = Vec::new();
-        let mut stream = response.bytes_stream();
-        while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(network_error)?;
+        while let Some(chunk) = response.chunk().await.map_err(network_error)? {
             if body.len() + chunk.len() > limit {
                 return Err(Error::ResponseTooLarge { limit });
             }
