@@ -102,7 +102,7 @@ impl Store {
     }
 
     /// Runs `work` in one write transaction, committed when it succeeds.
-    pub(crate) fn write<T>(&self, work: impl FnOnce(&Transaction<'_>) -> Result<T>) -> Result<T> {
+    fn write<T>(&self, work: impl FnOnce(&Transaction<'_>) -> Result<T>) -> Result<T> {
         let mut conn = lock(&self.writer);
         let tx = conn.transaction()?;
         let out = work(&tx)?;
