@@ -51,7 +51,8 @@ impl Drop for Subscription {
 
 /// An offline-first client of one user: local data, outbox, sync and status.
 ///
-/// Cheap to clone; clones share everything. Dropping the last clone stops its background work.
+/// Cheap to clone; clones share everything. Dropping the last clone stops the client: its timers
+/// stop at once, and a sync or probe in flight ends first, then the store closes.
 #[derive(Clone)]
 pub struct Syncline {
     inner: Arc<Driver>,
@@ -69,7 +70,8 @@ impl Syncline {
     /// at `path`, and copies into it the mutations that had not reached the server, as far as the
     /// damage lets them be read. Then [`Syncline::open`] as usual: the first sync pulls
     /// everything again and sends the kept mutations (never twice when the client id could be
-    /// kept; see [`Salvage`]). The file must not be open.
+    /// kept; see [`Salvage`]). Drop every clone of the client on the file first: this waits a
+    /// few seconds for background work in flight to end, then answers `Storage` of kind `Busy`.
     pub fn start_over(path: &Path, schema: Schema) -> Result<Salvage> {
         Ok(store::start_over(path, schema)?)
     }

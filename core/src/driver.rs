@@ -90,32 +90,17 @@ struct Handoff {
     closed: bool,
 }
 
+/// How long the writer waits before trying a failed batch again, at first and at most.
+const RETRY_FIRST: Duration = Duration::from_millis(100);
+const RETRY_CAP: Duration = Duration::from_secs(30);
+
 impl QueueWriter {
     fn start(store: Arc<Store>) -> Result<QueueWriter> {
         let shared = Arc::new((Mutex::new(Handoff::default()), Condvar::new()));
         let theirs = shared.clone();
         let thread = std::thread::Builder::new()
             .name("syncline-queue".into())
-            .spawn(move || {
-                let (handoff, ready) = &*theirs;
-                loop {
-                    let (changes, closed) = {
-                        let mut h = lock(handoff);
-                        while h.changes.is_empty() && !h.closed {
-                            h = ready.wait(h).unwrap_or_else(|p| p.into_inner());
-                        }
-                        (std::mem::take(&mut h.changes), h.closed)
-                    };
-                    if !changes.is_empty() {
-                        if let Err(e) = store.apply_queue_changes(&changes) {
-                            log::error!("cannot persist the sync queue: {e}");
-                        }
-                    }
-                    if closed {
-                        return;
-                    }
-                }
-            })
+            .spawn(move || write_queue(&store, &theirs))
             .map_err(|e| Error::Stopped(format!("cannot start the queue writer: {e}")))?;
         Ok(QueueWriter {
             shared,
@@ -130,14 +115,58 @@ impl QueueWriter {
     }
 }
 
+/// The writer thread: applies what the client hands over. A batch that fails (a full or busy
+/// disk) is kept, ahead of anything newer, and tried again after a growing pause: the changes
+/// are idempotent, so the table ends where the scheduler is.
+fn write_queue(store: &Store, shared: &(Mutex<Handoff>, Condvar)) {
+    let (handoff, ready) = shared;
+    let mut failed: Vec<QueueChange> = Vec::new();
+    let mut pause = RETRY_FIRST;
+    loop {
+        let (mut changes, closed) = {
+            let mut h = lock(handoff);
+            while h.changes.is_empty() && !h.closed && failed.is_empty() {
+                h = ready.wait(h).unwrap_or_else(|p| p.into_inner());
+            }
+            if !failed.is_empty() && h.changes.is_empty() && !h.closed {
+                h = ready
+                    .wait_timeout(h, pause)
+                    .map_or_else(|p| p.into_inner().0, |(h, _)| h);
+            }
+            (std::mem::take(&mut h.changes), h.closed)
+        };
+        if !failed.is_empty() {
+            failed.append(&mut changes);
+            changes = std::mem::take(&mut failed);
+        }
+        if !changes.is_empty() {
+            match store.apply_queue_changes(&changes) {
+                Ok(()) => pause = RETRY_FIRST,
+                Err(e) => {
+                    log::error!("cannot persist the sync queue (tried again later): {e}");
+                    failed = changes;
+                    pause = (pause * 2).min(RETRY_CAP);
+                }
+            }
+        }
+        if closed {
+            return;
+        }
+    }
+}
+
 impl Drop for QueueWriter {
-    /// Lets the thread write what is left, and waits for it: the file may be opened again next.
+    /// Lets the thread write what is left. An app thread waits for it (the file may be opened
+    /// again next); a runtime worker, which must not block, leaves it to finish and close the
+    /// store on its own thread.
     fn drop(&mut self) {
         let (handoff, ready) = &*self.shared;
         lock(handoff).closed = true;
         ready.notify_one();
         if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
+            if tokio::runtime::Handle::try_current().is_err() {
+                let _ = thread.join();
+            }
         }
     }
 }

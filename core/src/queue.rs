@@ -136,12 +136,21 @@ impl Queue {
         Some(next)
     }
 
+    /// Takes the first request someone awaits, if any: what may run while automatic syncs wait.
+    pub(crate) fn pop_forced(&mut self, changes: &mut Vec<QueueChange>) -> Option<SyncRequest> {
+        let at = self.queued.iter().position(|q| q.forced)?;
+        let next = self.queued.remove(at).request;
+        changes.push(QueueChange::Started { id: next.id });
+        Some(next)
+    }
+
     /// Whether nothing is queued.
     pub(crate) fn is_empty(&self) -> bool {
         self.queued.is_empty()
     }
 
     /// Whether someone awaits a queued request.
+    #[cfg(test)]
     pub(crate) fn any_forced(&self) -> bool {
         self.queued.iter().any(|q| q.forced)
     }
@@ -196,6 +205,21 @@ mod tests {
         // A later high-priority request still runs after the discard_pending one.
         q.push("projects", 100, false, false, 0, &mut changes);
         assert_eq!(units(&q), vec!["tasks", "projects"]);
+    }
+
+    #[test]
+    fn while_waiting_only_an_awaited_request_is_taken() {
+        let mut q = Queue::default();
+        let mut changes = Vec::new();
+        q.push("all", 0, true, false, 0, &mut changes);
+        q.push("big", 5000, false, false, 0, &mut changes);
+        q.push("tasks", 1000, false, true, 0, &mut changes);
+        assert_eq!(
+            q.pop_forced(&mut changes).map(|r| r.unit).as_deref(),
+            Some("tasks")
+        );
+        assert_eq!(q.pop_forced(&mut changes), None);
+        assert_eq!(units(&q), vec!["all", "big"]);
     }
 
     #[test]

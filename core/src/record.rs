@@ -152,6 +152,16 @@ pub(crate) fn coerce_all(
         .collect()
 }
 
+/// Only the fields `e` declares (a server sends every field of its own; an app update may have
+/// removed a field since something was stored).
+pub(crate) fn declared(e: &EntitySchema, fields: &WireFields) -> WireFields {
+    fields
+        .iter()
+        .filter(|(name, _)| e.field_def(name).is_ok())
+        .map(|(n, v)| (n.clone(), v.clone()))
+        .collect()
+}
+
 /// Converts wire values into typed values, checking every name and type against the entity.
 pub(crate) fn fields_from_json(
     e: &EntitySchema,

@@ -190,6 +190,31 @@ fn a_damaged_header_is_corrupt_on_open_and_starting_over_gives_a_working_store()
 }
 
 #[test]
+fn starting_over_waits_for_the_file_to_be_closed() {
+    let server = TestServer::with_demo();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("device.db");
+    let client = open(&path, &server);
+    let err = Syncline::start_over(&path, sample::schema().expect("schema"))
+        .expect_err("the file is open");
+    assert!(
+        matches!(
+            err,
+            SynclineError::Storage {
+                kind: StorageErrorKind::Busy,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(path.exists(), "nothing was moved");
+    drop(client);
+    let salvage =
+        Syncline::start_over(&path, sample::schema().expect("schema")).expect("closed now");
+    assert!(salvage.complete);
+}
+
+#[test]
 fn starting_over_from_damaged_data_keeps_unsent_mutations_and_applies_them_once() {
     let server = TestServer::with_demo();
     bulk_insert_tasks(server.store(), "p-harbor", 2_000, KeyKind::Random).expect("bulk");

@@ -1,6 +1,6 @@
 //! The sync scheduler as a state machine: every decision about *when* to sync (the request queue,
 //! retries and backoff, reachability probes, debouncing, what the network state is) is made here,
-//! from events and a clock passed in, with no I/O. The client's driver (`client.rs`) feeds it real
+//! from events and a clock passed in, with no I/O. The client's driver (`driver.rs`) feeds it real
 //! events and carries out its [`Action`]s; the simulation tests feed it a seeded clock and network.
 //!
 //! Its state is a few enums ([`Link`], [`Server`], [`Run`]) rather than flags, so a contradictory
@@ -572,10 +572,13 @@ impl Machine {
                 Server::BackingOff { until, .. } => until.is_some(),
                 Server::Answering | Server::Broken { .. } => false,
             };
-        if waiting && !self.queue.any_forced() {
-            return None;
-        }
-        let request = self.queue.pop(changes)?;
+        // While automatic syncs wait (backoff, sign-in, metered), only a request someone awaits
+        // may run, never whatever else heads the queue.
+        let request = if waiting {
+            self.queue.pop_forced(changes)?
+        } else {
+            self.queue.pop(changes)?
+        };
         self.run = Run::Running(request.clone());
         Some(request)
     }

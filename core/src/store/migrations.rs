@@ -9,6 +9,7 @@ use syncline_protocol::Schema;
 use super::sql::{column, EntitySql};
 use super::{inbox, outbox, queue};
 use crate::error::{Error, Result};
+use crate::status::StorageErrorKind;
 
 /// Migration N takes `PRAGMA user_version` from N-1 to N. Append only: a shipped migration is
 /// never edited.
@@ -34,9 +35,13 @@ pub(crate) fn migrate(conn: &mut Connection) -> Result<()> {
     let version: usize =
         conn.pragma_query_value(None, "user_version", |r| r.get::<_, i64>(0))? as usize;
     if version > MIGRATIONS.len() {
-        return Err(Error::Corrupt(format!(
-            "the store was written by a newer Syncline (schema version {version})"
-        )));
+        // Not Corrupt: the file is sound, and starting over would throw away a good store.
+        return Err(Error::Storage {
+            kind: StorageErrorKind::Other,
+            detail: format!(
+                "the store was written by a newer Syncline (schema version {version}); update the app"
+            ),
+        });
     }
     let tx = conn.transaction()?;
     for (i, steps) in MIGRATIONS.iter().enumerate().skip(version) {

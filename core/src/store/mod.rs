@@ -23,7 +23,7 @@ mod sql;
 mod tests;
 
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -42,6 +42,7 @@ use crate::mutation::{MutationReceipt, MutationStage, QuarantinedMutation};
 use crate::queue::{QueueChange, Queued};
 use crate::record::{Counts, Page, Query, Record};
 use crate::shared::lock;
+use crate::status::StorageErrorKind;
 
 /// How long a connection waits for SQLite's own file lock (another process, a checkpoint).
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -54,6 +55,8 @@ pub(crate) struct Store {
     writer: Mutex<Connection>,
     schema: Schema,
     client_id: String,
+    /// Last: unregistered after the connections above have closed.
+    _open: OpenGuard,
 }
 
 impl Store {
@@ -88,6 +91,7 @@ impl Store {
             reader: Mutex::new(reader),
             schema,
             client_id,
+            _open: OpenGuard::new(path),
         })
     }
 
@@ -327,15 +331,87 @@ impl Store {
     }
 }
 
-/// Moves the damaged store at `path` aside and creates a fresh one there holding what could be
-/// saved of it (`salvage.rs`). The new store is opened with `schema` and closed again.
+/// Stores open in this process, by canonical path: `start_over` must not move a file from under
+/// a client that still has it open.
+static OPEN: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+/// Registers an open store; removes it again when dropped. The store's last field, so it is
+/// dropped after the connections have closed.
+struct OpenGuard(Option<PathBuf>);
+
+impl OpenGuard {
+    fn new(path: &Path) -> OpenGuard {
+        let canonical = std::fs::canonicalize(path).ok();
+        if let Some(p) = &canonical {
+            lock(&OPEN).push(p.clone());
+        }
+        OpenGuard(canonical)
+    }
+
+    fn is_open(path: &Path) -> bool {
+        std::fs::canonicalize(path).is_ok_and(|p| lock(&OPEN).contains(&p))
+    }
+}
+
+impl Drop for OpenGuard {
+    fn drop(&mut self) {
+        if let Some(p) = &self.0 {
+            let mut open = lock(&OPEN);
+            if let Some(at) = open.iter().position(|o| o == p) {
+                open.swap_remove(at);
+            }
+        }
+    }
+}
+
+/// How long `start_over` waits for a client that was just dropped to finish its background work
+/// (a sync or a probe in flight) and close the file.
+#[cfg(not(test))]
+const CLOSE_WAIT: Duration = Duration::from_secs(10);
+#[cfg(test)]
+const CLOSE_WAIT: Duration = Duration::from_millis(300);
+
+/// Replaces the damaged store at `path` with a fresh one holding what could be saved of it
+/// (`salvage.rs`). Atomic for the app: the fresh store is built beside the file first; only
+/// when it is complete is the damaged file moved aside and the fresh one renamed into its place,
+/// so a failure on the way leaves `path` as it was and `start_over` can be called again.
 pub(crate) fn start_over(path: &Path, schema: Schema) -> Result<Salvage> {
-    let damaged = salvage::move_aside(path)?;
-    let readable = salvage::read_damaged(&damaged);
+    let deadline = std::time::Instant::now() + CLOSE_WAIT;
+    while OpenGuard::is_open(path) {
+        if std::time::Instant::now() > deadline {
+            return Err(Error::Storage {
+                kind: StorageErrorKind::Busy,
+                detail: "the store is still open: drop every clone of the client first".into(),
+            });
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let readable = salvage::read_damaged(path);
     let same_client = readable.same_client();
-    let store = Store::open(path, schema)?;
-    let (mutations_kept, complete) =
-        store.write(|tx| salvage::restore(tx, &store.schema, readable))?;
+    let (damaged, fresh) = salvage::side_paths(path);
+    let built = Store::open(&fresh, schema).and_then(|store| {
+        let kept = store.write(|tx| salvage::restore(tx, &store.schema, readable))?;
+        // Closed (its WAL checkpointed into the file) before the file is renamed.
+        drop(store);
+        Ok(kept)
+    });
+    let (mutations_kept, complete) = match built {
+        Ok(kept) => kept,
+        Err(e) => {
+            salvage::remove_store(&fresh);
+            return Err(e);
+        }
+    };
+    if let Err(e) = salvage::rename_store(path, &damaged) {
+        salvage::remove_store(&fresh);
+        return Err(e);
+    }
+    if let Err(e) = salvage::rename_store(&fresh, path) {
+        // Put the damaged file back, so that nothing has changed for the app.
+        let _ = salvage::rename_store(&damaged, path);
+        salvage::remove_store(&fresh);
+        return Err(e);
+    }
     log::warn!(
         "started over from a damaged store (kept at {}): {mutations_kept} mutations saved, \
          complete: {complete}, same client: {same_client}",

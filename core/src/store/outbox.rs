@@ -352,10 +352,11 @@ pub(crate) fn restore(conn: &Connection, entry: &Entry, keep_seq: bool) -> Resul
     Ok(conn.last_insert_rowid() as u64)
 }
 
-/// The highest seq ever given (deleted entries included), if the store can still tell.
+/// The highest seq ever given (deleted entries included), if the store can still tell: SQLite
+/// keeps it in `sqlite_sequence` once the outbox has had an entry.
 pub(crate) fn seq_high_water(conn: &Connection) -> Option<u64> {
     conn.query_row(
-        "SELECT COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'outbox'), 0)",
+        "SELECT seq FROM sqlite_sequence WHERE name = 'outbox'",
         [],
         |r| r.get::<_, i64>(0),
     )

@@ -42,14 +42,22 @@ fn queued_from_row(r: &rusqlite::Row<'_>) -> Result<Queued> {
     })
 }
 
-/// Applies the scheduler's queue changes, in order.
+/// Applies the scheduler's queue changes, in order. Each change is idempotent (it states the
+/// row's new state rather than a step from the old one), so a batch that failed (a full disk)
+/// can be applied again later, whole or after part of it got through.
 pub(crate) fn apply(conn: &Connection, changes: &[QueueChange]) -> Result<()> {
     for change in changes {
         match change {
             QueueChange::Added { request, first } => {
+                // A row the scheduler dropped since (its change lost with a failed batch) must
+                // not block the unit's new request.
                 conn.prepare_cached(
-                    "INSERT INTO sync_requests (id, unit, priority, first, requested_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                    "DELETE FROM sync_requests WHERE unit = ?1 AND state = 'queued' AND id <> ?2",
+                )?
+                .execute(params![request.unit, request.id])?;
+                conn.prepare_cached(
+                    "INSERT OR REPLACE INTO sync_requests (id, unit, priority, first, state, requested_at)
+                     VALUES (?1, ?2, ?3, ?4, 'queued', ?5)",
                 )?
                 .execute(params![
                     request.id,
@@ -155,6 +163,29 @@ mod tests {
         let mut more = Vec::new();
         back.push("x", 0, false, false, 6, &mut more);
         assert_eq!(back.requests().last().map(|r| r.id), Some(5));
+    }
+
+    #[test]
+    fn a_batch_applied_twice_or_after_a_lost_one_leaves_the_scheduler_s_queue() {
+        let conn = db();
+        let mut q = Queue::default();
+        let mut lost = Vec::new();
+        q.push("all", 0, false, false, 1, &mut lost);
+        let running = q.pop(&mut lost).expect("next");
+        // That batch never reached the disk: the row of `all` stayed as first written, queued.
+        let mut first = Vec::new();
+        q.push("all", 0, false, false, 0, &mut first);
+        apply(&conn, &[lost[0].clone()]).expect("the Added alone");
+        let mut later = Vec::new();
+        later.push(QueueChange::Finished { id: running.id });
+        q.push("tasks", 0, false, false, 2, &mut later);
+        // The unit's new request replaces the stale row instead of failing on the unique index,
+        // and applying the same batch again changes nothing.
+        apply(&conn, &first).expect("apply");
+        apply(&conn, &later).expect("apply");
+        apply(&conn, &later).expect("apply again");
+        let back = restored(&conn);
+        assert_eq!(units(&back), units(&q));
     }
 
     #[test]

@@ -15,7 +15,7 @@ use syncline_protocol::{Op, Schema};
 use super::outbox::{self, Entry};
 use super::sql;
 use crate::error::{Error, Result};
-use crate::record::fields_from_json;
+use crate::record::{declared, fields_from_json};
 use crate::shared::now_ms;
 
 /// What starting over kept from a damaged store.
@@ -41,35 +41,48 @@ pub(crate) struct Readable {
     complete: bool,
 }
 
-fn moved_aside(path: &Path) -> PathBuf {
-    let mut name = path.as_os_str().to_owned();
-    name.push(format!(".damaged-{}", now_ms()));
-    PathBuf::from(name)
-}
-
-/// The file with SQLite's suffix (`-wal`, `-shm`).
-fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
+/// `path` with `suffix` appended to its file name (`-wal`, `.damaged-…`).
+pub(crate) fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
     let mut name = path.as_os_str().to_owned();
     name.push(suffix);
     PathBuf::from(name)
 }
 
-/// Moves the database and its WAL and shared-memory files aside, keeping them a set (SQLite finds
-/// a WAL by the database's name).
-pub(crate) fn move_aside(path: &Path) -> Result<PathBuf> {
-    let to = moved_aside(path);
-    let io = |e: std::io::Error| Error::Storage {
+/// Where the damaged file goes, and where its replacement is built first.
+pub(crate) fn side_paths(path: &Path) -> (PathBuf, PathBuf) {
+    let now = now_ms();
+    (
+        with_suffix(path, &format!(".damaged-{now}")),
+        with_suffix(path, &format!(".salvage-{now}")),
+    )
+}
+
+fn io(what: &str) -> impl Fn(std::io::Error) -> Error + '_ {
+    move |e| Error::Storage {
         kind: crate::status::StorageErrorKind::Other,
-        detail: format!("cannot move the damaged store aside: {e}"),
-    };
-    std::fs::rename(path, &to).map_err(io)?;
+        detail: format!("{what}: {e}"),
+    }
+}
+
+/// Renames a database with its WAL and shared-memory files, keeping them a set (SQLite finds a
+/// WAL by the database's name).
+pub(crate) fn rename_store(from: &Path, to: &Path) -> Result<()> {
+    std::fs::rename(from, to).map_err(io("cannot move the store file"))?;
     for suffix in ["-wal", "-shm"] {
-        let from = with_suffix(path, suffix);
-        if from.exists() {
-            std::fs::rename(&from, with_suffix(&to, suffix)).map_err(io)?;
+        let side = with_suffix(from, suffix);
+        if side.exists() {
+            std::fs::rename(&side, with_suffix(to, suffix))
+                .map_err(io("cannot move the store's WAL"))?;
         }
     }
-    Ok(to)
+    Ok(())
+}
+
+/// Removes a store file and its WAL and shared-memory files, if there.
+pub(crate) fn remove_store(path: &Path) {
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(with_suffix(path, suffix));
+    }
 }
 
 impl Readable {
@@ -98,9 +111,12 @@ pub(crate) fn read_damaged(path: &Path) -> Readable {
         .ok()
         .flatten();
     let (entries, complete) = outbox::readable_entries(&conn);
+    // Every seq ever given must be known, or a new mutation could reuse one the server has seen
+    // (and be answered with that one's stored result): no sequence row, no same client.
+    let highest_read = entries.iter().map(|e| e.mutation.seq).max().unwrap_or(0);
     Readable {
         client_id,
-        seq_high_water: outbox::seq_high_water(&conn),
+        seq_high_water: outbox::seq_high_water(&conn).map(|high| high.max(highest_read)),
         entries,
         complete,
     }
@@ -130,12 +146,22 @@ pub(crate) fn restore(
         };
         // A new client id starts its seqs afresh; the server knows none of them.
         outbox::restore(tx, &entry, same_client)?;
-        // A record created on this device exists only here until it is pushed: show it. Edits
-        // of server records come back over the pulled rows (pending edits are re-applied to
-        // every pulled page).
-        if entry.mutation.op == Op::Insert {
-            let values = fields_from_json(e, &entry.mutation.fields)?;
-            sql::write_row(tx, e, &entry.mutation.key, None, &values)?;
+        // The local rows show the kept mutations at once, in order: a record made on this
+        // device exists only here until it is pushed. Rows of server records come back with the
+        // first pull, and pending mutations are re-applied over every pulled page.
+        let m = &entry.mutation;
+        let values = match fields_from_json(e, &declared(e, &m.fields)) {
+            Ok(values) => values,
+            Err(err) => {
+                log::warn!("salvage: mutation {} kept, not shown: {err}", m.mutation_id);
+                kept += 1;
+                continue;
+            }
+        };
+        match m.op {
+            Op::Insert => sql::write_row(tx, e, &m.key, None, &values)?,
+            Op::Update => sql::set_fields(tx, e, &m.key, &values)?,
+            Op::Delete => sql::delete_row(tx, e, &m.key)?,
         }
         kept += 1;
     }

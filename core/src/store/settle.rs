@@ -13,21 +13,11 @@ use super::sql::{delete_row, read_record, set_fields, write_row};
 use crate::conflict::{merge3, Conflict, Resolution};
 use crate::error::{Error, Result};
 use crate::mutation::{MutationReceipt, QuarantinedMutation, Stage};
-use crate::record::{coerce_all, fields_from_json, fields_to_json, values_of, Record};
+use crate::record::{coerce_all, declared, fields_from_json, fields_to_json, values_of, Record};
 
 /// Every field of `record`, nulls included, as JSON.
 fn full(e: &EntitySchema, record: &Record) -> WireFields {
     values_of(record, e.fields.iter().map(|f| &f.name))
-}
-
-/// Only the fields `e` declares (a server sends every field of its own; an app update may have
-/// removed a field since something was stored).
-fn declared(e: &EntitySchema, fields: &WireFields) -> WireFields {
-    fields
-        .iter()
-        .filter(|(name, _)| e.field_def(name).is_ok())
-        .map(|(n, v)| (n.clone(), v.clone()))
-        .collect()
 }
 
 /// [`declared`] fields, typed.
