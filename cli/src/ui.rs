@@ -370,13 +370,12 @@ fn changed_in_place(old: &[String], new: &[String]) -> Option<Vec<usize>> {
 }
 
 /// The banner: its title, and a second line (always there, maybe empty, so the layout stays put)
-/// with progress, when it retries, or what the user can do. The banner's own words come from
-/// [`words`]; the terminal's key hints stay English.
+/// with progress, when it retries, or what the user can do, all in `lang` ([`words`]).
 fn banner_lines(lang: Lang, status: &SyncStatus, now: i64) -> [String; 2] {
     let banner = &status.banner;
     let title = words::title(lang, banner).unwrap_or_default();
     let first = match banner.kind {
-        BannerKind::Hidden => "  ✓ Up to date".to_string(),
+        BannerKind::Hidden => format!("  ✓ {}", words::text(lang, "terminal_up_to_date", &[])),
         BannerKind::Syncing => format!("  ⟳ {title}"),
         BannerKind::Failed => format!("  ✗ {title}"),
         BannerKind::Offline => format!("  ⚠ {title}"),
@@ -387,18 +386,23 @@ fn banner_lines(lang: Lang, status: &SyncStatus, now: i64) -> [String; 2] {
             let mut parts: Vec<String> = words::detail(lang, banner, now).into_iter().collect();
             if let SyncState::Syncing { progress, .. } = &status.state {
                 parts.push(match &progress.phase {
-                    Phase::Starting => "starting".to_string(),
-                    Phase::Pushing { entity } => format!("sending {entity}"),
-                    Phase::Pulling { entity } => format!("receiving {entity}"),
+                    Phase::Starting => words::text(lang, "terminal_phase_starting", &[]),
+                    Phase::Pushing { entity } => {
+                        words::text(lang, "terminal_phase_pushing", &[("entity", entity)])
+                    }
+                    Phase::Pulling { entity } => {
+                        words::text(lang, "terminal_phase_pulling", &[("entity", entity)])
+                    }
                 });
                 if progress.items > 0 {
-                    parts.push(format!("{} items", progress.items));
+                    let count = progress.items.to_string();
+                    parts.push(words::text(lang, "terminal_items", &[("count", &count)]));
                 }
             }
             format!("    {}", parts.join(" · "))
         }
         BannerKind::Failed if banner.reason == Some(FailureReason::SignInNeeded) => {
-            "    The server refused the token: T <token> to sign in again".to_string()
+            format!("    {}", words::text(lang, "terminal_sign_in_hint", &[]))
         }
         BannerKind::Failed => {
             let mut parts: Vec<String> = words::detail(lang, banner, now).into_iter().collect();
@@ -407,9 +411,7 @@ fn banner_lines(lang: Lang, status: &SyncStatus, now: i64) -> [String; 2] {
             }
             format!("    {}", parts.join(" · "))
         }
-        BannerKind::Offline => {
-            "    Edits stay on this device and sync when you're back online (o)".to_string()
-        }
+        BannerKind::Offline => format!("    {}", words::text(lang, "terminal_offline_hint", &[])),
     };
     [fit(&first), fit(&detail)]
 }

@@ -132,16 +132,35 @@ const STRINGS: &[(&str, &str, &str)] = &[
     ("reason_internal", "unexpected error", "unerwarteter Fehler"),
 ];
 
+/// The terminal's own words around the banner (the second table of `docs/banner-text.md`).
+const TERMINAL: &[(&str, &str, &str)] = &[
+    ("terminal_up_to_date", "Up to date", "Alles synchronisiert"),
+    ("terminal_phase_starting", "starting", "startet"),
+    ("terminal_phase_pushing", "sending {entity}", "sende {entity}"),
+    ("terminal_phase_pulling", "receiving {entity}", "empfange {entity}"),
+    ("terminal_items", "{count} items", "{count} Einträge"),
+    (
+        "terminal_sign_in_hint",
+        "The server refused the token: T <token> to sign in again",
+        "Der Server lehnt das Token ab: T <token> meldet neu an",
+    ),
+    (
+        "terminal_offline_hint",
+        "Edits stay on this device and sync when you're back online (o)",
+        "Änderungen bleiben auf dem Gerät und werden synchronisiert, sobald du wieder online bist (o)",
+    ),
+];
+
 /// The string `key` in `lang`, its `{name}` placeholders filled from `args`.
-fn text(lang: Lang, key: &str, args: &[(&str, &str)]) -> String {
-    let template =
-        STRINGS
-            .iter()
-            .find(|(k, _, _)| *k == key)
-            .map_or(key, |(_, en, de)| match lang {
-                Lang::En => en,
-                Lang::De => de,
-            });
+pub fn text(lang: Lang, key: &str, args: &[(&str, &str)]) -> String {
+    let template = STRINGS
+        .iter()
+        .chain(TERMINAL)
+        .find(|(k, _, _)| *k == key)
+        .map_or(key, |(_, en, de)| match lang {
+            Lang::En => en,
+            Lang::De => de,
+        });
     args.iter().fold(template.to_string(), |s, (name, value)| {
         s.replace(&format!("{{{name}}}"), value)
     })
@@ -236,12 +255,17 @@ pub fn retry_action(lang: Lang) -> String {
 mod tests {
     use super::*;
 
-    /// The rows of the table in `docs/banner-text.md`: key, English, German.
-    fn documented() -> Vec<(String, String, String)> {
+    /// The rows of a table in `docs/banner-text.md` (`strings` or `terminal`): key, English,
+    /// German.
+    fn documented(table: &str) -> Vec<(String, String, String)> {
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/banner-text.md");
         let doc = std::fs::read_to_string(path).expect("docs/banner-text.md");
-        let begin = doc.find("<!-- strings:begin -->").expect("begin marker");
-        let end = doc.find("<!-- strings:end -->").expect("end marker");
+        let begin = doc
+            .find(&format!("<!-- {table}:begin -->"))
+            .expect("begin marker");
+        let end = doc
+            .find(&format!("<!-- {table}:end -->"))
+            .expect("end marker");
         doc[begin..end]
             .lines()
             .filter(|l| l.starts_with("| ") && !l.starts_with("| key"))
@@ -253,12 +277,14 @@ mod tests {
     }
 
     #[test]
-    fn the_table_is_the_one_in_the_docs() {
-        let ours: Vec<(String, String, String)> = STRINGS
-            .iter()
-            .map(|(k, en, de)| (k.to_string(), en.to_string(), de.to_string()))
-            .collect();
-        assert_eq!(ours, documented());
+    fn the_tables_are_the_ones_in_the_docs() {
+        for (table, ours) in [("strings", STRINGS), ("terminal", TERMINAL)] {
+            let ours: Vec<(String, String, String)> = ours
+                .iter()
+                .map(|(k, en, de)| (k.to_string(), en.to_string(), de.to_string()))
+                .collect();
+            assert_eq!(ours, documented(table), "{table}");
+        }
     }
 
     fn banner(kind: BannerKind) -> Banner {
