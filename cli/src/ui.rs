@@ -30,7 +30,7 @@ pub trait Extras {
     fn handle(&mut self, command: &str, tasks: &[Record]) -> Option<String>;
 }
 
-/// No extras.
+/// The plain client's screen: no keys beyond the client's own.
 pub struct NoExtras;
 
 impl Extras for NoExtras {

@@ -7,9 +7,7 @@ use syncline_core::{Banner, BannerKind, FailureReason, StorageErrorKind};
 /// A language the terminal client speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Lang {
-    /// English.
     En,
-    /// German.
     De,
 }
 

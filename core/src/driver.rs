@@ -49,7 +49,7 @@ pub enum Event {
     SyncFailed {
         /// The unit whose sync failed.
         unit: String,
-        /// Why.
+        /// What went wrong, as the callers of `sync_now` got it.
         error: SynclineError,
     },
     /// The network state changed.

@@ -109,7 +109,7 @@ pub(crate) enum Error {
     #[error("no conflict with id {0}")]
     NoSuchConflict(i64),
     /// No quarantined mutation with that sequence number.
-    #[error("no quarantined change with seq {0}")]
+    #[error("no quarantined mutation with seq {0}")]
     NoSuchQuarantined(u64),
     /// The core's background work stopped (the runtime shut down).
     #[error("the sync engine stopped: {0}")]
@@ -254,7 +254,7 @@ pub enum SynclineError {
     /// or a quarantined delete that cannot be edited.
     #[error("not allowed: {detail}")]
     NotAllowed {
-        /// Why.
+        /// Which rule refused it (read-only, append-only, locked while offline, …).
         detail: String,
     },
     /// The device's storage failed; nothing was written. `kind` says what the app can do
@@ -322,13 +322,13 @@ pub enum SynclineError {
     /// The awaited sync request was dropped by a `discard_pending` request.
     #[error("discarded: {detail}")]
     Discarded {
-        /// Which request.
+        /// Which unit's request was dropped, and for which.
         detail: String,
     },
     /// The engine's background work stopped (the runtime could not start or went away).
     #[error("stopped: {detail}")]
     Stopped {
-        /// Why.
+        /// What stopped it.
         detail: String,
     },
 }

@@ -23,7 +23,7 @@ pub enum NetworkType {
 pub struct Connectivity {
     /// Whether the OS has a usable network.
     pub connected: bool,
-    /// Which kind.
+    /// The kind of network, as the OS names it.
     pub kind: NetworkType,
     /// Whether it is metered (costs the user money per byte).
     pub metered: bool,

@@ -113,7 +113,7 @@ pub enum SyncState {
     },
     /// The last sync failed.
     Failed {
-        /// Why.
+        /// The reason code a front end translates.
         reason: FailureReason,
         /// Whether trying again can help (not when the user must sign in, or for a fault that
         /// retrying cannot fix).
@@ -145,7 +145,7 @@ pub enum BannerKind {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct Banner {
-    /// Which banner.
+    /// What to show: nothing, syncing, failed or offline.
     pub kind: BannerKind,
     /// Local mutations waiting to be pushed.
     pub pending: u64,

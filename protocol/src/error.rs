@@ -25,7 +25,7 @@ pub enum SchemaError {
     WrongType {
         /// The entity of the field.
         entity: String,
-        /// The field.
+        /// The field whose type was not met.
         field: String,
         /// The declared type's name (`text`, `integer`, …).
         expected: &'static str,

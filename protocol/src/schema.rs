@@ -62,7 +62,7 @@ impl FieldType {
 pub struct FieldDef {
     /// Column and wire name (a lowercase identifier).
     pub name: String,
-    /// Its type.
+    /// The field's type, on the wire and in the local store.
     pub field_type: FieldType,
     /// Whether null is allowed.
     pub nullable: bool,

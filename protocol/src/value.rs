@@ -9,7 +9,7 @@ use crate::schema::{FieldDef, FieldType};
 pub enum Value {
     /// No value.
     Null,
-    /// Text.
+    /// UTF-8 text.
     Text(String),
     /// A 64-bit integer.
     Integer(i64),

@@ -87,7 +87,7 @@ pub struct Mutation {
     /// The server version the edit was made on; `None` for a record the server has not seen.
     #[serde(default)]
     pub base_version: Option<i64>,
-    /// Conflict handling.
+    /// What the server does if the record changed since `base_version`.
     #[serde(default)]
     pub on_conflict: OnConflict,
 }
@@ -104,7 +104,7 @@ pub struct PushRequest {
 /// `POST /v1/push` answer: one result per mutation, in the request's order.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PushResponse {
-    /// The results.
+    /// One per mutation sent, in the request's order.
     pub results: Vec<MutationResult>,
 }
 
@@ -152,9 +152,9 @@ pub enum Outcome {
 pub struct WireRecord {
     /// Record key.
     pub key: String,
-    /// Its version.
+    /// The record's version on the server.
     pub version: i64,
-    /// Its fields.
+    /// All of its fields (the server does not know which ones a device keeps).
     pub fields: WireFields,
 }
 
@@ -178,7 +178,7 @@ pub struct PullRequest {
 /// `[key, version, value of fields[0], value of fields[1], …]`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PullPage {
-    /// The entity.
+    /// The entity the page is of.
     pub entity: String,
     /// Column order of the values in each upsert (after key and version).
     pub fields: Vec<String>,
@@ -202,7 +202,7 @@ pub struct Me {
 /// Body of every error answer: `{"error": {"code": …, "message": …}}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ErrorBody {
-    /// The error.
+    /// Its code and message.
     pub error: ErrorDetail,
 }
 

@@ -100,7 +100,7 @@ pub(crate) enum Action {
 /// The standing failure, while it stands.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Failure {
-    /// Why.
+    /// The code the banner shows.
     pub reason: FailureReason,
     /// Whether trying again can help; whether the machine retries *by itself* is
     /// `next_retry_at`.
@@ -114,7 +114,7 @@ pub(crate) struct Failure {
 enum Link {
     /// No report yet: assumed up (the first report is taken as it is).
     Assumed,
-    /// Up.
+    /// Connected, as far as decisions go.
     Up,
     /// The OS reported no connectivity; it counts as down at `at` unless it returns first (a
     /// flap).
@@ -122,7 +122,7 @@ enum Link {
         /// When it counts as down.
         at: Millis,
     },
-    /// Down.
+    /// No connectivity, for longer than the flap debounce.
     Down,
 }
 
@@ -159,7 +159,7 @@ enum Server {
 /// Whether a sync runs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Run {
-    /// None.
+    /// No sync is running.
     Idle,
     /// This request's.
     Running(SyncRequest),

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use rusqlite::{Connection, OptionalExtension};
 use syncline_protocol::Schema;
 
-use super::sql::{column, EntitySql};
+use super::sql::EntitySql;
 use super::{inbox, outbox, queue};
 use crate::error::{Error, Result};
 use crate::status::StorageErrorKind;
@@ -59,35 +59,16 @@ pub(crate) fn migrate(conn: &mut Connection) -> Result<()> {
 pub(crate) fn ensure_entity_tables(conn: &mut Connection, schema: &Schema) -> Result<()> {
     let tx = conn.transaction()?;
     for e in schema.entities() {
-        let table = EntitySql::of(e).table();
-        let mut cols = vec![
-            format!("{} TEXT PRIMARY KEY NOT NULL", column(&e.key)),
-            "_version INTEGER".to_string(),
-        ];
-        cols.extend(
-            e.fields
-                .iter()
-                .map(|f| format!("{} {}", column(&f.name), f.field_type.sql_type())),
-        );
-        tx.execute_batch(&format!(
-            "CREATE TABLE IF NOT EXISTS {table} ({})",
-            cols.join(", ")
-        ))?;
+        let table = EntitySql::of(e);
+        tx.execute_batch(&table.create_table())?;
         let existing: BTreeMap<String, String> = {
-            let mut stmt = tx.prepare(&format!(
-                "SELECT name, type FROM pragma_table_info('e_{}')",
-                e.name
-            ))?;
+            let mut stmt = tx.prepare(&table.columns_stored())?;
             let rows = stmt.query_map([], |r| Ok((r.get("name")?, r.get("type")?)))?;
             rows.collect::<rusqlite::Result<_>>()?
         };
         for f in &e.fields {
             match existing.get(&f.name) {
-                None => tx.execute_batch(&format!(
-                    "ALTER TABLE {table} ADD COLUMN {} {}",
-                    column(&f.name),
-                    f.field_type.sql_type()
-                ))?,
+                None => tx.execute_batch(&table.add_column(f))?,
                 Some(ty) if !ty.eq_ignore_ascii_case(f.field_type.sql_type()) => {
                     return Err(Error::InvalidSchema(format!(
                         "field `{}.{}` was stored as {ty}; give a field of a new type a new name",
@@ -97,12 +78,7 @@ pub(crate) fn ensure_entity_tables(conn: &mut Connection, schema: &Schema) -> Re
                 Some(_) => {}
             }
             if f.indexed {
-                tx.execute_batch(&format!(
-                    "CREATE INDEX IF NOT EXISTS \"i_{0}_{1}\" ON {table} ({2})",
-                    e.name,
-                    f.name,
-                    column(&f.name)
-                ))?;
+                tx.execute_batch(&table.create_index(f))?;
             }
         }
         let kept = e.field_names().join(",");

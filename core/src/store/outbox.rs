@@ -112,7 +112,7 @@ pub(crate) fn prune_stages(conn: &Connection) -> Result<()> {
 pub(crate) fn stage(conn: &Connection, mutation_id: &str) -> Result<Option<MutationStage>> {
     let row: Option<(String, Option<i64>)> = conn
         .prepare_cached("SELECT stage, version FROM mutation_stages WHERE mutation_id = ?1")?
-        .query_row([mutation_id], |r| Ok((r.get(0)?, r.get(1)?)))
+        .query_row([mutation_id], |r| Ok((r.get("stage")?, r.get("version")?)))
         .optional()?;
     row.map(|(stage, version)| {
         let stage = Stage::parse(&stage)

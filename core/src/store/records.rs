@@ -7,12 +7,10 @@ use rusqlite::{Connection, Transaction};
 use syncline_protocol::{EntitySchema, FieldDef, Op, Value, WireFields};
 
 use super::outbox;
-use super::sql::{self, column, EntitySql, OnExisting, MAX_KEY_LEN};
+use super::sql::{self, EntitySql, OnExisting, MAX_KEY_LEN};
 use crate::error::{Error, Result};
 use crate::mutation::MutationReceipt;
-use crate::record::{
-    coerce_all, fields_to_json, values_of, Filter, Page, Query, Record, Sort, SortOrder,
-};
+use crate::record::{coerce_all, fields_to_json, values_of, Filter, Page, Query, Record, Sort};
 
 /// Creates a record and its outbox entry.
 pub(crate) fn insert(
@@ -114,10 +112,9 @@ fn nullable(def: &FieldDef) -> FieldDef {
 /// One page of the records that match `query`. Every name in it is checked against the schema
 /// before any SQL is built.
 pub(crate) fn query(conn: &Connection, e: &EntitySchema, query: &Query) -> Result<Page> {
-    let mut tail = String::new();
+    let mut filters = Vec::with_capacity(query.filters.len());
     let mut args: Vec<Value> = Vec::new();
-    for (i, Filter { field: name, value }) in query.filters.iter().enumerate() {
-        tail.push_str(if i == 0 { "WHERE " } else { " AND " });
+    for Filter { field: name, value } in &query.filters {
         let value = if *name == e.key {
             match value {
                 Value::Text(_) => value.clone(),
@@ -128,30 +125,23 @@ pub(crate) fn query(conn: &Connection, e: &EntitySchema, query: &Query) -> Resul
                 .clone()
                 .coerce(&e.name, &nullable(e.field_def(name)?))?
         };
-        if value == Value::Null {
-            tail.push_str(&format!("{} IS NULL", column(name)));
-        } else {
-            tail.push_str(&format!("{} = ?", column(name)));
+        filters.push((name.as_str(), value == Value::Null));
+        if value != Value::Null {
             args.push(value);
         }
     }
-    tail.push_str(" ORDER BY ");
+    let mut sort = Vec::with_capacity(query.sort.len());
     for Sort { field: name, order } in &query.sort {
         if *name != e.key {
             e.field_def(name)?;
         }
-        let dir = match order {
-            SortOrder::Ascending => "ASC",
-            SortOrder::Descending => "DESC",
-        };
-        tail.push_str(&format!("{} {dir}, ", column(name)));
+        sort.push((name.as_str(), *order));
     }
-    tail.push_str(&format!("{} ASC LIMIT ? OFFSET ?", column(&e.key)));
     // One more than asked tells whether another page exists.
     args.push(Value::Integer(i64::from(query.limit) + 1));
     args.push(Value::Integer(query.offset.min(i64::MAX as u64) as i64));
     let table = EntitySql::of(e);
-    let mut stmt = conn.prepare_cached(&table.select(&tail))?;
+    let mut stmt = conn.prepare_cached(&table.select_page(&filters, &sort))?;
     let mut rows = stmt.query(sql::params(&args))?;
     let mut records = Vec::new();
     while let Some(row) = rows.next()? {

@@ -396,7 +396,7 @@ fn still_current(
     let row = read_record(tx, e, &m.key)?;
     let replaced = || {
         Error::NotEditable(format!(
-            "later changes of {}/{} replaced the quarantined change {seq}: discard it",
+            "later changes of {}/{} replaced the quarantined mutation {seq}: discard it",
             m.entity, m.key
         ))
     };
@@ -429,20 +429,25 @@ pub(crate) fn edit_quarantined(
     let e = schema.entity(&m.entity)?;
     if m.op == Op::Delete {
         return Err(Error::NotEditable(format!(
-            "the quarantined change {seq} deletes {}/{}: retry or discard it",
+            "the quarantined mutation {seq} deletes {}/{}: retry or discard it",
             m.entity, m.key
         )));
     }
     let changes = coerce_all(e, changes)?;
     if read_record(tx, e, &m.key)?.is_none() {
         return Err(Error::NotEditable(format!(
-            "{}/{} was deleted since: discard the quarantined change {seq}",
+            "{}/{} was deleted since: discard the quarantined mutation {seq}",
             m.entity, m.key
         )));
     }
     set_fields(tx, e, &m.key, &changes)?;
     // What is still this change's own (see `still_current`), plus the user's edit.
-    let mut fields = still_current(tx, e, &entry, seq).unwrap_or_default();
+    let mut fields = match still_current(tx, e, &entry, seq) {
+        Ok(fields) => fields,
+        // Nothing of it is its own any more: the user's edit is all it carries.
+        Err(Error::NotEditable(_)) => WireFields::new(),
+        Err(other) => return Err(other),
+    };
     fields.extend(fields_to_json(&changes));
     let new_seq = outbox::requeue(tx, &entry, Some(&fields))?;
     Ok(new_seq)

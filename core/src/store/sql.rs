@@ -9,7 +9,7 @@ use rusqlite::{Connection, ToSql};
 use syncline_protocol::{EntitySchema, FieldDef, FieldType, Value};
 
 use crate::error::{Error, Result};
-use crate::record::Record;
+use crate::record::{Record, SortOrder};
 
 /// Longest record key accepted, in bytes.
 pub(crate) const MAX_KEY_LEN: usize = 256;
@@ -93,8 +93,8 @@ impl<'a> EntitySql<'a> {
         cols
     }
 
-    /// `SELECT` of every column, followed by `tail` (a `WHERE`, an `ORDER BY`).
-    pub(crate) fn select(&self, tail: &str) -> String {
+    /// `SELECT` of every column, followed by `tail` (a `WHERE`).
+    fn select(&self, tail: &str) -> String {
         format!(
             "SELECT {} FROM {} {tail}",
             self.columns().join(", "),
@@ -105,6 +105,91 @@ impl<'a> EntitySql<'a> {
     /// `SELECT` of one record by key (`?1`).
     pub(crate) fn select_by_key(&self) -> String {
         self.select(&format!("WHERE {} = ?1", column(&self.e.key)))
+    }
+
+    /// `SELECT` of one page: records whose `filters` fields equal a parameter each (or are null,
+    /// for a `true`), in `sort` order and then by key, then `LIMIT ?` and `OFFSET ?`. The names
+    /// must be the entity's (the caller checks them against the schema).
+    pub(crate) fn select_page(
+        &self,
+        filters: &[(&str, bool)],
+        sort: &[(&str, SortOrder)],
+    ) -> String {
+        let conditions: Vec<String> = filters
+            .iter()
+            .map(|(name, is_null)| {
+                let test = if *is_null { "IS NULL" } else { "= ?" };
+                format!("{} {test}", column(name))
+            })
+            .collect();
+        let mut order: Vec<String> = sort
+            .iter()
+            .map(|(name, order)| {
+                let dir = match order {
+                    SortOrder::Ascending => "ASC",
+                    SortOrder::Descending => "DESC",
+                };
+                format!("{} {dir}", column(name))
+            })
+            .collect();
+        order.push(format!("{} ASC", column(&self.e.key)));
+        let filter = if conditions.is_empty() {
+            String::new()
+        } else {
+            format!("WHERE {}", conditions.join(" AND "))
+        };
+        self.select(&format!(
+            "{filter} ORDER BY {} LIMIT ? OFFSET ?",
+            order.join(", ")
+        ))
+    }
+
+    /// `CREATE TABLE` of the entity (key, version, every field), if it does not exist.
+    pub(crate) fn create_table(&self) -> String {
+        let mut cols = vec![
+            format!("{} TEXT PRIMARY KEY NOT NULL", column(&self.e.key)),
+            "_version INTEGER".to_string(),
+        ];
+        cols.extend(
+            self.e
+                .fields
+                .iter()
+                .map(|f| format!("{} {}", column(&f.name), f.field_type.sql_type())),
+        );
+        format!(
+            "CREATE TABLE IF NOT EXISTS {} ({})",
+            self.table(),
+            cols.join(", ")
+        )
+    }
+
+    /// The table's columns as SQLite has them: `name` and `type` rows.
+    pub(crate) fn columns_stored(&self) -> String {
+        format!(
+            "SELECT name, type FROM pragma_table_info('e_{}')",
+            self.e.name
+        )
+    }
+
+    /// `ALTER TABLE … ADD COLUMN` for a field added since the table was made.
+    pub(crate) fn add_column(&self, f: &FieldDef) -> String {
+        format!(
+            "ALTER TABLE {} ADD COLUMN {} {}",
+            self.table(),
+            column(&f.name),
+            f.field_type.sql_type()
+        )
+    }
+
+    /// The index of a field the app queries by, if it does not exist.
+    pub(crate) fn create_index(&self, f: &FieldDef) -> String {
+        format!(
+            "CREATE INDEX IF NOT EXISTS \"i_{}_{}\" ON {} ({})",
+            self.e.name,
+            f.name,
+            self.table(),
+            column(&f.name)
+        )
     }
 
     /// `INSERT` of a whole row (see [`EntitySql::row`]).
@@ -202,7 +287,7 @@ impl<'a> EntitySql<'a> {
 }
 
 /// A quoted column name (names come from a validated schema).
-pub(crate) fn column(name: &str) -> String {
+fn column(name: &str) -> String {
     format!("\"{name}\"")
 }
 
