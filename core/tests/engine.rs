@@ -18,7 +18,7 @@ use syncline_core::sample::{COMMENTS, PROJECTS, TASKS};
 use syncline_core::Event;
 use syncline_core::{
     AutoSync, BannerKind, Config, ConflictPolicy, Connectivity, FailureReason, NetworkStatus,
-    NetworkType, Resolution, Stage, SyncUnit, Syncline, SynclineError, Value,
+    NetworkType, Resolution, Stage, SyncState, SyncUnit, Syncline, SynclineError, Value,
 };
 use tokio::sync::broadcast;
 
@@ -580,6 +580,11 @@ fn sync_starts_by_itself_on_start_after_changes_and_when_connectivity_returns() 
             .flatten()
             .and_then(|r| r.fields.get("priority").cloned())
             == Some(json!(7))
+    });
+    // The sync that carried it may still be pulling: a sync in flight when the OS reports no
+    // connectivity goes on (and would push what is written next).
+    eventually("that sync ended", || {
+        matches!(device.status().state, SyncState::Idle)
     });
 
     device.report_connectivity(Connectivity::offline());
