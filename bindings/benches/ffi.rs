@@ -2,7 +2,6 @@
 //! (`android/syncline/src/bench/kotlin/dev/syncline/FfiBench.kt`) made on the facade from Rust,
 //! with no FFI. `scripts/ffi-bench` runs both and prints the ratios.
 
-use std::collections::HashMap;
 use std::time::Instant;
 
 use syncline::{default_config, manual_auto_sync, sample_schema, SynclineClient};
@@ -38,19 +37,14 @@ fn main() {
     )
     .expect("open");
     for i in 0..1000 {
-        let record = Record {
-            key: format!("t-{i:04}"),
-            version: None,
-            values: HashMap::from([
-                ("project_id".to_string(), Value::Text("p-bench".into())),
-                (
-                    "title".to_string(),
-                    Value::Text(format!("Task number {i} with a title of typical length")),
-                ),
-                ("done".to_string(), Value::Boolean(i % 2 == 0)),
-                ("priority".to_string(), Value::Integer(i % 5)),
-            ]),
-        };
+        let record = Record::new(format!("t-{i:04}"))
+            .with("project_id", Value::Text("p-bench".into()))
+            .with(
+                "title",
+                Value::Text(format!("Task number {i} with a title of typical length")),
+            )
+            .with("done", Value::Boolean(i % 2 == 0))
+            .with("priority", Value::Integer(i % 5));
         client.insert("tasks".into(), record).expect("insert");
     }
     let page = || Query::all(1000);

@@ -14,6 +14,7 @@ use crate::conflict::{Conflict, Resolution};
 use crate::driver::{Driver, Event, LAST_SYNCED_AT};
 use crate::engine::{Engine, SyncReport};
 use crate::error::{Error, SynclineError};
+use crate::live::{self, Subscription};
 use crate::machine::Input;
 use crate::mutation::{MutationReceipt, MutationStage, QuarantinedMutation};
 use crate::network::{Connectivity, NetworkStatus, NetworkType};
@@ -29,25 +30,6 @@ type Result<T> = std::result::Result<T, SynclineError>;
 
 /// Priority of a request someone awaits (`sync_now`): ahead of background requests.
 const AWAITED_PRIORITY: i32 = 1000;
-
-/// A status listener's registration: dropping it (or calling [`Subscription::stop`]) stops the
-/// listener.
-pub struct Subscription {
-    task: tokio::task::AbortHandle,
-}
-
-impl Subscription {
-    /// Stops the listener; it is not called again.
-    pub fn stop(&self) {
-        self.task.abort();
-    }
-}
-
-impl Drop for Subscription {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
 
 /// An offline-first client of one user: local data, outbox, sync and status.
 ///
@@ -261,7 +243,7 @@ impl Syncline {
 
     /// A receiver that holds the current status and sees every change after (coalesced: a slow
     /// reader sees the latest value, never a backlog).
-    pub fn watch(&self) -> watch::Receiver<SyncStatus> {
+    pub fn watch_status(&self) -> watch::Receiver<SyncStatus> {
         self.inner.status.subscribe()
     }
 
@@ -270,22 +252,55 @@ impl Syncline {
     /// runtime; a panic in it is logged and the listener goes on. Stops when the returned
     /// [`Subscription`] is dropped or stopped.
     pub fn listen(&self, listener: impl Fn(SyncStatus) + Send + Sync + 'static) -> Subscription {
-        let mut rx = self.inner.status.subscribe();
-        let task = self.inner.rt.spawn(async move {
-            loop {
-                let status = rx.borrow_and_update().clone();
-                let call = std::panic::AssertUnwindSafe(|| listener(status));
-                if std::panic::catch_unwind(call).is_err() {
-                    log::error!("a status listener panicked; it stays subscribed");
-                }
-                if rx.changed().await.is_err() {
-                    return;
-                }
-            }
-        });
-        Subscription {
-            task: task.abort_handle(),
-        }
+        live::listen(&self.inner.rt, self.inner.status.subscribe(), listener)
+    }
+
+    /// Calls `listener` with the page `query` selects from `entity` now, and again after every
+    /// committed transaction that changed `entity` (a local write, a pulled page, a push answer,
+    /// a conflict settled, a quarantined mutation retried or discarded): at once after a quiet
+    /// spell, then at most every 200 ms while changes keep coming, and never twice the same page.
+    /// Records carry their sync state. Runs off the app's threads, on the store's read-only
+    /// connection; a panic in the listener is logged and it stays subscribed. Stops when the
+    /// returned [`Subscription`] is dropped or stopped. Names and values in `query` are checked
+    /// now.
+    pub fn watch(
+        &self,
+        entity: &str,
+        query: Query,
+        listener: impl Fn(Result<Page>) + Send + Sync + 'static,
+    ) -> Result<Subscription> {
+        self.inner.store.check_query(entity, &query)?;
+        let name = entity.to_string();
+        Ok(live::watch(
+            &self.inner.rt,
+            &self.inner.store,
+            entity,
+            move |store| store.query(&name, &query),
+            listener,
+        ))
+    }
+
+    /// Calls `listener` with the record of `entity` with this key now (`None`: there is none),
+    /// and again whenever it changes, its deletion included; throttled like [`Syncline::watch`].
+    pub fn watch_record(
+        &self,
+        entity: &str,
+        key: &str,
+        listener: impl Fn(Result<Option<Record>>) + Send + Sync + 'static,
+    ) -> Result<Subscription> {
+        self.inner
+            .store
+            .schema()
+            .entity(entity)
+            .map_err(Error::from)?;
+        let (name, key) = (entity.to_string(), key.to_string());
+        Ok(live::watch(
+            &self.inner.rt,
+            &self.inner.store,
+            entity,
+            move |store| store.get(&name, &key),
+            listener,
+        ))
     }
 
     /// Events (syncs started, completed, failed; network changes). A receiver that falls more

@@ -14,12 +14,14 @@
 uniffi::setup_scaffolding!("syncline_core");
 
 mod autosync;
+mod changes;
 mod client;
 mod config;
 mod conflict;
 mod driver;
 mod engine;
 mod error;
+mod live;
 mod machine;
 mod mutation;
 mod network;
@@ -34,16 +36,17 @@ mod store;
 mod transport;
 
 pub use autosync::{AutoSync, ALL_UNIT};
-pub use client::{Subscription, Syncline};
+pub use client::Syncline;
 pub use config::{Config, SyncUnit};
 pub use conflict::{Conflict, Resolution};
 pub use driver::Event;
 pub use engine::{EntityReport, SyncReport};
 pub use error::SynclineError;
+pub use live::Subscription;
 pub use mutation::{MutationReceipt, MutationStage, QuarantinedMutation, Stage};
 pub use network::{Connectivity, NetworkStatus, NetworkType};
 pub use queue::SyncRequest;
-pub use record::{Filter, Page, Query, Record, Sort, SortOrder};
+pub use record::{Filter, Page, Query, Record, RecordState, Sort, SortOrder};
 pub use status::{
     Banner, BannerKind, FailureReason, Phase, StorageErrorKind, SyncProgress, SyncState, SyncStatus,
 };

@@ -18,6 +18,24 @@ pub struct Record {
     pub version: Option<i64>,
     /// Field values by name (only the entity's declared fields; unset fields are absent).
     pub values: HashMap<String, Value>,
+    /// How the record stands with the server, on a record read from the store (`None` on one
+    /// the app builds): a list marks unsynced rows without another query.
+    #[cfg_attr(feature = "uniffi", uniffi(default = None))]
+    pub state: Option<RecordState>,
+}
+
+/// How a local record stands with the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
+pub enum RecordState {
+    /// The server has it as it is here.
+    Synced,
+    /// It has mutations waiting to be pushed.
+    Pending,
+    /// A conflict about it waits in the inbox for the user.
+    InConflict,
+    /// A mutation of it was quarantined and waits for the user.
+    Quarantined,
 }
 
 impl Record {
@@ -27,6 +45,7 @@ impl Record {
             key: key.into(),
             version: None,
             values: HashMap::new(),
+            state: None,
         }
     }
 

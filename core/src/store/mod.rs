@@ -36,6 +36,7 @@ use syncline_protocol::{
 pub(crate) use apply::{PageStats, PushStats};
 pub use salvage::Salvage;
 
+use crate::changes::Changes;
 use crate::conflict::{Conflict, Resolution};
 use crate::error::{Error, Result};
 use crate::mutation::{MutationReceipt, MutationStage, QuarantinedMutation};
@@ -55,6 +56,8 @@ pub(crate) struct Store {
     writer: Mutex<Connection>,
     schema: Schema,
     client_id: String,
+    /// Bumped after every commit that changes an entity's records or their sync state.
+    changes: Changes,
     /// Last: unregistered after the connections above have closed.
     _open: OpenGuard,
 }
@@ -91,6 +94,7 @@ impl Store {
             reader: Mutex::new(reader),
             schema,
             client_id,
+            changes: Changes::default(),
             _open: OpenGuard::new(path),
         })
     }
@@ -98,6 +102,11 @@ impl Store {
     /// The schema the store was opened with.
     pub(crate) fn schema(&self) -> &Schema {
         &self.schema
+    }
+
+    /// The per-entity change counters live queries wait on.
+    pub(crate) fn changes(&self) -> &Changes {
+        &self.changes
     }
 
     /// This device's client id (made on first open, kept for the life of the file).
@@ -154,7 +163,9 @@ impl Store {
     /// Creates a record and its outbox entry, in one transaction.
     pub(crate) fn insert(&self, entity: &str, record: Record) -> Result<MutationReceipt> {
         let e = self.writable(entity)?;
-        self.write(|tx| records::insert(tx, e, record))
+        let receipt = self.write(|tx| records::insert(tx, e, record))?;
+        self.changes.committed(&e.name);
+        Ok(receipt)
     }
 
     /// Changes some fields of a record, recording only those that really changed; `None` when
@@ -166,19 +177,30 @@ impl Store {
         changes: HashMap<String, Value>,
     ) -> Result<Option<MutationReceipt>> {
         let e = self.changeable(entity)?;
-        self.write(|tx| records::update(tx, e, key, changes))
+        let receipt = self.write(|tx| records::update(tx, e, key, changes))?;
+        if receipt.is_some() {
+            self.changes.committed(&e.name);
+        }
+        Ok(receipt)
     }
 
     /// Deletes a record and records the deletion, in one transaction.
     pub(crate) fn delete(&self, entity: &str, key: &str) -> Result<MutationReceipt> {
         let e = self.changeable(entity)?;
-        self.write(|tx| records::delete(tx, e, key))
+        let receipt = self.write(|tx| records::delete(tx, e, key))?;
+        self.changes.committed(&e.name);
+        Ok(receipt)
     }
 
     /// The record with this key, if there is one.
     pub(crate) fn get(&self, entity: &str, key: &str) -> Result<Option<Record>> {
         let e = self.schema.entity(entity)?;
         self.read(|conn| sql::read_record(conn, e, key))
+    }
+
+    /// Checks `query` against the schema (names, value types) without running it.
+    pub(crate) fn check_query(&self, entity: &str, query: &Query) -> Result<()> {
+        records::page_sql(self.schema.entity(entity)?, query).map(|_| ())
     }
 
     /// One page of the records that match `query`.
@@ -280,7 +302,15 @@ impl Store {
         results: &[MutationResult],
     ) -> Result<PushStats> {
         apply::check_push_answer(sent, results)?;
-        self.write(|tx| apply::push_answer(tx, &self.schema, sent, results))
+        let stats = self.write(|tx| apply::push_answer(tx, &self.schema, sent, results))?;
+        // Every answered mutation changes its record's sync state, and a settled conflict may
+        // change the record itself.
+        let mut entities: Vec<&str> = sent.iter().map(|m| m.entity.as_str()).collect();
+        entities.dedup();
+        for entity in entities {
+            self.changes.committed(entity);
+        }
+        Ok(stats)
     }
 
     /// Applies one pulled page and stores its cursor, in one transaction; on any error nothing
@@ -288,7 +318,11 @@ impl Store {
     pub(crate) fn apply_pull_page(&self, entity: &str, page: &PullPage) -> Result<PageStats> {
         let e = self.schema.entity(entity)?;
         apply::check_page(e, page)?;
-        self.write(|tx| apply::pull_page(tx, e, page))
+        let stats = self.write(|tx| apply::pull_page(tx, e, page))?;
+        if stats.upserts + stats.tombstones > 0 {
+            self.changes.committed(&e.name);
+        }
+        Ok(stats)
     }
 
     /// The conflicts waiting for the user, oldest first (fields and entities the schema no
@@ -303,12 +337,17 @@ impl Store {
         id: i64,
         resolution: Resolution,
     ) -> Result<Option<MutationReceipt>> {
-        self.write(|tx| settle::resolve(tx, &self.schema, id, resolution))
+        let (entity, receipt) =
+            self.write(|tx| settle::resolve(tx, &self.schema, id, resolution))?;
+        self.changes.committed(&entity);
+        Ok(receipt)
     }
 
     /// Sends a quarantined mutation again; returns its new seq.
     pub(crate) fn retry_quarantined(&self, seq: u64) -> Result<u64> {
-        self.write(|tx| settle::retry_quarantined(tx, &self.schema, seq))
+        let (entity, seq) = self.write(|tx| settle::retry_quarantined(tx, &self.schema, seq))?;
+        self.changes.committed(&entity);
+        Ok(seq)
     }
 
     /// Edits a quarantined mutation (locally too) and sends it again; returns its new seq.
@@ -317,12 +356,17 @@ impl Store {
         seq: u64,
         changes: HashMap<String, Value>,
     ) -> Result<u64> {
-        self.write(|tx| settle::edit_quarantined(tx, &self.schema, seq, changes))
+        let (entity, seq) =
+            self.write(|tx| settle::edit_quarantined(tx, &self.schema, seq, changes))?;
+        self.changes.committed(&entity);
+        Ok(seq)
     }
 
     /// Drops a quarantined mutation and undoes it locally.
     pub(crate) fn discard_quarantined(&self, seq: u64) -> Result<()> {
-        self.write(|tx| settle::discard_quarantined(tx, &self.schema, seq))
+        let entity = self.write(|tx| settle::discard_quarantined(tx, &self.schema, seq))?;
+        self.changes.committed(&entity);
+        Ok(())
     }
 
     /// Where a mutation is (`None` once finished stages are forgotten, after a week).

@@ -109,9 +109,9 @@ fn nullable(def: &FieldDef) -> FieldDef {
     }
 }
 
-/// One page of the records that match `query`. Every name in it is checked against the schema
-/// before any SQL is built.
-pub(crate) fn query(conn: &Connection, e: &EntitySchema, query: &Query) -> Result<Page> {
+/// The SQL of `query`'s page and its parameters. Every name in it is checked against the schema
+/// (and every value against its field) before any SQL is built.
+pub(crate) fn page_sql(e: &EntitySchema, query: &Query) -> Result<(String, Vec<Value>)> {
     let mut filters = Vec::with_capacity(query.filters.len());
     let mut args: Vec<Value> = Vec::new();
     for Filter { field: name, value } in &query.filters {
@@ -140,8 +140,14 @@ pub(crate) fn query(conn: &Connection, e: &EntitySchema, query: &Query) -> Resul
     // One more than asked tells whether another page exists.
     args.push(Value::Integer(i64::from(query.limit) + 1));
     args.push(Value::Integer(query.offset.min(i64::MAX as u64) as i64));
+    Ok((EntitySql::of(e).select_page(&filters, &sort), args))
+}
+
+/// One page of the records that match `query`.
+pub(crate) fn query(conn: &Connection, e: &EntitySchema, query: &Query) -> Result<Page> {
+    let (sql, args) = page_sql(e, query)?;
     let table = EntitySql::of(e);
-    let mut stmt = conn.prepare_cached(&table.select_page(&filters, &sort))?;
+    let mut stmt = conn.prepare_cached(&sql)?;
     let mut rows = stmt.query(sql::params(&args))?;
     let mut records = Vec::new();
     while let Some(row) = rows.next()? {

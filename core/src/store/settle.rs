@@ -262,7 +262,7 @@ pub(crate) fn resolve(
     schema: &Schema,
     id: i64,
     resolution: Resolution,
-) -> Result<Option<MutationReceipt>> {
+) -> Result<(String, Option<MutationReceipt>)> {
     let c = inbox::get(tx, id)?.ok_or(Error::NoSuchConflict(id))?;
     let e = schema.entity(&c.entity)?;
     let key = c.key.as_str();
@@ -270,7 +270,7 @@ pub(crate) fn resolve(
     let chosen: Option<WireFields> = match resolution {
         Resolution::KeepTheirs => {
             inbox::remove(tx, id)?;
-            return Ok(None);
+            return Ok((e.name.clone(), None));
         }
         // Mine: the conflicting fields as I had them (or my deletion).
         Resolution::KeepMine => c.local.map(|mine| match &current {
@@ -333,7 +333,7 @@ pub(crate) fn resolve(
         }
     };
     inbox::remove(tx, id)?;
-    Ok(receipt)
+    Ok((e.name.clone(), receipt))
 }
 
 /// The quarantined mutations, oldest first, with their values typed by the schema. Fields the
@@ -374,12 +374,16 @@ fn quarantined_entry(tx: &Transaction<'_>, seq: u64) -> Result<Entry> {
 
 /// Sends a quarantined mutation again, as it is (after the cause was fixed on the server).
 /// Returns its new seq.
-pub(crate) fn retry_quarantined(tx: &Transaction<'_>, schema: &Schema, seq: u64) -> Result<u64> {
+pub(crate) fn retry_quarantined(
+    tx: &Transaction<'_>,
+    schema: &Schema,
+    seq: u64,
+) -> Result<(String, u64)> {
     let entry = quarantined_entry(tx, seq)?;
     let e = schema.entity(&entry.mutation.entity)?;
     let fields = still_current(tx, e, &entry, seq)?;
     let new_seq = outbox::requeue(tx, &entry, Some(&fields))?;
-    Ok(new_seq)
+    Ok((e.name.clone(), new_seq))
 }
 
 /// What a retried change may still send: it goes to the end of the outbox, behind anything
@@ -423,7 +427,7 @@ pub(crate) fn edit_quarantined(
     schema: &Schema,
     seq: u64,
     changes: HashMap<String, Value>,
-) -> Result<u64> {
+) -> Result<(String, u64)> {
     let entry = quarantined_entry(tx, seq)?;
     let m = &entry.mutation;
     let e = schema.entity(&m.entity)?;
@@ -450,12 +454,16 @@ pub(crate) fn edit_quarantined(
     };
     fields.extend(fields_to_json(&changes));
     let new_seq = outbox::requeue(tx, &entry, Some(&fields))?;
-    Ok(new_seq)
+    Ok((e.name.clone(), new_seq))
 }
 
 /// Drops a quarantined mutation and undoes it locally: an insert's record goes, an update's
 /// fields get their earlier values back, a deleted record comes back.
-pub(crate) fn discard_quarantined(tx: &Transaction<'_>, schema: &Schema, seq: u64) -> Result<()> {
+pub(crate) fn discard_quarantined(
+    tx: &Transaction<'_>,
+    schema: &Schema,
+    seq: u64,
+) -> Result<String> {
     let entry = quarantined_entry(tx, seq)?;
     let m = &entry.mutation;
     let e = schema.entity(&m.entity)?;
@@ -489,5 +497,5 @@ pub(crate) fn discard_quarantined(tx: &Transaction<'_>, schema: &Schema, seq: u6
         Stage::Discarded,
         None,
     )?;
-    Ok(())
+    Ok(e.name.clone())
 }
