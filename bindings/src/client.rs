@@ -22,7 +22,26 @@ pub trait StatusListener: Send + Sync {
     fn on_status(&self, status: SyncStatus) -> std::result::Result<(), CallbackError>;
 }
 
-/// A listener's registration; `stop` (or dropping it) stops the calls.
+/// Receives a live query's pages: the current one at once, then a new one after every commit
+/// that changed its entity (throttled; never the same page twice).
+#[uniffi::export(with_foreign)]
+pub trait PageListener: Send + Sync {
+    /// A new page. Called on a background thread; hop to the main thread to render.
+    fn on_page(&self, page: Page) -> std::result::Result<(), CallbackError>;
+    /// Reading the page failed (the watch goes on, and answers again after the next change).
+    fn on_error(&self, error: SynclineError) -> std::result::Result<(), CallbackError>;
+}
+
+/// Receives one record as it changes: now, after every change, and `None` once it is deleted.
+#[uniffi::export(with_foreign)]
+pub trait RecordListener: Send + Sync {
+    /// The record now (`None`: there is none). Called on a background thread.
+    fn on_record(&self, record: Option<Record>) -> std::result::Result<(), CallbackError>;
+    /// Reading the record failed (the watch goes on).
+    fn on_error(&self, error: SynclineError) -> std::result::Result<(), CallbackError>;
+}
+
+/// A listener's or a watch's registration; `stop` (or dropping it) stops the calls.
 #[derive(uniffi::Object)]
 pub struct ListenerHandle {
     subscription: Subscription,
@@ -183,6 +202,44 @@ impl SynclineClient {
             }
         });
         Arc::new(ListenerHandle { subscription })
+    }
+
+    /// Watches a query: `listener` gets its page now and after every change of `entity`.
+    pub fn watch(
+        &self,
+        entity: String,
+        query: Query,
+        listener: Arc<dyn PageListener>,
+    ) -> Result<Arc<ListenerHandle>> {
+        let subscription = self.inner.watch(&entity, query, move |answer| {
+            let called = match answer {
+                Ok(page) => listener.on_page(page),
+                Err(e) => listener.on_error(e),
+            };
+            if let Err(e) = called {
+                log::warn!("a page listener failed: {e}");
+            }
+        })?;
+        Ok(Arc::new(ListenerHandle { subscription }))
+    }
+
+    /// Watches one record: `listener` gets it now and whenever it changes, its deletion included.
+    pub fn watch_record(
+        &self,
+        entity: String,
+        key: String,
+        listener: Arc<dyn RecordListener>,
+    ) -> Result<Arc<ListenerHandle>> {
+        let subscription = self.inner.watch_record(&entity, &key, move |answer| {
+            let called = match answer {
+                Ok(record) => listener.on_record(record),
+                Err(e) => listener.on_error(e),
+            };
+            if let Err(e) = called {
+                log::warn!("a record listener failed: {e}");
+            }
+        })?;
+        Ok(Arc::new(ListenerHandle { subscription }))
     }
 
     /// Conflicts waiting for the user.
