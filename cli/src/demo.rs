@@ -30,6 +30,8 @@ pub struct DemoArgs {
 struct DemoServer {
     store: ServerStore,
     listen: SocketAddr,
+    /// The demo's client: told to sync after a colleague's edit, as a push from the server would.
+    client: Option<Syncline>,
     running: Option<(
         tokio::sync::oneshot::Sender<()>,
         std::thread::JoinHandle<()>,
@@ -100,7 +102,15 @@ impl ui::Extras for DemoServer {
                 }
                 Err(e) => format!("cannot start the server: {e}"),
             }),
-            "w" => Some(colleague_edit(&self.store)),
+            "w" => {
+                let said = colleague_edit(&self.store);
+                // A real server would tell the device; the demo asks for the sync itself, and the
+                // task list shows the edit when its page is applied (the list is a live query).
+                if let Some(client) = &self.client {
+                    let _ = client.trigger_sync("all", false);
+                }
+                Some(said)
+            }
             "W" => {
                 let n = if rest.trim().is_empty() {
                     "1"
@@ -141,7 +151,7 @@ fn colleague_edit(store: &ServerStore) -> String {
     fields.insert("updated_at".into(), serde_json::json!(ui::now_ms()));
     match store.upsert_record("tasks", "t-harbor-2", &fields) {
         Ok(v) => {
-            format!("bob changed task t-harbor-2 on the server (version {v}); s syncs it here.")
+            format!("bob changed task t-harbor-2 on the server (version {v}); it shows here once synced.")
         }
         Err(e) => format!("the colleague's edit failed: {e}"),
     }
@@ -184,6 +194,7 @@ pub fn run(args: DemoArgs) -> Result<(), Box<dyn std::error::Error>> {
     let mut server = DemoServer {
         store,
         listen: args.listen,
+        client: None,
         running: None,
     };
     server
@@ -202,6 +213,7 @@ pub fn run(args: DemoArgs) -> Result<(), Box<dyn std::error::Error>> {
         "Syncline demo · signed in as {} · server http://{}",
         args.user, args.listen
     );
+    server.client = Some(client.clone());
     let result = ui::run(&client, &title, &mut server);
     server.stop();
     Ok(result?)

@@ -5,7 +5,7 @@
 //! when the network returns, on retry with backoff) and the screen redraws whenever the status
 //! changes, so the banner is live while the user types.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::io::{BufRead, Write};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -14,7 +14,7 @@ use syncline_core::sample::{PROJECTS, TASKS};
 use syncline_core::Event;
 use syncline_core::{
     BannerKind, Connectivity, FailureReason, NetworkStatus, NetworkType, Phase, Query, Record,
-    SortOrder, SyncState, SyncStatus, Syncline, Value,
+    RecordState, SortOrder, SyncState, SyncStatus, Syncline, Value,
 };
 
 use crate::inbox;
@@ -63,6 +63,17 @@ enum Wake {
     Status,
     /// A sync ended: what it did, in words.
     Synced(String),
+    /// The projects' watch delivered.
+    Projects(Vec<Record>),
+    /// The tasks' watch delivered.
+    Tasks(Vec<Record>),
+}
+
+/// The task list's order: open ones first, then by priority.
+fn task_order() -> Query {
+    Query::all(10_000)
+        .order("done", SortOrder::Ascending)
+        .order("priority", SortOrder::Descending)
 }
 
 /// Runs the screen until the user quits (or input ends).
@@ -74,6 +85,8 @@ pub fn run(client: &Syncline, title: &str, extras: &mut dyn Extras) -> syncline_
         message: vec!["Welcome. Type a command and press Enter (h for help).".into()],
         last_sync: "none yet in this session".into(),
         tasks: Vec::new(),
+        projects: Vec::new(),
+        all_tasks: Vec::new(),
         drawn: Vec::new(),
     };
     screen.run(extras)
@@ -90,6 +103,10 @@ struct Screen<'a> {
     last_sync: String,
     /// The tasks in the order they are numbered on screen.
     tasks: Vec<Record>,
+    /// The projects, as their watch last delivered them.
+    projects: Vec<Record>,
+    /// Every task, in list order, as their watch last delivered them.
+    all_tasks: Vec<Record>,
     /// The lines on screen (the prompt excluded).
     drawn: Vec<String>,
 }
@@ -143,7 +160,23 @@ impl Screen<'_> {
         let events = self.client.events();
         let synced = tx.clone();
         std::thread::spawn(move || forward_syncs(events, synced));
-        // Kept until the screen ends: dropping it stops the listener.
+        // Kept until the screen ends: dropping them stops the calls.
+        let projects = tx.clone();
+        let _projects = self.client.watch(
+            PROJECTS,
+            Query::all(100).order("name", SortOrder::Ascending),
+            move |page| {
+                if let Ok(page) = page {
+                    let _ = projects.send(Wake::Projects(page.records));
+                }
+            },
+        )?;
+        let tasks = tx.clone();
+        let _tasks = self.client.watch(TASKS, task_order(), move |page| {
+            if let Ok(page) = page {
+                let _ = tasks.send(Wake::Tasks(page.records));
+            }
+        })?;
         let _listening = self.client.listen(move |_| {
             let _ = tx.send(Wake::Status);
         });
@@ -169,6 +202,14 @@ impl Screen<'_> {
                 }
                 Ok(Wake::End) | Err(mpsc::RecvTimeoutError::Disconnected) => return Ok(()),
                 Ok(Wake::Status) => dirty = true,
+                Ok(Wake::Projects(projects)) => {
+                    self.projects = projects;
+                    dirty = true;
+                }
+                Ok(Wake::Tasks(tasks)) => {
+                    self.all_tasks = tasks;
+                    dirty = true;
+                }
                 Ok(Wake::Synced(text)) => {
                     self.last_sync = text;
                     dirty = true;
@@ -279,7 +320,7 @@ impl Screen<'_> {
         let mut lines = vec![fit(self.title), rule.clone()];
         lines.extend(banner_lines(words::current(), &status, now));
         lines.push(rule.clone());
-        let tasks = self.task_lines(&mut lines)?;
+        let tasks = self.task_lines(&mut lines);
         lines.push(rule);
         lines.extend(footer_lines(&status, &self.last_sync, now));
         for m in &self.message {
@@ -297,62 +338,42 @@ impl Screen<'_> {
         Ok((lines, tasks))
     }
 
-    /// Adds the task list, by project; returns the tasks in the order they are numbered.
-    fn task_lines(&self, lines: &mut Vec<String>) -> syncline_core::Result<Vec<Record>> {
-        let client = self.client;
-        let projects = client
-            .query(
-                PROJECTS,
-                &Query::all(100).order("name", SortOrder::Ascending),
-            )?
-            .records;
-        let pending: BTreeSet<String> = client.pending_keys(TASKS)?.into_iter().collect();
-        let conflicted: BTreeSet<String> = client
-            .conflicts()?
-            .into_iter()
-            .filter(|c| c.entity == TASKS)
-            .map(|c| c.key)
-            .collect();
-        let refused: BTreeSet<String> = client
-            .quarantined()?
-            .into_iter()
-            .filter(|q| q.entity == TASKS)
-            .map(|q| q.key)
-            .collect();
+    /// Adds the task list, by project; returns the tasks in the order they are numbered. Draws
+    /// what the watches last delivered: no query per redraw, and a pulled change shows as soon
+    /// as its page is applied.
+    fn task_lines(&self, lines: &mut Vec<String>) -> Vec<Record> {
         let mut numbered = Vec::new();
-        for project in &projects {
+        for project in &self.projects {
             lines.push(fit(&format!("  {}", text(project.get("name")))));
-            let query = Query::all(200)
-                .filter("project_id", Value::Text(project.key.clone()))
-                .order("done", SortOrder::Ascending)
-                .order("priority", SortOrder::Descending);
-            for task in client.query(TASKS, &query)?.records {
+            let project_key = Value::Text(project.key.clone());
+            for task in self
+                .all_tasks
+                .iter()
+                .filter(|t| t.get("project_id") == &project_key)
+            {
                 let done = if task.get("done") == &Value::Boolean(true) {
                     "x"
                 } else {
                     " "
                 };
-                let mark = if conflicted.contains(&task.key) {
-                    "  ⚠ in conflict (C)"
-                } else if refused.contains(&task.key) {
-                    "  ✗ quarantined (Q)"
-                } else if pending.contains(&task.key) {
-                    "  • not synced yet"
-                } else {
-                    ""
+                let mark = match task.state {
+                    Some(RecordState::InConflict) => "  ⚠ in conflict (C)",
+                    Some(RecordState::Quarantined) => "  ✗ quarantined (Q)",
+                    Some(RecordState::Pending) => "  • not synced yet",
+                    Some(RecordState::Synced) | None => "",
                 };
                 let head = format!("   {:>2}. [{done}] ", numbered.len() + 1);
                 // The title gives way, never the mark: it says what the user may need to do.
                 let room = WIDTH.saturating_sub(head.chars().count() + mark.chars().count());
                 let title = cut(&text(task.get("title")), room);
                 lines.push(fit(&format!("{head}{title}{mark}")));
-                numbered.push(task);
+                numbered.push(task.clone());
             }
         }
-        if projects.is_empty() {
+        if self.projects.is_empty() {
             lines.push("  (no data yet)".into());
         }
-        Ok(numbered)
+        numbered
     }
 }
 

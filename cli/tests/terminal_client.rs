@@ -448,6 +448,19 @@ fn the_screen_follows_the_status_by_itself() {
     eventually("the new task reaches the server", || {
         server.store().count_records("tasks").expect("count") == 13
     });
+
+    // A colleague's edit on the server: once a sync pulls it, the list (a live query) shows it
+    // with no further key.
+    let fields = serde_json::Map::from_iter([(
+        "title".to_string(),
+        serde_json::json!("Inspect pump 2 impeller (checked by bob)"),
+    )]);
+    server
+        .store()
+        .upsert_record("tasks", "t-harbor-2", &fields)
+        .expect("colleague's edit");
+    ui.send("s");
+    ui.wait_for("Inspect pump 2 impeller (checked by bob)");
     ui.quit();
 }
 
