@@ -1,6 +1,7 @@
-// Idiomatic Swift over the generated bindings: the status and banner as AsyncStreams, and the
-// connectivity mapping the iOS network monitor uses. Plain Swift (no Apple-only frameworks), so
-// the Linux tests cover it.
+// Idiomatic Swift over the generated bindings: the status, the banner and live queries as async
+// sequences, and the connectivity mapping the iOS network monitor uses. Plain Swift (Foundation
+// at most, no Apple-only frameworks), so the Linux tests cover it.
+import Foundation
 #if canImport(SynclineCore)
 import SynclineCore
 #endif
@@ -18,7 +19,115 @@ final class StreamListener: StatusListener, @unchecked Sendable {
     }
 }
 
+/// Forwards a live query's pages into an AsyncThrowingStream continuation; a read error ends the
+/// stream with it (an AsyncThrowingStream cannot go on after throwing).
+final class PageStreamListener: PageListener, @unchecked Sendable {
+    private let continuation: AsyncThrowingStream<Page, Error>.Continuation
+
+    init(_ continuation: AsyncThrowingStream<Page, Error>.Continuation) {
+        self.continuation = continuation
+    }
+
+    func onPage(page: Page) throws {
+        continuation.yield(page)
+    }
+
+    func onError(error: SynclineError) throws {
+        continuation.finish(throwing: error)
+    }
+}
+
+/// Forwards one watched record (nil once deleted) into an AsyncThrowingStream continuation; a
+/// read error ends the stream with it.
+final class RecordStreamListener: RecordListener, @unchecked Sendable {
+    private let continuation: AsyncThrowingStream<Record?, Error>.Continuation
+
+    init(_ continuation: AsyncThrowingStream<Record?, Error>.Continuation) {
+        self.continuation = continuation
+    }
+
+    func onRecord(record: Record?) throws {
+        continuation.yield(record)
+    }
+
+    func onError(error: SynclineError) throws {
+        continuation.finish(throwing: error)
+    }
+}
+
+/// The handle of a watch whose stream may end before the core has even returned it: the core
+/// calls the listener on its own thread from the moment `watch` starts, so an error can finish
+/// the stream before `watch` returns the handle. A stop that comes first is remembered and
+/// applied to the handle when it arrives.
+final class WatchRegistration: @unchecked Sendable {
+    private let lock = NSLock()
+    private var handle: ListenerHandle?
+    private var stopped = false
+
+    /// Keeps `handle`, or stops it at once if the stream has already ended.
+    func started(_ handle: ListenerHandle) {
+        lock.lock()
+        let late = stopped
+        if !late { self.handle = handle }
+        lock.unlock()
+        if late { handle.stop() }
+    }
+
+    /// Stops the watch (once the handle is there) and lets it go.
+    func stop() {
+        lock.lock()
+        stopped = true
+        let current = handle
+        handle = nil
+        lock.unlock()
+        current?.stop()
+    }
+}
+
 extension SynclineClient {
+    /// Builds a stream over a core watch that `start` registers with the stream's continuation.
+    /// Buffers only the newest answer (a slow consumer gets the latest page, never a backlog);
+    /// ending the iteration or its task stops the watch; a watch the core refuses ends the
+    /// stream with the core's error.
+    private func liveStream<Element>(
+        _ start: (AsyncThrowingStream<Element, Error>.Continuation) throws -> ListenerHandle
+    ) -> AsyncThrowingStream<Element, Error> {
+        AsyncThrowingStream(Element.self, bufferingPolicy: .bufferingNewest(1)) { continuation in
+            let registration = WatchRegistration()
+            // Set before the watch starts, so that a stream ended by the very first answer
+            // (an error) still stops it: a handler set after the end would never run, and the
+            // core would go on calling a listener nobody reads.
+            continuation.onTermination = { _ in registration.stop() }
+            do {
+                registration.started(try start(continuation))
+            } catch {
+                continuation.finish(throwing: error)
+            }
+        }
+    }
+
+    /// The page of `query` over `entity`, live: the current page first, then a new one after
+    /// every committed change of `entity` (local writes, syncs, conflict resolution), throttled
+    /// by the core and never the same page twice. Buffers only the newest page, so a slow
+    /// consumer sees the latest, never a backlog. Ending the iteration (or its task) stops the
+    /// watch. A query the core refuses (unknown entity or field) or a failed read ends the
+    /// stream with that `SynclineError`; watch again to go on.
+    public func watchStream(entity: String, query: Query) -> AsyncThrowingStream<Page, Error> {
+        liveStream { continuation in
+            try self.watch(entity: entity, query: query, listener: PageStreamListener(continuation))
+        }
+    }
+
+    /// One record of `entity`, live: its current value first (nil if there is none), then every
+    /// change, and nil once it is deleted; throttled by the core and never the same value twice.
+    /// Buffers only the newest value. Ending the iteration (or its task) stops the watch. An
+    /// unknown entity or a failed read ends the stream with that `SynclineError`.
+    public func watchRecordStream(entity: String, key: String) -> AsyncThrowingStream<Record?, Error> {
+        liveStream { continuation in
+            try self.watchRecord(entity: entity, key: key, listener: RecordStreamListener(continuation))
+        }
+    }
+
     /// The client's status: the current value first, then every change. Buffers only the newest
     /// value, like the core's own listener: a slow consumer sees the latest status, never a
     /// backlog. Ending the iteration (or the task) stops the listener.

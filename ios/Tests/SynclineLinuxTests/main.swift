@@ -15,10 +15,11 @@ func check(_ condition: Bool, _ what: @autoclosure () -> String) throws {
 }
 
 /// Polls `condition` for up to 30 s (generous for a loaded machine; nothing asserts speed).
-func eventually(_ what: String, _ condition: () throws -> Bool) async throws {
+/// `what` is read only on failure, so it can describe the state the wait ended in.
+func eventually(_ what: @autoclosure () -> String, _ condition: () throws -> Bool) async throws {
     let deadline = Date().addingTimeInterval(30)
     while try !condition() {
-        if Date() > deadline { throw Failure(description: "never happened: \(what)") }
+        if Date() > deadline { throw Failure(description: "never happened: \(what())") }
         try await Task.sleep(nanoseconds: 10_000_000)
     }
 }
@@ -112,12 +113,21 @@ func task(_ key: String, _ title: String) -> Record {
 
 func newKey() -> String { "t-swift-\(UUID().uuidString.lowercased())" }
 
-/// The banners a stream yielded, read by the test while another task collects them.
-final class BannerLog: @unchecked Sendable {
+/// What a stream (or a listener) yielded, read by the test while another thread collects it.
+final class Collected<T>: @unchecked Sendable {
     private let lock = NSLock()
-    private var items: [Banner] = []
-    func add(_ b: Banner) { lock.lock(); items.append(b); lock.unlock() }
-    var all: [Banner] { lock.lock(); defer { lock.unlock() }; return items }
+    private var items: [T] = []
+    private var failure: Error?
+    func add(_ item: T) { lock.lock(); items.append(item); lock.unlock() }
+    func fail(_ error: Error) { lock.lock(); failure = error; lock.unlock() }
+    var all: [T] { lock.lock(); defer { lock.unlock() }; return items }
+    /// Everything so far; throws the error the stream ended with, so that a test waiting for a
+    /// value fails with the reason instead of running into its timeout.
+    func checked() throws -> [T] {
+        lock.lock(); defer { lock.unlock() }
+        if let failure { throw Failure(description: "the stream ended with \(failure)") }
+        return items
+    }
 }
 
 func offlineEditsShowTheBannerAndSyncWhenConnectivityReturns() async throws {
@@ -127,7 +137,7 @@ func offlineEditsShowTheBannerAndSyncWhenConnectivityReturns() async throws {
     for (i, key) in keys.enumerated() {
         _ = try phone.insert(entity: "tasks", record: task(key, "Offline edit \(i)"))
     }
-    let log = BannerLog()
+    let log = Collected<Banner>()
     let watcher = Task {
         for await banner in phone.bannerStream() { log.add(banner) }
     }
@@ -234,6 +244,297 @@ func connectivityMaps() async throws {
     try check(cell == Connectivity(connected: true, kind: .cellular, metered: true), "\(cell)")
     let both = Connectivity.of(satisfied: true, wifi: true, cellular: true, wired: false, expensive: false, constrained: true)
     try check(both == Connectivity(connected: true, kind: .wifi, metered: true), "\(both)")
+}
+
+// MARK: - Live queries
+
+/// The tasks whose key is `key`: a page of at most one record.
+func byKey(_ key: String) -> Query {
+    Query(filters: [Filter(field: "id", value: .text(key))], sort: [], limit: 10, offset: 0)
+}
+
+/// Collects what `stream` yields into `log` on a task of its own, until the stream ends (its
+/// error goes into `log` too) or the task is cancelled.
+func collect<T>(_ stream: AsyncThrowingStream<T, Error>, into log: Collected<T>) -> Task<Void, Never> {
+    Task {
+        do {
+            for try await item in stream { log.add(item) }
+        } catch {
+            log.fail(error)
+        }
+    }
+}
+
+/// The newest page in `log`, for a failure's message.
+func lastPage(_ log: Collected<Page>) -> String {
+    log.all.last.map { "\($0)" } ?? "no page"
+}
+
+/// The one record of the newest page in `log` (nil before the first page or if it has none).
+func newest(_ log: Collected<Page>) throws -> Record? {
+    guard let page = try log.checked().last, page.records.count == 1 else { return nil }
+    return page.records[0]
+}
+
+func aLocalInsertShowsUpPendingThenSynced() async throws {
+    let client = try open("live-insert", testConfig(manual: true))
+    let key = newKey()
+    let log = Collected<Page>()
+    let watcher = collect(client.watchStream(entity: "tasks", query: byKey(key)), into: log)
+    defer { watcher.cancel() }
+    try await eventually("the current (empty) page at once") { try log.checked().first?.records.isEmpty == true }
+    _ = try client.insert(entity: "tasks", record: task(key, "Live insert"))
+    try await eventually("the insert, pending: \(lastPage(log))") {
+        let r = try newest(log)
+        return r?.key == key && r?.values["title"] == .text("Live insert") && r?.state == .pending
+    }
+    _ = try await client.syncNow(unit: "tasks")
+    try await eventually("the insert, synced: \(lastPage(log))") {
+        let r = try newest(log)
+        return r?.state == .synced && r?.version != nil && r?.values["title"] == .text("Live insert")
+    }
+}
+
+func aPulledChangeShowsUp() async throws {
+    let mine = try open("live-alice", testConfig(manual: true))
+    let bobs = try open("live-bob", testConfig("demo-bob", manual: true))
+    // A new task of p-harbor, the project alice and bob share.
+    let key = newKey()
+    _ = try mine.insert(entity: "tasks", record: task(key, "Shared with Bob"))
+    _ = try await mine.syncNow(unit: "tasks")
+    let log = Collected<Page>()
+    let watcher = collect(mine.watchStream(entity: "tasks", query: byKey(key)), into: log)
+    defer { watcher.cancel() }
+    try await eventually("alice's task, synced") {
+        let r = try newest(log)
+        return r?.values["title"] == .text("Shared with Bob") && r?.state == .synced
+    }
+    _ = try await bobs.syncNow(unit: "tasks")
+    try check(try bobs.get(entity: "tasks", key: key)?.values["title"] == .text("Shared with Bob"), "bob got the task")
+    _ = try bobs.update(entity: "tasks", key: key, values: ["title": .text("Edited by Bob")])
+    _ = try await bobs.syncNow(unit: "tasks")
+    _ = try await mine.syncNow(unit: "tasks")
+    try await eventually("bob's edit, pulled: \(lastPage(log))") {
+        let r = try newest(log)
+        return r?.values["title"] == .text("Edited by Bob") && r?.state == .synced
+    }
+}
+
+func aConflictAndItsResolutionShowUp() async throws {
+    let mine = try open("live-conflict-alice", testConfig(manual: true))
+    let bobs = try open("live-conflict-bob", testConfig("demo-bob", manual: true))
+    let key = newKey()
+    _ = try mine.insert(entity: "tasks", record: task(key, "Original"))
+    _ = try await mine.syncNow(unit: "tasks")
+    _ = try await bobs.syncNow(unit: "tasks")
+    let log = Collected<Page>()
+    let watcher = collect(mine.watchStream(entity: "tasks", query: byKey(key)), into: log)
+    defer { watcher.cancel() }
+    // Both change the title; bob's reaches the server first. Tasks' policy is manual, so alice's
+    // push of the same field goes to her inbox.
+    _ = try bobs.update(entity: "tasks", key: key, values: ["title": .text("Title from Bob")])
+    _ = try await bobs.syncNow(unit: "tasks")
+    _ = try mine.update(entity: "tasks", key: key, values: ["title": .text("Title from Alice")])
+    try await eventually("alice's edit, pending") {
+        let r = try newest(log)
+        return r?.values["title"] == .text("Title from Alice") && r?.state == .pending
+    }
+    let report = try await mine.syncNow(unit: "tasks")
+    try check(report.entities.first?.toInbox == 1, "one conflict to the inbox: \(report)")
+    try await eventually("the task in conflict: \(lastPage(log))") {
+        try newest(log)?.state == .inConflict
+    }
+    guard let conflict = try mine.conflicts().first(where: { $0.key == key }) else {
+        throw Failure(description: "no conflict about \(key) in \(try mine.conflicts())")
+    }
+    _ = try mine.resolve(id: conflict.id, resolution: .keepMine)
+    try await eventually("alice's title, pending again: \(lastPage(log))") {
+        let r = try newest(log)
+        return r?.values["title"] == .text("Title from Alice") && r?.state == .pending
+    }
+    _ = try await mine.syncNow(unit: "tasks")
+    try await eventually("alice's title, synced") {
+        let r = try newest(log)
+        return r?.values["title"] == .text("Title from Alice") && r?.state == .synced
+    }
+    _ = try await bobs.syncNow(unit: "tasks")
+    try check(try bobs.get(entity: "tasks", key: key)?.values["title"] == .text("Title from Alice"), "alice's title stands on the server")
+}
+
+/// Records every call of a directly registered watch.
+final class PageRecorder: PageListener, @unchecked Sendable {
+    let pages = Collected<Page>()
+    func onPage(page: Page) throws { pages.add(page) }
+    func onError(error: SynclineError) throws { pages.fail(error) }
+    /// Whether any page so far held one of `keys`.
+    func sawAny(of keys: Set<String>) throws -> Bool {
+        try pages.checked().contains { $0.records.contains { keys.contains($0.key) } }
+    }
+}
+
+func aStoppedWatchIsNotCalledAgain() async throws {
+    let client = try open("live-stop", testConfig(manual: true))
+    // A project of this test's own (never synced: local tasks are all the query sees).
+    let project = "p-swift-\(UUID().uuidString.lowercased())"
+    let query = Query(filters: [Filter(field: "project_id", value: .text(project))], sort: [], limit: 100, offset: 0)
+    func insert(_ key: String) throws {
+        _ = try client.insert(entity: "tasks", record: Record(key: key, values: ["project_id": .text(project), "title": .text(key)]))
+    }
+    let stopped = PageRecorder()
+    let control = PageRecorder()
+    let stoppedHandle = try client.watch(entity: "tasks", query: query, listener: stopped)
+    let controlHandle = try client.watch(entity: "tasks", query: query, listener: control)
+    defer { controlHandle.stop() }
+    let before = newKey()
+    try insert(before)
+    try await eventually("the watch to be stopped sees the first write") { try stopped.sawAny(of: [before]) }
+    stoppedHandle.stop()
+    // Writes after stop() returned, in a burst and then after quiet spells, so they land both
+    // inside and after the throttle's interval. The core checks for stop after each read and
+    // before each call, so no page read after stop() returned can reach the stopped listener:
+    // none of these keys may show up there, however late a call already under way arrives.
+    var after: Set<String> = []
+    for i in 0..<6 {
+        let key = newKey()
+        try insert(key)
+        after.insert(key)
+        if i >= 3 { try await Task.sleep(nanoseconds: 300_000_000) }
+    }
+    try await eventually("the control watch sees every later write") {
+        try control.pages.checked().last.map { page in after.isSubset(of: page.records.map(\.key)) } == true
+    }
+    // A stop that did not work would answer about when the control watch did; a second more
+    // (a grace period, not a deadline: a working stop never answers) lets it show.
+    try await Task.sleep(nanoseconds: 1_000_000_000)
+    try check(try !stopped.sawAny(of: after), "the stopped watch was called with a later write: \(stopped.pages.all.count) pages")
+}
+
+func aSlowConsumerGetsTheNewestPage() async throws {
+    let client = try open("live-slow", testConfig(manual: true))
+    let project = "p-swift-\(UUID().uuidString.lowercased())"
+    let query = Query(filters: [Filter(field: "project_id", value: .text(project))], sort: [], limit: 100, offset: 0)
+    // The stream registers its watch when made; nobody reads it while the writes happen.
+    let stream = client.watchStream(entity: "tasks", query: query)
+    let control = PageRecorder()
+    let controlHandle = try client.watch(entity: "tasks", query: query, listener: control)
+    defer { controlHandle.stop() }
+    try await eventually("the control's first page") { try !control.pages.checked().isEmpty }
+    var keys: Set<String> = []
+    for _ in 0..<4 {
+        let key = newKey()
+        _ = try client.insert(entity: "tasks", record: Record(key: key, values: ["project_id": .text(project), "title": .text(key)]))
+        keys.insert(key)
+        // Past the throttle's interval, so the core delivers a page per write.
+        try await Task.sleep(nanoseconds: 300_000_000)
+    }
+    try await eventually("the control watch sees every write") {
+        try control.pages.checked().last.map { keys.isSubset(of: $0.records.map(\.key)) } == true
+    }
+    // The stream's own watch answers about when the control did; a grace period lets it.
+    try await Task.sleep(nanoseconds: 1_000_000_000)
+    let log = Collected<Page>()
+    let reader = collect(stream, into: log)
+    defer { reader.cancel() }
+    try await eventually("the stream's newest page, with every write: \(lastPage(log))") {
+        try log.checked().last.map { keys.isSubset(of: $0.records.map(\.key)) } == true
+    }
+    // Buffering everything would hand out the first (empty) page first.
+    try check(!log.all[0].records.isEmpty, "a late reader gets a newer page than the first: \(log.all.map(\.records.count))")
+}
+
+/// A handle that counts `stop()` calls before passing them on: how the test sees what a stream's
+/// onTermination does with the core's watch.
+final class SpyHandle: ListenerHandle, @unchecked Sendable {
+    let stops = Collected<Void>()
+    override func stop() {
+        stops.add(())
+        super.stop()
+    }
+}
+
+/// The same core client behind another Swift reference, whose watches hand out SpyHandles. The
+/// stream extensions call `watch`/`watchRecord` on `self`, so they get these. (Built from the
+/// generated class's handle constructor: the only way to wrap a uniffi object.)
+final class SpyClient: SynclineClient, @unchecked Sendable {
+    let handles = Collected<SpyHandle>()
+    private func spy(_ real: ListenerHandle) -> ListenerHandle {
+        let spy = SpyHandle(unsafeFromHandle: real.uniffiCloneHandle())
+        handles.add(spy)
+        return spy
+    }
+    override func watch(entity: String, query: Query, listener: PageListener) throws -> ListenerHandle {
+        spy(try super.watch(entity: entity, query: query, listener: listener))
+    }
+    override func watchRecord(entity: String, key: String, listener: RecordListener) throws -> ListenerHandle {
+        spy(try super.watchRecord(entity: entity, key: key, listener: listener))
+    }
+}
+
+func cancellingTheConsumerStopsTheCoreWatch() async throws {
+    let client = try open("live-cancel", testConfig(manual: true))
+    let spy = SpyClient(unsafeFromHandle: client.uniffiCloneHandle())
+    // watchStream
+    let pages = Collected<Page>()
+    let pageConsumer = collect(spy.watchStream(entity: "tasks", query: byKey(newKey())), into: pages)
+    try await eventually("watchStream's first page") { try !pages.checked().isEmpty }
+    try check(spy.handles.all.count == 1, "one watch registered: \(spy.handles.all.count)")
+    let pageHandle = spy.handles.all[0]
+    try check(pageHandle.stops.all.isEmpty, "the watch runs while its stream is consumed")
+    pageConsumer.cancel()
+    try await eventually("cancelling watchStream's consumer stops its watch") { pageHandle.stops.all.count == 1 }
+    // watchRecordStream
+    let records = Collected<Record?>()
+    let recordConsumer = collect(spy.watchRecordStream(entity: "tasks", key: newKey()), into: records)
+    try await eventually("watchRecordStream's first value") { try !records.checked().isEmpty }
+    try check(spy.handles.all.count == 2, "a second watch registered: \(spy.handles.all.count)")
+    let recordHandle = spy.handles.all[1]
+    try check(recordHandle.stops.all.isEmpty, "the record watch runs while its stream is consumed")
+    recordConsumer.cancel()
+    try await eventually("cancelling watchRecordStream's consumer stops its watch") { recordHandle.stops.all.count == 1 }
+}
+
+func aRecordStreamSeesChangesAndTheDeletion() async throws {
+    let client = try open("live-record", testConfig(manual: true))
+    let key = newKey()
+    let log = Collected<Record?>()
+    let watcher = collect(client.watchRecordStream(entity: "tasks", key: key), into: log)
+    defer { watcher.cancel() }
+    try await eventually("nil at once: no such record yet") { try log.checked().first.map { $0 == nil } == true }
+    _ = try client.insert(entity: "tasks", record: task(key, "First title"))
+    try await eventually("the insert") {
+        let r = try log.checked().last ?? nil
+        return r?.values["title"] == .text("First title") && r?.state == .pending
+    }
+    _ = try client.update(entity: "tasks", key: key, values: ["title": .text("Second title")])
+    try await eventually("the change") { (try log.checked().last ?? nil)?.values["title"] == .text("Second title") }
+    _ = try client.delete(entity: "tasks", key: key)
+    try await eventually("nil again: the deletion") {
+        let all = try log.checked()
+        return all.count > 1 && all.last! == nil
+    }
+    let all = log.all
+    try check(zip(all, all.dropFirst()).allSatisfy { $0 != $1 }, "never the same value twice in a row: \(all)")
+}
+
+func aWatchTheCoreRefusesEndsTheStreamWithItsError() async throws {
+    let client = try open("live-refused", testConfig(manual: true))
+    let unknownField = Query(filters: [Filter(field: "colour", value: .text("red"))], sort: [], limit: 10, offset: 0)
+    do {
+        for try await page in client.watchStream(entity: "tasks", query: unknownField) {
+            throw Failure(description: "a query on an unknown field must be refused, got \(page)")
+        }
+        throw Failure(description: "the stream of a refused query must end with an error, not quietly")
+    } catch SynclineError.InvalidInput(let detail) {
+        try check(detail.contains("colour"), detail)
+    }
+    do {
+        for try await record in client.watchRecordStream(entity: "nope", key: "k") {
+            throw Failure(description: "an unknown entity must be refused, got \(String(describing: record))")
+        }
+        throw Failure(description: "the stream of a refused watch must end with an error, not quietly")
+    } catch SynclineError.InvalidInput(let detail) {
+        try check(detail.contains("nope"), detail)
+    }
 }
 
 // MARK: - BannerText against the tables and the doc
@@ -401,6 +702,14 @@ let tests: [(String, () async throws -> Void)] = [
     ("aThrowingListenerDoesNotCrashTheCore", aThrowingListenerDoesNotCrashTheCore),
     ("errorsAreTyped", errorsAreTyped),
     ("connectivityMaps", connectivityMaps),
+    ("aLocalInsertShowsUpPendingThenSynced", aLocalInsertShowsUpPendingThenSynced),
+    ("aPulledChangeShowsUp", aPulledChangeShowsUp),
+    ("aConflictAndItsResolutionShowUp", aConflictAndItsResolutionShowUp),
+    ("aStoppedWatchIsNotCalledAgain", aStoppedWatchIsNotCalledAgain),
+    ("aSlowConsumerGetsTheNewestPage", aSlowConsumerGetsTheNewestPage),
+    ("cancellingTheConsumerStopsTheCoreWatch", cancellingTheConsumerStopsTheCoreWatch),
+    ("aRecordStreamSeesChangesAndTheDeletion", aRecordStreamSeesChangesAndTheDeletion),
+    ("aWatchTheCoreRefusesEndsTheStreamWithItsError", aWatchTheCoreRefusesEndsTheStreamWithItsError),
     ("germanBanners", germanBanners),
     ("theRulesOfTheDoc", theRulesOfTheDoc),
     ("everyReasonHasItsKey", everyReasonHasItsKey),
