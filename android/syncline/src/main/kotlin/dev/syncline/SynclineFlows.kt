@@ -1,14 +1,20 @@
-// Idiomatic Kotlin over the generated bindings: the status and banner as Flows, and the
-// connectivity mapping the Android network monitor uses. Plain Kotlin (no android.*), so the JVM
-// tests cover it.
+// Idiomatic Kotlin over the generated bindings: the status, the banner and live queries as Flows,
+// and the connectivity mapping the Android network monitor uses. Plain Kotlin (no android.*), so
+// the JVM tests cover it.
 package dev.syncline
 
+import dev.syncline.core.PageListener
+import dev.syncline.core.RecordListener
 import dev.syncline.core.StatusListener
 import dev.syncline.core.SynclineClient
 import dev.syncline.core.types.Banner
 import dev.syncline.core.types.Connectivity
 import dev.syncline.core.types.NetworkType
+import dev.syncline.core.types.Page
+import dev.syncline.core.types.Query
+import dev.syncline.core.types.Record
 import dev.syncline.core.types.SyncStatus
+import dev.syncline.core.types.SynclineException
 import kotlinx.coroutines.CoroutineScope
 import kotlinx.coroutines.channels.awaitClose
 import kotlinx.coroutines.flow.Flow
@@ -43,6 +49,54 @@ fun SynclineClient.bannerFlow(): Flow<Banner> = statusFlow().map { it.banner }.d
 /** The status as a StateFlow in [scope] (e.g. a ViewModel's), starting from the current value. */
 fun SynclineClient.statusState(scope: CoroutineScope): StateFlow<SyncStatus> =
     statusFlow().stateIn(scope, SharingStarted.Eagerly, status())
+
+/**
+ * The page [query] selects from [entity], live: the current page first, then a new one after
+ * every committed change of [entity] (local writes, pulled pages, push answers, conflicts
+ * settled, quarantined mutations retried or discarded), never the same page twice. Cold:
+ * collecting starts a watch in the core, cancelling the collection stops it. Conflated, so a
+ * slow collector gets the newest page rather than a backlog of stale ones. A bad query fails the
+ * collection at once with the core's [SynclineException]; so does a failed re-read (the core's
+ * watch would go on, but a Flow has no way to deliver an error and keep going).
+ */
+fun SynclineClient.watchFlow(entity: String, query: Query): Flow<Page> = callbackFlow {
+    val handle = watch(entity, query, object : PageListener {
+        override fun onPage(page: Page) {
+            trySend(page)
+        }
+
+        override fun onError(error: SynclineException) {
+            close(error)
+        }
+    })
+    // stop() ends the calls now; close() frees the handle now rather than when the GC gets to it.
+    awaitClose {
+        handle.stop()
+        handle.close()
+    }
+}.conflate()
+
+/**
+ * The record of [entity] with [key], live: now (`null` when there is none), then after every
+ * change of it, its deletion (`null`) included. Cold, cancellable and conflated like
+ * [watchFlow]; an unknown entity or a failed re-read fails the collection with the core's
+ * [SynclineException].
+ */
+fun SynclineClient.watchRecordFlow(entity: String, key: String): Flow<Record?> = callbackFlow {
+    val handle = watchRecord(entity, key, object : RecordListener {
+        override fun onRecord(record: Record?) {
+            trySend(record)
+        }
+
+        override fun onError(error: SynclineException) {
+            close(error)
+        }
+    })
+    awaitClose {
+        handle.stop()
+        handle.close()
+    }
+}.conflate()
 
 /** No usable network. */
 fun Connectivity.Companion.offline(): Connectivity = Connectivity(connected = false, kind = NetworkType.NONE, metered = false)
