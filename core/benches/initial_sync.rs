@@ -13,6 +13,10 @@
 //! a shell makes from the OS's callback thread and the UI (`report_connectivity`, `status`,
 //! `network_status`) while the sync applies pages, next to the same calls at idle: p50, p99,
 //! p99.9 and max. `SYNCLINE_BENCH_CALLS=0` skips them.
+//!
+//! Last, the same initial sync with 0 and with 100 live queries on `tasks` open in the client
+//! (a page of 50 each in key order, as list screens would hold), alternating, to show what
+//! watchers cost a sync. `SYNCLINE_BENCH_WATCHERS=0` skips it.
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
@@ -62,6 +66,59 @@ fn main() {
         println!("|---|---|---:|---:|---:|---:|---:|");
         calls_bench(rows, runs);
     }
+    if std::env::var("SYNCLINE_BENCH_WATCHERS").as_deref() != Ok("0") {
+        let rows = sizes.first().copied().unwrap_or(100_000);
+        println!();
+        println!("The same {rows}-row initial sync (UUIDv7 keys) with 0 and with 100 live queries on `tasks` ({runs} runs each, alternating), rows/s:");
+        println!();
+        println!("| watchers | sync rows/s (median) | runs | against 0 watchers |");
+        println!("|---:|---:|---|---:|");
+        watchers_bench(rows, runs);
+    }
+}
+
+/// One client process's sync rate (`RESULT <rows/s> <peak>`) with `watchers` live queries.
+fn sync_rate(url: &str, db: &std::path::Path, rows: usize, watchers: usize) -> f64 {
+    let out = Command::new(std::env::current_exe().expect("exe"))
+        .env("SYNCLINE_BENCH_ROLE", "client")
+        .env("SYNCLINE_BENCH_URL", url)
+        .env("SYNCLINE_BENCH_DB", db)
+        .env("SYNCLINE_BENCH_ROWS", rows.to_string())
+        .env("SYNCLINE_BENCH_WATCHERS", watchers.to_string())
+        .output()
+        .expect("run the client process");
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.split_whitespace()
+        .skip_while(|w| *w != "RESULT")
+        .nth(1)
+        .and_then(|f| f.parse().ok())
+        .expect("client result")
+}
+
+/// The watchers' table: the sync with 0 and 100 watchers, alternating so both see the same
+/// machine.
+fn watchers_bench(rows: usize, runs: usize) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (server, url) = start_server(dir.path(), "v7", rows);
+    let (mut none, mut hundred) = (Vec::new(), Vec::new());
+    for run in 0..runs {
+        for (watchers, rates) in [(0, &mut none), (100, &mut hundred)] {
+            let db = dir.path().join(format!("w{watchers}-{run}.db"));
+            rates.push(sync_rate(&url, &db, rows, watchers));
+            let _ = std::fs::remove_file(&db);
+        }
+    }
+    stop_server(server);
+    let list = |v: &[f64]| {
+        v.iter()
+            .map(|r| format!("{r:.0}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let (none_runs, hundred_runs) = (list(&none), list(&hundred));
+    let (a, b) = (median(&mut none), median(&mut hundred));
+    println!("| 0 | {a:.0} | {none_runs} | 100 % |");
+    println!("| 100 | {b:.0} | {hundred_runs} | {:.0} % |", 100.0 * b / a);
 }
 
 /// Starts the server process with `rows` tasks; returns it and its URL.
@@ -242,6 +299,30 @@ fn measure_sync() {
         Syncline::open(db.as_ref(), sample::schema().expect("schema"), config).expect("open");
     // Idle: client open, runtime and HTTP client warmed up by a small sync.
     client.sync_now_blocking("projects").expect("warm-up sync");
+    // Live queries held open during the sync, as list screens would (a page of 50 tasks each).
+    let watchers: usize = std::env::var("SYNCLINE_BENCH_WATCHERS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let _watches: Vec<_> = (0..watchers)
+        .map(|i| {
+            // Pages the key's index serves, newest or oldest first.
+            let order = if i % 2 == 0 {
+                syncline_core::SortOrder::Descending
+            } else {
+                syncline_core::SortOrder::Ascending
+            };
+            client
+                .watch(
+                    TASKS,
+                    syncline_core::Query::all(50).order("id", order),
+                    |page| {
+                        std::hint::black_box(page.map(|p| p.records.len()).ok());
+                    },
+                )
+                .expect("watch")
+        })
+        .collect();
     let idle = rss_kib("VmRSS");
     reset_peak();
     let start = Instant::now();

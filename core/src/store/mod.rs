@@ -195,7 +195,13 @@ impl Store {
     /// The record with this key, if there is one.
     pub(crate) fn get(&self, entity: &str, key: &str) -> Result<Option<Record>> {
         let e = self.schema.entity(entity)?;
-        self.read(|conn| sql::read_record(conn, e, key))
+        self.read(|conn| {
+            let mut record = sql::read_record(conn, e, key)?;
+            if let Some(record) = record.as_mut() {
+                records::with_states(conn, e, std::slice::from_mut(record))?;
+            }
+            Ok(record)
+        })
     }
 
     /// Checks `query` against the schema (names, value types) without running it.

@@ -10,7 +10,9 @@ use super::outbox;
 use super::sql::{self, EntitySql, OnExisting, MAX_KEY_LEN};
 use crate::error::{Error, Result};
 use crate::mutation::MutationReceipt;
-use crate::record::{coerce_all, fields_to_json, values_of, Filter, Page, Query, Record, Sort};
+use crate::record::{
+    coerce_all, fields_to_json, values_of, Filter, Page, Query, Record, RecordState, Sort,
+};
 
 /// Creates a record and its outbox entry.
 pub(crate) fn insert(
@@ -143,7 +145,57 @@ pub(crate) fn page_sql(e: &EntitySchema, query: &Query) -> Result<(String, Vec<V
     Ok((EntitySql::of(e).select_page(&filters, &sort), args))
 }
 
-/// One page of the records that match `query`.
+/// Keys looked up in one statement when reading sync states (well under SQLite's limit of bound
+/// parameters).
+const STATE_BATCH: usize = 500;
+
+/// Sets each record's sync state from the conflict inbox and the outbox: two lookups by
+/// `(entity, key)` per batch of records, after the page is read, so a query's cost does not
+/// grow with the outbox.
+pub(crate) fn with_states(
+    conn: &Connection,
+    e: &EntitySchema,
+    records: &mut [Record],
+) -> Result<()> {
+    let mut states: HashMap<String, RecordState> = HashMap::new();
+    for batch in records.chunks(STATE_BATCH) {
+        let marks = vec!["?"; batch.len()].join(", ");
+        let mut args: Vec<&str> = vec![e.name.as_str()];
+        args.extend(batch.iter().map(|r| r.key.as_str()));
+        // Quarantined wins over pending, and a conflict over both.
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT key, MAX(state = 'quarantined') AS quarantined FROM outbox
+             INDEXED BY outbox_by_record WHERE entity = ? AND key IN ({marks}) GROUP BY key"
+        ))?;
+        let mut rows = stmt.query(rusqlite::params_from_iter(&args))?;
+        while let Some(row) = rows.next()? {
+            let state = if row.get::<_, bool>("quarantined")? {
+                RecordState::Quarantined
+            } else {
+                RecordState::Pending
+            };
+            states.insert(row.get("key")?, state);
+        }
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT key FROM conflicts WHERE entity = ? AND key IN ({marks})"
+        ))?;
+        let mut rows = stmt.query(rusqlite::params_from_iter(&args))?;
+        while let Some(row) = rows.next()? {
+            states.insert(row.get("key")?, RecordState::InConflict);
+        }
+    }
+    for record in records {
+        record.state = Some(
+            states
+                .get(&record.key)
+                .copied()
+                .unwrap_or(RecordState::Synced),
+        );
+    }
+    Ok(())
+}
+
+/// One page of the records that match `query`, each with its sync state.
 pub(crate) fn query(conn: &Connection, e: &EntitySchema, query: &Query) -> Result<Page> {
     let (sql, args) = page_sql(e, query)?;
     let table = EntitySql::of(e);
@@ -159,6 +211,7 @@ pub(crate) fn query(conn: &Connection, e: &EntitySchema, query: &Query) -> Resul
     } else {
         None
     };
+    with_states(conn, e, &mut records)?;
     Ok(Page {
         records,
         next_offset,

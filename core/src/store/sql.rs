@@ -9,7 +9,7 @@ use rusqlite::{Connection, ToSql};
 use syncline_protocol::{EntitySchema, FieldDef, FieldType, Value};
 
 use crate::error::{Error, Result};
-use crate::record::{Record, RecordState, SortOrder};
+use crate::record::{Record, SortOrder};
 
 /// Longest record key accepted, in bytes.
 pub(crate) const MAX_KEY_LEN: usize = 256;
@@ -93,23 +93,12 @@ impl<'a> EntitySql<'a> {
         cols
     }
 
-    /// `SELECT` of every column and the record's sync state, followed by `tail` (a `WHERE`).
-    /// The state looks the key up in the conflict inbox and the outbox (their `(entity, key)`
-    /// indexes); the entity's name goes in as a literal, safe because it passed the schema's
-    /// identifier check.
+    /// `SELECT` of every column, followed by `tail` (a `WHERE`).
     fn select(&self, tail: &str) -> String {
-        let (table, key, name) = (self.table(), column(&self.e.key), &self.e.name);
-        let held = |from: &str, state: &str| {
-            format!(
-                "EXISTS (SELECT 1 FROM {from} WHERE {from}.entity = '{name}' AND {from}.key = {table}.{key}{state})"
-            )
-        };
         format!(
-            "SELECT {}, CASE WHEN {} THEN 2 WHEN {} THEN 3 WHEN {} THEN 1 ELSE 0 END AS _state FROM {table} {tail}",
+            "SELECT {} FROM {} {tail}",
             self.columns().join(", "),
-            held("conflicts", ""),
-            held("outbox", " AND outbox.state = 'quarantined'"),
-            held("outbox", " AND outbox.state = 'pending'"),
+            self.table()
         )
     }
 
@@ -293,12 +282,6 @@ impl<'a> EntitySql<'a> {
                 record.values.insert(def.name.clone(), v);
             }
         }
-        record.state = Some(match row.get::<_, i64>("_state")? {
-            0 => RecordState::Synced,
-            1 => RecordState::Pending,
-            2 => RecordState::InConflict,
-            _ => RecordState::Quarantined,
-        });
         Ok(record)
     }
 }
