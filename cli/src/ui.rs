@@ -356,11 +356,13 @@ impl Screen<'_> {
                 } else {
                     " "
                 };
-                let mark = match task.state {
-                    Some(RecordState::InConflict) => "  ⚠ in conflict (C)",
-                    Some(RecordState::Quarantined) => "  ✗ quarantined (Q)",
-                    Some(RecordState::Pending) => "  • not synced yet",
-                    Some(RecordState::Synced) | None => "",
+                // The sign and the key that deals with it are the terminal's; the words are
+                // every front end's (docs/banner-text.md).
+                let mark = match (task.state, words::record_mark(words::current(), task.state)) {
+                    (Some(RecordState::InConflict), Some(w)) => format!("  ⚠ {w} (C)"),
+                    (Some(RecordState::Quarantined), Some(w)) => format!("  ✗ {w} (Q)"),
+                    (_, Some(w)) => format!("  • {w}"),
+                    (_, None) => String::new(),
                 };
                 let head = format!("   {:>2}. [{done}] ", numbered.len() + 1);
                 // The title gives way, never the mark: it says what the user may need to do.

@@ -2,7 +2,7 @@
 //! sends structure only (`Banner`, `FailureReason`); this table is the terminal's share of
 //! `docs/banner-text.md`, and a test keeps the two the same.
 
-use syncline_core::{Banner, BannerKind, FailureReason, StorageErrorKind};
+use syncline_core::{Banner, BannerKind, FailureReason, RecordState, StorageErrorKind};
 
 /// A language the terminal client speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -128,6 +128,17 @@ const STRINGS: &[(&str, &str, &str)] = &[
         "Gerätespeicher-Fehler",
     ),
     ("reason_internal", "unexpected error", "unerwarteter Fehler"),
+    (
+        "record_pending",
+        "Not synced yet",
+        "Noch nicht synchronisiert",
+    ),
+    ("record_in_conflict", "In conflict", "Im Konflikt"),
+    (
+        "record_quarantined",
+        "Refused by the server",
+        "Vom Server abgelehnt",
+    ),
 ];
 
 /// The terminal's own words around the banner (the second table of `docs/banner-text.md`).
@@ -247,6 +258,17 @@ pub fn detail(lang: Lang, banner: &Banner, now: i64) -> Option<String> {
 /// The label of the banner's Retry action.
 pub fn retry_action(lang: Lang) -> String {
     text(lang, "banner_retry_action", &[])
+}
+
+/// The mark of a record in a list, by its sync state; `None` for a synced record.
+pub fn record_mark(lang: Lang, state: Option<RecordState>) -> Option<String> {
+    let key = match state? {
+        RecordState::Pending => "record_pending",
+        RecordState::InConflict => "record_in_conflict",
+        RecordState::Quarantined => "record_quarantined",
+        RecordState::Synced => return None,
+    };
+    Some(text(lang, key, &[]))
 }
 
 #[cfg(test)]
@@ -373,5 +395,29 @@ mod tests {
             );
             assert_ne!(en, de, "{r:?} is translated");
         }
+    }
+
+    #[test]
+    fn every_record_state_but_synced_has_a_mark() {
+        let rows = documented("strings");
+        let marks = [
+            (RecordState::Pending, "record_pending"),
+            (RecordState::InConflict, "record_in_conflict"),
+            (RecordState::Quarantined, "record_quarantined"),
+        ];
+        for (state, key) in marks {
+            let (_, en, de) = rows.iter().find(|(k, _, _)| k == key).expect(key);
+            assert_eq!(record_mark(Lang::En, Some(state)).as_deref(), Some(&en[..]));
+            assert_eq!(record_mark(Lang::De, Some(state)).as_deref(), Some(&de[..]));
+        }
+        assert_eq!(
+            rows.iter()
+                .filter(|(k, _, _)| k.starts_with("record_"))
+                .count(),
+            marks.len(),
+            "every documented mark is covered"
+        );
+        assert_eq!(record_mark(Lang::En, Some(RecordState::Synced)), None);
+        assert_eq!(record_mark(Lang::De, None), None);
     }
 }

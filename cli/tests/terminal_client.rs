@@ -432,7 +432,7 @@ fn the_screen_follows_the_status_by_itself() {
     ui.wait_for("Network: offline (no network)");
     ui.send("a Check the gate");
     ui.wait_for("You're offline · 1 change waiting to sync");
-    ui.wait_for("Check the gate  • not synced yet");
+    ui.wait_for("Check the gate  • Not synced yet");
     ui.wait_for("1 pending");
     assert_eq!(
         server.store().count_records("tasks").expect("count"),
@@ -518,7 +518,7 @@ fn the_demo_runs_server_and_client_together() {
     demo.wait_for("bob renamed task 1 on the server");
     demo.send("e 1 Pump check by alice");
     demo.wait_for("1 conflict (C)");
-    demo.wait_for("⚠ in conflict (C)");
+    demo.wait_for("⚠ In conflict (C)");
     demo.send("C");
     demo.wait_for("1. tasks ");
     demo.wait_for("mine:   \"Pump check by alice\"");

@@ -1,4 +1,4 @@
-// The SwiftUI sample app: the sample project/task data, the sync banner in the user's language
+// The SwiftUI sample app: the sample tasks as a live query, the sync banner in the user's language
 // (BannerText over the package's Localizable.strings), and the OS's network path and app
 // lifecycle fed to the core. Add it to an Xcode iOS app target that depends on the Syncline
 // package (needs a Mac; not built on Linux). For German banners, list `de` in the app's
@@ -27,7 +27,7 @@ struct SynclineSampleApp: App {
 final class SampleModel: ObservableObject {
     @Published var banner: Banner?
     @Published var tasks: [Record] = []
-    /// Why the store could not be opened; the app has nothing else to show then.
+    /// Why the store could not be opened, or why the task list stopped.
     @Published var openError: String?
     private(set) var client: SynclineClient?
     private var monitor: NetworkMonitor?
@@ -45,7 +45,18 @@ final class SampleModel: ObservableObject {
             Task { [weak self] in
                 for await status in client.statusStream() {
                     self?.banner = status.banner
-                    self?.reload()
+                }
+            }
+            // The list is a live query: a new page after every change of `tasks` (a tap, a
+            // pulled page, a settled conflict), each record with its sync state.
+            let byTitle = Query(filters: [], sort: [Sort(field: "title", order: .ascending)], limit: 500, offset: 0)
+            Task { [weak self] in
+                do {
+                    for try await page in client.watchStream(entity: "tasks", query: byTitle) {
+                        self?.tasks = page.records
+                    }
+                } catch {
+                    self?.openError = "Cannot read the tasks: \(error)"
                 }
             }
         } catch {
@@ -53,15 +64,10 @@ final class SampleModel: ObservableObject {
         }
     }
 
-    func reload() {
-        let query = Query(filters: [], sort: [Sort(field: "title", order: .ascending)], limit: 500, offset: 0)
-        tasks = (try? client?.query(entity: "tasks", query: query).records) ?? []
-    }
-
+    /// Ticks or unticks `task`; the live query shows the change (and its pending mark).
     func toggle(_ task: Record) {
         let done = task.values["done"] == .boolean(true)
         _ = try? client?.update(entity: "tasks", key: task.key, values: ["done": .boolean(!done)])
-        reload()
     }
 }
 
@@ -96,6 +102,7 @@ struct BannerView: View {
 
 struct ContentView: View {
     @ObservedObject var model: SampleModel
+    private let words = BannerText()
 
     var body: some View {
         NavigationStack {
@@ -112,7 +119,12 @@ struct ContentView: View {
                     } label: {
                         HStack {
                             Image(systemName: task.values["done"] == .boolean(true) ? "checkmark.circle.fill" : "circle")
-                            if case .text(let title)? = task.values["title"] { Text(title) }
+                            VStack(alignment: .leading) {
+                                if case .text(let title)? = task.values["title"] { Text(title) }
+                                if let mark = words.recordMark(task.state) {
+                                    Text(mark).font(.caption).foregroundStyle(.secondary)
+                                }
+                            }
                         }
                     }
                 }

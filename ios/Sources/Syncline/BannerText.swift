@@ -7,8 +7,9 @@ import Foundation
 import SynclineCore
 #endif
 
-/// Renders a `Banner` as title, detail, Retry label and accessibility label, from a table that
-/// maps each key of docs/banner-text.md to its format (`%lld` for numbers, `%@` for the reason).
+/// Renders a `Banner` as title, detail, Retry label and accessibility label, and a record's sync
+/// state as its mark in a list, from a table that maps each key of docs/banner-text.md to its
+/// format (`%lld` for numbers, `%@` for the reason).
 public struct BannerText: Sendable {
     /// The format for a key; a table without the key should return the key itself (as
     /// `Bundle.localizedString` does), so a missing string shows up instead of going blank.
@@ -95,6 +96,18 @@ public struct BannerText: Sendable {
             case .other: return text("reason_storage_failed")
             }
         case .internal: return text("reason_internal")
+        }
+    }
+
+    /// The mark for a record in a list (its `state`, as every query and watch delivers it); nil
+    /// for a synced record, which needs none. Give it to VoiceOver too: it says a change has not
+    /// reached the server, or needs the user.
+    public func recordMark(_ state: RecordState?) -> String? {
+        switch state {
+        case .pending: return text("record_pending")
+        case .inConflict: return text("record_in_conflict")
+        case .quarantined: return text("record_quarantined")
+        case .synced, nil: return nil
         }
     }
 

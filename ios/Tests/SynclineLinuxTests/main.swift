@@ -694,6 +694,23 @@ func everyReasonHasItsKey() async throws {
     }
 }
 
+func everyRecordStateHasItsMark() async throws {
+    let marks: [(RecordState?, String?)] = [
+        (.pending, "record_pending"),
+        (.inConflict, "record_in_conflict"),
+        (.quarantined, "record_quarantined"),
+        (.synced, nil),
+        (nil, nil),
+    ]
+    let rows = Dictionary(uniqueKeysWithValues: documentedRows.map { ($0.key, $0) })
+    try check(Set(marks.compactMap(\.1)) == Set(rows.keys.filter { $0.hasPrefix("record_") }), "every documented mark is covered")
+    for (state, key) in marks {
+        try check(english.recordMark(state) == key.map { rows[$0]!.english }, "en \(String(describing: state))")
+        try check(german.recordMark(state) == key.map { rows[$0]!.german }, "de \(String(describing: state))")
+    }
+    try check(german.recordMark(.pending) == "Noch nicht synchronisiert", "de pending")
+}
+
 // The table check first: it checks every format's directives before anything formats with them.
 let tests: [(String, () async throws -> Void)] = [
     ("theTablesAreTheOnesInTheDocs", theTablesAreTheOnesInTheDocs),
@@ -713,6 +730,7 @@ let tests: [(String, () async throws -> Void)] = [
     ("germanBanners", germanBanners),
     ("theRulesOfTheDoc", theRulesOfTheDoc),
     ("everyReasonHasItsKey", everyReasonHasItsKey),
+    ("everyRecordStateHasItsMark", everyRecordStateHasItsMark),
 ]
 var passed = 0
 var failed = 0

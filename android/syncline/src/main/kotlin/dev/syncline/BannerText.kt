@@ -7,6 +7,7 @@ package dev.syncline
 import dev.syncline.core.types.Banner
 import dev.syncline.core.types.BannerKind
 import dev.syncline.core.types.FailureReason
+import dev.syncline.core.types.RecordState
 import dev.syncline.core.types.StorageErrorKind
 
 /**
@@ -18,7 +19,7 @@ fun interface Strings {
     fun get(key: String, vararg args: Any): String
 }
 
-/** Words for a [Banner], from [strings]. */
+/** Words for a [Banner] and for a record's sync state, from [strings]. */
 class BannerText(private val strings: Strings) {
     /** The banner's first line; null when the banner is hidden. */
     fun title(banner: Banner): String? = when (banner.kind) {
@@ -88,5 +89,17 @@ class BannerText(private val strings: Strings) {
             },
         )
         FailureReason.Internal -> strings.get("reason_internal")
+    }
+
+    /**
+     * The mark for a record in a list (its [state], as every query and watch delivers it); null
+     * for a synced record, which needs none. Say it to screen readers too: it tells the user
+     * that a change has not reached the server, or needs them.
+     */
+    fun recordMark(state: RecordState?): String? = when (state) {
+        RecordState.PENDING -> strings.get("record_pending")
+        RecordState.IN_CONFLICT -> strings.get("record_in_conflict")
+        RecordState.QUARANTINED -> strings.get("record_quarantined")
+        RecordState.SYNCED, null -> null
     }
 }

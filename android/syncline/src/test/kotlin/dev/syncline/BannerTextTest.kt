@@ -5,6 +5,7 @@ package dev.syncline
 import dev.syncline.core.types.Banner
 import dev.syncline.core.types.BannerKind
 import dev.syncline.core.types.FailureReason
+import dev.syncline.core.types.RecordState
 import dev.syncline.core.types.StorageErrorKind
 import org.junit.Assert.assertEquals
 import org.junit.Assert.assertNotEquals
@@ -181,5 +182,23 @@ class BannerTextTest {
         )
         val failed = banner(BannerKind.FAILED).copy(reason = FailureReason.Timeout, nextRetryAt = now + 2_000)
         assertEquals("Sync failed: the server took too long. Retrying in 2 s", english.accessibilityDescription(failed, now))
+    }
+
+    @Test
+    fun everyRecordStateHasItsMark() {
+        val rows = documented().associateBy { it.first }
+        val marks = mapOf(
+            RecordState.PENDING to "record_pending",
+            RecordState.IN_CONFLICT to "record_in_conflict",
+            RecordState.QUARANTINED to "record_quarantined",
+        )
+        assertEquals("every documented mark", rows.keys.filter { it.startsWith("record_") }.toSet(), marks.values.toSet())
+        for ((state, key) in marks) {
+            assertEquals(rows.getValue(key).second, english.recordMark(state))
+            assertEquals(rows.getValue(key).third, german.recordMark(state))
+        }
+        assertEquals("Noch nicht synchronisiert", german.recordMark(RecordState.PENDING))
+        assertNull("a synced record has no mark", english.recordMark(RecordState.SYNCED))
+        assertNull("nor one with no state", english.recordMark(null))
     }
 }

@@ -1,8 +1,9 @@
-// The sample app: the demo tasks, the sync banner from the core's status, the OS's connectivity
-// and app resumes fed to the core. Thin: everything it shows comes from the core's status.
+// The sample app: the demo tasks as a live query, the sync banner from the core's status, the OS's
+// connectivity and app resumes fed to the core. Thin: everything it shows comes from the core.
 package dev.syncline.sample
 
 import android.os.Bundle
+import android.util.Log
 import androidx.activity.ComponentActivity
 import androidx.activity.compose.setContent
 import androidx.compose.foundation.background
@@ -49,6 +50,10 @@ import dev.syncline.core.types.Record
 import dev.syncline.core.types.Sort
 import dev.syncline.core.types.SortOrder
 import dev.syncline.statusState
+import dev.syncline.watchFlow
+import kotlinx.coroutines.flow.Flow
+import kotlinx.coroutines.flow.catch
+import kotlinx.coroutines.flow.map
 import kotlinx.coroutines.delay
 
 /** The task list under the sync banner. */
@@ -67,13 +72,25 @@ class MainActivity : ComponentActivity() {
             override fun onStart(owner: LifecycleOwner) = client.resumed()
         })
         val status = client.statusState(lifecycleScope)
+        // The list is a live query: a new page after every change of `tasks` (a tap, a pulled
+        // page, a settled conflict), each record with its sync state. Collected only while the
+        // activity is started, so the core's watch stops in the background.
+        val tasks: Flow<Result<List<Record>>> = client.watchFlow("tasks", BY_TITLE)
+            .map { Result.success(it.records) }
+            .catch { failure ->
+                Log.e("Syncline", "the task list's live query ended", failure)
+                emit(Result.failure(failure))
+            }
         setContent {
             MaterialTheme {
                 val current by status.collectAsStateWithLifecycle()
+                val shown by tasks.collectAsStateWithLifecycle(Result.success(emptyList()))
+                val context = LocalContext.current
+                val text = remember(context) { BannerText(ResourceStrings(context)) }
                 Column {
-                    SyncBanner(current.banner) { client.retry() }
-                    // Re-read on every status change (a sync may have brought new tasks).
-                    TaskList(tasks(current.lastSyncedAt)) { task -> toggle(task) }
+                    SyncBanner(text, current.banner) { client.retry() }
+                    shown.exceptionOrNull()?.let { Text("Cannot read the tasks: ${it.message}", Modifier.padding(12.dp)) }
+                    TaskList(text, shown.getOrDefault(emptyList())) { task -> toggle(task) }
                 }
             }
         }
@@ -85,21 +102,21 @@ class MainActivity : ComponentActivity() {
         super.onDestroy()
     }
 
-    @Suppress("UNUSED_PARAMETER")
-    private fun tasks(syncedAt: Long?): List<Record> =
-        client.query("tasks", Query(emptyList(), listOf(Sort("title", SortOrder.ASCENDING)), 500u, 0uL)).records
-
+    /** Ticks or unticks [task]; the live query shows the change (and its pending mark). */
     private fun toggle(task: Record) {
         val done = task.values["done"] == Value.Boolean(true)
         client.update("tasks", task.key, mapOf("done" to Value.Boolean(!done)))
+    }
+
+    private companion object {
+        /** The tasks by title, as many as a phone screen list needs. */
+        val BY_TITLE = Query(emptyList(), listOf(Sort("title", SortOrder.ASCENDING)), 500u, 0uL)
     }
 }
 
 /** The sync banner in the device's language; nothing when the core says to show nothing. */
 @Composable
-fun SyncBanner(banner: Banner, onRetry: () -> Unit) {
-    val context = LocalContext.current
-    val text = remember(context) { BannerText(ResourceStrings(context)) }
+fun SyncBanner(text: BannerText, banner: Banner, onRetry: () -> Unit) {
     // The banner holds when the retry comes, not a countdown: tick while one is planned.
     val now by produceState(System.currentTimeMillis(), banner.nextRetryAt) {
         while (banner.nextRetryAt != null) {
@@ -120,14 +137,17 @@ fun SyncBanner(banner: Banner, onRetry: () -> Unit) {
     }
 }
 
-/** The tasks, each with a checkbox that ticks it. */
+/** The tasks, each with a checkbox that ticks it and, unless synced, its sync state. */
 @Composable
-fun TaskList(tasks: List<Record>, onToggle: (Record) -> Unit) {
+fun TaskList(text: BannerText, tasks: List<Record>, onToggle: (Record) -> Unit) {
     LazyColumn {
         items(tasks, key = { it.key }) { task ->
             Row(Modifier.fillMaxWidth().clickable { onToggle(task) }.padding(8.dp)) {
                 Checkbox(checked = task.values["done"] == Value.Boolean(true), onCheckedChange = { onToggle(task) })
-                Text((task.values["title"] as? Value.Text)?.v1 ?: task.key, Modifier.padding(start = 8.dp))
+                Column(Modifier.padding(start = 8.dp)) {
+                    Text((task.values["title"] as? Value.Text)?.v1 ?: task.key)
+                    text.recordMark(task.state)?.let { Text(it, style = MaterialTheme.typography.bodySmall) }
+                }
             }
         }
     }
