@@ -20,6 +20,8 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Instant;
 
 use rusqlite::types::Value as SqlValue;
@@ -71,14 +73,15 @@ fn main() {
         println!();
         println!("The same {rows}-row initial sync (UUIDv7 keys) with 0 and with 100 live queries on `tasks` ({runs} runs each, alternating), rows/s:");
         println!();
-        println!("| watchers | sync rows/s (median) | runs | against 0 watchers |");
-        println!("|---:|---:|---|---:|");
+        println!("| watchers | sync rows/s (median) | runs | against 0 watchers | listener calls during the sync (median) |");
+        println!("|---:|---:|---|---:|---:|");
         watchers_bench(rows, runs);
     }
 }
 
-/// One client process's sync rate (`RESULT <rows/s> <peak>`) with `watchers` live queries.
-fn sync_rate(url: &str, db: &std::path::Path, rows: usize, watchers: usize) -> f64 {
+/// One client process's sync rate and its watchers' calls during the sync (`RESULT <rows/s>
+/// <peak> <calls>`) with `watchers` live queries.
+fn sync_rate(url: &str, db: &std::path::Path, rows: usize, watchers: usize) -> (f64, usize) {
     let out = Command::new(std::env::current_exe().expect("exe"))
         .env("SYNCLINE_BENCH_ROLE", "client")
         .env("SYNCLINE_BENCH_URL", url)
@@ -88,11 +91,13 @@ fn sync_rate(url: &str, db: &std::path::Path, rows: usize, watchers: usize) -> f
         .output()
         .expect("run the client process");
     let text = String::from_utf8_lossy(&out.stdout);
-    text.split_whitespace()
+    let result: Vec<&str> = text
+        .split_whitespace()
         .skip_while(|w| *w != "RESULT")
-        .nth(1)
-        .and_then(|f| f.parse().ok())
-        .expect("client result")
+        .collect();
+    let rate = result.get(1).and_then(|f| f.parse().ok());
+    let calls = result.get(3).and_then(|f| f.parse().ok());
+    (rate.expect("client rate"), calls.expect("client calls"))
 }
 
 /// The watchers' table: the sync with 0 and 100 watchers, alternating so both see the same
@@ -101,10 +106,17 @@ fn watchers_bench(rows: usize, runs: usize) {
     let dir = tempfile::tempdir().expect("tempdir");
     let (server, url) = start_server(dir.path(), "v7", rows);
     let (mut none, mut hundred) = (Vec::new(), Vec::new());
+    let mut calls = Vec::new();
     for run in 0..runs {
-        for (watchers, rates) in [(0, &mut none), (100, &mut hundred)] {
+        for watchers in [0, 100] {
             let db = dir.path().join(format!("w{watchers}-{run}.db"));
-            rates.push(sync_rate(&url, &db, rows, watchers));
+            let (rate, delivered) = sync_rate(&url, &db, rows, watchers);
+            if watchers == 0 {
+                none.push(rate);
+            } else {
+                hundred.push(rate);
+                calls.push(delivered as f64);
+            }
             let _ = std::fs::remove_file(&db);
         }
     }
@@ -117,8 +129,12 @@ fn watchers_bench(rows: usize, runs: usize) {
     };
     let (none_runs, hundred_runs) = (list(&none), list(&hundred));
     let (a, b) = (median(&mut none), median(&mut hundred));
-    println!("| 0 | {a:.0} | {none_runs} | 100 % |");
-    println!("| 100 | {b:.0} | {hundred_runs} | {:.0} % |", 100.0 * b / a);
+    println!("| 0 | {a:.0} | {none_runs} | 100 % | |");
+    println!(
+        "| 100 | {b:.0} | {hundred_runs} | {:.0} % | {:.0} |",
+        100.0 * b / a,
+        median(&mut calls)
+    );
 }
 
 /// Starts the server process with `rows` tasks; returns it and its URL.
@@ -304,25 +320,34 @@ fn measure_sync() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(0);
+    let delivered = Arc::new(AtomicUsize::new(0));
     let _watches: Vec<_> = (0..watchers)
         .map(|i| {
-            // Pages the key's index serves, newest or oldest first.
+            // Pages the key's index serves, newest or oldest first; each watch its own query (page
+            // sizes 50 to 99), so no two could share a re-query.
             let order = if i % 2 == 0 {
                 syncline_core::SortOrder::Descending
             } else {
                 syncline_core::SortOrder::Ascending
             };
+            let delivered = delivered.clone();
             client
                 .watch(
                     TASKS,
-                    syncline_core::Query::all(50).order("id", order),
-                    |page| {
+                    syncline_core::Query::all(50 + (i / 2) as u32).order("id", order),
+                    move |page| {
                         std::hint::black_box(page.map(|p| p.records.len()).ok());
+                        delivered.fetch_add(1, Ordering::SeqCst);
                     },
                 )
                 .expect("watch")
         })
         .collect();
+    // The screens were open before the sync: their first pages are not the sync's cost.
+    while delivered.load(Ordering::SeqCst) < watchers {
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    delivered.store(0, Ordering::SeqCst);
     let idle = rss_kib("VmRSS");
     reset_peak();
     let start = Instant::now();
@@ -334,9 +359,10 @@ fn measure_sync() {
         "every row arrived"
     );
     println!(
-        "RESULT {} {}",
+        "RESULT {} {} {}",
         rows as f64 / secs,
-        peak.saturating_sub(idle)
+        peak.saturating_sub(idle),
+        delivered.load(Ordering::SeqCst)
     );
 }
 

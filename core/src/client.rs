@@ -14,7 +14,7 @@ use crate::conflict::{Conflict, Resolution};
 use crate::driver::{Driver, Event, LAST_SYNCED_AT};
 use crate::engine::{Engine, SyncReport};
 use crate::error::{Error, SynclineError};
-use crate::live::{self, Subscription};
+use crate::live::{LiveQueries, Subscription};
 use crate::machine::Input;
 use crate::mutation::{MutationReceipt, MutationStage, QuarantinedMutation};
 use crate::network::{Connectivity, NetworkStatus, NetworkType};
@@ -38,6 +38,8 @@ const AWAITED_PRIORITY: i32 = 1000;
 #[derive(Clone)]
 pub struct Syncline {
     inner: Arc<Driver>,
+    /// The live queries (watches), by entity.
+    live: Arc<LiveQueries>,
 }
 
 impl Syncline {
@@ -75,7 +77,10 @@ impl Syncline {
             config.sync_timeout,
             status.with_banner(),
         )?;
-        Ok(Syncline { inner })
+        Ok(Syncline {
+            inner,
+            live: Arc::new(LiveQueries::start()?),
+        })
     }
 
     /// The store, for the core's own fault tests.
@@ -248,21 +253,25 @@ impl Syncline {
     }
 
     /// Calls `listener` with the current status at once and with every change after, coalesced
-    /// (a burst of changes while it runs reaches it as the latest value). It runs on the core's
-    /// runtime; a panic in it is logged and the listener goes on. Stops when the returned
+    /// (a burst of changes while it runs reaches it as the latest value). It runs on the client's
+    /// listeners' thread, as watches' listeners do: return quickly (hand the value to your UI
+    /// thread), since a slow listener delays the others' calls. A panic in it is logged and the
+    /// listener goes on. Stops when the returned
     /// [`Subscription`] is dropped or stopped.
     pub fn listen(&self, listener: impl Fn(SyncStatus) + Send + Sync + 'static) -> Subscription {
-        live::listen(&self.inner.rt, self.inner.status.subscribe(), listener)
+        self.live
+            .listen(&self.inner.rt, self.inner.status.subscribe(), listener)
     }
 
     /// Calls `listener` with the page `query` selects from `entity` now, and again after every
     /// committed transaction that changed `entity` (a local write, a pulled page, a push answer,
     /// a conflict settled, a quarantined mutation retried or discarded): at once after a quiet
-    /// spell, then at most every 200 ms while changes keep coming, and never twice the same page.
-    /// Records carry their sync state. Runs off the app's threads, on the store's read-only
-    /// connection; a panic in the listener is logged and it stays subscribed. Stops when the
-    /// returned [`Subscription`] is dropped or stopped. Names and values in `query` are checked
-    /// now.
+    /// spell, then at most every 200 ms while changes keep coming (longer when many watches make
+    /// a round of re-reads slow), and never twice the same page. Records carry their sync state.
+    /// Re-reads run off the app's threads, on the store's read-only connection; the listener is
+    /// called on the client's listeners' thread (return quickly), and a panic in it is logged
+    /// and it stays subscribed. Stops when the returned [`Subscription`] is dropped or stopped.
+    /// Names and values in `query` are checked now.
     pub fn watch(
         &self,
         entity: &str,
@@ -271,13 +280,13 @@ impl Syncline {
     ) -> Result<Subscription> {
         self.inner.store.check_query(entity, &query)?;
         let name = entity.to_string();
-        Ok(live::watch(
+        Ok(self.live.watch(
             &self.inner.rt,
             &self.inner.store,
             entity,
-            move |store| store.query(&name, &query),
+            move |store, last| store.query_if_changed(&name, &query, last),
             listener,
-        ))
+        )?)
     }
 
     /// Calls `listener` with the record of `entity` with this key now (`None`: there is none),
@@ -294,13 +303,13 @@ impl Syncline {
             .entity(entity)
             .map_err(Error::from)?;
         let (name, key) = (entity.to_string(), key.to_string());
-        Ok(live::watch(
+        Ok(self.live.watch(
             &self.inner.rt,
             &self.inner.store,
             entity,
-            move |store| store.get(&name, &key),
+            move |store, last| store.get_if_changed(&name, &key, last),
             listener,
-        ))
+        )?)
     }
 
     /// Events (syncs started, completed, failed; network changes). A receiver that falls more

@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 use rusqlite::{Connection, Transaction};
 use syncline_protocol::{EntitySchema, FieldDef, Op, Value, WireFields};
 
+use super::fingerprint::{Fingerprint, Fingerprinter};
 use super::outbox;
 use super::sql::{self, EntitySql, OnExisting, MAX_KEY_LEN};
 use crate::error::{Error, Result};
@@ -145,23 +146,35 @@ pub(crate) fn page_sql(e: &EntitySchema, query: &Query) -> Result<(String, Vec<V
     Ok((EntitySql::of(e).select_page(&filters, &sort), args))
 }
 
-/// Keys looked up in one statement when reading sync states (well under SQLite's limit of bound
+/// The sizes of the key lists sync states are looked up with: a page's keys are padded (with
+/// nulls, which match nothing) to the next one, so a few statements serve every page size and
+/// stay prepared. The last is the most a statement takes (well under SQLite's limit of bound
 /// parameters).
-const STATE_BATCH: usize = 500;
+const KEY_LISTS: [usize; 8] = [8, 16, 32, 64, 128, 256, 512, 1000];
 
-/// Sets each record's sync state from the conflict inbox and the outbox: two lookups by
-/// `(entity, key)` per batch of records, after the page is read, so a query's cost does not
-/// grow with the outbox.
-pub(crate) fn with_states(
+/// The sync states of the records of `e` with these keys that are not synced, from the conflict
+/// inbox and the outbox: two lookups by `(entity, key)` per list of keys, so a query's cost does
+/// not grow with the outbox.
+fn states(
     conn: &Connection,
     e: &EntitySchema,
-    records: &mut [Record],
-) -> Result<()> {
+    keys: &[&str],
+) -> Result<HashMap<String, RecordState>> {
     let mut states: HashMap<String, RecordState> = HashMap::new();
-    for batch in records.chunks(STATE_BATCH) {
-        let marks = vec!["?"; batch.len()].join(", ");
-        let mut args: Vec<&str> = vec![e.name.as_str()];
-        args.extend(batch.iter().map(|r| r.key.as_str()));
+    // Most of the time nothing of the entity waits (after a sync, during a first one): two
+    // probes then answer for the whole page.
+    if keys.is_empty() || !any_unsynced(conn, e)? {
+        return Ok(states);
+    }
+    for batch in keys.chunks(KEY_LISTS[KEY_LISTS.len() - 1]) {
+        let size = KEY_LISTS
+            .into_iter()
+            .find(|&n| n >= batch.len())
+            .unwrap_or(batch.len());
+        let marks = vec!["?"; size].join(", ");
+        let mut args: Vec<Option<&str>> = vec![Some(e.name.as_str())];
+        args.extend(batch.iter().map(|k| Some(*k)));
+        args.resize(size + 1, None);
         // Quarantined wins over pending, and a conflict over both.
         let mut stmt = conn.prepare_cached(&format!(
             "SELECT key, MAX(state = 'quarantined') AS quarantined FROM outbox
@@ -184,6 +197,27 @@ pub(crate) fn with_states(
             states.insert(row.get("key")?, RecordState::InConflict);
         }
     }
+    Ok(states)
+}
+
+/// Whether any record of `e` has a mutation in the outbox or a conflict in the inbox.
+fn any_unsynced(conn: &Connection, e: &EntitySchema) -> Result<bool> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT EXISTS (SELECT 1 FROM outbox INDEXED BY outbox_by_record WHERE entity = ?1)
+                 OR EXISTS (SELECT 1 FROM conflicts WHERE entity = ?1)",
+        )?
+        .query_row([&e.name], |row| row.get(0))?)
+}
+
+/// Sets each record's sync state (see [`states`]).
+pub(crate) fn with_states(
+    conn: &Connection,
+    e: &EntitySchema,
+    records: &mut [Record],
+) -> Result<()> {
+    let keys: Vec<&str> = records.iter().map(|r| r.key.as_str()).collect();
+    let states = states(conn, e, &keys)?;
     for record in records {
         record.state = Some(
             states
@@ -191,6 +225,66 @@ pub(crate) fn with_states(
                 .copied()
                 .unwrap_or(RecordState::Synced),
         );
+    }
+    Ok(())
+}
+
+/// The fingerprint of the page `query` selects (its rows as stored, whether another page
+/// follows, each record's sync state), read without decoding a record.
+pub(crate) fn page_fingerprint(
+    conn: &Connection,
+    e: &EntitySchema,
+    query: &Query,
+) -> Result<Fingerprint> {
+    let (sql, args) = page_sql(e, query)?;
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let mut rows = stmt.query(sql::params(&args))?;
+    let columns = EntitySql::of(e).column_count();
+    let mut fingerprint = Fingerprinter::new();
+    let mut keys: Vec<String> = Vec::new();
+    while let Some(row) = rows.next()? {
+        if keys.len() == query.limit as usize {
+            fingerprint.mark(b'+');
+            break;
+        }
+        keys.push(row.get(0)?);
+        fingerprint.row(row, columns)?;
+    }
+    let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+    add_states(conn, e, &keys, &mut fingerprint)?;
+    Ok(fingerprint.finish())
+}
+
+/// The fingerprint of the record of `e` with `key` (or of its absence) and its sync state.
+pub(crate) fn record_fingerprint(
+    conn: &Connection,
+    e: &EntitySchema,
+    key: &str,
+) -> Result<Fingerprint> {
+    let table = EntitySql::of(e);
+    let mut stmt = conn.prepare_cached(&table.select_by_key())?;
+    let mut rows = stmt.query([key])?;
+    let mut fingerprint = Fingerprinter::new();
+    match rows.next()? {
+        Some(row) => {
+            fingerprint.row(row, table.column_count())?;
+            add_states(conn, e, &[key], &mut fingerprint)?;
+        }
+        None => fingerprint.mark(b'0'),
+    }
+    Ok(fingerprint.finish())
+}
+
+/// Adds the sync state of each of `keys`, in order.
+fn add_states(
+    conn: &Connection,
+    e: &EntitySchema,
+    keys: &[&str],
+    fingerprint: &mut Fingerprinter,
+) -> Result<()> {
+    let states = states(conn, e, keys)?;
+    for key in keys {
+        fingerprint.state(states.get(*key).copied().unwrap_or(RecordState::Synced));
     }
     Ok(())
 }

@@ -93,6 +93,11 @@ impl<'a> EntitySql<'a> {
         cols
     }
 
+    /// How many columns a `SELECT` of a record reads (key, version, every field).
+    pub(crate) fn column_count(&self) -> usize {
+        2 + self.e.fields.len()
+    }
+
     /// `SELECT` of every column, followed by `tail` (a `WHERE`).
     fn select(&self, tail: &str) -> String {
         format!(
@@ -276,6 +281,8 @@ impl<'a> EntitySql<'a> {
     pub(crate) fn record(&self, row: &rusqlite::Row<'_>) -> Result<Record> {
         let mut record = Record::new(row.get::<_, String>(0)?);
         record.version = row.get(1)?;
+        // Sized once: growing a map rehashes every field already in it.
+        record.values.reserve(self.e.fields.len());
         for (i, def) in self.e.fields.iter().enumerate() {
             let v = from_sql(def, row.get_ref(i + 2)?)?;
             if v != Value::Null {
