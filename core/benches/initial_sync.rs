@@ -15,8 +15,9 @@
 //! p99.9 and max. `SYNCLINE_BENCH_CALLS=0` skips them.
 //!
 //! Last, the same initial sync with 0 and with 100 live queries on `tasks` open in the client
-//! (a page of 50 each in key order, as list screens would hold), alternating, to show what
-//! watchers cost a sync. `SYNCLINE_BENCH_WATCHERS=0` skips it.
+//! (each its own query: pages of 50 to 99 tasks in key order, newest or oldest first, as list
+//! screens would hold), alternating, to show what watchers cost a sync and how many calls they
+//! get during it. `SYNCLINE_BENCH_WATCHERS=0` skips it.
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
