@@ -102,6 +102,8 @@ fn main() {
     println!("| measured | samples | p50 ms | p99 ms | max ms |");
     println!("|---|---:|---:|---:|---:|");
     println!("| insert called → watcher's call | {samples} | {p50:.2} | {p99:.2} | {max:.2} |");
-    println!("| the insert alone (called → returned) | {samples} | {i50:.2} | {i99:.2} | {imax:.2} |");
+    println!(
+        "| the insert alone (called → returned) | {samples} | {i50:.2} | {i99:.2} | {imax:.2} |"
+    );
     println!("| the query alone (baseline) | {samples} | {q50:.2} | {q99:.2} | {qmax:.2} |");
 }
