@@ -1,8 +1,7 @@
 //! Bearer-token authentication: reading the `Authorization` header and checking a token against
 //! the store (unknown or revoked → `unauthorized`, past its expiry → `token_expired`).
 
-use rusqlite::OptionalExtension;
-
+use crate::db::Param;
 use crate::store::{now_ms, Store, StoreError};
 
 /// Why a request is not authenticated.
@@ -30,13 +29,11 @@ pub fn bearer_token(header: &str) -> Option<&str> {
 impl Store {
     /// The user a token belongs to, if it is known, not revoked and not expired.
     pub fn authenticate(&self, token: &str) -> Result<String, AuthError> {
-        let found: Option<(String, Option<i64>, bool)> = self.with_reader(|c| {
-            Ok::<_, StoreError>(
-                c.prepare_cached(
-                    "SELECT user_id, expires_at, revoked FROM tokens WHERE token = ?1",
-                )?
-                .query_row([token], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-                .optional()?,
+        let found = self.with_reader(|tx| {
+            tx.query_opt(
+                "SELECT user_id, expires_at, revoked FROM tokens WHERE token = ?1",
+                &[Param::Text(token)],
+                |r| Ok((r.text(0)?.to_string(), r.opt_int(1)?, r.bool(2)?)),
             )
         })?;
         match found {

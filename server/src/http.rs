@@ -484,7 +484,7 @@ where
     if let Ok(addr) = listener.local_addr() {
         log::info!(
             "serving the sync protocol on http://{addr} (database {})",
-            store.path().display()
+            store.describe()
         );
     }
     // Pages are streamed in chunks: without TCP_NODELAY the last chunk would wait for the

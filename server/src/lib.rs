@@ -12,6 +12,7 @@
 #![warn(missing_docs)]
 
 pub mod auth;
+pub mod db;
 pub mod demo;
 pub mod entities;
 pub mod http;
@@ -21,6 +22,7 @@ pub mod store;
 #[cfg(feature = "testing")]
 pub mod testing;
 
+pub use db::Location;
 pub use demo::seed_demo;
 pub use entities::{ScopeRule, ServedEntity, ServerSchema};
 pub use http::{router, serve};

@@ -1,23 +1,25 @@
-//! `syncline-server`: runs the reference sync server on a SQLite file.
+//! `syncline-server`: runs the reference sync server on an embedded SQLite file or on
+//! PostgreSQL.
 //!
 //! ```text
-//! syncline-server [--db syncline-server.db] [--listen 127.0.0.1:8787] [--seed-demo]
+//! syncline-server [--db syncline-server.db | --db postgres://…] [--listen 127.0.0.1:8787] [--seed-demo]
 //! ```
 //! Logging goes through `env_logger` (`RUST_LOG`, default `info`).
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
-use syncline_server::{seed_demo, serve, Store};
+use syncline_server::{seed_demo, serve, Location, Store};
 
 /// Syncline's reference sync server.
 #[derive(Debug, Parser)]
 #[command(version, about)]
 struct Args {
-    /// SQLite database file (created if missing).
-    #[arg(long, default_value = "syncline-server.db")]
-    db: PathBuf,
+    /// Where the data lives: a SQLite file (created if missing) or a PostgreSQL URL
+    /// (`postgres://user:password@host:port/database`; the database must exist, the server
+    /// creates its tables). Several server instances may share one PostgreSQL database.
+    #[arg(long, default_value = "syncline-server.db", env = "SYNCLINE_DB")]
+    db: String,
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:8787")]
     listen: String,
@@ -51,8 +53,14 @@ async fn shutdown_signal() {
 }
 
 fn run(args: Args) -> Result<(), String> {
-    let store = Store::open_sample(&args.db)
-        .map_err(|e| format!("cannot open {}: {e}", args.db.display()))?;
+    let location = Location::parse(&args.db);
+    let store = Store::open_sample(location.clone()).map_err(|e| {
+        let what = match &location {
+            Location::Sqlite(path) => path.display().to_string(),
+            Location::Postgres(_) => "the PostgreSQL database".to_string(),
+        };
+        format!("cannot open {what}: {e}")
+    })?;
     if args.seed_demo {
         let seed = seed_demo(&store).map_err(|e| format!("cannot seed the demo data: {e}"))?;
         println!(

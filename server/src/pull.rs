@@ -9,9 +9,9 @@
 use std::io::Write;
 use std::ops::Range;
 
-use rusqlite::{params, Connection};
 use syncline_protocol::{PullPage, PullRequest, MAX_PULL_LIMIT};
 
+use crate::db::{Next, Param, Row, Tx};
 use crate::store::{Ent, Store, StoreError};
 
 /// Why a pull was refused.
@@ -32,12 +32,6 @@ pub enum PullError {
     /// The page could not be written out (the client went away).
     #[error("sending the page: {0}")]
     Io(#[from] std::io::Error),
-}
-
-impl From<rusqlite::Error> for PullError {
-    fn from(e: rusqlite::Error) -> Self {
-        PullError::Store(StoreError::Sqlite(e))
-    }
 }
 
 const RECORDS_SQL: &str = "SELECT position, key, version, deleted, data FROM records
@@ -122,7 +116,7 @@ impl Store {
         let ent = self
             .ent(&plan.entity)
             .ok_or_else(|| PullError::UnknownEntity(plan.entity.clone()))?;
-        self.with_reader(|c| write_page(c, ent, user_id, plan, sink))
+        self.with_reader(|tx| write_page(tx, ent, user_id, plan, sink))
     }
 
     /// One page of changes for `user_id`, as the JSON body of a [`PullPage`].
@@ -141,7 +135,7 @@ impl Store {
 }
 
 fn write_page(
-    c: &Connection,
+    tx: &mut dyn Tx,
     ent: Ent<'_>,
     user_id: &str,
     plan: &PullPlan,
@@ -149,13 +143,15 @@ fn write_page(
 ) -> Result<(), PullError> {
     let (cursor, limit) = (plan.cursor, plan.limit);
     let fetch = (limit + 1) as i64;
-    let departures: Vec<(i64, String, i64)> = {
-        let mut stmt = c.prepare_cached(DEPARTURES_SQL)?;
-        let rows = stmt.query_map(params![ent.name(), cursor, user_id, fetch], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-        })?;
-        rows.collect::<Result<_, _>>()?
-    };
+    let params = [
+        Param::Text(ent.name()),
+        Param::Int(cursor),
+        Param::Text(user_id),
+        Param::Int(fetch),
+    ];
+    let departures: Vec<(i64, String, i64)> = tx.query_all(DEPARTURES_SQL, &params, |r| {
+        Ok((r.int(0)?, r.text(1)?.to_string(), r.int(2)?))
+    })?;
 
     let mut out: Vec<u8> = Vec::with_capacity(STAGE_BYTES + 4096);
     out.extend_from_slice(b"{\"entity\":");
@@ -165,40 +161,33 @@ fn write_page(
     out.extend_from_slice(b",\"upserts\":[");
     let mut tombs: Vec<u8> = Vec::new();
 
-    let mut stmt = c.prepare_cached(RECORDS_SQL)?;
-    let mut rows = stmt.query(params![ent.name(), cursor, user_id, fetch])?;
     let mut ranges: Vec<Range<usize>> = Vec::with_capacity(ent.layout.width);
     let mut itoa_buf = itoa::Buffer::new();
     let (mut emitted, mut upserts, mut end, mut has_more) = (0usize, 0usize, cursor, false);
     let mut next_dep = departures.iter().peekable();
-    'rows: loop {
-        let row = rows.next()?;
-        let position: Option<i64> = row.map(|r| r.get(0)).transpose()?;
-        while let Some((dep_pos, key, version)) =
-            next_dep.next_if(|d| position.is_none_or(|p| d.0 < p))
-        {
+    // Records and departures are merged in position order; each row is copied straight from
+    // the database's buffer into the page.
+    let mut step = |r: &dyn Row| -> Result<Next, PullError> {
+        let position = r.int(0)?;
+        while let Some((dep_pos, key, version)) = next_dep.next_if(|d| d.0 < position) {
             if emitted == limit {
                 has_more = true;
-                break 'rows;
+                return Ok(Next::Stop);
             }
             write_tombstone(&mut tombs, key.as_bytes(), *version, &mut itoa_buf)?;
             end = *dep_pos;
             emitted += 1;
         }
-        let (Some(r), Some(position)) = (row, position) else {
-            break;
-        };
         if emitted == limit {
             has_more = true;
-            break;
+            return Ok(Next::Stop);
         }
-        let key = r.get_ref(1)?.as_bytes().map_err(corrupt)?;
-        let version: i64 = r.get(2)?;
-        let deleted: bool = r.get(3)?;
-        if deleted {
+        let key = r.text(1)?.as_bytes();
+        let version = r.int(2)?;
+        if r.bool(3)? {
             write_tombstone(&mut tombs, key, version, &mut itoa_buf)?;
         } else {
-            let data = r.get_ref(4)?.as_bytes().map_err(corrupt)?;
+            let data = r.text(4)?.as_bytes();
             if split_array(data, &mut ranges).is_none() {
                 let key = String::from_utf8_lossy(key);
                 return Err(
@@ -228,6 +217,30 @@ fn write_page(
         }
         end = position;
         emitted += 1;
+        Ok(Next::Continue)
+    };
+    // The row callback can only fail with a store error; a failure of the sink is kept aside
+    // and the query stopped.
+    let mut failure = None;
+    tx.query(RECORDS_SQL, &params, &mut |r| match step(r) {
+        Ok(next) => Ok(next),
+        Err(PullError::Store(e)) => Err(e),
+        Err(other) => {
+            failure = Some(other);
+            Err(StoreError::RolledBack)
+        }
+    })
+    .map_err(|e| failure.take().unwrap_or(PullError::Store(e)))?;
+    if !has_more {
+        for (dep_pos, key, version) in next_dep {
+            if emitted == limit {
+                has_more = true;
+                break;
+            }
+            write_tombstone(&mut tombs, key.as_bytes(), *version, &mut itoa_buf)?;
+            end = *dep_pos;
+            emitted += 1;
+        }
     }
     out.extend_from_slice(b"],\"tombstones\":[");
     out.extend_from_slice(&tombs);
@@ -237,10 +250,6 @@ fn write_page(
     sink.write_all(&out)?;
     sink.flush()?;
     Ok(())
-}
-
-fn corrupt(e: rusqlite::types::FromSqlError) -> PullError {
-    PullError::Store(StoreError::Corrupt(e.to_string()))
 }
 
 fn write_tombstone(
@@ -412,25 +421,21 @@ mod tests {
 mod plan_tests {
     use super::*;
 
-    fn plan(c: &Connection, sql: &str) -> String {
-        let mut stmt = c
-            .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
-            .expect("explain");
-        let rows = stmt
-            .query_map(params!["tasks", 0, "u", 10], |r| r.get::<_, String>(3))
-            .expect("plan");
-        rows.map(|r| r.expect("row")).collect::<Vec<_>>().join("\n")
-    }
-
     #[test]
     fn the_pull_scans_the_position_index_in_order() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let s = Store::open_sample(dir.path().join("p.db")).expect("open");
-        let p = s
-            .with_reader(|c| Ok::<_, StoreError>((plan(c, RECORDS_SQL), plan(c, DEPARTURES_SQL))))
-            .expect("plans");
-        println!("records:\n{}\ndepartures:\n{}", p.0, p.1);
-        assert!(p.0.contains("records_by_entity_position"), "{}", p.0);
-        assert!(!p.0.contains("TEMP B-TREE"), "no sort: {}", p.0);
+        let path = dir.path().join("p.db");
+        let _s = Store::open_sample(path.as_path()).expect("open");
+        let params = [
+            Param::Text("tasks"),
+            Param::Int(0),
+            Param::Text("u"),
+            Param::Int(10),
+        ];
+        let records = crate::db::sqlite::explain(&path, RECORDS_SQL, &params).expect("plan");
+        let departures = crate::db::sqlite::explain(&path, DEPARTURES_SQL, &params).expect("plan");
+        println!("records:\n{records}\ndepartures:\n{departures}");
+        assert!(records.contains("records_by_entity_position"), "{records}");
+        assert!(!records.contains("TEMP B-TREE"), "no sort: {records}");
     }
 }

@@ -5,7 +5,6 @@
 
 use std::collections::{HashMap, HashSet};
 
-use rusqlite::{params, OptionalExtension, Transaction};
 use serde_json::Value as Json;
 use syncline_protocol::SyncMode;
 use syncline_protocol::{
@@ -13,6 +12,7 @@ use syncline_protocol::{
     MAX_PUSH_MUTATIONS,
 };
 
+use crate::db::{Param, Tx};
 use crate::store::{
     load_row, now_ms, save_row, Ent, FieldProblem, NextState, Row, Store, StoreError, MAX_KEY_LEN,
 };
@@ -86,17 +86,16 @@ impl Store {
 
 fn push_in(
     store: &Store,
-    tx: &Transaction<'_>,
+    tx: &mut dyn Tx,
     user_id: &str,
     req: &PushRequest,
 ) -> Result<Vec<MutationResult>, PushError> {
     let client = &req.client_id;
-    let bound: Option<String> = tx
-        .prepare_cached("SELECT user_id FROM clients WHERE client_id = ?1")
-        .map_err(StoreError::from)?
-        .query_row([client], |r| r.get(0))
-        .optional()
-        .map_err(StoreError::from)?;
+    let bound = tx.query_opt(
+        "SELECT user_id FROM clients WHERE client_id = ?1",
+        &[Param::Text(client)],
+        |r| Ok(r.text(0)?.to_string()),
+    )?;
     match bound {
         Some(owner) if owner == user_id => {}
         Some(_) => {
@@ -105,12 +104,14 @@ fn push_in(
             ))
         }
         None => {
-            tx.prepare_cached(
+            tx.execute(
                 "INSERT INTO clients (client_id, user_id, created_at) VALUES (?1, ?2, ?3)",
-            )
-            .map_err(StoreError::from)?
-            .execute(params![client, user_id, now_ms()])
-            .map_err(StoreError::from)?;
+                &[
+                    Param::Text(client),
+                    Param::Text(user_id),
+                    Param::Int(now_ms()),
+                ],
+            )?;
         }
     }
     // The mark of each entity in the batch, and the batch's lowest seq of it: clients only ever
@@ -120,20 +121,19 @@ fn push_in(
         if marks.contains_key(m.entity.as_str()) {
             continue;
         }
-        let mark: Option<i64> = tx
-            .prepare_cached(
-                "SELECT last_seq FROM client_marks WHERE client_id = ?1 AND entity = ?2",
-            )
-            .map_err(StoreError::from)?
-            .query_row(params![client, m.entity], |r| r.get(0))
-            .optional()
-            .map_err(StoreError::from)?;
-        tx.prepare_cached(
+        let mark = tx.query_opt(
+            "SELECT last_seq FROM client_marks WHERE client_id = ?1 AND entity = ?2",
+            &[Param::Text(client), Param::Text(&m.entity)],
+            |r| r.int(0),
+        )?;
+        tx.execute(
             "DELETE FROM push_results WHERE client_id = ?1 AND entity = ?2 AND seq < ?3",
-        )
-        .map_err(StoreError::from)?
-        .execute(params![client, m.entity, m.seq as i64])
-        .map_err(StoreError::from)?;
+            &[
+                Param::Text(client),
+                Param::Text(&m.entity),
+                Param::Int(m.seq as i64),
+            ],
+        )?;
         marks.insert(m.entity.as_str(), mark);
     }
     let scopes = crate::store::user_scopes(tx, user_id)?;
@@ -144,14 +144,13 @@ fn push_in(
         let mark = marks.get(m.entity.as_str()).copied().flatten();
         if mark.is_some_and(|last| seq <= last) {
             replayed += 1;
-            let stored: Option<String> = tx
-                .prepare_cached("SELECT result FROM push_results WHERE client_id = ?1 AND seq = ?2")
-                .map_err(StoreError::from)?
-                .query_row(params![client, seq], |r| r.get(0))
-                .optional()
-                .map_err(StoreError::from)?;
+            let stored = tx.query_opt(
+                "SELECT result FROM push_results WHERE client_id = ?1 AND seq = ?2",
+                &[Param::Text(client), Param::Int(seq)],
+                |r| Ok(serde_json::from_str::<MutationResult>(r.text(0)?)?),
+            )?;
             let result = match stored {
-                Some(text) => serde_json::from_str(&text).map_err(StoreError::from)?,
+                Some(result) => result,
                 None => MutationResult {
                     mutation_id: m.mutation_id.clone(),
                     seq: m.seq,
@@ -175,19 +174,21 @@ fn push_in(
             outcome,
         };
         let text = serde_json::to_string(&result).map_err(StoreError::from)?;
-        tx.prepare_cached(
-            "INSERT OR REPLACE INTO push_results (client_id, seq, entity, result) VALUES (?1, ?2, ?3, ?4)",
-        )
-        .map_err(StoreError::from)?
-        .execute(params![client, seq, m.entity, text])
-        .map_err(StoreError::from)?;
-        tx.prepare_cached(
+        tx.execute(
+            "INSERT INTO push_results (client_id, seq, entity, result) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (client_id, seq) DO UPDATE SET entity = excluded.entity, result = excluded.result",
+            &[
+                Param::Text(client),
+                Param::Int(seq),
+                Param::Text(&m.entity),
+                Param::Text(&text),
+            ],
+        )?;
+        tx.execute(
             "INSERT INTO client_marks (client_id, entity, last_seq) VALUES (?1, ?2, ?3)
              ON CONFLICT (client_id, entity) DO UPDATE SET last_seq = excluded.last_seq",
-        )
-        .map_err(StoreError::from)?
-        .execute(params![client, m.entity, seq])
-        .map_err(StoreError::from)?;
+            &[Param::Text(client), Param::Text(&m.entity), Param::Int(seq)],
+        )?;
         marks.insert(m.entity.as_str(), Some(seq));
         results.push(result);
     }
@@ -199,7 +200,7 @@ fn push_in(
 /// are errors.
 fn apply(
     store: &Store,
-    tx: &Transaction<'_>,
+    tx: &mut dyn Tx,
     scopes: &HashSet<String>,
     client: &str,
     m: &syncline_protocol::Mutation,
@@ -370,7 +371,7 @@ fn missing_field(ent: Ent<'_>, field: &str) -> Outcome {
 }
 
 fn insert_new(
-    tx: &Transaction<'_>,
+    tx: &mut dyn Tx,
     ent: Ent<'_>,
     client: &str,
     m: &syncline_protocol::Mutation,
@@ -397,7 +398,7 @@ fn insert_new(
 /// or one outside the user's scope.
 #[allow(clippy::too_many_arguments)] // one call per kind of write; a struct would only rename them
 fn write_fields(
-    tx: &Transaction<'_>,
+    tx: &mut dyn Tx,
     ent: Ent<'_>,
     client: &str,
     m: &syncline_protocol::Mutation,

@@ -11,101 +11,18 @@
 //! `layout`, so reordering or adding declared fields never misreads stored arrays.
 
 use std::collections::HashSet;
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::path::Path;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
 use serde_json::{Map, Value as Json};
 use syncline_protocol::Value;
 
+use crate::db::{self, Database, Location, Param, Tx};
 use crate::entities::{EntityDef, ScopeRule, ServerSchema};
-
-/// Schema migrations, applied in order; `PRAGMA user_version` counts the applied ones.
-const MIGRATIONS: &[&str] = &[r#"
-CREATE TABLE users (
-    user_id    TEXT PRIMARY KEY,
-    created_at INTEGER NOT NULL
-) WITHOUT ROWID;
-
-CREATE TABLE tokens (
-    token      TEXT PRIMARY KEY,
-    user_id    TEXT NOT NULL REFERENCES users(user_id) ON DELETE CASCADE,
-    created_at INTEGER NOT NULL,
-    expires_at INTEGER,
-    revoked    INTEGER NOT NULL DEFAULT 0
-) WITHOUT ROWID;
-
-CREATE TABLE memberships (
-    user_id    TEXT NOT NULL REFERENCES users(user_id) ON DELETE CASCADE,
-    project_id TEXT NOT NULL,
-    PRIMARY KEY (user_id, project_id)
-) WITHOUT ROWID;
-
-CREATE TABLE clients (
-    client_id  TEXT PRIMARY KEY,
-    user_id    TEXT NOT NULL REFERENCES users(user_id) ON DELETE CASCADE,
-    created_at INTEGER NOT NULL
-) WITHOUT ROWID;
-
--- Highest seq applied per client and entity: clients sync entities (units) independently.
-CREATE TABLE client_marks (
-    client_id TEXT NOT NULL REFERENCES clients(client_id) ON DELETE CASCADE,
-    entity    TEXT NOT NULL,
-    last_seq  INTEGER NOT NULL,
-    PRIMARY KEY (client_id, entity)
-) WITHOUT ROWID;
-
-CREATE TABLE push_results (
-    client_id TEXT NOT NULL REFERENCES clients(client_id) ON DELETE CASCADE,
-    seq       INTEGER NOT NULL,
-    entity    TEXT NOT NULL,
-    result    TEXT NOT NULL,
-    PRIMARY KEY (client_id, seq)
-) WITHOUT ROWID;
-
-CREATE TABLE counters (
-    name  TEXT PRIMARY KEY,
-    value INTEGER NOT NULL
-) WITHOUT ROWID;
-INSERT INTO counters (name, value) VALUES ('position', 0);
-
-CREATE TABLE layout (
-    entity TEXT NOT NULL,
-    field  TEXT NOT NULL,
-    slot   INTEGER NOT NULL,
-    PRIMARY KEY (entity, field)
-) WITHOUT ROWID;
-
-CREATE TABLE records (
-    position INTEGER PRIMARY KEY,
-    entity   TEXT NOT NULL,
-    key      TEXT NOT NULL,
-    scope    TEXT NOT NULL,
-    version  INTEGER NOT NULL,
-    deleted  INTEGER NOT NULL DEFAULT 0,
-    data     TEXT NOT NULL,
-    writer   TEXT             -- client id of the last change; NULL when made on the server
-);
-CREATE UNIQUE INDEX records_by_key ON records (entity, key);
-CREATE INDEX records_by_entity_position ON records (entity, position);
-
-CREATE TABLE departures (
-    entity    TEXT NOT NULL,
-    key       TEXT NOT NULL,
-    old_scope TEXT NOT NULL,
-    version   INTEGER NOT NULL,
-    position  INTEGER NOT NULL,
-    PRIMARY KEY (entity, key, old_scope)
-) WITHOUT ROWID;
-CREATE INDEX departures_by_entity_position ON departures (entity, position);
-"#];
 
 /// Longest record key accepted, in bytes.
 pub const MAX_KEY_LEN: usize = 256;
-
-/// Idle read connections kept open.
-const MAX_IDLE_READERS: usize = 4;
 
 /// What a store operation can fail with.
 #[derive(Debug, thiserror::Error)]
@@ -113,6 +30,12 @@ pub enum StoreError {
     /// SQLite failed.
     #[error("database: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    /// PostgreSQL failed (or no connection could be had).
+    #[error("database: {0}")]
+    Postgres(String),
+    /// A transaction's work failed and asked to roll back (its own error is returned instead).
+    #[error("the transaction was rolled back")]
+    RolledBack,
     /// A JSON value could not be encoded or decoded.
     #[error("json: {0}")]
     Json(#[from] serde_json::Error),
@@ -300,15 +223,13 @@ pub(crate) struct Row {
 }
 
 struct Inner {
-    path: PathBuf,
+    db: Box<dyn Database>,
     schema: ServerSchema,
     layouts: Vec<Layout>,
-    writer: Mutex<Connection>,
-    readers: Mutex<Vec<Connection>>,
 }
 
-/// The server's database. Cheap to clone (shared); all methods block, so async code calls them
-/// from `spawn_blocking`.
+/// The server's data, on either database ([`Location`]). Cheap to clone (shared); all methods
+/// block, so async code calls them from `spawn_blocking`.
 #[derive(Clone)]
 pub struct Store {
     inner: Arc<Inner>,
@@ -317,7 +238,7 @@ pub struct Store {
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Store")
-            .field("path", &self.inner.path)
+            .field("db", &self.inner.db.describe())
             .finish()
     }
 }
@@ -329,66 +250,21 @@ pub(crate) fn now_ms() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
-fn open_connection(path: &Path) -> Result<Connection, StoreError> {
-    let conn = Connection::open(path)?;
-    conn.busy_timeout(Duration::from_secs(10))?;
-    let _mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
-    // A push is acknowledged only once durable: the client then forgets it.
-    conn.pragma_update(None, "synchronous", "FULL")?;
-    conn.pragma_update(None, "foreign_keys", "ON")?;
-    // The WAL shrinks back after a big write (a bulk insert) is checkpointed.
-    conn.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)?;
-    conn.set_prepared_statement_cache_capacity(64);
-    Ok(conn)
-}
-
-fn open_reader(path: &Path) -> Result<Connection, StoreError> {
-    let conn = open_connection(path)?;
-    conn.pragma_update(None, "query_only", "ON")?;
-    conn.pragma_update(None, "mmap_size", 256 * 1024 * 1024)?;
-    conn.pragma_update(None, "cache_size", -16 * 1024)?;
-    Ok(conn)
-}
-
-fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let found: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-    let applied = usize::try_from(found).unwrap_or(usize::MAX);
-    if applied > MIGRATIONS.len() {
-        return Err(StoreError::TooNew {
-            found,
-            known: MIGRATIONS.len(),
-        });
-    }
-    for (i, sql) in MIGRATIONS.iter().enumerate().skip(applied) {
-        log::info!("migrating the database to schema version {}", i + 1);
-        tx.execute_batch(sql)?;
-    }
-    tx.pragma_update(None, "user_version", MIGRATIONS.len() as i64)?;
-    tx.commit()?;
-    Ok(())
-}
-
 /// Reads the storage slots of every served entity, giving new fields fresh slots.
-fn load_layouts(conn: &mut Connection, schema: &ServerSchema) -> Result<Vec<Layout>, StoreError> {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+fn load_layouts(tx: &mut dyn Tx, schema: &ServerSchema) -> Result<Vec<Layout>, StoreError> {
     let mut layouts = Vec::with_capacity(schema.entities().len());
     for e in schema.entities() {
-        let mut known: Vec<(String, usize)> = {
-            let mut stmt = tx.prepare("SELECT field, slot FROM layout WHERE entity = ?1")?;
-            let rows = stmt.query_map([e.name()], |r| {
-                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
-            })?;
-            let mut v = Vec::new();
-            for row in rows {
-                let (field, slot) = row?;
-                let slot = usize::try_from(slot).map_err(|_| {
+        let mut known: Vec<(String, usize)> = tx.query_all(
+            "SELECT field, slot FROM layout WHERE entity = ?1",
+            &[Param::Text(e.name())],
+            |r| {
+                let field = r.text(0)?.to_string();
+                let slot = usize::try_from(r.int(1)?).map_err(|_| {
                     StoreError::Corrupt(format!("negative slot for {}.{field}", e.name()))
                 })?;
-                v.push((field, slot));
-            }
-            v
-        };
+                Ok((field, slot))
+            },
+        )?;
         let mut width = known.iter().map(|(_, s)| s + 1).max().unwrap_or(0);
         let mut slots = Vec::with_capacity(e.schema.fields.len());
         for f in &e.schema.fields {
@@ -399,7 +275,11 @@ fn load_layouts(conn: &mut Connection, schema: &ServerSchema) -> Result<Vec<Layo
                     width += 1;
                     tx.execute(
                         "INSERT INTO layout (entity, field, slot) VALUES (?1, ?2, ?3)",
-                        params![e.name(), f.name, s as i64],
+                        &[
+                            Param::Text(e.name()),
+                            Param::Text(&f.name),
+                            Param::Int(s as i64),
+                        ],
                     )?;
                     known.push((f.name.clone(), s));
                     s
@@ -409,51 +289,45 @@ fn load_layouts(conn: &mut Connection, schema: &ServerSchema) -> Result<Vec<Layo
         }
         layouts.push(Layout { slots, width });
     }
-    tx.commit()?;
     Ok(layouts)
 }
 
-/// Takes `n` fresh change-log positions; returns the first.
-pub(crate) fn reserve_positions(conn: &Connection, n: i64) -> Result<i64, StoreError> {
-    let last: i64 = conn
-        .prepare_cached(
+/// Takes `n` fresh change-log positions; returns the first. Only write transactions call it,
+/// and they are serialized (`db/mod.rs`), so positions commit in the order they are taken.
+pub(crate) fn reserve_positions(tx: &mut dyn Tx, n: i64) -> Result<i64, StoreError> {
+    let last = tx
+        .query_opt(
             "UPDATE counters SET value = value + ?1 WHERE name = 'position' RETURNING value",
+            &[Param::Int(n)],
+            |r| r.int(0),
         )?
-        .query_row([n], |r| r.get(0))?;
+        .ok_or_else(|| StoreError::Corrupt("the change-log counter is missing".into()))?;
     Ok(last - n + 1)
 }
 
 /// The stored state of a record, deleted or not.
 pub(crate) fn load_row(
-    conn: &Connection,
+    tx: &mut dyn Tx,
     ent: Ent<'_>,
     key: &str,
 ) -> Result<Option<Row>, StoreError> {
-    let found = conn
-        .prepare_cached(
-            "SELECT scope, version, deleted, data, writer FROM records WHERE entity = ?1 AND key = ?2",
-        )?
-        .query_row(params![ent.name(), key], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, i64>(1)?,
-                r.get::<_, bool>(2)?,
-                r.get::<_, String>(3)?,
-                r.get::<_, Option<String>>(4)?,
-            ))
-        })
-        .optional()?;
-    let Some((scope, version, deleted, text, writer)) = found else {
-        return Ok(None);
-    };
-    let mut data: Vec<Json> = serde_json::from_str(&text)?;
-    data.resize(ent.layout.width, Json::Null);
-    Ok(Some(Row {
-        scope,
-        version,
-        deleted,
-        data,
-        writer,
+    let found = tx.query_opt(
+        "SELECT scope, version, deleted, data, writer FROM records WHERE entity = ?1 AND key = ?2",
+        &[Param::Text(ent.name()), Param::Text(key)],
+        |r| {
+            let data: Vec<Json> = serde_json::from_str(r.text(3)?)?;
+            Ok(Row {
+                scope: r.text(0)?.to_string(),
+                version: r.int(1)?,
+                deleted: r.bool(2)?,
+                data,
+                writer: r.opt_text(4)?.map(str::to_string),
+            })
+        },
+    )?;
+    Ok(found.map(|mut row| {
+        row.data.resize(ent.layout.width, Json::Null);
+        row
     }))
 }
 
@@ -472,7 +346,7 @@ pub(crate) struct NextState<'a> {
 /// Writes a record's new state: version +1 (1 when new), a fresh change-log position, and a
 /// departure when its scope changed. Returns the new version.
 pub(crate) fn save_row(
-    conn: &Connection,
+    tx: &mut dyn Tx,
     ent: Ent<'_>,
     key: &str,
     old: Option<&Row>,
@@ -485,7 +359,7 @@ pub(crate) fn save_row(
         writer,
     } = next;
     let version = old.map_or(1, |o| o.version + 1);
-    let position = reserve_positions(conn, 1)?;
+    let position = reserve_positions(tx, 1)?;
     let text = if deleted {
         "[]".to_string()
     } else {
@@ -493,91 +367,127 @@ pub(crate) fn save_row(
     };
     match old {
         Some(o) => {
-            conn.prepare_cached(
+            tx.execute(
                 "UPDATE records SET position = ?1, scope = ?2, version = ?3, deleted = ?4, data = ?5,
                  writer = ?8 WHERE entity = ?6 AND key = ?7",
-            )?
-            .execute(params![position, scope, version, deleted, text, ent.name(), key, writer])?;
+                &[
+                    Param::Int(position),
+                    Param::Text(scope),
+                    Param::Int(version),
+                    Param::Bool(deleted),
+                    Param::Text(&text),
+                    Param::Text(ent.name()),
+                    Param::Text(key),
+                    Param::OptText(writer),
+                ],
+            )?;
             if o.scope != scope {
-                conn.prepare_cached(
-                    "INSERT OR REPLACE INTO departures (entity, key, old_scope, version, position)
-                     VALUES (?1, ?2, ?3, ?4, ?5)",
-                )?
-                .execute(params![ent.name(), key, o.scope, version, position])?;
-                conn.prepare_cached(
+                tx.execute(
+                    "INSERT INTO departures (entity, key, old_scope, version, position)
+                     VALUES (?1, ?2, ?3, ?4, ?5)
+                     ON CONFLICT (entity, key, old_scope)
+                     DO UPDATE SET version = excluded.version, position = excluded.position",
+                    &[
+                        Param::Text(ent.name()),
+                        Param::Text(key),
+                        Param::Text(&o.scope),
+                        Param::Int(version),
+                        Param::Int(position),
+                    ],
+                )?;
+                tx.execute(
                     "DELETE FROM departures WHERE entity = ?1 AND key = ?2 AND old_scope = ?3",
-                )?
-                .execute(params![ent.name(), key, scope])?;
+                    &[
+                        Param::Text(ent.name()),
+                        Param::Text(key),
+                        Param::Text(scope),
+                    ],
+                )?;
             }
         }
         None => {
-            conn.prepare_cached(
+            tx.execute(
                 "INSERT INTO records (position, entity, key, scope, version, deleted, data, writer)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            )?
-            .execute(params![
-                position,
-                ent.name(),
-                key,
-                scope,
-                version,
-                deleted,
-                text,
-                writer
-            ])?;
+                &[
+                    Param::Int(position),
+                    Param::Text(ent.name()),
+                    Param::Text(key),
+                    Param::Text(scope),
+                    Param::Int(version),
+                    Param::Bool(deleted),
+                    Param::Text(&text),
+                    Param::OptText(writer),
+                ],
+            )?;
         }
     }
     Ok(version)
 }
 
 /// The projects a user is a member of.
-pub(crate) fn user_scopes(conn: &Connection, user_id: &str) -> Result<HashSet<String>, StoreError> {
-    let mut stmt = conn.prepare_cached("SELECT project_id FROM memberships WHERE user_id = ?1")?;
-    let rows = stmt.query_map([user_id], |r| r.get::<_, String>(0))?;
-    let mut out = HashSet::new();
-    for r in rows {
-        out.insert(r?);
-    }
-    Ok(out)
+pub(crate) fn user_scopes(tx: &mut dyn Tx, user_id: &str) -> Result<HashSet<String>, StoreError> {
+    Ok(tx
+        .query_all(
+            "SELECT project_id FROM memberships WHERE user_id = ?1",
+            &[Param::Text(user_id)],
+            |r| Ok(r.text(0)?.to_string()),
+        )?
+        .into_iter()
+        .collect())
+}
+
+/// Whether a user exists.
+fn has_user(tx: &mut dyn Tx, user_id: &str) -> Result<bool, StoreError> {
+    tx.exists(
+        "SELECT 1 FROM users WHERE user_id = ?1",
+        &[Param::Text(user_id)],
+    )
 }
 
 fn ttl_expiry(ttl: Option<Duration>) -> Option<i64> {
     ttl.map(|d| now_ms().saturating_add(i64::try_from(d.as_millis()).unwrap_or(i64::MAX)))
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    // A panic while holding the lock leaves SQLite consistent (an open transaction is rolled back
-    // when dropped), so a poisoned lock is still usable.
-    m.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
 impl Store {
-    /// Opens (creating if needed) the database at `path`, migrates it and records the storage
-    /// layout of `schema`'s entities.
-    pub fn open(path: impl AsRef<Path>, schema: ServerSchema) -> Result<Store, StoreError> {
-        let path = path.as_ref().to_path_buf();
-        let mut writer = open_connection(&path)?;
-        migrate(&mut writer)?;
-        let layouts = load_layouts(&mut writer, &schema)?;
+    /// Opens the database at `location` (a SQLite file, created if missing, or a PostgreSQL
+    /// URL), brings its tables up to date and records the storage layout of `schema`'s
+    /// entities.
+    pub fn open(location: impl Into<Location>, schema: ServerSchema) -> Result<Store, StoreError> {
+        let db = db::open(&location.into())?;
+        let mut layouts = Vec::new();
+        db.write(&mut |tx| {
+            layouts = load_layouts(tx, &schema)?;
+            Ok(())
+        })?;
         Ok(Store {
             inner: Arc::new(Inner {
-                path,
+                db,
                 schema,
                 layouts,
-                writer: Mutex::new(writer),
-                readers: Mutex::new(Vec::new()),
             }),
         })
     }
 
-    /// Opens the database at `path` serving the sample app's entities ([`ServerSchema::sample`]).
-    pub fn open_sample(path: impl AsRef<Path>) -> Result<Store, StoreError> {
-        Store::open(path, ServerSchema::sample()?)
+    /// Opens the database at `location` serving the sample app's entities
+    /// ([`ServerSchema::sample`]).
+    pub fn open_sample(location: impl Into<Location>) -> Result<Store, StoreError> {
+        Store::open(location, ServerSchema::sample()?)
     }
 
-    /// The database file.
-    pub fn path(&self) -> &Path {
-        &self.inner.path
+    /// The SQLite file, when the store is one.
+    pub fn path(&self) -> Option<&Path> {
+        self.inner.db.file()
+    }
+
+    /// What the database is, for logs (a PostgreSQL URL comes without its password).
+    pub fn describe(&self) -> String {
+        self.inner.db.describe()
+    }
+
+    /// Checks that the database answers (readiness).
+    pub fn ping(&self) -> Result<(), StoreError> {
+        self.inner.db.ping()
     }
 
     /// The served entities.
@@ -600,36 +510,52 @@ impl Store {
             .ok_or_else(|| StoreError::UnknownEntity(name.to_string()))
     }
 
-    /// Runs `f` on a read connection (WAL: sees the last committed state, never blocks writes).
+    /// Runs `f` in a read-only transaction (one committed snapshot; never blocks writes).
     pub(crate) fn with_reader<T, E: From<StoreError>>(
         &self,
-        f: impl FnOnce(&Connection) -> Result<T, E>,
+        f: impl FnOnce(&mut dyn Tx) -> Result<T, E>,
     ) -> Result<T, E> {
-        let pooled = lock(&self.inner.readers).pop();
-        let conn = match pooled {
-            Some(c) => c,
-            None => open_reader(&self.inner.path)?,
-        };
-        let out = f(&conn);
-        let mut idle = lock(&self.inner.readers);
-        if idle.len() < MAX_IDLE_READERS {
-            idle.push(conn);
-        }
-        out
+        self.transact(false, f)
     }
 
-    /// Runs `f` in an immediate write transaction, committing when it succeeds.
+    /// Runs `f` in a write transaction (serialized with all others), committing when it
+    /// succeeds and rolling back when it fails.
     pub(crate) fn with_writer<T, E: From<StoreError>>(
         &self,
-        f: impl FnOnce(&Transaction<'_>) -> Result<T, E>,
+        f: impl FnOnce(&mut dyn Tx) -> Result<T, E>,
     ) -> Result<T, E> {
-        let mut conn = lock(&self.inner.writer);
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(StoreError::from)?;
-        let out = f(&tx)?;
-        tx.commit().map_err(StoreError::from)?;
-        Ok(out)
+        self.transact(true, f)
+    }
+
+    fn transact<T, E: From<StoreError>>(
+        &self,
+        write: bool,
+        f: impl FnOnce(&mut dyn Tx) -> Result<T, E>,
+    ) -> Result<T, E> {
+        let mut f = Some(f);
+        let mut out: Option<Result<T, E>> = None;
+        let mut work = |tx: &mut dyn Tx| -> Result<(), StoreError> {
+            let f = f.take().ok_or(StoreError::RolledBack)?;
+            let result = f(tx);
+            let failed = result.is_err();
+            out = Some(result);
+            if failed {
+                Err(StoreError::RolledBack)
+            } else {
+                Ok(())
+            }
+        };
+        let done = if write {
+            self.inner.db.write(&mut work)
+        } else {
+            self.inner.db.read(&mut work)
+        };
+        match (done, out) {
+            (Ok(()), Some(Ok(v))) => Ok(v),
+            (_, Some(Err(e))) => Err(e),
+            (Err(e), _) => Err(e.into()),
+            (Ok(()), None) => Err(StoreError::RolledBack.into()),
+        }
     }
 
     // ----- users, tokens, memberships -----
@@ -641,8 +567,8 @@ impl Store {
         }
         self.with_writer(|tx| {
             let n = tx.execute(
-                "INSERT OR IGNORE INTO users (user_id, created_at) VALUES (?1, ?2)",
-                params![user_id, now_ms()],
+                "INSERT INTO users (user_id, created_at) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+                &[Param::Text(user_id), Param::Int(now_ms())],
             )?;
             Ok(n == 1)
         })
@@ -650,10 +576,7 @@ impl Store {
 
     /// Whether a user exists.
     pub fn user_exists(&self, user_id: &str) -> Result<bool, StoreError> {
-        self.with_reader(|c| {
-            Ok(c.prepare_cached("SELECT 1 FROM users WHERE user_id = ?1")?
-                .exists([user_id])?)
-        })
+        self.with_reader(|tx| has_user(tx, user_id))
     }
 
     /// Issues a new random token (UUID v4) for a user, valid for `ttl` (forever when `None`).
@@ -675,16 +598,28 @@ impl Store {
             return Err(StoreError::Invalid("a token cannot be empty".into()));
         }
         self.with_writer(|tx| {
-            if !tx.prepare_cached("SELECT 1 FROM users WHERE user_id = ?1")?.exists([user_id])? {
+            if !has_user(tx, user_id)? {
                 return Err(StoreError::UnknownUser(user_id.to_string()));
             }
             tx.execute(
-                "INSERT OR IGNORE INTO tokens (token, user_id, created_at, expires_at) VALUES (?1, ?2, ?3, ?4)",
-                params![token, user_id, now_ms(), ttl_expiry(ttl)],
+                "INSERT INTO tokens (token, user_id, created_at, expires_at) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT DO NOTHING",
+                &[
+                    Param::Text(token),
+                    Param::Text(user_id),
+                    Param::Int(now_ms()),
+                    Param::OptInt(ttl_expiry(ttl)),
+                ],
             )?;
-            let owner: String = tx.query_row("SELECT user_id FROM tokens WHERE token = ?1", [token], |r| r.get(0))?;
-            if owner != user_id {
-                return Err(StoreError::Invalid("that token belongs to another user".into()));
+            let owner = tx.query_opt(
+                "SELECT user_id FROM tokens WHERE token = ?1",
+                &[Param::Text(token)],
+                |r| Ok(r.text(0)?.to_string()),
+            )?;
+            if owner.as_deref() != Some(user_id) {
+                return Err(StoreError::Invalid(
+                    "that token belongs to another user".into(),
+                ));
             }
             Ok(())
         })
@@ -693,7 +628,10 @@ impl Store {
     /// Revokes a token; returns false when no such token exists.
     pub fn revoke_token(&self, token: &str) -> Result<bool, StoreError> {
         self.with_writer(|tx| {
-            Ok(tx.execute("UPDATE tokens SET revoked = 1 WHERE token = ?1", [token])? == 1)
+            Ok(tx.execute(
+                "UPDATE tokens SET revoked = TRUE WHERE token = ?1",
+                &[Param::Text(token)],
+            )? == 1)
         })
     }
 
@@ -707,7 +645,7 @@ impl Store {
         self.with_writer(|tx| {
             Ok(tx.execute(
                 "UPDATE tokens SET expires_at = ?1 WHERE token = ?2",
-                params![expires_at_ms, token],
+                &[Param::OptInt(expires_at_ms), Param::Text(token)],
             )? == 1)
         })
     }
@@ -717,30 +655,26 @@ impl Store {
     /// if their cursor is past them (other members re-receive them unchanged, harmlessly).
     pub fn add_membership(&self, user_id: &str, project_id: &str) -> Result<bool, StoreError> {
         self.with_writer(|tx| {
-            if !tx
-                .prepare_cached("SELECT 1 FROM users WHERE user_id = ?1")?
-                .exists([user_id])?
-            {
+            if !has_user(tx, user_id)? {
                 return Err(StoreError::UnknownUser(user_id.to_string()));
             }
             let added = tx.execute(
-                "INSERT OR IGNORE INTO memberships (user_id, project_id) VALUES (?1, ?2)",
-                params![user_id, project_id],
+                "INSERT INTO memberships (user_id, project_id) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+                &[Param::Text(user_id), Param::Text(project_id)],
             )? == 1;
             if added {
-                let positions: Vec<i64> = {
-                    let mut stmt = tx.prepare(
-                        "SELECT position FROM records WHERE scope = ?1 ORDER BY position",
-                    )?;
-                    let rows = stmt.query_map([project_id], |r| r.get(0))?;
-                    rows.collect::<Result<_, _>>()?
-                };
+                let positions = tx.query_all(
+                    "SELECT position FROM records WHERE scope = ?1 ORDER BY position",
+                    &[Param::Text(project_id)],
+                    |r| r.int(0),
+                )?;
                 if !positions.is_empty() {
                     let first = reserve_positions(tx, positions.len() as i64)?;
-                    let mut stmt =
-                        tx.prepare("UPDATE records SET position = ?1 WHERE position = ?2")?;
                     for (i, old) in positions.iter().enumerate() {
-                        stmt.execute(params![first + i as i64, old])?;
+                        tx.execute(
+                            "UPDATE records SET position = ?1 WHERE position = ?2",
+                            &[Param::Int(first + i as i64), Param::Int(*old)],
+                        )?;
                     }
                 }
             }
@@ -754,7 +688,7 @@ impl Store {
         self.with_writer(|tx| {
             Ok(tx.execute(
                 "DELETE FROM memberships WHERE user_id = ?1 AND project_id = ?2",
-                params![user_id, project_id],
+                &[Param::Text(user_id), Param::Text(project_id)],
             )? == 1)
         })
     }
@@ -762,7 +696,7 @@ impl Store {
     /// The projects a user is a member of, sorted.
     pub fn memberships(&self, user_id: &str) -> Result<Vec<String>, StoreError> {
         let mut v: Vec<String> = self
-            .with_reader(|c| user_scopes(c, user_id))?
+            .with_reader(|tx| user_scopes(tx, user_id))?
             .into_iter()
             .collect();
         v.sort();
@@ -864,48 +798,42 @@ impl Store {
     /// A record's stored state (deleted ones included), or `None`.
     pub fn get_record(&self, entity: &str, key: &str) -> Result<Option<StoredRecord>, StoreError> {
         let ent = self.ent_or_err(entity)?;
-        self.with_reader(|c| {
-            let found = c
-                .prepare_cached(
-                    "SELECT scope, version, deleted, data, position FROM records WHERE entity = ?1 AND key = ?2",
-                )?
-                .query_row(params![entity, key], |r| {
-                    Ok((
-                        r.get::<_, String>(0)?,
-                        r.get::<_, i64>(1)?,
-                        r.get::<_, bool>(2)?,
-                        r.get::<_, String>(3)?,
-                        r.get::<_, i64>(4)?,
-                    ))
-                })
-                .optional()?;
-            let Some((scope, version, deleted, text, position)) = found else {
-                return Ok(None);
-            };
-            let fields = if deleted {
-                Map::new()
-            } else {
-                let data: Vec<Json> = serde_json::from_str(&text)?;
-                ent.fields_of(&data)
-            };
-            Ok(Some(StoredRecord {
-                key: key.to_string(),
-                version,
-                deleted,
-                scope,
-                fields,
-                position,
-            }))
+        self.with_reader(|tx| {
+            tx.query_opt(
+                "SELECT scope, version, deleted, data, position FROM records WHERE entity = ?1 AND key = ?2",
+                &[Param::Text(entity), Param::Text(key)],
+                |r| {
+                    let deleted = r.bool(2)?;
+                    let fields = if deleted {
+                        Map::new()
+                    } else {
+                        let data: Vec<Json> = serde_json::from_str(r.text(3)?)?;
+                        ent.fields_of(&data)
+                    };
+                    Ok(StoredRecord {
+                        key: key.to_string(),
+                        version: r.int(1)?,
+                        deleted,
+                        scope: r.text(0)?.to_string(),
+                        fields,
+                        position: r.int(4)?,
+                    })
+                },
+            )
         })
     }
 
     /// Number of live (not deleted) records of an entity.
     pub fn count_records(&self, entity: &str) -> Result<u64, StoreError> {
         self.ent_or_err(entity)?;
-        self.with_reader(|c| {
-            let n: i64 = c
-                .prepare_cached("SELECT COUNT(*) FROM records WHERE entity = ?1 AND deleted = 0")?
-                .query_row([entity], |r| r.get(0))?;
+        self.with_reader(|tx| {
+            let n = tx
+                .query_opt(
+                    "SELECT COUNT(*) FROM records WHERE entity = ?1 AND deleted = FALSE",
+                    &[Param::Text(entity)],
+                    |r| r.int(0),
+                )?
+                .unwrap_or(0);
             Ok(u64::try_from(n).unwrap_or(0))
         })
     }
@@ -916,35 +844,36 @@ impl Store {
         client_id: &str,
         entity: &str,
     ) -> Result<Option<u64>, StoreError> {
-        self.with_reader(|c| {
-            let v: Option<i64> = c
-                .prepare_cached(
-                    "SELECT last_seq FROM client_marks WHERE client_id = ?1 AND entity = ?2",
-                )?
-                .query_row([client_id, entity], |r| r.get(0))
-                .optional()?;
+        self.with_reader(|tx| {
+            let v = tx.query_opt(
+                "SELECT last_seq FROM client_marks WHERE client_id = ?1 AND entity = ?2",
+                &[Param::Text(client_id), Param::Text(entity)],
+                |r| r.int(0),
+            )?;
             Ok(v.and_then(|s| u64::try_from(s).ok()))
         })
     }
 
     /// The user a client id is bound to, if any.
     pub fn client_user(&self, client_id: &str) -> Result<Option<String>, StoreError> {
-        self.with_reader(|c| {
-            Ok(
-                c.prepare_cached("SELECT user_id FROM clients WHERE client_id = ?1")?
-                    .query_row([client_id], |r| r.get(0))
-                    .optional()?,
+        self.with_reader(|tx| {
+            tx.query_opt(
+                "SELECT user_id FROM clients WHERE client_id = ?1",
+                &[Param::Text(client_id)],
+                |r| Ok(r.text(0)?.to_string()),
             )
         })
     }
 
     /// The current end of the change log (the highest position handed out).
     pub fn log_position(&self) -> Result<i64, StoreError> {
-        self.with_reader(|c| {
-            Ok(
-                c.prepare_cached("SELECT value FROM counters WHERE name = 'position'")?
-                    .query_row([], |r| r.get(0))?,
-            )
+        self.with_reader(|tx| {
+            tx.query_opt(
+                "SELECT value FROM counters WHERE name = 'position'",
+                &[],
+                |r| r.int(0),
+            )?
+            .ok_or_else(|| StoreError::Corrupt("the change-log counter is missing".into()))
         })
     }
 }

@@ -1,6 +1,10 @@
 //! Test and benchmark support, compiled only with the `testing` feature (tests and benchmarks
 //! enable it through their dev-dependencies; the server itself never does):
 //!
+//! - [`ScratchDb`] is a throw-away database on the backend the test run asks for:
+//!   `SYNCLINE_TEST_BACKEND=postgres` (with `SYNCLINE_TEST_POSTGRES` naming a server where
+//!   databases may be created) gives a fresh PostgreSQL database, dropped afterwards; otherwise a
+//!   SQLite file in a temporary folder. The same tests thus run on both backends;
 //! - [`TestServer`] runs a real server on a free loopback port with its own runtime and a
 //!   temporary database, exposes the store for admin work, and can be stopped and restarted on
 //!   the same port (to simulate an unreachable server);
@@ -12,10 +16,10 @@ use std::path::{Path, PathBuf};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use rusqlite::params;
 use serde_json::{Map, Value as Json};
 use tokio::sync::oneshot;
 
+use crate::db::{Location, Param};
 use crate::demo::{seed_demo, DemoSeed};
 use crate::store::{check_key, reserve_positions, FieldProblem, Store, StoreError};
 
@@ -35,21 +39,149 @@ struct Running {
     thread: JoinHandle<()>,
 }
 
+/// The backend a test run uses, from `SYNCLINE_TEST_BACKEND` (`sqlite`, the default, or
+/// `postgres`).
+pub fn test_backend() -> &'static str {
+    match std::env::var("SYNCLINE_TEST_BACKEND").as_deref() {
+        Ok("postgres") => "postgres",
+        _ => "sqlite",
+    }
+}
+
+/// A throw-away database for one test: a SQLite file in a temporary folder, or a fresh
+/// PostgreSQL database (see the module's doc) that is dropped with it.
+pub struct ScratchDb {
+    location: Location,
+    /// The folder of a SQLite file.
+    _dir: Option<tempfile::TempDir>,
+    /// The server URL and name of a PostgreSQL database to drop afterwards.
+    postgres: Option<(String, String)>,
+}
+
+impl std::fmt::Debug for ScratchDb {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ScratchDb")
+            .field("location", &self.location)
+            .finish()
+    }
+}
+
+/// Runs one statement on the PostgreSQL server at `url` (creating and dropping databases).
+fn postgres_admin(url: &str, sql: &str) -> Result<(), StoreError> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| StoreError::Postgres(e.to_string()))?;
+    runtime.block_on(async {
+        let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await?;
+        let driver = tokio::spawn(connection);
+        client.batch_execute(sql).await?;
+        drop(client);
+        let _ = driver.await;
+        Ok(())
+    })
+}
+
+/// `url` naming database `name` instead of its own.
+fn with_database(url: &str, name: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("postgres", url));
+    let (authority, tail) = match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, ""),
+    };
+    let query = tail.find('?').map_or("", |i| &tail[i..]);
+    format!("{scheme}://{authority}/{name}{query}")
+}
+
+impl ScratchDb {
+    /// A fresh database on the run's backend.
+    ///
+    /// # Panics
+    /// When it cannot be made (no temporary folder, PostgreSQL unreachable): test support only.
+    pub fn new() -> ScratchDb {
+        ScratchDb::try_new().unwrap_or_else(|e| panic!("cannot make a scratch database: {e}"))
+    }
+
+    /// [`ScratchDb::new`], returning errors.
+    pub fn try_new() -> Result<ScratchDb, TestServerError> {
+        if test_backend() == "postgres" {
+            let server = std::env::var("SYNCLINE_TEST_POSTGRES").map_err(|_| {
+                StoreError::Invalid(
+                    "SYNCLINE_TEST_BACKEND=postgres needs SYNCLINE_TEST_POSTGRES=postgres://…"
+                        .into(),
+                )
+            })?;
+            let name = format!("syncline_test_{}", uuid::Uuid::new_v4().simple());
+            postgres_admin(&server, &format!("CREATE DATABASE {name}"))?;
+            return Ok(ScratchDb {
+                location: Location::Postgres(with_database(&server, &name)),
+                _dir: None,
+                postgres: Some((server, name)),
+            });
+        }
+        let dir = tempfile::Builder::new()
+            .prefix("syncline-server-")
+            .tempdir()?;
+        Ok(ScratchDb {
+            location: Location::Sqlite(dir.path().join("server.db")),
+            _dir: Some(dir),
+            postgres: None,
+        })
+    }
+
+    /// Where it is, for [`Store::open`] or a server's `--db`.
+    pub fn location(&self) -> &Location {
+        &self.location
+    }
+
+    /// The `--db` argument that names it.
+    pub fn arg(&self) -> String {
+        match &self.location {
+            Location::Sqlite(p) => p.display().to_string(),
+            Location::Postgres(url) => url.clone(),
+        }
+    }
+
+    /// Opens it with the sample schema.
+    pub fn open_sample(&self) -> Result<Store, StoreError> {
+        Store::open_sample(self.location.clone())
+    }
+}
+
+impl Default for ScratchDb {
+    fn default() -> Self {
+        ScratchDb::new()
+    }
+}
+
+impl Drop for ScratchDb {
+    fn drop(&mut self) {
+        if let Some((server, name)) = &self.postgres {
+            if let Err(e) = postgres_admin(
+                server,
+                &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+            ) {
+                log::warn!("cannot drop the scratch database {name}: {e}");
+            }
+        }
+    }
+}
+
 /// A sync server on `127.0.0.1:<free port>`, running on its own thread and tokio runtime until
 /// [`TestServer::stop`] or drop.
 pub struct TestServer {
     store: Store,
     addr: SocketAddr,
     running: Option<Running>,
-    // Dropped last: the database lives in it (when the server made its own).
-    _dir: Option<tempfile::TempDir>,
+    // Dropped last: the database (when the server made its own).
+    _db: Option<ScratchDb>,
 }
 
 impl std::fmt::Debug for TestServer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TestServer")
             .field("url", &self.url())
-            .field("db", &self.store.path())
+            .field("db", &self.store.describe())
             .field("running", &self.running.is_some())
             .finish()
     }
@@ -95,7 +227,8 @@ fn run(listener: std::net::TcpListener, store: Store) -> Result<Running, TestSer
 }
 
 impl TestServer {
-    /// Starts a server on a fresh temporary database.
+    /// Starts a server on a fresh scratch database ([`ScratchDb`]: SQLite, or PostgreSQL when
+    /// the test run asks for it).
     ///
     /// # Panics
     /// When the server cannot start (no free port, no temporary directory): test support only.
@@ -116,27 +249,26 @@ impl TestServer {
         server
     }
 
-    /// Starts a server on the database at `path` (created if missing; kept afterwards).
+    /// Starts a server on the database at `location` (a SQLite file is created if missing; the
+    /// database is kept afterwards).
     ///
     /// # Panics
     /// When the server cannot start.
-    pub fn start_at(path: impl AsRef<Path>) -> TestServer {
-        TestServer::try_start_at(path)
+    pub fn start_at(location: impl Into<Location>) -> TestServer {
+        TestServer::try_start_at(location)
             .unwrap_or_else(|e| panic!("cannot start the test server: {e}"))
     }
 
     /// [`TestServer::start`], returning errors.
     pub fn try_start() -> Result<TestServer, TestServerError> {
-        let dir = tempfile::Builder::new()
-            .prefix("syncline-server-")
-            .tempdir()?;
-        let store = Store::open_sample(dir.path().join("server.db"))?;
-        TestServer::launch(store, Some(dir))
+        let db = ScratchDb::try_new()?;
+        let store = db.open_sample()?;
+        TestServer::launch(store, Some(db))
     }
 
     /// [`TestServer::start_at`], returning errors.
-    pub fn try_start_at(path: impl AsRef<Path>) -> Result<TestServer, TestServerError> {
-        TestServer::launch(Store::open_sample(path)?, None)
+    pub fn try_start_at(location: impl Into<Location>) -> Result<TestServer, TestServerError> {
+        TestServer::launch(Store::open_sample(location)?, None)
     }
 
     /// Starts a server on an already opened store (any schema).
@@ -144,7 +276,7 @@ impl TestServer {
         TestServer::launch(store, None)
     }
 
-    fn launch(store: Store, dir: Option<tempfile::TempDir>) -> Result<TestServer, TestServerError> {
+    fn launch(store: Store, db: Option<ScratchDb>) -> Result<TestServer, TestServerError> {
         let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
         let addr = listener.local_addr()?;
         let running = run(listener, store.clone())?;
@@ -152,7 +284,7 @@ impl TestServer {
             store,
             addr,
             running: Some(running),
-            _dir: dir,
+            _db: db,
         })
     }
 
@@ -176,9 +308,9 @@ impl TestServer {
         &self.store
     }
 
-    /// The database file.
-    pub fn db_path(&self) -> PathBuf {
-        self.store.path().to_path_buf()
+    /// The database file, when it is SQLite.
+    pub fn db_path(&self) -> Option<PathBuf> {
+        self.store.path().map(Path::to_path_buf)
     }
 
     /// Whether the server is serving.
@@ -256,12 +388,18 @@ pub fn bulk_insert(
     }
     store.with_writer(|tx| {
         let first = reserve_positions(tx, n as i64)?;
-        let mut stmt = tx.prepare(
-            "INSERT INTO records (position, entity, key, scope, version, deleted, data)
-             VALUES (?1, ?2, ?3, ?4, 1, 0, ?5)",
-        )?;
         for (i, (key, scope, text)) in prepared.iter().enumerate() {
-            stmt.execute(params![first + i as i64, entity, key, scope, text])?;
+            tx.execute(
+                "INSERT INTO records (position, entity, key, scope, version, deleted, data)
+                 VALUES (?1, ?2, ?3, ?4, 1, FALSE, ?5)",
+                &[
+                    Param::Int(first + i as i64),
+                    Param::Text(entity),
+                    Param::Text(key),
+                    Param::Text(scope),
+                    Param::Text(text),
+                ],
+            )?;
         }
         Ok(n)
     })

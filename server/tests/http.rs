@@ -13,6 +13,7 @@ use reqwest::blocking::Client;
 use reqwest::StatusCode;
 use serde_json::{json, Value as Json};
 use syncline_protocol::PullPage;
+use syncline_server::testing::ScratchDb;
 use syncline_server::TestServer;
 
 fn gzip(data: &[u8]) -> Vec<u8> {
@@ -177,13 +178,12 @@ fn every_error_has_the_json_body() {
 
 #[test]
 fn the_test_server_stops_restarts_and_reopens_its_database() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let path = dir.path().join("kept.db");
+    let db = ScratchDb::new();
     {
-        let server = TestServer::start_at(&path);
+        let server = TestServer::start_at(db.location().clone());
         server.seed_demo().expect("seed");
     }
-    let mut server = TestServer::start_at(&path);
+    let mut server = TestServer::start_at(db.location().clone());
     let api = Api::new(&server);
     assert_eq!(api.me(Some("demo-alice")).0, StatusCode::OK);
     server.stop();

@@ -1,0 +1,293 @@
+//! The embedded backend: one SQLite file in WAL mode, one writer connection behind a mutex and a
+//! few read connections (WAL readers see the last committed state and never block the writer).
+
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
+
+use rusqlite::types::ValueRef;
+use rusqlite::{Connection, ToSql, TransactionBehavior};
+
+use super::{Database, Next, Param, Row, Tx, Work};
+use crate::store::StoreError;
+
+/// The tables, as migrations applied in order; `PRAGMA user_version` counts the applied ones.
+/// Statements elsewhere are written in SQL both backends speak; these definitions are SQLite's
+/// (`postgres.rs` has the same tables in PostgreSQL's types).
+const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE users (
+    user_id    TEXT PRIMARY KEY,
+    created_at INTEGER NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE tokens (
+    token      TEXT PRIMARY KEY,
+    user_id    TEXT NOT NULL REFERENCES users(user_id) ON DELETE CASCADE,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER,
+    revoked    INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
+
+CREATE TABLE memberships (
+    user_id    TEXT NOT NULL REFERENCES users(user_id) ON DELETE CASCADE,
+    project_id TEXT NOT NULL,
+    PRIMARY KEY (user_id, project_id)
+) WITHOUT ROWID;
+
+CREATE TABLE clients (
+    client_id  TEXT PRIMARY KEY,
+    user_id    TEXT NOT NULL REFERENCES users(user_id) ON DELETE CASCADE,
+    created_at INTEGER NOT NULL
+) WITHOUT ROWID;
+
+-- Highest seq applied per client and entity: clients sync entities (units) independently.
+CREATE TABLE client_marks (
+    client_id TEXT NOT NULL REFERENCES clients(client_id) ON DELETE CASCADE,
+    entity    TEXT NOT NULL,
+    last_seq  INTEGER NOT NULL,
+    PRIMARY KEY (client_id, entity)
+) WITHOUT ROWID;
+
+CREATE TABLE push_results (
+    client_id TEXT NOT NULL REFERENCES clients(client_id) ON DELETE CASCADE,
+    seq       INTEGER NOT NULL,
+    entity    TEXT NOT NULL,
+    result    TEXT NOT NULL,
+    PRIMARY KEY (client_id, seq)
+) WITHOUT ROWID;
+
+CREATE TABLE counters (
+    name  TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
+) WITHOUT ROWID;
+INSERT INTO counters (name, value) VALUES ('position', 0);
+
+CREATE TABLE layout (
+    entity TEXT NOT NULL,
+    field  TEXT NOT NULL,
+    slot   INTEGER NOT NULL,
+    PRIMARY KEY (entity, field)
+) WITHOUT ROWID;
+
+CREATE TABLE records (
+    position INTEGER PRIMARY KEY,
+    entity   TEXT NOT NULL,
+    key      TEXT NOT NULL,
+    scope    TEXT NOT NULL,
+    version  INTEGER NOT NULL,
+    deleted  INTEGER NOT NULL DEFAULT 0,
+    data     TEXT NOT NULL,
+    writer   TEXT             -- client id of the last change; NULL when made on the server
+);
+CREATE UNIQUE INDEX records_by_key ON records (entity, key);
+CREATE INDEX records_by_entity_position ON records (entity, position);
+
+CREATE TABLE departures (
+    entity    TEXT NOT NULL,
+    key       TEXT NOT NULL,
+    old_scope TEXT NOT NULL,
+    version   INTEGER NOT NULL,
+    position  INTEGER NOT NULL,
+    PRIMARY KEY (entity, key, old_scope)
+) WITHOUT ROWID;
+CREATE INDEX departures_by_entity_position ON departures (entity, position);
+"#];
+
+/// Idle read connections kept open.
+const MAX_IDLE_READERS: usize = 4;
+
+/// An embedded SQLite database file.
+pub struct SqliteDb {
+    path: PathBuf,
+    writer: Mutex<Connection>,
+    readers: Mutex<Vec<Connection>>,
+}
+
+fn open_connection(path: &Path) -> Result<Connection, StoreError> {
+    let conn = Connection::open(path)?;
+    conn.busy_timeout(Duration::from_secs(10))?;
+    let _mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+    // A push is acknowledged only once durable: the client then forgets it.
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    // The WAL shrinks back after a big write (a bulk insert) is checkpointed.
+    conn.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)?;
+    conn.set_prepared_statement_cache_capacity(64);
+    Ok(conn)
+}
+
+fn open_reader(path: &Path) -> Result<Connection, StoreError> {
+    let conn = open_connection(path)?;
+    conn.pragma_update(None, "query_only", "ON")?;
+    conn.pragma_update(None, "mmap_size", 256 * 1024 * 1024)?;
+    conn.pragma_update(None, "cache_size", -16 * 1024)?;
+    Ok(conn)
+}
+
+fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let found: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    let applied = usize::try_from(found).unwrap_or(usize::MAX);
+    if applied > MIGRATIONS.len() {
+        return Err(StoreError::TooNew {
+            found,
+            known: MIGRATIONS.len(),
+        });
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(applied) {
+        log::info!("migrating the database to schema version {}", i + 1);
+        tx.execute_batch(sql)?;
+    }
+    tx.pragma_update(None, "user_version", MIGRATIONS.len() as i64)?;
+    tx.commit()?;
+    Ok(())
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // A panic while holding the lock leaves SQLite consistent (an open transaction is rolled back
+    // when dropped), so a poisoned lock is still usable.
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl SqliteDb {
+    /// Opens (creating if needed) the file at `path` and brings its tables up to date.
+    pub fn open(path: &Path) -> Result<SqliteDb, StoreError> {
+        let mut writer = open_connection(path)?;
+        migrate(&mut writer)?;
+        Ok(SqliteDb {
+            path: path.to_path_buf(),
+            writer: Mutex::new(writer),
+            readers: Mutex::new(Vec::new()),
+        })
+    }
+}
+
+impl Database for SqliteDb {
+    fn write(&self, work: &mut Work<'_>) -> Result<(), StoreError> {
+        let mut conn = lock(&self.writer);
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        work(&mut SqliteTx(&tx))?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn read(&self, work: &mut Work<'_>) -> Result<(), StoreError> {
+        let pooled = lock(&self.readers).pop();
+        let mut conn = match pooled {
+            Some(c) => c,
+            None => open_reader(&self.path)?,
+        };
+        // One read transaction: every statement of `work` sees the same snapshot.
+        let out = match conn.transaction_with_behavior(TransactionBehavior::Deferred) {
+            Ok(tx) => work(&mut SqliteTx(&tx)),
+            Err(e) => Err(e.into()),
+        };
+        let mut idle = lock(&self.readers);
+        if idle.len() < MAX_IDLE_READERS {
+            idle.push(conn);
+        }
+        out
+    }
+
+    fn ping(&self) -> Result<(), StoreError> {
+        self.read(&mut |tx| tx.query("SELECT 1", &[], &mut |_| Ok(Next::Stop)))
+    }
+
+    fn describe(&self) -> String {
+        format!("sqlite:{}", self.path.display())
+    }
+
+    fn file(&self) -> Option<&Path> {
+        Some(&self.path)
+    }
+}
+
+/// A transaction on one of the connections.
+struct SqliteTx<'c>(&'c Connection);
+
+fn bind<'p>(params: &'p [Param<'p>]) -> Vec<&'p dyn ToSql> {
+    params
+        .iter()
+        .map(|p| -> &dyn ToSql {
+            match p {
+                Param::Int(v) => v,
+                Param::OptInt(v) => v,
+                Param::Text(v) => v,
+                Param::OptText(v) => v,
+                Param::Bool(v) => v,
+            }
+        })
+        .collect()
+}
+
+impl Tx for SqliteTx<'_> {
+    fn execute(&mut self, sql: &'static str, params: &[Param<'_>]) -> Result<u64, StoreError> {
+        let n = self
+            .0
+            .prepare_cached(sql)?
+            .execute(bind(params).as_slice())?;
+        Ok(n as u64)
+    }
+
+    fn query(
+        &mut self,
+        sql: &'static str,
+        params: &[Param<'_>],
+        each: &mut dyn FnMut(&dyn Row) -> Result<Next, StoreError>,
+    ) -> Result<(), StoreError> {
+        let mut stmt = self.0.prepare_cached(sql)?;
+        let mut rows = stmt.query(bind(params).as_slice())?;
+        while let Some(row) = rows.next()? {
+            if each(&SqliteRow(row))? == Next::Stop {
+                break;
+            }
+        }
+        Ok(())
+    }
+}
+
+struct SqliteRow<'r, 's>(&'r rusqlite::Row<'s>);
+
+fn corrupt(i: usize, what: &str) -> StoreError {
+    StoreError::Corrupt(format!("column {i} is not {what}"))
+}
+
+impl Row for SqliteRow<'_, '_> {
+    fn int(&self, i: usize) -> Result<i64, StoreError> {
+        Ok(self.0.get(i)?)
+    }
+
+    fn opt_int(&self, i: usize) -> Result<Option<i64>, StoreError> {
+        Ok(self.0.get(i)?)
+    }
+
+    fn text(&self, i: usize) -> Result<&str, StoreError> {
+        match self.0.get_ref(i)? {
+            ValueRef::Text(t) => std::str::from_utf8(t).map_err(|_| corrupt(i, "UTF-8 text")),
+            _ => Err(corrupt(i, "text")),
+        }
+    }
+
+    fn opt_text(&self, i: usize) -> Result<Option<&str>, StoreError> {
+        match self.0.get_ref(i)? {
+            ValueRef::Null => Ok(None),
+            ValueRef::Text(t) => std::str::from_utf8(t)
+                .map(Some)
+                .map_err(|_| corrupt(i, "UTF-8 text")),
+            _ => Err(corrupt(i, "text")),
+        }
+    }
+
+    fn bool(&self, i: usize) -> Result<bool, StoreError> {
+        Ok(self.0.get(i)?)
+    }
+}
+
+/// The query plan SQLite picks for `sql` with these parameters (tests check the pull's plan).
+#[cfg(test)]
+pub(crate) fn explain(path: &Path, sql: &str, params: &[Param<'_>]) -> Result<String, StoreError> {
+    let conn = open_reader(path)?;
+    let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}"))?;
+    let rows = stmt.query_map(bind(params).as_slice(), |r| r.get::<_, String>(3))?;
+    Ok(rows.collect::<Result<Vec<_>, _>>()?.join("\n"))
+}
