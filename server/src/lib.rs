@@ -6,6 +6,9 @@
 //!   server-side edits);
 //! - [`http::router`] / [`serve`]: the HTTP endpoints;
 //! - [`demo::seed_demo`]: demo users and data;
+//! - [`token_hash`]: new opaque bearer tokens and the SHA-256 hash the database keeps instead;
+//! - [`jwt`]: verifying JWT bearer tokens from a team's own identity provider (HS256 secret or a
+//!   JWKS file), with [`jwt::looks_like_jwt`] to route a bearer token to the right check;
 //! - `testing` (cargo feature `testing`, for tests and benchmarks only): `TestServer`, a real
 //!   server on a free port, and bulk data loaders.
 
@@ -16,11 +19,13 @@ pub mod db;
 pub mod demo;
 pub mod entities;
 pub mod http;
+pub mod jwt;
 pub mod pull;
 pub mod push;
 pub mod store;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod token_hash;
 
 pub use db::Location;
 pub use demo::seed_demo;
