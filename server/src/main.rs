@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! syncline-server [--db syncline-server.db] [--listen 127.0.0.1:8787] [--seed-demo]
-//!                 [--rate-per-user 50] [--rate-burst 200] [--auth-failures-per-minute 60]
+//!                 [--rate-per-user 100] [--rate-burst 1000] [--auth-failures-per-minute 60]
 //!                 [--max-concurrent-pulls <4 per core>] [--metrics-token <token>]
 //!                 [--shutdown-grace-secs 30]
 //! ```
