@@ -421,19 +421,20 @@ async fn pull(
     };
     tokio::task::spawn_blocking(move || {
         let _permit = permit;
+        let written = write_pull_body(&store, &user, &plan, gzip, writer);
         // Counted before the task ends, so before the body ends: a client that has the whole
         // page finds its rows counted.
-        match write_pull_body(&store, &user, &plan, gzip, writer) {
-            Ok(rows) => ops.metrics.rows_pulled(&entity, rows),
-            Err(e) => {
-                match e {
-                    PullError::Io(ref io) if io.kind() == std::io::ErrorKind::BrokenPipe => {
-                        log::debug!("pull for {user}: {e}")
-                    }
-                    _ => log::error!("pull for {user} failed: {e}"),
+        if let Ok(rows) = written {
+            ops.metrics.rows_pulled(&entity, rows);
+        }
+        if let Err(e) = written {
+            match e {
+                PullError::Io(ref io) if io.kind() == std::io::ErrorKind::BrokenPipe => {
+                    log::debug!("pull for {user}: {e}")
                 }
-                let _ = tx.blocking_send(Err(std::io::Error::other(e.to_string())));
+                _ => log::error!("pull for {user} failed: {e}"),
             }
+            let _ = tx.blocking_send(Err(std::io::Error::other(e.to_string())));
         }
     });
     // Failures before the first chunk (a small page is one chunk) still get a proper error
