@@ -768,6 +768,69 @@ fn resume_syncs_and_a_server_retry_after_is_honoured() {
     });
 }
 
+/// Spends one request of `token`'s rate budget on the server (a bare `GET /v1/me`).
+fn spend_one_request(server: &syncline_server::testing::TestServer, token: &str) {
+    use std::io::{Read, Write};
+    let mut conn = std::net::TcpStream::connect(server.addr()).expect("connect");
+    write!(
+        conn,
+        "GET /v1/me HTTP/1.1\r\nHost: test\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n"
+    )
+    .expect("send");
+    let mut answer = String::new();
+    conn.read_to_string(&mut answer).expect("answer");
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+}
+
+#[test]
+fn a_rate_limited_sync_waits_for_retry_after_then_pushes_and_pulls() {
+    // One request per second, no burst: the server answers 429 with Retry-After: 1.
+    let mut options = syncline_server::ServerOptions::default();
+    options.limits.rate_per_user = std::num::NonZeroU32::new(1);
+    options.limits.rate_burst = std::num::NonZeroU32::MIN;
+    let (server, users) = support::server_with(options);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut config = manual(&server.url(), &users.alice);
+    config.auto.retry = true;
+    let device = client_with(dir.path(), "device", config);
+    let mut events = device.events();
+    device
+        .insert(TASKS, new_task("t-limited", "p-alice", "Pushed late"))
+        .expect("insert");
+
+    spend_one_request(&server, &users.alice);
+    let before = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_millis() as i64;
+    device.trigger_sync("tasks", false).expect("queued");
+    wait_event(&mut events, "429", |e| match e {
+        Event::SyncFailed { unit, .. } if unit == "tasks" => Some(()),
+        _ => None,
+    });
+    let banner = device.banner();
+    assert_eq!(
+        banner.reason,
+        Some(FailureReason::ServerError { status: 429 })
+    );
+    assert!(banner.can_retry, "rate limited is a passing state");
+    let retry_at = banner.next_retry_at.expect("a retry time");
+    assert!(
+        retry_at >= before + 1_000,
+        "retry at +{} ms, the server asked for 1 s",
+        retry_at - before
+    );
+
+    // The retries (each waiting for the server's word) get the change through and the pull done.
+    wait_event(&mut events, "synced after waiting", completed("tasks"));
+    assert!(device.quarantined().expect("quarantine").is_empty());
+    assert_eq!(device.status().pending, 0);
+    assert!(server_task(&server, "t-limited").is_some(), "pushed");
+    eventually("the failure is gone", || {
+        device.banner().kind == BannerKind::Hidden
+    });
+}
+
 #[test]
 fn a_second_conflict_on_the_same_record_keeps_the_first_ones_edit() {
     let (server, users) = server();

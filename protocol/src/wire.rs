@@ -213,6 +213,11 @@ pub struct ErrorDetail {
     pub code: String,
     /// A human-readable message.
     pub message: String,
+    /// The request's id (the `x-request-id` header, the client's own when it sent a sane one):
+    /// what a user quotes to an operator to find the server's log line. Absent from older
+    /// servers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
 }
 
 /// Stable error and rejection codes.
@@ -244,12 +249,34 @@ pub mod codes {
     pub const PAYLOAD_TOO_LARGE: &str = "payload_too_large";
     /// The server failed (HTTP 500); retry later.
     pub const INTERNAL: &str = "internal";
+    /// Too many requests from this user or address (HTTP 429); retry after `Retry-After`.
+    pub const RATE_LIMITED: &str = "rate_limited";
+    /// The server is at its limit of concurrent pulls (HTTP 503); retry after `Retry-After`.
+    pub const BUSY: &str = "busy";
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn error_bodies_carry_an_optional_request_id() {
+        // An older server's body (no id) still decodes, and no id means no key on the wire.
+        let old: ErrorBody =
+            serde_json::from_value(json!({"error": {"code": "internal", "message": "m"}}))
+                .expect("old body");
+        assert_eq!(old.error.request_id, None);
+        assert_eq!(
+            serde_json::to_value(&old).expect("encode"),
+            json!({"error": {"code": "internal", "message": "m"}})
+        );
+        let new: ErrorBody = serde_json::from_value(
+            json!({"error": {"code": "busy", "message": "m", "request_id": "r-1"}}),
+        )
+        .expect("new body");
+        assert_eq!(new.error.request_id.as_deref(), Some("r-1"));
+    }
 
     #[test]
     fn outcomes_have_a_flat_status_tag() {

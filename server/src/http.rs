@@ -2,11 +2,15 @@
 //! `POST /v1/push`, bearer authentication, request bodies (gzip-decoded, at most 4 MiB after
 //! decoding), gzip responses, and the JSON error body `{"error": {"code", "message"}}` on every
 //! non-2xx answer. Store work runs on the blocking pool, never on the async threads.
+//! Health, metrics, request ids and limits live in [`crate::ops`] and [`crate::limits`]; this
+//! module only calls them.
 
-use std::future::Future;
+use std::future::{Future, IntoFuture};
+use std::net::SocketAddr;
+use std::sync::Arc;
 
 use axum::body::Body;
-use axum::extract::{FromRequestParts, State};
+use axum::extract::{FromRef, FromRequestParts, State};
 use axum::http::header::{
     ACCEPT_ENCODING, AUTHORIZATION, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, VARY,
 };
@@ -29,6 +33,8 @@ use tower_http::compression::{CompressionLayer, CompressionLevel};
 use tower_http::decompression::RequestDecompressionLayer;
 
 use crate::auth::{bearer_token, AuthError};
+use crate::metrics::RowCounter;
+use crate::ops::{Ops, ServerOptions, UserSlot, HEALTHZ_PATH, METRICS_PATH};
 use crate::pull::{PullError, PullPlan};
 use crate::push::PushError;
 use crate::store::{Store, StoreError};
@@ -42,6 +48,8 @@ pub struct ApiError {
     pub code: &'static str,
     /// Human-readable message.
     pub message: String,
+    /// Seconds for the `Retry-After` header (429 and 503 answers).
+    pub retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -51,7 +59,14 @@ impl ApiError {
             status,
             code,
             message: message.into(),
+            retry_after: None,
         }
+    }
+
+    /// The same error with a `Retry-After` of `secs` seconds.
+    pub fn with_retry_after(mut self, secs: u64) -> Self {
+        self.retry_after = Some(secs);
+        self
     }
 
     /// 400 `bad_request`.
@@ -80,13 +95,24 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = ErrorBody {
-            error: ErrorDetail {
-                code: self.code.to_string(),
-                message: self.message,
-            },
+        let detail = ErrorDetail {
+            code: self.code.to_string(),
+            message: self.message,
+            request_id: None,
         };
-        (self.status, Json(body)).into_response()
+        let mut resp = (
+            self.status,
+            Json(ErrorBody {
+                error: detail.clone(),
+            }),
+        )
+            .into_response();
+        // For `ops::observe`: it counts the code and adds the request id to the body.
+        resp.extensions_mut().insert(detail);
+        if let Some(secs) = self.retry_after {
+            crate::ops::set_retry_after(&mut resp, secs);
+        }
+        resp
     }
 }
 
@@ -144,6 +170,19 @@ impl From<PushError> for ApiError {
 #[derive(Clone, Debug)]
 struct AppState {
     store: Store,
+    ops: Arc<Ops>,
+}
+
+impl FromRef<AppState> for Store {
+    fn from_ref(state: &AppState) -> Store {
+        state.store.clone()
+    }
+}
+
+impl FromRef<AppState> for Arc<Ops> {
+    fn from_ref(state: &AppState) -> Arc<Ops> {
+        state.ops.clone()
+    }
 }
 
 /// Runs blocking store work off the async threads.
@@ -184,6 +223,10 @@ impl FromRequestParts<AppState> for AuthUser {
             .to_string();
         let store = state.store.clone();
         let user = blocking(move || store.authenticate(&token)).await?;
+        if let Some(slot) = parts.extensions.get::<UserSlot>() {
+            slot.set(&user);
+        }
+        state.ops.limiters.check_user(&user)?;
         Ok(AuthUser(user))
     }
 }
@@ -328,24 +371,27 @@ impl http_body::Body for ChannelBody {
 }
 
 /// Writes a pull page into `writer`, gzipped (fastest level: pages are large and the client
-/// waits) when asked.
+/// waits) when asked. Returns the page's rows (counted from its text, for the metrics).
 fn write_pull_body(
     store: &Store,
     user: &str,
     plan: &PullPlan,
     gzip: bool,
     writer: ChunkWriter,
-) -> Result<(), PullError> {
+) -> Result<u64, PullError> {
     if gzip {
         let mut enc = flate2::write::GzEncoder::new(writer, flate2::Compression::fast());
-        store.write_pull(user, plan, &mut enc)?;
+        let mut counted = RowCounter::new(&mut enc);
+        store.write_pull(user, plan, &mut counted)?;
+        let rows = counted.rows();
         enc.finish()?.flush()?;
+        Ok(rows)
     } else {
-        let mut writer = writer;
-        store.write_pull(user, plan, &mut writer)?;
-        writer.flush()?;
+        let mut counted = RowCounter::new(writer);
+        store.write_pull(user, plan, &mut counted)?;
+        counted.flush()?;
+        Ok(counted.rows())
     }
-    Ok(())
 }
 
 async fn me(AuthUser(user_id): AuthUser) -> Json<Me> {
@@ -362,17 +408,26 @@ async fn pull(
     // Refusals (unknown entity or field, bad cursor) need no database and come before the
     // answer starts.
     let plan = state.store.plan_pull(&pull)?;
+    // Held until the page is written (moved into the writing task).
+    let permit = state.ops.limiters.pull_permit().await?;
     let gzip = accepts_gzip(&headers);
     // The page is written, compressed and sent while it is read from the database, so the
     // client receives and decompresses it while the server still works on it.
     let (tx, rx) = mpsc::channel(8);
-    let store = state.store;
+    let (store, ops, entity) = (state.store, state.ops, pull.entity);
     let writer = ChunkWriter {
         tx: tx.clone(),
         buf: Vec::with_capacity(CHUNK_BYTES),
     };
     tokio::task::spawn_blocking(move || {
-        if let Err(e) = write_pull_body(&store, &user, &plan, gzip, writer) {
+        let _permit = permit;
+        let written = write_pull_body(&store, &user, &plan, gzip, writer);
+        // Counted before the task ends, so before the body ends: a client that has the whole
+        // page finds its rows counted.
+        if let Ok(rows) = written {
+            ops.metrics.rows_pulled(&entity, rows);
+        }
+        if let Err(e) = written {
             match e {
                 PullError::Io(ref io) if io.kind() == std::io::ErrorKind::BrokenPipe => {
                     log::debug!("pull for {user}: {e}")
@@ -412,7 +467,9 @@ async fn push(
     let push: PushRequest = read_json(&headers, body).await?;
     crate::push::check_batch(&push)?;
     let store = state.store;
-    Ok(Json(blocking(move || store.push(&user, &push)).await?))
+    let answer = blocking(move || store.push(&user, &push)).await?;
+    state.ops.metrics.push_answered(&answer);
+    Ok(Json(answer))
 }
 
 async fn not_found() -> ApiError {
@@ -458,24 +515,52 @@ async fn json_errors(resp: Response) -> Response {
 }
 
 /// The server's router over a store: the three endpoints with authentication, request
-/// decompression, the body limit, JSON errors and gzip responses.
+/// decompression, the body limit, JSON errors and gzip responses, with the default
+/// [`ServerOptions`].
 pub fn router(store: Store) -> Router {
-    Router::new()
+    router_with(store, &ServerOptions::default())
+}
+
+/// [`router`] with the given options; also serves `GET /healthz` and `GET /metrics`. Each
+/// router has its own metrics and limiters. Serve it with `ConnectInfo<SocketAddr>` (as
+/// [`serve_with`] does) for the per-address limit; without, that limit is off.
+pub fn router_with(store: Store, options: &ServerOptions) -> Router {
+    let ops = Arc::new(Ops::new(options));
+    let app = Router::new()
         .route(ME_PATH, get(me))
         .route(PULL_PATH, post(pull))
         .route(PUSH_PATH, post(push))
+        .route(HEALTHZ_PATH, get(crate::ops::healthz))
+        .route(METRICS_PATH, get(crate::ops::metrics))
         .fallback(not_found)
-        .with_state(AppState { store })
+        .with_state(AppState {
+            store,
+            ops: ops.clone(),
+        })
         .layer(RequestDecompressionLayer::new())
-        .layer(map_response(json_errors))
-        .layer(CompressionLayer::new().quality(CompressionLevel::Fastest))
+        .layer(map_response(json_errors));
+    crate::ops::layer(app, ops).layer(CompressionLayer::new().quality(CompressionLevel::Fastest))
 }
 
 /// Serves the protocol on `listener` until `shutdown` completes, then finishes the requests
-/// in flight.
+/// in flight, with the default [`ServerOptions`].
 pub async fn serve<F>(
     listener: tokio::net::TcpListener,
     store: Store,
+    shutdown: F,
+) -> std::io::Result<()>
+where
+    F: Future<Output = ()> + Send + 'static,
+{
+    serve_with(listener, store, ServerOptions::default(), shutdown).await
+}
+
+/// [`serve`] with the given options: once `shutdown` completes, no new connection is accepted,
+/// requests in flight get `options.shutdown_grace` to finish, and the rest are cut.
+pub async fn serve_with<F>(
+    listener: tokio::net::TcpListener,
+    store: Store,
+    options: ServerOptions,
     shutdown: F,
 ) -> std::io::Result<()>
 where
@@ -494,7 +579,26 @@ where
             log::warn!("cannot set TCP_NODELAY: {e}");
         }
     });
-    axum::serve(listener, router(store))
-        .with_graceful_shutdown(shutdown)
-        .await
+    let app = router_with(store, &options).into_make_service_with_connect_info::<SocketAddr>();
+    let (started, grace_starts) = tokio::sync::oneshot::channel::<()>();
+    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+        shutdown.await;
+        let _ = started.send(());
+    });
+    let grace = options.shutdown_grace;
+    let deadline = async move {
+        if grace_starts.await.is_err() {
+            // The server ended without a shutdown: nothing to time.
+            std::future::pending::<()>().await;
+        }
+        log::info!("shutting down: finishing the requests in flight (up to {grace:?})");
+        tokio::time::sleep(grace).await;
+    };
+    tokio::select! {
+        served = server.into_future() => served,
+        () = deadline => {
+            log::warn!("requests still in flight after {grace:?}; cutting them");
+            Ok(())
+        }
+    }
 }

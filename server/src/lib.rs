@@ -5,6 +5,8 @@
 //! - [`store::Store`]: the database and its admin operations (users, tokens, memberships,
 //!   server-side edits);
 //! - [`http::router`] / [`serve`]: the HTTP endpoints;
+//! - [`ops`], [`limits`], [`metrics`], [`request_id`]: what a public deployment needs (health,
+//!   metrics, request ids, rate and concurrency limits), configured by [`ServerOptions`];
 //! - [`demo::seed_demo`]: demo users and data;
 //! - [`token_hash`]: new opaque bearer tokens and the SHA-256 hash the database keeps instead;
 //! - [`jwt`]: verifying JWT bearer tokens from a team's own identity provider (HS256 secret or a
@@ -20,8 +22,12 @@ pub mod demo;
 pub mod entities;
 pub mod http;
 pub mod jwt;
+pub mod limits;
+pub mod metrics;
+pub mod ops;
 pub mod pull;
 pub mod push;
+pub mod request_id;
 pub mod store;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -30,7 +36,9 @@ pub mod token_hash;
 pub use db::Location;
 pub use demo::seed_demo;
 pub use entities::{ScopeRule, ServedEntity, ServerSchema};
-pub use http::{router, serve};
+pub use http::{router, router_with, serve, serve_with};
+pub use limits::Limits;
+pub use ops::ServerOptions;
 pub use store::{Store, StoreError, StoredRecord};
 #[cfg(feature = "testing")]
 pub use testing::TestServer;

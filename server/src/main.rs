@@ -3,13 +3,22 @@
 //!
 //! ```text
 //! syncline-server [--db syncline-server.db | --db postgres://…] [--listen 127.0.0.1:8787] [--seed-demo]
+//!                 [--rate-per-user 100] [--rate-burst 1000] [--auth-failures-per-minute 60]
+//!                 [--max-concurrent-pulls <4 per core>] [--metrics-token <token>]
+//!                 [--shutdown-grace-secs 30]
 //! ```
 //! Logging goes through `env_logger` (`RUST_LOG`, default `info`).
 
+use std::num::NonZeroU32;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::Parser;
-use syncline_server::{seed_demo, serve, Location, Store};
+use syncline_server::limits::{
+    default_max_concurrent_pulls, DEFAULT_AUTH_FAILURES_PER_MINUTE, DEFAULT_RATE_BURST,
+    DEFAULT_RATE_PER_USER,
+};
+use syncline_server::{seed_demo, serve_with, Limits, Location, ServerOptions, Store};
 
 /// Syncline's reference sync server.
 #[derive(Debug, Parser)]
@@ -27,6 +36,55 @@ struct Args {
     /// tokens are public).
     #[arg(long)]
     seed_demo: bool,
+
+    /// Requests per second each user may make, all devices together (0: unlimited). Over it:
+    /// 429 rate_limited with Retry-After.
+    #[arg(long, default_value_t = DEFAULT_RATE_PER_USER, help_heading = "Operations")]
+    rate_per_user: u32,
+    /// Requests a user may make at once before --rate-per-user applies.
+    #[arg(long, default_value_t = DEFAULT_RATE_BURST, help_heading = "Operations",
+          value_parser = clap::value_parser!(u32).range(1..))]
+    rate_burst: u32,
+    /// Failed authentications per minute per peer address (also the burst) before every
+    /// request from it gets 429 until the budget refills (0: unlimited).
+    #[arg(long, default_value_t = DEFAULT_AUTH_FAILURES_PER_MINUTE, help_heading = "Operations")]
+    auth_failures_per_minute: u32,
+    /// Pulls streamed at once; a pull waits up to 1 s for a slot, then gets 503 busy with
+    /// Retry-After [default: 4 per core].
+    #[arg(long, help_heading = "Operations", value_parser = clap::value_parser!(u64).range(1..))]
+    max_concurrent_pulls: Option<u64>,
+    /// Require `Authorization: Bearer <token>` on GET /metrics (without it the metrics, only
+    /// aggregates, are open to whoever reaches the port).
+    #[arg(
+        long,
+        env = "SYNCLINE_METRICS_TOKEN",
+        hide_env_values = true,
+        help_heading = "Operations"
+    )]
+    metrics_token: Option<String>,
+    /// Seconds the requests in flight get to finish after SIGTERM or Ctrl-C.
+    #[arg(long, default_value_t = 30, help_heading = "Operations")]
+    shutdown_grace_secs: u64,
+}
+
+impl Args {
+    fn options(&self) -> ServerOptions {
+        ServerOptions {
+            limits: Limits {
+                rate_per_user: NonZeroU32::new(self.rate_per_user),
+                rate_burst: NonZeroU32::new(self.rate_burst).unwrap_or(NonZeroU32::MIN),
+                auth_failures_per_minute: NonZeroU32::new(self.auth_failures_per_minute),
+                max_concurrent_pulls: self
+                    .max_concurrent_pulls
+                    .map_or_else(default_max_concurrent_pulls, |n| {
+                        usize::try_from(n).unwrap_or(usize::MAX)
+                    }),
+                ..Limits::default()
+            },
+            metrics_token: self.metrics_token.clone().filter(|t| !t.is_empty()),
+            shutdown_grace: Duration::from_secs(self.shutdown_grace_secs),
+        }
+    }
 }
 
 async fn shutdown_signal() {
@@ -53,6 +111,7 @@ async fn shutdown_signal() {
 }
 
 fn run(args: Args) -> Result<(), String> {
+    let options = args.options();
     let location = Location::parse(&args.db);
     let store = Store::open_sample(location.clone()).map_err(|e| {
         let what = match &location {
@@ -85,7 +144,7 @@ fn run(args: Args) -> Result<(), String> {
             println!("listening on http://{addr}");
             let _ = std::io::Write::flush(&mut std::io::stdout());
         }
-        serve(listener, store, shutdown_signal())
+        serve_with(listener, store, options, shutdown_signal())
             .await
             .map_err(|e| format!("server failed: {e}"))
     })

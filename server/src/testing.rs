@@ -21,6 +21,7 @@ use tokio::sync::oneshot;
 
 use crate::db::{Location, Param};
 use crate::demo::{seed_demo, DemoSeed};
+use crate::ops::ServerOptions;
 use crate::store::{check_key, reserve_positions, FieldProblem, Store, StoreError};
 
 /// Why a test server could not start.
@@ -171,6 +172,7 @@ impl Drop for ScratchDb {
 /// [`TestServer::stop`] or drop.
 pub struct TestServer {
     store: Store,
+    options: ServerOptions,
     addr: SocketAddr,
     running: Option<Running>,
     // Dropped last: the database (when the server made its own).
@@ -187,7 +189,11 @@ impl std::fmt::Debug for TestServer {
     }
 }
 
-fn run(listener: std::net::TcpListener, store: Store) -> Result<Running, TestServerError> {
+fn run(
+    listener: std::net::TcpListener,
+    store: Store,
+    options: ServerOptions,
+) -> Result<Running, TestServerError> {
     listener.set_nonblocking(true)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -207,9 +213,10 @@ fn run(listener: std::net::TcpListener, store: Store) -> Result<Running, TestSer
                     }
                 };
                 let (grace, graceful) = oneshot::channel::<()>();
-                let server = tokio::spawn(crate::serve(listener, store, async move {
-                    let _ = graceful.await;
-                }));
+                let server =
+                    tokio::spawn(crate::serve_with(listener, store, options, async move {
+                        let _ = graceful.await;
+                    }));
                 let _ = stopped.await;
                 let _ = grace.send(());
                 match tokio::time::timeout(Duration::from_secs(3), server).await {
@@ -259,29 +266,57 @@ impl TestServer {
             .unwrap_or_else(|e| panic!("cannot start the test server: {e}"))
     }
 
+    /// Starts a server with the given options (limits, metrics token) on a fresh temporary
+    /// database, seeded with the demo data.
+    ///
+    /// # Panics
+    /// When the server cannot start.
+    pub fn with_demo_options(options: ServerOptions) -> TestServer {
+        let server = TestServer::try_start_with_options(options)
+            .unwrap_or_else(|e| panic!("cannot start the test server: {e}"));
+        if let Err(e) = seed_demo(server.store()) {
+            panic!("cannot seed the demo data: {e}");
+        }
+        server
+    }
+
     /// [`TestServer::start`], returning errors.
     pub fn try_start() -> Result<TestServer, TestServerError> {
+        TestServer::try_start_with_options(ServerOptions::default())
+    }
+
+    /// Starts a server with the given options on a fresh scratch database.
+    pub fn try_start_with_options(options: ServerOptions) -> Result<TestServer, TestServerError> {
         let db = ScratchDb::try_new()?;
         let store = db.open_sample()?;
-        TestServer::launch(store, Some(db))
+        TestServer::launch(store, options, Some(db))
     }
 
     /// [`TestServer::start_at`], returning errors.
     pub fn try_start_at(location: impl Into<Location>) -> Result<TestServer, TestServerError> {
-        TestServer::launch(Store::open_sample(location)?, None)
+        TestServer::launch(
+            Store::open_sample(location)?,
+            ServerOptions::default(),
+            None,
+        )
     }
 
     /// Starts a server on an already opened store (any schema).
     pub fn try_start_with_store(store: Store) -> Result<TestServer, TestServerError> {
-        TestServer::launch(store, None)
+        TestServer::launch(store, ServerOptions::default(), None)
     }
 
-    fn launch(store: Store, db: Option<ScratchDb>) -> Result<TestServer, TestServerError> {
+    fn launch(
+        store: Store,
+        options: ServerOptions,
+        db: Option<ScratchDb>,
+    ) -> Result<TestServer, TestServerError> {
         let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
         let addr = listener.local_addr()?;
-        let running = run(listener, store.clone())?;
+        let running = run(listener, store.clone(), options.clone())?;
         Ok(TestServer {
             store,
+            options,
             addr,
             running: Some(running),
             _db: db,
@@ -308,6 +343,21 @@ impl TestServer {
         &self.store
     }
 
+    /// Runs `sql` on the server's scratch database behind the server's back (tests that break
+    /// the database on purpose).
+    pub fn execute_sql(&self, sql: &str) -> Result<(), StoreError> {
+        match self._db.as_ref().map(ScratchDb::location) {
+            Some(Location::Sqlite(path)) => {
+                rusqlite::Connection::open(path)?.execute_batch(sql)?;
+                Ok(())
+            }
+            Some(Location::Postgres(url)) => postgres_admin(url, sql),
+            None => Err(StoreError::Invalid(
+                "only a server on its own scratch database can be changed behind its back".into(),
+            )),
+        }
+    }
+
     /// The database file, when it is SQLite.
     pub fn db_path(&self) -> Option<PathBuf> {
         self.store.path().map(Path::to_path_buf)
@@ -318,7 +368,8 @@ impl TestServer {
         self.running.is_some()
     }
 
-    /// Stops serving: new connections are refused, requests in flight get up to 3 s to finish.
+    /// Stops serving: new connections are refused, requests in flight get up to 3 s (or the
+    /// options' shorter grace) to finish.
     /// The database stays; [`TestServer::restart`] serves it again on the same port.
     pub fn stop(&mut self) {
         if let Some(running) = self.running.take() {
@@ -334,7 +385,7 @@ impl TestServer {
     pub fn restart(&mut self) -> Result<(), TestServerError> {
         if self.running.is_none() {
             let listener = std::net::TcpListener::bind(self.addr)?;
-            self.running = Some(run(listener, self.store.clone())?);
+            self.running = Some(run(listener, self.store.clone(), self.options.clone())?);
         }
         Ok(())
     }

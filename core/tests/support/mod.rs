@@ -12,6 +12,7 @@ use serde_json::json;
 use syncline_core::sample;
 use syncline_core::{AutoSync, Config, ConflictPolicy, Record, Schema, Syncline, Value};
 use syncline_server::testing::TestServer;
+use syncline_server::ServerOptions;
 
 /// Tokens of the fixture's users.
 pub struct Users {
@@ -27,7 +28,12 @@ pub struct Users {
 /// `t-shared-1`, `t-shared-2` in `p-shared`, `t-alice-1` in `p-alice`, `t-carol-1` in `p-carol`,
 /// and a comment on each of `t-shared-1` and `t-carol-1`.
 pub fn server() -> (TestServer, Users) {
-    let server = TestServer::start();
+    server_with(ServerOptions::default())
+}
+
+/// [`server`] with the given server options (limits).
+pub fn server_with(options: ServerOptions) -> (TestServer, Users) {
+    let server = TestServer::try_start_with_options(options).expect("test server");
     let store = server.store();
     let mut tokens = Vec::new();
     for user in ["alice", "bob", "carol"] {

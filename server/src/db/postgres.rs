@@ -126,7 +126,12 @@ pub struct PostgresDb {
 
 impl From<tokio_postgres::Error> for StoreError {
     fn from(e: tokio_postgres::Error) -> Self {
-        StoreError::Postgres(e.to_string())
+        // The driver's own text is only "db error" for everything the server reports; the
+        // server's message says what went wrong.
+        match e.as_db_error() {
+            Some(db) => StoreError::Postgres(format!("{} ({})", db.message(), db.code().code())),
+            None => StoreError::Postgres(e.to_string()),
+        }
     }
 }
 

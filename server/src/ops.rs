@@ -1,0 +1,343 @@
+//! What running the server in public needs around the protocol: `GET /healthz`, `GET /metrics`,
+//! request ids, the per-request log line, and the limits of [`crate::limits`].
+//!
+//! [`observe`] wraps every request: it refuses addresses blocked for failed authentications,
+//! notes the user once known, counts the answer, puts the request id into error bodies, and logs
+//! one line (method, route, status, latency, user, request id) when the answer's body ends, so a
+//! streamed pull page is timed to its last byte.
+
+use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
+use std::sync::{Arc, OnceLock};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::extract::{ConnectInfo, MatchedPath, Request, State};
+use axum::http::header::{AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, RETRY_AFTER};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
+use axum::middleware::{from_fn_with_state, Next};
+use axum::response::{IntoResponse, Response};
+use axum::{Json, Router};
+use bytes::Bytes;
+use http_body::Body as _;
+use serde_json::json;
+use syncline_protocol::{codes, ErrorBody, ErrorDetail};
+
+use crate::auth::bearer_token;
+use crate::http::ApiError;
+use crate::limits::{Limiters, Limits};
+use crate::metrics::Metrics;
+use crate::store::Store;
+
+/// Liveness and readiness probe (no authentication).
+pub const HEALTHZ_PATH: &str = "/healthz";
+/// Prometheus metrics (authenticated only with `--metrics-token`).
+pub const METRICS_PATH: &str = "/metrics";
+
+/// How long the readiness probe waits for the database before calling it unavailable.
+const DATABASE_CHECK_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Everything configurable about running the server besides the store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerOptions {
+    /// Rate, failure and concurrency limits.
+    pub limits: Limits,
+    /// When set, `GET /metrics` requires `Authorization: Bearer <token>`.
+    pub metrics_token: Option<String>,
+    /// How long requests in flight may take to finish after shutdown starts; later ones are cut.
+    pub shutdown_grace: Duration,
+}
+
+impl Default for ServerOptions {
+    fn default() -> Self {
+        ServerOptions {
+            limits: Limits::default(),
+            metrics_token: None,
+            shutdown_grace: Duration::from_secs(30),
+        }
+    }
+}
+
+/// The operations state of one server (one router): its metrics and limiters.
+#[derive(Debug)]
+pub(crate) struct Ops {
+    pub(crate) metrics: Metrics,
+    pub(crate) limiters: Limiters,
+    metrics_token: Option<String>,
+}
+
+impl Ops {
+    pub(crate) fn new(options: &ServerOptions) -> Ops {
+        Ops {
+            metrics: Metrics::new(),
+            limiters: Limiters::new(&options.limits),
+            metrics_token: options.metrics_token.clone(),
+        }
+    }
+}
+
+/// Where the authentication of a request leaves the user's id for the log line (the handler
+/// gets the request; [`observe`] only sees the answer).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct UserSlot(Arc<OnceLock<String>>);
+
+impl UserSlot {
+    pub(crate) fn set(&self, user: &str) {
+        let _ = self.0.set(user.to_string());
+    }
+}
+
+/// The readiness check: whether the database answers a cheap query. Blocking: call it from a
+/// blocking task. When the store becomes a trait, this becomes the backend's `ping`.
+pub fn database_ready(store: &Store) -> Result<(), String> {
+    store.log_position().map(|_| ()).map_err(|e| e.to_string())
+}
+
+/// `GET /healthz`: 200 `{"status":"ok","database":"ok"}` when the process serves and the
+/// database answers within 2 s, else 503 `{"status":"unavailable","database":"<error>"}`.
+pub(crate) async fn healthz(State(store): State<Store>) -> Response {
+    let check = tokio::task::spawn_blocking(move || database_ready(&store));
+    let database = match tokio::time::timeout(DATABASE_CHECK_TIMEOUT, check).await {
+        Ok(Ok(Ok(()))) => Ok(()),
+        Ok(Ok(Err(e))) => Err(e),
+        Ok(Err(e)) => Err(format!("the check failed: {e}")),
+        Err(_) => Err(format!(
+            "no answer within {} s",
+            DATABASE_CHECK_TIMEOUT.as_secs()
+        )),
+    };
+    match database {
+        Ok(()) => Json(json!({"status": "ok", "database": "ok"})).into_response(),
+        Err(e) => {
+            log::warn!("health check: the database is unavailable: {e}");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(json!({"status": "unavailable", "database": e})),
+            )
+                .into_response()
+        }
+    }
+}
+
+/// Compares in time independent of where the strings differ, so the token cannot be guessed
+/// byte by byte from answer times.
+fn same_secret(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// `GET /metrics`: the Prometheus text format.
+pub(crate) async fn metrics(
+    State(ops): State<Arc<Ops>>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    if let Some(expected) = &ops.metrics_token {
+        let given = headers
+            .get(AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(bearer_token);
+        if !given.is_some_and(|t| same_secret(t.as_bytes(), expected.as_bytes())) {
+            return Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                codes::UNAUTHORIZED,
+                "the metrics need `Authorization: Bearer <metrics token>`",
+            ));
+        }
+    }
+    let text = ops
+        .metrics
+        .render(ops.limiters.pulls_in_flight())
+        .map_err(ApiError::internal)?;
+    Ok((
+        [(
+            CONTENT_TYPE,
+            HeaderValue::from_static(prometheus::TEXT_FORMAT),
+        )],
+        text,
+    )
+        .into_response())
+}
+
+/// Adds [`observe`] and the request-id layers around `router` (inside them: the id is set
+/// first).
+pub(crate) fn layer(router: Router, ops: Arc<Ops>) -> Router {
+    crate::request_id::layer(router.layer(from_fn_with_state(ops, observe)))
+}
+
+/// The per-request middleware (see the module's documentation).
+async fn observe(State(ops): State<Arc<Ops>>, mut req: Request, next: Next) -> Response {
+    let start = Instant::now();
+    let method = req.method().clone();
+    // The matched route, not the path: a bounded label set, and no client-made text in it.
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("unmatched", MatchedPath::as_str)
+        .to_string();
+    let request_id = crate::request_id::of(&req);
+    let peer = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(addr)| addr.ip());
+    let user = UserSlot::default();
+    req.extensions_mut().insert(user.clone());
+
+    let blocked = peer.map(|ip| ops.limiters.check_address(ip));
+    let resp = match blocked {
+        Some(Err(e)) => ApiError::from(e).into_response(),
+        _ => next.run(req).await,
+    };
+    let resp = finish_error(&ops, peer, &request_id, resp);
+    let status = resp.status();
+    let (parts, body) = resp.into_parts();
+    let done = Done {
+        ops,
+        method,
+        route,
+        status,
+        start,
+        user,
+        request_id,
+    };
+    Response::from_parts(
+        parts,
+        Body::new(Observed {
+            inner: body,
+            done: Some(done),
+        }),
+    )
+}
+
+/// For an error answer made by [`ApiError`]: counts its code (and a failed authentication
+/// against the peer address), and rewrites its body with the request id.
+fn finish_error(ops: &Ops, peer: Option<IpAddr>, request_id: &str, resp: Response) -> Response {
+    let Some(detail) = resp.extensions().get::<ErrorDetail>().cloned() else {
+        return resp;
+    };
+    ops.metrics.error(&detail.code);
+    if resp.status() == StatusCode::UNAUTHORIZED {
+        ops.metrics.auth_failure(&detail.code);
+        if let Some(ip) = peer {
+            ops.limiters.auth_failed(ip);
+        }
+    }
+    let body = ErrorBody {
+        error: ErrorDetail {
+            request_id: Some(request_id.to_string()),
+            ..detail
+        },
+    };
+    let Ok(text) = serde_json::to_vec(&body) else {
+        return resp;
+    };
+    let (mut parts, _) = resp.into_parts();
+    parts.headers.remove(CONTENT_LENGTH);
+    Response::from_parts(parts, Body::from(text))
+}
+
+/// What [`observe`] records once an answer's body is over.
+struct Done {
+    ops: Arc<Ops>,
+    method: Method,
+    route: String,
+    status: StatusCode,
+    start: Instant,
+    user: UserSlot,
+    request_id: String,
+}
+
+impl Done {
+    fn record(self, complete: bool) {
+        let elapsed = self.start.elapsed();
+        self.ops
+            .metrics
+            .request(&self.route, self.status.as_u16(), elapsed);
+        // Probes come every few seconds; keep them out of the info log.
+        let level = if self.route == HEALTHZ_PATH || self.route == METRICS_PATH {
+            log::Level::Debug
+        } else {
+            log::Level::Info
+        };
+        log::log!(
+            level,
+            "{} {} {} {:.1} ms user={} request_id={}{}",
+            self.method,
+            self.route,
+            self.status.as_u16(),
+            elapsed.as_secs_f64() * 1000.0,
+            self.user.0.get().map_or("-", String::as_str),
+            self.request_id,
+            if complete { "" } else { " (cut short)" },
+        );
+    }
+}
+
+/// An answer's body that records its request when it ends: at its last frame (before that frame
+/// is sent, so a client that has the whole answer finds it counted), or when dropped unfinished.
+struct Observed {
+    inner: Body,
+    done: Option<Done>,
+}
+
+impl Observed {
+    fn finish(&mut self, complete: bool) {
+        if let Some(done) = self.done.take() {
+            done.record(complete);
+        }
+    }
+}
+
+impl http_body::Body for Observed {
+    type Data = Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Bytes>, Self::Error>>> {
+        let polled = Pin::new(&mut self.inner).poll_frame(cx);
+        match &polled {
+            Poll::Ready(None) => self.finish(true),
+            Poll::Ready(Some(Err(_))) => self.finish(false),
+            Poll::Ready(Some(Ok(_))) if self.inner.is_end_stream() => self.finish(true),
+            _ => {}
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+impl Drop for Observed {
+    fn drop(&mut self) {
+        let complete = self.inner.is_end_stream();
+        self.finish(complete);
+    }
+}
+
+/// Adds `Retry-After` to an answer.
+pub(crate) fn set_retry_after(resp: &mut Response, secs: u64) {
+    let mut itoa = itoa::Buffer::new();
+    if let Ok(v) = HeaderValue::from_str(itoa.format(secs)) {
+        resp.headers_mut().insert(RETRY_AFTER, v);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_compare_whole() {
+        assert!(same_secret(b"abc", b"abc"));
+        assert!(!same_secret(b"abc", b"abd"));
+        assert!(!same_secret(b"abc", b"abcd"));
+        assert!(!same_secret(b"", b"a"));
+    }
+}
