@@ -3,6 +3,7 @@
 
 use crate::db::Param;
 use crate::store::{now_ms, Store, StoreError};
+use crate::token_hash::hash_token;
 
 /// Why a request is not authenticated.
 #[derive(Debug, thiserror::Error)]
@@ -32,7 +33,7 @@ impl Store {
         let found = self.with_reader(|tx| {
             tx.query_opt(
                 "SELECT user_id, expires_at, revoked FROM tokens WHERE token = ?1",
-                &[Param::Text(token)],
+                &[Param::Text(&hash_token(token))],
                 |r| Ok((r.text(0)?.to_string(), r.opt_int(1)?, r.bool(2)?)),
             )
         })?;

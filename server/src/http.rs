@@ -33,6 +33,7 @@ use tower_http::compression::{CompressionLayer, CompressionLevel};
 use tower_http::decompression::RequestDecompressionLayer;
 
 use crate::auth::{bearer_token, AuthError};
+use crate::jwt::{looks_like_jwt, JwtVerifier};
 use crate::metrics::RowCounter;
 use crate::ops::{Ops, ServerOptions, UserSlot, HEALTHZ_PATH, METRICS_PATH};
 use crate::pull::{PullError, PullPlan};
@@ -171,6 +172,7 @@ impl From<PushError> for ApiError {
 struct AppState {
     store: Store,
     ops: Arc<Ops>,
+    jwt: Option<Arc<JwtVerifier>>,
 }
 
 impl FromRef<AppState> for Store {
@@ -222,7 +224,20 @@ impl FromRequestParts<AppState> for AuthUser {
             })?
             .to_string();
         let store = state.store.clone();
-        let user = blocking(move || store.authenticate(&token)).await?;
+        let user = match &state.jwt {
+            // A JWT from the team's identity provider: checked here, no database needed to
+            // verify it; its user is created on first sight so devices can be bound to it.
+            Some(verifier) if looks_like_jwt(&token) => {
+                let claims = verifier.verify(&token).map_err(|e| {
+                    ApiError::new(StatusCode::UNAUTHORIZED, e.code(), e.to_string())
+                })?;
+                let user = claims.user;
+                let id = user.clone();
+                blocking(move || store.ensure_user(&id)).await?;
+                user
+            }
+            _ => blocking(move || store.authenticate(&token)).await?,
+        };
         if let Some(slot) = parts.extensions.get::<UserSlot>() {
             slot.set(&user);
         }
@@ -536,6 +551,7 @@ pub fn router_with(store: Store, options: &ServerOptions) -> Router {
         .with_state(AppState {
             store,
             ops: ops.clone(),
+            jwt: options.jwt.clone(),
         })
         .layer(RequestDecompressionLayer::new())
         .layer(map_response(json_errors));

@@ -6,14 +6,25 @@
 //!                 [--rate-per-user 100] [--rate-burst 1000] [--auth-failures-per-minute 60]
 //!                 [--max-concurrent-pulls <4 per core>] [--metrics-token <token>]
 //!                 [--shutdown-grace-secs 30]
+//!                 [--jwt-hs256-secret-file FILE | --jwt-jwks FILE] [--jwt-audience A] [--jwt-issuer I]
+//! syncline-server [--db …] user add ID | user list
+//! syncline-server [--db …] token issue USER [--ttl-days N] | token revoke TOKEN
+//! syncline-server [--db …] member add|remove USER PROJECT
+//! syncline-server [--db …] scope create ID --name NAME
 //! ```
+//! Without a command it serves; with one it changes the database and prints what it did.
 //! Logging goes through `env_logger` (`RUST_LOG`, default `info`).
 
 use std::num::NonZeroU32;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use std::path::PathBuf;
+use std::sync::Arc;
+
 use clap::Parser;
+use syncline_server::admin::{self, AdminCommand};
+use syncline_server::jwt::{JwtConfig, JwtVerifier};
 use syncline_server::limits::{
     default_max_concurrent_pulls, DEFAULT_AUTH_FAILURES_PER_MINUTE, DEFAULT_RATE_BURST,
     DEFAULT_RATE_PER_USER,
@@ -24,10 +35,19 @@ use syncline_server::{seed_demo, serve_with, Limits, Location, ServerOptions, St
 #[derive(Debug, Parser)]
 #[command(version, about)]
 struct Args {
+    /// An administration command; without one, the server serves.
+    #[command(subcommand)]
+    command: Option<AdminCommand>,
     /// Where the data lives: a SQLite file (created if missing) or a PostgreSQL URL
     /// (`postgres://user:password@host:port/database`; the database must exist, the server
     /// creates its tables). Several server instances may share one PostgreSQL database.
-    #[arg(long, default_value = "syncline-server.db", env = "SYNCLINE_DB")]
+    #[arg(
+        long,
+        global = true,
+        default_value = "syncline-server.db",
+        env = "SYNCLINE_DB",
+        hide_env_values = true
+    )]
     db: String,
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:8787")]
@@ -65,11 +85,49 @@ struct Args {
     /// Seconds the requests in flight get to finish after SIGTERM or Ctrl-C.
     #[arg(long, default_value_t = 30, help_heading = "Operations")]
     shutdown_grace_secs: u64,
+
+    /// Accept JWTs signed with this HS256 shared secret (a file holding it, at least 32 bytes).
+    #[arg(long, help_heading = "Identity", conflicts_with = "jwt_jwks")]
+    jwt_hs256_secret_file: Option<PathBuf>,
+    /// Accept JWTs signed (RS256 or ES256) by the keys of this JWKS file, chosen by `kid`.
+    #[arg(long, help_heading = "Identity")]
+    jwt_jwks: Option<PathBuf>,
+    /// The `aud` a JWT must carry (recommended; without it the audience is not checked).
+    #[arg(long, help_heading = "Identity")]
+    jwt_audience: Option<String>,
+    /// The `iss` a JWT must carry.
+    #[arg(long, help_heading = "Identity")]
+    jwt_issuer: Option<String>,
+    /// Clock skew allowed on a JWT's `exp` and `nbf`, in seconds.
+    #[arg(long, default_value_t = 30, help_heading = "Identity")]
+    jwt_leeway_secs: u64,
 }
 
 impl Args {
-    fn options(&self) -> ServerOptions {
-        ServerOptions {
+    /// The JWT verifier the identity flags describe, if any.
+    fn jwt(&self) -> Result<Option<Arc<JwtVerifier>>, String> {
+        let config = match (&self.jwt_hs256_secret_file, &self.jwt_jwks) {
+            (Some(file), _) => {
+                let secret = std::fs::read_to_string(file)
+                    .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+                JwtConfig::hs256(secret.trim_end_matches(['\r', '\n']))
+            }
+            (None, Some(jwks)) => JwtConfig::jwks_file(jwks),
+            (None, None) => return Ok(None),
+        };
+        let mut config = config.with_leeway_secs(self.jwt_leeway_secs);
+        if let Some(aud) = &self.jwt_audience {
+            config = config.with_audience(aud);
+        }
+        if let Some(iss) = &self.jwt_issuer {
+            config = config.with_issuer(iss);
+        }
+        let verifier = JwtVerifier::new(config).map_err(|e| format!("JWT settings: {e}"))?;
+        Ok(Some(Arc::new(verifier)))
+    }
+
+    fn options(&self) -> Result<ServerOptions, String> {
+        Ok(ServerOptions {
             limits: Limits {
                 rate_per_user: NonZeroU32::new(self.rate_per_user),
                 rate_burst: NonZeroU32::new(self.rate_burst).unwrap_or(NonZeroU32::MIN),
@@ -83,7 +141,8 @@ impl Args {
             },
             metrics_token: self.metrics_token.clone().filter(|t| !t.is_empty()),
             shutdown_grace: Duration::from_secs(self.shutdown_grace_secs),
-        }
+            jwt: self.jwt()?,
+        })
     }
 }
 
@@ -111,7 +170,6 @@ async fn shutdown_signal() {
 }
 
 fn run(args: Args) -> Result<(), String> {
-    let options = args.options();
     let location = Location::parse(&args.db);
     let store = Store::open_sample(location.clone()).map_err(|e| {
         let what = match &location {
@@ -120,6 +178,13 @@ fn run(args: Args) -> Result<(), String> {
         };
         format!("cannot open {what}: {e}")
     })?;
+    if let Some(command) = &args.command {
+        for line in admin::run(&store, command).map_err(|e| e.to_string())? {
+            println!("{line}");
+        }
+        return Ok(());
+    }
+    let options = args.options()?;
     if args.seed_demo {
         let seed = seed_demo(&store).map_err(|e| format!("cannot seed the demo data: {e}"))?;
         println!(

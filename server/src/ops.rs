@@ -26,6 +26,7 @@ use syncline_protocol::{codes, ErrorBody, ErrorDetail};
 
 use crate::auth::bearer_token;
 use crate::http::ApiError;
+use crate::jwt::JwtVerifier;
 use crate::limits::{Limiters, Limits};
 use crate::metrics::Metrics;
 use crate::store::Store;
@@ -39,7 +40,7 @@ pub const METRICS_PATH: &str = "/metrics";
 const DATABASE_CHECK_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Everything configurable about running the server besides the store.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct ServerOptions {
     /// Rate, failure and concurrency limits.
     pub limits: Limits,
@@ -47,6 +48,9 @@ pub struct ServerOptions {
     pub metrics_token: Option<String>,
     /// How long requests in flight may take to finish after shutdown starts; later ones are cut.
     pub shutdown_grace: Duration,
+    /// When set, bearer tokens that are JWTs are verified with it (the team's identity
+    /// provider); opaque tokens are still looked up in the store.
+    pub jwt: Option<Arc<JwtVerifier>>,
 }
 
 impl Default for ServerOptions {
@@ -55,6 +59,7 @@ impl Default for ServerOptions {
             limits: Limits::default(),
             metrics_token: None,
             shutdown_grace: Duration::from_secs(30),
+            jwt: None,
         }
     }
 }

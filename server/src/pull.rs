@@ -50,6 +50,14 @@ const DEPARTURES_SQL: &str = "SELECT d.position, d.key, d.version FROM departure
                           AND d2.old_scope IN (SELECT project_id FROM memberships WHERE user_id = ?3))
     ORDER BY d.position LIMIT ?4";
 
+/// Records of projects the user was removed from, unless one of their projects still shows
+/// them.
+const REVOCATIONS_SQL: &str = "SELECT v.position, v.key, v.version FROM revocations v
+    WHERE v.user_id = ?3 AND v.entity = ?1 AND v.position > ?2
+      AND NOT EXISTS (SELECT 1 FROM records r WHERE r.entity = v.entity AND r.key = v.key
+                      AND r.scope IN (SELECT project_id FROM memberships WHERE user_id = ?3))
+    ORDER BY v.position LIMIT ?4";
+
 /// Parses a cursor: omitted means the beginning, otherwise a decimal change-log position.
 pub fn parse_cursor(cursor: Option<&str>) -> Result<i64, PullError> {
     match cursor {
@@ -149,9 +157,15 @@ fn write_page(
         Param::Text(user_id),
         Param::Int(fetch),
     ];
-    let departures: Vec<(i64, String, i64)> = tx.query_all(DEPARTURES_SQL, &params, |r| {
-        Ok((r.int(0)?, r.text(1)?.to_string(), r.int(2)?))
-    })?;
+    // Tombstones for records that left the user's sight: moved out of one of their projects,
+    // or in a project they were removed from. Both lists are short and in position order.
+    let read = |r: &dyn Row| Ok((r.int(0)?, r.text(1)?.to_string(), r.int(2)?));
+    let mut departures: Vec<(i64, String, i64)> = tx.query_all(DEPARTURES_SQL, &params, read)?;
+    let revocations = tx.query_all(REVOCATIONS_SQL, &params, read)?;
+    if !revocations.is_empty() {
+        departures.extend(revocations);
+        departures.sort_unstable_by_key(|d| d.0);
+    }
 
     let mut out: Vec<u8> = Vec::with_capacity(STAGE_BYTES + 4096);
     out.extend_from_slice(b"{\"entity\":");

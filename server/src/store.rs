@@ -20,6 +20,7 @@ use syncline_protocol::Value;
 
 use crate::db::{self, Database, Location, Param, Tx};
 use crate::entities::{EntityDef, ScopeRule, ServerSchema};
+use crate::token_hash::{hash_token, new_token};
 
 /// Longest record key accepted, in bytes.
 pub const MAX_KEY_LEN: usize = 256;
@@ -445,6 +446,23 @@ fn has_user(tx: &mut dyn Tx, user_id: &str) -> Result<bool, StoreError> {
     )
 }
 
+/// Replaces tokens kept in plain text (by servers before hashing) with their hashes.
+fn hash_plain_tokens(tx: &mut dyn Tx) -> Result<(), StoreError> {
+    let plain = tx.query_all("SELECT token FROM tokens WHERE hashed = FALSE", &[], |r| {
+        Ok(r.text(0)?.to_string())
+    })?;
+    for token in &plain {
+        tx.execute(
+            "UPDATE tokens SET token = ?1, hashed = TRUE WHERE token = ?2",
+            &[Param::Text(&hash_token(token)), Param::Text(token)],
+        )?;
+    }
+    if !plain.is_empty() {
+        log::info!("{} stored tokens replaced by their hashes", plain.len());
+    }
+    Ok(())
+}
+
 fn ttl_expiry(ttl: Option<Duration>) -> Option<i64> {
     ttl.map(|d| now_ms().saturating_add(i64::try_from(d.as_millis()).unwrap_or(i64::MAX)))
 }
@@ -458,7 +476,7 @@ impl Store {
         let mut layouts = Vec::new();
         db.write(&mut |tx| {
             layouts = load_layouts(tx, &schema)?;
-            Ok(())
+            hash_plain_tokens(tx)
         })?;
         Ok(Store {
             inner: Arc::new(Inner {
@@ -579,9 +597,10 @@ impl Store {
         self.with_reader(|tx| has_user(tx, user_id))
     }
 
-    /// Issues a new random token (UUID v4) for a user, valid for `ttl` (forever when `None`).
+    /// Issues a new random token (256 bits from the OS) for a user, valid for `ttl` (forever
+    /// when `None`). Only its hash is stored: this is the one time the token is seen.
     pub fn issue_token(&self, user_id: &str, ttl: Option<Duration>) -> Result<String, StoreError> {
-        let token = uuid::Uuid::new_v4().simple().to_string();
+        let token = new_token().map_err(|e| StoreError::Invalid(e.to_string()))?;
         self.add_token(user_id, &token, ttl)?;
         Ok(token)
     }
@@ -597,13 +616,14 @@ impl Store {
         if token.is_empty() {
             return Err(StoreError::Invalid("a token cannot be empty".into()));
         }
+        let token = &hash_token(token);
         self.with_writer(|tx| {
             if !has_user(tx, user_id)? {
                 return Err(StoreError::UnknownUser(user_id.to_string()));
             }
             tx.execute(
-                "INSERT INTO tokens (token, user_id, created_at, expires_at) VALUES (?1, ?2, ?3, ?4)
-                 ON CONFLICT DO NOTHING",
+                "INSERT INTO tokens (token, user_id, created_at, expires_at, hashed)
+                 VALUES (?1, ?2, ?3, ?4, TRUE) ON CONFLICT DO NOTHING",
                 &[
                     Param::Text(token),
                     Param::Text(user_id),
@@ -627,6 +647,7 @@ impl Store {
 
     /// Revokes a token; returns false when no such token exists.
     pub fn revoke_token(&self, token: &str) -> Result<bool, StoreError> {
+        let token = &hash_token(token);
         self.with_writer(|tx| {
             Ok(tx.execute(
                 "UPDATE tokens SET revoked = TRUE WHERE token = ?1",
@@ -642,6 +663,7 @@ impl Store {
         token: &str,
         expires_at_ms: Option<i64>,
     ) -> Result<bool, StoreError> {
+        let token = &hash_token(token);
         self.with_writer(|tx| {
             Ok(tx.execute(
                 "UPDATE tokens SET expires_at = ?1 WHERE token = ?2",
@@ -682,15 +704,75 @@ impl Store {
         })
     }
 
-    /// Removes a user from a project; returns false when they were not a member. (Records the
-    /// user already pulled stay on their devices: the protocol has no per-user revocation.)
+    /// Removes a user from a project; returns false when they were not a member. Every live
+    /// record of the project is revoked for that user: their next pull of its entity delivers
+    /// it as a tombstone (unless another of their projects still shows it), so it leaves their
+    /// devices.
     pub fn remove_membership(&self, user_id: &str, project_id: &str) -> Result<bool, StoreError> {
         self.with_writer(|tx| {
-            Ok(tx.execute(
+            let removed = tx.execute(
                 "DELETE FROM memberships WHERE user_id = ?1 AND project_id = ?2",
                 &[Param::Text(user_id), Param::Text(project_id)],
-            )? == 1)
+            )? == 1;
+            if removed {
+                let records = tx.query_all(
+                    "SELECT entity, key, version FROM records
+                     WHERE scope = ?1 AND deleted = FALSE ORDER BY position",
+                    &[Param::Text(project_id)],
+                    |r| Ok((r.text(0)?.to_string(), r.text(1)?.to_string(), r.int(2)?)),
+                )?;
+                if !records.is_empty() {
+                    let first = reserve_positions(tx, records.len() as i64)?;
+                    for (i, (entity, key, version)) in records.iter().enumerate() {
+                        tx.execute(
+                            "INSERT INTO revocations (user_id, entity, key, version, position)
+                             VALUES (?1, ?2, ?3, ?4, ?5)
+                             ON CONFLICT (user_id, entity, key)
+                             DO UPDATE SET version = excluded.version, position = excluded.position",
+                            &[
+                                Param::Text(user_id),
+                                Param::Text(entity),
+                                Param::Text(key),
+                                Param::Int(*version),
+                                Param::Int(first + i as i64),
+                            ],
+                        )?;
+                    }
+                }
+                log::info!(
+                    "{user_id} left project {project_id}: {} records revoked",
+                    records.len()
+                );
+            }
+            Ok(removed)
         })
+    }
+
+    /// Every user with the number of projects they are a member of, sorted by id.
+    pub fn users(&self) -> Result<Vec<(String, usize)>, StoreError> {
+        self.with_reader(|tx| {
+            tx.query_all(
+                "SELECT u.user_id, (SELECT COUNT(*) FROM memberships m WHERE m.user_id = u.user_id)
+                 FROM users u ORDER BY u.user_id",
+                &[],
+                |r| {
+                    Ok((
+                        r.text(0)?.to_string(),
+                        usize::try_from(r.int(1)?).unwrap_or(0),
+                    ))
+                },
+            )
+        })
+    }
+
+    /// Makes sure a user authenticated elsewhere (by a JWT from the team's identity provider)
+    /// exists, creating it on first sight; returns whether it was created. A read first, so an
+    /// existing user costs no write.
+    pub fn ensure_user(&self, user_id: &str) -> Result<bool, StoreError> {
+        if self.user_exists(user_id)? {
+            return Ok(false);
+        }
+        self.create_user(user_id)
     }
 
     /// The projects a user is a member of, sorted.

@@ -29,7 +29,8 @@ pub const WRITE_LOCK: i64 = 0x73_796e_636c_696e;
 
 /// The tables, as migrations applied in order (the `meta` table counts the applied ones): the
 /// same tables as SQLite's, in PostgreSQL's types.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE users (
     user_id    TEXT PRIMARY KEY,
     created_at BIGINT NOT NULL
@@ -106,7 +107,24 @@ CREATE TABLE departures (
     PRIMARY KEY (entity, key, old_scope)
 );
 CREATE INDEX departures_by_entity_position ON departures (entity, position);
-"#];
+"#,
+    r#"
+-- Tokens are kept as SHA-256 hashes; rows from before are hashed when the store opens.
+ALTER TABLE tokens ADD COLUMN hashed BOOLEAN NOT NULL DEFAULT FALSE;
+
+-- A user removed from a project loses its records on their devices: one row per record, each
+-- with a fresh change-log position, pulled by that user as a tombstone.
+CREATE TABLE revocations (
+    user_id  TEXT NOT NULL,
+    entity   TEXT NOT NULL,
+    key      TEXT NOT NULL,
+    version  BIGINT NOT NULL,
+    position BIGINT NOT NULL,
+    PRIMARY KEY (user_id, entity, key)
+);
+CREATE INDEX revocations_by_user_position ON revocations (user_id, entity, position);
+"#,
+];
 
 /// Connections per server instance (PostgreSQL's own default limit is 100 in all).
 const POOL_SIZE: usize = 16;

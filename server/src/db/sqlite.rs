@@ -14,7 +14,8 @@ use crate::store::StoreError;
 /// The tables, as migrations applied in order; `PRAGMA user_version` counts the applied ones.
 /// Statements elsewhere are written in SQL both backends speak; these definitions are SQLite's
 /// (`postgres.rs` has the same tables in PostgreSQL's types).
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE users (
     user_id    TEXT PRIMARY KEY,
     created_at INTEGER NOT NULL
@@ -91,7 +92,24 @@ CREATE TABLE departures (
     PRIMARY KEY (entity, key, old_scope)
 ) WITHOUT ROWID;
 CREATE INDEX departures_by_entity_position ON departures (entity, position);
-"#];
+"#,
+    r#"
+-- Tokens are kept as SHA-256 hashes; rows from before are hashed when the store opens.
+ALTER TABLE tokens ADD COLUMN hashed INTEGER NOT NULL DEFAULT 0;
+
+-- A user removed from a project loses its records on their devices: one row per record, each
+-- with a fresh change-log position, pulled by that user as a tombstone.
+CREATE TABLE revocations (
+    user_id  TEXT NOT NULL,
+    entity   TEXT NOT NULL,
+    key      TEXT NOT NULL,
+    version  INTEGER NOT NULL,
+    position INTEGER NOT NULL,
+    PRIMARY KEY (user_id, entity, key)
+) WITHOUT ROWID;
+CREATE INDEX revocations_by_user_position ON revocations (user_id, entity, position);
+"#,
+];
 
 /// Idle read connections kept open.
 const MAX_IDLE_READERS: usize = 4;

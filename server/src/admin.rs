@@ -1,0 +1,222 @@
+//! The server binary's administration commands (`syncline-server user add bob`, …): users,
+//! tokens, project memberships and projects, written to the same database the server uses (a
+//! running server sees them at once). Each prints what it did.
+
+use std::time::Duration;
+
+use clap::Subcommand;
+
+use crate::store::{Store, StoreError};
+
+/// An administration command.
+#[derive(Debug, Clone, PartialEq, Eq, Subcommand)]
+pub enum AdminCommand {
+    /// Users: add one, or list them.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Opaque bearer tokens: issue one for a user, or revoke one.
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Project memberships, which decide what a user sees.
+    #[command(subcommand)]
+    Member(MemberCommand),
+    /// Projects (the scopes records belong to).
+    #[command(subcommand)]
+    Scope(ScopeCommand),
+}
+
+/// `user …`
+#[derive(Debug, Clone, PartialEq, Eq, Subcommand)]
+pub enum UserCommand {
+    /// Adds a user (nothing changes if it exists).
+    Add {
+        /// The user id (what a JWT's `sub` would be).
+        id: String,
+    },
+    /// Lists the users and how many projects each is a member of.
+    List,
+}
+
+/// `token …`
+#[derive(Debug, Clone, PartialEq, Eq, Subcommand)]
+pub enum TokenCommand {
+    /// Issues a new token for a user and prints it: the only time it is shown (the database
+    /// keeps its hash).
+    Issue {
+        /// The user it authenticates.
+        user: String,
+        /// Days until it expires (never, when omitted).
+        #[arg(long)]
+        ttl_days: Option<u64>,
+    },
+    /// Revokes a token: the next request with it is refused.
+    Revoke {
+        /// The token.
+        token: String,
+    },
+}
+
+/// `member …`
+#[derive(Debug, Clone, PartialEq, Eq, Subcommand)]
+pub enum MemberCommand {
+    /// Makes a user a member of a project: its records reach their devices on the next pull.
+    Add {
+        /// The user.
+        user: String,
+        /// The project.
+        scope: String,
+    },
+    /// Removes a user from a project: its records leave their devices on the next pull.
+    Remove {
+        /// The user.
+        user: String,
+        /// The project.
+        scope: String,
+    },
+}
+
+/// `scope …`
+#[derive(Debug, Clone, PartialEq, Eq, Subcommand)]
+pub enum ScopeCommand {
+    /// Creates a project (or renames an existing one).
+    Create {
+        /// The project id.
+        id: String,
+        /// Its display name.
+        #[arg(long)]
+        name: String,
+    },
+}
+
+/// Carries out `command` on `store`; returns the lines to print.
+pub fn run(store: &Store, command: &AdminCommand) -> Result<Vec<String>, StoreError> {
+    Ok(match command {
+        AdminCommand::User(UserCommand::Add { id }) => vec![if store.create_user(id)? {
+            format!("user {id} added")
+        } else {
+            format!("user {id} already exists; nothing changed")
+        }],
+        AdminCommand::User(UserCommand::List) => {
+            let users = store.users()?;
+            let mut lines: Vec<String> = users
+                .iter()
+                .map(|(id, projects)| format!("{id}\t{projects} projects"))
+                .collect();
+            lines.push(format!("{} users", users.len()));
+            lines
+        }
+        AdminCommand::Token(TokenCommand::Issue { user, ttl_days }) => {
+            let ttl = ttl_days.map(|d| Duration::from_secs(d.saturating_mul(86_400)));
+            let token = store.issue_token(user, ttl)?;
+            let lifetime = match ttl_days {
+                Some(d) => format!("expires in {d} days"),
+                None => "does not expire".to_string(),
+            };
+            vec![
+                token,
+                format!(
+                    "token issued for {user} ({lifetime}); it is shown only now (the database keeps its hash)"
+                ),
+            ]
+        }
+        AdminCommand::Token(TokenCommand::Revoke { token }) => {
+            vec![if store.revoke_token(token)? {
+                "token revoked".to_string()
+            } else {
+                "no such token; nothing changed".to_string()
+            }]
+        }
+        AdminCommand::Member(MemberCommand::Add { user, scope }) => {
+            vec![if store.add_membership(user, scope)? {
+                format!(
+                    "{user} is now a member of {scope}; its records reach {user}'s devices on their next pull"
+                )
+            } else {
+                format!("{user} was already a member of {scope}; nothing changed")
+            }]
+        }
+        AdminCommand::Member(MemberCommand::Remove { user, scope }) => {
+            vec![if store.remove_membership(user, scope)? {
+                format!(
+                    "{user} is no longer a member of {scope}; its records leave {user}'s devices on their next pull"
+                )
+            } else {
+                format!("{user} was not a member of {scope}; nothing changed")
+            }]
+        }
+        AdminCommand::Scope(ScopeCommand::Create { id, name }) => {
+            let version = store.create_project(id, name)?;
+            vec![if version == 1 {
+                format!("project {id} created")
+            } else {
+                format!("project {id} renamed (version {version})")
+            }]
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_deployment_is_set_up_from_nothing() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open_sample(dir.path().join("a.db")).expect("open");
+        let say = |c: AdminCommand| run(&store, &c).expect("command").join("\n");
+        assert_eq!(
+            say(AdminCommand::User(UserCommand::Add { id: "dana".into() })),
+            "user dana added"
+        );
+        assert!(
+            say(AdminCommand::User(UserCommand::Add { id: "dana".into() }))
+                .contains("already exists")
+        );
+        assert_eq!(
+            say(AdminCommand::Scope(ScopeCommand::Create {
+                id: "p9".into(),
+                name: "Nine".into()
+            })),
+            "project p9 created"
+        );
+        assert!(say(AdminCommand::Member(MemberCommand::Add {
+            user: "dana".into(),
+            scope: "p9".into()
+        }))
+        .contains("now a member of p9"));
+        let issued = run(
+            &store,
+            &AdminCommand::Token(TokenCommand::Issue {
+                user: "dana".into(),
+                ttl_days: Some(30),
+            }),
+        )
+        .expect("issue");
+        let token = issued[0].clone();
+        assert_eq!(store.authenticate(&token).expect("valid"), "dana");
+        assert_eq!(
+            say(AdminCommand::User(UserCommand::List)),
+            "dana\t1 projects\n1 users"
+        );
+        assert_eq!(
+            say(AdminCommand::Token(TokenCommand::Revoke {
+                token: token.clone()
+            })),
+            "token revoked"
+        );
+        assert!(store.authenticate(&token).is_err());
+        assert!(say(AdminCommand::Member(MemberCommand::Remove {
+            user: "dana".into(),
+            scope: "p9".into()
+        }))
+        .contains("no longer a member"));
+        assert!(run(
+            &store,
+            &AdminCommand::Token(TokenCommand::Issue {
+                user: "nobody".into(),
+                ttl_days: None
+            })
+        )
+        .is_err());
+    }
+}
