@@ -987,12 +987,15 @@ mod tests {
     #[test]
     fn rs256_and_es256_verify_with_kid_selection() {
         let v = jwks_verifier();
+        // One set of claims for the expectation and the tokens: `exp` is in whole seconds, and
+        // a second may tick between two calls of `claims()`.
+        let c = claims();
         let expected = Ok(Claims {
             user: "alice".into(),
-            expires_at: claims()["exp"].as_i64().map(|s| s * 1000),
+            expires_at: c["exp"].as_i64().map(|s| s * 1000),
         });
-        assert_eq!(v.verify(&sign_rs(Some(RSA_KID), &claims())), expected);
-        assert_eq!(v.verify(&sign_es(Some(EC_KID), &claims())), expected);
+        assert_eq!(v.verify(&sign_rs(Some(RSA_KID), &c)), expected);
+        assert_eq!(v.verify(&sign_es(Some(EC_KID), &c)), expected);
         // Without kid: exactly one key per algorithm in the fixture set.
         assert!(v.verify(&sign_rs(None, &claims())).is_ok());
         assert!(v.verify(&sign_es(None, &claims())).is_ok());

@@ -214,3 +214,75 @@ fn a_new_member_receives_the_projects_existing_records() {
         vec!["t-ridge-1", "t-ridge-2", "t-ridge-3"]
     );
 }
+
+#[test]
+fn a_removed_member_pulls_the_projects_records_as_tombstones_and_gets_them_back_on_rejoining() {
+    let server = TestServer::with_demo();
+    let api = Api::new(&server);
+    // Alice is in p-harbor (with bob) and p-depot (alone); she leaves p-depot.
+    let pages = api.pull_all("demo-alice", "tasks", TASK_FIELDS);
+    let all = upsert_keys(&pages);
+    let depot: Vec<String> = all
+        .iter()
+        .filter(|k| k.starts_with("t-depot-"))
+        .cloned()
+        .collect();
+    assert!(!depot.is_empty() && depot.len() < all.len(), "{all:?}");
+    let cursor = pages.last().expect("page").cursor.clone();
+    let project_cursor = api
+        .pull_all("demo-alice", "projects", &["name"])
+        .last()
+        .expect("page")
+        .cursor
+        .clone();
+    assert!(server
+        .store()
+        .remove_membership("alice", "p-depot")
+        .expect("remove"));
+    assert!(!server
+        .store()
+        .remove_membership("alice", "p-depot")
+        .expect("remove again"));
+
+    let next = api.pull_from("demo-alice", "tasks", Some(&cursor), TASK_FIELDS);
+    assert_eq!(
+        tombstone_keys(&next),
+        depot,
+        "the project's records leave her devices"
+    );
+    assert!(upsert_keys(&next).is_empty());
+    let projects = api.pull_from("demo-alice", "projects", Some(&project_cursor), &["name"]);
+    assert_eq!(
+        tombstone_keys(&projects),
+        vec!["p-depot"],
+        "the project too"
+    );
+    // Her other project is untouched, and a fresh device of hers gets only that one.
+    let fresh = api.pull_all("demo-alice", "tasks", TASK_FIELDS);
+    assert_eq!(upsert_keys(&fresh).len(), all.len() - depot.len());
+    assert!(upsert_keys(&fresh)
+        .iter()
+        .all(|k| k.starts_with("t-harbor-")));
+    // Bob, who shares p-harbor with her, sees nothing new.
+    let bob = api.pull_all("demo-bob", "tasks", TASK_FIELDS);
+    assert_eq!(upsert_keys(&bob).len(), 5);
+    assert!(tombstone_keys(&bob).is_empty());
+    // Nor can alice write there any more.
+    let resp = api.push(
+        "demo-alice",
+        "alice-phone",
+        json!([{"mutation_id": "m1", "seq": 1, "entity": "tasks", "key": depot[0],
+                "op": "update", "fields": {"title": "still mine?"}, "base_version": 1}]),
+    );
+    assert_eq!(outcome(&resp, 0)["code"], "forbidden");
+
+    // Rejoining brings the records back after the tombstones.
+    let end = next.last().expect("page").cursor.clone();
+    assert!(server
+        .store()
+        .add_membership("alice", "p-depot")
+        .expect("add"));
+    let back = api.pull_from("demo-alice", "tasks", Some(&end), TASK_FIELDS);
+    assert_eq!(upsert_keys(&back), depot);
+    assert!(tombstone_keys(&back).is_empty());
+}
