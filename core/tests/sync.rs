@@ -362,6 +362,40 @@ fn server_deletes_reach_the_device_as_tombstones() {
 }
 
 #[test]
+fn a_member_removed_from_a_project_loses_its_records_and_a_new_member_gets_them() {
+    let (server, users) = server();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let alice = client(dir.path(), "alice", &server.url(), &users.alice);
+    let bob = client(dir.path(), "bob", &server.url(), &users.bob);
+    alice.sync_now_blocking("all").expect("sync");
+    bob.sync_now_blocking("all").expect("sync");
+    assert_eq!(keys(&alice, TASKS), ["t-alice-1", "t-shared-1", "t-shared-2"]);
+    assert_eq!(keys(&bob, TASKS), ["t-shared-1", "t-shared-2"]);
+
+    // An admin takes alice out of p-shared and lets bob into p-alice.
+    assert!(server
+        .store()
+        .remove_membership("alice", "p-shared")
+        .expect("remove"));
+    assert!(server
+        .store()
+        .add_membership("bob", "p-alice")
+        .expect("add"));
+    alice.sync_now_blocking("all").expect("sync");
+    bob.sync_now_blocking("all").expect("sync");
+
+    assert_eq!(keys(&alice, TASKS), ["t-alice-1"], "p-shared's tasks left alice's device");
+    assert!(keys(&alice, COMMENTS).is_empty(), "and its comments");
+    assert_eq!(keys(&alice, PROJECTS), ["p-alice"], "and the project itself");
+    assert_eq!(
+        keys(&bob, TASKS),
+        ["t-alice-1", "t-shared-1", "t-shared-2"],
+        "p-alice's existing task reached bob on his next pull"
+    );
+    assert_eq!(keys(&bob, PROJECTS), ["p-alice", "p-shared"]);
+}
+
+#[test]
 fn pulls_page_and_resume_from_the_cursor() {
     let (server, users) = server();
     syncline_server::testing::bulk_insert_tasks(
