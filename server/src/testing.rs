@@ -74,7 +74,8 @@ fn postgres_admin(url: &str, sql: &str) -> Result<(), StoreError> {
         .build()
         .map_err(|e| StoreError::Postgres(e.to_string()))?;
     runtime.block_on(async {
-        let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await?;
+        let (client, connection) =
+            tokio_postgres::connect(url, crate::db::postgres::tls()?).await?;
         let driver = tokio::spawn(connection);
         client.batch_execute(sql).await?;
         drop(client);

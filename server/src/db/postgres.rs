@@ -18,7 +18,8 @@ use std::time::Duration;
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use tokio_postgres::types::ToSql;
-use tokio_postgres::{IsolationLevel, NoTls};
+use tokio_postgres::IsolationLevel;
+use tokio_postgres_rustls::MakeRustlsConnect;
 
 use super::{Database, Next, Param, Row, Tx, Work};
 use crate::store::StoreError;
@@ -191,6 +192,38 @@ fn to_dollars(sql: &str) -> String {
     out
 }
 
+/// TLS for connections whose URL asks for it (`sslmode=require`; the default, `prefer`, uses it
+/// when the server offers it): rustls, trusting the Mozilla roots, or only the certificates of
+/// the PEM file named by `PGSSLROOTCERT` (libpq's variable), as a managed database's own CA needs.
+pub(crate) fn tls() -> Result<MakeRustlsConnect, StoreError> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::CertificateDer;
+    let mut roots = rustls::RootCertStore::empty();
+    match std::env::var_os("PGSSLROOTCERT") {
+        Some(file) => {
+            let certs = CertificateDer::pem_file_iter(&file).map_err(|e| {
+                StoreError::Postgres(format!("PGSSLROOTCERT {}: {e}", file.to_string_lossy()))
+            })?;
+            for cert in certs {
+                let cert = cert.map_err(|e| {
+                    StoreError::Postgres(format!("PGSSLROOTCERT {}: {e}", file.to_string_lossy()))
+                })?;
+                roots.add(cert).map_err(|e| {
+                    StoreError::Postgres(format!("PGSSLROOTCERT {}: {e}", file.to_string_lossy()))
+                })?;
+            }
+        }
+        None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| StoreError::Postgres(format!("TLS: {e}")))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(MakeRustlsConnect::new(config))
+}
+
 impl PostgresDb {
     /// Connects to the database at `url` (it must exist) and brings its tables up to date.
     pub fn open(url: &str) -> Result<PostgresDb, StoreError> {
@@ -204,7 +237,7 @@ impl PostgresDb {
             .map_err(|e| StoreError::Postgres(format!("cannot start its runtime: {e}")))?;
         let manager = Manager::from_config(
             config,
-            NoTls,
+            tls()?,
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
             },
@@ -422,6 +455,27 @@ mod tests {
             to_dollars("SELECT a FROM t WHERE b = ?1 AND c = '?2' AND d IN (?12)"),
             "SELECT a FROM t WHERE b = $1 AND c = '?2' AND d IN ($12)"
         );
+    }
+
+    #[test]
+    fn connections_use_tls_when_the_url_asks_for_it() {
+        let scratch = crate::testing::ScratchDb::new();
+        let crate::db::Location::Postgres(url) = scratch.location() else {
+            println!("skipped: the run is on SQLite");
+            return;
+        };
+        let db = PostgresDb::open(url).expect("open");
+        let mut ssl = None;
+        db.read(&mut |tx| {
+            ssl = tx.query_opt(
+                "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+                &[],
+                |r| r.bool(0),
+            )?;
+            Ok(())
+        })
+        .expect("read");
+        assert_eq!(ssl, Some(url.contains("sslmode=require")), "{url}");
     }
 
     #[test]
