@@ -147,7 +147,7 @@ impl Puller {
     }
 
     /// Pulls until `has_more` is false, each page from a random instance with a random limit.
-    fn to_end(&mut self, http: &Client, urls: &[String], rng: &mut Rng) -> Result<(), String> {
+    fn pull_to_end(&mut self, http: &Client, urls: &[String], rng: &mut Rng) -> Result<(), String> {
         while self.page(http, rng.pick(urls).as_str(), 1 + rng.below(60) as u32)? {}
         Ok(())
     }
@@ -431,7 +431,7 @@ fn run(seed: u64, shape: Shape) -> Result<Summary, String> {
                     }
                 }
                 // Every push was answered, so committed: pull to the end.
-                puller.to_end(&http, &urls, &mut rng)?;
+                puller.pull_to_end(&http, &urls, &mut rng)?;
                 Ok(puller)
             })
         })
@@ -501,7 +501,7 @@ fn run(seed: u64, shape: Shape) -> Result<Summary, String> {
     let mut rng = Rng::new(seeds.next_u64());
     for (user, token) in &tokens {
         let mut fresh = Puller::new(user, token);
-        fresh.to_end(&http, &urls, &mut rng)?;
+        fresh.pull_to_end(&http, &urls, &mut rng)?;
         let diff = differences(&fresh.replica, &database_view(&store, &keys, user));
         if !diff.is_empty() {
             failures.push(format!(
@@ -603,7 +603,7 @@ fn a_change_committed_behind_a_cursor_is_caught() {
     store.upsert_record("tasks", "a", &fields).expect("update");
 
     let mut puller = Puller::new(user, token);
-    puller.to_end(&http, &urls, &mut rng).expect("pull");
+    puller.pull_to_end(&http, &urls, &mut rng).expect("pull");
     let cursor: i64 = puller
         .cursor
         .as_deref()
@@ -622,13 +622,13 @@ fn a_change_committed_behind_a_cursor_is_caught() {
          WHERE entity = 'tasks' AND key = 'a'"
     );
     server.execute_sql(&late).expect("the late commit");
-    puller.to_end(&http, &urls, &mut rng).expect("pull");
+    puller.pull_to_end(&http, &urls, &mut rng).expect("pull");
     let diff = differences(&puller.replica, &database_view(store, &keys, user));
     assert_eq!(diff.len(), 1, "{diff:?}");
     assert!(diff[0].starts_with("missing `late`"), "{diff:?}");
 
     // From the beginning it is there: only the cursor skipped it.
     let mut fresh = Puller::new(user, token);
-    fresh.to_end(&http, &urls, &mut rng).expect("pull");
+    fresh.pull_to_end(&http, &urls, &mut rng).expect("pull");
     assert!(differences(&fresh.replica, &database_view(store, &keys, user)).is_empty());
 }
