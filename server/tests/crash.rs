@@ -9,6 +9,9 @@
 //!   versions a single writer expects, whether the first attempt committed or not;
 //! - re-sending an acknowledged batch answers the stored results and changes nothing.
 //!
+//! Between kills, devices now and then give up on an answer after 5 ms and send the batch again
+//! at once (the server, alive, usually committed the first): answered as if sent once too.
+//!
 //! Each pusher is one device writing its own tasks, so it can predict every version and field the
 //! server must end with. Some write transactions are held open 20 ms before they commit
 //! (`SYNCLINE_TEST_SLOW_WRITES`), so kills often land inside one. `SYNCLINE_CRASH_CYCLES` (default
@@ -72,6 +75,8 @@ struct Device {
     /// The last acknowledged batch and its answer.
     last_acked: Option<(Batch, PushResponse)>,
     acked: usize,
+    /// Batches sent again after giving up on their answer (server alive).
+    resent: usize,
 }
 
 /// Why a push got no usable answer.
@@ -97,6 +102,7 @@ impl Device {
             pending: None,
             last_acked: None,
             acked: 0,
+            resent: 0,
         }
     }
 
@@ -164,9 +170,21 @@ impl Device {
 
     /// Sends `batch` to `url`; checks every mutation is answered applied at its version.
     fn send(&self, http: &Client, url: &str, batch: &Batch) -> Result<PushResponse, Failed> {
+        self.send_within(http, url, batch, Duration::from_secs(30))
+    }
+
+    /// [`Device::send`], giving up on the answer after `timeout`.
+    fn send_within(
+        &self,
+        http: &Client,
+        url: &str,
+        batch: &Batch,
+        timeout: Duration,
+    ) -> Result<PushResponse, Failed> {
         let resp = http
             .post(format!("{url}/v1/push"))
             .bearer_auth(&self.token)
+            .timeout(timeout)
             .json(&json!({"client_id": self.id, "mutations": batch.mutations}))
             .send()
             .map_err(|e| Failed::Cut(e.to_string()))?;
@@ -211,6 +229,19 @@ impl Device {
             .map_err(|e| e.to_string())?;
         loop {
             let batch = self.make_batch();
+            // Now and then the device gives up on the answer after 5 ms, while the server goes
+            // on and usually commits (the lost answer of a flaky network, with the server
+            // alive): the batch is sent again at once, and must be answered as if sent once.
+            if self.rng.chance(0.15) {
+                match self.send_within(&http, url, &batch, Duration::from_millis(5)) {
+                    Ok(answer) => {
+                        self.acknowledge(batch, answer);
+                        continue;
+                    }
+                    Err(Failed::Cut(_)) => self.resent += 1,
+                    Err(Failed::Wrong(e)) => return Err(e),
+                }
+            }
             match self.send(&http, url, &batch) {
                 Ok(answer) => self.acknowledge(batch, answer),
                 Err(Failed::Cut(_)) => {
@@ -305,6 +336,7 @@ struct Tally {
     acked: usize,
     cut_committed: usize,
     cut_lost: usize,
+    resent: usize,
 }
 
 fn run(seed: u64, cycles: u64) -> Result<Tally, String> {
@@ -397,6 +429,7 @@ fn run(seed: u64, cycles: u64) -> Result<Tally, String> {
     if store.log_position().expect("log position") != log_end {
         return Err("replaying acknowledged batches wrote to the change log".into());
     }
+    tally.resent = devices.iter().map(|d| d.resent).sum();
     Ok(tally)
 }
 
@@ -409,8 +442,9 @@ fn acknowledged_pushes_survive_kill_9_and_resends_are_idempotent() {
         Ok(t) => {
             println!(
                 "kill -9 on {backend} (seed {seed}): {cycles} kills, {} batches acknowledged, \
-                 cut batches found committed {} / not committed {}",
-                t.acked, t.cut_committed, t.cut_lost
+                 cut batches found committed {} / not committed {}, {} answers given up on \
+                 and resent",
+                t.acked, t.cut_committed, t.cut_lost, t.resent
             );
             // Every kill cut every device's batch in flight (or its next one).
             assert_eq!(

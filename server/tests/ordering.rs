@@ -12,10 +12,10 @@
 //! [`a_change_committed_behind_a_cursor_is_caught`] shows the checks catch exactly that.
 //!
 //! Runs on the test run's backend (`SYNCLINE_TEST_BACKEND`): two processes on one PostgreSQL
-//! database, or two processes on one SQLite file. `SYNCLINE_ORDERING_RUNS` (default 3) seeded
-//! runs, each on a fresh database; `SYNCLINE_ORDERING_SEED` fixes the first seed (run `i` uses
-//! seed + i; by default it comes from the clock and failures print it); `SYNCLINE_ORDERING_BATCHES`
-//! sets the batches each pusher sends per run (default 25).
+//! database, or two processes on one SQLite file. `SYNCLINE_ORDERING_RUNS` (default 6 on
+//! SQLite, 3 on PostgreSQL) seeded runs, each on a fresh database; `SYNCLINE_ORDERING_SEED` fixes
+//! the first seed (run `i` uses seed + i; by default it comes from the clock and failures print
+//! it); `SYNCLINE_ORDERING_BATCHES` sets the batches each pusher sends per run (default 25).
 
 mod instances;
 
@@ -546,7 +546,12 @@ fn run(seed: u64, shape: Shape) -> Result<Summary, String> {
 
 #[test]
 fn pullers_on_two_instances_end_with_the_databases_state() {
-    let runs = env_u64("SYNCLINE_ORDERING_RUNS", 3);
+    let backend = test_backend();
+    // About 8 s on SQLite and 15 s on PostgreSQL (a run there takes three times as long).
+    let runs = env_u64(
+        "SYNCLINE_ORDERING_RUNS",
+        if backend == "sqlite" { 6 } else { 3 },
+    );
     let first = env_u64("SYNCLINE_ORDERING_SEED", clock_seed());
     let shape = Shape {
         pushers: 6,
@@ -554,7 +559,6 @@ fn pullers_on_two_instances_end_with_the_databases_state() {
         batches: env_u64("SYNCLINE_ORDERING_BATCHES", 25),
         keys: 120,
     };
-    let backend = test_backend();
     for i in 0..runs {
         let seed = first.wrapping_add(i);
         match run(seed, shape) {
