@@ -369,7 +369,10 @@ fn a_member_removed_from_a_project_loses_its_records_and_a_new_member_gets_them(
     let bob = client(dir.path(), "bob", &server.url(), &users.bob);
     alice.sync_now_blocking("all").expect("sync");
     bob.sync_now_blocking("all").expect("sync");
-    assert_eq!(keys(&alice, TASKS), ["t-alice-1", "t-shared-1", "t-shared-2"]);
+    assert_eq!(
+        keys(&alice, TASKS),
+        ["t-alice-1", "t-shared-1", "t-shared-2"]
+    );
     assert_eq!(keys(&bob, TASKS), ["t-shared-1", "t-shared-2"]);
 
     // An admin takes alice out of p-shared and lets bob into p-alice.
@@ -384,9 +387,17 @@ fn a_member_removed_from_a_project_loses_its_records_and_a_new_member_gets_them(
     alice.sync_now_blocking("all").expect("sync");
     bob.sync_now_blocking("all").expect("sync");
 
-    assert_eq!(keys(&alice, TASKS), ["t-alice-1"], "p-shared's tasks left alice's device");
+    assert_eq!(
+        keys(&alice, TASKS),
+        ["t-alice-1"],
+        "p-shared's tasks left alice's device"
+    );
     assert!(keys(&alice, COMMENTS).is_empty(), "and its comments");
-    assert_eq!(keys(&alice, PROJECTS), ["p-alice"], "and the project itself");
+    assert_eq!(
+        keys(&alice, PROJECTS),
+        ["p-alice"],
+        "and the project itself"
+    );
     assert_eq!(
         keys(&bob, TASKS),
         ["t-alice-1", "t-shared-1", "t-shared-2"],

@@ -30,6 +30,7 @@ pub mod pull;
 pub mod push;
 pub mod request_id;
 pub mod store;
+mod test_hooks;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod token_hash;

@@ -227,6 +227,9 @@ struct Inner {
     db: Box<dyn Database>,
     schema: ServerSchema,
     layouts: Vec<Layout>,
+    /// Test hook (`SYNCLINE_TEST_SLOW_WRITES`, off unless set): holds some write transactions
+    /// open before commit.
+    slow_writes: Option<crate::test_hooks::SlowWrites>,
 }
 
 /// The server's data, on either database ([`Location`]). Cheap to clone (shared); all methods
@@ -483,6 +486,7 @@ impl Store {
                 db,
                 schema,
                 layouts,
+                slow_writes: crate::test_hooks::SlowWrites::from_env()?,
             }),
         })
     }
@@ -556,6 +560,11 @@ impl Store {
             let f = f.take().ok_or(StoreError::RolledBack)?;
             let result = f(tx);
             let failed = result.is_err();
+            if let (true, false, Some(slow)) = (write, failed, &self.inner.slow_writes) {
+                // Positions are taken, the commit has not happened: the window the ordering
+                // tests widen.
+                slow.maybe_pause();
+            }
             out = Some(result);
             if failed {
                 Err(StoreError::RolledBack)
