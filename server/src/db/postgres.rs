@@ -29,7 +29,8 @@ pub const WRITE_LOCK: i64 = 0x73_796e_636c_696e;
 
 /// The tables, as migrations applied in order (the `meta` table counts the applied ones): the
 /// same tables as SQLite's, in PostgreSQL's types.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE users (
     user_id    TEXT PRIMARY KEY,
     created_at BIGINT NOT NULL
@@ -106,7 +107,22 @@ CREATE TABLE departures (
     PRIMARY KEY (entity, key, old_scope)
 );
 CREATE INDEX departures_by_entity_position ON departures (entity, position);
-"#];
+"#,
+    r#"
+CREATE TABLE declared_entities (
+    entity      TEXT PRIMARY KEY,
+    scope_field TEXT
+);
+
+CREATE TABLE declared_fields (
+    entity     TEXT NOT NULL,
+    field      TEXT NOT NULL,
+    field_type TEXT NOT NULL,
+    required   BOOLEAN NOT NULL,
+    PRIMARY KEY (entity, field)
+);
+"#,
+];
 
 /// Connections per server instance (PostgreSQL's own default limit is 100 in all).
 const POOL_SIZE: usize = 16;

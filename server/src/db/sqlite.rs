@@ -14,7 +14,8 @@ use crate::store::StoreError;
 /// The tables, as migrations applied in order; `PRAGMA user_version` counts the applied ones.
 /// Statements elsewhere are written in SQL both backends speak; these definitions are SQLite's
 /// (`postgres.rs` has the same tables in PostgreSQL's types).
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE users (
     user_id    TEXT PRIMARY KEY,
     created_at INTEGER NOT NULL
@@ -91,7 +92,26 @@ CREATE TABLE departures (
     PRIMARY KEY (entity, key, old_scope)
 ) WITHOUT ROWID;
 CREATE INDEX departures_by_entity_position ON departures (entity, position);
-"#];
+"#,
+    r#"
+-- The declared schema the server last started with (its schema file): the next start checks a
+-- changed file against it (docs/schema.md, "Changing the schema"). Rows are never deleted: an
+-- entity or field name, once used, keeps its type and scope rule, because its stored values
+-- stay in `records` even while the file leaves it out.
+CREATE TABLE declared_entities (
+    entity      TEXT PRIMARY KEY,
+    scope_field TEXT             -- NULL: each record is its own scope (its key)
+) WITHOUT ROWID;
+
+CREATE TABLE declared_fields (
+    entity     TEXT NOT NULL,
+    field      TEXT NOT NULL,
+    field_type TEXT NOT NULL,    -- text, integer, real, boolean, timestamp or json
+    required   INTEGER NOT NULL, -- 0 once the file leaves the field out: new records lack it
+    PRIMARY KEY (entity, field)
+) WITHOUT ROWID;
+"#,
+];
 
 /// Idle read connections kept open.
 const MAX_IDLE_READERS: usize = 4;
