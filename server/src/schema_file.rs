@@ -177,10 +177,11 @@ pub(crate) fn check_and_record(
                          value for it; give them one (server-side writes) before declaring it \
                          required, or keep it optional",
                         f.name,
-                        if old.is_some() {
-                            "is now"
-                        } else {
-                            "is new and"
+                        match (old, entities.contains_key(name)) {
+                            (Some(_), _) => "is now",
+                            (None, true) => "is new and",
+                            // A new entity, or the first start with these checks.
+                            (None, false) => "is",
                         },
                     ));
                 }
@@ -256,4 +257,73 @@ pub(crate) fn check_and_record(
         )?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::db::Param;
+    use crate::store::StoreError;
+    use crate::testing::ScratchDb;
+
+    fn forget_declarations(store: &crate::Store) {
+        store
+            .with_writer(|tx| {
+                tx.execute("DELETE FROM declared_fields", &[])?;
+                tx.execute("DELETE FROM declared_entities", &[])?;
+                Ok::<_, StoreError>(())
+            })
+            .expect("forget");
+    }
+
+    fn declared_fields(store: &crate::Store) -> i64 {
+        store
+            .with_reader(|tx| {
+                tx.query_opt("SELECT COUNT(*) FROM declared_fields", &[], |r| r.int(0))
+            })
+            .expect("count")
+            .unwrap_or(0)
+    }
+
+    /// A database written before the declared schema was recorded (migration 2) has records but
+    /// no declarations: the file's are taken, once its required fields hold for the records.
+    #[test]
+    fn a_database_from_before_the_checks_is_adopted() {
+        let db = ScratchDb::new();
+        let store = db.open_sample().expect("open");
+        crate::seed_demo(&store).expect("demo");
+        assert_eq!(declared_fields(&store), 21);
+        forget_declarations(&store);
+        assert_eq!(declared_fields(&store), 0);
+        drop(store);
+        let store = db.open_sample().expect("adopted");
+        assert_eq!(declared_fields(&store), 21, "recorded again");
+
+        // A record that lacks a required value stops the adoption.
+        forget_declarations(&store);
+        store
+            .with_writer(|tx| {
+                tx.execute(
+                    "UPDATE records SET data = ?1 WHERE entity = ?2 AND key = ?3",
+                    &[
+                        Param::Text("[\"p-harbor\"]"),
+                        Param::Text("tasks"),
+                        Param::Text("t-harbor-1"),
+                    ],
+                )
+            })
+            .expect("damage");
+        drop(store);
+        match db.open_sample() {
+            Err(StoreError::IncompatibleSchema(problems)) => assert_eq!(
+                problems,
+                vec![
+                    "field `tasks.title`: is required, but 1 stored record(s) have no value for \
+                     it; give them one (server-side writes) before declaring it required, or \
+                     keep it optional"
+                        .to_string()
+                ]
+            ),
+            other => panic!("{other:?}"),
+        }
+    }
 }
