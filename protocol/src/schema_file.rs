@@ -913,7 +913,9 @@ secret = { type = "json", access = "server_only" }
 
     #[test]
     fn errors_name_the_line_the_entity_and_the_field() {
-        let cases: &[(&str, usize, Option<&str>, Option<&str>, &str)] = &[
+        /// File text; the error's line (0: none), entity and field; a part of its message.
+        type Case<'a> = (&'a str, usize, Option<&'a str>, Option<&'a str>, &'a str);
+        let cases: &[Case] = &[
             ("[entities.notes\n", 1, None, None, ""),
             ("colour = 1\n", 1, None, None, "unknown key `colour`"),
             ("", 0, None, None, "declares no entity"),
