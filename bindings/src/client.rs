@@ -8,7 +8,7 @@ use std::sync::Arc;
 use syncline_core::{
     AutoSync, Banner, Config, Conflict, Connectivity, EntitySchema, MutationReceipt, MutationStage,
     NetworkStatus, NetworkType, Page, QuarantinedMutation, Query, Record, Resolution, Salvage,
-    Schema, Subscription, SyncReport, SyncStatus, Syncline, SynclineError, Value,
+    Schema, SchemaFile, Subscription, SyncReport, SyncStatus, Syncline, SynclineError, Value,
 };
 
 use crate::error::CallbackError;
@@ -77,6 +77,44 @@ pub fn manual_auto_sync() -> AutoSync {
 #[uniffi::export]
 pub fn sample_schema() -> Result<Vec<EntitySchema>> {
     let schema = syncline_core::sample::schema()?;
+    Ok(schema.entities().to_vec())
+}
+
+/// The device schema from the text of the app's schema file (the one the server is started with,
+/// `docs/schema.md`), shipped with the app. `keep` lists the entities to keep, each with the
+/// fields to keep in that order (an empty list: every field clients may see); an empty `keep`
+/// keeps every entity with every such field. Entities come in the file's order; server-only
+/// fields are never kept (naming one is an error, as for a field the file lacks). Errors are
+/// `InvalidInput`, naming the file's line.
+#[uniffi::export]
+pub fn schema_from_file_text(
+    text: String,
+    keep: HashMap<String, Vec<String>>,
+) -> Result<Vec<EntitySchema>> {
+    let file = SchemaFile::parse(&text)?;
+    let schema = if keep.is_empty() {
+        file.device_schema()?
+    } else {
+        for name in keep.keys() {
+            if file.entity(name).is_none() {
+                return Err(syncline_core::SchemaError::UnknownEntity(name.clone()).into());
+            }
+        }
+        // The file's order, whatever order the map gives.
+        let listed: Vec<(&str, Vec<&str>)> = file
+            .entities()
+            .iter()
+            .filter_map(|e| {
+                let fields = keep.get(e.name())?;
+                Some((e.name(), fields.iter().map(String::as_str).collect()))
+            })
+            .collect();
+        let borrowed: Vec<(&str, &[&str])> = listed
+            .iter()
+            .map(|(name, fields)| (*name, fields.as_slice()))
+            .collect();
+        file.device_subset(&borrowed)?
+    };
     Ok(schema.entities().to_vec())
 }
 
@@ -275,5 +313,70 @@ impl SynclineClient {
     /// Where a mutation is on its way.
     pub fn mutation_stage(&self, mutation_id: String) -> Result<Option<MutationStage>> {
         self.inner.mutation_stage(&mutation_id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use syncline_core::sample::{COMMENTS, PROJECTS, SCHEMA_TOML, TASKS};
+
+    fn keep(entities: &[(&str, &[&str])]) -> HashMap<String, Vec<String>> {
+        entities
+            .iter()
+            .map(|(e, fields)| {
+                (
+                    e.to_string(),
+                    fields.iter().map(|f| f.to_string()).collect(),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_sample_schema_comes_from_the_file() {
+        let sample = sample_schema().expect("sample");
+        let fields = |entity: &str| -> Vec<String> {
+            sample
+                .iter()
+                .find(|e| e.name == entity)
+                .map(|e| e.field_names())
+                .unwrap_or_default()
+        };
+        let (p, t, c) = (fields(PROJECTS), fields(TASKS), fields(COMMENTS));
+        fn as_str(v: &[String]) -> Vec<&str> {
+            v.iter().map(String::as_str).collect()
+        }
+        let (p, t, c) = (as_str(&p), as_str(&t), as_str(&c));
+        // Listed in another order than the file's: the file's order wins.
+        let from_file = schema_from_file_text(
+            SCHEMA_TOML.to_string(),
+            keep(&[(COMMENTS, &c), (TASKS, &t), (PROJECTS, &p)]),
+        )
+        .expect("from the file");
+        assert_eq!(from_file, sample);
+
+        let all = schema_from_file_text(SCHEMA_TOML.to_string(), HashMap::new()).expect("all");
+        let tasks = all.iter().find(|e| e.name == TASKS).expect("tasks");
+        assert!(tasks.field_def("internal_notes").is_err(), "server-only");
+        assert!(tasks.field_def("budget_cents").is_err());
+        assert_eq!(all.len(), 3);
+    }
+
+    #[test]
+    fn bad_files_and_names_are_invalid_input() {
+        let err = schema_from_file_text("[entities.x]\nscope = 1\n".into(), HashMap::new())
+            .expect_err("scope is not a string");
+        assert!(
+            matches!(&err, SynclineError::InvalidInput { detail } if detail.contains("line 2")),
+            "{err:?}"
+        );
+        for bad in [
+            keep(&[(TASKS, &["internal_notes"])]),
+            keep(&[("nope", &[])]),
+        ] {
+            let err = schema_from_file_text(SCHEMA_TOML.to_string(), bad).expect_err("unknown");
+            assert!(matches!(err, SynclineError::InvalidInput { .. }), "{err:?}");
+        }
     }
 }

@@ -12,8 +12,8 @@ mod error;
 mod logging;
 
 pub use client::{
-    default_config, manual_auto_sync, sample_schema, start_over, ListenerHandle, PageListener,
-    RecordListener, StatusListener, SynclineClient,
+    default_config, manual_auto_sync, sample_schema, schema_from_file_text, start_over,
+    ListenerHandle, PageListener, RecordListener, StatusListener, SynclineClient,
 };
 pub use error::CallbackError;
 pub use logging::{set_log_sink, LogLevel, LogSink};

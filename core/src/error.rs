@@ -53,6 +53,9 @@ pub(crate) enum Error {
     /// The entity is append-only: records can be created, never changed or deleted.
     #[error("`{0}` is append-only: records cannot be changed or deleted")]
     AppendOnly(String),
+    /// The field is written by the server only (read-only for clients, or set by the server).
+    #[error("field `{entity}.{field}` is written by the server only")]
+    ReadOnlyField { entity: String, field: String },
     /// The local database failed; the write did not happen.
     #[error("local store ({kind:?}): {detail}")]
     Storage {
@@ -186,6 +189,7 @@ impl Error {
             Error::AlreadyExists { entity, key } => SynclineError::AlreadyExists { entity, key },
             Error::ReadOnly(_)
             | Error::AppendOnly(_)
+            | Error::ReadOnlyField { .. }
             | Error::LockedOffline(_)
             | Error::NotEditable(_) => SynclineError::NotAllowed { detail: text },
             Error::Storage { kind, detail } => SynclineError::Storage { kind, detail },
@@ -387,5 +391,12 @@ impl From<Error> for SynclineError {
 impl From<syncline_protocol::SchemaError> for SynclineError {
     fn from(e: syncline_protocol::SchemaError) -> Self {
         Error::from(e).into()
+    }
+}
+
+impl From<syncline_protocol::SchemaFileError> for SynclineError {
+    /// A schema file the app ships is wrong: `InvalidInput`, its detail naming the line.
+    fn from(e: syncline_protocol::SchemaFileError) -> Self {
+        syncline_protocol::SchemaError::from(e).into()
     }
 }

@@ -52,8 +52,9 @@ pub use status::{
 };
 pub use store::Salvage;
 pub use syncline_protocol::{
-    sample, ConflictPolicy, EntitySchema, FieldDef, FieldType, Op, Schema, SchemaError, SyncMode,
-    SyncSettings, Value,
+    sample, ConflictPolicy, EntityDecl, EntitySchema, FieldDef, FieldType, Op, Schema, SchemaError,
+    SchemaFile, SchemaFileError, ScopeRule, ServerSet, ServerValue, SetOn, SyncMode, SyncSettings,
+    Value,
 };
 
 /// What every fallible public call returns.

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use syncline_protocol::{EntitySchema, Value, WireFields};
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 
 /// A record as the app sees it: its key, the server version it is based on, and its fields.
 #[derive(Debug, Clone, PartialEq)]
@@ -156,8 +156,8 @@ pub(crate) struct Counts {
     pub conflicts: u64,
 }
 
-/// Checks every value against its field's declaration (unknown fields are refused) and returns
-/// them in the fields' own types.
+/// Checks every value the app gives against its field's declaration (unknown fields and fields
+/// clients may not write are refused) and returns them in the fields' own types.
 pub(crate) fn coerce_all(
     e: &EntitySchema,
     values: impl IntoIterator<Item = (String, Value)>,
@@ -166,6 +166,14 @@ pub(crate) fn coerce_all(
         .into_iter()
         .map(|(name, v)| {
             let def = e.field_def(&name)?;
+            // Refused here, before anything is saved: the server would reject the mutation
+            // (`read_only_field`) and it would only come back quarantined.
+            if !def.writable {
+                return Err(Error::ReadOnlyField {
+                    entity: e.name.clone(),
+                    field: name,
+                });
+            }
             Ok((name, v.coerce(&e.name, def)?))
         })
         .collect()

@@ -28,7 +28,6 @@ fn comment(key: &str) -> Record {
     Record::new(key)
         .with("project_id", Value::Text("p-harbor".into()))
         .with("task_id", Value::Text("t-harbor-1".into()))
-        .with("author", Value::Text("alice".into()))
         .with("body", Value::Text("written before the trouble".into()))
 }
 

@@ -491,3 +491,48 @@ fn an_unreachable_server_is_a_typed_retryable_error() {
     assert!(matches!(err, SynclineError::Unreachable { .. }), "{err:?}");
     assert!(err.is_retryable());
 }
+
+#[test]
+fn the_server_sets_a_comments_author_and_time() {
+    let (server, users) = server();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let phone = client(dir.path(), "phone", &server.url(), &users.alice);
+    let comment = Record::new("c-new")
+        .with("project_id", Value::Text("p-shared".into()))
+        .with("task_id", Value::Text("t-shared-1".into()))
+        .with("body", Value::Text("gasket replaced".into()));
+    // The app cannot claim to be someone else: the field is the server's.
+    let err = phone
+        .insert(
+            COMMENTS,
+            comment.clone().with("author", Value::Text("bob".into())),
+        )
+        .expect_err("author is set by the server");
+    assert!(matches!(err, SynclineError::NotAllowed { .. }), "{err:?}");
+    let before = now_ms();
+    phone.insert(COMMENTS, comment).expect("insert");
+    let local = phone.get(COMMENTS, "c-new").expect("get").expect("saved");
+    assert!(
+        matches!(local.values.get("author"), None | Some(Value::Null)),
+        "unknown until pulled: {local:?}"
+    );
+    let report = phone.sync_now_blocking("all").expect("sync");
+    let quarantined: u64 = report.entities.iter().map(|e| e.quarantined).sum();
+    assert_eq!(quarantined, 0, "{report:?}");
+    let after = now_ms();
+    let synced = phone.get(COMMENTS, "c-new").expect("get").expect("synced");
+    assert_eq!(
+        synced.values.get("author"),
+        Some(&Value::Text("alice".into()))
+    );
+    match synced.values.get("created_at") {
+        Some(Value::Timestamp(t)) => assert!((before..=after).contains(t), "{t}"),
+        other => panic!("created_at: {other:?}"),
+    }
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}

@@ -264,7 +264,6 @@ fn writes_to_other_entities_never_fire_a_watch() {
         let comment = Record::new(format!("c-{i}"))
             .with("project_id", Value::Text("p-shared".into()))
             .with("task_id", Value::Text("t-shared-1".into()))
-            .with("author", Value::Text("alice".into()))
             .with("body", Value::Text("hello".into()));
         device.insert(COMMENTS, comment).expect("insert");
     }

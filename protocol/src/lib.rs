@@ -1,6 +1,8 @@
 //! Syncline's shared vocabulary, used by the client core and the reference server alike, with no
 //! I/O of its own: the wire protocol (request and response bodies of `docs/protocol.md`), entity
-//! schemas with the name checks that make them safe to put into SQL, and typed field values.
+//! schemas with the name checks that make them safe to put into SQL, schema files (an app's
+//! entities declared once, in TOML, for the server and the devices: `docs/schema.md`), and typed
+//! field values.
 
 #![warn(missing_docs)]
 
@@ -10,13 +12,15 @@ uniffi::setup_scaffolding!("syncline_protocol");
 mod error;
 pub mod sample;
 mod schema;
+mod schema_file;
 mod value;
 mod wire;
 
-pub use error::SchemaError;
+pub use error::{SchemaError, SchemaFileError};
 pub use schema::{
     validate_identifier, ConflictPolicy, EntitySchema, FieldDef, FieldType, Schema, SyncMode,
     SyncSettings, MAX_NAME_LEN,
 };
+pub use schema_file::{EntityDecl, SchemaFile, ScopeRule, ServerSet, ServerValue, SetOn};
 pub use value::Value;
 pub use wire::*;

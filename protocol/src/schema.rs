@@ -43,7 +43,22 @@ impl FieldType {
         }
     }
 
-    /// The name used in docs and error messages.
+    /// Every type, in the order docs list them.
+    pub const ALL: [FieldType; 6] = [
+        FieldType::Text,
+        FieldType::Integer,
+        FieldType::Real,
+        FieldType::Boolean,
+        FieldType::Timestamp,
+        FieldType::Json,
+    ];
+
+    /// The type called `name` in schema files and docs (`text`, `integer`, …).
+    pub fn from_name(name: &str) -> Option<FieldType> {
+        FieldType::ALL.into_iter().find(|t| t.name() == name)
+    }
+
+    /// The name used in schema files, docs and error messages.
     pub fn name(self) -> &'static str {
         match self {
             FieldType::Text => "text",
@@ -68,6 +83,13 @@ pub struct FieldDef {
     pub nullable: bool,
     /// Whether the local table keeps an index on it (for queries by this field).
     pub indexed: bool,
+    /// Whether clients may write it. False for a field only the server writes (read-only for
+    /// clients, or set by the server: a comment's author, a creation time): the core refuses a
+    /// local write that names it and leaves it out of what it pushes, and the server rejects a
+    /// push that names it (`read_only_field`). In a record the device created, such a field is
+    /// null until the server's version of the record is pulled, even when it is required.
+    #[cfg_attr(feature = "uniffi", uniffi(default = true))]
+    pub writable: bool,
 }
 
 impl FieldDef {
@@ -78,6 +100,7 @@ impl FieldDef {
             field_type,
             nullable: true,
             indexed: false,
+            writable: true,
         }
     }
 
@@ -88,12 +111,19 @@ impl FieldDef {
             field_type,
             nullable: false,
             indexed: false,
+            writable: true,
         }
     }
 
     /// Asks for a local index on this field (builder style).
     pub fn indexed(mut self) -> Self {
         self.indexed = true;
+        self
+    }
+
+    /// Makes the field one clients may read but never write (builder style).
+    pub fn read_only(mut self) -> Self {
+        self.writable = false;
         self
     }
 }

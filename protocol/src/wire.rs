@@ -230,7 +230,8 @@ pub mod codes {
     pub const BAD_REQUEST: &str = "bad_request";
     /// The entity does not exist on the server (HTTP 400 for pull, rejection for push).
     pub const UNKNOWN_ENTITY: &str = "unknown_entity";
-    /// A field does not exist on the entity (HTTP 400 for pull, rejection for push).
+    /// A field does not exist on the entity, or is server-only: clients cannot tell the two
+    /// apart (HTTP 400 for pull, rejection for push).
     pub const UNKNOWN_FIELD: &str = "unknown_field";
     /// A value does not have the field's type (rejection).
     pub const INVALID_VALUE: &str = "invalid_value";
@@ -240,6 +241,9 @@ pub mod codes {
     pub const NOT_FOUND: &str = "not_found";
     /// The entity cannot be written by clients (rejection).
     pub const READ_ONLY: &str = "read_only";
+    /// A push names a field clients may not write: read-only for clients, or set by the server
+    /// (a comment's author, a creation time). Rejection; nothing of the mutation is applied.
+    pub const READ_ONLY_FIELD: &str = "read_only_field";
     /// The entity's records cannot be changed or deleted once created (rejection).
     pub const APPEND_ONLY: &str = "append_only";
     /// The mutation itself is invalid (a delete with fields, a bad key, a replayed seq whose

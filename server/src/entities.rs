@@ -1,41 +1,22 @@
 //! The server's view of the entities it serves: each entity's declaration (name, key, typed
-//! fields, what clients may do with it) plus the rule that puts its records into a project, the
-//! unit of access.
+//! fields, what clients may do with it), the rule that puts its records into a project (the unit
+//! of access), and the fields only the server writes or sees. The declarations come from a
+//! schema file (`docs/schema.md`, [`ServerSchema::parse`]) or from code ([`ServerSchema::new`]).
 //!
 //! Every entity and field name the server puts into SQL or accepts from a request is looked up
-//! here; names are validated once, by [`syncline_protocol::Schema::new`], when a [`ServerSchema`] is
-//! built.
+//! here; names are validated once, by [`syncline_protocol::SchemaFile::new`], when a
+//! [`ServerSchema`] is built.
 
 use std::collections::HashMap;
 
 use syncline_protocol::sample;
-use syncline_protocol::{EntitySchema, FieldType, Schema, SyncMode};
+use syncline_protocol::{EntityDecl, EntitySchema, SchemaFile, ServerSet, SyncMode};
 
-/// How the records of an entity map to the project (scope) that grants access to them.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ScopeRule {
-    /// The record is a project: its own key is its scope (the sample's `projects`).
-    OwnKey,
-    /// The record belongs to the project named by this required text field (the sample's
-    /// `tasks.project_id`, `comments.project_id`).
-    Field(String),
-}
+pub use syncline_protocol::ScopeRule;
 
-/// One entity as the server serves it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ServedEntity {
-    /// The server's full declaration of the entity (clients pull subsets of its fields).
-    pub schema: EntitySchema,
-    /// How its records are scoped.
-    pub scope: ScopeRule,
-}
-
-impl ServedEntity {
-    /// An entity scoped by `scope`.
-    pub fn new(schema: EntitySchema, scope: ScopeRule) -> Self {
-        ServedEntity { schema, scope }
-    }
-}
+/// One entity as the server serves it: its declaration, scope rule, server-only and server-set
+/// fields ([`EntityDecl`], built with `ServedEntity::new(schema, scope)` and its builders).
+pub type ServedEntity = EntityDecl;
 
 /// A validated set of served entities.
 #[derive(Debug, Clone)]
@@ -47,19 +28,82 @@ pub struct ServerSchema {
 /// A served entity with its lookups precomputed.
 #[derive(Debug, Clone)]
 pub struct EntityDef {
-    /// The declaration.
+    /// The declaration, every field included (clients pull subsets of the fields they may see).
     pub schema: EntitySchema,
     /// The scope rule.
     pub scope: ScopeRule,
     /// Index in `schema.fields` of the scope field (`None` for [`ScopeRule::OwnKey`]).
     pub scope_field: Option<usize>,
     field_index: HashMap<String, usize>,
+    /// Per field (by index): never leaves the server.
+    server_only: Vec<bool>,
+    /// Per field (by index): what the server sets into it.
+    server_set: Vec<Option<ServerSet>>,
 }
 
 impl EntityDef {
-    /// Index in `schema.fields` of the field called `name` (never the key).
+    fn new(decl: EntityDecl) -> EntityDef {
+        let scope_field = match &decl.scope {
+            ScopeRule::OwnKey => None,
+            ScopeRule::Field(name) => decl.schema.fields.iter().position(|f| &f.name == name),
+        };
+        let field_index = decl
+            .schema
+            .fields
+            .iter()
+            .enumerate()
+            .map(|(i, f)| (f.name.clone(), i))
+            .collect();
+        let server_only = decl
+            .schema
+            .fields
+            .iter()
+            .map(|f| decl.is_server_only(&f.name))
+            .collect();
+        let server_set = decl
+            .schema
+            .fields
+            .iter()
+            .map(|f| decl.server_set(&f.name))
+            .collect();
+        EntityDef {
+            schema: decl.schema,
+            scope: decl.scope,
+            scope_field,
+            field_index,
+            server_only,
+            server_set,
+        }
+    }
+
+    /// Index in `schema.fields` of the field called `name` (never the key), server-only fields
+    /// included: for the server's own reads and writes.
     pub fn field_index(&self, name: &str) -> Option<usize> {
         self.field_index.get(name).copied()
+    }
+
+    /// Index of the field called `name` as clients may name it: `None` for a server-only field,
+    /// exactly as for one that does not exist (so a client cannot learn it exists).
+    pub fn client_field_index(&self, name: &str) -> Option<usize> {
+        self.field_index(name).filter(|&i| !self.is_server_only(i))
+    }
+
+    /// Whether field `i` never leaves the server.
+    pub fn is_server_only(&self, i: usize) -> bool {
+        self.server_only.get(i).copied().unwrap_or(false)
+    }
+
+    /// What the server sets into field `i`, if anything.
+    pub fn server_set(&self, i: usize) -> Option<ServerSet> {
+        self.server_set.get(i).copied().flatten()
+    }
+
+    /// The fields the server sets, with their indexes.
+    pub fn server_set_fields(&self) -> impl Iterator<Item = (usize, ServerSet)> + '_ {
+        self.server_set
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| s.map(|s| (i, s)))
     }
 
     /// The entity's name.
@@ -76,79 +120,51 @@ impl EntityDef {
 /// Why a set of entity declarations cannot be served.
 #[derive(Debug, thiserror::Error)]
 pub enum SchemaError {
-    /// A name or declaration is invalid (see [`syncline_protocol::Schema::new`]).
+    /// A name or value is invalid (see [`syncline_protocol::Schema::new`]).
     #[error(transparent)]
     Invalid(#[from] syncline_protocol::SchemaError),
-    /// A scope rule names a field the entity lacks, or one that is not required text.
-    #[error("entity `{entity}`: scope field `{field}` must be a declared, required text field")]
-    BadScopeField {
-        /// The entity.
-        entity: String,
-        /// The scope field it names.
-        field: String,
-    },
+    /// A declaration is invalid: names, duplicates, scope rules, server-only or server-set
+    /// fields. From a schema file, it names the line.
+    #[error(transparent)]
+    Declaration(#[from] syncline_protocol::SchemaFileError),
+}
+
+impl From<SchemaFile> for ServerSchema {
+    fn from(file: SchemaFile) -> Self {
+        let defs: Vec<EntityDef> = file
+            .entities()
+            .iter()
+            .cloned()
+            .map(EntityDef::new)
+            .collect();
+        let by_name = defs
+            .iter()
+            .enumerate()
+            .map(|(i, e)| (e.schema.name.clone(), i))
+            .collect();
+        ServerSchema {
+            entities: defs,
+            by_name,
+        }
+    }
 }
 
 impl ServerSchema {
-    /// Validates the declarations (names, duplicates, scope fields) and builds the lookups.
+    /// Validates the declarations (names, duplicates, scope rules, field rules) and builds the
+    /// lookups.
     pub fn new(entities: Vec<ServedEntity>) -> Result<ServerSchema, SchemaError> {
-        Schema::new(entities.iter().map(|e| e.schema.clone()).collect())?;
-        let mut defs = Vec::with_capacity(entities.len());
-        let mut by_name = HashMap::new();
-        for (i, e) in entities.into_iter().enumerate() {
-            let scope_field = match &e.scope {
-                ScopeRule::OwnKey => None,
-                ScopeRule::Field(name) => {
-                    let idx = e.schema.fields.iter().position(|f| &f.name == name);
-                    let ok = idx.is_some_and(|i| {
-                        let f = &e.schema.fields[i];
-                        f.field_type == FieldType::Text && !f.nullable
-                    });
-                    if !ok {
-                        return Err(SchemaError::BadScopeField {
-                            entity: e.schema.name.clone(),
-                            field: name.clone(),
-                        });
-                    }
-                    idx
-                }
-            };
-            let field_index = e
-                .schema
-                .fields
-                .iter()
-                .enumerate()
-                .map(|(i, f)| (f.name.clone(), i))
-                .collect();
-            by_name.insert(e.schema.name.clone(), i);
-            defs.push(EntityDef {
-                schema: e.schema,
-                scope: e.scope,
-                scope_field,
-                field_index,
-            });
-        }
-        Ok(ServerSchema {
-            entities: defs,
-            by_name,
-        })
+        Ok(SchemaFile::new(entities)?.into())
     }
 
-    /// The sample app's entities ([`sample::server_entities`]): `projects` scoped by their own
-    /// key, `tasks` and `comments` by their `project_id`.
+    /// Reads a schema file's text (`docs/schema.md`); errors name the line.
+    pub fn parse(text: &str) -> Result<ServerSchema, SchemaError> {
+        Ok(SchemaFile::parse(text)?.into())
+    }
+
+    /// The sample app's entities (`schema/sample.toml`, compiled in): `projects` scoped by their
+    /// own key, `tasks` and `comments` by their `project_id`.
     pub fn sample() -> Result<ServerSchema, SchemaError> {
-        let entities = sample::server_entities()
-            .into_iter()
-            .map(|schema| {
-                let scope = if schema.name == sample::PROJECTS {
-                    ScopeRule::OwnKey
-                } else {
-                    ScopeRule::Field("project_id".to_string())
-                };
-                ServedEntity::new(schema, scope)
-            })
-            .collect();
-        ServerSchema::new(entities)
+        Ok(sample::file()?.into())
     }
 
     /// The entity called `name`.
@@ -170,7 +186,7 @@ impl ServerSchema {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use syncline_protocol::FieldDef;
+    use syncline_protocol::{FieldDef, FieldType, ServerValue, SetOn};
 
     #[test]
     fn the_sample_schema_is_served() {
@@ -183,6 +199,37 @@ mod tests {
         let tasks = s.entity("tasks").expect("tasks");
         assert_eq!(tasks.scope_field, tasks.field_index("project_id"));
         assert!(tasks.field_index("id").is_none(), "the key is not a field");
+        let internal = tasks.field_index("internal_notes").expect("declared");
+        assert!(tasks.is_server_only(internal));
+        assert_eq!(tasks.client_field_index("internal_notes"), None);
+        assert_eq!(
+            tasks.client_field_index("title"),
+            tasks.field_index("title")
+        );
+        let comments = s.entity("comments").expect("comments");
+        let set: Vec<(&str, ServerSet)> = comments
+            .server_set_fields()
+            .map(|(i, set)| (comments.schema.fields[i].name.as_str(), set))
+            .collect();
+        assert_eq!(
+            set,
+            vec![
+                (
+                    "author",
+                    ServerSet {
+                        value: ServerValue::User,
+                        on: SetOn::Insert
+                    }
+                ),
+                (
+                    "created_at",
+                    ServerSet {
+                        value: ServerValue::Now,
+                        on: SetOn::Insert
+                    }
+                )
+            ]
+        );
     }
 
     #[test]
@@ -193,7 +240,10 @@ mod tests {
             e,
             ScopeRule::Field("project_id".into()),
         )]);
-        assert!(matches!(r, Err(SchemaError::BadScopeField { .. })));
+        assert!(
+            matches!(&r, Err(SchemaError::Declaration(d)) if d.field.as_deref() == Some("project_id")),
+            "{r:?}"
+        );
         let bad = EntitySchema::new("Notes", "id");
         assert!(ServerSchema::new(vec![ServedEntity::new(bad, ScopeRule::OwnKey)]).is_err());
     }

@@ -4,6 +4,9 @@
 //!
 //! - [`store::Store`]: the database and its admin operations (users, tokens, memberships,
 //!   server-side edits);
+//! - [`entities::ServerSchema`]: the served entities, from a schema file (`docs/schema.md`;
+//!   [`schema_file::load`]) checked at every start against the one the database was last opened
+//!   with;
 //! - [`http::router`] / [`serve`]: the HTTP endpoints;
 //! - [`ops`], [`limits`], [`metrics`], [`request_id`]: what a public deployment needs (health,
 //!   metrics, request ids, rate and concurrency limits), configured by [`ServerOptions`];
@@ -29,6 +32,7 @@ pub mod ops;
 pub mod pull;
 pub mod push;
 pub mod request_id;
+pub mod schema_file;
 pub mod store;
 mod test_hooks;
 #[cfg(feature = "testing")]

@@ -3,6 +3,7 @@
 //!
 //! ```text
 //! syncline-server [--db syncline-server.db | --db postgres://…] [--listen 127.0.0.1:8787] [--seed-demo]
+//!                 [--schema schema/sample.toml]
 //!                 [--rate-per-user 100] [--rate-burst 1000] [--auth-failures-per-minute 60]
 //!                 [--max-concurrent-pulls <4 per core>] [--metrics-token <token>]
 //!                 [--shutdown-grace-secs 30]
@@ -49,6 +50,11 @@ struct Args {
         hide_env_values = true
     )]
     db: String,
+    /// The app's schema file (docs/schema.md) [default: the sample app's schema/sample.toml,
+    /// compiled in]. Checked at every start against the schema the database was last started
+    /// with: a change the stored data cannot follow stops the server with a message.
+    #[arg(long, env = "SYNCLINE_SCHEMA")]
+    schema: Option<std::path::PathBuf>,
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:8787")]
     listen: String,
@@ -171,7 +177,12 @@ async fn shutdown_signal() {
 
 fn run(args: Args) -> Result<(), String> {
     let location = Location::parse(&args.db);
-    let store = Store::open_sample(location.clone()).map_err(|e| {
+    let schema = match &args.schema {
+        Some(path) => syncline_server::schema_file::load(path).map_err(|e| e.to_string())?,
+        None => syncline_server::ServerSchema::sample()
+            .map_err(|e| format!("the compiled-in sample schema: {e}"))?,
+    };
+    let store = Store::open(location.clone(), schema).map_err(|e| {
         let what = match &location {
             Location::Sqlite(path) => path.display().to_string(),
             Location::Postgres(_) => "the PostgreSQL database".to_string(),

@@ -85,8 +85,8 @@ pub struct PullPlan {
 const STAGE_BYTES: usize = 64 * 1024;
 
 impl Store {
-    /// Checks a pull request against the schema (entity, fields, cursor) without touching the
-    /// database, and clamps its limit to [`MAX_PULL_LIMIT`].
+    /// Checks a pull request against the schema (entity, fields clients may see, cursor) without
+    /// touching the database, and clamps its limit to [`MAX_PULL_LIMIT`].
     pub fn plan_pull(&self, req: &PullRequest) -> Result<PullPlan, PullError> {
         let ent = self
             .ent(&req.entity)
@@ -99,7 +99,9 @@ impl Store {
                     ent.name()
                 )));
             }
-            let i = ent.def.field_index(f).ok_or_else(|| {
+            // A server-only field gets the very answer a field that does not exist gets: the
+            // client learns nothing of it.
+            let i = ent.def.client_field_index(f).ok_or_else(|| {
                 PullError::UnknownField(format!("entity `{}` has no field `{f}`", ent.name()))
             })?;
             slots.push(ent.layout.slots[i]);

@@ -1,16 +1,17 @@
 //! `POST /v1/push` semantics: client-id binding, per-mutation validation and scope checks,
-//! versioning and conflict handling, and idempotent replay. A whole batch runs in one write
-//! transaction, so each mutation's effects, its stored result and the client's `last_seq` are
-//! committed together.
+//! field rules (server-only fields are unknown to clients, read-only and server-set ones are
+//! refused, server-set values are filled in), versioning and conflict handling, and idempotent
+//! replay. A whole batch runs in one write transaction, so each mutation's effects, its stored
+//! result and the client's `last_seq` are committed together.
 
 use std::collections::{HashMap, HashSet};
 
-use serde_json::Value as Json;
-use syncline_protocol::SyncMode;
+use serde_json::{Map, Value as Json};
 use syncline_protocol::{
     codes, MutationResult, OnConflict, Op, Outcome, PushRequest, PushResponse, WireRecord,
     MAX_PUSH_MUTATIONS,
 };
+use syncline_protocol::{ServerValue, SyncMode};
 
 use crate::db::{Param, Tx};
 use crate::store::{
@@ -166,7 +167,12 @@ fn push_in(
             results.push(result);
             continue;
         }
-        let outcome = apply(store, tx, &scopes, client, m)?;
+        let who = Who {
+            client,
+            user: user_id,
+            now: now_ms(),
+        };
+        let outcome = apply(store, tx, &scopes, &who, m)?;
         applied += 1;
         let result = MutationResult {
             mutation_id: m.mutation_id.clone(),
@@ -196,15 +202,75 @@ fn push_in(
     Ok(results)
 }
 
+/// Who makes a mutation, and when: what the server records as its writer and sets into
+/// server-set fields.
+struct Who<'a> {
+    /// The client id (the record's writer, for conflict detection).
+    client: &'a str,
+    /// The authenticated user (`"user"` fields).
+    user: &'a str,
+    /// The server's time for this mutation (`"now"` fields), ms since the epoch.
+    now: i64,
+}
+
+/// Checks the fields of a mutation as a client may send them, and returns each as (slot,
+/// canonical value). A server-only field is refused exactly like a field that does not exist,
+/// so a client cannot learn it exists; a field only the server writes is `read_only_field`.
+/// Refusing (rather than overwriting the value) tells a client it holds a value the server will
+/// never store, instead of letting it believe its write went through.
+fn check_client_fields(
+    ent: Ent<'_>,
+    fields: &Map<String, Json>,
+) -> Result<Vec<(usize, Json)>, Outcome> {
+    for name in fields.keys() {
+        if *name == ent.def.schema.key {
+            continue; // `check_fields` says it is the key
+        }
+        let Some(i) = ent.def.client_field_index(name) else {
+            return Err(rejected(
+                codes::UNKNOWN_FIELD,
+                format!("entity `{}` has no field `{name}`", ent.name()),
+            ));
+        };
+        if !ent.def.schema.fields[i].writable {
+            let why = match ent.def.server_set(i).map(|s| s.value) {
+                Some(ServerValue::User) => "is set by the server to the pushing user's id",
+                Some(ServerValue::Now) => "is set by the server to its own time",
+                None => "is read-only for clients",
+            };
+            return Err(rejected(
+                codes::READ_ONLY_FIELD,
+                format!("field `{}.{name}` {why}; leave it out", ent.name()),
+            ));
+        }
+    }
+    ent.check_fields(fields).map_err(|p| match p {
+        FieldProblem::Unknown(msg) => rejected(codes::UNKNOWN_FIELD, msg),
+        FieldProblem::Invalid(msg) => rejected(codes::INVALID_VALUE, msg),
+    })
+}
+
+/// The fields of a stored record a client may see (server-only ones left out).
+fn client_fields_of(ent: Ent<'_>, data: &[Json]) -> Map<String, Json> {
+    let mut fields = ent.fields_of(data);
+    for (i, f) in ent.def.schema.fields.iter().enumerate() {
+        if ent.def.is_server_only(i) {
+            fields.remove(&f.name);
+        }
+    }
+    fields
+}
+
 /// Validates and applies one mutation; refusals become `rejected` outcomes, only store failures
 /// are errors.
 fn apply(
     store: &Store,
     tx: &mut dyn Tx,
     scopes: &HashSet<String>,
-    client: &str,
+    who: &Who<'_>,
     m: &syncline_protocol::Mutation,
 ) -> Result<Outcome, StoreError> {
+    let client = who.client;
     let Some(ent) = store.ent(&m.entity) else {
         return Ok(rejected(
             codes::UNKNOWN_ENTITY,
@@ -238,10 +304,9 @@ fn apply(
             "a delete carries no fields",
         ));
     }
-    let changes = match ent.check_fields(&m.fields) {
+    let changes = match check_client_fields(ent, &m.fields) {
         Ok(c) => c,
-        Err(FieldProblem::Unknown(msg)) => return Ok(rejected(codes::UNKNOWN_FIELD, msg)),
-        Err(FieldProblem::Invalid(msg)) => return Ok(rejected(codes::INVALID_VALUE, msg)),
+        Err(refused) => return Ok(refused),
     };
     let outside = |scope: &str| !scopes.contains(scope);
     let forbidden = || {
@@ -263,7 +328,13 @@ fn apply(
                 format!("no `{}` record with key `{}`", ent.name(), m.key),
             ));
         }
-        return insert_new(tx, ent, client, m, &changes, &outside);
+        let write = Write {
+            current: None,
+            creating: true,
+            data: ent.empty_data(),
+            overwrote: None,
+        };
+        return write_fields(tx, ent, who, m, write, &changes, &outside);
     };
     if outside(&cur.scope) {
         return forbidden();
@@ -289,22 +360,15 @@ fn apply(
                 codes::APPEND_ONLY,
                 format!("`{}` records cannot be recreated", ent.name()),
             )),
+            // Created anew over the tombstone.
             Op::Insert => {
-                if let Some(missing) = ent.missing_required(&m.fields) {
-                    return Ok(missing_field(ent, missing));
-                }
-                let overwrote = conflict.then_some(cur.version);
-                write_fields(
-                    tx,
-                    ent,
-                    client,
-                    m,
-                    Some(&cur),
-                    ent.empty_data(),
-                    &changes,
-                    &outside,
-                    overwrote,
-                )
+                let write = Write {
+                    current: Some(&cur),
+                    creating: true,
+                    data: ent.empty_data(),
+                    overwrote: conflict.then_some(cur.version),
+                };
+                write_fields(tx, ent, who, m, write, &changes, &outside)
             }
         };
     }
@@ -313,7 +377,7 @@ fn apply(
             current: Some(WireRecord {
                 key: m.key.clone(),
                 version: cur.version,
-                fields: ent.fields_of(&cur.data),
+                fields: client_fields_of(ent, &cur.data),
             }),
         });
     }
@@ -329,18 +393,13 @@ fn apply(
         Op::Insert | Op::Update => {
             // The current scope passed the check above, so `outside` only refuses a move to a
             // project the user is not a member of.
-            let overwrote = conflict.then_some(cur.version);
-            write_fields(
-                tx,
-                ent,
-                client,
-                m,
-                Some(&cur),
-                cur.data.clone(),
-                &changes,
-                &outside,
-                overwrote,
-            )
+            let write = Write {
+                current: Some(&cur),
+                creating: false,
+                data: cur.data.clone(),
+                overwrote: conflict.then_some(cur.version),
+            };
+            write_fields(tx, ent, who, m, write, &changes, &outside)
         }
         Op::Delete => {
             let version = save_row(
@@ -370,46 +429,48 @@ fn missing_field(ent: Ent<'_>, field: &str) -> Outcome {
     )
 }
 
-fn insert_new(
-    tx: &mut dyn Tx,
-    ent: Ent<'_>,
-    client: &str,
-    m: &syncline_protocol::Mutation,
-    changes: &[(usize, Json)],
-    outside: &dyn Fn(&str) -> bool,
-) -> Result<Outcome, StoreError> {
-    if let Some(missing) = ent.missing_required(&m.fields) {
-        return Ok(missing_field(ent, missing));
-    }
-    write_fields(
-        tx,
-        ent,
-        client,
-        m,
-        None,
-        ent.empty_data(),
-        changes,
-        outside,
-        None,
-    )
+/// A record's write as push makes it: its state before and the data the changes go over.
+struct Write<'r> {
+    /// The stored record (`None`: the key is new).
+    current: Option<&'r Row>,
+    /// Whether the write creates the record (a new key, or over a tombstone): server-set
+    /// `set_on_insert` fields are filled and every required field must have a value.
+    creating: bool,
+    /// The data the changes are applied over (all null when creating).
+    data: Vec<Json>,
+    /// The version the write overwrote, when it conflicted and overwrote (last write wins).
+    overwrote: Option<i64>,
 }
 
-/// Writes `changes` over `data` as the record's next state, unless the result names no project
-/// or one outside the user's scope.
-#[allow(clippy::too_many_arguments)] // one call per kind of write; a struct would only rename them
+/// Writes `changes` and the server-set values over the data as the record's next state, unless
+/// a new record lacks a required field, or the result names no project or one outside the
+/// user's scope.
 fn write_fields(
     tx: &mut dyn Tx,
     ent: Ent<'_>,
-    client: &str,
+    who: &Who<'_>,
     m: &syncline_protocol::Mutation,
-    current: Option<&Row>,
-    mut data: Vec<Json>,
+    write: Write<'_>,
     changes: &[(usize, Json)],
     outside: &dyn Fn(&str) -> bool,
-    overwrote: Option<i64>,
 ) -> Result<Outcome, StoreError> {
+    let Write {
+        current,
+        creating,
+        mut data,
+        overwrote,
+    } = write;
     for (slot, v) in changes {
         data[*slot] = v.clone();
+    }
+    // The client cannot have named these (`check_client_fields`), so nothing of its is lost.
+    for (slot, v) in ent.server_values(creating, Some(who.user), who.now) {
+        data[slot] = v;
+    }
+    if creating {
+        if let Some(missing) = ent.missing_required(&data) {
+            return Ok(missing_field(ent, missing));
+        }
     }
     let Some(scope) = ent.scope_of(&m.key, &data) else {
         return Ok(missing_field(ent, "project"));
@@ -424,7 +485,7 @@ fn write_fields(
         scope: &scope,
         deleted: false,
         data: &data,
-        writer: Some(client),
+        writer: Some(who.client),
     };
     let version = save_row(tx, ent, &m.key, current, next)?;
     Ok(Outcome::Applied { version, overwrote })

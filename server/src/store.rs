@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Map, Value as Json};
-use syncline_protocol::Value;
+use syncline_protocol::{ServerValue, SetOn, Value};
 
 use crate::db::{self, Database, Location, Param, Tx};
 use crate::entities::{EntityDef, ScopeRule, ServerSchema};
@@ -46,6 +46,15 @@ pub enum StoreError {
     /// The served entities are invalid.
     #[error(transparent)]
     Schema(#[from] crate::entities::SchemaError),
+    /// The schema file changes the declared schema in a way the stored data cannot follow
+    /// (a field's type, a scope rule, a field made required that records lack, an entity with
+    /// records left out): the server refuses to start. Each entry names the entity or field.
+    #[error(
+        "the schema is not compatible with the data in the database (docs/schema.md, \"Changing \
+         the schema\"):\n  - {}",
+        .0.join("\n  - ")
+    )]
+    IncompatibleSchema(Vec<String>),
     /// The database was written by a newer server.
     #[error("the database has schema version {found}; this server knows up to {known}")]
     TooNew {
@@ -188,14 +197,37 @@ impl Ent<'_> {
         Ok(out)
     }
 
-    /// The first required field an insert's `fields` lacks.
-    pub fn missing_required<'f>(&'f self, fields: &Map<String, Json>) -> Option<&'f str> {
+    /// The first required field that has no value in a new record's `data`.
+    pub fn missing_required(&self, data: &[Json]) -> Option<&str> {
         self.def
             .schema
             .fields
             .iter()
-            .find(|f| !f.nullable && !fields.contains_key(&f.name))
-            .map(|f| f.name.as_str())
+            .zip(&self.layout.slots)
+            .find(|(f, &slot)| !f.nullable && data.get(slot).is_none_or(Json::is_null))
+            .map(|(f, _)| f.name.as_str())
+    }
+
+    /// The values the server sets into a record being written (`creating`: the write creates
+    /// it), as (slot, value): the user's id where a field says `"user"` (none when `user` is
+    /// `None`, a server-side write), the server's time where it says `"now"`.
+    pub fn server_values(
+        &self,
+        creating: bool,
+        user: Option<&str>,
+        now: i64,
+    ) -> Vec<(usize, Json)> {
+        self.def
+            .server_set_fields()
+            .filter(|(_, set)| creating || set.on == SetOn::Write)
+            .filter_map(|(i, set)| {
+                let value = match set.value {
+                    ServerValue::User => Json::String(user?.to_string()),
+                    ServerValue::Now => Json::from(now),
+                };
+                Some((self.layout.slots[i], value))
+            })
+            .collect()
     }
 }
 
@@ -472,13 +504,16 @@ fn ttl_expiry(ttl: Option<Duration>) -> Option<i64> {
 
 impl Store {
     /// Opens the database at `location` (a SQLite file, created if missing, or a PostgreSQL
-    /// URL), brings its tables up to date and records the storage layout of `schema`'s
-    /// entities.
+    /// URL), brings its tables up to date, records the storage layout of `schema`'s entities,
+    /// and checks `schema` against the one the database was last opened with
+    /// ([`StoreError::IncompatibleSchema`] when the stored data cannot follow the change).
     pub fn open(location: impl Into<Location>, schema: ServerSchema) -> Result<Store, StoreError> {
         let db = db::open(&location.into())?;
         let mut layouts = Vec::new();
         db.write(&mut |tx| {
             layouts = load_layouts(tx, &schema)?;
+            // In the same transaction: an incompatible schema leaves the database as it was.
+            crate::schema_file::check_and_record(tx, &schema, &layouts)?;
             hash_plain_tokens(tx)
         })?;
         Ok(Store {
@@ -813,7 +848,9 @@ impl Store {
 
     /// Server-side write, as if another system edited the record: creates it (required fields
     /// must be given) or applies `fields` over the current state; a deleted record is created
-    /// anew. Bumps the version and the change-log position. Returns the new version.
+    /// anew. Every field may be written, read-only and server-only ones included; a server-set
+    /// `"now"` field that `fields` does not give gets the server's time (a `"user"` one has no
+    /// user to take). Bumps the version and the change-log position. Returns the new version.
     pub fn upsert_record(
         &self,
         entity: &str,
@@ -835,19 +872,24 @@ impl Store {
         })?;
         self.with_writer(|tx| {
             let old = load_row(tx, ent, key)?;
+            let creating = !matches!(&old, Some(o) if !o.deleted);
             let mut data = match &old {
-                Some(o) if !o.deleted => o.data.clone(),
-                _ => {
-                    if let Some(missing) = ent.missing_required(fields) {
-                        return Err(StoreError::Invalid(format!(
-                            "`{entity}` needs field `{missing}` to be created"
-                        )));
-                    }
-                    ent.empty_data()
-                }
+                Some(o) if !creating => o.data.clone(),
+                _ => ent.empty_data(),
             };
+            // The server's values first: a field the caller gives keeps the caller's value.
+            for (slot, v) in ent.server_values(creating, None, now_ms()) {
+                data[slot] = v;
+            }
             for (slot, v) in changes {
                 data[slot] = v;
+            }
+            if creating {
+                if let Some(missing) = ent.missing_required(&data) {
+                    return Err(StoreError::Invalid(format!(
+                        "`{entity}` needs field `{missing}` to be created"
+                    )));
+                }
             }
             let scope = ent
                 .scope_of(key, &data)

@@ -415,19 +415,23 @@ pub fn bulk_insert(
     rows: impl IntoIterator<Item = (String, Map<String, Json>)>,
 ) -> Result<usize, StoreError> {
     let ent = store.ent_or_err(entity)?;
+    let now = crate::store::now_ms();
     let mut prepared = Vec::new();
     for (key, fields) in rows {
         check_key(&key)?;
-        if let Some(missing) = ent.missing_required(&fields) {
-            return Err(StoreError::Invalid(format!(
-                "`{entity}` needs field `{missing}`"
-            )));
-        }
         let mut data = ent.empty_data();
+        for (slot, v) in ent.server_values(true, None, now) {
+            data[slot] = v;
+        }
         for (slot, v) in ent.check_fields(&fields).map_err(|p| match p {
             FieldProblem::Unknown(m) | FieldProblem::Invalid(m) => StoreError::Invalid(m),
         })? {
             data[slot] = v;
+        }
+        if let Some(missing) = ent.missing_required(&data) {
+            return Err(StoreError::Invalid(format!(
+                "`{entity}` needs field `{missing}`"
+            )));
         }
         let scope = ent
             .scope_of(&key, &data)

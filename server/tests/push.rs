@@ -25,7 +25,7 @@ fn the_same_batch_twice_is_applied_once() {
         {"mutation_id": "m4", "seq": 4, "entity": "tasks", "key": "t-b", "op": "insert",
          "fields": {"project_id": "p-harbor", "title": 42}},
         {"mutation_id": "m5", "seq": 5, "entity": "comments", "key": "c-a", "op": "insert",
-         "fields": {"project_id": "p-harbor", "task_id": "t-a", "author": "bob", "body": "on it"}},
+         "fields": {"project_id": "p-harbor", "task_id": "t-a", "body": "on it"}},
     ]);
     let first = api.push("demo-bob", "bob-phone", batch.clone());
     let position = store.log_position().expect("position");
@@ -79,7 +79,7 @@ fn the_same_batch_twice_is_applied_once() {
         "bob-phone",
         json!([
             {"mutation_id": "m5", "seq": 5, "entity": "comments", "key": "c-a", "op": "insert",
-             "fields": {"project_id": "p-harbor", "task_id": "t-a", "author": "bob", "body": "on it"}},
+             "fields": {"project_id": "p-harbor", "task_id": "t-a", "body": "on it"}},
             {"mutation_id": "m6", "seq": 6, "entity": "tasks", "key": "t-a", "op": "update",
              "fields": {"title": "First!"}, "base_version": 1},
         ]),
@@ -188,7 +188,7 @@ fn an_insert_of_an_existing_key_is_an_update_conflict() {
             {"mutation_id": "b", "seq": 2, "entity": "tasks", "key": "t-harbor-1", "op": "insert",
              "fields": {"project_id": "p-harbor", "title": "Again"}},
             {"mutation_id": "c", "seq": 3, "entity": "comments", "key": "c-harbor-1", "op": "insert",
-             "fields": {"project_id": "p-harbor", "task_id": "t-harbor-1", "author": "alice", "body": "dup"}},
+             "fields": {"project_id": "p-harbor", "task_id": "t-harbor-1", "body": "dup"}},
         ]),
     );
     assert_eq!(outcome(&resp, 0)["status"], "conflict");
@@ -337,7 +337,7 @@ fn marks_are_per_entity_so_units_can_sync_in_any_order() {
         "demo-bob",
         "bob-tablet",
         json!([{"mutation_id": "c3", "seq": 3, "entity": "comments", "key": "c-older", "op": "insert",
-                "fields": {"project_id": "p-harbor", "task_id": "t-later", "author": "bob", "body": "older"}}]),
+                "fields": {"project_id": "p-harbor", "task_id": "t-later", "body": "older"}}]),
     );
     assert_eq!(
         outcome(&comments, 0)["status"],

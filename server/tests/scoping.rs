@@ -57,7 +57,7 @@ fn a_push_touching_carols_records_is_forbidden_and_changes_nothing() {
             {"mutation_id": "m3", "seq": 3, "entity": "tasks", "key": "t-new", "op": "insert",
              "fields": {"project_id": "p-ridge", "title": "sneaky"}, "base_version": null},
             {"mutation_id": "m4", "seq": 4, "entity": "comments", "key": "c-new", "op": "insert",
-             "fields": {"project_id": "p-ridge", "task_id": "t-ridge-1", "author": "bob", "body": "hi"}},
+             "fields": {"project_id": "p-ridge", "task_id": "t-ridge-1", "body": "hi"}},
             {"mutation_id": "m5", "seq": 5, "entity": "tasks", "key": "t-harbor-2", "op": "update",
              "fields": {"project_id": "p-ridge"}, "base_version": 1},
             {"mutation_id": "m6", "seq": 6, "entity": "tasks", "key": "t-ridge-1", "op": "update",

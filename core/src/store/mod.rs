@@ -306,6 +306,13 @@ impl Store {
                 m.on_conflict = OnConflict::Overwrite;
             }
         }
+        // The app cannot write fields only the server writes, but a mutation that copies a
+        // whole record (client-wins, a retried insert) carries them as last pulled; the server
+        // would reject it for naming them (`read_only_field`).
+        for m in &mut batch {
+            m.fields
+                .retain(|name, _| e.field_def(name).map_or(true, |f| f.writable));
+        }
         Ok(batch)
     }
 

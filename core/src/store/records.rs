@@ -25,7 +25,9 @@ pub(crate) fn insert(
         return Err(Error::InvalidKey(record.key));
     }
     let values = coerce_all(e, record.values)?;
-    for def in e.fields.iter().filter(|f| !f.nullable) {
+    // A field only the server writes is filled in by the server (and pulled); the app cannot
+    // give it, so it cannot be required of the app.
+    for def in e.fields.iter().filter(|f| !f.nullable && f.writable) {
         if matches!(values.get(&def.name), None | Some(Value::Null)) {
             return Err(Error::MissingField {
                 entity: e.name.clone(),

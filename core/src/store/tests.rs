@@ -102,8 +102,21 @@ fn writes_are_checked_against_the_schema() {
     let c = Record::new("c1")
         .with("project_id", Value::Text("p1".into()))
         .with("task_id", Value::Text("t1".into()))
-        .with("author", Value::Text("alice".into()))
         .with("body", Value::Text("hi".into()));
+    // The server sets a comment's author and creation time: the app cannot give them, and the
+    // required author is not required of it.
+    for (field, value) in [
+        ("author", Value::Text("alice".into())),
+        ("created_at", Value::Timestamp(1)),
+    ] {
+        assert!(
+            matches!(
+                store.insert(COMMENTS, c.clone().with(field, value)),
+                Err(Error::ReadOnlyField { .. })
+            ),
+            "{field}"
+        );
+    }
     store.insert(COMMENTS, c).expect("comments can be created");
     assert!(matches!(
         store.update(
@@ -159,6 +172,35 @@ fn writes_are_checked_against_the_schema() {
             .expect("counts"),
         (2, 0)
     );
+}
+
+#[test]
+fn fields_only_the_server_writes_are_never_pushed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(&dir);
+    // A mutation that copies a whole record (as client-wins and a retried insert do) carries
+    // the server-set fields as last pulled.
+    let fields = json!({"project_id": "p1", "task_id": "t1", "author": "alice",
+                        "body": "hi", "created_at": 5});
+    let serde_json::Value::Object(fields) = fields else {
+        panic!("an object")
+    };
+    store
+        .write(|tx| {
+            super::outbox::record(
+                tx,
+                COMMENTS,
+                "c1",
+                Op::Insert,
+                &fields,
+                None,
+                &serde_json::Map::new(),
+            )
+        })
+        .expect("outbox entry");
+    let sent = store.pending(COMMENTS, 10).expect("pending");
+    let names: Vec<&String> = sent[0].fields.keys().collect();
+    assert_eq!(names, vec!["body", "project_id", "task_id"]);
 }
 
 #[test]

@@ -125,6 +125,20 @@ CREATE TABLE revocations (
 );
 CREATE INDEX revocations_by_user_position ON revocations (user_id, entity, position);
 "#,
+    r#"
+CREATE TABLE declared_entities (
+    entity      TEXT PRIMARY KEY,
+    scope_field TEXT
+);
+
+CREATE TABLE declared_fields (
+    entity     TEXT NOT NULL,
+    field      TEXT NOT NULL,
+    field_type TEXT NOT NULL,
+    required   BOOLEAN NOT NULL,
+    PRIMARY KEY (entity, field)
+);
+"#,
 ];
 
 /// Connections per server instance (PostgreSQL's own default limit is 100 in all).

@@ -109,6 +109,24 @@ CREATE TABLE revocations (
 ) WITHOUT ROWID;
 CREATE INDEX revocations_by_user_position ON revocations (user_id, entity, position);
 "#,
+    r#"
+-- The declared schema the server last started with (its schema file): the next start checks a
+-- changed file against it (docs/schema.md, "Changing the schema"). Rows are never deleted: an
+-- entity or field name, once used, keeps its type and scope rule, because its stored values
+-- stay in `records` even while the file leaves it out.
+CREATE TABLE declared_entities (
+    entity      TEXT PRIMARY KEY,
+    scope_field TEXT             -- NULL: each record is its own scope (its key)
+) WITHOUT ROWID;
+
+CREATE TABLE declared_fields (
+    entity     TEXT NOT NULL,
+    field      TEXT NOT NULL,
+    field_type TEXT NOT NULL,    -- text, integer, real, boolean, timestamp or json
+    required   INTEGER NOT NULL, -- 0 once the file leaves the field out: new records lack it
+    PRIMARY KEY (entity, field)
+) WITHOUT ROWID;
+"#,
 ];
 
 /// Idle read connections kept open.
