@@ -53,7 +53,7 @@ struct Args {
     /// The app's schema file (docs/schema.md) [default: the sample app's schema/sample.toml,
     /// compiled in]. Checked at every start against the schema the database was last started
     /// with: a change the stored data cannot follow stops the server with a message.
-    #[arg(long, env = "SYNCLINE_SCHEMA")]
+    #[arg(long, global = true, env = "SYNCLINE_SCHEMA")]
     schema: Option<std::path::PathBuf>,
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:8787")]
