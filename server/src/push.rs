@@ -15,7 +15,8 @@ use syncline_protocol::{ServerValue, SyncMode};
 
 use crate::db::{Param, Tx};
 use crate::store::{
-    load_row, now_ms, save_row, Ent, FieldProblem, NextState, Row, Store, StoreError, MAX_KEY_LEN,
+    load_row, now_ms, save_row_at, Ent, FieldProblem, NextState, Positions, Row, Store, StoreError,
+    MAX_KEY_LEN,
 };
 
 /// Longest client id accepted, in bytes.
@@ -140,6 +141,11 @@ fn push_in(
     let scopes = crate::store::user_scopes(tx, user_id)?;
     let mut results = Vec::with_capacity(req.mutations.len());
     let (mut applied, mut replayed) = (0usize, 0usize);
+    // Written once at the end, not per mutation: each statement inside the serialized section
+    // is a round trip on PostgreSQL (docs/benchmarks.md, "What the serialized writes cost").
+    let mut new_results: Vec<(i64, &str, String)> = Vec::new();
+    let mut new_marks: Vec<(&str, i64)> = Vec::new();
+    let positions = Positions::new(req.mutations.len());
     for m in &req.mutations {
         let seq = m.seq as i64;
         let mark = marks.get(m.entity.as_str()).copied().flatten();
@@ -171,6 +177,7 @@ fn push_in(
             client,
             user: user_id,
             now: now_ms(),
+            positions: &positions,
         };
         let outcome = apply(store, tx, &scopes, &who, m)?;
         applied += 1;
@@ -180,23 +187,21 @@ fn push_in(
             outcome,
         };
         let text = serde_json::to_string(&result).map_err(StoreError::from)?;
-        tx.execute(
-            "INSERT INTO push_results (client_id, seq, entity, result) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT (client_id, seq) DO UPDATE SET entity = excluded.entity, result = excluded.result",
-            &[
-                Param::Text(client),
-                Param::Int(seq),
-                Param::Text(&m.entity),
-                Param::Text(&text),
-            ],
-        )?;
+        new_results.push((seq, m.entity.as_str(), text));
+        match new_marks.iter_mut().find(|(e, _)| *e == m.entity) {
+            Some(mark) => mark.1 = seq,
+            None => new_marks.push((m.entity.as_str(), seq)),
+        }
+        marks.insert(m.entity.as_str(), Some(seq));
+        results.push(result);
+    }
+    store_results(tx, client, &new_results)?;
+    for (entity, seq) in new_marks {
         tx.execute(
             "INSERT INTO client_marks (client_id, entity, last_seq) VALUES (?1, ?2, ?3)
              ON CONFLICT (client_id, entity) DO UPDATE SET last_seq = excluded.last_seq",
-            &[Param::Text(client), Param::Text(&m.entity), Param::Int(seq)],
+            &[Param::Text(client), Param::Text(entity), Param::Int(seq)],
         )?;
-        marks.insert(m.entity.as_str(), Some(seq));
-        results.push(result);
     }
     log::debug!("push from {user_id}/{client}: {applied} processed, {replayed} replayed");
     Ok(results)
@@ -211,6 +216,8 @@ struct Who<'a> {
     user: &'a str,
     /// The server's time for this mutation (`"now"` fields), ms since the epoch.
     now: i64,
+    /// Where the batch's change-log positions come from.
+    positions: &'a Positions,
 }
 
 /// Checks the fields of a mutation as a client may send them, and returns each as (slot,
@@ -259,6 +266,60 @@ fn client_fields_of(ent: Ent<'_>, data: &[Json]) -> Map<String, Json> {
         }
     }
     fields
+}
+
+/// Results stored per statement: one multi-row `INSERT` for up to this many mutations.
+const RESULTS_PER_STATEMENT: usize = 16;
+
+/// The `INSERT` of [`RESULTS_PER_STATEMENT`] results, written once.
+static STORE_RESULTS_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    let rows: Vec<String> = (0..RESULTS_PER_STATEMENT)
+        .map(|i| {
+            let p = 1 + 3 * i;
+            format!(
+                "(?{p}, ?{}, ?{}, ?{})",
+                p + 1,
+                p + 2,
+                RESULTS_PER_STATEMENT * 3 + 1
+            )
+        })
+        .collect();
+    format!(
+        "INSERT INTO push_results (seq, entity, result, client_id) VALUES {}
+         ON CONFLICT (client_id, seq) DO UPDATE SET entity = excluded.entity, result = excluded.result",
+        rows.join(", ")
+    )
+});
+
+/// Stores the results of a push's processed mutations (for replays), many per statement.
+fn store_results(
+    tx: &mut dyn Tx,
+    client: &str,
+    results: &[(i64, &str, String)],
+) -> Result<(), StoreError> {
+    let mut chunks = results.chunks_exact(RESULTS_PER_STATEMENT);
+    for chunk in chunks.by_ref() {
+        let mut params = Vec::with_capacity(RESULTS_PER_STATEMENT * 3 + 1);
+        for (seq, entity, text) in chunk {
+            params.extend([Param::Int(*seq), Param::Text(entity), Param::Text(text)]);
+        }
+        params.push(Param::Text(client));
+        let sql: &'static str = STORE_RESULTS_SQL.as_str();
+        tx.execute(sql, &params)?;
+    }
+    for (seq, entity, text) in chunks.remainder() {
+        tx.execute(
+            "INSERT INTO push_results (client_id, seq, entity, result) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (client_id, seq) DO UPDATE SET entity = excluded.entity, result = excluded.result",
+            &[
+                Param::Text(client),
+                Param::Int(*seq),
+                Param::Text(entity),
+                Param::Text(text),
+            ],
+        )?;
+    }
+    Ok(())
 }
 
 /// Validates and applies one mutation; refusals become `rejected` outcomes, only store failures
@@ -402,7 +463,8 @@ fn apply(
             write_fields(tx, ent, who, m, write, &changes, &outside)
         }
         Op::Delete => {
-            let version = save_row(
+            let position = who.positions.take(tx)?;
+            let version = save_row_at(
                 tx,
                 ent,
                 &m.key,
@@ -413,6 +475,7 @@ fn apply(
                     data: &[],
                     writer: Some(client),
                 },
+                position,
             )?;
             Ok(Outcome::Applied {
                 version,
@@ -487,6 +550,7 @@ fn write_fields(
         data: &data,
         writer: Some(who.client),
     };
-    let version = save_row(tx, ent, &m.key, current, next)?;
+    let position = who.positions.take(tx)?;
+    let version = save_row_at(tx, ent, &m.key, current, next, position)?;
     Ok(Outcome::Applied { version, overwrote })
 }

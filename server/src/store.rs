@@ -379,6 +379,40 @@ pub(crate) struct NextState<'a> {
     pub writer: Option<&'a str>,
 }
 
+/// Change-log positions handed out one by one from a block taken at the first need: a push of
+/// N mutations takes one block of N (one statement instead of N; on PostgreSQL each statement
+/// is a round trip inside the serialized section). Positions of mutations that were rejected
+/// stay unused: the log has gaps, which cursors do not mind.
+pub(crate) struct Positions {
+    /// How many to take at the first need.
+    block: i64,
+    next: std::cell::Cell<i64>,
+    end: std::cell::Cell<i64>,
+}
+
+impl Positions {
+    /// A source that takes `block` positions at a time (at least one).
+    pub(crate) fn new(block: usize) -> Positions {
+        Positions {
+            block: i64::try_from(block).unwrap_or(i64::MAX).max(1),
+            next: std::cell::Cell::new(0),
+            end: std::cell::Cell::new(0),
+        }
+    }
+
+    /// The next position, taking a new block when the last one is used up.
+    pub(crate) fn take(&self, tx: &mut dyn Tx) -> Result<i64, StoreError> {
+        if self.next.get() == self.end.get() {
+            let first = reserve_positions(tx, self.block)?;
+            self.next.set(first);
+            self.end.set(first + self.block);
+        }
+        let position = self.next.get();
+        self.next.set(position + 1);
+        Ok(position)
+    }
+}
+
 /// Writes a record's new state: version +1 (1 when new), a fresh change-log position, and a
 /// departure when its scope changed. Returns the new version.
 pub(crate) fn save_row(
@@ -388,6 +422,19 @@ pub(crate) fn save_row(
     old: Option<&Row>,
     next: NextState<'_>,
 ) -> Result<i64, StoreError> {
+    let position = reserve_positions(tx, 1)?;
+    save_row_at(tx, ent, key, old, next, position)
+}
+
+/// [`save_row`] at a position the caller took.
+pub(crate) fn save_row_at(
+    tx: &mut dyn Tx,
+    ent: Ent<'_>,
+    key: &str,
+    old: Option<&Row>,
+    next: NextState<'_>,
+    position: i64,
+) -> Result<i64, StoreError> {
     let NextState {
         scope,
         deleted,
@@ -395,7 +442,6 @@ pub(crate) fn save_row(
         writer,
     } = next;
     let version = old.map_or(1, |o| o.version + 1);
-    let position = reserve_positions(tx, 1)?;
     let text = if deleted {
         "[]".to_string()
     } else {
