@@ -187,25 +187,19 @@ fn task_fields(i: usize) -> serde_json::Map<String, Json> {
 
 /// The fields in the sample schema's declaration order (the server's storage slots on a fresh
 /// database), as the JSON array text the server stores.
-fn stored_data(fields: &serde_json::Map<String, Json>) -> String {
-    const ORDER: [&str; 11] = [
-        "project_id",
-        "title",
-        "notes",
-        "done",
-        "priority",
-        "due_at",
-        "assignee",
-        "estimate_hours",
-        "tags",
-        "updated_at",
-        "internal_notes",
-    ];
-    let values: Vec<Json> = ORDER
+fn stored_data(order: &[String], fields: &serde_json::Map<String, Json>) -> String {
+    let values: Vec<Json> = order
         .iter()
-        .map(|f| fields.get(*f).cloned().unwrap_or(Json::Null))
+        .map(|f| fields.get(f).cloned().unwrap_or(Json::Null))
         .collect();
     Json::Array(values).to_string()
+}
+
+/// The sample's `tasks` fields in declaration order (the storage slots of a fresh database).
+fn task_field_order() -> Vec<String> {
+    let schema = syncline_server::ServerSchema::sample().expect("the sample schema");
+    let tasks = schema.entity("tasks").expect("tasks");
+    tasks.schema.fields.iter().map(|f| f.name.clone()).collect()
 }
 
 /// Each client's batches: push bodies (already serialized: the server is measured, not the
@@ -216,6 +210,7 @@ struct Workload {
 }
 
 fn workload(clients: usize, batches: usize) -> Workload {
+    let order = task_field_order();
     let mut bodies = Vec::new();
     let mut rows = Vec::new();
     let mut i = 0;
@@ -229,7 +224,7 @@ fn workload(clients: usize, batches: usize) -> Workload {
                     i += 1;
                     let key = uuid::Uuid::now_v7().to_string();
                     let fields = task_fields(i);
-                    raw.push((key.clone(), stored_data(&fields)));
+                    raw.push((key.clone(), stored_data(&order, &fields)));
                     // seq 1 is the warm-up push.
                     let seq = 2 + b * BATCH + m;
                     json!({"mutation_id": format!("m{seq}"), "seq": seq, "entity": "tasks",

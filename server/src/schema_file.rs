@@ -18,7 +18,7 @@ use syncline_protocol::FieldType;
 use crate::db::{Next, Param, Tx};
 use crate::entities::{SchemaError, ScopeRule, ServerSchema};
 use crate::pull::split_array;
-use crate::store::{Layout, StoreError};
+use crate::store::{live_records, Layout, StoreError};
 
 /// Why the schema file could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -58,18 +58,6 @@ fn describe_scope(scope_field: Option<&str>) -> String {
         None => "its own key".to_string(),
         Some(f) => format!("field `{f}`"),
     }
-}
-
-/// Live (not deleted) records of `entity`.
-fn live_records(tx: &mut dyn Tx, entity: &str) -> Result<u64, StoreError> {
-    let n = tx
-        .query_opt(
-            "SELECT COUNT(*) FROM records WHERE entity = ?1 AND deleted = FALSE",
-            &[Param::Text(entity)],
-            |r| r.int(0),
-        )?
-        .unwrap_or(0);
-    Ok(u64::try_from(n).unwrap_or(0))
 }
 
 /// Live records of `entity` with no value (null, or an array too short) in storage slot `slot`.

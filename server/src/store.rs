@@ -519,6 +519,18 @@ pub(crate) fn user_scopes(tx: &mut dyn Tx, user_id: &str) -> Result<HashSet<Stri
         .collect())
 }
 
+/// Live (not deleted) records of `entity`.
+pub(crate) fn live_records(tx: &mut dyn Tx, entity: &str) -> Result<u64, StoreError> {
+    let n = tx
+        .query_opt(
+            "SELECT COUNT(*) FROM records WHERE entity = ?1 AND deleted = FALSE",
+            &[Param::Text(entity)],
+            |r| r.int(0),
+        )?
+        .unwrap_or(0);
+    Ok(u64::try_from(n).unwrap_or(0))
+}
+
 /// Whether a user exists.
 fn has_user(tx: &mut dyn Tx, user_id: &str) -> Result<bool, StoreError> {
     tx.exists(
@@ -1005,16 +1017,7 @@ impl Store {
     /// Number of live (not deleted) records of an entity.
     pub fn count_records(&self, entity: &str) -> Result<u64, StoreError> {
         self.ent_or_err(entity)?;
-        self.with_reader(|tx| {
-            let n = tx
-                .query_opt(
-                    "SELECT COUNT(*) FROM records WHERE entity = ?1 AND deleted = FALSE",
-                    &[Param::Text(entity)],
-                    |r| r.int(0),
-                )?
-                .unwrap_or(0);
-            Ok(u64::try_from(n).unwrap_or(0))
-        })
+        self.with_reader(|tx| live_records(tx, entity))
     }
 
     /// The highest `seq` applied for a client's mutations of `entity` (`None`: nothing yet).
