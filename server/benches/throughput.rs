@@ -91,27 +91,7 @@ enum Db {
 }
 
 fn postgres_admin(url: &str, sql: &str) {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    rt.block_on(async {
-        let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
-            .await
-            .expect("connect to SYNCLINE_BENCH_POSTGRES");
-        let driver = tokio::spawn(conn);
-        client.batch_execute(sql).await.expect(sql);
-        drop(client);
-        let _ = driver.await;
-    });
-}
-
-/// `url` naming database `name`.
-fn with_database(url: &str, name: &str) -> String {
-    let (scheme, rest) = url.split_once("://").unwrap_or(("postgres", url));
-    let (authority, tail) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
-    let query = tail.find('?').map_or("", |i| &tail[i..]);
-    format!("{scheme}://{authority}/{name}{query}")
+    syncline_server::testing::postgres_admin(url, sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
 }
 
 impl Db {
@@ -137,7 +117,7 @@ impl Db {
     fn arg(&self) -> String {
         match self {
             Db::Sqlite(dir) => dir.path().join("server.db").display().to_string(),
-            Db::Postgres { admin, name } => with_database(admin, name),
+            Db::Postgres { admin, name } => syncline_server::testing::with_database(admin, name),
         }
     }
 }

@@ -67,8 +67,8 @@ impl std::fmt::Debug for ScratchDb {
     }
 }
 
-/// Runs one statement on the PostgreSQL server at `url` (creating and dropping databases).
-fn postgres_admin(url: &str, sql: &str) -> Result<(), StoreError> {
+/// Runs statements on the PostgreSQL server at `url` (creating and dropping databases).
+pub fn postgres_admin(url: &str, sql: &str) -> Result<(), StoreError> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -85,7 +85,7 @@ fn postgres_admin(url: &str, sql: &str) -> Result<(), StoreError> {
 }
 
 /// `url` naming database `name` instead of its own.
-fn with_database(url: &str, name: &str) -> String {
+pub fn with_database(url: &str, name: &str) -> String {
     let (scheme, rest) = url.split_once("://").unwrap_or(("postgres", url));
     let (authority, tail) = match rest.find('/') {
         Some(i) => (&rest[..i], &rest[i..]),
