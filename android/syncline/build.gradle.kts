@@ -28,6 +28,9 @@ android {
         java.srcDir(generatedKotlin)
         jniLibs.srcDir(jniLibs)
     }
+    // The Robolectric tests (the framework on the JVM) run with the local unit tests.
+    sourceSets["test"].java.srcDir("src/robolectric/kotlin")
+    testOptions.unitTests.isIncludeAndroidResources = true
 
     compileOptions {
         sourceCompatibility = JavaVersion.VERSION_17
@@ -42,6 +45,7 @@ dependencies {
     api("${libs.jna.get()}@aar")
     api(libs.kotlinx.coroutines.android)
     testImplementation(libs.junit)
+    testImplementation(libs.robolectric)
 }
 
 // 1. The native library for each ABI (release profile: size-optimised, see docs/benchmarks.md).
