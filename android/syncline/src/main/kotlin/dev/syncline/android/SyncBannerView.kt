@@ -6,6 +6,8 @@ package dev.syncline.android
 import android.content.Context
 import android.graphics.Color
 import android.graphics.Typeface
+import android.os.Handler
+import android.os.Looper
 import android.os.SystemClock
 import android.util.TypedValue
 import android.view.Gravity
@@ -15,8 +17,12 @@ import android.widget.LinearLayout
 import android.widget.ProgressBar
 import android.widget.TextView
 import dev.syncline.BannerText
+import dev.syncline.core.ListenerHandle
+import dev.syncline.core.StatusListener
+import dev.syncline.core.SynclineClient
 import dev.syncline.core.types.Banner
 import dev.syncline.core.types.BannerKind
+import dev.syncline.core.types.SyncStatus
 
 /**
  * Shows the core's [Banner] with [text]'s words: a title, a detail line (progress, or the retry
@@ -88,6 +94,26 @@ class SyncBannerView(
         retry.visibility = if (label != null) VISIBLE else GONE
         retry.text = label ?: ""
         refreshCountdown()
+    }
+
+    /**
+     * Shows [client]'s banner from now on, and makes Retry call [SynclineClient.retry]. The core
+     * calls its listeners on a thread of its own; each banner is posted to the main thread.
+     * Close the returned handle (e.g. in `onDestroy`) to stop.
+     */
+    fun follow(client: SynclineClient): AutoCloseable {
+        val main = Handler(Looper.getMainLooper())
+        onRetry = { Thread { runCatching { client.retry() } }.start() }
+        val handle: ListenerHandle = client.listen(object : StatusListener {
+            override fun onStatus(status: SyncStatus) {
+                main.post { show(status.banner) }
+            }
+        })
+        return AutoCloseable {
+            handle.stop()
+            handle.close()
+            onRetry = null
+        }
     }
 
     /** Whether the Retry button is offered. */
