@@ -1,6 +1,6 @@
 // Android only: feeds the OS's connectivity to the core. Thin on purpose: the mapping lives in
-// plain Kotlin (Connectivity.of in SynclineFlows.kt), which the JVM tests cover; this file is only
-// compile-checked against the Android framework here (scripts/binding-tests android).
+// plain Kotlin (Connectivity.of in SynclineFlows.kt), which the JVM tests cover; this file runs
+// under Robolectric (ConnectivityBannerTest).
 package dev.syncline.android
 
 import android.content.Context
@@ -14,6 +14,7 @@ import dev.syncline.offline
 
 /** Watches the default network and reports every change to [client]; call [stop] when done. */
 class NetworkMonitor(context: Context, private val client: SynclineClient) {
+    private val appContext: Context = context.applicationContext
     private val manager: ConnectivityManager =
         requireNotNull(context.getSystemService(ConnectivityManager::class.java)) { "this device has no ConnectivityManager" }
 
@@ -32,6 +33,9 @@ class NetworkMonitor(context: Context, private val client: SynclineClient) {
 
         override fun onLost(network: Network) {
             client.reportConnectivity(Connectivity.offline())
+            // Changes made from now on wait for a network: a job syncs them when one is back,
+            // even if the app is no longer in the foreground by then.
+            BackgroundSync.scheduleIfPending(appContext)
         }
     }
 
