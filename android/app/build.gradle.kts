@@ -1,8 +1,8 @@
-// The sample app: tasks of the demo server, the sync banner, connectivity from the OS.
+// The sample app: the field team's task list on framework views only (no AndroidX), so every line
+// of it runs under Robolectric in scripts/binding-tests.
 plugins {
     alias(libs.plugins.android.application)
     alias(libs.plugins.kotlin.android)
-    alias(libs.plugins.kotlin.compose)
 }
 
 android {
@@ -17,8 +17,6 @@ android {
         versionName = "0.1.0"
     }
 
-    buildFeatures { compose = true }
-
     compileOptions {
         sourceCompatibility = JavaVersion.VERSION_17
         targetCompatibility = JavaVersion.VERSION_17
@@ -27,12 +25,10 @@ android {
 
 kotlin { jvmToolchain(17) }
 
+android.sourceSets["test"].java.srcDir("src/robolectric/kotlin")
+
 dependencies {
     implementation(project(":syncline"))
-    implementation(platform(libs.compose.bom))
-    implementation(libs.compose.ui)
-    implementation(libs.compose.material3)
-    implementation(libs.activity.compose)
-    implementation(libs.lifecycle.runtime.compose)
-    implementation(libs.lifecycle.process)
+    testImplementation(libs.junit)
+    testImplementation(libs.robolectric)
 }

@@ -14,9 +14,9 @@ val repoRoot: File = File(System.getProperty("syncline.root") ?: error("-Dsyncli
  * The strings of `res/[folder]/strings.xml` (`values`, `values-de`), formatted as Android's
  * `getString(id, args)` formats them in [locale].
  */
-class XmlStrings(folder: String, private val locale: Locale) : Strings {
+class XmlStrings(folder: String, private val locale: Locale, module: String = "android/syncline") : Strings {
     /** Key → the string as Android reads it: escapes resolved, arguments not filled in. */
-    val table: Map<String, String> = read(File(repoRoot, "android/syncline/src/main/res/$folder/strings.xml"))
+    val table: Map<String, String> = read(File(repoRoot, "$module/src/main/res/$folder/strings.xml"))
 
     override fun get(key: String, vararg args: Any): String =
         String.format(locale, table[key] ?: throw AssertionError("no string `$key` in $locale"), *args)

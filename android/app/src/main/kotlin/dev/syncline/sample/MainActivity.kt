@@ -1,153 +1,246 @@
-// The sample app: the demo tasks as a live query, the sync banner from the core's status, the OS's
-// connectivity and app resumes fed to the core. Thin: everything it shows comes from the core.
+// The sample app: a field team's task list, built from framework views only (no AndroidX), so
+// that every line runs under Robolectric here. One activity, a banner on top of every screen, and
+// a stack of screens below it: sign in, projects, a project's tasks.
 package dev.syncline.sample
 
+import android.app.Activity
+import android.content.Context
 import android.os.Bundle
-import android.util.Log
-import androidx.activity.ComponentActivity
-import androidx.activity.compose.setContent
-import androidx.compose.foundation.background
-import androidx.compose.foundation.clickable
-import androidx.compose.foundation.layout.Column
-import androidx.compose.foundation.layout.Row
-import androidx.compose.foundation.layout.fillMaxWidth
-import androidx.compose.foundation.layout.padding
-import androidx.compose.foundation.lazy.LazyColumn
-import androidx.compose.foundation.lazy.items
-import androidx.compose.material3.Checkbox
-import androidx.compose.material3.MaterialTheme
-import androidx.compose.material3.Text
-import androidx.compose.material3.TextButton
-import androidx.compose.runtime.Composable
-import androidx.compose.runtime.getValue
-import androidx.compose.runtime.produceState
-import androidx.compose.runtime.remember
-import androidx.compose.ui.Modifier
-import androidx.compose.ui.graphics.Color
-import androidx.compose.ui.platform.LocalContext
-import androidx.compose.ui.semantics.clearAndSetSemantics
-import androidx.compose.ui.semantics.contentDescription
-import androidx.compose.ui.unit.dp
-import androidx.lifecycle.DefaultLifecycleObserver
-import androidx.lifecycle.LifecycleOwner
-import androidx.lifecycle.ProcessLifecycleOwner
-import androidx.lifecycle.compose.collectAsStateWithLifecycle
-import androidx.lifecycle.lifecycleScope
+import android.os.Handler
+import android.os.Looper
+import android.text.InputType
+import android.util.TypedValue
+import android.view.View
+import android.widget.Button
+import android.widget.CheckBox
+import android.widget.EditText
+import android.widget.FrameLayout
+import android.widget.LinearLayout
+import android.widget.ScrollView
+import android.widget.TextView
 import dev.syncline.BannerText
-import dev.syncline.android.LogcatSink
+import dev.syncline.Strings
+import dev.syncline.android.BackgroundSync
 import dev.syncline.android.NetworkMonitor
 import dev.syncline.android.ResourceStrings
-import dev.syncline.core.LogLevel
+import dev.syncline.android.SyncBannerView
+import dev.syncline.core.ListenerHandle
+import dev.syncline.core.PageListener
 import dev.syncline.core.SynclineClient
+import dev.syncline.core.types.SynclineException
 import dev.syncline.core.defaultConfig
 import dev.syncline.core.protocol.Value
 import dev.syncline.core.sampleSchema
-import dev.syncline.core.setLogSink
-import dev.syncline.core.types.Banner
-import dev.syncline.core.types.BannerKind
+import dev.syncline.core.types.Filter
+import dev.syncline.core.types.Page
 import dev.syncline.core.types.Query
 import dev.syncline.core.types.Record
 import dev.syncline.core.types.Sort
 import dev.syncline.core.types.SortOrder
-import dev.syncline.statusState
-import dev.syncline.watchFlow
-import kotlinx.coroutines.flow.Flow
-import kotlinx.coroutines.flow.catch
-import kotlinx.coroutines.flow.map
-import kotlinx.coroutines.delay
+import java.util.UUID
+import java.util.concurrent.Executors
 
-/** The task list under the sync banner. */
-class MainActivity : ComponentActivity() {
-    private lateinit var client: SynclineClient
-    private lateinit var monitor: NetworkMonitor
+/** The app's words: its own and the library's, in the activity's language. */
+class Words(private val strings: Strings) {
+    /** The banner's and the record marks' words. */
+    val banner = BannerText(strings)
+
+    /** One of the app's own strings. */
+    fun get(key: String, vararg args: Any): String = strings.get(key, *args)
+}
+
+class MainActivity : Activity() {
+    companion object {
+        /** Where the app's strings come from (tests read the XML files; a device, its resources). */
+        @Volatile var strings: (Context) -> Strings = { ResourceStrings(it) }
+
+        private const val PREFS = "syncline"
+    }
+
+    /** Database and network work, off the main thread, one at a time. */
+    private val io = Executors.newSingleThreadExecutor()
+    private val main = Handler(Looper.getMainLooper())
+    private lateinit var words: Words
+    private lateinit var banner: SyncBannerView
+    private lateinit var content: FrameLayout
+    private val closeOnExit = mutableListOf<AutoCloseable>()
+    private var screenClosers = mutableListOf<AutoCloseable>()
+
+    /** The signed-in client, or null on the sign-in screen. */
+    var client: SynclineClient? = null
+        private set
 
     override fun onCreate(savedInstanceState: Bundle?) {
         super.onCreate(savedInstanceState)
-        setLogSink(LogcatSink(), LogLevel.INFO)
-        // 10.0.2.2 is the host machine from the Android emulator (the demo server's address).
-        val config = defaultConfig("http://10.0.2.2:8787", "demo-alice")
-        client = SynclineClient.open(filesDir.resolve("syncline.db").path, sampleSchema(), config)
-        monitor = NetworkMonitor(this, client).also { it.start() }
-        ProcessLifecycleOwner.get().lifecycle.addObserver(object : DefaultLifecycleObserver {
-            override fun onStart(owner: LifecycleOwner) = client.resumed()
-        })
-        val status = client.statusState(lifecycleScope)
-        // The list is a live query: a new page after every change of `tasks` (a tap, a pulled
-        // page, a settled conflict), each record with its sync state. Collected only while the
-        // activity is started, so the core's watch stops in the background.
-        val tasks: Flow<Result<List<Record>>> = client.watchFlow("tasks", BY_TITLE)
-            .map { Result.success(it.records) }
-            .catch { failure ->
-                Log.e("Syncline", "the task list's live query ended", failure)
-                emit(Result.failure(failure))
-            }
-        setContent {
-            MaterialTheme {
-                val current by status.collectAsStateWithLifecycle()
-                val shown by tasks.collectAsStateWithLifecycle(Result.success(emptyList()))
-                val context = LocalContext.current
-                val text = remember(context) { BannerText(ResourceStrings(context)) }
-                Column {
-                    SyncBanner(text, current.banner) { client.retry() }
-                    shown.exceptionOrNull()?.let { Text("Cannot read the tasks: ${it.message}", Modifier.padding(12.dp)) }
-                    TaskList(text, shown.getOrDefault(emptyList())) { task -> toggle(task) }
-                }
-            }
-        }
+        words = Words(strings(this))
+        banner = SyncBannerView(this, words.banner)
+        content = FrameLayout(this)
+        setContentView(
+            LinearLayout(this).apply {
+                orientation = LinearLayout.VERTICAL
+                addView(banner)
+                addView(content, LinearLayout.LayoutParams(LinearLayout.LayoutParams.MATCH_PARENT, 0, 1f))
+            },
+        )
+        val prefs = getSharedPreferences(PREFS, MODE_PRIVATE)
+        val url = prefs.getString("url", null)
+        val token = prefs.getString("token", null)
+        if (url != null && token != null) signIn(url, token) else showSignIn()
     }
 
     override fun onDestroy() {
-        monitor.stop()
-        client.close()
+        screenClosers.forEach { it.close() }
+        closeOnExit.reversed().forEach { runCatching { it.close() } }
+        io.shutdown()
         super.onDestroy()
     }
 
-    /** Ticks or unticks [task]; the live query shows the change (and its pending mark). */
-    private fun toggle(task: Record) {
-        val done = task.values["done"] == Value.Boolean(true)
-        client.update("tasks", task.key, mapOf("done" to Value.Boolean(!done)))
+    private fun dp(v: Int) = TypedValue.applyDimension(TypedValue.COMPLEX_UNIT_DIP, v.toFloat(), resources.displayMetrics).toInt()
+
+    private fun show(view: View) {
+        screenClosers.forEach { it.close() }
+        screenClosers = mutableListOf()
+        content.removeAllViews()
+        content.addView(ScrollView(this).apply { addView(view) })
     }
 
-    private companion object {
-        /** The tasks by title, as many as a phone screen list needs. */
-        val BY_TITLE = Query(emptyList(), listOf(Sort("title", SortOrder.ASCENDING)), 500u, 0uL)
+    private fun column() = LinearLayout(this).apply {
+        orientation = LinearLayout.VERTICAL
+        setPadding(dp(16), dp(16), dp(16), dp(16))
     }
-}
 
-/** The sync banner in the device's language; nothing when the core says to show nothing. */
-@Composable
-fun SyncBanner(text: BannerText, banner: Banner, onRetry: () -> Unit) {
-    // The banner holds when the retry comes, not a countdown: tick while one is planned.
-    val now by produceState(System.currentTimeMillis(), banner.nextRetryAt) {
-        while (banner.nextRetryAt != null) {
-            value = System.currentTimeMillis()
-            delay(1_000)
+    private fun heading(text: String) = TextView(this).apply {
+        this.text = text
+        setTextSize(TypedValue.COMPLEX_UNIT_SP, 22f)
+        setPadding(0, 0, 0, dp(12))
+    }
+
+    /** The sign-in screen: the server's URL and a token, kept in the app's private storage. */
+    private fun showSignIn() {
+        val url = EditText(this).apply { hint = words.get("app_server_url"); inputType = InputType.TYPE_TEXT_VARIATION_URI; tag = "url" }
+        val token = EditText(this).apply { hint = words.get("app_token"); inputType = InputType.TYPE_TEXT_VARIATION_PASSWORD; tag = "token" }
+        val go = Button(this).apply {
+            text = words.get("app_sign_in")
+            tag = "sign-in"
+            setOnClickListener {
+                val u = url.text.toString().trim()
+                val t = token.text.toString().trim()
+                getSharedPreferences(PREFS, MODE_PRIVATE).edit().putString("url", u).putString("token", t).apply()
+                signIn(u, t)
+            }
+        }
+        show(column().apply { addView(heading(words.get("app_sign_in_title"))); addView(url); addView(token); addView(go) })
+    }
+
+    private fun signIn(url: String, token: String) {
+        val client = SynclineClient.open(getDatabasePath("syncline.db").also { it.parentFile?.mkdirs() }.path, sampleSchema(), defaultConfig(url, token))
+        this.client = client
+        closeOnExit += client
+        closeOnExit += banner.follow(client)
+        val monitor = NetworkMonitor(this, client)
+        monitor.start()
+        closeOnExit += AutoCloseable { monitor.stop() }
+        BackgroundSync.install(application, client)
+        showProjects()
+    }
+
+    /** Follows a live query; each page is rendered on the main thread. */
+    private fun watch(entity: String, query: Query, render: (Page) -> Unit) {
+        val client = client ?: return
+        val handle: ListenerHandle = client.watch(entity, query, object : PageListener {
+            override fun onPage(page: Page) { main.post { render(page) } }
+            override fun onError(error: SynclineException) {}
+        })
+        screenClosers += AutoCloseable { handle.stop(); handle.close() }
+    }
+
+    private fun all(filters: List<Filter> = emptyList()) =
+        Query(filters = filters, sort = listOf(Sort("id", SortOrder.ASCENDING)), limit = 500u, offset = 0u)
+
+    /** The projects (read-only), from a live query. */
+    private fun showProjects() {
+        val list = column()
+        show(list)
+        watch("projects", all()) { page ->
+            list.removeAllViews()
+            list.addView(heading(words.get("app_projects")))
+            for (p in page.records) {
+                val name = (p.values["name"] as? Value.Text)?.v1 ?: p.key
+                list.addView(
+                    Button(this).apply {
+                        text = name
+                        tag = "project:${p.key}"
+                        setOnClickListener { showTasks(p.key, name) }
+                    },
+                )
+            }
         }
     }
-    val title = text.title(banner) ?: return
-    val detail = text.detail(banner, now)
-    val description = text.accessibilityDescription(banner, now).orEmpty()
-    val color = if (banner.kind == BannerKind.FAILED) Color(0xFFFFCDD2) else Color(0xFFFFF9C4)
-    Row(Modifier.fillMaxWidth().background(color).padding(12.dp)) {
-        Column(Modifier.weight(1f).clearAndSetSemantics { contentDescription = description }) {
-            Text(title)
-            detail?.let { Text(it, style = MaterialTheme.typography.bodySmall) }
-        }
-        text.retryLabel(banner)?.let { label -> TextButton(onClick = onRetry) { Text(label) } }
-    }
-}
 
-/** The tasks, each with a checkbox that ticks it and, unless synced, its sync state. */
-@Composable
-fun TaskList(text: BannerText, tasks: List<Record>, onToggle: (Record) -> Unit) {
-    LazyColumn {
-        items(tasks, key = { it.key }) { task ->
-            Row(Modifier.fillMaxWidth().clickable { onToggle(task) }.padding(8.dp)) {
-                Checkbox(checked = task.values["done"] == Value.Boolean(true), onCheckedChange = { onToggle(task) })
-                Column(Modifier.padding(start = 8.dp)) {
-                    Text((task.values["title"] as? Value.Text)?.v1 ?: task.key)
-                    text.recordMark(task.state)?.let { Text(it, style = MaterialTheme.typography.bodySmall) }
+    /** A project's tasks, live: tick, add, and a mark on each task not yet synced. */
+    private fun showTasks(project: String, name: String) {
+        val list = column()
+        val rows = LinearLayout(this).apply { orientation = LinearLayout.VERTICAL }
+        val title = EditText(this).apply { hint = words.get("app_new_task"); tag = "new-task" }
+        val add = Button(this).apply {
+            text = words.get("app_add")
+            tag = "add"
+            setOnClickListener {
+                val text = title.text.toString().trim()
+                if (text.isEmpty()) return@setOnClickListener
+                title.setText("")
+                val client = client ?: return@setOnClickListener
+                io.execute {
+                    client.insert(
+                        "tasks",
+                        Record(
+                            key = "t-" + UUID.randomUUID(),
+                            values = mapOf("project_id" to Value.Text(project), "title" to Value.Text(text), "done" to Value.Boolean(false)),
+                        ),
+                    )
                 }
+            }
+        }
+        val back = Button(this).apply { text = words.get("app_back"); setOnClickListener { showProjects() } }
+        list.addView(heading(words.get("app_tasks", name)))
+        list.addView(rows)
+        list.addView(title)
+        list.addView(add)
+        list.addView(back)
+        show(list)
+        watch("tasks", all(listOf(Filter("project_id", Value.Text(project))))) { page ->
+            rows.removeAllViews()
+            for (t in page.records) rows.addView(taskRow(t))
+        }
+    }
+
+    private fun taskRow(task: Record): View {
+        val done = (task.values["done"] as? Value.Boolean)?.v1 == true
+        val title = (task.values["title"] as? Value.Text)?.v1 ?: task.key
+        val mark = words.banner.recordMark(task.state)
+        return LinearLayout(this).apply {
+            orientation = LinearLayout.HORIZONTAL
+            tag = "task:${task.key}"
+            gravity = android.view.Gravity.CENTER_VERTICAL
+            addView(
+                CheckBox(context).apply {
+                    isChecked = done
+                    contentDescription = title
+                    setOnCheckedChangeListener { _, checked ->
+                        val client = client ?: return@setOnCheckedChangeListener
+                        io.execute { client.update("tasks", task.key, mapOf("done" to Value.Boolean(checked))) }
+                    }
+                },
+            )
+            addView(
+                TextView(context).apply {
+                    text = title
+                    setTextSize(TypedValue.COMPLEX_UNIT_SP, 16f)
+                },
+                LinearLayout.LayoutParams(0, LinearLayout.LayoutParams.WRAP_CONTENT, 1f),
+            )
+            if (mark != null) {
+                addView(TextView(context).apply { text = mark; tag = "mark"; setTextColor(0xFF8A6D00.toInt()) })
             }
         }
     }
