@@ -26,17 +26,22 @@ import dev.syncline.android.ResourceStrings
 import dev.syncline.android.SyncBannerView
 import dev.syncline.core.ListenerHandle
 import dev.syncline.core.PageListener
+import dev.syncline.core.StatusListener
 import dev.syncline.core.SynclineClient
 import dev.syncline.core.types.SynclineException
 import dev.syncline.core.defaultConfig
 import dev.syncline.core.protocol.Value
 import dev.syncline.core.sampleSchema
 import dev.syncline.core.types.Filter
+import dev.syncline.core.types.Conflict
 import dev.syncline.core.types.Page
+import dev.syncline.core.types.QuarantinedMutation
 import dev.syncline.core.types.Query
 import dev.syncline.core.types.Record
+import dev.syncline.core.types.Resolution
 import dev.syncline.core.types.Sort
 import dev.syncline.core.types.SortOrder
+import dev.syncline.core.types.SyncStatus
 import java.util.UUID
 import java.util.concurrent.Executors
 
@@ -157,11 +162,46 @@ class MainActivity : Activity() {
     private fun all(filters: List<Filter> = emptyList()) =
         Query(filters = filters, sort = listOf(Sort("id", SortOrder.ASCENDING)), limit = 500u, offset = 0u)
 
-    /** The projects (read-only), from a live query. */
+    /** Follows the status on the main thread while the screen shows. */
+    private fun followStatus(render: (SyncStatus) -> Unit) {
+        val client = client ?: return
+        val handle = client.listen(object : StatusListener {
+            override fun onStatus(status: SyncStatus) { main.post { render(status) } }
+        })
+        screenClosers += AutoCloseable { handle.stop(); handle.close() }
+    }
+
+    /** The projects (read-only), from a live query, with the way to conflicts and refused changes. */
     private fun showProjects() {
         val list = column()
+        val inbox = LinearLayout(this).apply { orientation = LinearLayout.VERTICAL }
+        val projects = LinearLayout(this).apply { orientation = LinearLayout.VERTICAL }
+        list.addView(inbox)
+        list.addView(projects)
         show(list)
+        followStatus { status ->
+            inbox.removeAllViews()
+            if (status.conflicts > 0uL) {
+                inbox.addView(
+                    Button(this).apply {
+                        text = words.get("app_conflicts", status.conflicts.toLong())
+                        tag = "conflicts"
+                        setOnClickListener { showConflicts() }
+                    },
+                )
+            }
+            if (status.quarantined > 0uL) {
+                inbox.addView(
+                    Button(this).apply {
+                        text = words.get("app_refused", status.quarantined.toLong())
+                        tag = "refused"
+                        setOnClickListener { showRefused() }
+                    },
+                )
+            }
+        }
         watch("projects", all()) { page ->
+            val list = projects
             list.removeAllViews()
             list.addView(heading(words.get("app_projects")))
             for (p in page.records) {
@@ -212,6 +252,101 @@ class MainActivity : Activity() {
             rows.removeAllViews()
             for (t in page.records) rows.addView(taskRow(t))
         }
+    }
+
+    private fun display(value: Value?): String = when (value) {
+        null, is Value.Null -> "—"
+        is Value.Text -> value.v1
+        is Value.Boolean -> if (value.v1) "✓" else "✗"
+        else -> value.toString()
+    }
+
+    /**
+     * The conflicts waiting for the user: per field the value before, theirs and mine; keep mine,
+     * keep theirs, or type a merged value. Read again whenever the status says the count changed.
+     */
+    private fun showConflicts() {
+        val list = column()
+        show(list)
+        followStatus { _ ->
+            val client = client ?: return@followStatus
+            io.execute {
+                val conflicts = client.conflicts()
+                main.post { renderConflicts(list, conflicts) }
+            }
+        }
+    }
+
+    private fun renderConflicts(list: LinearLayout, conflicts: List<Conflict>) {
+        list.removeAllViews()
+        list.addView(heading(words.get("app_conflicts", conflicts.size)))
+        if (conflicts.isEmpty()) list.addView(TextView(this).apply { text = words.get("app_nothing") })
+        for (c in conflicts) {
+            val name = display(c.local?.get("title") ?: c.remote?.get("title") ?: c.base["title"])
+            list.addView(TextView(this).apply { text = "${c.entity} · $name"; setTextSize(TypedValue.COMPLEX_UNIT_SP, 18f) })
+            val merged = mutableMapOf<String, EditText>()
+            for (field in c.fields) {
+                list.addView(
+                    TextView(this).apply {
+                        text = words.get("app_conflict_field", field, display(c.base[field]), display(c.local?.get(field)), display(c.remote?.get(field)))
+                    },
+                )
+                merged[field] = EditText(this).apply { setText(display(c.local?.get(field))); tag = "merged:${c.id}:$field" }
+                list.addView(merged.getValue(field))
+            }
+            fun resolve(resolution: Resolution) {
+                val client = client ?: return
+                io.execute { client.resolve(c.id, resolution) }
+            }
+            list.addView(Button(this).apply { text = words.get("app_keep_mine"); tag = "keep-mine:${c.id}"; setOnClickListener { resolve(Resolution.KeepMine) } })
+            list.addView(Button(this).apply { text = words.get("app_keep_theirs"); tag = "keep-theirs:${c.id}"; setOnClickListener { resolve(Resolution.KeepTheirs) } })
+            list.addView(
+                Button(this).apply {
+                    text = words.get("app_use_merged")
+                    tag = "merged:${c.id}"
+                    setOnClickListener { resolve(Resolution.Merged(merged.mapValues { Value.Text(it.value.text.toString()) })) }
+                },
+            )
+        }
+        list.addView(Button(this).apply { text = words.get("app_back"); setOnClickListener { showProjects() } })
+    }
+
+    /** The changes the server refused, with its reason: retry, or discard. */
+    private fun showRefused() {
+        val list = column()
+        show(list)
+        followStatus { _ ->
+            val client = client ?: return@followStatus
+            io.execute {
+                val refused = client.quarantined()
+                main.post { renderRefused(list, refused) }
+            }
+        }
+    }
+
+    private fun renderRefused(list: LinearLayout, refused: List<QuarantinedMutation>) {
+        list.removeAllViews()
+        list.addView(heading(words.get("app_refused", refused.size)))
+        if (refused.isEmpty()) list.addView(TextView(this).apply { text = words.get("app_nothing") })
+        for (q in refused) {
+            list.addView(TextView(this).apply { text = "${q.entity} · ${display(q.values["title"])}"; setTextSize(TypedValue.COMPLEX_UNIT_SP, 18f) })
+            list.addView(TextView(this).apply { text = "${words.banner.recordMark(dev.syncline.core.types.RecordState.QUARANTINED)}: ${q.message}" })
+            list.addView(
+                Button(this).apply {
+                    text = words.get("app_retry")
+                    tag = "retry:${q.seq}"
+                    setOnClickListener { client?.let { c -> io.execute { c.retryQuarantined(q.seq) } } }
+                },
+            )
+            list.addView(
+                Button(this).apply {
+                    text = words.get("app_discard")
+                    tag = "discard:${q.seq}"
+                    setOnClickListener { client?.let { c -> io.execute { c.discardQuarantined(q.seq) } } }
+                },
+            )
+        }
+        list.addView(Button(this).apply { text = words.get("app_back"); setOnClickListener { showProjects() } })
     }
 
     private fun taskRow(task: Record): View {

@@ -25,7 +25,17 @@ import org.robolectric.annotation.Config
 import org.robolectric.annotation.GraphicsMode
 import org.robolectric.shadows.ShadowNetwork
 import org.robolectric.shadows.ShadowNetworkCapabilities
+import dev.syncline.core.SynclineClient
+import dev.syncline.core.defaultConfig
+import dev.syncline.core.manualAutoSync
+import dev.syncline.core.protocol.Value
+import dev.syncline.core.sampleSchema
+import dev.syncline.core.types.Record
+import kotlinx.coroutines.runBlocking
+import org.junit.Assert.assertEquals
+import java.nio.file.Files
 import java.util.Locale
+import java.util.UUID
 
 @RunWith(RobolectricTestRunner::class)
 @Config(sdk = [35], qualifiers = "w411dp-h891dp-xxhdpi")
@@ -106,5 +116,78 @@ class SampleAppTest {
         } finally {
             controller.pause().stop().destroy()
         }
+    }
+    /** Another device of [token]'s user, syncing only when told. */
+    private fun otherDevice(token: String): SynclineClient {
+        val dir = Files.createTempDirectory("syncline-other")
+        return SynclineClient.open(dir.resolve("other.db").toString(), sampleSchema(), defaultConfig(server, token).copy(auto = manualAutoSync()))
+    }
+
+    private fun signedIn(token: String): org.robolectric.android.controller.ActivityController<MainActivity> {
+        val controller = Robolectric.buildActivity(MainActivity::class.java).setup()
+        val root = controller.get().window.decorView
+        root.byTag<EditText>("url")!!.setText(server)
+        root.byTag<EditText>("token")!!.setText(token)
+        root.byTag<Button>("sign-in")!!.performClick()
+        until("the projects") { root.byTag<View>("project:p-ridge") != null || root.byTag<View>("project:p-harbor") != null }
+        return controller
+    }
+
+    @Test
+    fun aConflictIsResolvedOnTheConflictsScreenAndARefusedChangeDiscarded() {
+        val controller = signedIn("demo-carol")
+        val activity = controller.get()
+        val root = activity.window.decorView
+        val client = activity.client!!
+        val tablet = otherDevice("demo-carol")
+        try {
+            // A task both devices know; the tablet changes its title first, then the phone.
+            val key = "t-" + UUID.randomUUID()
+            client.insert("tasks", Record(key = key, values = mapOf("project_id" to Value.Text("p-ridge"), "title" to Value.Text("Inspect the breaker"), "done" to Value.Boolean(false))))
+            until("the insert to sync") { client.status().pending == 0uL }
+            runBlocking { tablet.syncNow("tasks") }
+            tablet.update("tasks", key, mapOf("title" to Value.Text("Inspect breaker B2")))
+            runBlocking { tablet.syncNow("tasks") }
+            client.update("tasks", key, mapOf("title" to Value.Text("Inspect breaker B1")))
+            // Tasks are settled by the user: the phone's sync puts the overlap in the inbox.
+            until("the conflict") { root.byTag<Button>("conflicts") != null }
+            root.byTag<Button>("conflicts")!!.performClick()
+            until("the conflict on screen") { texts(root).any { it.startsWith("title — was: Inspect the breaker") } }
+            val content: View = root.findViewById<ViewGroup>(android.R.id.content)!!.getChildAt(0)
+            Screenshots.check("app-conflicts", content)
+            val conflict = client.conflicts().single()
+            root.byTag<Button>("keep-mine:${conflict.id}")!!.performClick()
+            until("the resolution to reach the server") { client.conflicts().isEmpty() && client.status().pending == 0uL }
+            runBlocking { tablet.syncNow("tasks") }
+            assertEquals("the server has hers", Value.Text("Inspect breaker B1"), tablet.get("tasks", key)?.values?.get("title"))
+            until("the screen to say so") { texts(root).contains("Nothing here.") }
+
+            // A task in a project carol is not a member of: the server refuses it.
+            client.insert("tasks", Record(key = "t-" + UUID.randomUUID(), values = mapOf("project_id" to Value.Text("p-harbor"), "title" to Value.Text("Not my project"), "done" to Value.Boolean(false))))
+            until("the refusal") { client.status().quarantined == 1uL }
+            // Back from the conflicts to the projects, then to the refused changes.
+            val back = allButtons(root).first { it.text.toString() == "Back" }
+            back.performClick()
+            until("the refused changes button") { root.byTag<Button>("refused") != null }
+            root.byTag<Button>("refused")!!.performClick()
+            until("the refused change on screen") { texts(root).any { it.startsWith("Refused by the server: ") } }
+            Screenshots.check("app-refused", root.findViewById<ViewGroup>(android.R.id.content)!!.getChildAt(0))
+            val seq = client.quarantined().single().seq
+            root.byTag<Button>("discard:$seq")!!.performClick()
+            until("the refused change to go") { client.status().quarantined == 0uL && texts(root).contains("Nothing here.") }
+
+            // Leave p-ridge as it was: the other screens' screenshots show its tasks.
+            client.delete("tasks", key)
+            until("the delete to sync") { client.status().pending == 0uL }
+        } finally {
+            tablet.close()
+            controller.pause().stop().destroy()
+        }
+    }
+
+    private fun allButtons(view: View): List<Button> = when (view) {
+        is Button -> listOf(view)
+        is ViewGroup -> (0 until view.childCount).flatMap { allButtons(view.getChildAt(it)) }
+        else -> emptyList()
     }
 }
