@@ -254,6 +254,87 @@ class MainActivity : Activity() {
         }
     }
 
+    /**
+     * One task: rename it, edit its notes, and its comments (append-only: add, never edit), each
+     * list live. Saving writes only the fields that changed.
+     */
+    private fun showTask(key: String) {
+        val list = column()
+        val titleField = EditText(this).apply { tag = "title" }
+        val notesField = EditText(this).apply { tag = "notes"; hint = words.get("app_notes") }
+        val comments = LinearLayout(this).apply { orientation = LinearLayout.VERTICAL }
+        val newComment = EditText(this).apply { tag = "new-comment"; hint = words.get("app_new_comment") }
+        var project: String? = null
+        var loaded: Record? = null
+        list.addView(titleField)
+        list.addView(notesField)
+        list.addView(
+            Button(this).apply {
+                text = words.get("app_save")
+                tag = "save"
+                setOnClickListener {
+                    val before = loaded ?: return@setOnClickListener
+                    val changes = mutableMapOf<String, Value>()
+                    val title = titleField.text.toString().trim()
+                    val notes = notesField.text.toString()
+                    if (title.isNotEmpty() && Value.Text(title) != before.values["title"]) changes["title"] = Value.Text(title)
+                    if (notes != display(before.values["notes"]).takeIf { before.values["notes"] is Value.Text }.orEmpty()) {
+                        changes["notes"] = Value.Text(notes)
+                    }
+                    val client = client ?: return@setOnClickListener
+                    if (changes.isNotEmpty()) io.execute { client.update("tasks", key, changes) }
+                }
+            },
+        )
+        list.addView(heading(words.get("app_comments")))
+        list.addView(comments)
+        list.addView(newComment)
+        list.addView(
+            Button(this).apply {
+                text = words.get("app_add_comment")
+                tag = "add-comment"
+                setOnClickListener {
+                    val body = newComment.text.toString().trim()
+                    val projectId = project ?: return@setOnClickListener
+                    if (body.isEmpty()) return@setOnClickListener
+                    newComment.setText("")
+                    val client = client ?: return@setOnClickListener
+                    // The author and the time are the server's to set (docs/schema.md).
+                    io.execute {
+                        client.insert(
+                            "comments",
+                            Record(
+                                key = "c-" + UUID.randomUUID(),
+                                values = mapOf("project_id" to Value.Text(projectId), "task_id" to Value.Text(key), "body" to Value.Text(body)),
+                            ),
+                        )
+                    }
+                }
+            },
+        )
+        list.addView(Button(this).apply { text = words.get("app_back"); setOnClickListener { showProjects() } })
+        show(list)
+        watch("tasks", all(listOf(Filter("id", Value.Text(key))))) { page ->
+            val task = page.records.firstOrNull() ?: return@watch
+            val first = loaded == null
+            loaded = task
+            project = (task.values["project_id"] as? Value.Text)?.v1
+            if (first) {
+                titleField.setText(display(task.values["title"]))
+                notesField.setText((task.values["notes"] as? Value.Text)?.v1 ?: "")
+            }
+        }
+        watch("comments", all(listOf(Filter("task_id", Value.Text(key))))) { page ->
+            comments.removeAllViews()
+            for (c in page.records) {
+                val author = (c.values["author"] as? Value.Text)?.v1
+                val mark = words.banner.recordMark(c.state)
+                val line = listOfNotNull(author, display(c.values["body"]), mark).joinToString(" · ")
+                comments.addView(TextView(this).apply { text = line; tag = "comment:${c.key}" })
+            }
+        }
+    }
+
     private fun display(value: Value?): String = when (value) {
         null, is Value.Null -> "—"
         is Value.Text -> value.v1
@@ -370,7 +451,9 @@ class MainActivity : Activity() {
             addView(
                 TextView(context).apply {
                     text = title
+                    tag = "open:${task.key}"
                     setTextSize(TypedValue.COMPLEX_UNIT_SP, 16f)
+                    setOnClickListener { showTask(task.key) }
                 },
                 LinearLayout.LayoutParams(0, LinearLayout.LayoutParams.WRAP_CONTENT, 1f),
             )

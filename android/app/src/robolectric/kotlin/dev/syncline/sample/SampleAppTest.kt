@@ -185,6 +185,41 @@ class SampleAppTest {
         }
     }
 
+    @Test
+    fun aTaskIsRenamedAndCommentedOnAndTheServerSetsTheAuthor() {
+        val controller = signedIn("demo-carol")
+        val activity = controller.get()
+        val root = activity.window.decorView
+        val client = activity.client!!
+        val tablet = otherDevice("demo-carol")
+        try {
+            val key = "t-" + UUID.randomUUID()
+            client.insert("tasks", Record(key = key, values = mapOf("project_id" to Value.Text("p-ridge"), "title" to Value.Text("Label the cables"), "done" to Value.Boolean(false))))
+            root.byTag<Button>("project:p-ridge")!!.performClick()
+            until("the new task") { root.byTag<View>("open:$key") != null }
+            root.byTag<View>("open:$key")!!.performClick()
+            until("the task screen") { root.byTag<EditText>("title")?.text?.toString() == "Label the cables" }
+            root.byTag<EditText>("title")!!.setText("Label the cables in bay 3")
+            root.byTag<EditText>("notes")!!.setText("Use the yellow tags")
+            root.byTag<Button>("save")!!.performClick()
+            root.byTag<EditText>("new-comment")!!.setText("Started on the left side")
+            root.byTag<Button>("add-comment")!!.performClick()
+            until("the comment, synced, with the server's author") {
+                texts(root).any { it.startsWith("carol · Started on the left side") } && client.status().pending == 0uL
+            }
+            runBlocking { tablet.syncNow("all") }
+            val task = tablet.get("tasks", key)!!
+            assertEquals(Value.Text("Label the cables in bay 3"), task.values["title"])
+            assertEquals(Value.Text("Use the yellow tags"), task.values["notes"])
+            // Leave p-ridge as it was for the other screens' screenshots (comments stay: append-only).
+            client.delete("tasks", key)
+            until("the delete to sync") { client.status().pending == 0uL }
+        } finally {
+            tablet.close()
+            controller.pause().stop().destroy()
+        }
+    }
+
     private fun allButtons(view: View): List<Button> = when (view) {
         is Button -> listOf(view)
         is ViewGroup -> (0 until view.childCount).flatMap { allButtons(view.getChildAt(it)) }
