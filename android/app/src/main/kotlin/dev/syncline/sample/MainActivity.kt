@@ -262,12 +262,14 @@ class MainActivity : Activity() {
         val list = column()
         val titleField = EditText(this).apply { tag = "title" }
         val notesField = EditText(this).apply { tag = "notes"; hint = words.get("app_notes") }
+        val dueField = EditText(this).apply { tag = "due"; hint = words.get("app_due_hint") }
         val comments = LinearLayout(this).apply { orientation = LinearLayout.VERTICAL }
         val newComment = EditText(this).apply { tag = "new-comment"; hint = words.get("app_new_comment") }
         var project: String? = null
         var loaded: Record? = null
         list.addView(titleField)
         list.addView(notesField)
+        list.addView(dueField)
         list.addView(
             Button(this).apply {
                 text = words.get("app_save")
@@ -280,6 +282,15 @@ class MainActivity : Activity() {
                     if (title.isNotEmpty() && Value.Text(title) != before.values["title"]) changes["title"] = Value.Text(title)
                     if (notes != display(before.values["notes"]).takeIf { before.values["notes"] is Value.Text }.orEmpty()) {
                         changes["notes"] = Value.Text(notes)
+                    }
+                    val due = dueField.text.toString().trim()
+                    if (due != dueDate(before.values["due_at"])) {
+                        val at = parseDueDate(due)
+                        if (due.isNotEmpty() && at == null) {
+                            dueField.error = words.get("app_due_hint")
+                            return@setOnClickListener
+                        }
+                        changes["due_at"] = at ?: Value.Null
                     }
                     val client = client ?: return@setOnClickListener
                     if (changes.isNotEmpty()) io.execute { client.update("tasks", key, changes) }
@@ -322,6 +333,7 @@ class MainActivity : Activity() {
             if (first) {
                 titleField.setText(display(task.values["title"]))
                 notesField.setText((task.values["notes"] as? Value.Text)?.v1 ?: "")
+                dueField.setText(dueDate(task.values["due_at"]))
             }
         }
         watch("comments", all(listOf(Filter("task_id", Value.Text(key))))) { page ->
@@ -334,6 +346,17 @@ class MainActivity : Activity() {
             }
         }
     }
+
+    /** A due date as the user types it (YYYY-MM-DD, the device's zone), or "" for none. */
+    private fun dueDate(value: Value?): String = (value as? Value.Timestamp)?.let {
+        java.time.Instant.ofEpochMilli(it.v1).atZone(java.time.ZoneId.systemDefault()).toLocalDate().toString()
+    } ?: ""
+
+    /** The start of the typed day in the device's zone, as the core's timestamp; null if unreadable. */
+    private fun parseDueDate(text: String): Value? = runCatching {
+        val day = java.time.LocalDate.parse(text)
+        Value.Timestamp(day.atStartOfDay(java.time.ZoneId.systemDefault()).toInstant().toEpochMilli())
+    }.getOrNull()
 
     private fun display(value: Value?): String = when (value) {
         null, is Value.Null -> "—"

@@ -92,6 +92,8 @@ class SampleAppTest {
 
             // The projects carol sees, from a live query fed by the first sync.
             until("carol's project") { root.byTag<Button>("project:p-ridge") != null }
+            // The first sync goes on after the projects arrive: wait for it (and its banner) to end.
+            until("the first sync to end") { bannerHidden(root) }
             Screenshots.check("app-projects", content)
             root.byTag<Button>("project:p-ridge")!!.performClick()
             until("the project's tasks") { texts(root).any { it.startsWith("Tasks in") } && root.byTag<View>("task:t-ridge-1") != null }
@@ -130,6 +132,7 @@ class SampleAppTest {
         root.byTag<EditText>("token")!!.setText(token)
         root.byTag<Button>("sign-in")!!.performClick()
         until("the projects") { root.byTag<View>("project:p-ridge") != null || root.byTag<View>("project:p-harbor") != null }
+        until("the first sync to end") { bannerHidden(root) }
         return controller
     }
 
@@ -201,6 +204,7 @@ class SampleAppTest {
             until("the task screen") { root.byTag<EditText>("title")?.text?.toString() == "Label the cables" }
             root.byTag<EditText>("title")!!.setText("Label the cables in bay 3")
             root.byTag<EditText>("notes")!!.setText("Use the yellow tags")
+            root.byTag<EditText>("due")!!.setText("2027-03-15")
             root.byTag<Button>("save")!!.performClick()
             root.byTag<EditText>("new-comment")!!.setText("Started on the left side")
             root.byTag<Button>("add-comment")!!.performClick()
@@ -211,6 +215,8 @@ class SampleAppTest {
             val task = tablet.get("tasks", key)!!
             assertEquals(Value.Text("Label the cables in bay 3"), task.values["title"])
             assertEquals(Value.Text("Use the yellow tags"), task.values["notes"])
+            val due = (task.values["due_at"] as Value.Timestamp).v1
+            assertEquals("2027-03-15", java.time.Instant.ofEpochMilli(due).atZone(java.time.ZoneId.systemDefault()).toLocalDate().toString())
             // Leave p-ridge as it was for the other screens' screenshots (comments stay: append-only).
             client.delete("tasks", key)
             until("the delete to sync") { client.status().pending == 0uL }
@@ -218,6 +224,13 @@ class SampleAppTest {
             tablet.close()
             controller.pause().stop().destroy()
         }
+    }
+
+    /** Whether the app's banner (the first view of its content) is hidden. */
+    private fun bannerHidden(root: View): Boolean {
+        val content = root.findViewById<ViewGroup>(android.R.id.content)?.getChildAt(0) as? ViewGroup ?: return false
+        val banner = content.getChildAt(0) as? dev.syncline.android.SyncBannerView ?: return false
+        return banner.banner?.kind == dev.syncline.core.types.BannerKind.HIDDEN && banner.visibility == View.GONE
     }
 
     private fun allButtons(view: View): List<Button> = when (view) {
