@@ -137,8 +137,25 @@ class MainActivity : Activity() {
         show(column().apply { addView(heading(words.get("app_sign_in_title"))); addView(url); addView(token); addView(go) })
     }
 
+    /** Opens the client off the main thread (it opens its database), then shows the projects. */
     private fun signIn(url: String, token: String) {
-        val client = SynclineClient.open(getDatabasePath("syncline.db").also { it.parentFile?.mkdirs() }.path, sampleSchema(), defaultConfig(url, token))
+        val path = getDatabasePath("syncline.db").also { it.parentFile?.mkdirs() }.path
+        io.execute {
+            val opened = runCatching { SynclineClient.open(path, sampleSchema(), defaultConfig(url, token)) }
+            main.post {
+                opened.onSuccess { started(it) }.onFailure { error ->
+                    showSignIn()
+                    content.findViewWithTag<EditText>("url")?.error = error.message
+                }
+            }
+        }
+    }
+
+    private fun started(client: SynclineClient) {
+        if (isDestroyed) {
+            client.close()
+            return
+        }
         this.client = client
         closeOnExit += client
         closeOnExit += banner.follow(client)
