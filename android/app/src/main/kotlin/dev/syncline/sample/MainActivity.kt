@@ -459,6 +459,19 @@ class MainActivity : Activity() {
                     setOnClickListener { client?.let { c -> io.execute { c.retryQuarantined(q.seq) } } }
                 },
             )
+            // Edit: the refused change with a new title (e.g. into a project the user is in).
+            val edited = EditText(this).apply { setText(display(q.values["title"])); tag = "edit:${q.seq}" }
+            list.addView(edited)
+            list.addView(
+                Button(this).apply {
+                    text = words.get("app_send_edited")
+                    tag = "send-edited:${q.seq}"
+                    setOnClickListener {
+                        val values = q.values + ("title" to Value.Text(edited.text.toString()))
+                        client?.let { c -> io.execute { c.editQuarantined(q.seq, values) } }
+                    }
+                },
+            )
             list.addView(
                 Button(this).apply {
                     text = words.get("app_discard")

@@ -179,6 +179,22 @@ class SampleAppTest {
             root.byTag<Button>("discard:$seq")!!.performClick()
             until("the refused change to go") { client.status().quarantined == 0uL && texts(root).contains("Nothing here.") }
 
+            // Another refusal, this time edited and sent again: still refused (the project is not
+            // hers), now with the new title, until discarded too.
+            client.insert("tasks", Record(key = "t-" + UUID.randomUUID(), values = mapOf("project_id" to Value.Text("p-harbor"), "title" to Value.Text("Still not mine"), "done" to Value.Boolean(false))))
+            until("the second refusal on screen") { client.status().quarantined == 1uL && client.quarantined().isNotEmpty() && root.byTag<View>("edit:${client.quarantined().single().seq}") != null }
+            val second = client.quarantined().single().seq
+            root.byTag<EditText>("edit:$second")!!.setText("Edited title")
+            root.byTag<Button>("send-edited:$second")!!.performClick()
+            until("the edited change to come back refused") {
+                client.quarantined().singleOrNull()?.let { it.seq != second && it.values["title"] == Value.Text("Edited title") } == true
+            }
+            until("the edited refusal on screen") {
+                client.quarantined().singleOrNull()?.let { root.byTag<View>("discard:${it.seq}") } != null
+            }
+            root.byTag<Button>("discard:${client.quarantined().single().seq}")!!.performClick()
+            until("the edited refusal to go") { client.status().quarantined == 0uL }
+
             // Leave p-ridge as it was: the other screens' screenshots show its tasks.
             client.delete("tasks", key)
             until("the delete to sync") { client.status().pending == 0uL }
@@ -200,6 +216,10 @@ class SampleAppTest {
             client.insert("tasks", Record(key = key, values = mapOf("project_id" to Value.Text("p-ridge"), "title" to Value.Text("Label the cables"), "done" to Value.Boolean(false))))
             root.byTag<Button>("project:p-ridge")!!.performClick()
             until("the new task") { root.byTag<View>("open:$key") != null }
+            // Tick it off in the list.
+            val row = root.byTag<ViewGroup>("task:$key")!!
+            (row.getChildAt(0) as android.widget.CheckBox).performClick()
+            until("the tick to be saved") { client.get("tasks", key)?.values?.get("done") == Value.Boolean(true) }
             root.byTag<View>("open:$key")!!.performClick()
             until("the task screen") { root.byTag<EditText>("title")?.text?.toString() == "Label the cables" }
             root.byTag<EditText>("title")!!.setText("Label the cables in bay 3")
@@ -215,6 +235,7 @@ class SampleAppTest {
             val task = tablet.get("tasks", key)!!
             assertEquals(Value.Text("Label the cables in bay 3"), task.values["title"])
             assertEquals(Value.Text("Use the yellow tags"), task.values["notes"])
+            assertEquals(Value.Boolean(true), task.values["done"])
             val due = (task.values["due_at"] as Value.Timestamp).v1
             assertEquals("2027-03-15", java.time.Instant.ofEpochMilli(due).atZone(java.time.ZoneId.systemDefault()).toLocalDate().toString())
             // Leave p-ridge as it was for the other screens' screenshots (comments stay: append-only).
