@@ -14,6 +14,7 @@ import android.widget.TextView
 import dev.syncline.Strings
 import dev.syncline.XmlStrings
 import dev.syncline.android.Screenshots
+import dev.syncline.android.until
 import org.junit.Assert.assertNotNull
 import org.junit.Assert.assertNull
 import org.junit.Test
@@ -51,14 +52,6 @@ class SampleAppTest {
         }
     }
 
-    private fun until(what: String, seconds: Int = 30, done: () -> Boolean) {
-        val end = System.currentTimeMillis() + seconds * 1000L
-        while (!done()) {
-            if (System.currentTimeMillis() > end) throw AssertionError("timed out waiting for $what")
-            shadowOf(Looper.getMainLooper()).idle()
-            Thread.sleep(10)
-        }
-    }
 
     private fun <T : View> View.byTag(tag: String): T? = findViewWithTag(tag)
 

@@ -65,15 +65,6 @@ class ConnectivityBannerTest {
         values = mapOf("project_id" to Value.Text("p-harbor"), "title" to Value.Text(title), "done" to Value.Boolean(false)),
     )
 
-    /** Runs the main thread's queue until [done], for up to [seconds]. */
-    private fun until(what: String, seconds: Int = 30, done: () -> Boolean) {
-        val end = System.currentTimeMillis() + seconds * 1000L
-        while (!done()) {
-            if (System.currentTimeMillis() > end) throw AssertionError("timed out waiting for $what")
-            shadowOf(Looper.getMainLooper()).idle()
-            Thread.sleep(10)
-        }
-    }
 
     private fun wifi(validated: Boolean): NetworkCapabilities {
         val caps = ShadowNetworkCapabilities.newInstance()
