@@ -76,6 +76,9 @@ class MainActivity : Activity() {
         private set
 
     override fun onCreate(savedInstanceState: Bundle?) {
+        // A light framework theme, set here rather than only in the manifest so the app looks
+        // the same wherever it is started (dark default text on light fields otherwise).
+        setTheme(android.R.style.Theme_Material_Light_NoActionBar)
         super.onCreate(savedInstanceState)
         words = Words(strings(this))
         banner = SyncBannerView(this, words.banner)

@@ -75,12 +75,12 @@ class SampleAppTest {
         val activity = controller.get()
         val root = activity.window.decorView
         try {
-            // Sign in.
+            // Sign in (drawn before typing: the server's port changes from run to run).
+            val content: View = root.findViewById<ViewGroup>(android.R.id.content)!!.getChildAt(0)
+            Screenshots.check("app-sign-in", content)
             root.byTag<EditText>("url")!!.setText(server)
             // Carol: p-ridge is hers alone, so no other test's writes change what the screenshots show.
             root.byTag<EditText>("token")!!.setText("demo-carol")
-            val content: View = root.findViewById<ViewGroup>(android.R.id.content)!!.getChildAt(0)
-            Screenshots.check("app-sign-in", content)
             root.byTag<Button>("sign-in")!!.performClick()
 
             // The projects carol sees, from a live query fed by the first sync.
