@@ -389,14 +389,20 @@ class MainActivity : Activity() {
      * The conflicts waiting for the user: per field the value before, theirs and mine; keep mine,
      * keep theirs, or type a merged value. Read again whenever the status says the count changed.
      */
-    private fun showConflicts() {
+    private fun showConflicts() = showInbox({ it.conflicts() }, ::renderConflicts)
+
+    /**
+     * A screen listing what [read] returns (conflicts, refused changes), read off the main thread
+     * again whenever the status changes, since their counts are in it.
+     */
+    private fun <T> showInbox(read: (SynclineClient) -> List<T>, render: (LinearLayout, List<T>) -> Unit) {
         val list = column()
         show(list)
         followStatus { _ ->
             val client = client ?: return@followStatus
             io.execute {
-                val conflicts = client.conflicts()
-                main.post { renderConflicts(list, conflicts) }
+                val items = read(client)
+                main.post { render(list, items) }
             }
         }
     }
@@ -436,17 +442,7 @@ class MainActivity : Activity() {
     }
 
     /** The changes the server refused, with its reason: retry, or discard. */
-    private fun showRefused() {
-        val list = column()
-        show(list)
-        followStatus { _ ->
-            val client = client ?: return@followStatus
-            io.execute {
-                val refused = client.quarantined()
-                main.post { renderRefused(list, refused) }
-            }
-        }
-    }
+    private fun showRefused() = showInbox({ it.quarantined() }, ::renderRefused)
 
     private fun renderRefused(list: LinearLayout, refused: List<QuarantinedMutation>) {
         list.removeAllViews()
