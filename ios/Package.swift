@@ -1,28 +1,53 @@
 // swift-tools-version:5.9
-// Syncline for Apple platforms. Build the Rust library and the generated Swift first (on a Mac
-// with Xcode): `ios/build-xcframework.sh`. It writes build/SynclineFFI.xcframework and the three
-// generated files in Sources/SynclineCore, none of which is committed.
+// Syncline for Apple platforms, and on Linux for the tests (`scripts/binding-tests swift`).
+//
+// The FFI comes from a different place on each:
+// - Apple: the XCFramework, built on a Mac with `ios/build-xcframework.sh` (build/, not committed).
+// - Linux: the host `libsyncline.so` and the generated headers, as a system library
+//   (Sources/SynclineFFI: its module map is committed, the headers are copied there by
+//   `scripts/binding-tests swift`, which also links with `-L` the folder holding the library).
+// Either way the generated Swift (Sources/SynclineCore, not committed) is the same.
 import PackageDescription
+
+#if os(Linux)
+let ffi = Target.systemLibrary(name: "SynclineFFI", path: "Sources/SynclineFFI")
+#else
+let ffi = Target.binaryTarget(name: "SynclineFFI", path: "build/SynclineFFI.xcframework")
+#endif
 
 let package = Package(
     name: "Syncline",
     // The banner's words come in English and German (Sources/Syncline/Resources); English is what
     // an app in any other language gets.
     defaultLocalization: "en",
-    platforms: [.iOS(.v15), .macOS(.v12)],
+    // iOS 17 / macOS 14: the models are @Observable (the Observation framework).
+    platforms: [.iOS(.v17), .macOS(.v14)],
     products: [
         .library(name: "Syncline", targets: ["Syncline"]),
+        .library(name: "SynclineSample", targets: ["SynclineSample", "SynclineSampleViews"]),
     ],
     targets: [
-        // libsyncline for iOS devices, the iOS simulator and macOS, with the three C headers (one
-        // per Rust crate that exports types) and the one module map that lists them.
-        .binaryTarget(name: "SynclineFFI", path: "build/SynclineFFI.xcframework"),
+        ffi,
         // The Swift uniffi-bindgen-swift generates from the library (never edited by hand):
         // SynclineCore.swift, SynclineCoreTypes.swift and SynclineProtocol.swift, one module.
         .target(name: "SynclineCore", dependencies: ["SynclineFFI"], path: "Sources/SynclineCore",
                 exclude: ["README.md"]),
-        // AsyncStream wrappers, the banner's words, the network monitor and the unified-log sink.
+        // The shell: async streams, the banner's words and model, background sync, and the thin
+        // Apple-only adapters (network monitor, unified log, BGTaskScheduler).
         .target(name: "Syncline", dependencies: ["SynclineCore"], path: "Sources/Syncline",
                 resources: [.process("Resources")]),
+        // The sample app's screens as plain-Swift models (state and actions), fed by live queries.
+        .target(name: "SynclineSample", dependencies: ["Syncline", "SynclineCore"],
+                path: "Sources/SynclineSample"),
+        // The sample app's SwiftUI views: Apple only (every file is behind `#if canImport(SwiftUI)`,
+        // so on Linux this module is empty). The app target (SampleApp/) holds only `@main`.
+        .target(name: "SynclineSampleViews", dependencies: ["SynclineSample", "Syncline", "SynclineCore"],
+                path: "Sources/SynclineSampleViews"),
+        // What both test targets share: checks, waits, clients of the reference server.
+        .target(name: "SynclineTestSupport", dependencies: ["SynclineCore"], path: "Tests/SynclineTestSupport"),
+        .testTarget(name: "SynclineTests", dependencies: ["Syncline", "SynclineCore", "SynclineTestSupport"],
+                    path: "Tests/SynclineTests"),
+        .testTarget(name: "SynclineSampleTests", dependencies: ["SynclineSample", "Syncline", "SynclineCore", "SynclineTestSupport"],
+                    path: "Tests/SynclineSampleTests"),
     ]
 )

@@ -1,11 +1,9 @@
 // The banner in words. The core sends structure only (`Banner`, `FailureReason`); this turns it
 // into text from a string table, by the rules of docs/banner-text.md (the terminal client's
-// cli/src/words.rs applies the same rules). Plain Swift and Foundation, so the Linux tests cover
-// every rule; only the default table (`Bundle.module`) needs SwiftPM.
+// cli/src/words.rs applies the same rules). Plain Swift and Foundation: the Linux tests cover every
+// rule, reading the tables through Bundle.module as an app does.
 import Foundation
-#if canImport(SynclineCore)
 import SynclineCore
-#endif
 
 /// Renders a `Banner` as title, detail, Retry label and accessibility label, and a record's sync
 /// state as its mark in a list, from a table that maps each key of docs/banner-text.md to its
@@ -20,14 +18,23 @@ public struct BannerText: Sendable {
         self.lookup = lookup
     }
 
-    #if SWIFT_PACKAGE
     /// Words from the package's tables (`Resources/*.lproj/Localizable.strings`) in the language
-    /// the app runs in. Only under SwiftPM, where `Bundle.module` exists; the Linux tests build
-    /// the same sources with plain swiftc and read the tables themselves.
+    /// the app runs in (iOS picks it from the app's own localizations).
     public init() {
-        self.init { key in Bundle.module.localizedString(forKey: key, value: nil, table: nil) }
+        self.init(bundle: .module)
     }
-    #endif
+
+    /// Words from the package's table for `localization` ("de"), whatever language the app runs
+    /// in: for an app with a language setting of its own. Nil when the package has no such table.
+    public init?(localization: String) {
+        guard let path = Bundle.module.path(forResource: localization, ofType: "lproj"),
+              let bundle = Bundle(path: path) else { return nil }
+        self.init(bundle: bundle)
+    }
+
+    private init(bundle: Bundle) {
+        self.init { key in bundle.localizedString(forKey: key, value: nil, table: nil) }
+    }
 
     /// The first line; nil when the banner is hidden.
     public func title(_ banner: Banner) -> String? {

@@ -2,9 +2,7 @@
 // Swift (Connectivity.of), which the Linux tests cover. Builds only where Network exists.
 #if canImport(Network)
 import Network
-#if canImport(SynclineCore)
 import SynclineCore
-#endif
 
 /// Watches the network path on a background queue and reports every change to `client`.
 public final class NetworkMonitor: @unchecked Sendable {

@@ -1,9 +1,7 @@
 // Apple only: the core's log in the unified log (Console.app), subsystem "dev.syncline".
 #if canImport(os)
 import os
-#if canImport(SynclineCore)
 import SynclineCore
-#endif
 
 /// Writes the core's log records to the unified log; install with
 /// `setLogSink(sink: OSLogSink(), maxLevel: .info)`.

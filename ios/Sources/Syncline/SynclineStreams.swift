@@ -2,9 +2,7 @@
 // sequences, and the connectivity mapping the iOS network monitor uses. Plain Swift (Foundation
 // at most, no Apple-only frameworks), so the Linux tests cover it.
 import Foundation
-#if canImport(SynclineCore)
 import SynclineCore
-#endif
 
 /// Forwards the core's status callbacks into an AsyncStream continuation.
 final class StreamListener: StatusListener, @unchecked Sendable {
