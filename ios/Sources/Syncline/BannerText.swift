@@ -63,13 +63,18 @@ public struct BannerText: Sendable {
         case .syncing where banner.entitiesTotal > 1:
             return text("banner_syncing_progress", [Int64(banner.entitiesDone), Int64(banner.entitiesTotal)])
         case .failed:
-            guard let at = banner.nextRetryAt else { return nil }
-            // Whole seconds, rounded up, so "in 0 s" never shows while the retry is still ahead.
-            let seconds = (max(at - now, 0) + 999) / 1000
+            guard let seconds = Self.secondsToRetry(banner, now: now) else { return nil }
             return seconds == 0 ? text("banner_retry_now") : text("banner_retry_in", [seconds])
         default:
             return nil
         }
+    }
+
+    /// Whole seconds from `now` to the core's own retry of a failed sync, rounded up so that
+    /// "in 0 s" never shows while the retry is still ahead (0: it is due); nil when none is planned.
+    public static func secondsToRetry(_ banner: Banner, now: Int64) -> Int64? {
+        guard banner.kind == .failed, let at = banner.nextRetryAt else { return nil }
+        return (max(at - now, 0) + 999) / 1000
     }
 
     /// The label of the failed banner's Retry action (which calls `retry()`); nil when there is

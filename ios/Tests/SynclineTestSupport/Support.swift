@@ -21,9 +21,11 @@ public func check(_ condition: Bool, _ what: @autoclosure () -> String) throws {
     if !condition { throw Failure(description: what()) }
 }
 
-/// Polls `condition` for up to 30 s (generous for a loaded machine; nothing asserts speed).
-/// `what` is read only on failure, so it can describe the state the wait ended in.
-public func eventually(_ what: @autoclosure () -> String, _ condition: () throws -> Bool) async throws {
+/// Polls `condition` for up to 30 s (generous for a loaded machine; nothing asserts speed), on
+/// the caller's actor (a test on the main actor reads its models there). `what` is read only on
+/// failure, so it can describe the state the wait ended in.
+public func eventually(_ what: @autoclosure () -> String, isolation: isolated (any Actor)? = #isolation,
+                       _ condition: () throws -> Bool) async throws {
     let deadline = Date().addingTimeInterval(30)
     while try !condition() {
         if Date() > deadline { throw Failure(description: "never happened: \(what())") }
@@ -118,4 +120,47 @@ public final class PageRecorder: PageListener, @unchecked Sendable {
     public func sawAny(of keys: Set<String>) throws -> Bool {
         try pages.checked().contains { $0.records.contains { keys.contains($0.key) } }
     }
+}
+
+#if canImport(Glibc)
+import Glibc
+private let streamSocket = Int32(SOCK_STREAM.rawValue)
+#else
+import Darwin
+private let streamSocket = SOCK_STREAM
+#endif
+
+/// A server on loopback that accepts connections and never answers: a sync against it hangs
+/// until its timeout, as against a server stuck behind a bad network.
+public final class SilentServer {
+    private let fd: Int32
+    /// Its URL, for a client's config.
+    public let url: String
+
+    /// Listens on a free loopback port.
+    public init() throws {
+        let fd = socket(AF_INET, streamSocket, 0)
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = 0
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &addr) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { address in
+                bind(fd, address, length) == 0 && listen(fd, 64) == 0 && getsockname(fd, address, &length) == 0
+            }
+        }
+        guard fd >= 0, bound else { throw Failure(description: "cannot listen on loopback: errno \(errno)") }
+        self.fd = fd
+        url = "http://127.0.0.1:\(UInt16(bigEndian: addr.sin_port))"
+    }
+
+    deinit { close(fd) }
+}
+
+/// A client config for `url` that syncs only when asked (no automatic syncs to race the test).
+public func manualConfig(_ url: String, token: String = "demo-alice") -> Config {
+    var config = defaultConfig(serverUrl: url, token: token)
+    config.auto = manualAutoSync()
+    return config
 }
