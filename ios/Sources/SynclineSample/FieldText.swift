@@ -1,0 +1,109 @@
+// Field values as the sample shows them and as the user types them: the one place that turns the
+// core's typed `Value`s into text and back, by the schema's field types.
+import Foundation
+import SynclineCore
+
+/// What a typed value does not fit.
+public struct FieldTextError: Error, Equatable, CustomStringConvertible {
+    /// The field's name.
+    public let field: String
+    /// What was wrong, in words.
+    public let problem: String
+    public var description: String { "\(field): \(problem)" }
+}
+
+/// Values as text, and text as values.
+public enum FieldText {
+    /// How a value reads on screen: "—" for none, ✓/✗ for booleans, ISO 8601 for timestamps.
+    public static func display(_ value: Value?) -> String {
+        switch value {
+        case nil, .null?: return "—"
+        case .text(let text)?: return text
+        case .integer(let n)?: return String(n)
+        case .real(let x)?: return String(x)
+        case .boolean(let b)?: return b ? "✓" : "✗"
+        case .timestamp(let ms)?: return iso8601(ms)
+        case .json(let json)?: return json
+        }
+    }
+
+    /// A value as the user would type it back (`parse` reads it again): like `display`, but
+    /// "true"/"false" for booleans and "" for none.
+    public static func editable(_ value: Value?) -> String {
+        switch value {
+        case nil, .null?: return ""
+        case .boolean(let b)?: return b ? "true" : "false"
+        default: return display(value)
+        }
+    }
+
+    /// The typed text as a value of `field`: "" is none (refused for a required field),
+    /// numbers in the C locale, booleans as true/false (or yes/no, ✓/✗), timestamps as ISO 8601
+    /// date-times or dates (UTC), JSON checked to parse.
+    public static func parse(_ text: String, as field: FieldDef) throws -> Value {
+        let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        if trimmed.isEmpty && field.fieldType != .text {
+            guard field.nullable else { throw FieldTextError(field: field.name, problem: "a value is required") }
+            return .null
+        }
+        func refuse(_ what: String) -> FieldTextError { FieldTextError(field: field.name, problem: "\"\(trimmed)\" is not \(what)") }
+        switch field.fieldType {
+        case .text:
+            if text.isEmpty && !field.nullable { throw FieldTextError(field: field.name, problem: "a value is required") }
+            return .text(text)
+        case .integer:
+            guard let n = Int64(trimmed) else { throw refuse("a whole number") }
+            return .integer(n)
+        case .real:
+            guard let x = Double(trimmed), x.isFinite else { throw refuse("a number") }
+            return .real(x)
+        case .boolean:
+            switch trimmed.lowercased() {
+            case "true", "yes", "✓": return .boolean(true)
+            case "false", "no", "✗": return .boolean(false)
+            default: throw refuse("true or false")
+            }
+        case .timestamp:
+            guard let date = dateTime.date(from: trimmed) ?? day.date(from: trimmed) else { throw refuse("a date (2026-11-30 or 2026-11-30T09:00:00Z)") }
+            return .timestamp(Int64((date.timeIntervalSince1970 * 1000).rounded()))
+        case .json:
+            guard (try? JSONSerialization.jsonObject(with: Data(trimmed.utf8), options: [.fragmentsAllowed])) != nil else { throw refuse("JSON") }
+            return .json(trimmed)
+        }
+    }
+
+    /// A timestamp (ms since the Unix epoch) as a date.
+    public static func date(_ value: Value?) -> Date? {
+        guard case .timestamp(let ms)? = value else { return nil }
+        return Date(timeIntervalSince1970: Double(ms) / 1000)
+    }
+
+    /// A date as the core's timestamp.
+    public static func timestamp(_ date: Date) -> Value {
+        .timestamp(Int64((date.timeIntervalSince1970 * 1000).rounded()))
+    }
+
+    private static func iso8601(_ ms: Int64) -> String {
+        dateTime.string(from: Date(timeIntervalSince1970: Double(ms) / 1000))
+    }
+
+    private static let dateTime: ISO8601DateFormatter = {
+        let f = ISO8601DateFormatter()
+        f.formatOptions = [.withInternetDateTime]
+        return f
+    }()
+
+    private static let day: ISO8601DateFormatter = {
+        let f = ISO8601DateFormatter()
+        f.formatOptions = [.withFullDate]
+        return f
+    }()
+}
+
+extension Value {
+    /// The text of a text value; nil for any other.
+    var text: String? {
+        if case .text(let text) = self { return text }
+        return nil
+    }
+}

@@ -1,0 +1,102 @@
+// One task's screen: the task, live, to rename, tick, note and date; and its comments, live and
+// append-only (added, never edited), with their author and time set by the server.
+import Foundation
+import Observation
+import Syncline
+import SynclineCore
+
+/// A comment on a task.
+public struct CommentRow: Identifiable, Equatable, Sendable {
+    /// The comment's key.
+    public let id: String
+    /// Who wrote it, as the server recorded (nil until the server has it).
+    public let author: String?
+    /// What it says.
+    public let body: String
+    /// When the server received it (nil until it has).
+    public let createdAt: Date?
+    /// "Not synced yet" until the server has it, and so on; nil once synced.
+    public let mark: String?
+}
+
+/// One task and its comments, live, with the screen's actions.
+@MainActor
+@Observable
+public final class TaskModel {
+    /// The task's key.
+    public let taskID: String
+    /// The task; nil before the first read, and once it is deleted (`isGone`).
+    public private(set) var task: TaskRow?
+    /// Whether the task was there and is no more (deleted here or on the server).
+    public private(set) var isGone = false
+    /// Its comments, oldest first; those not yet on the server last.
+    public private(set) var comments: [CommentRow] = []
+    /// Why the last action failed, or why a feed stopped; nil after one that worked.
+    public private(set) var error: String?
+
+    private let client: SynclineClient
+    private var projectID: String?
+    private let feeds = LiveFeeds()
+
+    /// Task `taskID` and its comments, followed until the model is released; marks in `words`.
+    public init(client: SynclineClient, taskID: String, words: BannerText = BannerText()) {
+        self.client = client
+        self.taskID = taskID
+        feeds.follow(client.watchRecordStream(entity: "tasks", key: taskID)) { [weak self] record in
+            guard let self else { return }
+            if let record {
+                self.task = TaskRow(record, words: words)
+                self.projectID = record.values["project_id"]?.text
+            } else {
+                self.isGone = self.task != nil
+                self.task = nil
+            }
+        } failed: { [weak self] error in
+            self?.error = "Cannot read the task: \(describe(error))"
+        }
+        let query = Query(filters: [Filter(field: "task_id", value: .text(taskID))], sort: [], limit: 1000, offset: 0)
+        feeds.follow(client.watchStream(entity: "comments", query: query)) { [weak self] page in
+            self?.comments = page.records.map { record in
+                CommentRow(id: record.key, author: record.values["author"]?.text, body: record.values["body"]?.text ?? "",
+                           createdAt: FieldText.date(record.values["created_at"]), mark: words.recordMark(record.state))
+            }
+            .sorted { ($0.createdAt ?? .distantFuture, $0.id) < ($1.createdAt ?? .distantFuture, $1.id) }
+        } failed: { [weak self] error in
+            self?.error = "Cannot read the comments: \(describe(error))"
+        }
+    }
+
+    /// Renames the task (an empty title is refused: tasks need one).
+    public func rename(_ title: String) {
+        error = attempt { try TaskEdits.rename(client, taskID, title) }
+    }
+
+    /// Sets the notes (empty: none).
+    public func setNotes(_ notes: String) {
+        error = attempt { try TaskEdits.setNotes(client, taskID, notes) }
+    }
+
+    /// Sets when the task is due (nil: not at any time).
+    public func setDue(_ due: Date?) {
+        error = attempt { _ = try client.update(entity: "tasks", key: taskID, values: ["due_at": due.map(FieldText.timestamp) ?? .null]) }
+    }
+
+    /// Ticks the task off, or back on.
+    public func toggle() {
+        error = attempt { try TaskEdits.toggle(client, taskID) }
+    }
+
+    /// Adds a comment saying `body` (trimmed; an empty one adds nothing). The server sets its
+    /// author and time.
+    public func addComment(_ body: String) {
+        let body = body.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !body.isEmpty else { return }
+        guard let projectID else {
+            error = "The task is not loaded yet"
+            return
+        }
+        let record = Record(key: "c-\(UUID().uuidString.lowercased())", version: nil,
+                            values: ["project_id": .text(projectID), "task_id": .text(taskID), "body": .text(body)])
+        error = attempt { _ = try client.insert(entity: "comments", record: record) }
+    }
+}

@@ -1,0 +1,119 @@
+// The projects, a project's tasks and a task's screen, through their models with the real core
+// and server: a task added offline shows its mark and the offline banner until the network is
+// back; a task's edits and comments reach the server, with the comment's author set there.
+import Foundation
+import Syncline
+import SynclineCore
+import SynclineSample
+import SynclineTestSupport
+import XCTest
+
+final class TasksModelTests: XCTestCase {
+    @MainActor
+    func testTheProjectsAreTheUsersOwnLive() async throws {
+        let (_, client) = try await signedIn("demo-alice")
+        let projects = ProjectsModel(client: client)
+        _ = try await client.syncNow(unit: "all")
+        try await eventually("alice's projects: \(projects.projects.map(\.id))") {
+            Set(projects.projects.map(\.id)) == ["p-harbor", "p-depot"]
+        }
+        XCTAssertEqual(projects.projects.map(\.name), ["Harbor pump station retrofit", "North depot inspection"], "by name")
+        XCTAssertNil(projects.error)
+    }
+
+    @MainActor
+    func testATaskAddedOfflineShowsItsMarkAndTheOfflineBannerUntilTheNetworkIsBack() async throws {
+        let (session, client) = try await signedIn("demo-alice")
+        let banner = try XCTUnwrap(session.banner)
+        _ = try await client.syncNow(unit: "all")
+        let tasks = TasksModel(client: client, projectID: "p-harbor", words: english)
+        try await eventually("the seeded tasks") { !tasks.tasks.isEmpty }
+        client.reportConnectivity(connectivity: .offline)
+        let title = "Check the valves \(UUID().uuidString.prefix(6))"
+        let key = try XCTUnwrap(tasks.add(title: title), String(describing: tasks.error))
+        try await eventually("the new task, marked: \(tasks.tasks.filter { $0.id == key })") {
+            tasks.tasks.first { $0.id == key }?.mark == "Not synced yet"
+        }
+        try await eventually("the offline banner: \(String(describing: banner.title))") {
+            banner.title == "You're offline · 1 change waiting to sync"
+        }
+        XCTAssertNil(banner.retryLabel)
+        XCTAssertNil(tasks.add(title: "   "), "an empty title adds nothing")
+        client.reportConnectivity(connectivity: wifi)
+        try await eventually("synced: the mark and the banner gone") {
+            let row = tasks.tasks.first { $0.id == key }
+            return row?.mark == nil && row?.state == .synced && !banner.isVisible
+        }
+        let bob = try await serverView("demo-bob")
+        XCTAssertEqual(try bob.get(entity: "tasks", key: key)?.values["title"], .text(title), "on the server, and bob has it")
+    }
+
+    @MainActor
+    func testTheListTicksRenamesAndNotesATask() async throws {
+        let (_, client) = try await signedIn("demo-alice")
+        let tasks = TasksModel(client: client, projectID: "p-depot", words: english)
+        let key = try XCTUnwrap(tasks.add(title: "Zz list task"))
+        tasks.toggle(key)
+        tasks.rename(key, to: "Zz renamed in the list")
+        tasks.setNotes(key, "Bring the ladder")
+        try await eventually("the edits in the list: \(tasks.tasks.filter { $0.id == key })") {
+            let row = tasks.tasks.first { $0.id == key }
+            return row?.done == true && row?.title == "Zz renamed in the list" && row?.notes == "Bring the ladder"
+        }
+        tasks.rename(key, to: "  ")
+        XCTAssertEqual(tasks.error, "title: a task needs a title")
+        tasks.toggle(key)
+        XCTAssertNil(tasks.error, "a good action clears the last error")
+        try await eventually("untick, then synced") {
+            let row = tasks.tasks.first { $0.id == key }
+            return row?.done == false && row?.state == .synced
+        }
+        let again = try await serverView("demo-alice")
+        let record = try XCTUnwrap(try again.get(entity: "tasks", key: key))
+        XCTAssertEqual(record.values["title"], .text("Zz renamed in the list"))
+        XCTAssertEqual(record.values["notes"], .text("Bring the ladder"))
+        XCTAssertEqual(record.values["done"], .boolean(false))
+    }
+
+    @MainActor
+    func testATasksScreenEditsItAndAddsCommentsTheServerSigns() async throws {
+        let (_, client) = try await signedIn("demo-alice")
+        let tasks = TasksModel(client: client, projectID: "p-harbor", words: english)
+        let key = try XCTUnwrap(tasks.add(title: "Inspect the cabinet"))
+        let screen = TaskModel(client: client, taskID: key, words: english)
+        try await eventually("the task on its screen") { screen.task?.title == "Inspect the cabinet" }
+        let due = Date(timeIntervalSince1970: 1_800_000_000)
+        screen.rename("Inspect the control cabinet")
+        screen.setNotes("Both doors")
+        screen.setDue(due)
+        screen.toggle()
+        screen.addComment("  Cabinet key is at the office  ")
+        screen.addComment("   ")
+        XCTAssertNil(screen.error)
+        try await eventually("the comment, pending: \(screen.comments)") {
+            screen.comments.count == 1 && screen.comments[0].mark == "Not synced yet" && screen.comments[0].author == nil
+        }
+        try await eventually("synced, and the comment signed by the server: \(screen.comments)") {
+            screen.task?.state == .synced && screen.comments.first?.author == "alice" && screen.comments.first?.createdAt != nil
+                && screen.comments.first?.mark == nil
+        }
+        XCTAssertEqual(screen.comments.map(\.body), ["Cabinet key is at the office"])
+        XCTAssertEqual(screen.task?.title, "Inspect the control cabinet")
+        XCTAssertEqual(screen.task?.notes, "Both doors")
+        XCTAssertEqual(screen.task?.due, due)
+        XCTAssertEqual(screen.task?.done, true)
+        let bob = try await serverView("demo-bob")
+        let record = try XCTUnwrap(try bob.get(entity: "tasks", key: key))
+        XCTAssertEqual(record.values["title"], .text("Inspect the control cabinet"))
+        XCTAssertEqual(record.values["notes"], .text("Both doors"))
+        XCTAssertEqual(record.values["due_at"], .timestamp(1_800_000_000_000))
+        XCTAssertEqual(record.values["done"], .boolean(true))
+        let comments = try bob.query(entity: "comments", query: Query(filters: [Filter(field: "task_id", value: .text(key))], sort: [], limit: 10, offset: 0))
+        XCTAssertEqual(comments.records.map { $0.values["author"] }, [.text("alice")], "the server's word on who wrote it")
+        // Deleted on another device: the screen says the task is gone.
+        _ = try bob.delete(entity: "tasks", key: key)
+        _ = try await bob.syncNow(unit: "all")
+        _ = try await client.syncNow(unit: "all")
+        try await eventually("gone") { screen.isGone && screen.task == nil }
+    }
+}
