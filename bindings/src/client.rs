@@ -41,6 +41,32 @@ pub trait RecordListener: Send + Sync {
     fn on_error(&self, error: SynclineError) -> std::result::Result<(), CallbackError>;
 }
 
+/// Receives the conflicts waiting for the user: the list now, then a new one after every commit
+/// that changed it (a sync that put a conflict in the inbox, a conflict resolved; throttled,
+/// never the same list twice), so a conflicts screen need not read again on status changes.
+#[uniffi::export(with_foreign)]
+pub trait ConflictListener: Send + Sync {
+    /// The conflicts now, oldest first. Called on a background thread; hop to the main thread.
+    fn on_conflicts(&self, conflicts: Vec<Conflict>) -> std::result::Result<(), CallbackError>;
+    /// Reading the inbox failed (the watch goes on, and answers again after the next change).
+    fn on_error(&self, error: SynclineError) -> std::result::Result<(), CallbackError>;
+}
+
+/// Receives the mutations the server refused: the list now, then a new one after every commit
+/// that changed it (a push that quarantined one, one retried, edited or discarded; throttled,
+/// never the same list twice), so a refused-changes screen need not read again on status changes.
+#[uniffi::export(with_foreign)]
+pub trait QuarantineListener: Send + Sync {
+    /// The refused mutations now, oldest first. Called on a background thread; hop to the main
+    /// thread.
+    fn on_quarantined(
+        &self,
+        refused: Vec<QuarantinedMutation>,
+    ) -> std::result::Result<(), CallbackError>;
+    /// Reading them failed (the watch goes on, and answers again after the next change).
+    fn on_error(&self, error: SynclineError) -> std::result::Result<(), CallbackError>;
+}
+
 /// A listener's or a watch's registration; `stop` (or dropping it) stops the calls.
 #[derive(uniffi::Object)]
 pub struct ListenerHandle {
@@ -285,6 +311,24 @@ impl SynclineClient {
         self.inner.conflicts()
     }
 
+    /// Watches the conflict inbox: `listener` gets the conflicts now and whenever they change.
+    pub fn watch_conflicts(
+        &self,
+        listener: Arc<dyn ConflictListener>,
+    ) -> Result<Arc<ListenerHandle>> {
+        let subscription = self.inner.watch_conflicts(move |answer| {
+            let called = match answer {
+                Ok(conflicts) => listener.on_conflicts(conflicts),
+                Err(e) => listener.on_error(e),
+            };
+            // The listener's failure is the app's to report; the watch goes on.
+            if let Err(e) = called {
+                log::warn!("a conflict listener failed: {e}");
+            }
+        })?;
+        Ok(Arc::new(ListenerHandle { subscription }))
+    }
+
     /// Settles a conflict; the chosen version syncs next.
     pub fn resolve(&self, id: i64, resolution: Resolution) -> Result<Option<MutationReceipt>> {
         self.inner.resolve(id, resolution)
@@ -293,6 +337,24 @@ impl SynclineClient {
     /// Mutations the server refused, with its reasons.
     pub fn quarantined(&self) -> Result<Vec<QuarantinedMutation>> {
         self.inner.quarantined()
+    }
+
+    /// Watches the quarantined mutations: `listener` gets them now and whenever they change.
+    pub fn watch_quarantined(
+        &self,
+        listener: Arc<dyn QuarantineListener>,
+    ) -> Result<Arc<ListenerHandle>> {
+        let subscription = self.inner.watch_quarantined(move |answer| {
+            let called = match answer {
+                Ok(refused) => listener.on_quarantined(refused),
+                Err(e) => listener.on_error(e),
+            };
+            // The listener's failure is the app's to report; the watch goes on.
+            if let Err(e) = called {
+                log::warn!("a quarantine listener failed: {e}");
+            }
+        })?;
+        Ok(Arc::new(ListenerHandle { subscription }))
     }
 
     /// Sends a quarantined mutation again; returns its new seq.

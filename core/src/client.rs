@@ -9,6 +9,7 @@ use std::sync::Arc;
 use syncline_protocol::{ConflictPolicy, Schema, Value};
 use tokio::sync::{broadcast, oneshot, watch};
 
+use crate::changes::SETTLE_KEY;
 use crate::config::Config;
 use crate::conflict::{Conflict, Resolution};
 use crate::driver::{Driver, Event, LAST_SYNCED_AT};
@@ -308,6 +309,43 @@ impl Syncline {
             &self.inner.store,
             entity,
             move |store, last| store.get_if_changed(&name, &key, last),
+            listener,
+        )?)
+    }
+
+    /// Calls `listener` with the conflicts waiting for the user (as [`Syncline::conflicts`]
+    /// lists them, oldest first) now, and again after every committed transaction that changed
+    /// that list: a sync that put a conflict in the inbox or merged a newer one into it, a
+    /// conflict resolved. Throttled and called like [`Syncline::watch`]'s listener, and never with
+    /// the same list twice, so a conflicts screen can follow it instead of reading the inbox
+    /// again on every status change.
+    pub fn watch_conflicts(
+        &self,
+        listener: impl Fn(Result<Vec<Conflict>>) + Send + Sync + 'static,
+    ) -> Result<Subscription> {
+        Ok(self.live.watch(
+            &self.inner.rt,
+            &self.inner.store,
+            SETTLE_KEY,
+            |store, last| store.conflicts_if_changed(last),
+            listener,
+        )?)
+    }
+
+    /// Calls `listener` with the mutations the server refused (as [`Syncline::quarantined`]
+    /// lists them, oldest first) now, and again after every committed transaction that changed
+    /// that list: a push answer that quarantined one, a quarantined mutation retried, edited or
+    /// discarded. Throttled and called like [`Syncline::watch`]'s listener, and never with the
+    /// same list twice.
+    pub fn watch_quarantined(
+        &self,
+        listener: impl Fn(Result<Vec<QuarantinedMutation>>) + Send + Sync + 'static,
+    ) -> Result<Subscription> {
+        Ok(self.live.watch(
+            &self.inner.rt,
+            &self.inner.store,
+            SETTLE_KEY,
+            |store, last| store.quarantined_if_changed(last),
             listener,
         )?)
     }

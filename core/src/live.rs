@@ -1,8 +1,10 @@
-//! Live queries and listeners. An app subscribes to the status, to a query or to one record, and
-//! is handed the current value now and again after every change, until it drops or stops the
-//! [`Subscription`]. A query or record watch runs again after every committed transaction that
-//! changed its entity. The store knows which entity each of its transactions changed
-//! (`changes.rs`), so a write to another entity triggers nothing, and no SQLite hook is needed.
+//! Live queries and listeners. An app subscribes to the status, to a query or to one record, to
+//! the conflict inbox or to the quarantined mutations, and is handed the current value now and
+//! again after every change, until it drops or stops the [`Subscription`]. A query or record
+//! watch runs again after every committed transaction that changed its entity. The store knows
+//! which entity each of its transactions changed (`changes.rs`), so a write to another entity
+//! triggers nothing, and no SQLite hook is needed. The inbox and quarantine watches wait on a
+//! key of their own that every such commit bumps (`changes::SETTLE_KEY`, which says why).
 //!
 //! Two threads of the client's own serve them, started when it opens: one reads, one calls
 //! listeners. Neither is the runtime's blocking pool, where a sync applies its
@@ -223,11 +225,12 @@ impl LiveQueries {
         }
     }
 
-    /// Starts watching `entity`: `read` runs now and in every round of the entity's watches (after
-    /// the commits that changed it, throttled), given the fingerprint of the answer delivered
-    /// last; it returns `None` when the answer still has that fingerprint, else the answer and
-    /// its fingerprint. `deliver` gets each new answer, and every error. Ends when the
-    /// subscription stops or drops, or the store closes (reads hold it only while they read).
+    /// Starts watching `entity` (an entity's name, or `changes::SETTLE_KEY`): `read` runs now and
+    /// in every round of its watches (after the commits that changed it, throttled), given the
+    /// fingerprint of the answer delivered last; it returns `None` when the answer still has that
+    /// fingerprint, else the answer and its fingerprint. `deliver` gets each new answer, and every
+    /// error. Ends when the subscription stops or drops, or the store closes (reads hold it only
+    /// while they read).
     pub(crate) fn watch<T, R, D>(
         &self,
         rt: &Handle,

@@ -10,7 +10,8 @@ use std::time::Duration;
 use support::{client, eventually, new_task, server, server_put, set};
 use syncline_core::sample::{COMMENTS, TASKS};
 use syncline_core::{
-    ConflictPolicy, Page, Query, Record, RecordState, Resolution, SortOrder, Syncline, Value,
+    Conflict, ConflictPolicy, Page, QuarantinedMutation, Query, Record, RecordState, Resolution,
+    SortOrder, Syncline, Value,
 };
 
 /// Everything a watch delivered, in order.
@@ -44,6 +45,22 @@ impl<T: Clone + Send + 'static> Seen<T> {
 
     fn last(&self) -> Option<T> {
         self.answers.lock().expect("lock").last().cloned()
+    }
+
+    fn all(&self) -> Vec<T> {
+        self.answers.lock().expect("lock").clone()
+    }
+}
+
+impl<T: Clone + Send + PartialEq + std::fmt::Debug + 'static> Seen<Vec<T>> {
+    /// The length of each list delivered, in order, after checking that no list was delivered
+    /// twice in a row (an unchanged list is never delivered again).
+    fn lengths(&self) -> Vec<usize> {
+        let all = self.all();
+        for pair in all.windows(2) {
+            assert_ne!(pair[0], pair[1], "the same list twice in a row");
+        }
+        all.iter().map(Vec::len).collect()
     }
 }
 
@@ -421,4 +438,187 @@ fn a_watch_checks_its_query_at_once() {
         .is_err());
     assert!(device.watch("nope", Query::all(10), |_| {}).is_err());
     assert!(device.watch_record("nope", "k", |_| {}).is_err());
+}
+
+fn text(s: &str) -> Value {
+    Value::Text(s.into())
+}
+
+#[test]
+fn the_conflict_watch_follows_the_inbox_and_nothing_else() {
+    let (server, users) = server();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let device = support::client_with_schema(
+        dir.path(),
+        "device",
+        support::schema_with_task_policy(ConflictPolicy::Manual),
+        support::manual(&server.url(), &users.alice),
+    );
+    let bob = client(dir.path(), "bob", &server.url(), &users.bob);
+    device.sync_now_blocking("all").expect("sync");
+    bob.sync_now_blocking("all").expect("sync");
+    let inbox: Seen<Vec<Conflict>> = Seen::default();
+    let watch = device.watch_conflicts(inbox.listener()).expect("watch");
+    eventually("the empty inbox at once", || {
+        inbox.last().is_some_and(|list| list.is_empty())
+    });
+
+    // Commits that leave the inbox alone: a local write, its push, a pulled page. A page watch
+    // is the witness that they were committed.
+    let page = Seen::default();
+    let _page = device
+        .watch(TASKS, Query::all(1000), page.listener())
+        .expect("watch");
+    device
+        .insert(TASKS, new_task("t-mine", "p-shared", "Mine"))
+        .expect("insert");
+    bob.update(TASKS, "t-shared-2", set("title", text("Bob's")))
+        .expect("edit");
+    bob.sync_now_blocking("all").expect("push");
+    device.sync_now_blocking("all").expect("push and pull");
+    eventually("the push and the pull in the page", || {
+        page.last().is_some_and(|p| {
+            p.records
+                .iter()
+                .any(|r| r.key == "t-mine" && r.state == Some(RecordState::Synced))
+                && p.records
+                    .iter()
+                    .any(|r| r.key == "t-shared-2" && title(r) == &text("Bob's"))
+        })
+    });
+    std::thread::sleep(Duration::from_millis(400));
+    assert_eq!(
+        inbox.count(),
+        1,
+        "an unchanged inbox is not delivered again"
+    );
+
+    // The same field changed on both sides: the sync puts the conflict in the inbox.
+    device
+        .update(TASKS, "t-shared-1", set("title", text("Mine")))
+        .expect("edit");
+    server_put(
+        &server,
+        "tasks",
+        "t-shared-1",
+        serde_json::json!({"project_id": "p-shared", "title": "Theirs"}),
+    );
+    device.sync_now_blocking("tasks").expect("sync");
+    eventually("the conflict", || {
+        inbox
+            .last()
+            .is_some_and(|list| list.len() == 1 && list[0].key == "t-shared-1")
+    });
+    let conflict = inbox.last().expect("list").remove(0);
+    assert_eq!(conflict.entity, TASKS);
+    assert_eq!(conflict.fields, ["title"]);
+    assert_eq!(
+        conflict.local.as_ref().and_then(|l| l.get("title")),
+        Some(&text("Mine"))
+    );
+    assert_eq!(
+        conflict.remote.as_ref().and_then(|r| r.get("title")),
+        Some(&text("Theirs"))
+    );
+    assert_eq!(
+        device.conflicts().expect("inbox"),
+        std::slice::from_ref(&conflict)
+    );
+
+    device
+        .resolve(conflict.id, Resolution::KeepMine)
+        .expect("resolve");
+    eventually("the empty inbox after resolve", || {
+        inbox.last().is_some_and(|list| list.is_empty())
+    });
+    // Pushing the decision leaves the inbox as it is.
+    device.sync_now_blocking("tasks").expect("sync");
+    std::thread::sleep(Duration::from_millis(400));
+    assert_eq!(inbox.lengths(), [0, 1, 0]);
+
+    // Stopped: a new conflict reaches the inbox, not the listener.
+    watch.stop();
+    device
+        .update(TASKS, "t-shared-2", set("title", text("Mine again")))
+        .expect("edit");
+    server_put(
+        &server,
+        "tasks",
+        "t-shared-2",
+        serde_json::json!({"project_id": "p-shared", "title": "Theirs again"}),
+    );
+    device.sync_now_blocking("tasks").expect("sync");
+    assert_eq!(device.conflicts().expect("inbox").len(), 1);
+    std::thread::sleep(Duration::from_millis(400));
+    assert_eq!(inbox.count(), 3, "a stopped watch is not called");
+}
+
+#[test]
+fn the_quarantine_watch_follows_refusals_retries_edits_and_discards() {
+    let (server, users) = server();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let device = client(dir.path(), "device", &server.url(), &users.alice);
+    device.sync_now_blocking("all").expect("sync");
+    let refused: Seen<Vec<QuarantinedMutation>> = Seen::default();
+    let watch = device.watch_quarantined(refused.listener()).expect("watch");
+    let empty = || refused.last().is_some_and(|list| list.is_empty());
+    eventually("no refused mutation at once", empty);
+    let one = |what: &str, check: &dyn Fn(&QuarantinedMutation) -> bool| {
+        eventually(what, || {
+            refused.last().is_some_and(|list| {
+                list.len() == 1
+                    && list[0].key == "t-refused"
+                    && list[0].code == "forbidden"
+                    && check(&list[0])
+            })
+        });
+        refused.last().expect("list").remove(0)
+    };
+
+    // alice is not a member of carol's project: the server refuses the task.
+    device
+        .insert(TASKS, new_task("t-refused", "p-carol", "Not mine to make"))
+        .expect("insert");
+    device.sync_now_blocking("tasks").expect("sync");
+    let first = one("the refused insert", &|_| true);
+    assert_eq!(
+        device.quarantined().expect("quarantine"),
+        std::slice::from_ref(&first)
+    );
+
+    // Retried: it leaves the quarantine for the outbox, and comes back under a new seq.
+    device.retry_quarantined(first.seq).expect("retry");
+    eventually("gone while retried", empty);
+    device.sync_now_blocking("tasks").expect("sync");
+    let again = one("refused again", &|q| q.seq != first.seq);
+
+    // Edited: the same, with the new title.
+    device
+        .edit_quarantined(again.seq, set("title", text("Edited")))
+        .expect("edit");
+    eventually("gone while edited", empty);
+    device.sync_now_blocking("tasks").expect("sync");
+    let edited = one("the edit refused", &|q| {
+        q.seq != again.seq && q.values.get("title") == Some(&text("Edited"))
+    });
+
+    device.discard_quarantined(edited.seq).expect("discard");
+    eventually("gone once discarded", empty);
+    // A write the server accepts leaves the quarantine as it is.
+    device
+        .insert(TASKS, new_task("t-fine", "p-shared", "Fine"))
+        .expect("insert");
+    device.sync_now_blocking("tasks").expect("sync");
+    std::thread::sleep(Duration::from_millis(400));
+    assert_eq!(refused.lengths(), [0, 1, 0, 1, 0, 1, 0]);
+
+    // Dropped: a new refusal reaches the quarantine, not the listener.
+    drop(watch);
+    device
+        .insert(TASKS, new_task("t-refused-2", "p-carol", "Not mine either"))
+        .expect("insert");
+    device.sync_now_blocking("tasks").expect("sync");
+    assert_eq!(device.quarantined().expect("quarantine").len(), 1);
+    std::thread::sleep(Duration::from_millis(400));
+    assert_eq!(refused.count(), 7, "a dropped watch is not called");
 }

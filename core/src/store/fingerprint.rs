@@ -1,7 +1,8 @@
 //! Fingerprints of query answers, so a live query can tell that its answer has not changed
 //! without decoding it: a keyed hash of the rows as stored (every column, in order) and of their
-//! sync states. Two independent 64-bit SipHash keys, chosen at random per process: a changed
-//! answer goes unnoticed with probability 2⁻¹²⁸, and nobody can craft values that collide.
+//! sync states; for the conflict inbox and the quarantined mutations, of their rows alone. Two
+//! independent 64-bit SipHash keys, chosen at random per process: a changed answer goes unnoticed
+//! with probability 2⁻¹²⁸, and nobody can craft values that collide.
 
 use std::hash::{BuildHasher, DefaultHasher, Hasher, RandomState};
 use std::sync::OnceLock;

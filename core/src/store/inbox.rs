@@ -5,6 +5,7 @@
 use rusqlite::{params, Connection, OptionalExtension};
 use syncline_protocol::WireFields;
 
+use super::fingerprint::{Fingerprint, Fingerprinter};
 use crate::error::{Error, Result};
 use crate::shared::now_ms;
 
@@ -131,14 +132,16 @@ fn from_row(r: &rusqlite::Row<'_>) -> Result<StoredConflict> {
     })
 }
 
+/// The columns of a conflict, all of which its typed form shows.
+const COLUMNS: &str = "id, entity, key, fields, base, local, remote, remote_version, created_at";
+
 fn read<P: rusqlite::Params>(
     conn: &Connection,
     filter: &str,
     args: P,
 ) -> Result<Vec<StoredConflict>> {
     let mut stmt = conn.prepare_cached(&format!(
-        "SELECT id, entity, key, fields, base, local, remote, remote_version, created_at
-         FROM conflicts {filter} ORDER BY id"
+        "SELECT {COLUMNS} FROM conflicts {filter} ORDER BY id"
     ))?;
     let mut rows = stmt.query(args)?;
     let mut out = Vec::new();
@@ -151,6 +154,19 @@ fn read<P: rusqlite::Params>(
 /// Every open conflict, oldest first.
 pub(crate) fn all(conn: &Connection) -> Result<Vec<StoredConflict>> {
     read(conn, "", [])
+}
+
+/// The fingerprint of every open conflict, in [`all`]'s order, without decoding one: the rows
+/// as stored are all the typed list is made of (with the schema, fixed while the store is open).
+pub(crate) fn fingerprint(conn: &Connection) -> Result<Fingerprint> {
+    let mut stmt = conn.prepare_cached(&format!("SELECT {COLUMNS} FROM conflicts ORDER BY id"))?;
+    let columns = stmt.column_count();
+    let mut rows = stmt.query([])?;
+    let mut fingerprint = Fingerprinter::new();
+    while let Some(row) = rows.next()? {
+        fingerprint.row(row, columns)?;
+    }
+    Ok(fingerprint.finish())
 }
 
 /// One conflict by id.

@@ -81,7 +81,8 @@ pub(crate) struct Store {
     writer: Mutex<Connection>,
     schema: Schema,
     client_id: String,
-    /// Bumped after every commit that changes an entity's records or their sync state.
+    /// Bumped after every commit that changes an entity's records or their sync state (a
+    /// conflict or a quarantined mutation is part of its record's sync state).
     changes: Changes,
     /// Last: unregistered after the connections above have closed.
     _open: OpenGuard,
@@ -296,6 +297,25 @@ impl Store {
         self.read(|conn| settle::quarantined(conn, &self.schema))
     }
 
+    /// The quarantined mutations, unless their fingerprint is still `last` (then `None`, without
+    /// decoding one); with their fingerprint.
+    pub(crate) fn quarantined_if_changed(
+        &self,
+        last: Option<Fingerprint>,
+    ) -> Result<Option<(Vec<QuarantinedMutation>, Fingerprint)>> {
+        // One read transaction: the list decoded is the one fingerprinted.
+        self.read(|conn| {
+            let fingerprint = outbox::quarantined_fingerprint(conn)?;
+            if last == Some(fingerprint) {
+                return Ok(None);
+            }
+            Ok(Some((
+                settle::quarantined(conn, &self.schema)?,
+                fingerprint,
+            )))
+        })
+    }
+
     /// The oldest pending mutations of `entity`, ready to push, each asking the server to
     /// overwrite or to report a conflict as the entity's policy says.
     pub(crate) fn pending(&self, entity: &str, limit: usize) -> Result<Vec<Mutation>> {
@@ -406,6 +426,21 @@ impl Store {
     /// longer declares are left out).
     pub(crate) fn conflicts(&self) -> Result<Vec<Conflict>> {
         self.read(|conn| settle::conflicts(conn, &self.schema))
+    }
+
+    /// The conflicts waiting for the user, unless their fingerprint is still `last` (then
+    /// `None`, without decoding one); with their fingerprint.
+    pub(crate) fn conflicts_if_changed(
+        &self,
+        last: Option<Fingerprint>,
+    ) -> Result<Option<(Vec<Conflict>, Fingerprint)>> {
+        self.read(|conn| {
+            let fingerprint = inbox::fingerprint(conn)?;
+            if last == Some(fingerprint) {
+                return Ok(None);
+            }
+            Ok(Some((settle::conflicts(conn, &self.schema)?, fingerprint)))
+        })
     }
 
     /// Settles a conflict as the user decided, in one transaction.

@@ -8,6 +8,7 @@
 use rusqlite::{params, Connection, OptionalExtension};
 use syncline_protocol::{Mutation, OnConflict, Op, WireFields};
 
+use super::fingerprint::{Fingerprint, Fingerprinter};
 use crate::error::{Error, Result};
 use crate::mutation::{MutationReceipt, MutationStage, Stage};
 use crate::shared::now_ms;
@@ -502,4 +503,21 @@ pub(crate) fn quarantine(conn: &Connection, seq: u64, code: &str, message: &str)
 /// Every quarantined entry, oldest first.
 pub(crate) fn quarantined(conn: &Connection) -> Result<Vec<Entry>> {
     entries(conn, "state = 'quarantined'", None, [])
+}
+
+/// The fingerprint of every quarantined entry, in [`quarantined`]'s order, without decoding
+/// one. It covers the columns a `QuarantinedMutation` is made of and no other, so a change to
+/// the rest (none is made while an entry is quarantined, today) could not deliver an equal list.
+pub(crate) fn quarantined_fingerprint(conn: &Connection) -> Result<Fingerprint> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT seq, mutation_id, entity, key, op, fields, reason_code, reason_message
+         FROM outbox WHERE state = 'quarantined' ORDER BY seq",
+    )?;
+    let columns = stmt.column_count();
+    let mut rows = stmt.query([])?;
+    let mut fingerprint = Fingerprinter::new();
+    while let Some(row) = rows.next()? {
+        fingerprint.row(row, columns)?;
+    }
+    Ok(fingerprint.finish())
 }

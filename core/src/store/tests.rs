@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use serde_json::json;
 use syncline_protocol::sample::{self, COMMENTS, PROJECTS, TASKS};
-use syncline_protocol::{MutationResult, Op, Outcome, PullPage, Value};
+use syncline_protocol::{MutationResult, Op, Outcome, PullPage, Value, WireRecord};
 
 use super::Store;
 use crate::error::Error;
@@ -510,6 +510,123 @@ fn push_results_clear_or_quarantine() {
         store.get(TASKS, "t2").expect("get").is_some(),
         "the refused edit is not lost"
     );
+}
+
+/// Answers every pending mutation of `tasks` with `outcome`.
+fn answer_all(store: &Store, outcome: Outcome) {
+    let sent = store.pending(TASKS, 100).expect("pending");
+    let results: Vec<MutationResult> = sent
+        .iter()
+        .map(|m| MutationResult {
+            mutation_id: m.mutation_id.clone(),
+            seq: m.seq,
+            outcome: outcome.clone(),
+        })
+        .collect();
+    store.apply_push_results(&sent, &results).expect("apply");
+}
+
+/// The server's `t1` at `version` with `title`, as a conflict answer carries it.
+fn theirs(version: i64, title: &str) -> Outcome {
+    Outcome::Conflict {
+        current: Some(WireRecord {
+            key: "t1".into(),
+            version,
+            fields: json!({"project_id": "p1", "title": title, "done": false})
+                .as_object()
+                .cloned()
+                .expect("object"),
+        }),
+    }
+}
+
+#[test]
+fn the_inbox_and_quarantine_fingerprints_follow_their_rows_only() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(&dir);
+    let (list, inbox) = store
+        .conflicts_if_changed(None)
+        .expect("inbox")
+        .expect("a first answer");
+    assert!(list.is_empty());
+    let (list, quarantine) = store
+        .quarantined_if_changed(None)
+        .expect("quarantine")
+        .expect("a first answer");
+    assert!(list.is_empty());
+
+    // A write and an accepted push leave both as they were: nothing is decoded.
+    store.insert(TASKS, task("t1", "a")).expect("insert");
+    answer_all(
+        &store,
+        Outcome::Applied {
+            version: 1,
+            overwrote: None,
+        },
+    );
+    assert!(store
+        .conflicts_if_changed(Some(inbox))
+        .expect("inbox")
+        .is_none());
+    assert!(store
+        .quarantined_if_changed(Some(quarantine))
+        .expect("quarantine")
+        .is_none());
+
+    // A conflict, then a newer one merged into it: one conflict both times (same id), told
+    // apart by its rows.
+    store
+        .update(
+            TASKS,
+            "t1",
+            changes(&[("title", Value::Text("mine".into()))]),
+        )
+        .expect("update");
+    answer_all(&store, theirs(2, "theirs"));
+    let (list, first) = store
+        .conflicts_if_changed(Some(inbox))
+        .expect("inbox")
+        .expect("a conflict");
+    assert_eq!(list.len(), 1);
+    store
+        .update(
+            TASKS,
+            "t1",
+            changes(&[("title", Value::Text("mine 2".into()))]),
+        )
+        .expect("update");
+    answer_all(&store, theirs(3, "theirs 2"));
+    let (merged, _) = store
+        .conflicts_if_changed(Some(first))
+        .expect("inbox")
+        .expect("the merged conflict");
+    assert_eq!(merged.len(), 1);
+    assert_eq!(merged[0].id, list[0].id);
+    assert_eq!(merged[0].remote_version, Some(3));
+    assert!(store
+        .quarantined_if_changed(Some(quarantine))
+        .expect("quarantine")
+        .is_none());
+
+    // A refusal changes the quarantine's fingerprint; undone, it is the empty one again.
+    store.insert(TASKS, task("t2", "b")).expect("insert");
+    answer_all(
+        &store,
+        Outcome::Rejected {
+            code: "forbidden".into(),
+            message: "not a member".into(),
+        },
+    );
+    let (list, _) = store
+        .quarantined_if_changed(Some(quarantine))
+        .expect("quarantine")
+        .expect("the refused insert");
+    assert_eq!(list.len(), 1);
+    store.discard_quarantined(list[0].seq).expect("discard");
+    assert!(store
+        .quarantined_if_changed(Some(quarantine))
+        .expect("quarantine")
+        .is_none());
 }
 
 #[test]

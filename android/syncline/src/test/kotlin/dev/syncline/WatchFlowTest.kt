@@ -3,8 +3,10 @@
 // bob share p-harbor, p-ridge is carol's alone).
 package dev.syncline
 
+import dev.syncline.core.ConflictListener
 import dev.syncline.core.ListenerHandle
 import dev.syncline.core.PageListener
+import dev.syncline.core.QuarantineListener
 import dev.syncline.core.SynclineClient
 import dev.syncline.core.UniffiWithHandle
 import dev.syncline.core.defaultConfig
@@ -12,8 +14,10 @@ import dev.syncline.core.manualAutoSync
 import dev.syncline.core.protocol.Value
 import dev.syncline.core.sampleSchema
 import dev.syncline.core.types.Config
+import dev.syncline.core.types.Conflict
 import dev.syncline.core.types.Filter
 import dev.syncline.core.types.Page
+import dev.syncline.core.types.QuarantinedMutation
 import dev.syncline.core.types.Query
 import dev.syncline.core.types.Record
 import dev.syncline.core.types.RecordState
@@ -117,6 +121,40 @@ class WatchFlowTest {
             withTimeoutOrNull(30_000) {
                 while (pages.lastOrNull()?.let(predicate) != true) delay(10)
             } ?: throw AssertionError("no $what within 30 s; pages: $pages, errors: $errors")
+        }
+    }
+
+    /** Keeps the lists a conflict or quarantine watch delivered, in order. */
+    private class Lists<T> {
+        val lists = CopyOnWriteArrayList<List<T>>()
+        val errors = CopyOnWriteArrayList<SynclineException>()
+
+        suspend fun until(what: String, predicate: (List<T>) -> Boolean): List<T> =
+            withTimeoutOrNull(30_000) {
+                while (lists.lastOrNull()?.let(predicate) != true) delay(10)
+                lists.last()
+            } ?: throw AssertionError("no $what within 30 s; lists: $lists, errors: $errors")
+    }
+
+    private class Conflicts : ConflictListener {
+        val seen = Lists<Conflict>()
+        override fun onConflicts(conflicts: List<Conflict>) {
+            seen.lists.add(conflicts)
+        }
+
+        override fun onError(error: SynclineException) {
+            seen.errors.add(error)
+        }
+    }
+
+    private class Refused : QuarantineListener {
+        val seen = Lists<QuarantinedMutation>()
+        override fun onQuarantined(refused: List<QuarantinedMutation>) {
+            seen.lists.add(refused)
+        }
+
+        override fun onError(error: SynclineException) {
+            seen.errors.add(error)
         }
     }
 
@@ -242,6 +280,62 @@ class WatchFlowTest {
         alice.discardQuarantined(refused.seq)
         pages.until("the discarded insert gone") { it.records.isEmpty() }
         pages.job.cancelAndJoin()
+        alice.close()
+    }
+
+    @Test
+    fun theConflictWatchSeesTheInboxFillAndEmpty() = runBlocking {
+        val alice = open("alice-inbox")
+        val bob = open("bob-inbox", "demo-bob")
+        val key = newKey()
+        alice.insert("tasks", task(key, "Original"))
+        alice.syncNow("tasks")
+        bob.syncNow("tasks")
+        val listener = Conflicts()
+        val handle = alice.watchConflicts(listener)
+        listener.seen.until("the empty inbox") { it.isEmpty() }
+
+        bob.update("tasks", key, mapOf("title" to text("Title from Bob")))
+        bob.syncNow("tasks")
+        alice.update("tasks", key, mapOf("title" to text("Title from Alice")))
+        alice.syncNow("tasks")
+        val conflict = listener.seen.until("the conflict") { it.size == 1 }.single()
+        assertEquals(key, conflict.key)
+        assertEquals(text("Title from Alice"), conflict.local!!["title"])
+        alice.resolve(conflict.id, Resolution.KeepMine)
+        listener.seen.until("the empty inbox after resolve") { it.isEmpty() }
+        assertEquals("one list per change", 3, listener.seen.lists.size)
+        assertTrue(listener.seen.errors.isEmpty())
+        handle.stop()
+        handle.close()
+        alice.close()
+        bob.close()
+    }
+
+    @Test
+    fun theQuarantineWatchSeesARefusalItsRetryAndItsDiscard() = runBlocking {
+        val alice = open("alice-refused")
+        val listener = Refused()
+        val handle = alice.watchQuarantined(listener)
+        listener.seen.until("no refused change") { it.isEmpty() }
+        val key = newKey()
+        // p-ridge is carol's: the server refuses alice's task there.
+        alice.insert("tasks", task(key, "Not mine to make", project = "p-ridge"))
+        alice.syncNow("tasks")
+        val refused = listener.seen.until("the refused insert") { it.size == 1 }.single()
+        assertEquals(key, refused.key)
+        assertEquals("forbidden", refused.code)
+
+        alice.retryQuarantined(refused.seq)
+        listener.seen.until("the retried insert out of quarantine") { it.isEmpty() }
+        alice.syncNow("tasks")
+        val again = listener.seen.until("the insert refused again") { it.size == 1 }.single()
+        assertTrue("a new seq", again.seq != refused.seq)
+        alice.discardQuarantined(again.seq)
+        listener.seen.until("the discarded insert gone") { it.isEmpty() }
+        assertEquals("one list per change", 5, listener.seen.lists.size)
+        handle.stop()
+        handle.close()
         alice.close()
     }
 
