@@ -44,7 +44,7 @@ let package = Package(
         .target(name: "SynclineSampleViews", dependencies: ["SynclineSample", "Syncline", "SynclineCore"],
                 path: "Sources/SynclineSampleViews"),
         // What both test targets share: checks, waits, clients of the reference server.
-        .target(name: "SynclineTestSupport", dependencies: ["SynclineCore"], path: "Tests/SynclineTestSupport"),
+        .target(name: "SynclineTestSupport", dependencies: ["Syncline", "SynclineCore"], path: "Tests/SynclineTestSupport"),
         .testTarget(name: "SynclineTests", dependencies: ["Syncline", "SynclineCore", "SynclineTestSupport"],
                     path: "Tests/SynclineTests"),
         .testTarget(name: "SynclineSampleTests", dependencies: ["SynclineSample", "Syncline", "SynclineCore", "SynclineTestSupport"],

@@ -8,19 +8,18 @@ import Foundation
 public final class AppRefreshScheduler: BackgroundScheduler, @unchecked Sendable {
     private let identifier: String
 
-    /// A scheduler of the task `identifier` (listed in Info.plist's
-    /// `BGTaskSchedulerPermittedIdentifiers`).
-    public init(identifier: String = BackgroundSync.taskIdentifier) {
-        self.identifier = identifier
-    }
+    /// A scheduler of task `identifier` (listed in Info.plist's BGTaskSchedulerPermittedIdentifiers).
+    public init(identifier: String = BackgroundSync.taskIdentifier) { self.identifier = identifier }
 
-    /// Runs `sync` for every task iOS launches; call before the app finishes launching.
-    public func register(_ sync: @escaping () -> BackgroundSync?) {
+    /// Runs the `BackgroundSync` that `sync` gives (nil: nobody signed in) for every task iOS
+    /// launches; call before the app finishes launching.
+    public func register(_ sync: @escaping @Sendable () async -> BackgroundSync?) {
         BGTaskScheduler.shared.register(forTaskWithIdentifier: identifier, using: nil) { task in
-            guard let sync = sync() else { return task.setTaskCompleted(success: false) }
-            let run = Task { await sync.run(RefreshRun(task)) }
-            // Out of time: the run ends at once, tells iOS, and asks for the next one.
-            task.expirationHandler = { run.cancel() }
+            let run = Task {
+                guard let sync = await sync() else { return task.setTaskCompleted(success: false) }
+                await sync.run(RefreshRun(task: task))
+            }
+            task.expirationHandler = { run.cancel() }  // out of time: the run ends at once
         }
     }
 
@@ -30,15 +29,13 @@ public final class AppRefreshScheduler: BackgroundScheduler, @unchecked Sendable
         try BGTaskScheduler.shared.submit(request)
     }
 
-    public func cancel() {
-        BGTaskScheduler.shared.cancel(taskRequestWithIdentifier: identifier)
-    }
+    public func cancel() { BGTaskScheduler.shared.cancel(taskRequestWithIdentifier: identifier) }
 }
 
 /// A launched task as BackgroundSync sees it.
 private final class RefreshRun: BackgroundRun, @unchecked Sendable {
-    private let task: BGTask
-    init(_ task: BGTask) { self.task = task }
+    let task: BGTask
+    init(task: BGTask) { self.task = task }
     func complete(success: Bool) { task.setTaskCompleted(success: success) }
 }
 #endif

@@ -11,15 +11,14 @@ public final class OSLogSink: LogSink, @unchecked Sendable {
     /// A sink logging under category "core".
     public init() {}
 
-    /// Called by the core on its own threads. Its text is logged as public, or Console.app
-    /// would show `<private>` for every record outside a debugger.
+    /// Called by the core on its own threads. Logged as public, or Console.app would show
+    /// `<private>` for every record outside a debugger.
     public func log(level: LogLevel, target: String, message: String) {
-        let type: OSLogType
-        switch level {
-        case .error: type = .error
-        case .warn: type = .default
-        case .info: type = .info
-        case .debug, .trace: type = .debug
+        let type: OSLogType = switch level {
+        case .error: .error
+        case .warn: .default
+        case .info: .info
+        case .debug, .trace: .debug
         }
         logger.log(level: type, "\(target, privacy: .public): \(message, privacy: .public)")
     }

@@ -17,17 +17,19 @@ final class StreamListener: StatusListener, @unchecked Sendable {
     }
 }
 
-/// Forwards a live query's pages into an AsyncThrowingStream continuation; a read error ends the
-/// stream with it (an AsyncThrowingStream cannot go on after throwing).
-final class PageStreamListener: PageListener, @unchecked Sendable {
-    private let continuation: AsyncThrowingStream<Page, Error>.Continuation
+/// Forwards what a watch delivers (a page, a record, the conflicts, the refused changes) into an
+/// AsyncThrowingStream continuation; a read error ends the stream with it (an
+/// AsyncThrowingStream cannot go on after throwing). One class for every kind of watch: the
+/// listener protocol each kind needs is added below, for its element type.
+final class WatchForwarder<Element>: @unchecked Sendable {
+    private let continuation: AsyncThrowingStream<Element, Error>.Continuation
 
-    init(_ continuation: AsyncThrowingStream<Page, Error>.Continuation) {
+    init(_ continuation: AsyncThrowingStream<Element, Error>.Continuation) {
         self.continuation = continuation
     }
 
-    func onPage(page: Page) throws {
-        continuation.yield(page)
+    func forward(_ element: Element) {
+        continuation.yield(element)
     }
 
     func onError(error: SynclineError) throws {
@@ -35,22 +37,20 @@ final class PageStreamListener: PageListener, @unchecked Sendable {
     }
 }
 
-/// Forwards one watched record (nil once deleted) into an AsyncThrowingStream continuation; a
-/// read error ends the stream with it.
-final class RecordStreamListener: RecordListener, @unchecked Sendable {
-    private let continuation: AsyncThrowingStream<Record?, Error>.Continuation
+extension WatchForwarder: PageListener where Element == Page {
+    func onPage(page: Page) throws { forward(page) }
+}
 
-    init(_ continuation: AsyncThrowingStream<Record?, Error>.Continuation) {
-        self.continuation = continuation
-    }
+extension WatchForwarder: RecordListener where Element == Record? {
+    func onRecord(record: Record?) throws { forward(record) }
+}
 
-    func onRecord(record: Record?) throws {
-        continuation.yield(record)
-    }
+extension WatchForwarder: ConflictListener where Element == [Conflict] {
+    func onConflicts(conflicts: [Conflict]) throws { forward(conflicts) }
+}
 
-    func onError(error: SynclineError) throws {
-        continuation.finish(throwing: error)
-    }
+extension WatchForwarder: QuarantineListener where Element == [QuarantinedMutation] {
+    func onQuarantined(refused: [QuarantinedMutation]) throws { forward(refused) }
 }
 
 /// The handle of a watch whose stream may end before the core has even returned it: the core
@@ -112,7 +112,7 @@ extension SynclineClient {
     /// stream with that `SynclineError`; watch again to go on.
     public func watchStream(entity: String, query: Query) -> AsyncThrowingStream<Page, Error> {
         liveStream { continuation in
-            try self.watch(entity: entity, query: query, listener: PageStreamListener(continuation))
+            try self.watch(entity: entity, query: query, listener: WatchForwarder(continuation))
         }
     }
 
@@ -122,7 +122,25 @@ extension SynclineClient {
     /// unknown entity or a failed read ends the stream with that `SynclineError`.
     public func watchRecordStream(entity: String, key: String) -> AsyncThrowingStream<Record?, Error> {
         liveStream { continuation in
-            try self.watchRecord(entity: entity, key: key, listener: RecordStreamListener(continuation))
+            try self.watchRecord(entity: entity, key: key, listener: WatchForwarder(continuation))
+        }
+    }
+
+    /// The conflicts waiting for the user, live: the current list first, then a new one after
+    /// every change of it (a sync finding a conflict, a resolution), never the same list twice.
+    /// Buffers only the newest list. Ending the iteration (or its task) stops the watch; a failed
+    /// read ends the stream with that `SynclineError`.
+    public func conflictsStream() -> AsyncThrowingStream<[Conflict], Error> {
+        liveStream { continuation in
+            try self.watchConflicts(listener: WatchForwarder(continuation))
+        }
+    }
+
+    /// The changes the server refused, live, like `conflictsStream()`: after a push the server
+    /// refused, a retry, an edit or a discard.
+    public func refusedStream() -> AsyncThrowingStream<[QuarantinedMutation], Error> {
+        liveStream { continuation in
+            try self.watchQuarantined(listener: WatchForwarder(continuation))
         }
     }
 

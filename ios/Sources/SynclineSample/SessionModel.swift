@@ -132,11 +132,28 @@ public final class SessionModel {
         }
     }
 
+    /// The background sync of the open client through `scheduler`, made once per client; nil
+    /// when nobody is signed in. When iOS launched the app in the background for a run, nothing
+    /// is open yet: the client is opened first from the kept credentials.
+    public func backgroundSync(scheduler: BackgroundScheduler) async -> BackgroundSync? {
+        if client == nil && hasKeptCredentials {
+            await signIn()
+        }
+        guard let client else { return nil }
+        if let made = background, made.client === client { return made.sync }
+        let sync = BackgroundSync(client: client, scheduler: scheduler)
+        background = (client, sync)
+        return sync
+    }
+
+    @ObservationIgnored private var background: (client: SynclineClient, sync: BackgroundSync)?
+
     /// Closes the session and forgets the token (the URL stays typed). The database stays on the
     /// device, with any changes not yet synced: signing in again as the same user finds them.
     public func signOut() {
         banner?.stop()
         banner = nil
+        background = nil
         client = nil
         token = ""
         try? credentials.clear()

@@ -33,6 +33,14 @@ public final class TaskModel {
     public private(set) var comments: [CommentRow] = []
     /// Why the last action failed, or why a feed stopped; nil after one that worked.
     public private(set) var error: String?
+    /// The title as the user edits it: it follows the task until edited; `saveTitle()` saves it.
+    public var titleDraft = ""
+    /// The notes as the user edits them, like `titleDraft`; `saveNotes()` saves them.
+    public var notesDraft = ""
+    /// The comment being written; `sendComment()` adds it.
+    public var commentDraft = ""
+    // What the drafts last showed of the task: a draft still equal to it was not edited.
+    @ObservationIgnored private var shown = (title: "", notes: "")
 
     private let client: SynclineClient
     private var projectID: String?
@@ -45,8 +53,12 @@ public final class TaskModel {
         feeds.follow(client.watchRecordStream(entity: "tasks", key: taskID)) { [weak self] record in
             guard let self else { return }
             if let record {
-                self.task = TaskRow(record, words: words)
+                let task = TaskRow(record, words: words)
+                self.task = task
                 self.projectID = record.values["project_id"]?.text
+                if self.titleDraft == self.shown.title { self.titleDraft = task.title }
+                if self.notesDraft == self.shown.notes { self.notesDraft = task.notes ?? "" }
+                self.shown = (task.title, task.notes ?? "")
             } else {
                 self.isGone = self.task != nil
                 self.task = nil
@@ -74,6 +86,18 @@ public final class TaskModel {
     /// Sets the notes (empty: none).
     public func setNotes(_ notes: String) {
         error = attempt { try TaskEdits.setNotes(client, taskID, notes) }
+    }
+
+    /// Saves the edited title (`titleDraft`).
+    public func saveTitle() { rename(titleDraft) }
+
+    /// Saves the edited notes (`notesDraft`).
+    public func saveNotes() { setNotes(notesDraft) }
+
+    /// Adds the comment written in `commentDraft`, and empties it once added.
+    public func sendComment() {
+        addComment(commentDraft)
+        if error == nil { commentDraft = "" }
     }
 
     /// Sets when the task is due (nil: not at any time).

@@ -45,6 +45,8 @@ public final class TasksModel {
     public private(set) var tasks: [TaskRow] = []
     /// Why the last action failed, or why the list stopped; nil after one that worked.
     public private(set) var error: String?
+    /// The title of the task being added; `addNewTask()` adds it.
+    public var newTitle = ""
 
     private let client: SynclineClient
     private let feeds = LiveFeeds()
@@ -72,6 +74,11 @@ public final class TasksModel {
                             values: ["project_id": .text(projectID), "title": .text(title), "done": .boolean(false)])
         error = attempt { _ = try client.insert(entity: "tasks", record: record) }
         return error == nil ? key : nil
+    }
+
+    /// Adds a task titled `newTitle`, and empties it once added.
+    public func addNewTask() {
+        if add(title: newTitle) != nil { newTitle = "" }
     }
 
     /// Ticks the task off, or back on.

@@ -67,4 +67,33 @@ final class SessionModelTests: XCTestCase {
         let carol = try XCTUnwrap(session.client)
         XCTAssertNil(try carol.get(entity: "projects", key: "p-harbor"), "carol's store holds nothing of alice's")
     }
+
+    @MainActor
+    func testABackgroundLaunchOpensTheKeptSessionForItsRun() async throws {
+        let folder = try scratchFolder()
+        let store = FileCredentialStore(url: folder.appendingPathComponent("credentials.json"))
+        let first = SessionModel(directory: folder, credentials: store, words: english, configure: quickSyncs)
+        first.serverURL = serverURL
+        first.token = "demo-alice"
+        _ = await first.signIn()
+        let key = newKey()
+        _ = try first.client?.insert(entity: "tasks", record: task(key, "Left for the background"))
+        // iOS launches the app for a run: nothing is open until the run asks.
+        let launched = SessionModel(directory: folder, credentials: store, words: english, configure: quickSyncs)
+        XCTAssertNil(launched.client)
+        let scheduler = FakeScheduler()
+        let made = await launched.backgroundSync(scheduler: scheduler)
+        let sync = try XCTUnwrap(made)
+        let client = try XCTUnwrap(launched.client, "opened from the kept credentials")
+        let again = await launched.backgroundSync(scheduler: scheduler)
+        XCTAssertTrue(again === sync, "one BackgroundSync per client")
+        client.reportConnectivity(connectivity: wifi)
+        XCTAssertEqual(client.status().pending, 1, "the change left by the app")
+        let outcome = await sync.run(FakeRun())
+        XCTAssertEqual(outcome, .synced)
+        XCTAssertEqual(client.status().pending, 0)
+        launched.signOut()
+        let signedOut = await launched.backgroundSync(scheduler: scheduler)
+        XCTAssertNil(signedOut, "nobody signed in: no run")
+    }
 }

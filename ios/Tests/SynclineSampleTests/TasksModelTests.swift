@@ -82,12 +82,22 @@ final class TasksModelTests: XCTestCase {
         let key = try XCTUnwrap(tasks.add(title: "Inspect the cabinet"))
         let screen = TaskModel(client: client, taskID: key, words: english)
         try await eventually("the task on its screen") { screen.task?.title == "Inspect the cabinet" }
+        XCTAssertEqual(screen.titleDraft, "Inspect the cabinet", "the draft follows the task until edited")
+        XCTAssertEqual(screen.notesDraft, "")
+        // The notes are being edited while the title changes in the list: the draft stays.
+        screen.notesDraft = "Both doors"
+        tasks.rename(key, to: "Inspect the main cabinet")
+        try await eventually("the new title in the draft: \(screen.titleDraft)") { screen.titleDraft == "Inspect the main cabinet" }
+        XCTAssertEqual(screen.notesDraft, "Both doors", "an edited draft is not overwritten")
         let due = Date(timeIntervalSince1970: 1_800_000_000)
-        screen.rename("Inspect the control cabinet")
-        screen.setNotes("Both doors")
+        screen.titleDraft = "Inspect the control cabinet"
+        screen.saveTitle()
+        screen.saveNotes()
         screen.setDue(due)
         screen.toggle()
-        screen.addComment("  Cabinet key is at the office  ")
+        screen.commentDraft = "  Cabinet key is at the office  "
+        screen.sendComment()
+        XCTAssertEqual(screen.commentDraft, "", "emptied once added")
         screen.addComment("   ")
         XCTAssertNil(screen.error)
         try await eventually("the comment, pending: \(screen.comments)") {

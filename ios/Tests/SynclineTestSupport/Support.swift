@@ -2,6 +2,7 @@
 // waits that poll, clients of the reference server the test runner started
 // (SYNCLINE_SERVER_URL, with --seed-demo), and collectors for what streams and listeners yield.
 import Foundation
+import Syncline
 import SynclineCore
 
 /// The reference server the tests talk to (empty when the runner did not start one).
@@ -164,3 +165,30 @@ public func manualConfig(_ url: String, token: String = "demo-alice") -> Config 
     config.auto = manualAutoSync()
     return config
 }
+
+/// Records what BackgroundSync asks of the OS.
+public final class FakeScheduler: BackgroundScheduler, @unchecked Sendable {
+    public init() {}
+    private let lock = NSLock()
+    private var asked: [Date] = []
+    private var cancels = 0
+    /// When set, `schedule` throws it (the OS refusing).
+    public var refusal: Error?
+    public var requests: [Date] { lock.lock(); defer { lock.unlock() }; return asked }
+    public var cancelled: Int { lock.lock(); defer { lock.unlock() }; return cancels }
+    public func schedule(earliest: Date) throws {
+        if let refusal { throw refusal }
+        lock.lock(); asked.append(earliest); lock.unlock()
+    }
+    public func cancel() { lock.lock(); cancels += 1; lock.unlock() }
+}
+
+/// Records how a run was completed.
+public final class FakeRun: BackgroundRun, @unchecked Sendable {
+    public init() {}
+    private let lock = NSLock()
+    private var results: [Bool] = []
+    public var completions: [Bool] { lock.lock(); defer { lock.unlock() }; return results }
+    public func complete(success: Bool) { lock.lock(); results.append(success); lock.unlock() }
+}
+

@@ -8,30 +8,6 @@ import SynclineCore
 import SynclineTestSupport
 import XCTest
 
-/// Records what BackgroundSync asks of the OS.
-final class FakeScheduler: BackgroundScheduler, @unchecked Sendable {
-    private let lock = NSLock()
-    private var asked: [Date] = []
-    private var cancels = 0
-    /// When set, `schedule` throws it (the OS refusing).
-    var refusal: Error?
-    var requests: [Date] { lock.lock(); defer { lock.unlock() }; return asked }
-    var cancelled: Int { lock.lock(); defer { lock.unlock() }; return cancels }
-    func schedule(earliest: Date) throws {
-        if let refusal { throw refusal }
-        lock.lock(); asked.append(earliest); lock.unlock()
-    }
-    func cancel() { lock.lock(); cancels += 1; lock.unlock() }
-}
-
-/// Records how a run was completed.
-final class FakeRun: BackgroundRun, @unchecked Sendable {
-    private let lock = NSLock()
-    private var results: [Bool] = []
-    var completions: [Bool] { lock.lock(); defer { lock.unlock() }; return results }
-    func complete(success: Bool) { lock.lock(); results.append(success); lock.unlock() }
-}
-
 let launch = Date(timeIntervalSince1970: 1_800_000_000)
 
 func background(_ client: SynclineClient, _ scheduler: FakeScheduler, budget: TimeInterval = 25) -> BackgroundSync {
