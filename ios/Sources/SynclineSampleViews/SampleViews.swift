@@ -51,19 +51,17 @@ struct ProjectsView: View {
         .navigationTitle("Projects")
         .navigationDestination(for: Route.self) { route in
             switch route {
-            case .project(let id): TasksView(client: client, projectID: id)
-            case .task(let id): TaskView(client: client, taskID: id)
-            case .conflicts: ConflictsView(client: client)
-            case .refused: RefusedView(client: client)
+            case .project(let id): TasksView(model: TasksModel(client: client, projectID: id))
+            case .task(let id): TaskView(model: TaskModel(client: client, taskID: id))
+            case .conflicts: ConflictsView(model: ConflictsModel(client: client))
+            case .refused: RefusedView(model: RefusedModel(client: client))
             }
         }
     }
 }
 
 struct TasksView: View {
-    @State private var model: TasksModel
-    init(client: SynclineClient, projectID: String) { _model = State(initialValue: TasksModel(client: client, projectID: projectID)) }
-
+    @State var model: TasksModel
     var body: some View {
         List {
             TextField("New task", text: $model.newTitle).onSubmit { model.addNewTask() }
@@ -81,9 +79,7 @@ struct TasksView: View {
 }
 
 struct TaskView: View {
-    @State private var model: TaskModel
-    init(client: SynclineClient, taskID: String) { _model = State(initialValue: TaskModel(client: client, taskID: taskID)) }
-
+    @State var model: TaskModel
     var body: some View {
         Form {
             if let task = model.task {
@@ -108,9 +104,7 @@ struct TaskView: View {
 }
 
 struct ConflictsView: View {
-    @State private var model: ConflictsModel
-    init(client: SynclineClient) { _model = State(initialValue: ConflictsModel(client: client)) }
-
+    @State var model: ConflictsModel
     var body: some View {
         List {
             ForEach($model.conflicts) { $item in
@@ -133,9 +127,7 @@ struct ConflictsView: View {
 }
 
 struct RefusedView: View {
-    @State private var model: RefusedModel
-    init(client: SynclineClient) { _model = State(initialValue: RefusedModel(client: client)) }
-
+    @State var model: RefusedModel
     var body: some View {
         List {
             ForEach($model.refused) { $item in
