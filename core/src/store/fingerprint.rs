@@ -77,3 +77,16 @@ impl Fingerprinter {
         Fingerprint(self.0.finish(), self.1.finish())
     }
 }
+
+/// The fingerprint of every row `sql` (a statement without parameters) selects: all its
+/// columns, in its order.
+pub(crate) fn of_rows(conn: &rusqlite::Connection, sql: &str) -> Result<Fingerprint> {
+    let mut stmt = conn.prepare_cached(sql)?;
+    let columns = stmt.column_count();
+    let mut rows = stmt.query([])?;
+    let mut fingerprint = Fingerprinter::new();
+    while let Some(row) = rows.next()? {
+        fingerprint.row(row, columns)?;
+    }
+    Ok(fingerprint.finish())
+}

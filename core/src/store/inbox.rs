@@ -5,7 +5,7 @@
 use rusqlite::{params, Connection, OptionalExtension};
 use syncline_protocol::WireFields;
 
-use super::fingerprint::{Fingerprint, Fingerprinter};
+use super::fingerprint::{self, Fingerprint};
 use crate::error::{Error, Result};
 use crate::shared::now_ms;
 
@@ -159,14 +159,7 @@ pub(crate) fn all(conn: &Connection) -> Result<Vec<StoredConflict>> {
 /// The fingerprint of every open conflict, in [`all`]'s order, without decoding one: the rows
 /// as stored are all the typed list is made of (with the schema, fixed while the store is open).
 pub(crate) fn fingerprint(conn: &Connection) -> Result<Fingerprint> {
-    let mut stmt = conn.prepare_cached(&format!("SELECT {COLUMNS} FROM conflicts ORDER BY id"))?;
-    let columns = stmt.column_count();
-    let mut rows = stmt.query([])?;
-    let mut fingerprint = Fingerprinter::new();
-    while let Some(row) = rows.next()? {
-        fingerprint.row(row, columns)?;
-    }
-    Ok(fingerprint.finish())
+    fingerprint::of_rows(conn, &format!("SELECT {COLUMNS} FROM conflicts ORDER BY id"))
 }
 
 /// One conflict by id.

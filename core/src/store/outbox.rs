@@ -8,7 +8,7 @@
 use rusqlite::{params, Connection, OptionalExtension};
 use syncline_protocol::{Mutation, OnConflict, Op, WireFields};
 
-use super::fingerprint::{Fingerprint, Fingerprinter};
+use super::fingerprint::{self, Fingerprint};
 use crate::error::{Error, Result};
 use crate::mutation::{MutationReceipt, MutationStage, Stage};
 use crate::shared::now_ms;
@@ -509,15 +509,9 @@ pub(crate) fn quarantined(conn: &Connection) -> Result<Vec<Entry>> {
 /// one. It covers the columns a `QuarantinedMutation` is made of and no other, so a change to
 /// the rest (none is made while an entry is quarantined, today) could not deliver an equal list.
 pub(crate) fn quarantined_fingerprint(conn: &Connection) -> Result<Fingerprint> {
-    let mut stmt = conn.prepare_cached(
+    fingerprint::of_rows(
+        conn,
         "SELECT seq, mutation_id, entity, key, op, fields, reason_code, reason_message
          FROM outbox WHERE state = 'quarantined' ORDER BY seq",
-    )?;
-    let columns = stmt.column_count();
-    let mut rows = stmt.query([])?;
-    let mut fingerprint = Fingerprinter::new();
-    while let Some(row) = rows.next()? {
-        fingerprint.row(row, columns)?;
-    }
-    Ok(fingerprint.finish())
+    )
 }

@@ -27,14 +27,21 @@ let quickSyncs: @Sendable (Credentials) -> Config = { credentials in
 
 let english = BannerText(localization: "en")!
 
+/// A session keeping its databases and credentials in `folder`, with `token` typed (and the
+/// reference server's URL), not signed in yet; with its credential store.
+@MainActor
+func makeSession(in folder: URL, token: String) -> (SessionModel, FileCredentialStore) {
+    let store = FileCredentialStore(url: folder.appendingPathComponent("credentials.json"))
+    let session = SessionModel(directory: folder, credentials: store, words: english, configure: quickSyncs)
+    session.serverURL = serverURL
+    session.token = token
+    return (session, store)
+}
+
 /// A session signed in as `token`'s user on the reference server, online.
 @MainActor
 func signedIn(_ token: String = "demo-alice") async throws -> (SessionModel, SynclineClient) {
-    let folder = try scratchFolder()
-    let session = SessionModel(directory: folder, credentials: FileCredentialStore(url: folder.appendingPathComponent("credentials.json")),
-                               words: english, configure: quickSyncs)
-    session.serverURL = serverURL
-    session.token = token
+    let (session, _) = makeSession(in: try scratchFolder(), token: token)
     let worked = await session.signIn()
     guard worked, let client = session.client else {
         throw Failure(description: "sign-in failed: \(String(describing: session.error))")

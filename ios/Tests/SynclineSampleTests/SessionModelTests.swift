@@ -52,11 +52,7 @@ final class SessionModelTests: XCTestCase {
 
     @MainActor
     func testAnotherUserGetsADatabaseOfTheirOwn() async throws {
-        let folder = try scratchFolder()
-        let store = FileCredentialStore(url: folder.appendingPathComponent("credentials.json"))
-        let session = SessionModel(directory: folder, credentials: store, words: english, configure: quickSyncs)
-        session.serverURL = serverURL
-        session.token = "demo-alice"
+        let (session, _) = makeSession(in: try scratchFolder(), token: "demo-alice")
         _ = await session.signIn()
         let alice = try XCTUnwrap(session.client)
         alice.reportConnectivity(connectivity: wifi)
@@ -71,10 +67,7 @@ final class SessionModelTests: XCTestCase {
     @MainActor
     func testABackgroundLaunchOpensTheKeptSessionForItsRun() async throws {
         let folder = try scratchFolder()
-        let store = FileCredentialStore(url: folder.appendingPathComponent("credentials.json"))
-        let first = SessionModel(directory: folder, credentials: store, words: english, configure: quickSyncs)
-        first.serverURL = serverURL
-        first.token = "demo-alice"
+        let (first, store) = makeSession(in: folder, token: "demo-alice")
         _ = await first.signIn()
         let key = newKey()
         _ = try first.client?.insert(entity: "tasks", record: task(key, "Left for the background"))

@@ -15,6 +15,16 @@ func background(_ client: SynclineClient, _ scheduler: FakeScheduler, budget: Ti
                    budget: budget, clock: { launch })
 }
 
+/// An online client with a change waiting, whose server accepts connections and never answers
+/// (keep the server alive while the test runs).
+func stuckClient(_ name: String) throws -> (SynclineClient, SilentServer) {
+    let silent = try SilentServer()
+    let client = try open(name, manualConfig(silent.url))
+    client.reportConnectivity(connectivity: wifi)
+    _ = try client.insert(entity: "tasks", record: task(newKey(), "Stuck"))
+    return (client, silent)
+}
+
 final class BackgroundSyncTests: XCTestCase {
     func testLeavingTheForegroundAsksForARunAtOnceOnlyWhenChangesWait() throws {
         let client = try open("bg-enter", manualConfig(serverURL))
@@ -77,10 +87,8 @@ final class BackgroundSyncTests: XCTestCase {
     }
 
     func testARunEndsAtItsBudgetWhenTheServerDoesNotAnswer() async throws {
-        let silent = try SilentServer()
-        let client = try open("bg-budget", manualConfig(silent.url))
-        client.reportConnectivity(connectivity: wifi)
-        _ = try client.insert(entity: "tasks", record: task(newKey(), "Stuck"))
+        let (client, silent) = try stuckClient("bg-budget")
+        defer { withExtendedLifetime(silent) {} }
         let scheduler = FakeScheduler()
         let run = FakeRun()
         // The core's own request timeout is 30 s; the run gives up after its budget.
@@ -91,10 +99,8 @@ final class BackgroundSyncTests: XCTestCase {
     }
 
     func testTheOSExpiringARunEndsItAtOnce() async throws {
-        let silent = try SilentServer()
-        let client = try open("bg-expire", manualConfig(silent.url))
-        client.reportConnectivity(connectivity: wifi)
-        _ = try client.insert(entity: "tasks", record: task(newKey(), "Stuck"))
+        let (client, silent) = try stuckClient("bg-expire")
+        defer { withExtendedLifetime(silent) {} }
         let scheduler = FakeScheduler()
         let run = FakeRun()
         let sync = background(client, scheduler)
