@@ -159,7 +159,10 @@ pub(crate) fn all(conn: &Connection) -> Result<Vec<StoredConflict>> {
 /// The fingerprint of every open conflict, in [`all`]'s order, without decoding one: the rows
 /// as stored are all the typed list is made of (with the schema, fixed while the store is open).
 pub(crate) fn fingerprint(conn: &Connection) -> Result<Fingerprint> {
-    fingerprint::of_rows(conn, &format!("SELECT {COLUMNS} FROM conflicts ORDER BY id"))
+    fingerprint::of_rows(
+        conn,
+        &format!("SELECT {COLUMNS} FROM conflicts ORDER BY id"),
+    )
 }
 
 /// One conflict by id.
