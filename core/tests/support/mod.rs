@@ -2,6 +2,7 @@
 //! and a fault-injecting HTTP proxy that sits between them.
 #![allow(dead_code)] // each test file uses its own share of the helpers
 
+pub mod harness;
 pub mod proxy;
 
 use std::collections::HashMap;

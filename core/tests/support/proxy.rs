@@ -1,12 +1,24 @@
 //! A fault-injecting HTTP proxy for tests: forwards to the real server and, when told, answers
-//! with a broken version of the real answer (garbage, truncated, cut, oversized, wrong types…).
+//! with a broken version of the real answer (garbage, truncated, cut, oversized, wrong types…),
+//! drops or resets the connection, holds the answer back, or throttles. Faults are set per path
+//! ([`FaultProxy::set`]) or drawn at random for every request ([`FaultProxy::chaos`]).
+//!
+//! It serves each connection with hyper directly (not `axum::serve`), so a request's handler can
+//! end its own connection without an answer: closed, or reset with an RST.
 
+use std::collections::BTreeMap;
+use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use axum::body::{Body, Bytes};
-use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::http::{HeaderMap, Method, Request, StatusCode, Uri};
 use axum::response::Response;
+use http_body_util::BodyExt;
+use tokio::sync::mpsc;
+
+use super::harness::Rng;
 
 /// What the proxy does to the next answers on a path.
 #[derive(Debug, Clone, PartialEq)]
@@ -34,15 +46,50 @@ pub enum Fault {
     /// Forward to the server, then drop the answer (the server did the work; the client never
     /// hears of it).
     LoseAnswer,
-    /// An error status with a JSON error body.
+    /// An error status with a JSON error body (and `Retry-After: 7`).
     Status(u16),
+    /// An error status (429, 503…) with `Retry-After` of this many seconds.
+    Throttled { status: u16, retry_after: u32 },
+    /// The connection is closed without an answer; the request never reaches the server.
+    Drop,
+    /// The request reaches the server, which applies it; then the connection is reset (RST)
+    /// without an answer.
+    Reset,
+    /// The request reaches the server, which applies it; the answer is held back this long
+    /// (longer than the client's request timeout: the client gives up first).
+    Delay(Duration),
+}
+
+impl Fault {
+    /// Its name, for the tally of injected faults.
+    pub fn name(&self) -> String {
+        match self {
+            Fault::Status(code) => format!("status {code}"),
+            Fault::Throttled { status, .. } => format!("{status} with Retry-After"),
+            Fault::Delay(_) => "delay past the timeout".into(),
+            other => format!("{other:?}")
+                .split('(')
+                .next()
+                .unwrap_or_default()
+                .to_string(),
+        }
+    }
+}
+
+/// Random faults for every request: with `probability`, one of `faults`.
+struct Chaos {
+    rng: Rng,
+    probability: f64,
+    faults: Vec<Fault>,
 }
 
 struct State {
     upstream: String,
     http: reqwest::Client,
     faults: Mutex<Vec<(String, Fault)>>,
+    chaos: Mutex<Option<Chaos>>,
     forwarded: Mutex<Vec<String>>,
+    injected: Mutex<BTreeMap<String, u64>>,
 }
 
 /// A running proxy; stops with the test process.
@@ -61,7 +108,9 @@ impl FaultProxy {
                 .build()
                 .expect("proxy client"),
             faults: Mutex::new(Vec::new()),
+            chaos: Mutex::new(None),
             forwarded: Mutex::new(Vec::new()),
+            injected: Mutex::new(BTreeMap::new()),
         });
         let std_listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind proxy");
         std_listener.set_nonblocking(true).expect("nonblocking");
@@ -74,10 +123,9 @@ impl FaultProxy {
                 .expect("proxy runtime");
             rt.block_on(async move {
                 let listener = tokio::net::TcpListener::from_std(std_listener).expect("listener");
-                let app = axum::Router::new().fallback(move |method, uri, headers, body| {
-                    forward(app_state.clone(), method, uri, headers, body)
-                });
-                let _ = axum::serve(listener, app).await;
+                while let Ok((stream, _)) = listener.accept().await {
+                    tokio::spawn(serve_connection(app_state.clone(), stream));
+                }
             });
         });
         FaultProxy { state, addr }
@@ -95,9 +143,25 @@ impl FaultProxy {
         faults.push((path.to_string(), fault));
     }
 
+    /// From now on, each request (whatever its path) meets one of `faults` with `probability`,
+    /// drawn from a generator seeded with `seed`; a fault [`FaultProxy::set`] for its path wins.
+    pub fn chaos(&self, seed: u64, probability: f64, faults: Vec<Fault>) {
+        *self.state.chaos.lock().expect("chaos") = Some(Chaos {
+            rng: Rng::new(seed),
+            probability,
+            faults,
+        });
+    }
+
     /// Forwards everything unchanged from now on.
     pub fn heal(&self) {
         self.state.faults.lock().expect("faults").clear();
+        *self.state.chaos.lock().expect("chaos") = None;
+    }
+
+    /// How many times each fault was injected so far, by [`Fault::name`].
+    pub fn injected(&self) -> BTreeMap<String, u64> {
+        self.state.injected.lock().expect("injected").clone()
     }
 
     /// Paths of the requests seen so far.
@@ -106,36 +170,142 @@ impl FaultProxy {
     }
 }
 
+/// How a handler ends its connection without an answer.
+#[derive(Debug, Clone, Copy)]
+enum End {
+    /// Close it (FIN).
+    Close,
+    /// Reset it (RST).
+    Reset,
+}
+
+/// Serves one client connection with hyper until it ends, or until a handler ends it.
+async fn serve_connection(state: Arc<State>, stream: tokio::net::TcpStream) {
+    // A second handle on the same socket, to reset it after hyper has let go of its own.
+    let Ok(std_stream) = stream.into_std() else {
+        return;
+    };
+    let Ok(twin) = std_stream.try_clone() else {
+        return;
+    };
+    let (Ok(stream), Ok(twin)) = (
+        tokio::net::TcpStream::from_std(std_stream),
+        tokio::net::TcpStream::from_std(twin),
+    ) else {
+        return;
+    };
+    let (end_tx, mut end_rx) = mpsc::channel::<End>(1);
+    let service = hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
+        let state = state.clone();
+        let end_tx = end_tx.clone();
+        async move {
+            let (parts, body) = req.into_parts();
+            let body = body
+                .collect()
+                .await
+                .map(|b| b.to_bytes())
+                .unwrap_or_default();
+            let response = forward(state, parts.method, parts.uri, parts.headers, body).await;
+            match response {
+                Answer::Respond(r) => Ok::<_, Infallible>(r),
+                Answer::End(end) => {
+                    let _ = end_tx.send(end).await;
+                    // The connection task drops this request with its connection.
+                    std::future::pending().await
+                }
+            }
+        }
+    });
+    let connection = hyper::server::conn::http1::Builder::new()
+        .serve_connection(hyper_util::rt::TokioIo::new(stream), service);
+    tokio::select! {
+        _ = connection => {}
+        end = end_rx.recv() => {
+            if let Some(End::Reset) = end {
+                // Closing a socket with a zero linger time sends an RST instead of a FIN.
+                #[allow(deprecated)]
+                let _ = twin.set_linger(Some(Duration::ZERO));
+            }
+        }
+    }
+}
+
+/// What the proxy does with a request: answer it, or end the connection.
+enum Answer {
+    Respond(Response),
+    End(End),
+}
+
+/// The fault for a request to `path`: the one set for it, else one drawn by the chaos mode.
+fn fault_for(state: &State, path: &str) -> Fault {
+    let set = state
+        .faults
+        .lock()
+        .expect("faults")
+        .iter()
+        .find(|(p, _)| p == path)
+        .map(|(_, f)| f.clone());
+    let fault = set.unwrap_or_else(|| {
+        let mut chaos = state.chaos.lock().expect("chaos");
+        match chaos.as_mut() {
+            Some(c) if !c.faults.is_empty() => {
+                if c.rng.chance(c.probability) {
+                    let i = c.rng.below(c.faults.len());
+                    c.faults[i].clone()
+                } else {
+                    Fault::Pass
+                }
+            }
+            _ => Fault::Pass,
+        }
+    });
+    if fault != Fault::Pass {
+        *state
+            .injected
+            .lock()
+            .expect("injected")
+            .entry(fault.name())
+            .or_default() += 1;
+    }
+    fault
+}
+
 async fn forward(
     state: Arc<State>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
     body: Bytes,
-) -> Response {
+) -> Answer {
     let path = uri.path().to_string();
     state
         .forwarded
         .lock()
         .expect("forwarded")
         .push(path.clone());
-    let fault = state
-        .faults
-        .lock()
-        .expect("faults")
-        .iter()
-        .find(|(p, _)| *p == path)
-        .map(|(_, f)| f.clone())
-        .unwrap_or(Fault::Pass);
-    if let Fault::Status(code) = fault {
-        return Response::builder()
-            .status(code)
-            .header("content-type", "application/json")
-            .header("retry-after", "7")
-            .body(Body::from(
-                r#"{"error":{"code":"injected","message":"injected by the test proxy"}}"#,
-            ))
-            .expect("response");
+    let fault = fault_for(&state, &path);
+    let (status, retry_after) = match fault {
+        Fault::Status(code) => (Some(code), 7),
+        Fault::Throttled {
+            status,
+            retry_after,
+        } => (Some(status), retry_after),
+        _ => (None, 0),
+    };
+    if let Some(code) = status {
+        return Answer::Respond(
+            Response::builder()
+                .status(code)
+                .header("content-type", "application/json")
+                .header("retry-after", retry_after.to_string())
+                .body(Body::from(
+                    r#"{"error":{"code":"injected","message":"injected by the test proxy"}}"#,
+                ))
+                .expect("response"),
+        );
+    }
+    if fault == Fault::Drop {
+        return Answer::End(End::Close);
     }
     let mut request = state
         .http
@@ -148,14 +318,26 @@ async fn forward(
     let upstream = match request.body(body).send().await {
         Ok(r) => r,
         Err(e) => {
-            return Response::builder()
-                .status(502)
-                .body(Body::from(e.to_string()))
-                .expect("response")
+            return Answer::Respond(
+                Response::builder()
+                    .status(502)
+                    .body(Body::from(e.to_string()))
+                    .expect("response"),
+            )
         }
     };
     let status = upstream.status();
     let real = upstream.bytes().await.unwrap_or_default();
+    match fault {
+        Fault::Reset => return Answer::End(End::Reset),
+        Fault::Delay(d) => tokio::time::sleep(d).await,
+        _ => {}
+    }
+    Answer::Respond(answer(fault, status, real))
+}
+
+/// The answer to send for `fault`, from the server's real one.
+fn answer(fault: Fault, status: StatusCode, real: Bytes) -> Response {
     let json = |bytes: Vec<u8>| {
         Response::builder()
             .status(status)
@@ -166,7 +348,12 @@ async fn forward(
     let mut value: serde_json::Value =
         serde_json::from_slice(&real).unwrap_or(serde_json::Value::Null);
     match fault {
-        Fault::Pass | Fault::Status(_) => json(real.to_vec()),
+        Fault::Pass
+        | Fault::Status(_)
+        | Fault::Throttled { .. }
+        | Fault::Drop
+        | Fault::Reset
+        | Fault::Delay(_) => json(real.to_vec()),
         Fault::Garbage => json(b"<html>502 Bad Gateway</html>".to_vec()),
         Fault::TruncatedJson => json(real[..real.len() / 2].to_vec()),
         Fault::CutMidBody => {
