@@ -19,7 +19,8 @@ pub enum Stage {
     Quarantined,
     /// It met a newer server version; the conflict inbox holds it for the user.
     InConflict,
-    /// It met a newer server version and the entity's policy let the server's record stand.
+    /// It met a newer server version and the entity's policy (or the user, resolving its
+    /// conflict) let the server's record stand.
     Dropped,
     /// A new mutation carries it on (client-wins, a clean merge, or a resolved conflict).
     Replaced,

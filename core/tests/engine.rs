@@ -871,6 +871,41 @@ fn a_second_conflict_on_the_same_record_keeps_the_first_ones_edit() {
     assert_eq!(server_title(&server, "t-shared-1"), json!("My title"));
 }
 
+/// Found by the convergence property test (`tests/convergence.rs`): a resolved conflict's
+/// mutations stayed "in conflict" for ever (that stage is never pruned), so `mutation_stage`
+/// kept sending the app to an inbox that no longer held them.
+#[test]
+fn a_resolved_conflicts_mutations_leave_the_in_conflict_stage() {
+    let (server, users) = server();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let device = client(dir.path(), "device", &server.url(), &users.alice);
+    device.sync_now_blocking("tasks").expect("sync");
+    for (key, resolution, stage) in [
+        ("t-shared-1", Resolution::KeepTheirs, Stage::Dropped),
+        ("t-shared-2", Resolution::KeepMine, Stage::Replaced),
+    ] {
+        let edit = device
+            .update(TASKS, key, set("title", Value::Text("Mine".into())))
+            .expect("edit")
+            .expect("a mutation");
+        server_put(
+            &server,
+            "tasks",
+            key,
+            json!({"project_id": "p-shared", "title": "Theirs", "done": false}),
+        );
+        device.sync_now_blocking("tasks").expect("sync");
+        let stage_of = |id: &str| device.mutation_stage(id).expect("stage").map(|s| s.stage);
+        assert_eq!(stage_of(&edit.mutation_id), Some(Stage::InConflict));
+        let conflict = device.conflicts().expect("inbox")[0].id;
+        device.resolve(conflict, resolution).expect("resolve");
+        assert_eq!(stage_of(&edit.mutation_id), Some(stage), "{key}");
+    }
+    device.sync_now_blocking("tasks").expect("sync");
+    assert_eq!(server_title(&server, "t-shared-1"), json!("Theirs"));
+    assert_eq!(server_title(&server, "t-shared-2"), json!("Mine"));
+}
+
 #[test]
 fn a_retried_change_never_undoes_a_newer_edit() {
     let (server, users) = server();

@@ -79,6 +79,22 @@ pub(crate) fn set_stage(
     Ok(())
 }
 
+/// Moves the mutations of `entity`/`key` that are at stage `from` to stage `to`.
+pub(crate) fn settle_stages(
+    conn: &Connection,
+    entity: &str,
+    key: &str,
+    from: Stage,
+    to: Stage,
+) -> Result<()> {
+    conn.prepare_cached(
+        "UPDATE mutation_stages SET stage = ?4, updated_at = ?5
+         WHERE entity = ?1 AND key = ?2 AND stage = ?3",
+    )?
+    .execute(params![entity, key, from.as_str(), to.as_str(), now_ms()])?;
+    Ok(())
+}
+
 /// Whether `entity` has accepted mutations not yet seen in pulled data.
 pub(crate) fn has_accepted(conn: &Connection, entity: &str) -> Result<bool> {
     Ok(conn

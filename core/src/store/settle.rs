@@ -270,6 +270,7 @@ pub(crate) fn resolve(
     let chosen: Option<WireFields> = match resolution {
         Resolution::KeepTheirs => {
             inbox::remove(tx, id)?;
+            settled_by_user(tx, &c.entity, key, Stage::Dropped)?;
             return Ok((e.name.clone(), None));
         }
         // Mine: the conflicting fields as I had them (or my deletion).
@@ -333,7 +334,24 @@ pub(crate) fn resolve(
         }
     };
     inbox::remove(tx, id)?;
+    // The user's version goes out as a new mutation; when it changes nothing, the server's
+    // record already says what the user chose.
+    let stage = match receipt {
+        Some(_) => Stage::Replaced,
+        None => Stage::Dropped,
+    };
+    settled_by_user(tx, &c.entity, key, stage)?;
     Ok((e.name.clone(), receipt))
+}
+
+/// After the user resolved a conflict of `entity`/`key`: once the inbox holds no other conflict
+/// of the record, its mutations that waited there are no longer in conflict (their stage would
+/// otherwise say so for ever: finished stages are pruned, `in_conflict` ones never).
+fn settled_by_user(tx: &Transaction<'_>, entity: &str, key: &str, stage: Stage) -> Result<()> {
+    if inbox::base_of(tx, entity, key)?.is_none() {
+        outbox::settle_stages(tx, entity, key, Stage::InConflict, stage)?;
+    }
+    Ok(())
 }
 
 /// The quarantined mutations, oldest first, with their values typed by the schema. Fields the
