@@ -19,7 +19,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use proptest::prelude::*;
-use proptest::test_runner::TestCaseError;
+use proptest::test_runner::{FileFailurePersistence, TestCaseError};
 use support::harness::{client_tasks, env_u64, exactly_once, first_difference, server_tasks};
 use support::{client_with_schema, manual, new_task, schema_with_task_policy, server};
 use syncline_core::sample::TASKS;
@@ -299,16 +299,21 @@ fn run_case(
     for _ in 0..12 {
         let mut work = false;
         for (i, d) in devices.iter_mut().enumerate() {
-            d.client.sync_now_blocking("all").map_err(fail)?;
+            d.client
+                .sync_now_blocking("all")
+                .map_err(|e| fail(format!("client {i}: settling sync: {e:?}")))?;
             for c in d.client.conflicts().map_err(fail)? {
                 d.resolved.insert(c.key.clone());
+                let r = resolution(final_choice, i);
                 d.client
-                    .resolve(c.id, resolution(final_choice, i))
-                    .map_err(fail)?;
+                    .resolve(c.id, r.clone())
+                    .map_err(|e| fail(format!("client {i}: resolving {c:?} with {r:?}: {e:?}")))?;
                 work = true;
             }
             for q in d.client.quarantined().map_err(fail)? {
-                d.client.discard_quarantined(q.seq).map_err(fail)?;
+                d.client
+                    .discard_quarantined(q.seq)
+                    .map_err(|e| fail(format!("client {i}: discarding {q:?}: {e:?}")))?;
                 work = true;
             }
             work |= d.client.status().pending > 0;
@@ -365,6 +370,10 @@ proptest! {
     #![proptest_config(ProptestConfig {
         cases: env_u64("PROPTEST_CASES", 24) as u32,
         max_shrink_iters: 200,
+        // Beside this file: `convergence.proptest-regressions`.
+        failure_persistence: Some(Box::new(FileFailurePersistence::WithSource(
+            "proptest-regressions"
+        ))),
         ..ProptestConfig::default()
     })]
 

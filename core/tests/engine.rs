@@ -906,6 +906,34 @@ fn a_resolved_conflicts_mutations_leave_the_in_conflict_stage() {
     assert_eq!(server_title(&server, "t-shared-2"), json!("Mine"));
 }
 
+/// Found by the convergence property test (`tests/convergence.rs`): when two devices created
+/// the same record under the manual policy, the conflict's base held null for the required title
+/// (nothing was there before), and reading the inbox failed on it, so no conflict at all could be
+/// listed or resolved.
+#[test]
+fn a_conflict_between_two_inserts_of_one_key_can_be_read_and_resolved() {
+    let (server, users) = server();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let phone = client(dir.path(), "phone", &server.url(), &users.alice);
+    let tablet = client(dir.path(), "tablet", &server.url(), &users.alice);
+    phone
+        .insert(TASKS, new_task("t-twice", "p-shared", "From the phone"))
+        .expect("insert");
+    tablet
+        .insert(TASKS, new_task("t-twice", "p-shared", "From the tablet"))
+        .expect("insert");
+    phone.sync_now_blocking("tasks").expect("sync");
+    tablet.sync_now_blocking("tasks").expect("sync");
+    let inbox = tablet.conflicts().expect("the inbox can be read");
+    assert_eq!(inbox.len(), 1, "{inbox:?}");
+    let c = &inbox[0];
+    assert_eq!(c.fields, vec!["title".to_string()]);
+    assert_eq!(c.base.get("title"), Some(&Value::Null), "nothing was there");
+    tablet.resolve(c.id, Resolution::KeepMine).expect("resolve");
+    tablet.sync_now_blocking("tasks").expect("sync");
+    assert_eq!(server_title(&server, "t-twice"), json!("From the tablet"));
+}
+
 #[test]
 fn a_retried_change_never_undoes_a_newer_edit() {
     let (server, users) = server();

@@ -47,6 +47,9 @@ const SHARED: [&str; 6] = [
     "t-soak-4",
 ];
 
+/// A task the server writes once the network has healed (no client mutation made it).
+const HEAL_KEY: &str = "t-after-the-storm";
+
 fn faults() -> Vec<Fault> {
     vec![
         Fault::Drop,
@@ -236,23 +239,33 @@ fn run(seed: u64, rounds: u64) -> Result<Tally, String> {
         tally.rounds += 1;
     }
 
-    // The network heals; nobody asks for a sync: each client must get there by itself.
+    // The network heals; nobody asks for a sync: each client must get there by itself. A task
+    // written on the server now must reach every client too, so a client whose scheduler
+    // stopped syncing (a stalled queue) cannot pass for converged because its outbox is empty.
     proxy.heal();
     let healed = Instant::now();
+    server_put(
+        &server,
+        "tasks",
+        HEAL_KEY,
+        json!({"project_id": "p-shared", "title": "Written after the storm", "done": false}),
+    );
     let mut keys: BTreeSet<String> = SHARED.iter().map(|k| k.to_string()).collect();
     for d in &devices {
         keys.extend((1..=d.made).map(|n| format!("{}-n{n}", d.name)));
     }
+    let mut compared = keys.clone();
+    compared.insert(HEAL_KEY.to_string());
     let mut waiting: Vec<usize> = (0..devices.len()).collect();
     while !waiting.is_empty() && healed.elapsed() < CONVERGE_WITHIN {
-        let on_server = server_tasks(server.store(), &keys);
+        let on_server = server_tasks(server.store(), &compared);
         waiting.retain(|&i| !converged(&devices[i], &on_server));
         std::thread::sleep(Duration::from_millis(100));
     }
     tally.converged_in = healed.elapsed();
     tally.stalls = waiting.len() as u64;
     if !waiting.is_empty() {
-        let on_server = server_tasks(server.store(), &keys);
+        let on_server = server_tasks(server.store(), &compared);
         let mut why = String::new();
         for &i in &waiting {
             let d = &devices[i];

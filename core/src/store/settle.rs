@@ -22,9 +22,15 @@ fn full(e: &EntitySchema, record: &Record) -> WireFields {
 
 /// [`declared`] fields, typed.
 fn declared_values(e: &EntitySchema, fields: &WireFields) -> Result<HashMap<String, Value>> {
-    Ok(fields_from_json(e, &declared(e, fields))?
+    // A conflict's versions may hold null where the schema requires a value: the base of a
+    // record both sides created holds null (nothing was there before). Null is read as null;
+    // checking it against the field made the whole inbox unreadable.
+    let (nulls, set): (WireFields, WireFields) = declared(e, fields)
         .into_iter()
-        .collect())
+        .partition(|(_, v)| v.is_null());
+    let mut values: HashMap<String, Value> = fields_from_json(e, &set)?.into_iter().collect();
+    values.extend(nulls.into_iter().map(|(name, _)| (name, Value::Null)));
+    Ok(values)
 }
 
 /// The server's record reduced to the fields this device keeps, each checked against the schema.
