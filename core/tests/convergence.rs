@@ -19,7 +19,9 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use proptest::prelude::*;
-use proptest::test_runner::{FileFailurePersistence, TestCaseError};
+use proptest::test_runner::{
+    Config as ProptestConfig, FileFailurePersistence, TestCaseError, TestRunner,
+};
 use support::harness::{client_tasks, env_u64, exactly_once, first_difference, server_tasks};
 use support::{client_with_schema, manual, new_task, schema_with_task_policy, server};
 use syncline_core::sample::TASKS;
@@ -123,6 +125,40 @@ fn resolution(choice: u8, client: usize) -> Resolution {
     }
 }
 
+/// What the cases did, summed over a run (for `docs/reliability.md`).
+#[derive(Debug, Default)]
+struct Tally {
+    cases: BTreeMap<String, u64>,
+    writes: u64,
+    offline_writes: u64,
+    syncs: u64,
+    /// Conflicts the server reported, and those of them that went to the inbox.
+    conflicts: u64,
+    to_inbox: u64,
+    overwrote: u64,
+    resolved: u64,
+    discarded: u64,
+}
+
+static TALLY: std::sync::Mutex<Option<Tally>> = std::sync::Mutex::new(None);
+
+fn tally(f: impl FnOnce(&mut Tally)) {
+    let mut t = TALLY.lock().expect("tally");
+    f(t.get_or_insert_with(Tally::default));
+}
+
+/// Counts a sync's conflicts.
+fn count_sync(report: &syncline_core::SyncReport) {
+    tally(|t| {
+        t.syncs += 1;
+        for e in &report.entities {
+            t.conflicts += e.conflicts;
+            t.to_inbox += e.to_inbox;
+            t.overwrote += e.overwrote;
+        }
+    });
+}
+
 struct Device {
     db: PathBuf,
     client: Syncline,
@@ -190,6 +226,7 @@ fn run_case(
     steps: &[Step],
     final_choice: u8,
 ) -> Result<(), TestCaseError> {
+    tally(|t| *t.cases.entry(format!("{policy:?}")).or_default() += 1);
     let (server, users) = server();
     let dir = tempfile::tempdir().expect("tempdir");
     let schema = schema_with_task_policy(policy);
@@ -249,7 +286,11 @@ fn run_case(
                 .map(|_| ()),
             Step::Sync { .. } => match d.client.sync_now_blocking("all") {
                 Err(SynclineError::Offline) if !d.online => Ok(()),
-                other => other.map(|_| ()),
+                Ok(report) => {
+                    count_sync(&report);
+                    Ok(())
+                }
+                Err(e) => Err(e),
             },
             Step::Offline { .. } => {
                 d.client.report_connectivity(Connectivity::offline());
@@ -273,7 +314,16 @@ fn run_case(
                 }
             }
         };
+        let write = matches!(
+            step,
+            Step::Edit { .. } | Step::Delete { .. } | Step::Insert { .. }
+        );
         match written {
+            Ok(()) if write => tally(|t| {
+                t.writes += 1;
+                t.offline_writes += u64::from(!d.online);
+            }),
+            Ok(()) if matches!(step, Step::Resolve { .. }) => tally(|t| t.resolved += 1),
             Ok(()) => {}
             // What the app is told when the record is not there, or already is.
             Err(SynclineError::NotFound { .. } | SynclineError::AlreadyExists { .. }) => {}
@@ -299,21 +349,25 @@ fn run_case(
     for _ in 0..12 {
         let mut work = false;
         for (i, d) in devices.iter_mut().enumerate() {
-            d.client
+            let report = d
+                .client
                 .sync_now_blocking("all")
                 .map_err(|e| fail(format!("client {i}: settling sync: {e:?}")))?;
+            count_sync(&report);
             for c in d.client.conflicts().map_err(fail)? {
                 d.resolved.insert(c.key.clone());
                 let r = resolution(final_choice, i);
                 d.client
                     .resolve(c.id, r.clone())
                     .map_err(|e| fail(format!("client {i}: resolving {c:?} with {r:?}: {e:?}")))?;
+                tally(|t| t.resolved += 1);
                 work = true;
             }
             for q in d.client.quarantined().map_err(fail)? {
                 d.client
                     .discard_quarantined(q.seq)
                     .map_err(|e| fail(format!("client {i}: discarding {q:?}: {e:?}")))?;
+                tally(|t| t.discarded += 1);
                 work = true;
             }
             work |= d.client.status().pending > 0;
@@ -363,24 +417,46 @@ fn run_case(
     Ok(())
 }
 
-proptest! {
+#[test]
+fn clients_converge_under_every_conflict_policy() {
     // `ProptestConfig::default()` reads `PROPTEST_CASES` and `PROPTEST_RNG_SEED`; without them a
     // run is 24 cases (a case runs a server and up to five clients). A failure is shrunk, but
     // not forever.
-    #![proptest_config(ProptestConfig {
-        cases: env_u64("PROPTEST_CASES", 24) as u32,
+    let cases_wanted = env_u64("PROPTEST_CASES", 24) as u32;
+    let config = ProptestConfig {
+        cases: cases_wanted,
         max_shrink_iters: 200,
         // Beside this file: `convergence.proptest-regressions`.
+        source_file: Some(file!()),
         failure_persistence: Some(Box::new(FileFailurePersistence::WithSource(
-            "proptest-regressions"
+            "proptest-regressions",
         ))),
         ..ProptestConfig::default()
-    })]
-
-    #[test]
-    fn clients_converge_under_every_conflict_policy(
-        (policy, n, steps, final_choice) in cases()
-    ) {
-        run_case(policy, n, &steps, final_choice)?;
+    };
+    let started = std::time::Instant::now();
+    let mut runner = TestRunner::new(config);
+    let result = runner.run(&cases(), |(policy, n, steps, final_choice)| {
+        run_case(policy, n, &steps, final_choice)
+    });
+    if let Err(e) = result {
+        panic!("{e}");
     }
+    let t = TALLY.lock().expect("tally").take().unwrap_or_default();
+    println!(
+        "convergence property: {} cases run ({cases_wanted} new, the rest kept regressions) in \
+         {:.0?}, by policy {:?}: {} writes ({} offline), {} syncs, {} conflicts reported ({} to \
+         the inbox), {} overwrites by last write wins, {} resolutions, {} refused mutations \
+         discarded; every case converged, nothing applied twice or lost",
+        t.cases.values().sum::<u64>(),
+        started.elapsed(),
+        t.cases,
+        t.writes,
+        t.offline_writes,
+        t.syncs,
+        t.conflicts,
+        t.to_inbox,
+        t.overwrote,
+        t.resolved,
+        t.discarded
+    );
 }

@@ -40,7 +40,7 @@ use support::harness::{
 };
 use support::{manual, new_task};
 use syncline_core::sample::TASKS;
-use syncline_core::{sample, Stage, Syncline, Value};
+use syncline_core::{sample, Syncline, Value};
 use syncline_server::{Limits, ServerOptions, Store};
 
 const ROLE: &str = "SYNCLINE_CRASH_ROLE";
@@ -61,6 +61,7 @@ fn crash_child() {
     match std::env::var(ROLE).as_deref() {
         Ok("server") => run_server(),
         Ok("client") => run_client(),
+        Ok("verify") => run_verify(),
         _ => {}
     }
 }
@@ -121,6 +122,52 @@ fn say(line: &str) {
 /// Starts every line meant for the harness: the test runner prints `test crash_child ... ` on
 /// the same line before the first one.
 const MARK: &str = "@@ ";
+
+/// Opens a client's file as the app does after a restart (and, with `SYNCLINE_CRASH_SETTLE`,
+/// syncs until nothing is pending), prints what it holds and exits: `TASK` per task, `STAGE`
+/// per mutation id of `SYNCLINE_CRASH_IDS`, `STATUS`, then `DONE`. A process of its own, so no
+/// background work of it can touch the file once the next client runs.
+fn run_verify() {
+    let db = PathBuf::from(var("SYNCLINE_CRASH_DB"));
+    let config = manual(&var("SYNCLINE_CRASH_URL"), &var("SYNCLINE_CRASH_TOKEN"));
+    let client = match Syncline::open(&db, sample::schema().expect("schema"), config) {
+        Ok(c) => c,
+        Err(e) => {
+            say(&format!("FATAL open after the kill: {e:?}"));
+            std::process::exit(0);
+        }
+    };
+    if std::env::var("SYNCLINE_CRASH_SETTLE").is_ok() {
+        if let Err(e) = sync_until_clean(&client) {
+            say(&format!("FATAL {e}"));
+            std::process::exit(0);
+        }
+    }
+    for (key, snap) in client_tasks(&client) {
+        say(&format!(
+            "TASK {}",
+            json!({"key": key, "version": snap.version, "fields": snap.fields})
+        ));
+    }
+    for id in std::env::var("SYNCLINE_CRASH_IDS")
+        .unwrap_or_default()
+        .split(',')
+        .filter(|id| !id.is_empty())
+    {
+        match client.mutation_stage(id) {
+            Ok(stage) => say(&format!("STAGE {id} {:?}", stage.map(|s| s.stage))),
+            Err(e) => say(&format!("FATAL stage of {id}: {e:?}")),
+        }
+    }
+    let status = client.status();
+    say(&format!(
+        "STATUS {} {} {}",
+        status.pending, status.conflicts, status.quarantined
+    ));
+    say("DONE");
+    // At once: whatever the client would do next in the background must not outlive the check.
+    std::process::exit(0);
+}
 
 /// A write the client is about to make, as it prints it.
 fn will(op: &str, key: &str, fields: &Json) -> String {
@@ -212,7 +259,7 @@ fn run_client() {
 
 /// A write as the client announced it.
 #[derive(Debug, Clone)]
-struct Write_ {
+struct Announced {
     op: String,
     key: String,
     fields: serde_json::Map<String, Json>,
@@ -227,7 +274,7 @@ struct Model {
 }
 
 impl Model {
-    fn apply(&mut self, w: &Write_) {
+    fn apply(&mut self, w: &Announced) {
         match w.op.as_str() {
             "delete" => {
                 self.tasks.remove(&w.key);
@@ -336,6 +383,19 @@ impl Proc {
         true
     }
 
+    /// Waits for it to exit by itself (at most 5 minutes: a settling sync on a loaded machine),
+    /// then every line it printed.
+    fn finish(mut self) -> Vec<String> {
+        let deadline = Instant::now() + Duration::from_secs(300);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        self.kill()
+    }
+
     /// SIGKILL, then every line it printed.
     fn kill(mut self) -> Vec<String> {
         let _ = self.child.kill();
@@ -381,7 +441,8 @@ struct Tally {
 
 struct Harness {
     seed: u64,
-    dir: tempfile::TempDir,
+    /// Holds every file; removed with the harness.
+    _dir: tempfile::TempDir,
     server_db: PathBuf,
     port: u16,
     token: String,
@@ -416,7 +477,7 @@ impl Harness {
             .collect();
         Harness {
             seed,
-            dir,
+            _dir: dir,
             server_db,
             port,
             token,
@@ -488,14 +549,14 @@ impl Harness {
 
     /// Reads a killed client's output into its model and checks its file against it.
     fn absorb(&mut self, i: usize, lines: &[String]) -> Result<(), String> {
-        let config = manual(&self.url(), &self.token);
+        let (url, token) = (self.url(), self.token.clone());
         let c = &mut self.clients[i];
-        let mut inflight: Option<Write_> = None;
+        let mut inflight: Option<Announced> = None;
         let mut acked_now = Vec::new();
         for line in lines {
             if let Some(rest) = line.strip_prefix("WILL ") {
                 let v: Json = serde_json::from_str(rest).map_err(|e| format!("{line}: {e}"))?;
-                inflight = Some(Write_ {
+                inflight = Some(Announced {
                     op: v["op"].as_str().unwrap_or_default().to_string(),
                     key: v["key"].as_str().unwrap_or_default().to_string(),
                     fields: v["fields"].as_object().cloned().unwrap_or_default(),
@@ -527,9 +588,13 @@ impl Harness {
             return Err(format!("client {}: integrity_check {check}", c.prefix));
         }
         // The app restarts: the file opens, and holds every acknowledged write.
-        let client = Syncline::open(&c.db, sample::schema().expect("schema"), config)
-            .map_err(|e| format!("client {}: open after the kill: {e:?}", c.prefix))?;
-        let local = own_tasks(&client, c.prefix);
+        let found = verify(&c.db, &url, &token, &acked_now, false)?;
+        let local: BTreeMap<String, BTreeMap<String, Json>> = found
+            .tasks
+            .into_iter()
+            .filter(|(k, _)| k.starts_with(&format!("{}-", c.prefix)))
+            .map(|(k, s)| (k, s.fields))
+            .collect();
         let acked = c.model.snapshot();
         if local != acked {
             let with_inflight = inflight.as_ref().map(|w| {
@@ -561,11 +626,8 @@ impl Harness {
             self.tally.inflight_lost += 1;
         }
         for id in &acked_now {
-            let stage = client
-                .mutation_stage(id)
-                .map_err(|e| format!("stage of {id}: {e:?}"))?;
-            match stage.map(|s| s.stage) {
-                Some(Stage::Saved | Stage::Accepted | Stage::Seen) => {}
+            match found.stages.get(id).map(String::as_str) {
+                Some("Some(Saved)" | "Some(Accepted)" | "Some(Seen)") => {}
                 other => {
                     self.tally.lost += 1;
                     return Err(format!(
@@ -589,34 +651,31 @@ impl Harness {
             p.kill();
         }
         self.start_server();
-        let schema = sample::schema().expect("schema");
-        let opened: Vec<Syncline> = self
-            .clients
-            .iter()
-            .map(|c| {
-                Syncline::open(&c.db, schema.clone(), manual(&self.url(), &self.token))
-                    .map_err(|e| format!("client {}: open: {e:?}", c.prefix))
-            })
-            .collect::<Result<_, _>>()?;
         // Two rounds: the second pulls what the other client pushed in the first.
-        for _ in 0..2 {
-            for (c, client) in self.clients.iter().zip(&opened) {
-                sync_until_clean(client).map_err(|e| format!("client {}: {e}", c.prefix))?;
+        let mut found = Vec::new();
+        for round in 0..2 {
+            for c in &self.clients {
+                let f = verify(&c.db, &self.url(), &self.token, &[], true)
+                    .map_err(|e| format!("client {}: {e}", c.prefix))?;
+                if round == 1 {
+                    found.push(f);
+                }
             }
         }
         let all_keys: BTreeSet<String> = CLIENTS.iter().flat_map(|p| keys_of(p)).collect();
         let on_server = server_tasks(&self.store, &all_keys);
-        for (c, client) in self.clients.iter().zip(&opened) {
-            let status = client.status();
-            if status.pending != 0 || status.quarantined != 0 || status.conflicts != 0 {
-                return Err(format!("client {}: not settled: {status:?}", c.prefix));
+        for (c, f) in self.clients.iter().zip(&found) {
+            if f.status != (0, 0, 0) {
+                return Err(format!(
+                    "client {}: not settled (pending, conflicts, quarantined): {:?}",
+                    c.prefix, f.status
+                ));
             }
-            let local = client_tasks(client);
-            if local != on_server {
+            if f.tasks != on_server {
                 return Err(format!(
                     "client {} differs from the server: {}",
                     c.prefix,
-                    first_difference(&local, &on_server)
+                    first_difference(&f.tasks, &on_server)
                 ));
             }
             let acked: Snapshot = c
@@ -642,7 +701,6 @@ impl Harness {
                 ));
             }
         }
-        drop(opened);
         let dbs: Vec<&Path> = self.clients.iter().map(|c| c.db.as_path()).collect();
         let (duplicates, lost) = exactly_once(&self.store, &dbs, &all_keys, &BTreeMap::new());
         self.tally.duplicated += duplicates.len() as u64;
@@ -709,13 +767,71 @@ impl Harness {
     }
 }
 
-/// A client's own tasks (`<prefix>-…`), as the model holds them.
-fn own_tasks(client: &Syncline, prefix: &str) -> BTreeMap<String, BTreeMap<String, Json>> {
-    client_tasks(client)
-        .into_iter()
-        .filter(|(k, _)| k.starts_with(&format!("{prefix}-")))
-        .map(|(k, s)| (k, s.fields))
-        .collect()
+/// What a verify process found in a client's file.
+struct Found {
+    tasks: Snapshot,
+    /// Mutation id → its stage, as `Option<Stage>` prints.
+    stages: HashMap<String, String>,
+    /// Pending, in conflict, quarantined.
+    status: (u64, u64, u64),
+}
+
+/// Runs a verify process on a client's file (see [`run_verify`]) and reads what it printed.
+fn verify(
+    db: &Path,
+    url: &str,
+    token: &str,
+    ids: &[String],
+    settle: bool,
+) -> Result<Found, String> {
+    let mut env = vec![
+        ("SYNCLINE_CRASH_DB", db.display().to_string()),
+        ("SYNCLINE_CRASH_URL", url.to_string()),
+        ("SYNCLINE_CRASH_TOKEN", token.to_string()),
+        ("SYNCLINE_CRASH_IDS", ids.join(",")),
+    ];
+    if settle {
+        env.push(("SYNCLINE_CRASH_SETTLE", "1".to_string()));
+    }
+    let lines = Proc::spawn("verify", &env).finish();
+    let mut found = Found {
+        tasks: Snapshot::new(),
+        stages: HashMap::new(),
+        status: (u64::MAX, 0, 0),
+    };
+    let mut done = false;
+    for line in &lines {
+        if let Some(rest) = line.strip_prefix("TASK ") {
+            let v: Json = serde_json::from_str(rest).map_err(|e| format!("{line}: {e}"))?;
+            let fields = v["fields"]
+                .as_object()
+                .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+                .unwrap_or_default();
+            found.tasks.insert(
+                v["key"].as_str().unwrap_or_default().to_string(),
+                Snap {
+                    version: v["version"].as_i64(),
+                    fields,
+                },
+            );
+        } else if let Some(rest) = line.strip_prefix("STAGE ") {
+            let (id, stage) = rest.split_once(' ').unwrap_or((rest, ""));
+            found.stages.insert(id.to_string(), stage.to_string());
+        } else if let Some(rest) = line.strip_prefix("STATUS ") {
+            let n: Vec<u64> = rest.split(' ').filter_map(|n| n.parse().ok()).collect();
+            if let [p, c, q] = n[..] {
+                found.status = (p, c, q);
+            }
+        } else if line.starts_with("FATAL") {
+            return Err(line.clone());
+        } else if line == "DONE" {
+            done = true;
+        }
+    }
+    if !done {
+        return Err(format!("the verify process ended early: {lines:?}"));
+    }
+    Ok(found)
 }
 
 /// Syncs until a sync succeeds with nothing left pending (a restarted server may take a
@@ -761,7 +877,6 @@ fn acknowledged_writes_survive_kill_9_of_clients_and_server() {
         t.lost,
         t.duplicated
     );
-    let _keep = h.dir.path();
     if let Err(e) = result {
         panic!("crash harness failed; replay its choices with SYNCLINE_CRASH_SEED={seed}:\n{e}");
     }

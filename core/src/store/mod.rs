@@ -146,9 +146,15 @@ impl Store {
     }
 
     /// Runs `work` in one write transaction, committed when it succeeds.
+    ///
+    /// `BEGIN IMMEDIATE`: the write lock is taken first, waiting up to [`BUSY_TIMEOUT`] for
+    /// another connection to the file (another process). A deferred transaction reads first and
+    /// takes the lock at its first write; when another connection has committed in between,
+    /// SQLite fails it at once (`SQLITE_BUSY_SNAPSHOT`, no busy wait), and a local write failed
+    /// with "database is locked" (found by the crash harness, `tests/crash.rs`).
     fn write<T>(&self, work: impl FnOnce(&Transaction<'_>) -> Result<T>) -> Result<T> {
         let mut conn = lock(&self.writer);
-        let tx = conn.transaction()?;
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let out = work(&tx)?;
         tx.commit()?;
         Ok(out)

@@ -660,3 +660,49 @@ fn the_sync_queue_survives_reopening() {
     let (kept, _) = open(&dir).kept_queue().expect("kept");
     assert_eq!(kept.len(), 1);
 }
+
+/// Found by the crash harness (`tests/crash.rs`), where a second process opened the file: a
+/// write transaction began deferred, read, and then failed at once with "database is locked"
+/// (SQLite's `BUSY_SNAPSHOT`, which skips the busy timeout) when another connection had committed
+/// since its read. Writes now take the write lock first, so they wait for the other writer.
+#[test]
+fn writes_wait_for_another_connection_instead_of_failing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(&dir);
+    store
+        .insert(TASKS, task("t1", "Contended"))
+        .expect("insert");
+    let path = dir.path().join("client.db");
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let other = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            // Another process on the same file (an app extension, a second tool), committing
+            // small writes as fast as it can.
+            let conn = rusqlite::Connection::open(&path).expect("open");
+            conn.busy_timeout(std::time::Duration::from_secs(30))
+                .expect("busy timeout");
+            let mut n = 0u64;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                conn.execute(
+                    "INSERT OR REPLACE INTO meta (name, value) VALUES ('other', ?1)",
+                    [n.to_string()],
+                )
+                .expect("the other writer");
+                n += 1;
+            }
+            n
+        })
+    };
+    for i in 0..1000 {
+        store
+            .update(
+                TASKS,
+                "t1",
+                changes(&[("title", Value::Text(format!("edit {i}")))]),
+            )
+            .unwrap_or_else(|e| panic!("edit {i} failed: {e:?}"));
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    assert!(other.join().expect("the other writer") > 0);
+}
