@@ -201,7 +201,8 @@ fn run_client() {
         }
         n += 1;
         let key = rng.pick(&keys).clone();
-        let title = format!("{prefix} #{n} {}", rng.next_u64() % 1000);
+        // 64 random bits: a title never repeats, so an update always changes something.
+        let title = format!("{prefix} #{n} {:016x}", rng.next_u64());
         let done = rng.chance(0.5);
         let priority = rng.below(5) as i64;
         let current = match client.get(TASKS, &key) {
