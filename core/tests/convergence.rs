@@ -308,6 +308,7 @@ fn run_case(
                 match conflicts.first() {
                     Some(c) => {
                         d.resolved.insert(c.key.clone());
+                        tally(|t| t.resolved += 1);
                         d.client.resolve(c.id, resolution(*choice, i)).map(|_| ())
                     }
                     None => Ok(()),
@@ -323,7 +324,6 @@ fn run_case(
                 t.writes += 1;
                 t.offline_writes += u64::from(!d.online);
             }),
-            Ok(()) if matches!(step, Step::Resolve { .. }) => tally(|t| t.resolved += 1),
             Ok(()) => {}
             // What the app is told when the record is not there, or already is.
             Err(SynclineError::NotFound { .. } | SynclineError::AlreadyExists { .. }) => {}
