@@ -5,18 +5,20 @@
 //! one user, each on its own SQLite file, running a seeded workload of local writes (inserts,
 //! updates, deletes of its own tasks) and syncs (push, then pull, which brings the other
 //! client's tasks). Each process is this test binary run again in a role
-//! (`SYNCLINE_CRASH_ROLE=server|client`, the `crash_child` entry below), so the mobile library
-//! carries no test-only code and no example has to be located on disk.
+//! (`SYNCLINE_CRASH_ROLE=server|client|verify`, the `crash_child` entry below), so the mobile
+//! library carries no test-only code and no example has to be located on disk.
 //!
 //! A client prints `WILL <write>` before each write and `ACK <mutation id>` once the call
 //! returned `Ok` (stdout is flushed per line), so after a kill the harness knows every write
 //! acknowledged to the app, and the one write that may or may not have committed.
 //!
-//! After each client kill: `PRAGMA integrity_check` is ok; the file opens; every acknowledged
+//! After each client kill: `PRAGMA integrity_check` is ok; the file opens (in a `verify` process
+//! that prints what it finds and exits, so none of its background work outlives the check and
+//! meets the next client on the file); every acknowledged
 //! write is there (each task is exactly as acknowledged, or as acknowledged plus the one write in
 //! flight); every acknowledged mutation is saved, accepted or seen. After each server kill: its
-//! file's integrity check is ok, and it restarts on the same file and port. At the end every
-//! process is killed, the server restarted, each client restarted and synced: every client
+//! file's integrity check is ok, and it restarts on the same file and port. Every 50 kills and at
+//! the end, every process is killed, the server restarted, each client restarted and synced: every client
 //! equals the server, the server holds every acknowledged write, nothing is pending, in
 //! conflict or quarantined, and every server version of every task was answered to exactly one
 //! client mutation (nothing applied twice, nothing acknowledged by the server and lost).
