@@ -436,8 +436,10 @@ struct Tally {
     /// The write in flight at a kill: found committed, or not.
     inflight_committed: u64,
     inflight_lost: u64,
-    /// Kills that landed while a sync was running (the last line was neither ACK nor WILL).
+    /// Client kills inside a write, inside a sync, and between them.
+    kills_in_write: u64,
     kills_in_sync: u64,
+    kills_between: u64,
     lost: u64,
     duplicated: u64,
 }
@@ -578,12 +580,16 @@ impl Harness {
                 return Err(format!("client {}: {line}", c.prefix));
             }
         }
+        // Where the kill landed: inside a write (announced, not acknowledged), inside a sync
+        // (started, not ended), or between them (the process starting, a read, the loop).
         let last = lines
             .iter()
             .rev()
             .find(|l| l.starts_with("WILL ") || l.starts_with("ACK ") || l.starts_with("SYNC"));
-        if last.is_some_and(|l| l.starts_with("ACK ") || l.starts_with("SYNC")) {
-            self.tally.kills_in_sync += 1;
+        match last {
+            Some(l) if l.starts_with("WILL ") => self.tally.kills_in_write += 1,
+            Some(l) if l == "SYNCING" => self.tally.kills_in_sync += 1,
+            _ => self.tally.kills_between += 1,
         }
 
         let check = integrity(&c.db);
@@ -866,15 +872,18 @@ fn acknowledged_writes_survive_kill_9_of_clients_and_server() {
     let t = &h.tally;
     println!(
         "crash harness (seed {seed}): {} kills ({} of clients, {} of the server) in {:.0?}; {} \
-         writes acknowledged, {} syncs completed, {} client kills during a sync; the write in \
-         flight at a kill was found committed {} / not committed {} times; lost {}, duplicated {}",
+         writes acknowledged, {} syncs completed; client kills inside a write {}, inside a sync \
+         {}, between {}; the write in flight at a kill was found committed {} / not committed {} \
+         times; lost {}, duplicated {}",
         t.client_kills + t.server_kills,
         t.client_kills,
         t.server_kills,
         started.elapsed(),
         t.acked_writes,
         t.syncs_ok,
+        t.kills_in_write,
         t.kills_in_sync,
+        t.kills_between,
         t.inflight_committed,
         t.inflight_lost,
         t.lost,

@@ -678,7 +678,8 @@ fn writes_wait_for_another_connection_instead_of_failing() {
         let stop = stop.clone();
         std::thread::spawn(move || {
             // Another process on the same file (an app extension, a second tool), committing
-            // small writes as fast as it can.
+            // small writes one after the other (with a breath between them, so the store's
+            // writes are never starved of the lock on a loaded machine).
             let conn = rusqlite::Connection::open(&path).expect("open");
             conn.busy_timeout(std::time::Duration::from_secs(30))
                 .expect("busy timeout");
@@ -690,6 +691,7 @@ fn writes_wait_for_another_connection_instead_of_failing() {
                 )
                 .expect("the other writer");
                 n += 1;
+                std::thread::sleep(std::time::Duration::from_micros(100));
             }
             n
         })
