@@ -31,11 +31,13 @@ use std::time::Duration;
 use rusqlite::config::DbConfig;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction};
 use syncline_protocol::{
-    ConflictPolicy, EntitySchema, Mutation, MutationResult, OnConflict, PullPage, Schema, SyncMode,
+    ConflictPolicy, EntitySchema, Mutation, MutationResult, OnConflict, Schema, SyncMode,
     Value,
 };
 
 pub(crate) use apply::{PageStats, PushStats};
+#[cfg(test)]
+use syncline_protocol::PullPage;
 pub(crate) use fingerprint::Fingerprint;
 pub use salvage::Salvage;
 
@@ -43,6 +45,7 @@ use crate::changes::Changes;
 use crate::conflict::{Conflict, Resolution};
 use crate::error::{Error, Result};
 use crate::mutation::{MutationReceipt, MutationStage, QuarantinedMutation};
+use crate::pulled::PulledPage;
 use crate::queue::{QueueChange, Queued};
 use crate::record::{Counts, Page, Query, Record};
 use crate::shared::lock;
@@ -412,7 +415,7 @@ impl Store {
 
     /// Applies one pulled page and stores its cursor, in one transaction; on any error nothing
     /// of the page is applied.
-    pub(crate) fn apply_pull_page(&self, entity: &str, page: &PullPage) -> Result<PageStats> {
+    pub(crate) fn apply_pulled(&self, entity: &str, page: &PulledPage) -> Result<PageStats> {
         let e = self.schema.entity(entity)?;
         apply::check_page(e, page)?;
         let stats = self.write(|tx| apply::pull_page(tx, e, page))?;
@@ -420,6 +423,14 @@ impl Store {
             self.changes.committed(&e.name);
         }
         Ok(stats)
+    }
+
+    /// [`Store::apply_pulled`] for a page in the wire type (as tests build them), checked by
+    /// the same decoder the engine uses.
+    #[cfg(test)]
+    pub(crate) fn apply_pull_page(&self, entity: &str, page: &PullPage) -> Result<PageStats> {
+        let e = self.schema.entity(entity)?;
+        self.apply_pulled(entity, &PulledPage::from_wire(e, page)?)
     }
 
     /// The conflicts waiting for the user, oldest first (fields and entities the schema no
