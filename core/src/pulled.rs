@@ -188,7 +188,10 @@ impl<'de> Visitor<'de> for RowsSeed<'_, '_> {
         f.write_str("an array of rows")
     }
 
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> std::result::Result<Self::Value, A::Error> {
+    fn visit_seq<A: SeqAccess<'de>>(
+        self,
+        mut seq: A,
+    ) -> std::result::Result<Self::Value, A::Error> {
         let hint = seq.size_hint().unwrap_or(0).min(4096);
         let mut rows = Vec::with_capacity(hint);
         self.values.reserve(hint * self.e.fields.len());
@@ -485,14 +488,29 @@ mod tests {
         let mut other = page_with(&e, json!([]));
         other["entity"] = json!("invoices");
         let mut colour = page_with(&e, json!([]));
-        colour["fields"].as_array_mut().expect("fields").push(json!("colour"));
+        colour["fields"]
+            .as_array_mut()
+            .expect("fields")
+            .push(json!("colour"));
         let mut no_cursor = page_with(&e, json!([]));
         no_cursor.as_object_mut().expect("page").remove("cursor");
         for (what, body, says) in [
-            ("short row", page_with(&e, json!([["k", 1, "p"]])), "row of 3 values"),
-            ("long row", page_with(&e, json!([long])), "of 13 values, expected 12"),
+            (
+                "short row",
+                page_with(&e, json!([["k", 1, "p"]])),
+                "row of 3 values",
+            ),
+            (
+                "long row",
+                page_with(&e, json!([long])),
+                "of 13 values, expected 12",
+            ),
             ("key", page_with(&e, json!([[5, 1]])), "valid key"),
-            ("version", page_with(&e, json!([["k", "1"]])), "integer version"),
+            (
+                "version",
+                page_with(&e, json!([["k", "1"]])),
+                "integer version",
+            ),
             ("entity", other, "invoices"),
             ("fields", colour, "colour"),
             ("no cursor", no_cursor, "cursor"),

@@ -3,9 +3,7 @@
 //! cursor, for a page), so a bad answer changes nothing.
 
 use rusqlite::{params, Transaction};
-use syncline_protocol::{
-    EntitySchema, Mutation, MutationResult, Op, Outcome, Schema,
-};
+use syncline_protocol::{EntitySchema, Mutation, MutationResult, Op, Outcome, Schema};
 
 use super::sql::{self, EntitySql, OnExisting, MAX_KEY_LEN};
 use super::{outbox, settle};

@@ -31,15 +31,14 @@ use std::time::Duration;
 use rusqlite::config::DbConfig;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction};
 use syncline_protocol::{
-    ConflictPolicy, EntitySchema, Mutation, MutationResult, OnConflict, Schema, SyncMode,
-    Value,
+    ConflictPolicy, EntitySchema, Mutation, MutationResult, OnConflict, Schema, SyncMode, Value,
 };
 
 pub(crate) use apply::{PageStats, PushStats};
-#[cfg(test)]
-use syncline_protocol::PullPage;
 pub(crate) use fingerprint::Fingerprint;
 pub use salvage::Salvage;
+#[cfg(test)]
+use syncline_protocol::PullPage;
 
 use crate::changes::Changes;
 use crate::conflict::{Conflict, Resolution};
