@@ -4,10 +4,11 @@
 
 use std::sync::Arc;
 
-use syncline_protocol::{PullPage, PullRequest, PushRequest};
+use syncline_protocol::{PullRequest, PushRequest};
 
 use crate::config::SyncUnit;
 use crate::error::Result;
+use crate::pulled::PulledPage;
 use crate::runtime::blocking;
 use crate::status::{Phase, SyncProgress};
 use crate::store::Store;
@@ -164,16 +165,16 @@ impl Engine {
         let store = self.store.clone();
         let name = entity.to_string();
         let cursor = blocking(move || store.pull_cursor(&name)).await?;
-        let mut page = self.transport.pull(&request(cursor)).await?;
+        let mut page = self.transport.pull(&request(cursor), schema).await?;
         loop {
             let has_more = page.has_more;
             let next = has_more.then(|| request(Some(page.cursor.clone())));
             let store = self.store.clone();
             let name = entity.to_string();
-            let apply = blocking(move || store.apply_pull_page(&name, &page));
-            let (stats, next_page): (_, Option<PullPage>) = match next {
+            let apply = blocking(move || store.apply_pulled(&name, &page));
+            let (stats, next_page): (_, Option<PulledPage>) = match next {
                 Some(next) => {
-                    let (stats, fetched) = tokio::join!(apply, self.transport.pull(&next));
+                    let (stats, fetched) = tokio::join!(apply, self.transport.pull(&next, schema));
                     (stats?, Some(fetched?))
                 }
                 None => (apply.await?, None),

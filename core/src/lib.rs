@@ -25,6 +25,7 @@ mod live;
 mod machine;
 mod mutation;
 mod network;
+mod pulled;
 mod queue;
 mod record;
 mod runtime;

@@ -8,8 +8,9 @@ use serde::{de::DeserializeOwned, Serialize};
 
 use crate::config::Config;
 use crate::error::{Error, Result};
+use crate::pulled::PulledPage;
 use syncline_protocol::{
-    self as protocol, ErrorBody, Me, PullPage, PullRequest, PushRequest, PushResponse,
+    self as protocol, EntitySchema, ErrorBody, Me, PullRequest, PushRequest, PushResponse,
 };
 
 /// A client of one sync server, for one user.
@@ -64,9 +65,10 @@ impl Transport {
         self.post(protocol::PUSH_PATH, request).await
     }
 
-    /// `POST /v1/pull`.
-    pub async fn pull(&self, request: &PullRequest) -> Result<PullPage> {
-        self.post(protocol::PULL_PATH, request).await
+    /// `POST /v1/pull`, its answer decoded and checked against `e` (the entity asked for).
+    pub async fn pull(&self, request: &PullRequest, e: &EntitySchema) -> Result<PulledPage> {
+        let body = self.post_for_body(protocol::PULL_PATH, request).await?;
+        PulledPage::decode(e, &body)
     }
 
     /// `GET /v1/me`: checks the token and that the server answers.
@@ -80,6 +82,12 @@ impl Transport {
         path: &str,
         body: &Req,
     ) -> Result<Resp> {
+        let body = self.post_for_body(path, body).await?;
+        serde_json::from_slice(&body).map_err(|e| Error::MalformedResponse(e.to_string()))
+    }
+
+    /// Posts `body` as JSON; the body of a successful answer, unparsed.
+    async fn post_for_body<Req: Serialize>(&self, path: &str, body: &Req) -> Result<Vec<u8>> {
         let body = serde_json::to_vec(body)
             .map_err(|e| Error::InvalidConfig(format!("cannot encode request: {e}")))?;
         let request = self
@@ -87,10 +95,16 @@ impl Transport {
             .post(format!("{}{}", self.base, path))
             .header(reqwest::header::CONTENT_TYPE, "application/json")
             .body(body);
-        self.send(request).await
+        self.send_for_body(request).await
     }
 
     async fn send<Resp: DeserializeOwned>(&self, request: reqwest::RequestBuilder) -> Result<Resp> {
+        let body = self.send_for_body(request).await?;
+        serde_json::from_slice(&body).map_err(|e| Error::MalformedResponse(e.to_string()))
+    }
+
+    /// Sends `request`; the body of a successful answer, or the typed error of any other.
+    async fn send_for_body(&self, request: reqwest::RequestBuilder) -> Result<Vec<u8>> {
         let response = request
             .header(reqwest::header::AUTHORIZATION, self.bearer())
             .send()
@@ -104,8 +118,7 @@ impl Transport {
             .and_then(|v| v.trim().parse::<u64>().ok());
         let body = self.read_body(response).await?;
         if status.is_success() {
-            return serde_json::from_slice(&body)
-                .map_err(|e| Error::MalformedResponse(e.to_string()));
+            return Ok(body);
         }
         let (code, message) = match serde_json::from_slice::<ErrorBody>(&body) {
             Ok(b) => (b.error.code, b.error.message),

@@ -3,14 +3,13 @@
 //! cursor, for a page), so a bad answer changes nothing.
 
 use rusqlite::{params, Transaction};
-use syncline_protocol::{
-    EntitySchema, Mutation, MutationResult, Op, Outcome, PullPage, Schema, Value,
-};
+use syncline_protocol::{EntitySchema, Mutation, MutationResult, Op, Outcome, Schema};
 
 use super::sql::{self, EntitySql, OnExisting, MAX_KEY_LEN};
 use super::{outbox, settle};
 use crate::error::{Error, Result};
 use crate::mutation::Stage;
+use crate::pulled::PulledPage;
 use crate::record::fields_from_json;
 
 /// Longest pull cursor accepted from a server, in bytes.
@@ -123,9 +122,10 @@ pub(crate) fn push_answer(
     Ok(stats)
 }
 
-/// Checks a pulled page's shape (entity, fields, cursor) before anything of it is written; its
-/// rows are checked as they are applied.
-pub(crate) fn check_page(e: &EntitySchema, page: &PullPage) -> Result<()> {
+/// Checks a pulled page's shape (entity, fields, cursor) before anything of it is written (its
+/// decoding checked the same and every value's type; this keeps the store from trusting that);
+/// keys are checked as rows are applied.
+pub(crate) fn check_page(e: &EntitySchema, page: &PulledPage) -> Result<()> {
     let entity = e.name.as_str();
     if page.entity != e.name {
         return Err(malformed(
@@ -146,6 +146,9 @@ pub(crate) fn check_page(e: &EntitySchema, page: &PullPage) -> Result<()> {
     if page.cursor.is_empty() || page.cursor.len() > MAX_CURSOR_LEN {
         return Err(malformed(entity, "missing or oversized cursor"));
     }
+    if page.values.len() != page.rows.len() * e.fields.len() {
+        return Err(malformed(entity, "rows and values do not match"));
+    }
     Ok(())
 }
 
@@ -156,7 +159,7 @@ pub(crate) fn check_page(e: &EntitySchema, page: &PullPage) -> Result<()> {
 pub(crate) fn pull_page(
     tx: &Transaction<'_>,
     e: &EntitySchema,
-    page: &PullPage,
+    page: &PulledPage,
 ) -> Result<PageStats> {
     let entity = e.name.as_str();
     let mut stats = PageStats::default();
@@ -165,42 +168,19 @@ pub(crate) fn pull_page(
     {
         let table = EntitySql::of(e);
         let mut upsert = tx.prepare_cached(&table.insert(OnExisting::KeepNewer))?;
-        let mut row_values: Vec<Value> = Vec::with_capacity(e.fields.len() + 2);
-        for row in &page.upserts {
-            if row.len() != e.fields.len() + 2 {
-                return Err(malformed(
-                    entity,
-                    format!(
-                        "row of {} values, expected {}",
-                        row.len(),
-                        e.fields.len() + 2
-                    ),
-                ));
+        let width = e.fields.len();
+        for (i, row) in page.rows.iter().enumerate() {
+            let key = row.key.as_str();
+            if key.is_empty() || key.len() > MAX_KEY_LEN {
+                return Err(malformed(entity, "row without a valid key"));
             }
-            let key = match row[0].as_str() {
-                Some(k) if !k.is_empty() && k.len() <= MAX_KEY_LEN => k,
-                _ => return Err(malformed(entity, "row without a valid key")),
-            };
-            let Some(version) = row[1].as_i64() else {
-                return Err(malformed(
-                    entity,
-                    format!("row `{key}` has no integer version"),
-                ));
-            };
-            row_values.clear();
-            row_values.push(Value::Text(key.to_string()));
-            row_values.push(Value::Integer(version));
-            for (def, json) in e.fields.iter().zip(&row[2..]) {
-                let v = Value::from_json(&e.name, def, json)
-                    .map_err(|err| malformed(entity, format!("row `{key}`: {err}")))?;
-                row_values.push(v);
-            }
-            upsert.execute(sql::params(&row_values))?;
+            // Bound straight from the decoded page: key, version, then the fields in order.
+            upsert.execute(sql::row_params(key, row.version, page.values_of(i, width)))?;
             if has_pending {
                 reapply_pending(tx, e, key)?;
             }
             if has_accepted {
-                outbox::mark_seen(tx, &e.name, key, version)?;
+                outbox::mark_seen(tx, &e.name, key, row.version)?;
             }
             stats.upserts += 1;
         }

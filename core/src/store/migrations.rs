@@ -28,6 +28,8 @@ const MIGRATIONS: &[&[&str]] = &[
     &[queue::SCHEMA_SQL],
     // 3: base values and overwrite flag in the outbox, mutation stages, the conflict inbox.
     &[outbox::STAGES_SQL, inbox::SCHEMA_SQL],
+    // 4: the outbox's counts per state, kept by triggers.
+    &[outbox::COUNTS_SQL],
 ];
 
 /// Brings the store's own tables to the current version, in one transaction.

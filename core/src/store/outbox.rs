@@ -32,6 +32,27 @@ CREATE INDEX outbox_by_record ON outbox (entity, key);
 CREATE INDEX outbox_by_state ON outbox (state, entity, seq);
 ";
 
+/// Added by the store's fourth migration: how many entries are in each state, kept by triggers
+/// in the same transaction as every change of the outbox. The status counts the outbox after
+/// every local write; a `COUNT(*)` walks every pending entry, so with thousands waiting (a day
+/// offline) it was most of a write's time (`docs/benchmarks.md`, local write latency).
+pub(crate) const COUNTS_SQL: &str = "
+CREATE TABLE outbox_counts (state TEXT PRIMARY KEY NOT NULL, n INTEGER NOT NULL) WITHOUT ROWID;
+INSERT INTO outbox_counts (state, n)
+    SELECT 'pending', COUNT(*) FROM outbox WHERE state = 'pending'
+    UNION ALL SELECT 'quarantined', COUNT(*) FROM outbox WHERE state = 'quarantined';
+CREATE TRIGGER outbox_counts_insert AFTER INSERT ON outbox BEGIN
+    UPDATE outbox_counts SET n = n + 1 WHERE state = NEW.state;
+END;
+CREATE TRIGGER outbox_counts_delete AFTER DELETE ON outbox BEGIN
+    UPDATE outbox_counts SET n = n - 1 WHERE state = OLD.state;
+END;
+CREATE TRIGGER outbox_counts_state AFTER UPDATE OF state ON outbox WHEN OLD.state <> NEW.state BEGIN
+    UPDATE outbox_counts SET n = n - 1 WHERE state = OLD.state;
+    UPDATE outbox_counts SET n = n + 1 WHERE state = NEW.state;
+END;
+";
+
 /// Added by the store's third migration: the values the changed fields had before the edit (all
 /// fields for a delete), for three-way merges and for undoing a discarded change; and each
 /// mutation's stage.
@@ -489,11 +510,11 @@ pub(crate) fn set_overwrite(conn: &Connection, seq: u64) -> Result<()> {
 
 /// Number of pending and of quarantined mutations.
 pub(crate) fn counts(conn: &Connection) -> Result<(u64, u64)> {
-    // Runs after every local write: two counts over the `outbox_by_state` index, not a scan of
-    // every row's JSON.
+    // Runs after every local write: two rows kept by triggers (`COUNTS_SQL`), whatever the
+    // outbox holds.
     let mut stmt = conn.prepare_cached(
-        "SELECT (SELECT COUNT(*) FROM outbox WHERE state = 'pending'),
-                (SELECT COUNT(*) FROM outbox WHERE state = 'quarantined')",
+        "SELECT (SELECT n FROM outbox_counts WHERE state = 'pending'),
+                (SELECT n FROM outbox_counts WHERE state = 'quarantined')",
     )?;
     Ok(stmt.query_row([], |r| {
         Ok((r.get::<_, i64>(0)? as u64, r.get::<_, i64>(1)? as u64))

@@ -34,6 +34,37 @@ pub(crate) fn params(values: &[Value]) -> impl rusqlite::Params + '_ {
     rusqlite::params_from_iter(values.iter().map(Param))
 }
 
+/// One parameter of a record row: its key, its version or a field value.
+enum RowParam<'a> {
+    Key(&'a str),
+    Version(i64),
+    Field(Param<'a>),
+}
+
+impl ToSql for RowParam<'_> {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        match self {
+            RowParam::Key(k) => Ok(ToSqlOutput::Borrowed(ValueRef::Text(k.as_bytes()))),
+            RowParam::Version(v) => Ok(ToSqlOutput::Owned(SqlValue::Integer(*v))),
+            RowParam::Field(p) => p.to_sql(),
+        }
+    }
+}
+
+/// Binds a record's key, version and field values (the table's column order) as a statement's
+/// parameters, without copying them into one list first (a pulled page's rows are bound so).
+pub(crate) fn row_params<'a>(
+    key: &'a str,
+    version: i64,
+    values: &'a [Value],
+) -> impl rusqlite::Params + 'a {
+    let head = [RowParam::Key(key), RowParam::Version(version)];
+    rusqlite::params_from_iter(
+        head.into_iter()
+            .chain(values.iter().map(|v| RowParam::Field(Param(v)))),
+    )
+}
+
 /// Reads a stored column back into the field's type; anything else is a corrupt store.
 pub(crate) fn from_sql(field: &FieldDef, raw: ValueRef<'_>) -> Result<Value> {
     Ok(match (raw, field.field_type) {

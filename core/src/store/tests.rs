@@ -11,6 +11,7 @@ use super::Store;
 use crate::error::Error;
 use crate::queue::{Queue, QueueChange};
 use crate::record::{Query, Record, SortOrder};
+use crate::shared::lock;
 
 fn open(dir: &tempfile::TempDir) -> Store {
     Store::open(
@@ -510,6 +511,40 @@ fn push_results_clear_or_quarantine() {
         store.get(TASKS, "t2").expect("get").is_some(),
         "the refused edit is not lost"
     );
+    // The kept counts follow every way an entry changes state or leaves; reopened too.
+    let q_seq = q[0].seq;
+    let counted = |store: &Store| {
+        let c = store.counts().expect("counts");
+        let real = lock(&store.writer)
+            .query_row(
+                "SELECT (SELECT COUNT(*) FROM outbox WHERE state = 'pending'),
+                        (SELECT COUNT(*) FROM outbox WHERE state = 'quarantined')",
+                [],
+                |r| Ok((r.get::<_, i64>(0)? as u64, r.get::<_, i64>(1)? as u64)),
+            )
+            .expect("count");
+        assert_eq!((c.pending, c.quarantined), real, "kept counts = COUNT(*)");
+        real
+    };
+    let new_seq = store.retry_quarantined(q_seq).expect("retry");
+    assert_eq!(counted(&store), (1, 0));
+    store.insert(TASKS, task("t3", "c")).expect("insert");
+    store
+        .update(TASKS, "t3", changes(&[("title", Value::Text("d".into()))]))
+        .expect("update");
+    assert_eq!(counted(&store), (3, 0));
+    answer_all(
+        &store,
+        Outcome::Rejected {
+            code: "no".into(),
+            message: "no".into(),
+        },
+    );
+    assert_eq!(counted(&store), (0, 3));
+    store.discard_quarantined(new_seq).expect("discard");
+    assert_eq!(counted(&store), (0, 2));
+    drop(store);
+    assert_eq!(counted(&open(&dir)), (0, 2));
 }
 
 /// Answers every pending mutation of `tasks` with `outcome`.
