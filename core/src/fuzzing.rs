@@ -47,7 +47,12 @@ impl ClientTarget {
         let tasks = store.schema().entity(TASKS)?;
         let row = |key: &str, version: i64| {
             let mut row = vec![key.into(), version.into()];
-            row.extend(tasks.fields.iter().map(|f| placeholder(f.field_type, f.nullable)));
+            row.extend(
+                tasks
+                    .fields
+                    .iter()
+                    .map(|f| placeholder(f.field_type, f.nullable)),
+            );
             row
         };
         let page = PullPage {
@@ -168,9 +173,9 @@ fn placeholder(field_type: FieldType, nullable: bool) -> serde_json::Value {
 fn expected<T>(result: Result<T, Error>) -> Option<T> {
     match result {
         Ok(v) => Some(v),
-        Err(
-            Error::MalformedResponse(_) | Error::Server { .. } | Error::SignInNeeded { .. },
-        ) => None,
+        Err(Error::MalformedResponse(_) | Error::Server { .. } | Error::SignInNeeded { .. }) => {
+            None
+        }
         Err(other) => panic!("a server answer caused an untyped or misplaced error: {other:?}"),
     }
 }
@@ -228,10 +233,8 @@ mod tests {
             any_json(),
         )
             .prop_map(|(upserts, tombstones, cursor, has_more)| {
-                let tombstones: Vec<J> = tombstones
-                    .into_iter()
-                    .map(|(k, v)| json!([k, v]))
-                    .collect();
+                let tombstones: Vec<J> =
+                    tombstones.into_iter().map(|(k, v)| json!([k, v])).collect();
                 json!({"entity": "tasks", "fields": [], "upserts": upserts,
                        "tombstones": tombstones, "cursor": cursor, "has_more": has_more})
             })

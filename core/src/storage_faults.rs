@@ -314,19 +314,23 @@ fn assert_running(client: &Syncline) {
 }
 
 #[test]
-fn a_full_disk_during_local_writes_is_typed_loses_nothing_and_writes_resume_when_space_returns()
-{
+fn a_full_disk_during_local_writes_is_typed_loses_nothing_and_writes_resume_when_space_returns() {
     let server = TestServer::with_demo();
     let dir = tempfile::tempdir().expect("tempdir");
     let client = open(&dir.path().join("device.db"), &server);
     client.sync_now_blocking("all").expect("first sync");
     // Acknowledged writes before the disk fills: an insert and an update, both pending.
-    client.insert(COMMENTS, comment("c-before")).expect("insert");
+    client
+        .insert(COMMENTS, comment("c-before"))
+        .expect("insert");
     client
         .update(
             TASKS,
             "t-harbor-1",
-            HashMap::from([("title".to_string(), Value::Text("Before the disk filled".into()))]),
+            HashMap::from([(
+                "title".to_string(),
+                Value::Text("Before the disk filled".into()),
+            )]),
         )
         .expect("update");
     let before = snapshot(&client);
@@ -335,7 +339,9 @@ fn a_full_disk_during_local_writes_is_typed_loses_nothing_and_writes_resume_when
 
     // The disk fills: no page left beyond what the store holds now.
     let store = client.store();
-    store.limit_pages(store.page_count().expect("pages")).expect("limit");
+    store
+        .limit_pages(store.page_count().expect("pages"))
+        .expect("limit");
     let err = client
         .insert(COMMENTS, big_comment("c-too-big"))
         .expect_err("the disk is full");
@@ -351,7 +357,11 @@ fn a_full_disk_during_local_writes_is_typed_loses_nothing_and_writes_resume_when
     assert!(is_storage(&err, StorageErrorKind::DiskFull), "{err:?}");
 
     // Nothing lost, nothing half-written: the failed writes left no row and no outbox entry.
-    assert_eq!(snapshot(&client), before, "records, outbox and cursors unchanged");
+    assert_eq!(
+        snapshot(&client),
+        before,
+        "records, outbox and cursors unchanged"
+    );
     assert!(client.get(COMMENTS, "c-too-big").expect("get").is_none());
     assert_eq!(client.status().pending, pending);
     assert_running(&client);
@@ -362,11 +372,17 @@ fn a_full_disk_during_local_writes_is_typed_loses_nothing_and_writes_resume_when
         .insert(COMMENTS, big_comment("c-too-big"))
         .expect("insert after space returns");
     assert_eq!(client.status().pending, 3);
-    client.sync_now_blocking("all").expect("sync after space returns");
+    client
+        .sync_now_blocking("all")
+        .expect("sync after space returns");
     assert_eq!(client.status().pending, 0);
     for key in ["c-before", "c-too-big"] {
         assert!(
-            server.store().get_record(COMMENTS, key).expect("read").is_some(),
+            server
+                .store()
+                .get_record(COMMENTS, key)
+                .expect("read")
+                .is_some(),
             "{key} reached the server"
         );
     }
@@ -387,7 +403,9 @@ fn a_read_only_database_refuses_local_writes_typed_and_they_work_once_it_is_writ
     let dir = tempfile::tempdir().expect("tempdir");
     let client = open(&dir.path().join("device.db"), &server);
     client.sync_now_blocking("all").expect("first sync");
-    client.insert(COMMENTS, comment("c-before")).expect("insert");
+    client
+        .insert(COMMENTS, comment("c-before"))
+        .expect("insert");
     let before = snapshot(&client);
 
     client.store().set_read_only(true).expect("read-only");
@@ -405,7 +423,11 @@ fn a_read_only_database_refuses_local_writes_typed_and_they_work_once_it_is_writ
     assert!(is_storage(&err, StorageErrorKind::ReadOnly), "{err:?}");
     let err = client.delete(TASKS, "t-harbor-2").expect_err("read-only");
     assert!(is_storage(&err, StorageErrorKind::ReadOnly), "{err:?}");
-    assert_eq!(snapshot(&client), before, "records, outbox and cursors unchanged");
+    assert_eq!(
+        snapshot(&client),
+        before,
+        "records, outbox and cursors unchanged"
+    );
     assert_eq!(client.status().pending, 1);
     assert_running(&client);
 
@@ -417,7 +439,11 @@ fn a_read_only_database_refuses_local_writes_typed_and_they_work_once_it_is_writ
     assert_eq!(client.status().pending, 0);
     for key in ["c-before", "c-refused"] {
         assert!(
-            server.store().get_record(COMMENTS, key).expect("read").is_some(),
+            server
+                .store()
+                .get_record(COMMENTS, key)
+                .expect("read")
+                .is_some(),
             "{key} reached the server"
         );
     }
@@ -430,7 +456,9 @@ fn a_read_only_database_during_a_pull_changes_nothing_and_the_next_sync_complete
     let dir = tempfile::tempdir().expect("tempdir");
     let client = open(&dir.path().join("device.db"), &server);
     // A mutation waiting in the outbox (comments are not in the `tasks` unit, so it stays).
-    client.insert(COMMENTS, comment("c-before")).expect("insert");
+    client
+        .insert(COMMENTS, comment("c-before"))
+        .expect("insert");
     let before = snapshot(&client);
 
     client.store().set_read_only(true).expect("read-only");
@@ -438,7 +466,11 @@ fn a_read_only_database_during_a_pull_changes_nothing_and_the_next_sync_complete
         .sync_now_blocking(TASKS)
         .expect_err("the database is read-only");
     assert!(is_storage(&err, StorageErrorKind::ReadOnly), "{err:?}");
-    assert_eq!(snapshot(&client), before, "store, outbox and cursor unchanged");
+    assert_eq!(
+        snapshot(&client),
+        before,
+        "store, outbox and cursor unchanged"
+    );
     let banner = client.banner();
     assert_eq!(banner.kind, BannerKind::Failed);
     assert_eq!(
@@ -456,9 +488,7 @@ fn a_read_only_database_during_a_pull_changes_nothing_and_the_next_sync_complete
     assert_running(&client);
 
     client.store().set_read_only(false).expect("writable");
-    let report = client
-        .sync_now_blocking("all")
-        .expect("sync once writable");
+    let report = client.sync_now_blocking("all").expect("sync once writable");
     let tasks = report
         .entities
         .iter()

@@ -94,7 +94,9 @@ impl KeyProvider for NoKeys {
         &self,
         _key: PrivateKeyDer<'static>,
     ) -> std::result::Result<Arc<dyn SigningKey>, rustls::Error> {
-        Err(rustls::Error::General("client certificates are not supported".into()))
+        Err(rustls::Error::General(
+            "client certificates are not supported".into(),
+        ))
     }
 }
 
@@ -121,9 +123,11 @@ pub(crate) fn client_config() -> Result<rustls::ClientConfig> {
     let roots = rustls::RootCertStore {
         roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
     };
-    Ok(rustls::ClientConfig::builder_with_provider(Arc::new(provider()))
-        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
-        .map_err(|e| Error::InvalidConfig(format!("TLS: {e}")))?
-        .with_root_certificates(roots)
-        .with_no_client_auth())
+    Ok(
+        rustls::ClientConfig::builder_with_provider(Arc::new(provider()))
+            .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
+            .map_err(|e| Error::InvalidConfig(format!("TLS: {e}")))?
+            .with_root_certificates(roots)
+            .with_no_client_auth(),
+    )
 }

@@ -101,8 +101,7 @@ impl ServerTarget {
             _ => (Method::POST, "/v1/nope"),
         };
         let mut request = Request::builder().method(method).uri(path);
-        if let Some(value) = authorization
-            .and_then(|v| axum::http::HeaderValue::from_bytes(v).ok())
+        if let Some(value) = authorization.and_then(|v| axum::http::HeaderValue::from_bytes(v).ok())
         {
             request = request.header(header::AUTHORIZATION, value);
         }

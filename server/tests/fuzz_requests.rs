@@ -56,11 +56,7 @@ fn mutation() -> impl Strategy<Value = J> {
             Just("author".to_string()),
             "[a-z_]{1,10}"
         ],
-        prop_oneof![
-            Just(json!("p-harbor")),
-            Just(json!("p-ridge")),
-            any_json()
-        ],
+        prop_oneof![Just(json!("p-harbor")), Just(json!("p-ridge")), any_json()],
         0..5,
     );
     (
