@@ -131,3 +131,60 @@ pub(crate) fn client_config() -> Result<rustls::ClientConfig> {
             .with_no_client_auth(),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_configuration_offers_both_tls_versions_and_only_the_kept_suites() {
+        let config = client_config().expect("config");
+        let suites = &config.crypto_provider().cipher_suites;
+        assert_eq!(suites.len(), 6);
+        for version in [&rustls::version::TLS13, &rustls::version::TLS12] {
+            assert!(
+                suites.iter().any(|s| s.version() == version),
+                "{version:?}"
+            );
+        }
+        assert_eq!(config.crypto_provider().kx_groups.len(), 2);
+    }
+
+    /// A real handshake with a public server, with this module's provider and, as extra roots,
+    /// the system's bundle (this machine reaches the internet through a TLS-inspecting proxy whose
+    /// root only the system trusts). Needs the internet, so only on demand (`cargo test -p
+    /// syncline-core tls -- --ignored`). Any HTTP answer means the handshake and the
+    /// certificate check passed.
+    #[test]
+    #[ignore = "needs the internet"]
+    fn a_public_https_server_is_reached() {
+        use rustls::pki_types::{pem::PemObject, CertificateDer};
+        let mut roots = rustls::RootCertStore {
+            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+        };
+        let bundle = "/etc/ssl/certs/ca-certificates.crt";
+        if let Ok(certs) = CertificateDer::pem_file_iter(bundle) {
+            roots.add_parsable_certificates(certs.flatten());
+        }
+        let config = rustls::ClientConfig::builder_with_provider(Arc::new(provider()))
+            .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
+            .expect("versions")
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let http = reqwest::Client::builder()
+            .use_preconfigured_tls(config)
+            .build()
+            .expect("client");
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        for url in ["https://index.crates.io/config.json", "https://static.rust-lang.org/"] {
+            let status = rt
+                .block_on(http.get(url).send())
+                .unwrap_or_else(|e| panic!("{url}: {e:?}"))
+                .status();
+            eprintln!("{url}: {status}");
+        }
+    }
+}
