@@ -142,10 +142,7 @@ mod tests {
         let suites = &config.crypto_provider().cipher_suites;
         assert_eq!(suites.len(), 6);
         for version in [&rustls::version::TLS13, &rustls::version::TLS12] {
-            assert!(
-                suites.iter().any(|s| s.version() == version),
-                "{version:?}"
-            );
+            assert!(suites.iter().any(|s| s.version() == version), "{version:?}");
         }
         assert_eq!(config.crypto_provider().kx_groups.len(), 2);
     }
@@ -179,7 +176,10 @@ mod tests {
             .enable_all()
             .build()
             .expect("runtime");
-        for url in ["https://index.crates.io/config.json", "https://static.rust-lang.org/"] {
+        for url in [
+            "https://index.crates.io/config.json",
+            "https://static.rust-lang.org/",
+        ] {
             let status = rt
                 .block_on(http.get(url).send())
                 .unwrap_or_else(|e| panic!("{url}: {e:?}"))
