@@ -21,6 +21,10 @@ mod conflict;
 mod driver;
 mod engine;
 mod error;
+// Fuzz entry points (`fuzz/`, and this crate's stable pass): tests and the `fuzzing` feature only.
+#[cfg(any(test, feature = "fuzzing"))]
+#[doc(hidden)]
+pub mod fuzzing;
 mod live;
 mod machine;
 mod mutation;
@@ -34,6 +38,7 @@ mod status;
 #[cfg(test)]
 mod storage_faults;
 mod store;
+mod tls;
 mod transport;
 
 pub use autosync::{AutoSync, ALL_UNIT};

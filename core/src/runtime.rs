@@ -3,25 +3,37 @@
 //! test's runtime), so network and timers behave the same whoever calls.
 
 use once_cell::sync::OnceCell;
-use tokio::runtime::{Handle, Runtime};
+use tokio::runtime::Handle;
 
 use crate::error::{Error, Result};
 
-static RUNTIME: OnceCell<Runtime> = OnceCell::new();
+static RUNTIME: OnceCell<Handle> = OnceCell::new();
 
 /// The shared runtime's handle, starting it on first use.
+///
+/// One thread runs every task (tokio's current-thread scheduler, driven by a thread of its own
+/// that lives as long as the process): sync is I/O bound and SQLite work goes to the blocking
+/// pool anyway, and the multi-thread scheduler's work stealing is code the mobile library does
+/// not need (`docs/benchmarks.md`, "Library size").
 pub fn handle() -> Result<Handle> {
     RUNTIME
         .get_or_try_init(|| {
-            tokio::runtime::Builder::new_multi_thread()
-                // Phones and our CI machines have few cores; sync is I/O bound.
-                .worker_threads(2)
-                .thread_name("syncline")
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .thread_name("syncline-blocking")
                 .enable_all()
-                .build()
+                .build()?;
+            let handle = runtime.handle().clone();
+            std::thread::Builder::new()
+                .name("syncline".into())
+                // Runs the spawned tasks until the process ends; the runtime is never dropped,
+                // as the former static one never was.
+                .spawn(move || runtime.block_on(std::future::pending::<()>()))?;
+            Ok(handle)
         })
-        .map(|rt| rt.handle().clone())
-        .map_err(|e| Error::Stopped(format!("could not start the sync runtime: {e}")))
+        .cloned()
+        .map_err(|e: std::io::Error| {
+            Error::Stopped(format!("could not start the sync runtime: {e}"))
+        })
 }
 
 /// Runs `future` on the shared runtime and waits for it from any async context.

@@ -292,3 +292,214 @@ fn starting_over_from_damaged_data_keeps_unsent_mutations_and_applies_them_once(
         .is_some());
     assert_eq!(client.status().pending, 0);
 }
+
+/// A record whose text makes one insert need several database pages.
+fn big_comment(key: &str) -> Record {
+    comment(key).with("body", Value::Text("x".repeat(64 * 1024)))
+}
+
+/// Whether `err` is a storage failure of `kind`.
+fn is_storage(err: &SynclineError, kind: StorageErrorKind) -> bool {
+    matches!(err, SynclineError::Storage { kind: k, .. } if *k == kind)
+}
+
+/// The engine still answers and works: status, a read, and a sync of the unit that has nothing
+/// to write (projects pulled already are unchanged).
+fn assert_running(client: &Syncline) {
+    let _ = client.status();
+    let _ = client.network_status();
+    client
+        .query(COMMENTS, &Query::all(10))
+        .expect("reads still work");
+}
+
+#[test]
+fn a_full_disk_during_local_writes_is_typed_loses_nothing_and_writes_resume_when_space_returns() {
+    let server = TestServer::with_demo();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let client = open(&dir.path().join("device.db"), &server);
+    client.sync_now_blocking("all").expect("first sync");
+    // Acknowledged writes before the disk fills: an insert and an update, both pending.
+    client
+        .insert(COMMENTS, comment("c-before"))
+        .expect("insert");
+    client
+        .update(
+            TASKS,
+            "t-harbor-1",
+            HashMap::from([(
+                "title".to_string(),
+                Value::Text("Before the disk filled".into()),
+            )]),
+        )
+        .expect("update");
+    let before = snapshot(&client);
+    let pending = client.status().pending;
+    assert_eq!(pending, 2);
+
+    // The disk fills: no page left beyond what the store holds now.
+    let store = client.store();
+    store
+        .limit_pages(store.page_count().expect("pages"))
+        .expect("limit");
+    let err = client
+        .insert(COMMENTS, big_comment("c-too-big"))
+        .expect_err("the disk is full");
+    assert!(is_storage(&err, StorageErrorKind::DiskFull), "{err:?}");
+    assert!(err.is_retryable(), "space may come back");
+    let err = client
+        .update(
+            TASKS,
+            "t-harbor-2",
+            HashMap::from([("notes".to_string(), Value::Text("y".repeat(64 * 1024)))]),
+        )
+        .expect_err("the disk is still full");
+    assert!(is_storage(&err, StorageErrorKind::DiskFull), "{err:?}");
+
+    // Nothing lost, nothing half-written: the failed writes left no row and no outbox entry.
+    assert_eq!(
+        snapshot(&client),
+        before,
+        "records, outbox and cursors unchanged"
+    );
+    assert!(client.get(COMMENTS, "c-too-big").expect("get").is_none());
+    assert_eq!(client.status().pending, pending);
+    assert_running(&client);
+
+    // Space returns: the same write works, and the next sync sends all three.
+    store.limit_pages(i64::from(u32::MAX)).expect("unlimit");
+    client
+        .insert(COMMENTS, big_comment("c-too-big"))
+        .expect("insert after space returns");
+    assert_eq!(client.status().pending, 3);
+    client
+        .sync_now_blocking("all")
+        .expect("sync after space returns");
+    assert_eq!(client.status().pending, 0);
+    for key in ["c-before", "c-too-big"] {
+        assert!(
+            server
+                .store()
+                .get_record(COMMENTS, key)
+                .expect("read")
+                .is_some(),
+            "{key} reached the server"
+        );
+    }
+    let task = server
+        .store()
+        .get_record(TASKS, "t-harbor-1")
+        .expect("read")
+        .expect("task");
+    assert_eq!(
+        task.fields.get("title"),
+        Some(&serde_json::json!("Before the disk filled"))
+    );
+}
+
+#[test]
+fn a_read_only_database_refuses_local_writes_typed_and_they_work_once_it_is_writable() {
+    let server = TestServer::with_demo();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let client = open(&dir.path().join("device.db"), &server);
+    client.sync_now_blocking("all").expect("first sync");
+    client
+        .insert(COMMENTS, comment("c-before"))
+        .expect("insert");
+    let before = snapshot(&client);
+
+    client.store().set_read_only(true).expect("read-only");
+    let err = client
+        .insert(COMMENTS, comment("c-refused"))
+        .expect_err("read-only");
+    assert!(is_storage(&err, StorageErrorKind::ReadOnly), "{err:?}");
+    let err = client
+        .update(
+            TASKS,
+            "t-harbor-1",
+            HashMap::from([("title".to_string(), Value::Text("Refused".into()))]),
+        )
+        .expect_err("read-only");
+    assert!(is_storage(&err, StorageErrorKind::ReadOnly), "{err:?}");
+    let err = client.delete(TASKS, "t-harbor-2").expect_err("read-only");
+    assert!(is_storage(&err, StorageErrorKind::ReadOnly), "{err:?}");
+    assert_eq!(
+        snapshot(&client),
+        before,
+        "records, outbox and cursors unchanged"
+    );
+    assert_eq!(client.status().pending, 1);
+    assert_running(&client);
+
+    client.store().set_read_only(false).expect("writable");
+    client
+        .insert(COMMENTS, comment("c-refused"))
+        .expect("insert once writable");
+    client.sync_now_blocking("all").expect("sync once writable");
+    assert_eq!(client.status().pending, 0);
+    for key in ["c-before", "c-refused"] {
+        assert!(
+            server
+                .store()
+                .get_record(COMMENTS, key)
+                .expect("read")
+                .is_some(),
+            "{key} reached the server"
+        );
+    }
+}
+
+#[test]
+fn a_read_only_database_during_a_pull_changes_nothing_and_the_next_sync_completes() {
+    let server = TestServer::with_demo();
+    bulk_insert_tasks(server.store(), "p-harbor", 2_000, KeyKind::Random).expect("bulk");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let client = open(&dir.path().join("device.db"), &server);
+    // A mutation waiting in the outbox (comments are not in the `tasks` unit, so it stays).
+    client
+        .insert(COMMENTS, comment("c-before"))
+        .expect("insert");
+    let before = snapshot(&client);
+
+    client.store().set_read_only(true).expect("read-only");
+    let err = client
+        .sync_now_blocking(TASKS)
+        .expect_err("the database is read-only");
+    assert!(is_storage(&err, StorageErrorKind::ReadOnly), "{err:?}");
+    assert_eq!(
+        snapshot(&client),
+        before,
+        "store, outbox and cursor unchanged"
+    );
+    let banner = client.banner();
+    assert_eq!(banner.kind, BannerKind::Failed);
+    assert_eq!(
+        banner.reason,
+        Some(FailureReason::Storage {
+            kind: StorageErrorKind::ReadOnly
+        })
+    );
+    // A push needs the store as much as a pull does (its results are written there).
+    let err = client
+        .sync_now_blocking("all")
+        .expect_err("the database is read-only");
+    assert!(is_storage(&err, StorageErrorKind::ReadOnly), "{err:?}");
+    assert_eq!(client.status().pending, 1, "the outbox kept its mutation");
+    assert_running(&client);
+
+    client.store().set_read_only(false).expect("writable");
+    let report = client.sync_now_blocking("all").expect("sync once writable");
+    let tasks = report
+        .entities
+        .iter()
+        .find(|e| e.entity == TASKS)
+        .expect("tasks synced");
+    assert!(tasks.pulled >= 2_000);
+    assert_eq!(client.status().pending, 0);
+    assert_eq!(client.banner().kind, BannerKind::Hidden);
+    assert!(server
+        .store()
+        .get_record(COMMENTS, "c-before")
+        .expect("read")
+        .is_some());
+}

@@ -37,6 +37,7 @@ impl Transport {
             .connect_timeout(config.connect_timeout)
             .timeout(config.request_timeout)
             .gzip(true)
+            .use_preconfigured_tls(crate::tls::client_config()?)
             .user_agent(concat!("syncline/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| Error::InvalidConfig(format!("HTTP client: {e}")))?;
@@ -117,25 +118,7 @@ impl Transport {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<u64>().ok());
         let body = self.read_body(response).await?;
-        if status.is_success() {
-            return Ok(body);
-        }
-        let (code, message) = match serde_json::from_slice::<ErrorBody>(&body) {
-            Ok(b) => (b.error.code, b.error.message),
-            Err(_) => (
-                format!("http_{}", status.as_u16()),
-                String::from_utf8_lossy(&body).chars().take(200).collect(),
-            ),
-        };
-        if status == reqwest::StatusCode::UNAUTHORIZED {
-            return Err(Error::SignInNeeded { code, message });
-        }
-        Err(Error::Server {
-            status: status.as_u16(),
-            code,
-            message,
-            retry_after,
-        })
+        answer_body(status.as_u16(), retry_after, body)
     }
 
     /// Reads the whole body, refusing it as soon as it passes the limit.
@@ -156,6 +139,52 @@ impl Transport {
         }
         Ok(body)
     }
+}
+
+/// Turns a server's answer (its status, `Retry-After` seconds and whole body) into the typed
+/// result: the body of a 2xx decoded as `Resp`, any other status an [`Error`] with the server's
+/// code and message (or `http_<status>` and the body's first characters when it sent no error
+/// body). Apart from the network, everything a server answers goes through here or, for a pull
+/// page, through [`answer_body`] and the page's own decoder (`pulled.rs`), which is why the fuzz
+/// targets call these (`fuzz/`, `docs/reliability.md`).
+pub(crate) fn decode_answer<Resp: DeserializeOwned>(
+    status: u16,
+    retry_after: Option<u64>,
+    body: &[u8],
+) -> Result<Resp> {
+    let body = answer_body(status, retry_after, body)?;
+    serde_json::from_slice(body).map_err(|e| Error::MalformedResponse(e.to_string()))
+}
+
+/// The body of a successful answer (`status` 2xx), or the typed error of any other: the
+/// server's error body when it sent one, `SignInNeeded` for a 401, with `Retry-After`'s seconds.
+pub(crate) fn answer_body<B: AsRef<[u8]>>(
+    status: u16,
+    retry_after: Option<u64>,
+    body: B,
+) -> Result<B> {
+    if (200..300).contains(&status) {
+        return Ok(body);
+    }
+    let (code, message) = match serde_json::from_slice::<ErrorBody>(body.as_ref()) {
+        Ok(b) => (b.error.code, b.error.message),
+        Err(_) => (
+            format!("http_{status}"),
+            String::from_utf8_lossy(body.as_ref())
+                .chars()
+                .take(200)
+                .collect(),
+        ),
+    };
+    if status == 401 {
+        return Err(Error::SignInNeeded { code, message });
+    }
+    Err(Error::Server {
+        status,
+        code,
+        message,
+        retry_after,
+    })
 }
 
 /// Classifies a reqwest failure: a cut or undecodable body is a bad response, everything else

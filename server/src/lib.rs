@@ -15,7 +15,7 @@
 //! - [`jwt`]: verifying JWT bearer tokens from a team's own identity provider (HS256 secret or a
 //!   JWKS file), with [`jwt::looks_like_jwt`] to route a bearer token to the right check;
 //! - `testing` (cargo feature `testing`, for tests and benchmarks only): `TestServer`, a real
-//!   server on a free port, and bulk data loaders.
+//!   server on a free port, and bulk data loaders; `fuzzing`, the fuzz targets' entry point.
 
 #![warn(missing_docs)]
 
@@ -24,6 +24,8 @@ pub mod auth;
 pub mod db;
 pub mod demo;
 pub mod entities;
+#[cfg(feature = "testing")]
+pub mod fuzzing;
 pub mod http;
 pub mod jwt;
 pub mod limits;

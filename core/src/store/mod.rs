@@ -38,7 +38,7 @@ use syncline_protocol::{
 pub(crate) use apply::{PageStats, PushStats};
 pub(crate) use fingerprint::Fingerprint;
 pub use salvage::Salvage;
-#[cfg(test)]
+#[cfg(any(test, feature = "fuzzing"))]
 use syncline_protocol::PullPage;
 
 use crate::changes::Changes;
@@ -195,6 +195,16 @@ impl Store {
     pub(crate) fn limit_pages(&self, pages: i64) -> Result<i64> {
         let conn = lock(&self.writer);
         Ok(conn.pragma_update_and_check(None, "max_page_count", pages, |r| r.get(0))?)
+    }
+
+    /// Makes the writer connection refuse every write (`PRAGMA query_only`), or accept them
+    /// again: a database file that became read-only, for tests. SQLite answers such writes with
+    /// `SQLITE_READONLY`, the code a read-only file or mount gives; file modes cannot stand in
+    /// for it where the tests run as root (who may write any file) or on an open file.
+    #[cfg(test)]
+    pub(crate) fn set_read_only(&self, read_only: bool) -> Result<()> {
+        let conn = lock(&self.writer);
+        Ok(conn.pragma_update(None, "query_only", read_only)?)
     }
 
     /// Pages the database holds now.
@@ -460,10 +470,36 @@ impl Store {
 
     /// [`Store::apply_pulled`] for a page in the wire type (as tests build them), checked by
     /// the same decoder the engine uses.
-    #[cfg(test)]
+    #[cfg(any(test, feature = "fuzzing"))]
     pub(crate) fn apply_pull_page(&self, entity: &str, page: &PullPage) -> Result<PageStats> {
         let e = self.schema.entity(entity)?;
         self.apply_pulled(entity, &PulledPage::from_wire(e, page)?)
+    }
+
+    /// [`Store::apply_pulled`] in a transaction that is rolled back: what the fuzz targets run
+    /// on every input, so that one input's page does not change what the next one meets.
+    #[cfg(any(test, feature = "fuzzing"))]
+    pub(crate) fn try_pulled(&self, entity: &str, page: &PulledPage) -> Result<PageStats> {
+        let e = self.schema.entity(entity)?;
+        apply::check_page(e, page)?;
+        let mut conn = lock(&self.writer);
+        let tx = conn.transaction()?;
+        // Dropped without a commit: rolled back.
+        apply::pull_page(&tx, e, page)
+    }
+
+    /// [`Store::apply_push_results`] in a transaction that is rolled back (see
+    /// [`Store::try_pulled`]).
+    #[cfg(any(test, feature = "fuzzing"))]
+    pub(crate) fn try_push_results(
+        &self,
+        sent: &[Mutation],
+        results: &[MutationResult],
+    ) -> Result<PushStats> {
+        apply::check_push_answer(sent, results)?;
+        let mut conn = lock(&self.writer);
+        let tx = conn.transaction()?;
+        apply::push_answer(&tx, &self.schema, sent, results)
     }
 
     /// The conflicts waiting for the user, oldest first (fields and entities the schema no
