@@ -84,7 +84,7 @@ impl Transport {
         body: &Req,
     ) -> Result<Resp> {
         let body = self.post_for_body(path, body).await?;
-        serde_json::from_slice(&body).map_err(|e| Error::MalformedResponse(e.to_string()))
+        parse_answer(&body)
     }
 
     /// Posts `body` as JSON; the body of a successful answer, unparsed.
@@ -101,7 +101,7 @@ impl Transport {
 
     async fn send<Resp: DeserializeOwned>(&self, request: reqwest::RequestBuilder) -> Result<Resp> {
         let body = self.send_for_body(request).await?;
-        serde_json::from_slice(&body).map_err(|e| Error::MalformedResponse(e.to_string()))
+        parse_answer(&body)
     }
 
     /// Sends `request`; the body of a successful answer, or the typed error of any other.
@@ -142,17 +142,21 @@ impl Transport {
 }
 
 /// Turns a server's answer (its status, `Retry-After` seconds and whole body) into the typed
-/// result: the body of a 2xx decoded as `Resp`, any other status an [`Error`] with the server's
-/// code and message (or `http_<status>` and the body's first characters when it sent no error
-/// body). Apart from the network, everything a server answers goes through here or, for a pull
-/// page, through [`answer_body`] and the page's own decoder (`pulled.rs`), which is why the fuzz
-/// targets call these (`fuzz/`, `docs/reliability.md`).
+/// result, as the transport does: [`answer_body`], then the body of a 2xx parsed as `Resp`.
+/// Apart from the network, everything a server answers goes through those two or, for a pull
+/// page, through [`answer_body`] and the page's own decoder (`pulled.rs`); the fuzz targets call
+/// this (`fuzz/`, `docs/reliability.md`).
+#[cfg(any(test, feature = "fuzzing"))]
 pub(crate) fn decode_answer<Resp: DeserializeOwned>(
     status: u16,
     retry_after: Option<u64>,
     body: &[u8],
 ) -> Result<Resp> {
-    let body = answer_body(status, retry_after, body)?;
+    parse_answer(answer_body(status, retry_after, body)?)
+}
+
+/// A successful answer's body as `Resp`; anything else in it is a malformed response.
+fn parse_answer<Resp: DeserializeOwned>(body: &[u8]) -> Result<Resp> {
     serde_json::from_slice(body).map_err(|e| Error::MalformedResponse(e.to_string()))
 }
 
