@@ -165,10 +165,7 @@ impl Store {
         self.writers_waiting.fetch_add(1, Ordering::SeqCst);
         let mut conn = lock(&self.writer);
         self.writers_waiting.fetch_sub(1, Ordering::SeqCst);
-        let tx = conn.transaction()?;
-        let out = work(&tx)?;
-        tx.commit()?;
-        Ok(out)
+        in_transaction(&mut conn, work)
     }
 
     /// [`Store::write`] for bulk work (a pulled page): writes already waiting for the writer go
@@ -184,10 +181,7 @@ impl Store {
             std::thread::sleep(Duration::from_micros(20));
         }
         let mut conn = lock(&self.writer);
-        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let out = work(&tx)?;
-        tx.commit()?;
-        Ok(out)
+        in_transaction(&mut conn, work)
     }
 
     /// Caps the database at `pages` pages (SQLite's `max_page_count`): a full disk, for tests.
@@ -659,4 +653,16 @@ pub(crate) fn start_over(path: &Path, schema: Schema) -> Result<Salvage> {
         complete,
         same_client,
     })
+}
+
+/// Runs `work` in one write transaction on `conn`, begun `IMMEDIATE` (see [`Store::write`]) and
+/// committed when it succeeds.
+fn in_transaction<T>(
+    conn: &mut rusqlite::Connection,
+    work: impl FnOnce(&Transaction<'_>) -> Result<T>,
+) -> Result<T> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let out = work(&tx)?;
+    tx.commit()?;
+    Ok(out)
 }
