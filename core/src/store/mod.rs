@@ -25,7 +25,7 @@ mod tests;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -73,6 +73,17 @@ fn read_with_state(conn: &Connection, e: &EntitySchema, key: &str) -> Result<Opt
     Ok(record)
 }
 
+/// How many mutations are pending and quarantined and how many conflicts wait, as of `commit`.
+fn read_counts(conn: &Connection, commit: u64) -> Result<Counts> {
+    let (pending, quarantined) = outbox::counts(conn)?;
+    Ok(Counts {
+        pending,
+        quarantined,
+        conflicts: inbox::count(conn)?,
+        commit,
+    })
+}
+
 /// Longest a pulled page waits for other writes to go first: a sync is never starved.
 const YIELD_TO_WRITES: Duration = Duration::from_millis(20);
 
@@ -87,7 +98,11 @@ pub(crate) struct Store {
     writer: Mutex<Connection>,
     /// Threads waiting to take `writer` in [`Store::write`]: a pulled page lets them go first.
     writers_waiting: AtomicUsize,
+    /// Commits of the writer so far, bumped under the writer's lock: orders published counts.
+    commits: AtomicU64,
     schema: Schema,
+    /// Each entity's write-path SQL, built once here rather than on every write.
+    statements: HashMap<String, sql::EntityStatements>,
     client_id: String,
     /// Bumped after every commit that changes an entity's records or their sync state (a
     /// conflict or a quarantined mutation is part of its record's sync state).
@@ -128,9 +143,16 @@ impl Store {
         // Each live query's page has a statement of its own shape (filters, sort): room for
         // many open lists, so none is compiled again per round.
         reader.set_prepared_statement_cache_capacity(READER_STATEMENTS);
+        let statements = schema
+            .entities()
+            .iter()
+            .map(|e| (e.name.clone(), sql::EntityStatements::of(e)))
+            .collect();
         Ok(Store {
+            statements,
             writer: Mutex::new(writer),
             writers_waiting: AtomicUsize::new(0),
+            commits: AtomicU64::new(0),
             reader: Mutex::new(reader),
             schema,
             client_id,
@@ -165,10 +187,29 @@ impl Store {
         self.writers_waiting.fetch_add(1, Ordering::SeqCst);
         let mut conn = lock(&self.writer);
         self.writers_waiting.fetch_sub(1, Ordering::SeqCst);
-        let tx = conn.transaction()?;
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let out = work(&tx)?;
         tx.commit()?;
+        self.commits.fetch_add(1, Ordering::SeqCst);
         Ok(out)
+    }
+
+    /// [`Store::write`], with the counts as `work` left them, read in the same transaction.
+    fn write_counted<T>(
+        &self,
+        work: impl FnOnce(&Transaction<'_>) -> Result<T>,
+    ) -> Result<(T, Counts)> {
+        self.writers_waiting.fetch_add(1, Ordering::SeqCst);
+        let mut conn = lock(&self.writer);
+        self.writers_waiting.fetch_sub(1, Ordering::SeqCst);
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let out = work(&tx)?;
+        // Numbered before the commit, under the writer's lock: the next commit gets the next.
+        let commit = self.commits.load(Ordering::SeqCst) + 1;
+        let counts = read_counts(&tx, commit)?;
+        tx.commit()?;
+        self.commits.fetch_add(1, Ordering::SeqCst);
+        Ok((out, counts))
     }
 
     /// [`Store::write`] for bulk work (a pulled page): writes already waiting for the writer go
@@ -187,6 +228,7 @@ impl Store {
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let out = work(&tx)?;
         tx.commit()?;
+        self.commits.fetch_add(1, Ordering::SeqCst);
         Ok(out)
     }
 
@@ -213,6 +255,13 @@ impl Store {
         work(&snapshot)
     }
 
+    /// The write-path SQL of `e` (built at open for every entity of the schema).
+    fn statements_of(&self, e: &EntitySchema) -> Result<&sql::EntityStatements> {
+        self.statements
+            .get(&e.name)
+            .ok_or_else(|| Error::Corrupt(format!("no statements for entity `{}`", e.name)))
+    }
+
     /// An entity the device may write to.
     fn writable(&self, entity: &str) -> Result<&EntitySchema> {
         let e = self.schema.entity(entity)?;
@@ -232,35 +281,76 @@ impl Store {
     }
 
     /// Creates a record and its outbox entry, in one transaction.
+    #[cfg(test)] // the client takes the counts too (`*_counted`)
     pub(crate) fn insert(&self, entity: &str, record: Record) -> Result<MutationReceipt> {
+        self.insert_counted(entity, record)
+            .map(|(receipt, _)| receipt)
+    }
+
+    /// [`Store::insert`], with the counts after it read in the same transaction: the status
+    /// needs them after every local write, and reading them in a read transaction of its own
+    /// cost ~23,000 instructions of a ~200,000-instruction write (`docs/benchmarks.md`).
+    pub(crate) fn insert_counted(
+        &self,
+        entity: &str,
+        record: Record,
+    ) -> Result<(MutationReceipt, Counts)> {
         let e = self.writable(entity)?;
-        let receipt = self.write(|tx| records::insert(tx, e, record))?;
+        let sql = self.statements_of(e)?;
+        let out = self.write_counted(|tx| records::insert(tx, e, sql, record))?;
         self.changes.committed(&e.name);
-        Ok(receipt)
+        Ok(out)
     }
 
     /// Changes some fields of a record, recording only those that really changed; `None` when
     /// nothing changed.
+    #[cfg(test)] // the client takes the counts too (`*_counted`)
     pub(crate) fn update(
         &self,
         entity: &str,
         key: &str,
         changes: HashMap<String, Value>,
     ) -> Result<Option<MutationReceipt>> {
+        self.update_counted(entity, key, changes)
+            .map(|(receipt, _)| receipt)
+    }
+
+    /// [`Store::update`], with the counts after it read in the same transaction (see
+    /// [`Store::insert_counted`]).
+    pub(crate) fn update_counted(
+        &self,
+        entity: &str,
+        key: &str,
+        changes: HashMap<String, Value>,
+    ) -> Result<(Option<MutationReceipt>, Counts)> {
         let e = self.changeable(entity)?;
-        let receipt = self.write(|tx| records::update(tx, e, key, changes))?;
+        let sql = self.statements_of(e)?;
+        let (receipt, counts) =
+            self.write_counted(|tx| records::update(tx, e, sql, key, changes))?;
         if receipt.is_some() {
             self.changes.committed(&e.name);
         }
-        Ok(receipt)
+        Ok((receipt, counts))
     }
 
     /// Deletes a record and records the deletion, in one transaction.
+    #[cfg(test)] // the client takes the counts too (`*_counted`)
     pub(crate) fn delete(&self, entity: &str, key: &str) -> Result<MutationReceipt> {
+        self.delete_counted(entity, key).map(|(receipt, _)| receipt)
+    }
+
+    /// [`Store::delete`], with the counts after it read in the same transaction (see
+    /// [`Store::insert_counted`]).
+    pub(crate) fn delete_counted(
+        &self,
+        entity: &str,
+        key: &str,
+    ) -> Result<(MutationReceipt, Counts)> {
         let e = self.changeable(entity)?;
-        let receipt = self.write(|tx| records::delete(tx, e, key))?;
+        let sql = self.statements_of(e)?;
+        let out = self.write_counted(|tx| records::delete(tx, e, sql, key))?;
         self.changes.committed(&e.name);
-        Ok(receipt)
+        Ok(out)
     }
 
     /// The record with this key, if there is one.
@@ -318,14 +408,9 @@ impl Store {
 
     /// How many mutations are pending and quarantined, and how many conflicts wait.
     pub(crate) fn counts(&self) -> Result<Counts> {
-        self.read(|conn| {
-            let (pending, quarantined) = outbox::counts(conn)?;
-            Ok(Counts {
-                pending,
-                quarantined,
-                conflicts: inbox::count(conn)?,
-            })
-        })
+        // Loaded before the read transaction begins: its snapshot holds at least these commits.
+        let commit = self.commits.load(Ordering::SeqCst);
+        self.read(|conn| read_counts(conn, commit))
     }
 
     /// The mutations the server refused, with its reasons.
