@@ -2,6 +2,8 @@
 //! before anything is written, and applied in the caller's one transaction (with the pull
 //! cursor, for a page), so a bad answer changes nothing.
 
+use std::ops::Range;
+
 use rusqlite::{params, Transaction};
 use syncline_protocol::{EntitySchema, Mutation, MutationResult, Op, Outcome, Schema};
 
@@ -122,9 +124,10 @@ pub(crate) fn push_answer(
     Ok(stats)
 }
 
-/// Checks a pulled page's shape (entity, fields, cursor) before anything of it is written (its
-/// decoding checked the same and every value's type; this keeps the store from trusting that);
-/// keys are checked as rows are applied.
+/// Checks a pulled page's shape (entity, fields, cursor, keys) before anything of it is written
+/// (its decoding checked the same and every value's type; this keeps the store from trusting
+/// that). A page is applied in several transactions, so a bad row must be found before the
+/// first of them.
 pub(crate) fn check_page(e: &EntitySchema, page: &PulledPage) -> Result<()> {
     let entity = e.name.as_str();
     if page.entity != e.name {
@@ -149,17 +152,29 @@ pub(crate) fn check_page(e: &EntitySchema, page: &PulledPage) -> Result<()> {
     if page.values.len() != page.rows.len() * e.fields.len() {
         return Err(malformed(entity, "rows and values do not match"));
     }
+    if page
+        .rows
+        .iter()
+        .any(|row| row.key.is_empty() || row.key.len() > MAX_KEY_LEN)
+    {
+        return Err(malformed(entity, "row without a valid key"));
+    }
     Ok(())
 }
 
-/// Applies one pulled page (checked by [`check_page`]) and stores its cursor, in the caller's
-/// transaction; on any error nothing of the page may be committed. Records with pending local
-/// edits keep them: the edits are re-applied over the server's values (they are pushed before
-/// the next pull).
+/// Applies the rows `rows` of one pulled page (checked by [`check_page`]) in the caller's
+/// transaction; with `last`, also its tombstones and its cursor. A page is applied in parts,
+/// each its own transaction, so that a local write waits for a part, not a whole page; the
+/// cursor moves only with the last part, so a crash between parts pulls the page again, and
+/// applying its rows again changes nothing (an upsert keeps the newer version). Records with
+/// pending local edits keep them: the edits are re-applied over the server's values (they are
+/// pushed before the next pull).
 pub(crate) fn pull_page(
     tx: &Transaction<'_>,
     e: &EntitySchema,
     page: &PulledPage,
+    rows: Range<usize>,
+    last: bool,
 ) -> Result<PageStats> {
     let entity = e.name.as_str();
     let mut stats = PageStats::default();
@@ -169,7 +184,7 @@ pub(crate) fn pull_page(
         let table = EntitySql::of(e);
         let mut upsert = tx.prepare_cached(&table.insert(OnExisting::KeepNewer))?;
         let width = e.fields.len();
-        for (i, row) in page.rows.iter().enumerate() {
+        for (i, row) in page.rows.iter().enumerate().take(rows.end).skip(rows.start) {
             let key = row.key.as_str();
             if key.is_empty() || key.len() > MAX_KEY_LEN {
                 return Err(malformed(entity, "row without a valid key"));
@@ -183,6 +198,9 @@ pub(crate) fn pull_page(
                 outbox::mark_seen(tx, &e.name, key, row.version)?;
             }
             stats.upserts += 1;
+        }
+        if !last {
+            return Ok(stats);
         }
         let mut delete = tx.prepare_cached(&table.delete())?;
         for (key, version) in &page.tombstones {

@@ -84,6 +84,11 @@ fn read_counts(conn: &Connection, commit: u64) -> Result<Counts> {
     })
 }
 
+/// Rows of a pulled page applied per transaction: a local write waits for one part, not for a
+/// whole page (1,000 rows held the writer ~7 ms; `docs/benchmarks.md`, local write latency).
+/// The cursor is saved only with the last part (`apply::pull_page`).
+const APPLY_ROWS: usize = 250;
+
 /// Longest a pulled page waits for other writes to go first: a sync is never starved.
 const YIELD_TO_WRITES: Duration = Duration::from_millis(20);
 
@@ -531,12 +536,26 @@ impl Store {
         Ok(stats)
     }
 
-    /// Applies one pulled page and stores its cursor, in one transaction; on any error nothing
-    /// of the page is applied.
+    /// Applies one pulled page and stores its cursor, in parts of [`APPLY_ROWS`] rows, each
+    /// its own transaction, the cursor with the last; a page that fails its checks changes
+    /// nothing, and one that fails part way is pulled again whole (its cursor did not move).
     pub(crate) fn apply_pulled(&self, entity: &str, page: &PulledPage) -> Result<PageStats> {
         let e = self.schema.entity(entity)?;
         apply::check_page(e, page)?;
-        let stats = self.write_after_waiting(|tx| apply::pull_page(tx, e, page))?;
+        let mut stats = PageStats::default();
+        let mut start = 0;
+        loop {
+            let end = (start + APPLY_ROWS).min(page.rows.len());
+            let last = end == page.rows.len();
+            let part =
+                self.write_after_waiting(|tx| apply::pull_page(tx, e, page, start..end, last))?;
+            stats.upserts += part.upserts;
+            stats.tombstones += part.tombstones;
+            if last {
+                break;
+            }
+            start = end;
+        }
         if stats.upserts + stats.tombstones > 0 {
             self.changes.committed(&e.name);
         }
