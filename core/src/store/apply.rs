@@ -2,8 +2,6 @@
 //! before anything is written, and applied in the caller's one transaction (with the pull
 //! cursor, for a page), so a bad answer changes nothing.
 
-use std::ops::Range;
-
 use rusqlite::{params, Transaction};
 use syncline_protocol::{EntitySchema, Mutation, MutationResult, Op, Outcome, Schema};
 
@@ -13,6 +11,11 @@ use crate::error::{Error, Result};
 use crate::mutation::Stage;
 use crate::pulled::PulledPage;
 use crate::record::fields_from_json;
+
+/// Fewest rows of a pulled page applied in one transaction when local writes wait: a part of a
+/// page costs a commit, and commits of parts too small cost an initial sync its throughput
+/// (250-row parts always: UUIDv4 keys 138 % of a raw insert → 89-100 %).
+const MIN_PART: usize = 100;
 
 /// Longest pull cursor accepted from a server, in bytes.
 const MAX_CURSOR_LEN: usize = 256;
@@ -162,20 +165,22 @@ pub(crate) fn check_page(e: &EntitySchema, page: &PulledPage) -> Result<()> {
     Ok(())
 }
 
-/// Applies the rows `rows` of one pulled page (checked by [`check_page`]) in the caller's
-/// transaction; with `last`, also its tombstones and its cursor. A page is applied in parts,
-/// each its own transaction, so that a local write waits for a part, not a whole page; the
-/// cursor moves only with the last part, so a crash between parts pulls the page again, and
-/// applying its rows again changes nothing (an upsert keeps the newer version). Records with
-/// pending local edits keep them: the edits are re-applied over the server's values (they are
-/// pushed before the next pull).
+/// Applies one pulled page (checked by [`check_page`]) from row `start` on, in the caller's
+/// transaction, then its tombstones and its cursor; returns where it stopped instead when
+/// `writes_wait` says local writes wait for the writer (checked after each of at least
+/// [`MIN_PART`] rows), so that a local write waits for a part of a page, not for a whole one,
+/// while a pull no write interrupts keeps its large transactions. The cursor moves only with
+/// the page's last part: a crash between parts pulls the page again, and applying its rows again
+/// changes nothing (an upsert keeps the newer version). Records with pending local edits keep
+/// them: the edits are re-applied over the server's values (they are pushed before the next
+/// pull).
 pub(crate) fn pull_page(
     tx: &Transaction<'_>,
     e: &EntitySchema,
     page: &PulledPage,
-    rows: Range<usize>,
-    last: bool,
-) -> Result<PageStats> {
+    start: usize,
+    writes_wait: impl Fn() -> bool,
+) -> Result<(PageStats, Option<usize>)> {
     let entity = e.name.as_str();
     let mut stats = PageStats::default();
     let has_pending = outbox::has_pending(tx, &e.name)?;
@@ -184,7 +189,7 @@ pub(crate) fn pull_page(
         let table = EntitySql::of(e);
         let mut upsert = tx.prepare_cached(&table.insert(OnExisting::KeepNewer))?;
         let width = e.fields.len();
-        for (i, row) in page.rows.iter().enumerate().take(rows.end).skip(rows.start) {
+        for (i, row) in page.rows.iter().enumerate().skip(start) {
             let key = row.key.as_str();
             if key.is_empty() || key.len() > MAX_KEY_LEN {
                 return Err(malformed(entity, "row without a valid key"));
@@ -198,9 +203,9 @@ pub(crate) fn pull_page(
                 outbox::mark_seen(tx, &e.name, key, row.version)?;
             }
             stats.upserts += 1;
-        }
-        if !last {
-            return Ok(stats);
+            if i + 1 - start >= MIN_PART && i + 1 < page.rows.len() && writes_wait() {
+                return Ok((stats, Some(i + 1)));
+            }
         }
         let mut delete = tx.prepare_cached(&table.delete())?;
         for (key, version) in &page.tombstones {
@@ -215,7 +220,7 @@ pub(crate) fn pull_page(
     }
     tx.prepare_cached("UPDATE pull_state SET cursor = ?2 WHERE entity = ?1")?
         .execute([&e.name, &page.cursor])?;
-    Ok(stats)
+    Ok((stats, None))
 }
 
 /// Re-applies a record's pending local edits over values just pulled from the server.

@@ -2,8 +2,9 @@
 //! the conflict inbox, the sync-request queue, the pull cursors and the client's identity.
 //!
 //! Exactly one writer connection, behind a mutex: every write and its outbox entry commit in one
-//! transaction, and a pulled page commits with its cursor. Reads use a second, read-only
-//! connection, so the app can read while a page is being applied.
+//! transaction, and a pulled page's cursor commits with its last rows (a page is applied in
+//! parts when local writes wait). Reads use a second, read-only connection, so the app can read while a page is being
+//! applied; a third one only checkpoints the WAL, on its own thread.
 //!
 //! The modules below hold free functions over a connection or transaction; only this one owns
 //! connections, takes locks and decides where transactions begin and end:
@@ -26,7 +27,7 @@ mod tests;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use rusqlite::config::DbConfig;
@@ -84,11 +85,6 @@ fn read_counts(conn: &Connection, commit: u64) -> Result<Counts> {
     })
 }
 
-/// Rows of a pulled page applied per transaction: a local write waits for one part, not for a
-/// whole page (1,000 rows held the writer ~7 ms; `docs/benchmarks.md`, local write latency).
-/// The cursor is saved only with the last part (`apply::pull_page`).
-const APPLY_ROWS: usize = 250;
-
 /// Longest a pulled page waits for other writes to go first: a sync is never starved.
 const YIELD_TO_WRITES: Duration = Duration::from_millis(20);
 
@@ -97,6 +93,8 @@ const READER_STATEMENTS: usize = 128;
 
 /// The local SQLite store.
 pub(crate) struct Store {
+    /// First, so stopped (and its connection closed) before the connections below.
+    _checkpointer: Checkpointer,
     // Declared (so dropped) before the writer: the last connection to close checkpoints the WAL
     // into the database file and removes it, and a read-only one cannot.
     reader: Mutex<Connection>,
@@ -133,7 +131,11 @@ impl Store {
         // dirties many index pages at random (keys are UUIDs), and checkpointing after nearly
         // every page (the default 1,000) made initial syncs I/O bound. See docs/benchmarks.md.
         writer.pragma_update(None, "cache_size", -4000)?;
-        writer.pragma_update(None, "wal_autocheckpoint", 4000)?;
+        // The WAL is checkpointed by a thread of its own (`Checkpointer`): an automatic
+        // checkpoint runs on the thread whose commit crosses the limit, and a user's write then
+        // waited for a 16 MiB copy and two fsyncs (docs/benchmarks.md, local write latency).
+        // The automatic one stays, far above, in case that thread falls behind.
+        writer.pragma_update(None, "wal_autocheckpoint", AUTOCHECKPOINT_PAGES)?;
         stable_plans(&writer)?;
         migrations::migrate(&mut writer)?;
         migrations::ensure_entity_tables(&mut writer, &schema)?;
@@ -153,7 +155,9 @@ impl Store {
             .iter()
             .map(|e| (e.name.clone(), sql::EntityStatements::of(e)))
             .collect();
+        let checkpointer = Checkpointer::start(path)?;
         Ok(Store {
+            _checkpointer: checkpointer,
             statements,
             writer: Mutex::new(writer),
             writers_waiting: AtomicUsize::new(0),
@@ -536,8 +540,8 @@ impl Store {
         Ok(stats)
     }
 
-    /// Applies one pulled page and stores its cursor, in parts of [`APPLY_ROWS`] rows, each
-    /// its own transaction, the cursor with the last; a page that fails its checks changes
+    /// Applies one pulled page and stores its cursor, in one transaction, or in several when
+    /// local writes wait (`apply::pull_page`), the cursor with the last; a page that fails its checks changes
     /// nothing, and one that fails part way is pulled again whole (its cursor did not move).
     pub(crate) fn apply_pulled(&self, entity: &str, page: &PulledPage) -> Result<PageStats> {
         let e = self.schema.entity(entity)?;
@@ -545,16 +549,15 @@ impl Store {
         let mut stats = PageStats::default();
         let mut start = 0;
         loop {
-            let end = (start + APPLY_ROWS).min(page.rows.len());
-            let last = end == page.rows.len();
-            let part =
-                self.write_after_waiting(|tx| apply::pull_page(tx, e, page, start..end, last))?;
+            let writes_wait = || self.writers_waiting.load(Ordering::SeqCst) > 0;
+            let (part, next) =
+                self.write_after_waiting(|tx| apply::pull_page(tx, e, page, start, writes_wait))?;
             stats.upserts += part.upserts;
             stats.tombstones += part.tombstones;
-            if last {
-                break;
+            match next {
+                Some(next) => start = next,
+                None => break,
             }
-            start = end;
         }
         if stats.upserts + stats.tombstones > 0 {
             self.changes.committed(&e.name);
@@ -632,6 +635,72 @@ impl Store {
     /// Where a mutation is (`None` once finished stages are forgotten, after a week).
     pub(crate) fn mutation_stage(&self, mutation_id: &str) -> Result<Option<MutationStage>> {
         self.read(|conn| outbox::stage(conn, mutation_id))
+    }
+}
+
+/// WAL pages after which a commit checkpoints on its own thread (a safety net: the
+/// [`Checkpointer`] normally keeps the WAL far shorter).
+const AUTOCHECKPOINT_PAGES: i64 = 16_000;
+
+/// How often the checkpointer copies the WAL into the database file.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
+
+/// A thread that checkpoints the WAL (`PASSIVE`: never waits for, nor blocks, the writer or
+/// readers) on a connection of its own, so that no local write pays for a checkpoint.
+struct Checkpointer {
+    stop: Arc<(Mutex<bool>, Condvar)>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Checkpointer {
+    fn start(path: &Path) -> Result<Checkpointer> {
+        let conn = Connection::open(path)?;
+        conn.busy_timeout(BUSY_TIMEOUT)?;
+        let stop = Arc::new((Mutex::new(false), Condvar::new()));
+        let stopping = Arc::clone(&stop);
+        let thread = std::thread::Builder::new()
+            .name("syncline-checkpoint".into())
+            .spawn(move || {
+                let (stopped, wake) = &*stopping;
+                let mut guard = lock(stopped);
+                while !*guard {
+                    guard = match wake.wait_timeout(guard, CHECKPOINT_EVERY) {
+                        Ok((g, _)) => g,
+                        Err(poisoned) => poisoned.into_inner().0,
+                    };
+                    if *guard {
+                        break;
+                    }
+                    // Outside the lock: stopping must not wait for a checkpoint to start.
+                    drop(guard);
+                    if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+                    {
+                        log::debug!("background checkpoint: {e}");
+                    }
+                    guard = lock(stopped);
+                }
+            })
+            .map_err(|e| Error::Storage {
+                kind: StorageErrorKind::Other,
+                detail: format!("cannot start the checkpoint thread: {e}"),
+            })?;
+        Ok(Checkpointer {
+            stop,
+            thread: Some(thread),
+        })
+    }
+}
+
+impl Drop for Checkpointer {
+    fn drop(&mut self) {
+        let (stopped, wake) = &*self.stop;
+        *lock(stopped) = true;
+        wake.notify_all();
+        if let Some(thread) = self.thread.take() {
+            // Joined: its connection is closed before the store's own (the last one to close
+            // checkpoints the WAL and removes it).
+            let _ = thread.join();
+        }
     }
 }
 
