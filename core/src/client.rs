@@ -20,7 +20,7 @@ use crate::machine::Input;
 use crate::mutation::{MutationReceipt, MutationStage, QuarantinedMutation};
 use crate::network::{Connectivity, NetworkStatus, NetworkType};
 use crate::queue::SyncRequest;
-use crate::record::{Page, Query, Record};
+use crate::record::{Counts, Page, Query, Record};
 use crate::runtime;
 use crate::status::{Banner, SyncStatus};
 use crate::store::{self, Salvage, Store};
@@ -117,11 +117,18 @@ impl Syncline {
         self.inner.feed(Input::LocalChange);
     }
 
+    /// After a local write that read the counts in its own transaction: those counts, and a
+    /// (debounced) sync.
+    fn written_with(&self, counts: Counts) {
+        self.inner.publish_counts(counts);
+        self.inner.feed(Input::LocalChange);
+    }
+
     /// Creates a record (saved locally at once; synced later).
     pub fn insert(&self, entity: &str, record: Record) -> Result<MutationReceipt> {
         self.check_editable(entity)?;
-        let receipt = self.inner.store.insert(entity, record)?;
-        self.written();
+        let (receipt, counts) = self.inner.store.insert_counted(entity, record)?;
+        self.written_with(counts);
         Ok(receipt)
     }
 
@@ -133,9 +140,9 @@ impl Syncline {
         changes: HashMap<String, Value>,
     ) -> Result<Option<MutationReceipt>> {
         self.check_editable(entity)?;
-        let receipt = self.inner.store.update(entity, key, changes)?;
+        let (receipt, counts) = self.inner.store.update_counted(entity, key, changes)?;
         if receipt.is_some() {
-            self.written();
+            self.written_with(counts);
         }
         Ok(receipt)
     }
@@ -143,8 +150,8 @@ impl Syncline {
     /// Deletes a record.
     pub fn delete(&self, entity: &str, key: &str) -> Result<MutationReceipt> {
         self.check_editable(entity)?;
-        let receipt = self.inner.store.delete(entity, key)?;
-        self.written();
+        let (receipt, counts) = self.inner.store.delete_counted(entity, key)?;
+        self.written_with(counts);
         Ok(receipt)
     }
 

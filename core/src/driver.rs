@@ -24,6 +24,7 @@ use crate::error::{Error, Result, SynclineError};
 use crate::machine::{Action, FailureKind, Input, Machine, Millis, ProbeResult};
 use crate::network::{Connectivity, NetworkStatus};
 use crate::queue::{Queue, QueueChange, SyncRequest};
+use crate::record::Counts;
 use crate::runtime::blocking;
 use crate::shared::{lock, now_ms};
 use crate::status::{SyncProgress, SyncStatus};
@@ -188,6 +189,8 @@ pub(crate) struct Driver {
     progress: Mutex<Option<SyncProgress>>,
     waiters: Mutex<Waiters>,
     pub(crate) status: watch::Sender<SyncStatus>,
+    /// The commit number of the counts in the status (see [`Driver::publish_counts`]).
+    counts_commit: Mutex<u64>,
     pub(crate) events: broadcast::Sender<Event>,
 }
 
@@ -239,6 +242,7 @@ impl Driver {
             progress: Mutex::new(None),
             waiters: Mutex::new(Waiters::default()),
             status: watch::channel(status).0,
+            counts_commit: Mutex::new(0),
             events: broadcast::channel(64).0,
         });
         driver.refresh_counts();
@@ -479,13 +483,7 @@ impl Driver {
     pub(crate) fn refresh_counts(&self) -> u64 {
         match self.store.counts() {
             Ok(c) => {
-                self.status.send_if_modified(|s| {
-                    s.update(|s| {
-                        s.pending = c.pending;
-                        s.quarantined = c.quarantined;
-                        s.conflicts = c.conflicts;
-                    })
-                });
+                self.publish_counts(c);
                 c.pending
             }
             Err(e) => {
@@ -493,6 +491,23 @@ impl Driver {
                 0
             }
         }
+    }
+
+    /// Puts counts into the status, unless counts of a later commit are there already (two
+    /// threads' counts can arrive out of order).
+    pub(crate) fn publish_counts(&self, c: Counts) {
+        let mut last = lock(&self.counts_commit);
+        if c.commit < *last {
+            return;
+        }
+        *last = c.commit;
+        self.status.send_if_modified(|s| {
+            s.update(|s| {
+                s.pending = c.pending;
+                s.quarantined = c.quarantined;
+                s.conflicts = c.conflicts;
+            })
+        });
     }
 
     /// Publishes the machine's state into the status (only when something changed).

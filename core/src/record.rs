@@ -154,6 +154,9 @@ pub(crate) struct Counts {
     pub quarantined: u64,
     /// Conflicts in the inbox, waiting for the user.
     pub conflicts: u64,
+    /// The store's commit number the counts are at least as new as: counts read by two threads
+    /// can be published out of order, and older ones must not overwrite newer ones.
+    pub commit: u64,
 }
 
 /// Checks every value the app gives against its field's declaration (unknown fields and fields

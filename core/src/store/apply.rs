@@ -12,6 +12,11 @@ use crate::mutation::Stage;
 use crate::pulled::PulledPage;
 use crate::record::fields_from_json;
 
+/// Fewest rows of a pulled page applied in one transaction when local writes wait: a part of a
+/// page costs a commit, and commits of parts too small cost an initial sync its throughput
+/// (250-row parts always: UUIDv4 keys 138 % of a raw insert → 89-100 %).
+const MIN_PART: usize = 100;
+
 /// Longest pull cursor accepted from a server, in bytes.
 const MAX_CURSOR_LEN: usize = 256;
 
@@ -122,9 +127,10 @@ pub(crate) fn push_answer(
     Ok(stats)
 }
 
-/// Checks a pulled page's shape (entity, fields, cursor) before anything of it is written (its
-/// decoding checked the same and every value's type; this keeps the store from trusting that);
-/// keys are checked as rows are applied.
+/// Checks a pulled page's shape (entity, fields, cursor, keys) before anything of it is written
+/// (its decoding checked the same and every value's type; this keeps the store from trusting
+/// that). A page is applied in several transactions, so a bad row must be found before the
+/// first of them.
 pub(crate) fn check_page(e: &EntitySchema, page: &PulledPage) -> Result<()> {
     let entity = e.name.as_str();
     if page.entity != e.name {
@@ -149,18 +155,32 @@ pub(crate) fn check_page(e: &EntitySchema, page: &PulledPage) -> Result<()> {
     if page.values.len() != page.rows.len() * e.fields.len() {
         return Err(malformed(entity, "rows and values do not match"));
     }
+    if page
+        .rows
+        .iter()
+        .any(|row| row.key.is_empty() || row.key.len() > MAX_KEY_LEN)
+    {
+        return Err(malformed(entity, "row without a valid key"));
+    }
     Ok(())
 }
 
-/// Applies one pulled page (checked by [`check_page`]) and stores its cursor, in the caller's
-/// transaction; on any error nothing of the page may be committed. Records with pending local
-/// edits keep them: the edits are re-applied over the server's values (they are pushed before
-/// the next pull).
+/// Applies one pulled page (checked by [`check_page`]) from row `start` on, in the caller's
+/// transaction, then its tombstones and its cursor; returns where it stopped instead when
+/// `writes_wait` says local writes wait for the writer (checked after each of at least
+/// [`MIN_PART`] rows), so that a local write waits for a part of a page, not for a whole one,
+/// while a pull no write interrupts keeps its large transactions. The cursor moves only with
+/// the page's last part: a crash between parts pulls the page again, and applying its rows again
+/// changes nothing (an upsert keeps the newer version). Records with pending local edits keep
+/// them: the edits are re-applied over the server's values (they are pushed before the next
+/// pull).
 pub(crate) fn pull_page(
     tx: &Transaction<'_>,
     e: &EntitySchema,
     page: &PulledPage,
-) -> Result<PageStats> {
+    start: usize,
+    writes_wait: impl Fn() -> bool,
+) -> Result<(PageStats, Option<usize>)> {
     let entity = e.name.as_str();
     let mut stats = PageStats::default();
     let has_pending = outbox::has_pending(tx, &e.name)?;
@@ -169,7 +189,7 @@ pub(crate) fn pull_page(
         let table = EntitySql::of(e);
         let mut upsert = tx.prepare_cached(&table.insert(OnExisting::KeepNewer))?;
         let width = e.fields.len();
-        for (i, row) in page.rows.iter().enumerate() {
+        for (i, row) in page.rows.iter().enumerate().skip(start) {
             let key = row.key.as_str();
             if key.is_empty() || key.len() > MAX_KEY_LEN {
                 return Err(malformed(entity, "row without a valid key"));
@@ -183,6 +203,9 @@ pub(crate) fn pull_page(
                 outbox::mark_seen(tx, &e.name, key, row.version)?;
             }
             stats.upserts += 1;
+            if i + 1 - start >= MIN_PART && i + 1 < page.rows.len() && writes_wait() {
+                return Ok((stats, Some(i + 1)));
+            }
         }
         let mut delete = tx.prepare_cached(&table.delete())?;
         for (key, version) in &page.tombstones {
@@ -197,7 +220,7 @@ pub(crate) fn pull_page(
     }
     tx.prepare_cached("UPDATE pull_state SET cursor = ?2 WHERE entity = ?1")?
         .execute([&e.name, &page.cursor])?;
-    Ok(stats)
+    Ok((stats, None))
 }
 
 /// Re-applies a record's pending local edits over values just pulled from the server.

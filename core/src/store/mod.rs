@@ -2,8 +2,9 @@
 //! the conflict inbox, the sync-request queue, the pull cursors and the client's identity.
 //!
 //! Exactly one writer connection, behind a mutex: every write and its outbox entry commit in one
-//! transaction, and a pulled page commits with its cursor. Reads use a second, read-only
-//! connection, so the app can read while a page is being applied.
+//! transaction, and a pulled page's cursor commits with its last rows (a page is applied in
+//! parts when local writes wait). Reads use a second, read-only connection, so the app can read while a page is being
+//! applied; a third one only checkpoints the WAL, on its own thread.
 //!
 //! The modules below hold free functions over a connection or transaction; only this one owns
 //! connections, takes locks and decides where transactions begin and end:
@@ -25,8 +26,8 @@ mod tests;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use rusqlite::config::DbConfig;
@@ -73,6 +74,17 @@ fn read_with_state(conn: &Connection, e: &EntitySchema, key: &str) -> Result<Opt
     Ok(record)
 }
 
+/// How many mutations are pending and quarantined and how many conflicts wait, as of `commit`.
+fn read_counts(conn: &Connection, commit: u64) -> Result<Counts> {
+    let (pending, quarantined) = outbox::counts(conn)?;
+    Ok(Counts {
+        pending,
+        quarantined,
+        conflicts: inbox::count(conn)?,
+        commit,
+    })
+}
+
 /// Longest a pulled page waits for other writes to go first: a sync is never starved.
 const YIELD_TO_WRITES: Duration = Duration::from_millis(20);
 
@@ -81,13 +93,19 @@ const READER_STATEMENTS: usize = 128;
 
 /// The local SQLite store.
 pub(crate) struct Store {
+    /// First, so stopped (and its connection closed) before the connections below.
+    _checkpointer: Checkpointer,
     // Declared (so dropped) before the writer: the last connection to close checkpoints the WAL
     // into the database file and removes it, and a read-only one cannot.
     reader: Mutex<Connection>,
     writer: Mutex<Connection>,
     /// Threads waiting to take `writer` in [`Store::write`]: a pulled page lets them go first.
     writers_waiting: AtomicUsize,
+    /// Commits of the writer so far, bumped under the writer's lock: orders published counts.
+    commits: AtomicU64,
     schema: Schema,
+    /// Each entity's write-path SQL, built once here rather than on every write.
+    statements: HashMap<String, sql::EntityStatements>,
     client_id: String,
     /// Bumped after every commit that changes an entity's records or their sync state (a
     /// conflict or a quarantined mutation is part of its record's sync state).
@@ -113,7 +131,11 @@ impl Store {
         // dirties many index pages at random (keys are UUIDs), and checkpointing after nearly
         // every page (the default 1,000) made initial syncs I/O bound. See docs/benchmarks.md.
         writer.pragma_update(None, "cache_size", -4000)?;
-        writer.pragma_update(None, "wal_autocheckpoint", 4000)?;
+        // The WAL is checkpointed by a thread of its own (`Checkpointer`): an automatic
+        // checkpoint runs on the thread whose commit crosses the limit, and a user's write then
+        // waited for a 16 MiB copy and two fsyncs (docs/benchmarks.md, local write latency).
+        // The automatic one stays, far above, in case that thread falls behind.
+        writer.pragma_update(None, "wal_autocheckpoint", AUTOCHECKPOINT_PAGES)?;
         stable_plans(&writer)?;
         migrations::migrate(&mut writer)?;
         migrations::ensure_entity_tables(&mut writer, &schema)?;
@@ -128,9 +150,18 @@ impl Store {
         // Each live query's page has a statement of its own shape (filters, sort): room for
         // many open lists, so none is compiled again per round.
         reader.set_prepared_statement_cache_capacity(READER_STATEMENTS);
+        let statements = schema
+            .entities()
+            .iter()
+            .map(|e| (e.name.clone(), sql::EntityStatements::of(e)))
+            .collect();
+        let checkpointer = Checkpointer::start(path)?;
         Ok(Store {
+            _checkpointer: checkpointer,
+            statements,
             writer: Mutex::new(writer),
             writers_waiting: AtomicUsize::new(0),
+            commits: AtomicU64::new(0),
             reader: Mutex::new(reader),
             schema,
             client_id,
@@ -165,7 +196,29 @@ impl Store {
         self.writers_waiting.fetch_add(1, Ordering::SeqCst);
         let mut conn = lock(&self.writer);
         self.writers_waiting.fetch_sub(1, Ordering::SeqCst);
-        in_transaction(&mut conn, work)
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let out = work(&tx)?;
+        tx.commit()?;
+        self.commits.fetch_add(1, Ordering::SeqCst);
+        Ok(out)
+    }
+
+    /// [`Store::write`], with the counts as `work` left them, read in the same transaction.
+    fn write_counted<T>(
+        &self,
+        work: impl FnOnce(&Transaction<'_>) -> Result<T>,
+    ) -> Result<(T, Counts)> {
+        self.writers_waiting.fetch_add(1, Ordering::SeqCst);
+        let mut conn = lock(&self.writer);
+        self.writers_waiting.fetch_sub(1, Ordering::SeqCst);
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let out = work(&tx)?;
+        // Numbered before the commit, under the writer's lock: the next commit gets the next.
+        let commit = self.commits.load(Ordering::SeqCst) + 1;
+        let counts = read_counts(&tx, commit)?;
+        tx.commit()?;
+        self.commits.fetch_add(1, Ordering::SeqCst);
+        Ok((out, counts))
     }
 
     /// [`Store::write`] for bulk work (a pulled page): writes already waiting for the writer go
@@ -181,7 +234,11 @@ impl Store {
             std::thread::sleep(Duration::from_micros(20));
         }
         let mut conn = lock(&self.writer);
-        in_transaction(&mut conn, work)
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let out = work(&tx)?;
+        tx.commit()?;
+        self.commits.fetch_add(1, Ordering::SeqCst);
+        Ok(out)
     }
 
     /// Caps the database at `pages` pages (SQLite's `max_page_count`): a full disk, for tests.
@@ -217,6 +274,13 @@ impl Store {
         work(&snapshot)
     }
 
+    /// The write-path SQL of `e` (built at open for every entity of the schema).
+    fn statements_of(&self, e: &EntitySchema) -> Result<&sql::EntityStatements> {
+        self.statements
+            .get(&e.name)
+            .ok_or_else(|| Error::Corrupt(format!("no statements for entity `{}`", e.name)))
+    }
+
     /// An entity the device may write to.
     fn writable(&self, entity: &str) -> Result<&EntitySchema> {
         let e = self.schema.entity(entity)?;
@@ -236,35 +300,76 @@ impl Store {
     }
 
     /// Creates a record and its outbox entry, in one transaction.
+    #[cfg(test)] // the client takes the counts too (`*_counted`)
     pub(crate) fn insert(&self, entity: &str, record: Record) -> Result<MutationReceipt> {
+        self.insert_counted(entity, record)
+            .map(|(receipt, _)| receipt)
+    }
+
+    /// [`Store::insert`], with the counts after it read in the same transaction: the status
+    /// needs them after every local write, and reading them in a read transaction of its own
+    /// cost ~23,000 instructions of a ~200,000-instruction write (`docs/benchmarks.md`).
+    pub(crate) fn insert_counted(
+        &self,
+        entity: &str,
+        record: Record,
+    ) -> Result<(MutationReceipt, Counts)> {
         let e = self.writable(entity)?;
-        let receipt = self.write(|tx| records::insert(tx, e, record))?;
+        let sql = self.statements_of(e)?;
+        let out = self.write_counted(|tx| records::insert(tx, e, sql, record))?;
         self.changes.committed(&e.name);
-        Ok(receipt)
+        Ok(out)
     }
 
     /// Changes some fields of a record, recording only those that really changed; `None` when
     /// nothing changed.
+    #[cfg(test)] // the client takes the counts too (`*_counted`)
     pub(crate) fn update(
         &self,
         entity: &str,
         key: &str,
         changes: HashMap<String, Value>,
     ) -> Result<Option<MutationReceipt>> {
+        self.update_counted(entity, key, changes)
+            .map(|(receipt, _)| receipt)
+    }
+
+    /// [`Store::update`], with the counts after it read in the same transaction (see
+    /// [`Store::insert_counted`]).
+    pub(crate) fn update_counted(
+        &self,
+        entity: &str,
+        key: &str,
+        changes: HashMap<String, Value>,
+    ) -> Result<(Option<MutationReceipt>, Counts)> {
         let e = self.changeable(entity)?;
-        let receipt = self.write(|tx| records::update(tx, e, key, changes))?;
+        let sql = self.statements_of(e)?;
+        let (receipt, counts) =
+            self.write_counted(|tx| records::update(tx, e, sql, key, changes))?;
         if receipt.is_some() {
             self.changes.committed(&e.name);
         }
-        Ok(receipt)
+        Ok((receipt, counts))
     }
 
     /// Deletes a record and records the deletion, in one transaction.
+    #[cfg(test)] // the client takes the counts too (`*_counted`)
     pub(crate) fn delete(&self, entity: &str, key: &str) -> Result<MutationReceipt> {
+        self.delete_counted(entity, key).map(|(receipt, _)| receipt)
+    }
+
+    /// [`Store::delete`], with the counts after it read in the same transaction (see
+    /// [`Store::insert_counted`]).
+    pub(crate) fn delete_counted(
+        &self,
+        entity: &str,
+        key: &str,
+    ) -> Result<(MutationReceipt, Counts)> {
         let e = self.changeable(entity)?;
-        let receipt = self.write(|tx| records::delete(tx, e, key))?;
+        let sql = self.statements_of(e)?;
+        let out = self.write_counted(|tx| records::delete(tx, e, sql, key))?;
         self.changes.committed(&e.name);
-        Ok(receipt)
+        Ok(out)
     }
 
     /// The record with this key, if there is one.
@@ -322,14 +427,9 @@ impl Store {
 
     /// How many mutations are pending and quarantined, and how many conflicts wait.
     pub(crate) fn counts(&self) -> Result<Counts> {
-        self.read(|conn| {
-            let (pending, quarantined) = outbox::counts(conn)?;
-            Ok(Counts {
-                pending,
-                quarantined,
-                conflicts: inbox::count(conn)?,
-            })
-        })
+        // Loaded before the read transaction begins: its snapshot holds at least these commits.
+        let commit = self.commits.load(Ordering::SeqCst);
+        self.read(|conn| read_counts(conn, commit))
     }
 
     /// The mutations the server refused, with its reasons.
@@ -450,12 +550,26 @@ impl Store {
         Ok(stats)
     }
 
-    /// Applies one pulled page and stores its cursor, in one transaction; on any error nothing
-    /// of the page is applied.
+    /// Applies one pulled page and stores its cursor, in one transaction, or in several when
+    /// local writes wait (`apply::pull_page`), the cursor with the last; a page that fails its
+    /// checks changes nothing, and one that fails part way is pulled again whole (its cursor did
+    /// not move).
     pub(crate) fn apply_pulled(&self, entity: &str, page: &PulledPage) -> Result<PageStats> {
         let e = self.schema.entity(entity)?;
         apply::check_page(e, page)?;
-        let stats = self.write_after_waiting(|tx| apply::pull_page(tx, e, page))?;
+        let mut stats = PageStats::default();
+        let mut start = 0;
+        loop {
+            let writes_wait = || self.writers_waiting.load(Ordering::SeqCst) > 0;
+            let (part, next) =
+                self.write_after_waiting(|tx| apply::pull_page(tx, e, page, start, writes_wait))?;
+            stats.upserts += part.upserts;
+            stats.tombstones += part.tombstones;
+            match next {
+                Some(next) => start = next,
+                None => break,
+            }
+        }
         if stats.upserts + stats.tombstones > 0 {
             self.changes.committed(&e.name);
         }
@@ -478,8 +592,8 @@ impl Store {
         apply::check_page(e, page)?;
         let mut conn = lock(&self.writer);
         let tx = conn.transaction()?;
-        // Dropped without a commit: rolled back.
-        apply::pull_page(&tx, e, page)
+        // The whole page in one part (nothing waits here); dropped without a commit: rolled back.
+        apply::pull_page(&tx, e, page, 0, || false).map(|(stats, _)| stats)
     }
 
     /// [`Store::apply_push_results`] in a transaction that is rolled back (see
@@ -558,6 +672,72 @@ impl Store {
     /// Where a mutation is (`None` once finished stages are forgotten, after a week).
     pub(crate) fn mutation_stage(&self, mutation_id: &str) -> Result<Option<MutationStage>> {
         self.read(|conn| outbox::stage(conn, mutation_id))
+    }
+}
+
+/// WAL pages after which a commit checkpoints on its own thread (a safety net: the
+/// [`Checkpointer`] normally keeps the WAL far shorter).
+const AUTOCHECKPOINT_PAGES: i64 = 16_000;
+
+/// How often the checkpointer copies the WAL into the database file.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
+
+/// A thread that checkpoints the WAL (`PASSIVE`: never waits for, nor blocks, the writer or
+/// readers) on a connection of its own, so that no local write pays for a checkpoint.
+struct Checkpointer {
+    stop: Arc<(Mutex<bool>, Condvar)>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Checkpointer {
+    fn start(path: &Path) -> Result<Checkpointer> {
+        let conn = Connection::open(path)?;
+        conn.busy_timeout(BUSY_TIMEOUT)?;
+        let stop = Arc::new((Mutex::new(false), Condvar::new()));
+        let stopping = Arc::clone(&stop);
+        let thread = std::thread::Builder::new()
+            .name("syncline-checkpoint".into())
+            .spawn(move || {
+                let (stopped, wake) = &*stopping;
+                let mut guard = lock(stopped);
+                while !*guard {
+                    guard = match wake.wait_timeout(guard, CHECKPOINT_EVERY) {
+                        Ok((g, _)) => g,
+                        Err(poisoned) => poisoned.into_inner().0,
+                    };
+                    if *guard {
+                        break;
+                    }
+                    // Outside the lock: stopping must not wait for a checkpoint to start.
+                    drop(guard);
+                    if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+                    {
+                        log::debug!("background checkpoint: {e}");
+                    }
+                    guard = lock(stopped);
+                }
+            })
+            .map_err(|e| Error::Storage {
+                kind: StorageErrorKind::Other,
+                detail: format!("cannot start the checkpoint thread: {e}"),
+            })?;
+        Ok(Checkpointer {
+            stop,
+            thread: Some(thread),
+        })
+    }
+}
+
+impl Drop for Checkpointer {
+    fn drop(&mut self) {
+        let (stopped, wake) = &*self.stop;
+        *lock(stopped) = true;
+        wake.notify_all();
+        if let Some(thread) = self.thread.take() {
+            // Joined: its connection is closed before the store's own (the last one to close
+            // checkpoints the WAL and removes it).
+            let _ = thread.join();
+        }
     }
 }
 
@@ -653,16 +833,4 @@ pub(crate) fn start_over(path: &Path, schema: Schema) -> Result<Salvage> {
         complete,
         same_client,
     })
-}
-
-/// Runs `work` in one write transaction on `conn`, begun `IMMEDIATE` (see [`Store::write`]) and
-/// committed when it succeeds.
-fn in_transaction<T>(
-    conn: &mut rusqlite::Connection,
-    work: impl FnOnce(&Transaction<'_>) -> Result<T>,
-) -> Result<T> {
-    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-    let out = work(&tx)?;
-    tx.commit()?;
-    Ok(out)
 }

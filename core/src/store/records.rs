@@ -8,7 +8,7 @@ use syncline_protocol::{EntitySchema, FieldDef, Op, Value, WireFields};
 
 use super::fingerprint::{Fingerprint, Fingerprinter};
 use super::outbox;
-use super::sql::{self, EntitySql, OnExisting, MAX_KEY_LEN};
+use super::sql::{self, EntitySql, EntityStatements, MAX_KEY_LEN};
 use crate::error::{Error, Result};
 use crate::mutation::MutationReceipt;
 use crate::record::{
@@ -19,6 +19,7 @@ use crate::record::{
 pub(crate) fn insert(
     tx: &Transaction<'_>,
     e: &EntitySchema,
+    statements: &EntityStatements,
     record: Record,
 ) -> Result<MutationReceipt> {
     if record.key.is_empty() || record.key.len() > MAX_KEY_LEN {
@@ -35,10 +36,8 @@ pub(crate) fn insert(
             });
         }
     }
-    let table = EntitySql::of(e);
-    let inserted = tx
-        .prepare_cached(&table.insert(OnExisting::Fail))?
-        .execute(sql::params(&table.row(&record.key, None, &values)));
+    let row = EntitySql::of(e).row(&record.key, None, &values);
+    let inserted = sql::insert_row_with(tx, statements, &row);
     match inserted {
         Err(rusqlite::Error::SqliteFailure(err, _))
             if err.code == rusqlite::ErrorCode::ConstraintViolation =>
@@ -66,11 +65,12 @@ pub(crate) fn insert(
 pub(crate) fn update(
     tx: &Transaction<'_>,
     e: &EntitySchema,
+    statements: &EntityStatements,
     key: &str,
     changes: HashMap<String, Value>,
 ) -> Result<Option<MutationReceipt>> {
     let changes = coerce_all(e, changes)?;
-    let current = sql::existing(tx, e, key)?;
+    let current = sql::existing_with(tx, e, statements, key)?;
     let changed: BTreeMap<String, Value> = changes
         .into_iter()
         .filter(|(name, v)| current.get(name) != v)
@@ -78,7 +78,7 @@ pub(crate) fn update(
     if changed.is_empty() {
         return Ok(None);
     }
-    sql::set_fields(tx, e, key, &changed)?;
+    sql::set_fields_with(tx, e, statements, key, &changed)?;
     outbox::record(
         tx,
         &e.name,
@@ -92,9 +92,14 @@ pub(crate) fn update(
 }
 
 /// Deletes a record and records the deletion.
-pub(crate) fn delete(tx: &Transaction<'_>, e: &EntitySchema, key: &str) -> Result<MutationReceipt> {
-    let current = sql::existing(tx, e, key)?;
-    sql::delete_row(tx, e, key)?;
+pub(crate) fn delete(
+    tx: &Transaction<'_>,
+    e: &EntitySchema,
+    statements: &EntityStatements,
+    key: &str,
+) -> Result<MutationReceipt> {
+    let current = sql::existing_with(tx, e, statements, key)?;
+    sql::delete_row_with(tx, statements, key)?;
     outbox::record(
         tx,
         &e.name,

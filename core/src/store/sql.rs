@@ -2,7 +2,8 @@
 //! SQLite. Table and column names come only from a validated [`EntitySchema`] (quoted); values
 //! are always bound as parameters. Imports nothing else from the store.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
 
 use rusqlite::types::{ToSqlOutput, Value as SqlValue, ValueRef};
 use rusqlite::{Connection, ToSql};
@@ -10,6 +11,7 @@ use syncline_protocol::{EntitySchema, FieldDef, FieldType, Value};
 
 use crate::error::{Error, Result};
 use crate::record::{Record, SortOrder};
+use crate::shared::lock;
 
 /// Longest record key accepted, in bytes.
 pub(crate) const MAX_KEY_LEN: usize = 256;
@@ -324,6 +326,139 @@ impl<'a> EntitySql<'a> {
     }
 }
 
+/// One entity's write-path SQL, built once when the store opens: the text of a cached statement
+/// is its key in rusqlite's statement cache, and building it with `format!` on every write cost
+/// ~23,000 instructions of a ~200,000-instruction insert (callgrind, `docs/benchmarks.md`).
+pub(crate) struct EntityStatements {
+    insert: String,
+    select_by_key: String,
+    delete: String,
+    /// `"column" = ?n` of each field, in declaration order, for building updates.
+    set_columns: Vec<String>,
+    /// `UPDATE` texts by the set of fields they change (bit `i`: the `i`-th declared field), made
+    /// the first time that set is written: an app changes few distinct sets of fields.
+    updates: Mutex<HashMap<u64, Arc<str>>>,
+    update_head: String,
+    update_tail: String,
+}
+
+impl EntityStatements {
+    /// The statements of `e`'s table.
+    pub(crate) fn of(e: &EntitySchema) -> Self {
+        let sql = EntitySql::of(e);
+        EntityStatements {
+            insert: sql.insert(OnExisting::Fail),
+            select_by_key: sql.select_by_key(),
+            delete: sql.delete(),
+            set_columns: e.fields.iter().map(|f| column(&f.name)).collect(),
+            updates: Mutex::new(HashMap::new()),
+            update_head: format!("UPDATE {} SET ", sql.table()),
+            update_tail: format!(" WHERE {} = ?1", column(&e.key)),
+        }
+    }
+
+    /// `UPDATE` of the fields whose declared positions are in `mask` (bit `i`: field `i`): key
+    /// `?1`, then the fields' values from `?2` on, in declaration order.
+    fn update(&self, mask: u64) -> Arc<str> {
+        let mut updates = lock(&self.updates);
+        Arc::clone(updates.entry(mask).or_insert_with(|| {
+            let sets: Vec<String> = self
+                .set_columns
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| mask & (1 << i) != 0)
+                .enumerate()
+                .map(|(n, (_, col))| format!("{col} = ?{}", n + 2))
+                .collect();
+            format!(
+                "{}{}{}",
+                self.update_head,
+                sets.join(", "),
+                self.update_tail
+            )
+            .into()
+        }))
+    }
+}
+
+/// The record with this key, if there is one (the statement built at open).
+pub(crate) fn read_record_with(
+    conn: &Connection,
+    e: &EntitySchema,
+    sql: &EntityStatements,
+    key: &str,
+) -> Result<Option<Record>> {
+    let mut stmt = conn.prepare_cached(&sql.select_by_key)?;
+    let mut rows = stmt.query([key])?;
+    match rows.next()? {
+        Some(row) => Ok(Some(EntitySql::of(e).record(row)?)),
+        None => Ok(None),
+    }
+}
+
+/// The record with this key, or `NotFound` (the statement built at open).
+pub(crate) fn existing_with(
+    conn: &Connection,
+    e: &EntitySchema,
+    sql: &EntityStatements,
+    key: &str,
+) -> Result<Record> {
+    read_record_with(conn, e, sql, key)?.ok_or_else(|| Error::NotFound {
+        entity: e.name.clone(),
+        key: key.to_string(),
+    })
+}
+
+/// Inserts a whole row (see [`EntitySql::row`]); fails when the key is in use.
+pub(crate) fn insert_row_with(
+    conn: &Connection,
+    sql: &EntityStatements,
+    row: &[Value],
+) -> rusqlite::Result<usize> {
+    conn.prepare_cached(&sql.insert)?.execute(params(row))
+}
+
+/// Sets some fields of a record (the statement built once per set of fields).
+pub(crate) fn set_fields_with(
+    conn: &Connection,
+    e: &EntitySchema,
+    sql: &EntityStatements,
+    key: &str,
+    values: &BTreeMap<String, Value>,
+) -> Result<()> {
+    if values.is_empty() {
+        return Ok(());
+    }
+    // Wider entities than a mask holds take the statement built on the spot.
+    if e.fields.len() > 64 {
+        return set_fields(conn, e, key, values);
+    }
+    let mut mask = 0u64;
+    let mut args = Vec::with_capacity(values.len() + 1);
+    args.push(Value::Text(key.to_string()));
+    for (i, f) in e.fields.iter().enumerate() {
+        if let Some(v) = values.get(&f.name) {
+            mask |= 1 << i;
+            args.push(v.clone());
+        }
+    }
+    if args.len() != values.len() + 1 {
+        // A name that is not a field: the caller checks names against the schema first.
+        return Err(Error::Corrupt(
+            "update of a field the schema does not declare".into(),
+        ));
+    }
+    conn.prepare_cached(&sql.update(mask))?
+        .execute(params(&args))?;
+    Ok(())
+}
+
+/// Deletes a record's row (the statement built at open).
+pub(crate) fn delete_row_with(conn: &Connection, sql: &EntityStatements, key: &str) -> Result<()> {
+    conn.prepare_cached(&sql.delete)?.execute([key])?;
+    Ok(())
+}
+
 /// A quoted column name (names come from a validated schema).
 fn column(name: &str) -> String {
     format!("\"{name}\"")
@@ -342,14 +477,6 @@ pub(crate) fn read_record(
         Some(row) => Ok(Some(sql.record(row)?)),
         None => Ok(None),
     }
-}
-
-/// The record with this key, or `NotFound`.
-pub(crate) fn existing(conn: &Connection, e: &EntitySchema, key: &str) -> Result<Record> {
-    read_record(conn, e, key)?.ok_or_else(|| Error::NotFound {
-        entity: e.name.clone(),
-        key: key.to_string(),
-    })
 }
 
 /// Sets some fields of a record.

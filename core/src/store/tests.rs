@@ -743,3 +743,43 @@ fn writes_wait_for_another_connection_instead_of_failing() {
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     assert!(other.join().expect("the other writer") > 0);
 }
+
+#[test]
+fn a_page_split_for_waiting_writes_applies_every_row_and_moves_the_cursor_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(&dir);
+    store
+        .apply_pull_page(
+            TASKS,
+            &page(vec![server_task("s0", 1, "zero")], vec![], "1"),
+        )
+        .expect("apply");
+    let rows: Vec<_> = (0..350)
+        .map(|i| server_task(&format!("r{i:03}"), 2, "row"))
+        .collect();
+    // As if a local write waited all along: the page commits in parts of at least 100 rows
+    // (and waits up to 20 ms before each for the write that never comes).
+    store
+        .writers_waiting
+        .store(1, std::sync::atomic::Ordering::SeqCst);
+    let stats = store
+        .apply_pull_page(TASKS, &page(rows.clone(), vec![("s0", 3)], "2"))
+        .expect("apply");
+    store
+        .writers_waiting
+        .store(0, std::sync::atomic::Ordering::SeqCst);
+    assert_eq!((stats.upserts, stats.tombstones), (350, 1));
+    assert_eq!(
+        store.pull_cursor(TASKS).expect("cursor").as_deref(),
+        Some("2")
+    );
+    assert!(store.get(TASKS, "s0").expect("get").is_none());
+    assert!(store.get(TASKS, "r349").expect("get").is_some());
+    // Applying the page again (a crash between parts re-pulls it) changes nothing.
+    let again = store
+        .apply_pull_page(TASKS, &page(rows, vec![], "2"))
+        .expect("apply again");
+    assert_eq!(again.upserts, 350);
+    let all = store.query(TASKS, &Query::all(1000)).expect("query");
+    assert_eq!(all.records.len(), 350);
+}
