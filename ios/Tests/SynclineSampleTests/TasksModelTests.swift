@@ -100,9 +100,8 @@ final class TasksModelTests: XCTestCase {
         XCTAssertEqual(screen.commentDraft, "", "emptied once added")
         screen.addComment("   ")
         XCTAssertNil(screen.error)
-        try await eventually("the comment, pending: \(screen.comments)") {
-            screen.comments.count == 1 && screen.comments[0].mark == "Not synced yet" && screen.comments[0].author == nil
-        }
+        // (Its pending state may never be shown: the automatic sync can take it to the server
+        // before the live query's next page, which carries only the newest state.)
         try await eventually("synced, and the comment signed by the server: \(screen.comments)") {
             screen.task?.state == .synced && screen.comments.first?.author == "alice" && screen.comments.first?.createdAt != nil
                 && screen.comments.first?.mark == nil
