@@ -300,7 +300,7 @@ impl Store {
     }
 
     /// Creates a record and its outbox entry, in one transaction.
-    #[cfg(test)] // the client takes the counts too (`*_counted`)
+    #[cfg(any(test, feature = "fuzzing"))] // the client takes the counts too (`*_counted`)
     pub(crate) fn insert(&self, entity: &str, record: Record) -> Result<MutationReceipt> {
         self.insert_counted(entity, record)
             .map(|(receipt, _)| receipt)
@@ -323,7 +323,7 @@ impl Store {
 
     /// Changes some fields of a record, recording only those that really changed; `None` when
     /// nothing changed.
-    #[cfg(test)] // the client takes the counts too (`*_counted`)
+    #[cfg(any(test, feature = "fuzzing"))] // the client takes the counts too (`*_counted`)
     pub(crate) fn update(
         &self,
         entity: &str,
@@ -353,7 +353,7 @@ impl Store {
     }
 
     /// Deletes a record and records the deletion, in one transaction.
-    #[cfg(test)] // the client takes the counts too (`*_counted`)
+    #[cfg(any(test, feature = "fuzzing"))] // the client takes the counts too (`*_counted`)
     pub(crate) fn delete(&self, entity: &str, key: &str) -> Result<MutationReceipt> {
         self.delete_counted(entity, key).map(|(receipt, _)| receipt)
     }
