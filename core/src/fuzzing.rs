@@ -7,6 +7,7 @@
 //! input meets the same device state. `docs/reliability.md` ("Fuzzing") has the commands.
 
 use std::path::Path;
+use std::sync::OnceLock;
 
 use syncline_protocol::sample::{self, COMMENTS, TASKS};
 use syncline_protocol::{
@@ -40,6 +41,21 @@ pub struct ClientTarget {
 }
 
 impl ClientTarget {
+    /// The process's one target, on a scratch folder of its own, made on first use: what a fuzz
+    /// target applies every input to. Err when the store could not be made.
+    pub fn shared() -> Result<&'static ClientTarget, String> {
+        static TARGET: OnceLock<Result<ClientTarget, String>> = OnceLock::new();
+        TARGET
+            .get_or_init(|| {
+                let dir =
+                    std::env::temp_dir().join(format!("syncline-fuzz-{}", std::process::id()));
+                std::fs::create_dir_all(&dir).map_err(|e| format!("scratch folder: {e}"))?;
+                ClientTarget::open(&dir.join("device.db")).map_err(|e| format!("device store: {e}"))
+            })
+            .as_ref()
+            .map_err(Clone::clone)
+    }
+
     /// Opens (creating) the store at `path` with the sample schema, pulls two tasks into it and
     /// makes local edits, so answers meet existing rows, pending edits and the conflict inbox.
     pub fn open(path: &Path) -> Result<ClientTarget, SynclineError> {

@@ -3,18 +3,11 @@
 //! request, byte 3: a `Retry-After` or none; the rest is the body.
 #![no_main]
 
-use std::sync::OnceLock;
-
 use libfuzzer_sys::fuzz_target;
 use syncline_core::fuzzing::{Answer, ClientTarget};
 
 fn target() -> &'static ClientTarget {
-    static TARGET: OnceLock<ClientTarget> = OnceLock::new();
-    TARGET.get_or_init(|| {
-        let dir = std::env::temp_dir().join(format!("syncline-fuzz-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("scratch folder");
-        ClientTarget::open(&dir.join("device.db")).expect("device store")
-    })
+    ClientTarget::shared().expect("the device store to fuzz")
 }
 
 fuzz_target!(|data: &[u8]| {
