@@ -19,8 +19,9 @@
 //! screens would hold), alternating, to show what watchers cost a sync and how many calls they
 //! get during it. `SYNCLINE_BENCH_WATCHERS=0` skips it.
 
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Command, Stdio};
+mod common;
+
+use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
@@ -121,7 +122,7 @@ fn watchers_bench(rows: usize, runs: usize) {
             let _ = std::fs::remove_file(&db);
         }
     }
-    stop_server(server);
+    common::stop_server(server);
     let list = |v: &[f64]| {
         v.iter()
             .map(|r| format!("{r:.0}"))
@@ -129,40 +130,23 @@ fn watchers_bench(rows: usize, runs: usize) {
             .join(", ")
     };
     let (none_runs, hundred_runs) = (list(&none), list(&hundred));
-    let (a, b) = (median(&mut none), median(&mut hundred));
+    let (a, b) = (common::median(&mut none), common::median(&mut hundred));
     println!("| 0 | {a:.0} | {none_runs} | 100 % | |");
     println!(
         "| 100 | {b:.0} | {hundred_runs} | {:.0} % | {:.0} |",
         100.0 * b / a,
-        median(&mut calls)
+        common::median(&mut calls)
     );
 }
 
 /// Starts the server process with `rows` tasks; returns it and its URL.
 fn start_server(dir: &std::path::Path, keys: &str, rows: usize) -> (std::process::Child, String) {
-    let mut server = Command::new(std::env::current_exe().expect("exe"))
-        .env("SYNCLINE_BENCH_ROLE", "server")
+    let mut command = Command::new(std::env::current_exe().expect("exe"));
+    command
         .env("SYNCLINE_BENCH_ROWS", rows.to_string())
         .env("SYNCLINE_BENCH_KEYS", keys)
-        .env("SYNCLINE_BENCH_DB", dir.join("server.db"))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("start the server process");
-    let mut line = String::new();
-    BufReader::new(server.stdout.take().expect("stdout"))
-        .read_line(&mut line)
-        .expect("server port");
-    let url = format!(
-        "http://127.0.0.1:{}",
-        line.trim().trim_start_matches("PORT ")
-    );
-    (server, url)
-}
-
-fn stop_server(mut server: std::process::Child) {
-    let _ = server.stdin.take().map(|mut s| s.write_all(b"q\n"));
-    let _ = server.wait();
+        .env("SYNCLINE_BENCH_DB", dir.join("server.db"));
+    common::spawn_server(command)
 }
 
 /// The calls' latency table: client processes (role `calls`) sync while probing; their samples
@@ -196,7 +180,7 @@ fn calls_bench(rows: usize, runs: usize) {
             }
         }
     }
-    stop_server(server);
+    common::stop_server(server);
     for ((name, when), mut ns) in samples {
         ns.sort_unstable();
         let at = |q: f64| ns[((ns.len() - 1) as f64 * q).round() as usize] as f64 / 1000.0;
@@ -290,8 +274,11 @@ fn bench(keys: &str, rows: usize, runs: usize) {
         raw_rates.push(raw_insert(&dir.path().join(format!("raw-{run}.db")), &data));
         let _ = std::fs::remove_file(&db);
     }
-    stop_server(server);
-    let (sync, raw) = (median(&mut sync_rates), median(&mut raw_rates));
+    common::stop_server(server);
+    let (sync, raw) = (
+        common::median(&mut sync_rates),
+        common::median(&mut raw_rates),
+    );
     println!(
         "| UUID{keys} | {rows} | {:.0} | {:.0} | {:.0} % | {:.1} MiB |",
         sync,
@@ -417,11 +404,6 @@ fn raw_insert(path: &std::path::Path, data: &[Vec<SqlValue>]) -> f64 {
     data.len() as f64 / start.elapsed().as_secs_f64()
 }
 
-fn median(v: &mut [f64]) -> f64 {
-    v.sort_by(|a, b| a.total_cmp(b));
-    v[v.len() / 2]
-}
-
 fn rss_kib(field: &str) -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
@@ -459,22 +441,5 @@ fn serve() {
         _ => KeyKind::TimeOrdered,
     };
     bulk_insert_tasks(&store, "p-bench", rows, keys).expect("seed");
-    let runtime = tokio::runtime::Runtime::new().expect("runtime");
-    runtime.block_on(async move {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        println!("PORT {}", listener.local_addr().expect("addr").port());
-        let _ = std::io::stdout().flush();
-        let stop = async {
-            let _ = tokio::task::spawn_blocking(|| {
-                let mut s = String::new();
-                let _ = std::io::stdin().read_line(&mut s);
-            })
-            .await;
-        };
-        syncline_server::http::serve(listener, store, stop)
-            .await
-            .expect("serve");
-    });
+    common::serve_until_stdin_closes(store);
 }

@@ -61,16 +61,23 @@ fn snapshot(client: &Syncline) -> (Vec<Record>, String) {
     (tasks, stored)
 }
 
-#[test]
-fn a_disk_that_fills_during_a_pull_changes_nothing_and_the_next_sync_completes() {
+/// A server with `tasks` more tasks in p-harbor, and a device of it (on a scratch folder, kept
+/// alive by the returned `TempDir`) with a mutation waiting in the outbox: a comment, which is
+/// not in the `tasks` unit, so it stays waiting through a sync of tasks.
+fn device_with_a_waiting_comment(tasks: usize) -> (TestServer, tempfile::TempDir, Syncline) {
     let server = TestServer::with_demo();
-    bulk_insert_tasks(server.store(), "p-harbor", 5_000, KeyKind::Random).expect("bulk");
+    bulk_insert_tasks(server.store(), "p-harbor", tasks, KeyKind::Random).expect("bulk");
     let dir = tempfile::tempdir().expect("tempdir");
     let client = open(&dir.path().join("device.db"), &server);
-    // A mutation waiting in the outbox (comments are not in the `tasks` unit, so it stays).
     client
         .insert(COMMENTS, comment("c-before"))
         .expect("insert");
+    (server, dir, client)
+}
+
+#[test]
+fn a_disk_that_fills_during_a_pull_changes_nothing_and_the_next_sync_completes() {
+    let (server, _dir, client) = device_with_a_waiting_comment(5_000);
     let before = snapshot(&client);
 
     // The disk fills: a few pages more than the store holds now, far less than a pulled page.
@@ -451,14 +458,7 @@ fn a_read_only_database_refuses_local_writes_typed_and_they_work_once_it_is_writ
 
 #[test]
 fn a_read_only_database_during_a_pull_changes_nothing_and_the_next_sync_completes() {
-    let server = TestServer::with_demo();
-    bulk_insert_tasks(server.store(), "p-harbor", 2_000, KeyKind::Random).expect("bulk");
-    let dir = tempfile::tempdir().expect("tempdir");
-    let client = open(&dir.path().join("device.db"), &server);
-    // A mutation waiting in the outbox (comments are not in the `tasks` unit, so it stays).
-    client
-        .insert(COMMENTS, comment("c-before"))
-        .expect("insert");
+    let (server, _dir, client) = device_with_a_waiting_comment(2_000);
     let before = snapshot(&client);
 
     client.store().set_read_only(true).expect("read-only");

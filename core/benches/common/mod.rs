@@ -27,10 +27,18 @@ pub fn serve_if_server() -> bool {
 /// A reference server in a child process (this executable, role `server`) on a fresh SQLite
 /// file in `dir`, seeded with `rows` tasks with time-ordered keys; returns it and its URL.
 pub fn start_server(dir: &std::path::Path, rows: usize) -> (Child, String) {
-    let mut server = Command::new(std::env::current_exe().expect("exe"))
-        .env("SYNCLINE_BENCH_ROLE", "server")
+    let mut command = Command::new(std::env::current_exe().expect("exe"));
+    command
         .env("SYNCLINE_BENCH_SEED", rows.to_string())
-        .env("SYNCLINE_BENCH_SERVER_DB", dir.join("server.db"))
+        .env("SYNCLINE_BENCH_SERVER_DB", dir.join("server.db"));
+    spawn_server(command)
+}
+
+/// Starts `command` (this executable, with the server's settings in its environment) as the
+/// server role; returns it and the URL it printed.
+pub fn spawn_server(mut command: Command) -> (Child, String) {
+    let mut server = command
+        .env("SYNCLINE_BENCH_ROLE", "server")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
@@ -66,6 +74,11 @@ fn serve() {
     if rows > 0 {
         bulk_insert_tasks(&store, PROJECT, rows, KeyKind::TimeOrdered).expect("seed");
     }
+    serve_until_stdin_closes(store);
+}
+
+/// Serves `store` on a free loopback port, printed as `PORT n`, until stdin closes.
+pub fn serve_until_stdin_closes(store: syncline_server::store::Store) {
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
