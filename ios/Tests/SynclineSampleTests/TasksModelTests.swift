@@ -101,9 +101,12 @@ final class TasksModelTests: XCTestCase {
         screen.addComment("   ")
         XCTAssertNil(screen.error)
         // (Its pending state may never be shown: the automatic sync can take it to the server
-        // before the live query's next page, which carries only the newest state.)
-        try await eventually("synced, and the comment signed by the server: \(screen.comments)") {
-            screen.task?.state == .synced && screen.comments.first?.author == "alice" && screen.comments.first?.createdAt != nil
+        // before the live query's next page, which carries only the newest state.) The task and
+        // its comments are two live queries that deliver independently, so the wait is for the
+        // edited task itself, not for "synced" alone, which the task was before the edits too.
+        try await eventually("synced, and the comment signed by the server: \(String(describing: screen.task)) \(screen.comments)") {
+            screen.task?.state == .synced && screen.task?.title == "Inspect the control cabinet" && screen.task?.done == true
+                && screen.comments.first?.author == "alice" && screen.comments.first?.createdAt != nil
                 && screen.comments.first?.mark == nil
         }
         XCTAssertEqual(screen.comments.map(\.body), ["Cabinet key is at the office"])
