@@ -150,6 +150,9 @@ class SampleAppTest {
             until("the conflict") { root.byTag<Button>("conflicts") != null }
             root.byTag<Button>("conflicts")!!.performClick()
             until("the conflict on screen") { texts(root).any { it.startsWith("title — was: Inspect the breaker") } }
+            // The status counts the conflict while its sync still runs: the banner, fed by a
+            // listener of its own, may still say "Syncing…" (the committed image has no banner).
+            until("the sync's banner to go") { bannerHidden(root) }
             val content: View = root.findViewById<ViewGroup>(android.R.id.content)!!.getChildAt(0)
             Screenshots.check("app-conflicts", content)
             val conflict = client.conflicts().single()
@@ -174,6 +177,8 @@ class SampleAppTest {
             until("the refused changes button") { root.byTag<Button>("refused") != null }
             root.byTag<Button>("refused")!!.performClick()
             until("the refused change on screen") { texts(root).any { it.startsWith("Refused by the server: ") } }
+            // As for the conflict: the refusal is counted before the sync's banner goes.
+            until("the sync's banner to go") { bannerHidden(root) }
             Screenshots.check("app-refused", root.findViewById<ViewGroup>(android.R.id.content)!!.getChildAt(0))
             val seq = client.quarantined().single().seq
             root.byTag<Button>("discard:$seq")!!.performClick()
