@@ -726,6 +726,13 @@ fn resume_syncs_and_a_server_retry_after_is_honoured() {
     let mut config = manual(&proxy.url(), &users.alice);
     config.auto.on_resume = true;
     config.auto.retry = true;
+    // Read before the client opens: the status's wall times are its monotonic clock anchored to
+    // the wall clock once, as it opens, and read a few ms early; a bound taken just before the
+    // failing sync could be later than the retry time the banner reports (seen: +6997 ms).
+    let before = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_millis() as i64;
     let device = client_with(dir.path(), "device", config);
     let mut events = device.events();
     device.resumed();
@@ -736,10 +743,6 @@ fn resume_syncs_and_a_server_retry_after_is_honoured() {
         syncline_protocol::PULL_PATH,
         support::proxy::Fault::Status(503),
     );
-    let before = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("clock")
-        .as_millis() as i64;
     device.trigger_sync("tasks", false).expect("queued");
     wait_event(&mut events, "503", |e| match e {
         Event::SyncFailed { unit, .. } if unit == "tasks" => Some(()),
@@ -792,6 +795,11 @@ fn a_rate_limited_sync_waits_for_retry_after_then_pushes_and_pulls() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut config = manual(&server.url(), &users.alice);
     config.auto.retry = true;
+    // Before the client opens, as in the test above: its wall times read a few ms early.
+    let before = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_millis() as i64;
     let device = client_with(dir.path(), "device", config);
     let mut events = device.events();
     device
@@ -799,10 +807,6 @@ fn a_rate_limited_sync_waits_for_retry_after_then_pushes_and_pulls() {
         .expect("insert");
 
     spend_one_request(&server, &users.alice);
-    let before = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("clock")
-        .as_millis() as i64;
     device.trigger_sync("tasks", false).expect("queued");
     wait_event(&mut events, "429", |e| match e {
         Event::SyncFailed { unit, .. } if unit == "tasks" => Some(()),

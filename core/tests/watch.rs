@@ -408,6 +408,14 @@ fn a_slow_or_panicking_listener_is_contained_and_a_dropped_watch_stops() {
     device.sync_now_blocking("all").expect("the engine runs on");
 
     watch.stop();
+    // stop() lets a call already under way finish (the sync's pages may still be on their way
+    // to this listener, behind the slow one): the count is taken once a probe watch has had its
+    // first answer, which the one listeners' thread hands over only after any such call.
+    let probe = Seen::<Page>::default();
+    let _probe = device
+        .watch(TASKS, Query::all(10), probe.listener())
+        .expect("watch");
+    eventually("the probe's first answer", || probe.count() >= 1);
     let count = seen.count();
     device
         .insert(TASKS, new_task("t-b", "p-shared", "Second"))

@@ -213,6 +213,10 @@ fn run(
                         return;
                     }
                 };
+                // The server itself cuts what is still in flight after its grace; this wait only
+                // backs that up. Not a fixed few seconds: a page still being sent at a stop
+                // (operations.rs) gets the grace, however long a loaded machine takes to send it.
+                let limit = options.shutdown_grace + Duration::from_secs(3);
                 let (grace, graceful) = oneshot::channel::<()>();
                 let server =
                     tokio::spawn(crate::serve_with(listener, store, options, async move {
@@ -220,12 +224,14 @@ fn run(
                     }));
                 let _ = stopped.await;
                 let _ = grace.send(());
-                match tokio::time::timeout(Duration::from_secs(3), server).await {
+                match tokio::time::timeout(limit, server).await {
                     Ok(Ok(Ok(()))) => {}
                     Ok(Ok(Err(e))) => log::error!("test server failed: {e}"),
                     Ok(Err(e)) => log::error!("test server task failed: {e}"),
                     Err(_) => {
-                        log::warn!("test server: connections still open after 3 s; dropping them")
+                        log::warn!(
+                            "test server: connections still open after {limit:?}; dropping them"
+                        )
                     }
                 }
             });

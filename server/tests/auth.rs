@@ -2,7 +2,7 @@
 
 mod common;
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use common::{assert_error, Api};
 use reqwest::StatusCode;
@@ -51,13 +51,24 @@ fn missing_malformed_unknown_and_revoked_tokens_are_unauthorized() {
 fn an_expired_token_says_so() {
     let server = TestServer::with_demo();
     let api = Api::new(&server);
+    // Long enough that the first request is answered while the token is valid, on a loaded
+    // machine too (with 50 ms it could expire first); then asked until it has expired.
+    let ttl = Duration::from_secs(3);
+    let issued = Instant::now();
     let token = server
         .store()
-        .issue_token("alice", Some(Duration::from_millis(50)))
+        .issue_token("alice", Some(ttl))
         .expect("token");
     assert_eq!(api.me(Some(&token)).0, StatusCode::OK);
-    std::thread::sleep(Duration::from_millis(80));
-    let (status, body) = api.me(Some(&token));
+    std::thread::sleep(ttl.saturating_sub(issued.elapsed()));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let (status, body) = loop {
+        let (status, body) = api.me(Some(&token));
+        if status != StatusCode::OK || Instant::now() > deadline {
+            break (status, body);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_error(&body, "token_expired");
 }

@@ -21,7 +21,9 @@
 mod instances;
 
 use std::collections::BTreeMap;
-use std::time::Duration;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use reqwest::blocking::Client;
 use reqwest::StatusCode;
@@ -221,8 +223,9 @@ impl Device {
         self.last_acked = Some((batch, answer));
     }
 
-    /// Pushes batches until the server stops answering; the cut batch stays pending.
-    fn push_until_cut(mut self, url: &str) -> Result<Device, String> {
+    /// Pushes batches until the server stops answering; the cut batch stays pending. Counts
+    /// each acknowledged batch in `acks` too.
+    fn push_until_cut(mut self, url: &str, acks: &AtomicUsize) -> Result<Device, String> {
         let http = Client::builder()
             .timeout(Duration::from_secs(30))
             .build()
@@ -236,6 +239,7 @@ impl Device {
                 match self.send_within(&http, url, &batch, Duration::from_millis(5)) {
                     Ok(answer) => {
                         self.acknowledge(batch, answer);
+                        acks.fetch_add(1, Ordering::SeqCst);
                         continue;
                     }
                     Err(Failed::Cut(_)) => self.resent += 1,
@@ -243,7 +247,10 @@ impl Device {
                 }
             }
             match self.send(&http, url, &batch) {
-                Ok(answer) => self.acknowledge(batch, answer),
+                Ok(answer) => {
+                    self.acknowledge(batch, answer);
+                    acks.fetch_add(1, Ordering::SeqCst);
+                }
                 Err(Failed::Cut(_)) => {
                     self.pending = Some(batch);
                     return Ok(self);
@@ -364,13 +371,21 @@ fn run(seed: u64, cycles: u64) -> Result<Tally, String> {
         let before: usize = devices.iter().map(|d| d.acked).sum();
 
         let url = server.url().to_string();
+        let acks = Arc::new(AtomicUsize::new(0));
         let threads: Vec<_> = devices
             .drain(..)
             .map(|d| {
-                let url = url.clone();
-                std::thread::spawn(move || d.push_until_cut(&url))
+                let (url, acks) = (url.clone(), acks.clone());
+                std::thread::spawn(move || d.push_until_cut(&url, &acks))
             })
             .collect();
+        // The random pause counts from the first acknowledged push: a loaded machine may take
+        // longer than the shortest pause to answer one, and a kill before any answer fails the
+        // cycle ("nothing was acknowledged") without saying anything about the server.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while acks.load(Ordering::SeqCst) == 0 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
         std::thread::sleep(Duration::from_millis(300 + rng.below(700) as u64));
         server.kill();
         for t in threads {

@@ -477,7 +477,9 @@ fn a_pull_in_flight_at_shutdown_completes() {
         server.stop();
         server
     });
-    let deadline = Instant::now() + Duration::from_secs(3);
+    // Generous: it only bounds how long a failure takes to show (a loaded machine may take a
+    // while to get to the shutdown).
+    let deadline = Instant::now() + Duration::from_secs(30);
     while std::net::TcpStream::connect(addr).is_ok() {
         assert!(
             Instant::now() < deadline,

@@ -67,7 +67,14 @@ final class SessionModelTests: XCTestCase {
     @MainActor
     func testABackgroundLaunchOpensTheKeptSessionForItsRun() async throws {
         let folder = try scratchFolder()
-        let (first, store) = makeSession(in: folder, token: "demo-alice")
+        // The app's session syncs only when asked: with quickSyncs its client would push the
+        // change 50 ms after the write (or leave its queued sync in the file for the launched
+        // client to run at once), racing the check that the change still waits.
+        let store = FileCredentialStore(url: folder.appendingPathComponent("credentials.json"))
+        let first = SessionModel(directory: folder, credentials: store, words: english,
+                                 configure: { manualConfig($0.serverURL, token: $0.token) })
+        first.serverURL = serverURL
+        first.token = "demo-alice"
         _ = await first.signIn()
         let key = newKey()
         _ = try first.client?.insert(entity: "tasks", record: task(key, "Left for the background"))

@@ -319,7 +319,9 @@ final class StreamTests: XCTestCase {
         // watchStream
         let pages = Collected<Page>()
         let pageConsumer = collect(spy.watchStream(entity: "tasks", query: byKey(newKey())), into: pages)
-        try await eventually("watchStream's first page") { try !pages.checked().isEmpty }
+        // The core may deliver the first page before `watch` has returned the handle the spy
+        // records: wait for both.
+        try await eventually("watchStream's first page") { try !pages.checked().isEmpty && !spy.handles.all.isEmpty }
         try check(spy.handles.all.count == 1, "one watch registered: \(spy.handles.all.count)")
         let pageHandle = spy.handles.all[0]
         try check(pageHandle.stops.all.isEmpty, "the watch runs while its stream is consumed")
@@ -328,7 +330,7 @@ final class StreamTests: XCTestCase {
         // watchRecordStream
         let records = Collected<Record?>()
         let recordConsumer = collect(spy.watchRecordStream(entity: "tasks", key: newKey()), into: records)
-        try await eventually("watchRecordStream's first value") { try !records.checked().isEmpty }
+        try await eventually("watchRecordStream's first value") { try !records.checked().isEmpty && spy.handles.all.count >= 2 }
         try check(spy.handles.all.count == 2, "a second watch registered: \(spy.handles.all.count)")
         let recordHandle = spy.handles.all[1]
         try check(recordHandle.stops.all.isEmpty, "the record watch runs while its stream is consumed")

@@ -23,16 +23,19 @@ import dev.syncline.core.types.Resolution
 import dev.syncline.core.types.Stage
 import dev.syncline.core.types.SyncStatus
 import dev.syncline.core.types.SynclineException
+import kotlinx.coroutines.CompletableDeferred
 import kotlinx.coroutines.CoroutineScope
 import kotlinx.coroutines.Job
 import kotlinx.coroutines.async
 import kotlinx.coroutines.cancel
 import kotlinx.coroutines.delay
 import kotlinx.coroutines.flow.first
+import kotlinx.coroutines.flow.onEach
 import kotlinx.coroutines.flow.takeWhile
 import kotlinx.coroutines.flow.toList
 import kotlinx.coroutines.runBlocking
 import kotlinx.coroutines.withTimeout
+import kotlinx.coroutines.withTimeoutOrNull
 import org.junit.Assert.assertEquals
 import org.junit.Assert.assertNotNull
 import org.junit.Assert.assertNull
@@ -94,9 +97,17 @@ class SynclineClientTest {
         assertEquals(keys.toSet(), phone.pendingKeys("tasks").toSet())
         assertEquals(Stage.SAVED, phone.mutationStage(receipts.last().mutationId)?.stage)
 
+        // The collection must be listening before the network returns: `async` only starts once
+        // this coroutine suspends, so without the wait the sync could be under way, or over,
+        // before the listener is registered (and its first banner would be "hidden").
+        val listening = CompletableDeferred<Unit>()
         val seen = async {
-            phone.bannerFlow().takeWhile { !(it.kind == BannerKind.HIDDEN && it.pending == 0uL) }.toList()
+            phone.bannerFlow()
+                .onEach { listening.complete(Unit) }
+                .takeWhile { !(it.kind == BannerKind.HIDDEN && it.pending == 0uL) }
+                .toList()
         }
+        withTimeout(30_000) { listening.await() }
         phone.reportConnectivity(Connectivity.online(NetworkType.WIFI))
         val banners = withTimeout(60_000) { seen.await() }
         val syncing = banners.firstOrNull { it.kind == BannerKind.SYNCING } ?: throw AssertionError("no Syncing… in $banners")
@@ -203,7 +214,9 @@ class SynclineClientTest {
         assertEquals("all", report.unit)
         client.insert("tasks", task(newKey(), "After the throw"))
         client.syncNow("tasks")
-        assertTrue("the listener kept being called: ${calls.size}", calls.size >= 2)
+        // The core calls listeners on a thread of its own, after the fact: wait for the calls.
+        withTimeoutOrNull(30_000) { while (calls.size < 2) delay(10) }
+            ?: throw AssertionError("the listener was not called again: ${calls.size} calls")
         handle.stop()
         handle.close()
         client.close()
