@@ -111,13 +111,8 @@ impl Syncline {
         Ok(())
     }
 
-    /// After a local write: new counts, and a (debounced) sync.
-    fn written(&self) {
-        self.inner.refresh_counts();
-        self.inner.feed(Input::LocalChange);
-    }
-
-    /// After a local write that read the counts in its own transaction: those counts, and a
+    /// After a local write, with the counts it read in its own transaction (so the status never
+    /// shows a count from before it once the write has returned): those counts, and a
     /// (debounced) sync.
     fn written_with(&self, counts: Counts) {
         self.inner.publish_counts(counts);
@@ -182,29 +177,29 @@ impl Syncline {
 
     /// Settles a conflict as the user decided; the chosen version syncs next.
     pub fn resolve(&self, id: i64, resolution: Resolution) -> Result<Option<MutationReceipt>> {
-        let receipt = self.inner.store.resolve(id, resolution)?;
-        self.written();
+        let (receipt, counts) = self.inner.store.resolve(id, resolution)?;
+        self.written_with(counts);
         Ok(receipt)
     }
 
     /// Sends a quarantined mutation again; returns its new seq.
     pub fn retry_quarantined(&self, seq: u64) -> Result<u64> {
-        let seq = self.inner.store.retry_quarantined(seq)?;
-        self.written();
+        let (seq, counts) = self.inner.store.retry_quarantined(seq)?;
+        self.written_with(counts);
         Ok(seq)
     }
 
     /// Edits a quarantined mutation and sends it again; returns its new seq.
     pub fn edit_quarantined(&self, seq: u64, changes: HashMap<String, Value>) -> Result<u64> {
-        let seq = self.inner.store.edit_quarantined(seq, changes)?;
-        self.written();
+        let (seq, counts) = self.inner.store.edit_quarantined(seq, changes)?;
+        self.written_with(counts);
         Ok(seq)
     }
 
     /// Drops a quarantined mutation and undoes it locally.
     pub fn discard_quarantined(&self, seq: u64) -> Result<()> {
-        self.inner.store.discard_quarantined(seq)?;
-        self.inner.refresh_counts();
+        let counts = self.inner.store.discard_quarantined(seq)?;
+        self.inner.publish_counts(counts);
         Ok(())
     }
 

@@ -222,11 +222,15 @@ impl Driver {
         let (kept, highest_id) = store.kept_queue()?;
         let priorities: BTreeMap<String, i32> =
             units.iter().map(|u| (u.name.clone(), u.priority)).collect();
+        // The machine's zero on both clocks, read together: the status's wall times (a retry's
+        // moment on the banner) are the machine's times plus the wall zero, so a wall zero read
+        // earlier than the epoch made each of them read early by the time in between.
+        let (epoch, wall_zero) = (Instant::now(), now_ms());
         let machine = Machine::new(
             policy,
             priorities,
             fastrand::u64(..),
-            now_ms(),
+            wall_zero,
             Queue::restore(kept, highest_id),
         );
         let driver = Arc::new(Driver {
@@ -236,7 +240,7 @@ impl Driver {
             engine,
             units,
             sync_timeout,
-            epoch: Instant::now(),
+            epoch,
             machine: Mutex::new(machine),
             wake: Arc::new(Notify::new()),
             progress: Mutex::new(None),

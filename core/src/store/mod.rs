@@ -636,18 +636,19 @@ impl Store {
         &self,
         id: i64,
         resolution: Resolution,
-    ) -> Result<Option<MutationReceipt>> {
-        let (entity, receipt) =
-            self.write(|tx| settle::resolve(tx, &self.schema, id, resolution))?;
+    ) -> Result<(Option<MutationReceipt>, Counts)> {
+        let ((entity, receipt), counts) =
+            self.write_counted(|tx| settle::resolve(tx, &self.schema, id, resolution))?;
         self.changes.committed(&entity);
-        Ok(receipt)
+        Ok((receipt, counts))
     }
 
     /// Sends a quarantined mutation again; returns its new seq.
-    pub(crate) fn retry_quarantined(&self, seq: u64) -> Result<u64> {
-        let (entity, seq) = self.write(|tx| settle::retry_quarantined(tx, &self.schema, seq))?;
+    pub(crate) fn retry_quarantined(&self, seq: u64) -> Result<(u64, Counts)> {
+        let ((entity, seq), counts) =
+            self.write_counted(|tx| settle::retry_quarantined(tx, &self.schema, seq))?;
         self.changes.committed(&entity);
-        Ok(seq)
+        Ok((seq, counts))
     }
 
     /// Edits a quarantined mutation (locally too) and sends it again; returns its new seq.
@@ -655,18 +656,19 @@ impl Store {
         &self,
         seq: u64,
         changes: HashMap<String, Value>,
-    ) -> Result<u64> {
-        let (entity, seq) =
-            self.write(|tx| settle::edit_quarantined(tx, &self.schema, seq, changes))?;
+    ) -> Result<(u64, Counts)> {
+        let ((entity, seq), counts) =
+            self.write_counted(|tx| settle::edit_quarantined(tx, &self.schema, seq, changes))?;
         self.changes.committed(&entity);
-        Ok(seq)
+        Ok((seq, counts))
     }
 
     /// Drops a quarantined mutation and undoes it locally.
-    pub(crate) fn discard_quarantined(&self, seq: u64) -> Result<()> {
-        let entity = self.write(|tx| settle::discard_quarantined(tx, &self.schema, seq))?;
+    pub(crate) fn discard_quarantined(&self, seq: u64) -> Result<Counts> {
+        let (entity, counts) =
+            self.write_counted(|tx| settle::discard_quarantined(tx, &self.schema, seq))?;
         self.changes.committed(&entity);
-        Ok(())
+        Ok(counts)
     }
 
     /// Where a mutation is (`None` once finished stages are forgotten, after a week).

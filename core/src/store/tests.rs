@@ -526,7 +526,7 @@ fn push_results_clear_or_quarantine() {
         assert_eq!((c.pending, c.quarantined), real, "kept counts = COUNT(*)");
         real
     };
-    let new_seq = store.retry_quarantined(q_seq).expect("retry");
+    let (new_seq, _) = store.retry_quarantined(q_seq).expect("retry");
     assert_eq!(counted(&store), (1, 0));
     store.insert(TASKS, task("t3", "c")).expect("insert");
     store
