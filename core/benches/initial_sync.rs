@@ -30,9 +30,8 @@ use rusqlite::types::Value as SqlValue;
 use syncline_core::sample::{self, TASKS};
 use syncline_core::{AutoSync, Config, Syncline};
 
-use syncline_server::testing::{bulk_insert_tasks, KeyKind};
-
-const TOKEN: &str = "bench-token";
+use common::TOKEN;
+use syncline_server::testing::KeyKind;
 
 fn main() {
     match std::env::var("SYNCLINE_BENCH_ROLE").as_deref() {
@@ -429,17 +428,9 @@ fn serve() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(100_000);
     let db = std::env::var("SYNCLINE_BENCH_DB").expect("SYNCLINE_BENCH_DB");
-    let store = syncline_server::store::Store::open_sample(&db).expect("server store");
-    store.create_user("bench").expect("user");
-    store.add_token("bench", TOKEN, None).expect("token");
-    store.create_project("p-bench", "Bench").expect("project");
-    store
-        .add_membership("bench", "p-bench")
-        .expect("membership");
     let keys = match std::env::var("SYNCLINE_BENCH_KEYS").as_deref() {
         Ok("v4") => KeyKind::Random,
         _ => KeyKind::TimeOrdered,
     };
-    bulk_insert_tasks(&store, "p-bench", rows, keys).expect("seed");
-    common::serve_until_stdin_closes(store);
+    common::serve_until_stdin_closes(common::bench_store(&db, rows, keys));
 }

@@ -10,7 +10,7 @@ use syncline_protocol::Value;
 use syncline_server::testing::{bulk_insert_tasks, KeyKind, TestServer};
 
 use crate::{
-    AutoSync, BannerKind, Config, FailureReason, Query, Record, StorageErrorKind, Syncline,
+    AutoSync, Banner, BannerKind, Config, FailureReason, Query, Record, StorageErrorKind, Syncline,
     SynclineError,
 };
 
@@ -103,14 +103,7 @@ fn a_disk_that_fills_during_a_pull_changes_nothing_and_the_next_sync_completes()
         before,
         "store, outbox and cursor unchanged"
     );
-    let banner = client.banner();
-    assert_eq!(banner.kind, BannerKind::Failed);
-    assert_eq!(
-        banner.reason,
-        Some(FailureReason::Storage {
-            kind: StorageErrorKind::DiskFull
-        })
-    );
+    let banner = assert_failed_banner(&client, StorageErrorKind::DiskFull);
     assert!(banner.can_retry);
 
     // Space returns: the next sync completes, and the outbox still has its mutation.
@@ -305,6 +298,14 @@ fn big_comment(key: &str) -> Record {
     comment(key).with("body", Value::Text("x".repeat(64 * 1024)))
 }
 
+/// The banner says the sync failed for a storage fault of `kind`; returns it.
+fn assert_failed_banner(client: &Syncline, kind: StorageErrorKind) -> Banner {
+    let banner = client.banner();
+    assert_eq!(banner.kind, BannerKind::Failed);
+    assert_eq!(banner.reason, Some(FailureReason::Storage { kind }));
+    banner
+}
+
 /// Whether `err` is a storage failure of `kind`.
 fn is_storage(err: &SynclineError, kind: StorageErrorKind) -> bool {
     matches!(err, SynclineError::Storage { kind: k, .. } if *k == kind)
@@ -471,14 +472,7 @@ fn a_read_only_database_during_a_pull_changes_nothing_and_the_next_sync_complete
         before,
         "store, outbox and cursor unchanged"
     );
-    let banner = client.banner();
-    assert_eq!(banner.kind, BannerKind::Failed);
-    assert_eq!(
-        banner.reason,
-        Some(FailureReason::Storage {
-            kind: StorageErrorKind::ReadOnly
-        })
-    );
+    assert_failed_banner(&client, StorageErrorKind::ReadOnly);
     // A push needs the store as much as a pull does (its results are written there).
     let err = client
         .sync_now_blocking("all")

@@ -66,15 +66,21 @@ fn serve() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(0);
     let db = std::env::var("SYNCLINE_BENCH_SERVER_DB").expect("SYNCLINE_BENCH_SERVER_DB");
-    let store = syncline_server::store::Store::open_sample(&db).expect("server store");
+    serve_until_stdin_closes(bench_store(&db, rows, KeyKind::TimeOrdered));
+}
+
+/// The server's store at `db` with the bench user (token [`TOKEN`]), a member of [`PROJECT`],
+/// which holds `rows` tasks with keys of the given kind.
+pub fn bench_store(db: &str, rows: usize, keys: KeyKind) -> syncline_server::store::Store {
+    let store = syncline_server::store::Store::open_sample(db).expect("server store");
     store.create_user("bench").expect("user");
     store.add_token("bench", TOKEN, None).expect("token");
     store.create_project(PROJECT, "Bench").expect("project");
     store.add_membership("bench", PROJECT).expect("membership");
     if rows > 0 {
-        bulk_insert_tasks(&store, PROJECT, rows, KeyKind::TimeOrdered).expect("seed");
+        bulk_insert_tasks(&store, PROJECT, rows, keys).expect("seed");
     }
-    serve_until_stdin_closes(store);
+    store
 }
 
 /// Serves `store` on a free loopback port, printed as `PORT n`, until stdin closes.

@@ -1,11 +1,15 @@
 //! Shared by the multi-process tests (`ordering.rs`, `crash.rs`): the real server binary run as
-//! child processes on one database, and a small seeded random number generator.
+//! child processes on one database, and the seeded random number generator and run settings of
+//! `syncline_server::testing`.
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
+
+#[allow(unused_imports)] // the throughput bench includes this module without the harness parts
+pub use syncline_server::testing::{clock_seed, env_u64, Rng};
 
 /// A `syncline-server` process (the binary cargo built for these tests) on `127.0.0.1:<free
 /// port>`, killed with SIGKILL when dropped.
@@ -89,56 +93,4 @@ impl Drop for ServerProcess {
     fn drop(&mut self) {
         self.kill();
     }
-}
-
-/// SplitMix64: a tiny seeded generator, so a failing run's choices can be replayed from its
-/// seed (thread interleavings cannot be, but the operations each thread makes can).
-#[derive(Debug, Clone)]
-pub struct Rng(u64);
-
-impl Rng {
-    pub fn new(seed: u64) -> Rng {
-        Rng(seed)
-    }
-
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    /// A number in `0..n` (`n` > 0).
-    pub fn below(&mut self, n: usize) -> usize {
-        (self.next_u64() % n as u64) as usize
-    }
-
-    /// True with probability `p`.
-    pub fn chance(&mut self, p: f64) -> bool {
-        ((self.next_u64() >> 11) as f64 / (1u64 << 53) as f64) < p
-    }
-
-    /// One of `items`.
-    pub fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len())]
-    }
-}
-
-/// A `u64` from the environment variable `name`, or `default`.
-pub fn env_u64(name: &str, default: u64) -> u64 {
-    match std::env::var(name) {
-        Ok(v) => v
-            .trim()
-            .parse()
-            .unwrap_or_else(|_| panic!("{name} must be a number, not `{v}`")),
-        Err(_) => default,
-    }
-}
-
-/// A seed from the clock, for runs that do not name one.
-pub fn clock_seed() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(1, |d| d.as_nanos() as u64)
 }
