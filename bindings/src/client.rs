@@ -52,16 +52,17 @@ pub trait ConflictListener: Send + Sync {
     fn on_error(&self, error: SynclineError) -> std::result::Result<(), CallbackError>;
 }
 
-/// Receives the mutations the server refused: the list now, then a new one after every commit
-/// that changed it (a push that quarantined one, one retried, edited or discarded; throttled,
-/// never the same list twice), so a refused-changes screen need not read again on status changes.
+/// Receives the quarantined mutations (the server refused them): the list now, then a new one
+/// after every commit that changed it (a push that quarantined one, one retried, edited or
+/// discarded; throttled, never the same list twice), so a quarantine screen need not read again
+/// on status changes.
 #[uniffi::export(with_foreign)]
 pub trait QuarantineListener: Send + Sync {
-    /// The refused mutations now, oldest first. Called on a background thread; hop to the main
-    /// thread.
+    /// The quarantined mutations now, oldest first. Called on a background thread; hop to the
+    /// main thread.
     fn on_quarantined(
         &self,
-        refused: Vec<QuarantinedMutation>,
+        mutations: Vec<QuarantinedMutation>,
     ) -> std::result::Result<(), CallbackError>;
     /// Reading them failed (the watch goes on, and answers again after the next change).
     fn on_error(&self, error: SynclineError) -> std::result::Result<(), CallbackError>;
@@ -346,7 +347,7 @@ impl SynclineClient {
     ) -> Result<Arc<ListenerHandle>> {
         let subscription = self.inner.watch_quarantined(move |answer| {
             let called = match answer {
-                Ok(refused) => listener.on_quarantined(refused),
+                Ok(mutations) => listener.on_quarantined(mutations),
                 Err(e) => listener.on_error(e),
             };
             // The listener's failure is the app's to report; the watch goes on.

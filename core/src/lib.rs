@@ -49,7 +49,7 @@ pub use driver::Event;
 pub use engine::{EntityReport, SyncReport};
 pub use error::SynclineError;
 pub use live::Subscription;
-pub use mutation::{MutationReceipt, MutationStage, QuarantinedMutation, Stage};
+pub use mutation::{MutationReceipt, MutationStage, QuarantinedMutation};
 pub use network::{Connectivity, NetworkStatus, NetworkType};
 pub use queue::SyncRequest;
 pub use record::{Filter, Page, Query, Record, RecordState, Sort, SortOrder};

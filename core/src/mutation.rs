@@ -8,13 +8,19 @@ use syncline_protocol::{Op, Value};
 /// Where a mutation is on its way from the device to everyone else.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
-pub enum Stage {
+pub enum MutationStage {
     /// Saved on the device, waiting to be pushed.
     Saved,
-    /// The server applied it.
-    Accepted,
+    /// The server applied it, producing this version of the record.
+    Accepted {
+        /// The record's server version the mutation produced.
+        version: i64,
+    },
     /// A pull brought back the server's record at (or past) the version it produced.
-    Seen,
+    Seen {
+        /// The record's server version the mutation produced.
+        version: i64,
+    },
     /// The server refused it; it waits in quarantine for the user.
     Quarantined,
     /// It met a newer server version; the conflict inbox holds it for the user.
@@ -28,44 +34,75 @@ pub enum Stage {
     Discarded,
 }
 
-impl Stage {
-    pub(crate) fn as_str(self) -> &'static str {
+impl MutationStage {
+    /// The version the mutation produced, once the server accepted it.
+    pub fn version(self) -> Option<i64> {
         match self {
-            Stage::Saved => "saved",
-            Stage::Accepted => "accepted",
-            Stage::Seen => "seen",
-            Stage::Quarantined => "quarantined",
-            Stage::InConflict => "in_conflict",
-            Stage::Dropped => "dropped",
-            Stage::Replaced => "replaced",
-            Stage::Discarded => "discarded",
+            MutationStage::Accepted { version } | MutationStage::Seen { version } => Some(version),
+            _ => None,
         }
     }
 
-    pub(crate) fn parse(s: &str) -> Option<Stage> {
-        [
-            Stage::Saved,
-            Stage::Accepted,
-            Stage::Seen,
-            Stage::Quarantined,
-            Stage::InConflict,
-            Stage::Dropped,
-            Stage::Replaced,
-            Stage::Discarded,
-        ]
-        .into_iter()
-        .find(|st| st.as_str() == s)
+    /// A stage read back from the table; `None` when the row cannot be one (an accepted or
+    /// seen stage without its version, or an unknown kind): the caller reports it corrupt.
+    pub(crate) fn from_stored(kind: &str, version: Option<i64>) -> Option<MutationStage> {
+        Some(match (StageKind::parse(kind)?, version) {
+            (StageKind::Saved, _) => MutationStage::Saved,
+            (StageKind::Accepted, Some(version)) => MutationStage::Accepted { version },
+            (StageKind::Seen, Some(version)) => MutationStage::Seen { version },
+            (StageKind::Accepted | StageKind::Seen, None) => return None,
+            (StageKind::Quarantined, _) => MutationStage::Quarantined,
+            (StageKind::InConflict, _) => MutationStage::InConflict,
+            (StageKind::Dropped, _) => MutationStage::Dropped,
+            (StageKind::Replaced, _) => MutationStage::Replaced,
+            (StageKind::Discarded, _) => MutationStage::Discarded,
+        })
     }
 }
 
-/// A mutation's stage, and the server version it produced once accepted.
+/// A [`MutationStage`] without its version: the `stage` column of the `mutation_stages` table,
+/// which the store sets and moves between kinds (`in_conflict` to `dropped`) without reading
+/// the version it keeps beside it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
-pub struct MutationStage {
-    /// How far it got.
-    pub stage: Stage,
-    /// The record's server version it produced (from `Accepted` on).
-    pub version: Option<i64>,
+pub(crate) enum StageKind {
+    Saved,
+    Accepted,
+    Seen,
+    Quarantined,
+    InConflict,
+    Dropped,
+    Replaced,
+    Discarded,
+}
+
+impl StageKind {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            StageKind::Saved => "saved",
+            StageKind::Accepted => "accepted",
+            StageKind::Seen => "seen",
+            StageKind::Quarantined => "quarantined",
+            StageKind::InConflict => "in_conflict",
+            StageKind::Dropped => "dropped",
+            StageKind::Replaced => "replaced",
+            StageKind::Discarded => "discarded",
+        }
+    }
+
+    fn parse(s: &str) -> Option<StageKind> {
+        [
+            StageKind::Saved,
+            StageKind::Accepted,
+            StageKind::Seen,
+            StageKind::Quarantined,
+            StageKind::InConflict,
+            StageKind::Dropped,
+            StageKind::Replaced,
+            StageKind::Discarded,
+        ]
+        .into_iter()
+        .find(|kind| kind.as_str() == s)
+    }
 }
 
 /// What a local write returns: the outbox entry that will carry it to the server.

@@ -42,7 +42,7 @@ use support::harness::{
 };
 use support::{manual, new_task};
 use syncline_core::sample::TASKS;
-use syncline_core::{sample, Syncline, Value};
+use syncline_core::{sample, MutationStage, Syncline, Value};
 use syncline_server::{Limits, ServerOptions, Store};
 
 const ROLE: &str = "SYNCLINE_CRASH_ROLE";
@@ -113,6 +113,21 @@ fn run_server() {
     });
 }
 
+/// A stage's word in the child's report (`none` when the store no longer remembers it).
+fn stage_word(stage: Option<MutationStage>) -> &'static str {
+    match stage {
+        None => "none",
+        Some(MutationStage::Saved) => "saved",
+        Some(MutationStage::Accepted { .. }) => "accepted",
+        Some(MutationStage::Seen { .. }) => "seen",
+        Some(MutationStage::Quarantined) => "quarantined",
+        Some(MutationStage::InConflict) => "in_conflict",
+        Some(MutationStage::Dropped) => "dropped",
+        Some(MutationStage::Replaced) => "replaced",
+        Some(MutationStage::Discarded) => "discarded",
+    }
+}
+
 /// Prints one line for the harness and flushes it, so nothing is lost when the process is
 /// killed after the call returns.
 fn say(line: &str) {
@@ -157,7 +172,7 @@ fn run_verify() {
         .filter(|id| !id.is_empty())
     {
         match client.mutation_stage(id) {
-            Ok(stage) => say(&format!("STAGE {id} {:?}", stage.map(|s| s.stage))),
+            Ok(stage) => say(&format!("STAGE {id} {}", stage_word(stage))),
             Err(e) => say(&format!("FATAL stage of {id}: {e:?}")),
         }
     }
@@ -636,7 +651,7 @@ impl Harness {
         }
         for id in &acked_now {
             match found.stages.get(id).map(String::as_str) {
-                Some("Some(Saved)" | "Some(Accepted)" | "Some(Seen)") => {}
+                Some("saved" | "accepted" | "seen") => {}
                 other => {
                     self.tally.lost += 1;
                     return Err(format!(
@@ -779,7 +794,7 @@ impl Harness {
 /// What a verify process found in a client's file.
 struct Found {
     tasks: Snapshot,
-    /// Mutation id → its stage, as `Option<Stage>` prints.
+    /// Mutation id → its stage, as [`stage_word`] names it.
     stages: HashMap<String, String>,
     /// Pending, in conflict, quarantined.
     status: (u64, u64, u64),

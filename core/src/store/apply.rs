@@ -8,7 +8,7 @@ use syncline_protocol::{EntitySchema, Mutation, MutationResult, Op, Outcome, Sch
 use super::sql::{self, EntitySql, OnExisting, MAX_KEY_LEN};
 use super::{outbox, settle};
 use crate::error::{Error, Result};
-use crate::mutation::Stage;
+use crate::mutation::StageKind;
 use crate::pulled::PulledPage;
 use crate::record::fields_from_json;
 
@@ -93,7 +93,7 @@ pub(crate) fn push_answer(
                     &m.mutation_id,
                     &m.entity,
                     &m.key,
-                    Stage::Accepted,
+                    StageKind::Accepted,
                     Some(*version),
                 )?;
                 let e = schema.entity(&m.entity)?;
@@ -116,7 +116,7 @@ pub(crate) fn push_answer(
                     &m.mutation_id,
                     &m.entity,
                     &m.key,
-                    Stage::Quarantined,
+                    StageKind::Quarantined,
                     None,
                 )?;
                 stats.quarantined += 1;

@@ -10,7 +10,7 @@ use syncline_protocol::{Mutation, OnConflict, Op, WireFields};
 
 use super::fingerprint::{self, Fingerprint};
 use crate::error::{Error, Result};
-use crate::mutation::{MutationReceipt, MutationStage, Stage};
+use crate::mutation::{MutationReceipt, MutationStage, StageKind};
 use crate::shared::now_ms;
 
 /// Tables of the outbox (part of the store's first migration).
@@ -80,7 +80,7 @@ pub(crate) fn set_stage(
     mutation_id: &str,
     entity: &str,
     key: &str,
-    stage: Stage,
+    stage: StageKind,
     version: Option<i64>,
 ) -> Result<()> {
     conn.prepare_cached(
@@ -105,8 +105,8 @@ pub(crate) fn settle_stages(
     conn: &Connection,
     entity: &str,
     key: &str,
-    from: Stage,
-    to: Stage,
+    from: StageKind,
+    to: StageKind,
 ) -> Result<()> {
     conn.prepare_cached(
         "UPDATE mutation_stages SET stage = ?4, updated_at = ?5
@@ -153,9 +153,9 @@ pub(crate) fn stage(conn: &Connection, mutation_id: &str) -> Result<Option<Mutat
         .query_row([mutation_id], |r| Ok((r.get("stage")?, r.get("version")?)))
         .optional()?;
     row.map(|(stage, version)| {
-        let stage = Stage::parse(&stage)
-            .ok_or_else(|| Error::Corrupt(format!("unknown mutation stage `{stage}`")))?;
-        Ok(MutationStage { stage, version })
+        MutationStage::from_stored(&stage, version).ok_or_else(|| {
+            Error::Corrupt(format!("mutation stage `{stage}` with version {version:?}"))
+        })
     })
     .transpose()
 }
@@ -188,7 +188,7 @@ pub(crate) fn record(
         base_fields,
         now_ms(),
     )?;
-    set_stage(conn, &mutation_id, entity, key, Stage::Saved, None)?;
+    set_stage(conn, &mutation_id, entity, key, StageKind::Saved, None)?;
     Ok(MutationReceipt { seq, mutation_id })
 }
 
@@ -383,8 +383,8 @@ pub(crate) fn restore(conn: &Connection, entry: &Entry, keep_seq: bool) -> Resul
         entry.created_at
     ])?;
     let stage = match entry.state {
-        EntryState::Pending => Stage::Saved,
-        EntryState::Quarantined => Stage::Quarantined,
+        EntryState::Pending => StageKind::Saved,
+        EntryState::Quarantined => StageKind::Quarantined,
     };
     set_stage(conn, &m.mutation_id, &m.entity, &m.key, stage, None)?;
     Ok(conn.last_insert_rowid() as u64)
@@ -453,7 +453,14 @@ pub(crate) fn requeue(conn: &Connection, old: &Entry, fields: Option<&WireFields
     if m.on_conflict == OnConflict::Overwrite {
         set_overwrite(conn, seq)?;
     }
-    set_stage(conn, &m.mutation_id, &m.entity, &m.key, Stage::Saved, None)?;
+    set_stage(
+        conn,
+        &m.mutation_id,
+        &m.entity,
+        &m.key,
+        StageKind::Saved,
+        None,
+    )?;
     Ok(seq)
 }
 

@@ -12,7 +12,7 @@ use super::outbox::{self, Entry, EntryState};
 use super::sql::{delete_row, read_record, set_fields, write_row};
 use crate::conflict::{merge3, Conflict, Resolution};
 use crate::error::{Error, Result};
-use crate::mutation::{MutationReceipt, QuarantinedMutation, Stage};
+use crate::mutation::{MutationReceipt, QuarantinedMutation, StageKind};
 use crate::record::{coerce_all, declared, fields_from_json, fields_to_json, values_of, Record};
 
 /// Every field of `record`, nulls included, as JSON.
@@ -76,7 +76,7 @@ fn record_decided(
     Ok(receipt)
 }
 
-fn set_stages(tx: &Transaction<'_>, chain: &[Entry], stage: Stage) -> Result<()> {
+fn set_stages(tx: &Transaction<'_>, chain: &[Entry], stage: StageKind) -> Result<()> {
     for entry in chain {
         let m = &entry.mutation;
         outbox::set_stage(tx, &m.mutation_id, &m.entity, &m.key, stage, None)?;
@@ -120,7 +120,7 @@ pub(crate) fn settle_conflict(
         | ConflictPolicy::ServerWins
         | ConflictPolicy::LockedOffline => {
             take_remote(tx, e, key, remote)?;
-            set_stages(tx, &chain, Stage::Dropped)?;
+            set_stages(tx, &chain, StageKind::Dropped)?;
             log::info!("conflict on {}/{key}: the server's version stands", e.name);
             Ok(false)
         }
@@ -153,7 +153,7 @@ pub(crate) fn settle_conflict(
                 }
                 (None, None) => {}
             }
-            set_stages(tx, &chain, Stage::Replaced)?;
+            set_stages(tx, &chain, StageKind::Replaced)?;
             Ok(false)
         }
         ConflictPolicy::Manual => {
@@ -182,7 +182,7 @@ pub(crate) fn settle_conflict(
                     )?;
                 }
                 if merge.overlapping.is_empty() {
-                    set_stages(tx, &chain, Stage::Replaced)?;
+                    set_stages(tx, &chain, StageKind::Replaced)?;
                     log::info!("conflict on {}/{key}: merged by field", e.name);
                     return Ok(false);
                 }
@@ -220,7 +220,7 @@ pub(crate) fn settle_conflict(
                 )?;
                 take_remote(tx, e, key, remote)?;
             }
-            set_stages(tx, &chain, Stage::InConflict)?;
+            set_stages(tx, &chain, StageKind::InConflict)?;
             log::info!("conflict on {}/{key}: sent to the inbox", e.name);
             Ok(true)
         }
@@ -276,7 +276,7 @@ pub(crate) fn resolve(
     let chosen: Option<WireFields> = match resolution {
         Resolution::KeepTheirs => {
             inbox::remove(tx, id)?;
-            settled_by_user(tx, &c.entity, key, Stage::Dropped)?;
+            settled_by_user(tx, &c.entity, key, StageKind::Dropped)?;
             return Ok((e.name.clone(), None));
         }
         // Mine: the conflicting fields as I had them (or my deletion).
@@ -343,8 +343,8 @@ pub(crate) fn resolve(
     // The user's version goes out as a new mutation; when it changes nothing, the server's
     // record already says what the user chose.
     let stage = match receipt {
-        Some(_) => Stage::Replaced,
-        None => Stage::Dropped,
+        Some(_) => StageKind::Replaced,
+        None => StageKind::Dropped,
     };
     settled_by_user(tx, &c.entity, key, stage)?;
     Ok((e.name.clone(), receipt))
@@ -353,9 +353,9 @@ pub(crate) fn resolve(
 /// After the user resolved a conflict of `entity`/`key`: once the inbox holds no other conflict
 /// of the record, its mutations that waited there are no longer in conflict (their stage would
 /// otherwise say so for ever: finished stages are pruned, `in_conflict` ones never).
-fn settled_by_user(tx: &Transaction<'_>, entity: &str, key: &str, stage: Stage) -> Result<()> {
+fn settled_by_user(tx: &Transaction<'_>, entity: &str, key: &str, stage: StageKind) -> Result<()> {
     if inbox::base_of(tx, entity, key)?.is_none() {
-        outbox::settle_stages(tx, entity, key, Stage::InConflict, stage)?;
+        outbox::settle_stages(tx, entity, key, StageKind::InConflict, stage)?;
     }
     Ok(())
 }
@@ -518,7 +518,7 @@ pub(crate) fn discard_quarantined(
         &m.mutation_id,
         &m.entity,
         &m.key,
-        Stage::Discarded,
+        StageKind::Discarded,
         None,
     )?;
     Ok(e.name.clone())

@@ -50,7 +50,7 @@ extension WatchForwarder: ConflictListener where Element == [Conflict] {
 }
 
 extension WatchForwarder: QuarantineListener where Element == [QuarantinedMutation] {
-    func onQuarantined(refused: [QuarantinedMutation]) throws { forward(refused) }
+    func onQuarantined(mutations: [QuarantinedMutation]) throws { forward(mutations) }
 }
 
 /// The handle of a watch whose stream may end before the core has even returned it: the core

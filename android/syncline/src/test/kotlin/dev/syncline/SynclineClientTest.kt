@@ -20,7 +20,7 @@ import dev.syncline.core.types.NetworkStatus
 import dev.syncline.core.types.NetworkType
 import dev.syncline.core.types.Record
 import dev.syncline.core.types.Resolution
-import dev.syncline.core.types.Stage
+import dev.syncline.core.types.MutationStage
 import dev.syncline.core.types.SyncStatus
 import dev.syncline.core.types.SynclineException
 import kotlinx.coroutines.CompletableDeferred
@@ -95,7 +95,7 @@ class SynclineClientTest {
         assertEquals(200uL, phone.status().pending)
         assertEquals(NetworkStatus.OFFLINE, phone.networkStatus())
         assertEquals(keys.toSet(), phone.pendingKeys("tasks").toSet())
-        assertEquals(Stage.SAVED, phone.mutationStage(receipts.last().mutationId)?.stage)
+        assertEquals(MutationStage.Saved, phone.mutationStage(receipts.last().mutationId))
 
         // The collection must be listening before the network returns: `async` only starts once
         // this coroutine suspends, so without the wait the sync could be under way, or over,
@@ -116,8 +116,8 @@ class SynclineClientTest {
         assertEquals("${syncing.entitiesDone} of ${syncing.entitiesTotal}", english.detail(syncing, System.currentTimeMillis()))
         assertEquals(NetworkType.WIFI, phone.networkType())
         assertTrue(phone.pendingKeys("tasks").isEmpty())
-        val stage = phone.mutationStage(receipts.last().mutationId)?.stage
-        assertTrue("the server has it: $stage", stage == Stage.ACCEPTED || stage == Stage.SEEN)
+        val stage = phone.mutationStage(receipts.last().mutationId)
+        assertTrue("the server has it: $stage", stage is MutationStage.Accepted || stage is MutationStage.Seen)
 
         // Another device of the same user finds the edits on the server.
         val tablet = open("tablet")

@@ -147,10 +147,10 @@ class WatchFlowTest {
         }
     }
 
-    private class Refused : QuarantineListener {
+    private class Quarantine : QuarantineListener {
         val seen = Lists<QuarantinedMutation>()
-        override fun onQuarantined(refused: List<QuarantinedMutation>) {
-            seen.lists.add(refused)
+        override fun onQuarantined(mutations: List<QuarantinedMutation>) {
+            seen.lists.add(mutations)
         }
 
         override fun onError(error: SynclineException) {
@@ -315,7 +315,7 @@ class WatchFlowTest {
     @Test
     fun theQuarantineWatchSeesARefusalItsRetryAndItsDiscard() = runBlocking {
         val alice = open("alice-refused")
-        val listener = Refused()
+        val listener = Quarantine()
         val handle = alice.watchQuarantined(listener)
         listener.seen.until("no refused change") { it.isEmpty() }
         val key = newKey()
