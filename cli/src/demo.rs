@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 use syncline_core::{sample, Config, Record, Syncline};
-use syncline_server::store::Store as ServerStore;
+use syncline_server::Store as ServerStore;
 
 use crate::ui;
 
@@ -59,7 +59,7 @@ impl DemoServer {
             runtime.block_on(async move {
                 let result = match tokio::net::TcpListener::from_std(listener) {
                     Ok(listener) => {
-                        syncline_server::http::serve(listener, store, async move {
+                        syncline_server::serve(listener, store, async move {
                             let _ = stop_rx.await;
                         })
                         .await
@@ -190,7 +190,7 @@ pub fn run(args: DemoArgs) -> Result<(), Box<dyn std::error::Error>> {
     let fail = |e: &dyn std::fmt::Display| format!("demo server: {e}");
     std::fs::create_dir_all(&args.dir).map_err(|e| fail(&e))?;
     let store = ServerStore::open_sample(args.dir.join("server.db")).map_err(|e| fail(&e))?;
-    syncline_server::demo::seed_demo(&store).map_err(|e| fail(&e))?;
+    syncline_server::seed_demo(&store).map_err(|e| fail(&e))?;
     let mut server = DemoServer {
         store,
         listen: args.listen,

@@ -11,7 +11,7 @@ use std::process::{Child, ChildStdin, Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use syncline_server::TestServer;
+use syncline_server::testing::TestServer;
 
 /// Longest wait for something the client does in the background (a loaded CI machine is slow;
 /// a correct client gets there in seconds).

@@ -52,7 +52,7 @@ fn completed(unit: &str) -> impl FnMut(&Event) -> Option<syncline_core::SyncRepo
 fn server_task(
     server: &syncline_server::testing::TestServer,
     key: &str,
-) -> Option<syncline_server::store::StoredRecord> {
+) -> Option<syncline_server::StoredRecord> {
     server.store().get_record("tasks", key).expect("read")
 }
 

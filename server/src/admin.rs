@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use clap::Subcommand;
 
-use crate::store::{Store, StoreError};
+use crate::error::StoreError;
+use crate::store::Store;
 
 /// An administration command.
 #[derive(Debug, Clone, PartialEq, Eq, Subcommand)]

@@ -1,8 +1,10 @@
 //! Bearer-token authentication: reading the `Authorization` header and checking a token against
 //! the store (unknown or revoked → `unauthorized`, past its expiry → `token_expired`).
 
+use crate::clock::now_ms;
 use crate::db::Param;
-use crate::store::{now_ms, Store, StoreError};
+use crate::error::StoreError;
+use crate::store::Store;
 use crate::token_hash::hash_token;
 
 /// Why a request is not authenticated.

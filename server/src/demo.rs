@@ -6,7 +6,8 @@
 
 use serde_json::{json, Map, Value as Json};
 
-use crate::store::{Store, StoreError};
+use crate::error::StoreError;
+use crate::store::Store;
 
 /// The demo users and their fixed, public tokens (demo only).
 pub const DEMO_USERS: [(&str, &str); 3] = [

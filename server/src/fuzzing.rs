@@ -15,9 +15,8 @@ use http_body_util::BodyExt;
 use tower_service::Service as _;
 
 use crate::demo::seed_demo;
+use crate::http::{Limits, ServerOptions};
 use crate::jwt::{JwtConfig, JwtVerifier};
-use crate::limits::Limits;
-use crate::ops::ServerOptions;
 use crate::store::Store;
 
 /// The HS256 secret the target's server trusts JWTs signed with (so a fuzzer can sign claims

@@ -1,52 +1,56 @@
-//! Syncline's reference sync server: bearer-token authentication, per-user scoping by project
-//! membership, idempotent push with per-field last-write-wins or reported conflicts, and a lean
-//! paged delta pull, over an embedded SQLite database. `docs/protocol.md` is the specification.
+//! Syncline's reference sync server: bearer-token authentication (opaque tokens stored hashed,
+//! or JWTs from a team's identity provider), per-user scoping by project membership, idempotent
+//! push with per-field last-write-wins or reported conflicts, and a lean paged delta pull, over
+//! an embedded SQLite file or PostgreSQL (several stateless instances on one database).
+//! `docs/protocol.md` is the specification; `docs/architecture.md` maps the modules.
 //!
-//! - [`store::Store`]: the database and its admin operations (users, tokens, memberships,
-//!   server-side edits);
-//! - [`entities::ServerSchema`]: the served entities, from a schema file (`docs/schema.md`;
-//!   [`schema_file::load`]) checked at every start against the one the database was last opened
+//! - [`Store`]: the database and its admin operations (users, tokens, memberships, server-side
+//!   edits), opened at a [`Location`];
+//! - [`ServerSchema`]: the served entities, from a schema file (`docs/schema.md`;
+//!   [`ServerSchema::load`]) checked at every start against the one the database was last opened
 //!   with;
-//! - [`http::router`] / [`serve`]: the HTTP endpoints;
-//! - [`ops`], [`limits`], [`metrics`], [`request_id`]: what a public deployment needs (health,
-//!   metrics, request ids, rate and concurrency limits), configured by [`ServerOptions`];
-//! - [`demo::seed_demo`]: demo users and data;
-//! - [`token_hash`]: new opaque bearer tokens and the SHA-256 hash the database keeps instead;
-//! - [`jwt`]: verifying JWT bearer tokens from a team's own identity provider (HS256 secret or a
-//!   JWKS file), with [`jwt::looks_like_jwt`] to route a bearer token to the right check;
+//! - [`router`] / [`serve`]: the HTTP endpoints, with what a public deployment needs (health,
+//!   metrics, request ids, rate and concurrency limits) configured by [`ServerOptions`];
+//! - [`run_admin`]: the admin commands of the binary; [`seed_demo`]: demo users and data;
+//! - [`JwtVerifier`]: verifying JWT bearer tokens (HS256 secret or a JWKS file);
 //! - `testing` (cargo feature `testing`, for tests and benchmarks only): `TestServer`, a real
-//!   server on a free port, and bulk data loaders; `fuzzing`, the fuzz targets' entry point.
+//!   server on a free port, scratch databases and bulk data loaders; `fuzzing`, the fuzz
+//!   targets' entry point.
+//!
+//! Every module is private; this file re-exports exactly what the binary, the terminal client
+//! and the tests use.
 
 #![warn(missing_docs)]
 
-pub mod admin;
-pub mod auth;
-pub mod db;
-pub mod demo;
-pub mod entities;
+mod admin;
+mod auth;
+mod clock;
+mod db;
+mod demo;
+mod error;
 #[cfg(feature = "testing")]
 pub mod fuzzing;
-pub mod http;
-pub mod jwt;
-pub mod limits;
-pub mod metrics;
-pub mod ops;
-pub mod pull;
-pub mod push;
-pub mod request_id;
-pub mod schema_file;
-pub mod store;
-mod test_hooks;
+mod http;
+mod jwt;
+mod pull;
+mod push;
+mod schema;
+mod store;
 #[cfg(feature = "testing")]
 pub mod testing;
-pub mod token_hash;
+mod token_hash;
 
+pub use admin::{
+    run as run_admin, AdminCommand, MemberCommand, ScopeCommand, TokenCommand, UserCommand,
+};
 pub use db::Location;
-pub use demo::seed_demo;
-pub use entities::{ScopeRule, ServedEntity, ServerSchema};
-pub use http::{router, router_with, serve, serve_with};
-pub use limits::Limits;
-pub use ops::ServerOptions;
-pub use store::{Store, StoreError, StoredRecord};
-#[cfg(feature = "testing")]
-pub use testing::TestServer;
+pub use demo::{seed_demo, DemoSeed, DEMO_USERS, DEPOT, HARBOR, RIDGE};
+pub use error::{SchemaError, StoreError};
+pub use http::{
+    default_max_concurrent_pulls, router, router_with, serve, serve_with, Limits, ServerOptions,
+    DEFAULT_AUTH_FAILURES_PER_MINUTE, DEFAULT_RATE_BURST, DEFAULT_RATE_PER_USER,
+};
+pub use jwt::{JwtConfig, JwtConfigError, JwtKeys, JwtVerifier};
+pub use schema::{EntityDef, LoadError, ServedEntity, ServerSchema};
+pub use store::{Store, StoredRecord};
+pub use syncline_protocol::ScopeRule;

@@ -24,13 +24,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use clap::Parser;
-use syncline_server::admin::{self, AdminCommand};
-use syncline_server::jwt::{JwtConfig, JwtVerifier};
-use syncline_server::limits::{
-    default_max_concurrent_pulls, DEFAULT_AUTH_FAILURES_PER_MINUTE, DEFAULT_RATE_BURST,
-    DEFAULT_RATE_PER_USER,
+use syncline_server::{
+    default_max_concurrent_pulls, run_admin, seed_demo, serve_with, AdminCommand, JwtConfig,
+    JwtVerifier, Limits, Location, ServerOptions, ServerSchema, Store,
+    DEFAULT_AUTH_FAILURES_PER_MINUTE, DEFAULT_RATE_BURST, DEFAULT_RATE_PER_USER,
 };
-use syncline_server::{seed_demo, serve_with, Limits, Location, ServerOptions, Store};
 
 /// Syncline's reference sync server.
 #[derive(Debug, Parser)]
@@ -178,9 +176,10 @@ async fn shutdown_signal() {
 fn run(args: Args) -> Result<(), String> {
     let location = Location::parse(&args.db);
     let schema = match &args.schema {
-        Some(path) => syncline_server::schema_file::load(path).map_err(|e| e.to_string())?,
-        None => syncline_server::ServerSchema::sample()
-            .map_err(|e| format!("the compiled-in sample schema: {e}"))?,
+        Some(path) => ServerSchema::load(path).map_err(|e| e.to_string())?,
+        None => {
+            ServerSchema::sample().map_err(|e| format!("the compiled-in sample schema: {e}"))?
+        }
     };
     let store = Store::open(location.clone(), schema).map_err(|e| {
         let what = match &location {
@@ -190,7 +189,7 @@ fn run(args: Args) -> Result<(), String> {
         format!("cannot open {what}: {e}")
     })?;
     if let Some(command) = &args.command {
-        for line in admin::run(&store, command).map_err(|e| e.to_string())? {
+        for line in run_admin(&store, command).map_err(|e| e.to_string())? {
             println!("{line}");
         }
         return Ok(());

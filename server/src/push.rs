@@ -13,9 +13,11 @@ use syncline_protocol::{
 };
 use syncline_protocol::{ServerValue, SyncMode};
 
+use crate::clock::now_ms;
 use crate::db::{Param, Tx};
+use crate::error::StoreError;
 use crate::store::{
-    load_row, now_ms, save_row_at, Ent, FieldProblem, NextState, Positions, Row, Store, StoreError,
+    load_row, save_row_at, user_scopes, Ent, FieldProblem, NextState, Positions, Row, Store,
     MAX_KEY_LEN,
 };
 
@@ -138,7 +140,7 @@ fn push_in(
         )?;
         marks.insert(m.entity.as_str(), mark);
     }
-    let scopes = crate::store::user_scopes(tx, user_id)?;
+    let scopes = user_scopes(tx, user_id)?;
     let mut results = Vec::with_capacity(req.mutations.len());
     let (mut applied, mut replayed) = (0usize, 0usize);
     // Written once at the end, not per mutation: each statement inside the serialized section

@@ -19,10 +19,12 @@ use std::time::Duration;
 use serde_json::{Map, Value as Json};
 use tokio::sync::oneshot;
 
+use crate::clock::now_ms;
 use crate::db::{Location, Param};
 use crate::demo::{seed_demo, DemoSeed};
-use crate::ops::ServerOptions;
-use crate::store::{check_key, reserve_positions, FieldProblem, Store, StoreError};
+use crate::error::StoreError;
+use crate::http::ServerOptions;
+use crate::store::{check_key, reserve_positions, FieldProblem, Store};
 
 /// Why a test server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -421,7 +423,7 @@ pub fn bulk_insert(
     rows: impl IntoIterator<Item = (String, Map<String, Json>)>,
 ) -> Result<usize, StoreError> {
     let ent = store.ent_or_err(entity)?;
-    let now = crate::store::now_ms();
+    let now = now_ms();
     let mut prepared = Vec::new();
     for (key, fields) in rows {
         check_key(&key)?;

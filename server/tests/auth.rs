@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use common::{assert_error, Api};
 use reqwest::StatusCode;
 use serde_json::json;
-use syncline_server::TestServer;
+use syncline_server::testing::TestServer;
 
 #[test]
 fn a_valid_token_identifies_the_user() {

@@ -14,7 +14,7 @@ use reqwest::StatusCode;
 use serde_json::{json, Value as Json};
 use syncline_protocol::PullPage;
 use syncline_server::testing::ScratchDb;
-use syncline_server::TestServer;
+use syncline_server::testing::TestServer;
 
 fn gzip(data: &[u8]) -> Vec<u8> {
     let mut enc = GzEncoder::new(Vec::new(), Compression::default());

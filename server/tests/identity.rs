@@ -12,9 +12,10 @@ use common::Api;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use reqwest::StatusCode;
 use serde_json::{json, Value as Json};
-use syncline_server::jwt::{JwtConfig, JwtVerifier};
 use syncline_server::testing::ScratchDb;
-use syncline_server::{ServerOptions, TestServer};
+use syncline_server::testing::TestServer;
+use syncline_server::ServerOptions;
+use syncline_server::{JwtConfig, JwtVerifier};
 
 const SECRET: &str = "a-team-secret-of-at-least-32-bytes!!";
 

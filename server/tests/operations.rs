@@ -15,7 +15,8 @@ use reqwest::StatusCode;
 use serde_json::{json, Map, Value as Json};
 use syncline_protocol::PullPage;
 use syncline_server::testing::bulk_insert;
-use syncline_server::{Limits, ServerOptions, TestServer};
+use syncline_server::testing::TestServer;
+use syncline_server::{Limits, ServerOptions};
 
 fn raw_client() -> Client {
     Client::builder().no_gzip().build().expect("client")

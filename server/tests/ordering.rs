@@ -28,8 +28,9 @@ use reqwest::blocking::Client;
 use reqwest::StatusCode;
 use serde_json::{json, Map, Value as Json};
 use syncline_protocol::{Outcome, PullPage, PushResponse};
+use syncline_server::testing::TestServer;
 use syncline_server::testing::{test_backend, ScratchDb};
-use syncline_server::{Store, TestServer};
+use syncline_server::Store;
 
 use instances::{clock_seed, env_u64, Rng, ServerProcess};
 

@@ -8,8 +8,8 @@ mod common;
 use std::time::Instant;
 
 use syncline_protocol::{PullPage, PullRequest};
+use syncline_server::testing::TestServer;
 use syncline_server::testing::{bulk_insert_tasks, KeyKind};
-use syncline_server::TestServer;
 
 /// The fields the sample app keeps of a task.
 fn fields() -> Vec<String> {

@@ -5,8 +5,8 @@ mod common;
 use common::{assert_error, tombstone_keys, upsert_keys, Api};
 use reqwest::StatusCode;
 use serde_json::json;
+use syncline_server::testing::TestServer;
 use syncline_server::testing::{bulk_insert_tasks, KeyKind};
-use syncline_server::TestServer;
 
 #[test]
 fn a_page_carries_exactly_the_requested_fields_in_order() {

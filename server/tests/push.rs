@@ -5,7 +5,7 @@ mod common;
 use common::{assert_error, outcome, Api};
 use reqwest::StatusCode;
 use serde_json::{json, Value as Json};
-use syncline_server::TestServer;
+use syncline_server::testing::TestServer;
 
 fn insert_task(seq: u64, key: &str, title: &str) -> Json {
     json!({"mutation_id": format!("m{seq}"), "seq": seq, "entity": "tasks", "key": key, "op": "insert",

@@ -14,7 +14,8 @@ use common::{assert_error, outcome, Api};
 use reqwest::StatusCode;
 use serde_json::{json, Map, Value as Json};
 use syncline_server::testing::ScratchDb;
-use syncline_server::{ServerSchema, Store, StoreError, TestServer};
+use syncline_server::testing::TestServer;
+use syncline_server::{ServerSchema, Store, StoreError};
 
 fn obj(v: Json) -> Map<String, Json> {
     match v {
@@ -539,7 +540,7 @@ fn schema_file_errors_name_the_file_and_line() {
         V1.replacen("body       = \"text\"", "body = \"txt\"", 1),
     )
     .expect("write");
-    let err = syncline_server::schema_file::load(&path).expect_err("bad type");
+    let err = syncline_server::ServerSchema::load(&path).expect_err("bad type");
     assert_eq!(
         err.to_string(),
         format!(
@@ -548,14 +549,14 @@ fn schema_file_errors_name_the_file_and_line() {
             path.display()
         )
     );
-    let err = syncline_server::schema_file::load(&dir.path().join("none.toml"))
+    let err = syncline_server::ServerSchema::load(&dir.path().join("none.toml"))
         .expect_err("no such file");
     assert!(
         err.to_string().starts_with("cannot read the schema file"),
         "{err}"
     );
     std::fs::write(&path, V1).expect("write");
-    let schema = syncline_server::schema_file::load(&path).expect("valid");
+    let schema = syncline_server::ServerSchema::load(&path).expect("valid");
     assert!(schema.entity("notes").is_some());
 }
 

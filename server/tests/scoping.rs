@@ -5,7 +5,7 @@ mod common;
 use common::{assert_error, outcome, tombstone_keys, upsert_keys, Api};
 use reqwest::StatusCode;
 use serde_json::json;
-use syncline_server::TestServer;
+use syncline_server::testing::TestServer;
 
 const TASK_FIELDS: &[&str] = &["project_id", "title", "done"];
 

@@ -71,8 +71,8 @@ fn serve() {
 
 /// The server's store at `db` with the bench user (token [`TOKEN`]), a member of [`PROJECT`],
 /// which holds `rows` tasks with keys of the given kind.
-pub fn bench_store(db: &str, rows: usize, keys: KeyKind) -> syncline_server::store::Store {
-    let store = syncline_server::store::Store::open_sample(db).expect("server store");
+pub fn bench_store(db: &str, rows: usize, keys: KeyKind) -> syncline_server::Store {
+    let store = syncline_server::Store::open_sample(db).expect("server store");
     store.create_user("bench").expect("user");
     store.add_token("bench", TOKEN, None).expect("token");
     store.create_project(PROJECT, "Bench").expect("project");
@@ -84,7 +84,7 @@ pub fn bench_store(db: &str, rows: usize, keys: KeyKind) -> syncline_server::sto
 }
 
 /// Serves `store` on a free loopback port, printed as `PORT n`, until stdin closes.
-pub fn serve_until_stdin_closes(store: syncline_server::store::Store) {
+pub fn serve_until_stdin_closes(store: syncline_server::Store) {
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -99,7 +99,7 @@ pub fn serve_until_stdin_closes(store: syncline_server::store::Store) {
             })
             .await;
         };
-        syncline_server::http::serve(listener, store, stop)
+        syncline_server::serve(listener, store, stop)
             .await
             .expect("serve");
     });

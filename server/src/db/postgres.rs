@@ -21,8 +21,8 @@ use tokio_postgres::types::ToSql;
 use tokio_postgres::IsolationLevel;
 use tokio_postgres_rustls::MakeRustlsConnect;
 
-use super::{Database, Next, Param, Row, Tx, Work};
-use crate::store::StoreError;
+use super::interface::{Database, Next, Param, Row, Tx, Work};
+use crate::error::StoreError;
 
 /// The advisory lock every write transaction takes first (any fixed number; "syncline" in
 /// ASCII, so it is recognizable in `pg_locks`).

@@ -8,8 +8,8 @@ use std::time::Duration;
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, ToSql, TransactionBehavior};
 
-use super::{Database, Next, Param, Row, Tx, Work};
-use crate::store::StoreError;
+use super::interface::{Database, Next, Param, Row, Tx, Work};
+use crate::error::StoreError;
 
 /// The tables, as migrations applied in order; `PRAGMA user_version` counts the applied ones.
 /// Statements elsewhere are written in SQL both backends speak; these definitions are SQLite's

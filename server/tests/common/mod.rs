@@ -5,7 +5,7 @@ use reqwest::blocking::Client;
 use reqwest::StatusCode;
 use serde_json::{json, Value as Json};
 use syncline_protocol::{PullPage, PushResponse};
-use syncline_server::TestServer;
+use syncline_server::testing::TestServer;
 
 pub struct Api {
     pub url: String,

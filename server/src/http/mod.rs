@@ -2,8 +2,9 @@
 //! `POST /v1/push`, bearer authentication, request bodies (gzip-decoded, at most 4 MiB after
 //! decoding), gzip responses, and the JSON error body `{"error": {"code", "message"}}` on every
 //! non-2xx answer. Store work runs on the blocking pool, never on the async threads.
-//! Health, metrics, request ids and limits live in [`crate::ops`] and [`crate::limits`]; this
-//! module only calls them.
+//! Health, metrics, request ids and limits live in the children [`ops`], [`limits`],
+//! [`metrics`] and [`request_id`]; failures become answers in [`error`]. This file only calls
+//! them.
 
 use std::future::{Future, IntoFuture};
 use std::net::SocketAddr;
@@ -25,147 +26,33 @@ use bytes::Bytes;
 use http_body_util::BodyExt;
 use std::io::Write as _;
 use syncline_protocol::{
-    codes, ErrorBody, ErrorDetail, Me, PullRequest, PushRequest, PushResponse, MAX_REQUEST_BYTES,
-    ME_PATH, PULL_PATH, PUSH_PATH,
+    codes, Me, PullRequest, PushRequest, PushResponse, MAX_REQUEST_BYTES, ME_PATH, PULL_PATH,
+    PUSH_PATH,
 };
 use tokio::sync::mpsc;
 use tower_http::compression::{CompressionLayer, CompressionLevel};
 use tower_http::decompression::RequestDecompressionLayer;
 
-use crate::auth::{bearer_token, AuthError};
+mod error;
+mod limits;
+mod metrics;
+mod ops;
+mod request_id;
+
+pub use limits::{
+    default_max_concurrent_pulls, Limits, DEFAULT_AUTH_FAILURES_PER_MINUTE, DEFAULT_RATE_BURST,
+    DEFAULT_RATE_PER_USER,
+};
+pub use ops::ServerOptions;
+
+use crate::auth::bearer_token;
 use crate::jwt::{looks_like_jwt, JwtVerifier};
-use crate::metrics::RowCounter;
-use crate::ops::{Ops, ServerOptions, UserSlot, HEALTHZ_PATH, METRICS_PATH};
 use crate::pull::{PullError, PullPlan};
-use crate::push::PushError;
-use crate::store::{Store, StoreError};
+use crate::store::Store;
 
-/// An error answer: HTTP status, stable code and message, sent as [`ErrorBody`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ApiError {
-    /// HTTP status.
-    pub status: StatusCode,
-    /// Stable code from [`codes`].
-    pub code: &'static str,
-    /// Human-readable message.
-    pub message: String,
-    /// Seconds for the `Retry-After` header (429 and 503 answers).
-    pub retry_after: Option<u64>,
-}
-
-impl ApiError {
-    /// An error with the given status, code and message.
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        ApiError {
-            status,
-            code,
-            message: message.into(),
-            retry_after: None,
-        }
-    }
-
-    /// The same error with a `Retry-After` of `secs` seconds.
-    pub fn with_retry_after(mut self, secs: u64) -> Self {
-        self.retry_after = Some(secs);
-        self
-    }
-
-    /// 400 `bad_request`.
-    pub fn bad_request(message: impl Into<String>) -> Self {
-        ApiError::new(StatusCode::BAD_REQUEST, codes::BAD_REQUEST, message)
-    }
-
-    /// 500 `internal`; the cause goes to the log, not to the client.
-    pub fn internal(cause: impl std::fmt::Display) -> Self {
-        log::error!("internal error: {cause}");
-        ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            codes::INTERNAL,
-            "the server failed; retry later",
-        )
-    }
-
-    fn payload_too_large() -> Self {
-        ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            codes::PAYLOAD_TOO_LARGE,
-            format!("request bodies are limited to {MAX_REQUEST_BYTES} bytes after decompression"),
-        )
-    }
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let detail = ErrorDetail {
-            code: self.code.to_string(),
-            message: self.message,
-            request_id: None,
-        };
-        let mut resp = (
-            self.status,
-            Json(ErrorBody {
-                error: detail.clone(),
-            }),
-        )
-            .into_response();
-        // For `ops::observe`: it counts the code and adds the request id to the body.
-        resp.extensions_mut().insert(detail);
-        if let Some(secs) = self.retry_after {
-            crate::ops::set_retry_after(&mut resp, secs);
-        }
-        resp
-    }
-}
-
-impl From<StoreError> for ApiError {
-    fn from(e: StoreError) -> Self {
-        ApiError::internal(e)
-    }
-}
-
-impl From<AuthError> for ApiError {
-    fn from(e: AuthError) -> Self {
-        match e {
-            AuthError::Unauthorized(m) => {
-                ApiError::new(StatusCode::UNAUTHORIZED, codes::UNAUTHORIZED, m)
-            }
-            AuthError::TokenExpired => ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                codes::TOKEN_EXPIRED,
-                e.to_string(),
-            ),
-            AuthError::Store(s) => ApiError::internal(s),
-        }
-    }
-}
-
-impl From<PullError> for ApiError {
-    fn from(e: PullError) -> Self {
-        match e {
-            PullError::UnknownEntity(_) => ApiError::new(
-                StatusCode::BAD_REQUEST,
-                codes::UNKNOWN_ENTITY,
-                e.to_string(),
-            ),
-            PullError::UnknownField(m) => {
-                ApiError::new(StatusCode::BAD_REQUEST, codes::UNKNOWN_FIELD, m)
-            }
-            PullError::BadCursor(_) => ApiError::bad_request(e.to_string()),
-            PullError::Store(s) => ApiError::internal(s),
-            PullError::Io(e) => ApiError::internal(e),
-        }
-    }
-}
-
-impl From<PushError> for ApiError {
-    fn from(e: PushError) -> Self {
-        match e {
-            PushError::BadRequest(m) => ApiError::bad_request(m),
-            PushError::Forbidden(m) => ApiError::new(StatusCode::FORBIDDEN, codes::FORBIDDEN, m),
-            PushError::Store(s) => ApiError::internal(s),
-        }
-    }
-}
+use error::ApiError;
+use metrics::RowCounter;
+use ops::{Ops, UserSlot, HEALTHZ_PATH, METRICS_PATH};
 
 /// Shared state of the handlers.
 #[derive(Clone, Debug)]
@@ -545,8 +432,8 @@ pub fn router_with(store: Store, options: &ServerOptions) -> Router {
         .route(ME_PATH, get(me))
         .route(PULL_PATH, post(pull))
         .route(PUSH_PATH, post(push))
-        .route(HEALTHZ_PATH, get(crate::ops::healthz))
-        .route(METRICS_PATH, get(crate::ops::metrics))
+        .route(HEALTHZ_PATH, get(ops::healthz))
+        .route(METRICS_PATH, get(ops::metrics))
         .fallback(not_found)
         .with_state(AppState {
             store,
@@ -555,7 +442,7 @@ pub fn router_with(store: Store, options: &ServerOptions) -> Router {
         })
         .layer(RequestDecompressionLayer::new())
         .layer(map_response(json_errors));
-    crate::ops::layer(app, ops).layer(CompressionLayer::new().quality(CompressionLevel::Fastest))
+    ops::layer(app, ops).layer(CompressionLayer::new().quality(CompressionLevel::Fastest))
 }
 
 /// Serves the protocol on `listener` until `shutdown` completes, then finishes the requests

@@ -1,18 +1,20 @@
 //! The server's view of the entities it serves: each entity's declaration (name, key, typed
 //! fields, what clients may do with it), the rule that puts its records into a project (the unit
 //! of access), and the fields only the server writes or sees. The declarations come from a
-//! schema file (`docs/schema.md`, [`ServerSchema::parse`]) or from code ([`ServerSchema::new`]).
+//! schema file (`docs/schema.md`, [`ServerSchema::load`], [`ServerSchema::parse`]) or from code
+//! ([`ServerSchema::new`]).
 //!
 //! Every entity and field name the server puts into SQL or accepts from a request is looked up
 //! here; names are validated once, by [`syncline_protocol::SchemaFile::new`], when a
 //! [`ServerSchema`] is built.
 
 use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 
 use syncline_protocol::sample;
-use syncline_protocol::{EntityDecl, EntitySchema, SchemaFile, ServerSet, SyncMode};
+use syncline_protocol::{EntityDecl, EntitySchema, SchemaFile, ScopeRule, ServerSet, SyncMode};
 
-pub use syncline_protocol::ScopeRule;
+use crate::error::SchemaError;
 
 /// One entity as the server serves it: its declaration, scope rule, server-only and server-set
 /// fields ([`EntityDecl`], built with `ServedEntity::new(schema, scope)` and its builders).
@@ -117,16 +119,25 @@ impl EntityDef {
     }
 }
 
-/// Why a set of entity declarations cannot be served.
+/// Why the schema file could not be loaded.
 #[derive(Debug, thiserror::Error)]
-pub enum SchemaError {
-    /// A name or value is invalid (see [`syncline_protocol::Schema::new`]).
-    #[error(transparent)]
-    Invalid(#[from] syncline_protocol::SchemaError),
-    /// A declaration is invalid: names, duplicates, scope rules, server-only or server-set
-    /// fields. From a schema file, it names the line.
-    #[error(transparent)]
-    Declaration(#[from] syncline_protocol::SchemaFileError),
+pub enum LoadError {
+    /// The file could not be read.
+    #[error("cannot read the schema file {}: {source}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// What the system said.
+        source: std::io::Error,
+    },
+    /// The file is not a valid schema; the error names the line, entity and field.
+    #[error("schema file {}: {source}", path.display())]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong, and where.
+        source: SchemaError,
+    },
 }
 
 impl From<SchemaFile> for ServerSchema {
@@ -159,6 +170,18 @@ impl ServerSchema {
     /// Reads a schema file's text (`docs/schema.md`); errors name the line.
     pub fn parse(text: &str) -> Result<ServerSchema, SchemaError> {
         Ok(SchemaFile::parse(text)?.into())
+    }
+
+    /// Reads and validates the schema file at `path` (`syncline-server --schema FILE`).
+    pub fn load(path: &Path) -> Result<ServerSchema, LoadError> {
+        let text = std::fs::read_to_string(path).map_err(|source| LoadError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        ServerSchema::parse(&text).map_err(|source| LoadError::Invalid {
+            path: path.to_path_buf(),
+            source,
+        })
     }
 
     /// The sample app's entities (`schema/sample.toml`, compiled in): `projects` scoped by their

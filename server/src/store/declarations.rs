@@ -1,7 +1,7 @@
-//! The schema file on the server: loading it (`syncline-server --schema FILE`), and checking it
-//! at every start against the schema the database was last started with, so that a change the
-//! stored data cannot follow stops the server with a message naming the entity or field,
-//! instead of serving misread records (`docs/schema.md`, "Changing the schema").
+//! The declared schema recorded in the database, and the check of a schema file against it at
+//! every start, so that a change the stored data cannot follow stops the server with a message
+//! naming the entity or field, instead of serving misread records (`docs/schema.md`, "Changing
+//! the schema"). Loading the file itself is `ServerSchema::load` (`schema.rs`).
 //!
 //! What is compared is what stored data depends on: each entity's scope rule (records are stored
 //! in their projects by it), each field's type (stored values have it, and so do devices' local
@@ -11,47 +11,16 @@
 //! out.
 
 use std::collections::{HashMap, HashSet};
-use std::path::{Path, PathBuf};
 
-use syncline_protocol::FieldType;
+use syncline_protocol::{FieldType, ScopeRule};
 
 use crate::db::{Next, Param, Tx};
-use crate::entities::{SchemaError, ScopeRule, ServerSchema};
-use crate::pull::split_array;
-use crate::store::{live_records, Layout, StoreError};
+use crate::error::StoreError;
+use crate::schema::ServerSchema;
 
-/// Why the schema file could not be loaded.
-#[derive(Debug, thiserror::Error)]
-pub enum LoadError {
-    /// The file could not be read.
-    #[error("cannot read the schema file {}: {source}", path.display())]
-    Read {
-        /// The file.
-        path: PathBuf,
-        /// What the system said.
-        source: std::io::Error,
-    },
-    /// The file is not a valid schema; the error names the line, entity and field.
-    #[error("schema file {}: {source}", path.display())]
-    Invalid {
-        /// The file.
-        path: PathBuf,
-        /// What is wrong, and where.
-        source: SchemaError,
-    },
-}
-
-/// Reads and validates the schema file at `path`.
-pub fn load(path: &Path) -> Result<ServerSchema, LoadError> {
-    let text = std::fs::read_to_string(path).map_err(|source| LoadError::Read {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    ServerSchema::parse(&text).map_err(|source| LoadError::Invalid {
-        path: path.to_path_buf(),
-        source,
-    })
-}
+use super::entity::Layout;
+use super::json_array::split_array;
+use super::records::live_records;
 
 fn describe_scope(scope_field: Option<&str>) -> String {
     match scope_field {
@@ -91,7 +60,7 @@ fn records_lacking(tx: &mut dyn Tx, entity: &str, slot: usize) -> Result<u64, St
 /// `schema.entities()[i]`). A database from a server older than this check has no declarations
 /// yet: its entities and fields are taken as declared, and only the required fields are checked
 /// against the stored records.
-pub(crate) fn check_and_record(
+pub(super) fn check_and_record(
     tx: &mut dyn Tx,
     schema: &ServerSchema,
     layouts: &[Layout],
@@ -250,7 +219,7 @@ pub(crate) fn check_and_record(
 #[cfg(test)]
 mod tests {
     use crate::db::Param;
-    use crate::store::StoreError;
+    use crate::error::StoreError;
     use crate::testing::ScratchDb;
 
     fn forget_declarations(store: &crate::Store) {

@@ -1,5 +1,5 @@
 //! What running the server in public needs around the protocol: `GET /healthz`, `GET /metrics`,
-//! request ids, the per-request log line, and the limits of [`crate::limits`].
+//! request ids, the per-request log line, and the limits of [`super::limits`].
 //!
 //! [`observe`] wraps every request: it refuses addresses blocked for failed authentications,
 //! notes the user once known, counts the answer, puts the request id into error bodies, and logs
@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::extract::{ConnectInfo, MatchedPath, Request, State};
-use axum::http::header::{AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, RETRY_AFTER};
+use axum::http::header::{AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::{from_fn_with_state, Next};
 use axum::response::{IntoResponse, Response};
@@ -25,11 +25,12 @@ use serde_json::json;
 use syncline_protocol::{codes, ErrorBody, ErrorDetail};
 
 use crate::auth::bearer_token;
-use crate::http::ApiError;
 use crate::jwt::JwtVerifier;
-use crate::limits::{Limiters, Limits};
-use crate::metrics::Metrics;
 use crate::store::Store;
+
+use super::error::ApiError;
+use super::limits::{Limiters, Limits};
+use super::metrics::Metrics;
 
 /// Liveness and readiness probe (no authentication).
 pub const HEALTHZ_PATH: &str = "/healthz";
@@ -166,7 +167,7 @@ pub(crate) async fn metrics(
 /// Adds [`observe`] and the request-id layers around `router` (inside them: the id is set
 /// first).
 pub(crate) fn layer(router: Router, ops: Arc<Ops>) -> Router {
-    crate::request_id::layer(router.layer(from_fn_with_state(ops, observe)))
+    super::request_id::layer(router.layer(from_fn_with_state(ops, observe)))
 }
 
 /// The per-request middleware (see the module's documentation).
@@ -179,7 +180,7 @@ async fn observe(State(ops): State<Arc<Ops>>, mut req: Request, next: Next) -> R
         .get::<MatchedPath>()
         .map_or("unmatched", MatchedPath::as_str)
         .to_string();
-    let request_id = crate::request_id::of(&req);
+    let request_id = super::request_id::of(&req);
     let peer = req
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
@@ -323,14 +324,6 @@ impl Drop for Observed {
     fn drop(&mut self) {
         let complete = self.inner.is_end_stream();
         self.finish(complete);
-    }
-}
-
-/// Adds `Retry-After` to an answer.
-pub(crate) fn set_retry_after(resp: &mut Response, secs: u64) {
-    let mut itoa = itoa::Buffer::new();
-    if let Ok(v) = HeaderValue::from_str(itoa.format(secs)) {
-        resp.headers_mut().insert(RETRY_AFTER, v);
     }
 }
 

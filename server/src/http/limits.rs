@@ -1,4 +1,4 @@
-//! The limits a public server needs besides the body limits of [`crate::http`]:
+//! The limits a public server needs besides the body limits of [`super`]:
 //!
 //! - a request rate per authenticated user (all their devices together), answered
 //!   `429 rate_limited` with `Retry-After`;
@@ -25,7 +25,7 @@ use governor::{DefaultKeyedRateLimiter, Quota};
 use syncline_protocol::codes;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use crate::http::ApiError;
+use super::error::ApiError;
 
 /// Default sustained requests per second per user.
 pub const DEFAULT_RATE_PER_USER: u32 = 100;

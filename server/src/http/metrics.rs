@@ -1,6 +1,6 @@
 //! Prometheus metrics of one server: requests and their latency per route, rows pushed and
 //! pulled, conflicts, rejections and error answers by code, failed authentications, pulls in
-//! flight. Served as text on `GET /metrics` (see [`crate::ops`]).
+//! flight. Served as text on `GET /metrics` (see [`super::ops`]).
 //!
 //! Only aggregates: labels are routes, statuses, stable codes and entity names (the schema's),
 //! never a user, a key or a path a client made up, so the page tells nothing about anyone's data

@@ -1,4 +1,5 @@
-//! Test-only hooks of the server, off unless their environment variable is set.
+//! A test-only hook of the store, compiled only with the `testing` feature (which only tests
+//! and benchmarks enable), and off unless its environment variable is set.
 //!
 //! `SYNCLINE_TEST_SLOW_WRITES=<probability>,<ms>` holds a random share of write transactions
 //! open for `<ms>` milliseconds after their work is done (their change-log positions are taken)
@@ -11,14 +12,14 @@
 
 use std::time::Duration;
 
-use crate::store::StoreError;
+use crate::error::StoreError;
 
 /// The environment variable of [`SlowWrites`].
-pub const SLOW_WRITES_ENV: &str = "SYNCLINE_TEST_SLOW_WRITES";
+const SLOW_WRITES_ENV: &str = "SYNCLINE_TEST_SLOW_WRITES";
 
 /// Holds some write transactions open before they commit (see the module's doc).
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub(crate) struct SlowWrites {
+pub(super) struct SlowWrites {
     /// Share of write transactions held, 0 to 1.
     probability: f64,
     /// How long each is held.
@@ -27,7 +28,7 @@ pub(crate) struct SlowWrites {
 
 impl SlowWrites {
     /// Reads [`SLOW_WRITES_ENV`]; `None` when it is unset or empty.
-    pub(crate) fn from_env() -> Result<Option<SlowWrites>, StoreError> {
+    pub(super) fn from_env() -> Result<Option<SlowWrites>, StoreError> {
         match std::env::var(SLOW_WRITES_ENV) {
             Ok(spec) if !spec.trim().is_empty() => {
                 let slow = SlowWrites::parse(&spec)?;
@@ -65,7 +66,7 @@ impl SlowWrites {
     /// Sleeps for the delay with the configured probability. Called inside the write
     /// transaction, so the writer's lock (SQLite's file lock, PostgreSQL's advisory lock) is
     /// held all along.
-    pub(crate) fn maybe_pause(&self) {
+    pub(super) fn maybe_pause(&self) {
         // The OS's RNG: no state to share between the server's threads. Should it fail, the
         // transaction is simply not held.
         let draw = getrandom::u64().map_or(1.0, |r| (r >> 11) as f64 / (1u64 << 53) as f64);
