@@ -52,7 +52,7 @@ pub trait ConflictListener: Send + Sync {
     fn on_error(&self, error: SynclineError) -> std::result::Result<(), CallbackError>;
 }
 
-/// Receives the quarantined mutations (the server refused them): the list now, then a new one
+/// Receives the quarantined mutations (the server rejected them): the list now, then a new one
 /// after every commit that changed it (a push that quarantined one, one retried, edited or
 /// discarded; throttled, never the same list twice), so a quarantine screen need not read again
 /// on status changes.
@@ -103,7 +103,7 @@ pub fn manual_auto_sync() -> AutoSync {
 /// The sample app's entities (projects, tasks, comments), as the demo and the tests use them.
 #[uniffi::export]
 pub fn sample_schema() -> Result<Vec<EntitySchema>> {
-    let schema = syncline_core::sample::schema()?;
+    let schema = syncline_protocol::sample::schema()?;
     Ok(schema.entities().to_vec())
 }
 
@@ -335,7 +335,7 @@ impl SynclineClient {
         self.inner.resolve(id, resolution)
     }
 
-    /// Mutations the server refused, with its reasons.
+    /// The quarantined mutations (the server rejected them), with its codes and reasons.
     pub fn quarantined(&self) -> Result<Vec<QuarantinedMutation>> {
         self.inner.quarantined()
     }
@@ -382,7 +382,7 @@ impl SynclineClient {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use syncline_core::sample::{COMMENTS, PROJECTS, SCHEMA_TOML, TASKS};
+    use syncline_protocol::sample::{COMMENTS, PROJECTS, SCHEMA_TOML, TASKS};
 
     fn keep(entities: &[(&str, &[&str])]) -> HashMap<String, Vec<String>> {
         entities

@@ -6,7 +6,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::Args;
-use syncline_core::{sample, Config, Record, Syncline};
+use syncline_core::{Config, Record, Syncline};
+use syncline_protocol::sample;
 use syncline_server::Store as ServerStore;
 
 use crate::ui;

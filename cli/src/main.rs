@@ -18,10 +18,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use syncline_core::sample::{self, TASKS};
 use syncline_core::{
     AutoSync, Config, Connectivity, Query, Record, SortOrder, Syncline, SynclineError, Value,
 };
+use syncline_protocol::sample::{self, TASKS};
 
 #[derive(Parser)]
 #[command(

@@ -10,12 +10,12 @@ use std::io::{BufRead, Write};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use syncline_core::sample::{PROJECTS, TASKS};
 use syncline_core::Event;
 use syncline_core::{
     BannerKind, Connectivity, FailureReason, NetworkStatus, NetworkType, Phase, Query, Record,
     RecordState, SortOrder, SyncState, SyncStatus, Syncline, Value,
 };
+use syncline_protocol::sample::{PROJECTS, TASKS};
 
 use crate::inbox;
 use crate::words::{self, Lang};

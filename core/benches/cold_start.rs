@@ -17,8 +17,8 @@ use std::process::Command;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use syncline_core::sample::{self, TASKS};
 use syncline_core::{AutoSync, Config, Record, Syncline, Value};
+use syncline_protocol::sample::{self, TASKS};
 
 use common::{env_or, median};
 

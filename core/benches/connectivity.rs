@@ -121,7 +121,7 @@ fn main() {
     };
     let client = Syncline::open(
         &dir.path().join("bench.db"),
-        syncline_core::sample::schema().expect("schema"),
+        syncline_protocol::sample::schema().expect("schema"),
         config,
     )
     .expect("open");

@@ -27,8 +27,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use rusqlite::types::Value as SqlValue;
-use syncline_core::sample::{self, TASKS};
 use syncline_core::{AutoSync, Config, Syncline};
+use syncline_protocol::sample::{self, TASKS};
 
 use common::TOKEN;
 use syncline_server::testing::KeyKind;

@@ -16,8 +16,8 @@ mod common;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use syncline_core::sample::{self, TASKS};
 use syncline_core::{AutoSync, Config, Phase, Record, SyncProgress, SyncState, Syncline, Value};
+use syncline_protocol::sample::{self, TASKS};
 use syncline_protocol::{Mutation, OnConflict, Op, PushRequest, PushResponse, WireFields};
 
 use common::{env_or, median};

@@ -9,8 +9,8 @@
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use syncline_core::sample::{self, TASKS};
 use syncline_core::{AutoSync, Config, Query, Record, Syncline, Value};
+use syncline_protocol::sample::{self, TASKS};
 
 fn task(key: &str, title: &str) -> Record {
     Record::new(key)

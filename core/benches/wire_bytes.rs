@@ -16,7 +16,7 @@
 #[path = "common/mod.rs"]
 mod common;
 
-use syncline_core::sample::{self, TASKS};
+use syncline_protocol::sample::{self, TASKS};
 use syncline_protocol::{PullPage, PullRequest};
 
 use common::env_or;

@@ -85,7 +85,7 @@ impl Syncline {
     }
 
     /// The store, for the core's own fault tests.
-    #[cfg(test)]
+    #[cfg(any(test, feature = "testing"))]
     pub(crate) fn store(&self) -> &Store {
         &self.inner.store
     }
@@ -165,7 +165,7 @@ impl Syncline {
         Ok(self.inner.store.pending_keys(entity)?)
     }
 
-    /// Mutations the server refused, with its reasons.
+    /// The quarantined mutations (the server rejected them), with its codes and reasons.
     pub fn quarantined(&self) -> Result<Vec<QuarantinedMutation>> {
         Ok(self.inner.store.quarantined()?)
     }
@@ -334,7 +334,7 @@ impl Syncline {
         )?)
     }
 
-    /// Calls `listener` with the mutations the server refused (as [`Syncline::quarantined`]
+    /// Calls `listener` with the quarantined mutations (as [`Syncline::quarantined`]
     /// lists them, oldest first) now, and again after every committed transaction that changed
     /// that list: a push answer that quarantined one, a quarantined mutation retried, edited or
     /// discarded. Throttled and called like [`Syncline::watch`]'s listener, and never with the

@@ -21,10 +21,6 @@ mod conflict;
 mod driver;
 mod engine;
 mod error;
-// Fuzz entry points (`fuzz/`, and this crate's stable pass): tests and the `fuzzing` feature only.
-#[cfg(any(test, feature = "fuzzing"))]
-#[doc(hidden)]
-pub mod fuzzing;
 mod live;
 mod machine;
 mod mutation;
@@ -35,9 +31,12 @@ mod record;
 mod runtime;
 mod shared;
 mod status;
-#[cfg(test)]
-mod storage_faults;
 mod store;
+// Test support (fuzz entry points, the store's fault switches): this crate's tests and the
+// `testing` feature only, which tests, benchmarks and the fuzz targets turn on; never an app.
+#[cfg(any(test, feature = "testing"))]
+#[doc(hidden)]
+pub mod testing;
 mod tls;
 mod transport;
 
@@ -58,7 +57,7 @@ pub use status::{
 };
 pub use store::Salvage;
 pub use syncline_protocol::{
-    sample, ConflictPolicy, EntityDecl, EntitySchema, FieldDef, FieldType, Op, Schema, SchemaError,
+    ConflictPolicy, EntityDecl, EntitySchema, FieldDef, FieldType, Op, Schema, SchemaError,
     SchemaFile, SchemaFileError, ScopeRule, ServerSet, ServerValue, SetOn, SyncMode, SyncSettings,
     Value,
 };

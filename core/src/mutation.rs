@@ -1,5 +1,5 @@
 //! Mutations as the app sees them: what a local write returns, where a mutation is on its way
-//! to the server and to other devices, and the mutations the server refused (quarantined).
+//! to the server and to other devices, and the mutations the server rejected (quarantined).
 
 use std::collections::HashMap;
 
@@ -21,7 +21,7 @@ pub enum MutationStage {
         /// The record's server version the mutation produced.
         version: i64,
     },
-    /// The server refused it; it waits in quarantine for the user.
+    /// The server rejected it; it waits in quarantine for the user.
     Quarantined,
     /// It met a newer server version; the conflict inbox holds it for the user.
     InConflict,
@@ -115,7 +115,8 @@ pub struct MutationReceipt {
     pub mutation_id: String,
 }
 
-/// A mutation the server refused, set aside with the server's reason.
+/// A quarantined mutation: the server rejected it, and it waits with the server's code and
+/// reason for the user to retry, edit or discard it.
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct QuarantinedMutation {

@@ -11,7 +11,7 @@ use std::fmt;
 
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
-#[cfg(any(test, feature = "fuzzing"))]
+#[cfg(any(test, feature = "testing"))]
 use syncline_protocol::PullPage;
 use syncline_protocol::{EntitySchema, FieldDef, FieldType, SchemaError, Value};
 
@@ -63,7 +63,7 @@ impl PulledPage {
 
     /// The same checks for a page already parsed into the wire type (tests and tools build
     /// those): it is encoded and decoded again, so there is one decoder to trust.
-    #[cfg(any(test, feature = "fuzzing"))]
+    #[cfg(any(test, feature = "testing"))]
     pub(crate) fn from_wire(e: &EntitySchema, page: &PullPage) -> Result<PulledPage> {
         let body = serde_json::to_vec(page)
             .map_err(|err| Error::MalformedResponse(format!("pull of `{}`: {err}", e.name)))?;

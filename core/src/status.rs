@@ -151,7 +151,7 @@ pub struct Banner {
     pub pending: u64,
     /// Conflicts waiting in the inbox for the user.
     pub conflicts: u64,
-    /// Mutations the server refused, waiting in quarantine for the user.
+    /// Quarantined mutations: the server rejected them, and they wait for the user.
     pub quarantined: u64,
     /// Entities of the running sync done (syncing only).
     pub entities_done: u32,
@@ -181,7 +181,7 @@ pub struct SyncStatus {
     pub pending: u64,
     /// Conflicts waiting in the inbox for the user.
     pub conflicts: u64,
-    /// Local mutations the server refused, waiting in quarantine for the user.
+    /// Local mutations the server rejected, waiting in quarantine for the user.
     pub quarantined: u64,
     /// When a sync last completed, in ms since the Unix epoch.
     pub last_synced_at: Option<i64>,

@@ -146,7 +146,7 @@ impl Transport {
 /// Apart from the network, everything a server answers goes through those two or, for a pull
 /// page, through [`answer_body`] and the page's own decoder (`pulled.rs`); the fuzz targets call
 /// this (`fuzz/`, `docs/reliability.md`).
-#[cfg(any(test, feature = "fuzzing"))]
+#[cfg(any(test, feature = "testing"))]
 pub(crate) fn decode_answer<Resp: DeserializeOwned>(
     status: u16,
     retry_after: Option<u64>,

@@ -6,9 +6,9 @@ mod support;
 
 use support::proxy::{Fault, FaultProxy};
 use support::{client_with, server};
-use syncline_core::sample::TASKS;
 use syncline_core::Query;
 use syncline_core::{Record, Syncline, SynclineError, Value};
+use syncline_protocol::sample::TASKS;
 
 /// What the error must look like.
 type Expect = fn(&SynclineError) -> bool;

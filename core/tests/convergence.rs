@@ -24,10 +24,10 @@ use proptest::test_runner::{
 };
 use support::harness::{client_tasks, env_u64, exactly_once, first_difference, server_tasks};
 use support::{client_with_schema, manual, new_task, schema_with_task_policy, server};
-use syncline_core::sample::TASKS;
 use syncline_core::{
     ConflictPolicy, Connectivity, NetworkType, Resolution, Syncline, SynclineError, Value,
 };
+use syncline_protocol::sample::TASKS;
 
 /// The records the clients fight over: two the server has from the start (at version 1) and
 /// two any client may create.

@@ -41,8 +41,9 @@ use support::harness::{
     Rng, Snap, Snapshot,
 };
 use support::{manual, new_task};
-use syncline_core::sample::TASKS;
-use syncline_core::{sample, MutationStage, Syncline, Value};
+use syncline_core::{MutationStage, Syncline, Value};
+use syncline_protocol::sample;
+use syncline_protocol::sample::TASKS;
 use syncline_server::{Limits, ServerOptions, Store};
 
 const ROLE: &str = "SYNCLINE_CRASH_ROLE";

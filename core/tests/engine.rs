@@ -14,12 +14,12 @@ use support::{
     client, client_with, client_with_schema, eventually, manual, new_task, schema_with_task_policy,
     server, server_put, set,
 };
-use syncline_core::sample::{COMMENTS, PROJECTS, TASKS};
 use syncline_core::Event;
 use syncline_core::{
     AutoSync, BannerKind, Config, ConflictPolicy, Connectivity, FailureReason, MutationStage,
     NetworkStatus, NetworkType, Resolution, SyncState, SyncUnit, Syncline, SynclineError, Value,
 };
+use syncline_protocol::sample::{COMMENTS, PROJECTS, TASKS};
 use tokio::sync::broadcast;
 
 /// Waits for the next event that `pick` accepts; returns what it made of it.

@@ -28,8 +28,8 @@ use support::harness::{
 };
 use support::proxy::{Fault, FaultProxy};
 use support::{client_with_schema, new_task, schema_with_task_policy, server_put, server_with};
-use syncline_core::sample::TASKS;
 use syncline_core::{AutoSync, Config, ConflictPolicy, Syncline, SynclineError, Value};
+use syncline_protocol::sample::TASKS;
 use syncline_server::testing::TestServer;
 use syncline_server::{Limits, ServerOptions};
 

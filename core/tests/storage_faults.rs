@@ -1,15 +1,18 @@
 //! Storage failures end to end, on real files against the real reference server: a disk that
-//! fills during a pull, a database file that is damaged. Inside the crate because filling the
-//! disk needs the store's own connection (SQLite's `max_page_count` is per connection).
+//! fills during a pull or local writes, a database file that turns read-only, a file that is
+//! damaged. Filling the disk and turning the file read-only act on the store's own connection
+//! (SQLite's `max_page_count` and `query_only` are per connection), through the crate's test
+//! support (`syncline_core::testing::StorageFaults`).
 
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use syncline_protocol::sample::{self, COMMENTS, TASKS};
 use syncline_protocol::Value;
 use syncline_server::testing::{bulk_insert_tasks, KeyKind, TestServer};
 
-use crate::{
+use syncline_core::testing::StorageFaults;
+use syncline_core::{
     AutoSync, Banner, BannerKind, Config, FailureReason, Query, Record, StorageErrorKind, Syncline,
     SynclineError,
 };
@@ -31,33 +34,36 @@ fn comment(key: &str) -> Record {
         .with("body", Value::Text("written before the trouble".into()))
 }
 
-/// The tasks the device holds, and its outbox and cursors as stored: what must not change.
-fn snapshot(client: &Syncline) -> (Vec<Record>, String) {
+/// The device's database file in a test's scratch folder.
+fn device_file(dir: &tempfile::TempDir) -> PathBuf {
+    dir.path().join("device.db")
+}
+
+/// The tasks the device holds, and its outbox and cursors as stored in its file (read by a
+/// connection of the test's own, as another process would): what must not change.
+fn snapshot(client: &Syncline, path: &Path) -> (Vec<Record>, String) {
     let tasks = client
         .query(TASKS, &Query::all(100_000))
         .expect("query")
         .records;
-    let stored = client
-        .store()
-        .read(|conn| {
-            let mut out = String::new();
-            for sql in [
-                "SELECT seq, mutation_id, state FROM outbox ORDER BY seq",
-                "SELECT entity, cursor FROM pull_state ORDER BY entity",
-            ] {
-                let mut stmt = conn.prepare(sql)?;
-                let mut rows = stmt.query([])?;
-                while let Some(row) = rows.next()? {
-                    for i in 0..row.as_ref().column_count() {
-                        let v: rusqlite::types::Value = row.get(i)?;
-                        out.push_str(&format!("{v:?}|"));
-                    }
-                    out.push('\n');
-                }
+    let conn =
+        rusqlite::Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .expect("open the file");
+    let mut stored = String::new();
+    for sql in [
+        "SELECT seq, mutation_id, state FROM outbox ORDER BY seq",
+        "SELECT entity, cursor FROM pull_state ORDER BY entity",
+    ] {
+        let mut stmt = conn.prepare(sql).expect("prepare");
+        let mut rows = stmt.query([]).expect("query");
+        while let Some(row) = rows.next().expect("row") {
+            for i in 0..row.as_ref().column_count() {
+                let v: rusqlite::types::Value = row.get(i).expect("value");
+                stored.push_str(&format!("{v:?}|"));
             }
-            Ok(out)
-        })
-        .expect("stored state");
+            stored.push('\n');
+        }
+    }
     (tasks, stored)
 }
 
@@ -68,7 +74,7 @@ fn device_with_a_waiting_comment(tasks: usize) -> (TestServer, tempfile::TempDir
     let server = TestServer::with_demo();
     bulk_insert_tasks(server.store(), "p-harbor", tasks, KeyKind::Random).expect("bulk");
     let dir = tempfile::tempdir().expect("tempdir");
-    let client = open(&dir.path().join("device.db"), &server);
+    let client = open(&device_file(&dir), &server);
     client
         .insert(COMMENTS, comment("c-before"))
         .expect("insert");
@@ -77,11 +83,11 @@ fn device_with_a_waiting_comment(tasks: usize) -> (TestServer, tempfile::TempDir
 
 #[test]
 fn a_disk_that_fills_during_a_pull_changes_nothing_and_the_next_sync_completes() {
-    let (server, _dir, client) = device_with_a_waiting_comment(5_000);
-    let before = snapshot(&client);
+    let (server, dir, client) = device_with_a_waiting_comment(5_000);
+    let before = snapshot(&client, &device_file(&dir));
 
     // The disk fills: a few pages more than the store holds now, far less than a pulled page.
-    let store = client.store();
+    let store = StorageFaults::of(&client);
     let pages = store.page_count().expect("pages");
     store.limit_pages(pages + 4).expect("limit");
     let err = client
@@ -99,7 +105,7 @@ fn a_disk_that_fills_during_a_pull_changes_nothing_and_the_next_sync_completes()
     );
     assert!(err.is_retryable(), "space may come back");
     assert_eq!(
-        snapshot(&client),
+        snapshot(&client, &device_file(&dir)),
         before,
         "store, outbox and cursor unchanged"
     );
@@ -341,12 +347,12 @@ fn a_full_disk_during_local_writes_is_typed_loses_nothing_and_writes_resume_when
             )]),
         )
         .expect("update");
-    let before = snapshot(&client);
+    let before = snapshot(&client, &device_file(&dir));
     let pending = client.status().pending;
     assert_eq!(pending, 2);
 
     // The disk fills: no page left beyond what the store holds now.
-    let store = client.store();
+    let store = StorageFaults::of(&client);
     store
         .limit_pages(store.page_count().expect("pages"))
         .expect("limit");
@@ -366,7 +372,7 @@ fn a_full_disk_during_local_writes_is_typed_loses_nothing_and_writes_resume_when
 
     // Nothing lost, nothing half-written: the failed writes left no row and no outbox entry.
     assert_eq!(
-        snapshot(&client),
+        snapshot(&client, &device_file(&dir)),
         before,
         "records, outbox and cursors unchanged"
     );
@@ -414,9 +420,11 @@ fn a_read_only_database_refuses_local_writes_typed_and_they_work_once_it_is_writ
     client
         .insert(COMMENTS, comment("c-before"))
         .expect("insert");
-    let before = snapshot(&client);
+    let before = snapshot(&client, &device_file(&dir));
 
-    client.store().set_read_only(true).expect("read-only");
+    StorageFaults::of(&client)
+        .set_read_only(true)
+        .expect("read-only");
     let err = client
         .insert(COMMENTS, comment("c-refused"))
         .expect_err("read-only");
@@ -432,14 +440,16 @@ fn a_read_only_database_refuses_local_writes_typed_and_they_work_once_it_is_writ
     let err = client.delete(TASKS, "t-harbor-2").expect_err("read-only");
     assert!(is_storage(&err, StorageErrorKind::ReadOnly), "{err:?}");
     assert_eq!(
-        snapshot(&client),
+        snapshot(&client, &device_file(&dir)),
         before,
         "records, outbox and cursors unchanged"
     );
     assert_eq!(client.status().pending, 1);
     assert_running(&client);
 
-    client.store().set_read_only(false).expect("writable");
+    StorageFaults::of(&client)
+        .set_read_only(false)
+        .expect("writable");
     client
         .insert(COMMENTS, comment("c-refused"))
         .expect("insert once writable");
@@ -459,16 +469,18 @@ fn a_read_only_database_refuses_local_writes_typed_and_they_work_once_it_is_writ
 
 #[test]
 fn a_read_only_database_during_a_pull_changes_nothing_and_the_next_sync_completes() {
-    let (server, _dir, client) = device_with_a_waiting_comment(2_000);
-    let before = snapshot(&client);
+    let (server, dir, client) = device_with_a_waiting_comment(2_000);
+    let before = snapshot(&client, &device_file(&dir));
 
-    client.store().set_read_only(true).expect("read-only");
+    StorageFaults::of(&client)
+        .set_read_only(true)
+        .expect("read-only");
     let err = client
         .sync_now_blocking(TASKS)
         .expect_err("the database is read-only");
     assert!(is_storage(&err, StorageErrorKind::ReadOnly), "{err:?}");
     assert_eq!(
-        snapshot(&client),
+        snapshot(&client, &device_file(&dir)),
         before,
         "store, outbox and cursor unchanged"
     );
@@ -481,7 +493,9 @@ fn a_read_only_database_during_a_pull_changes_nothing_and_the_next_sync_complete
     assert_eq!(client.status().pending, 1, "the outbox kept its mutation");
     assert_running(&client);
 
-    client.store().set_read_only(false).expect("writable");
+    StorageFaults::of(&client)
+        .set_read_only(false)
+        .expect("writable");
     let report = client.sync_now_blocking("all").expect("sync once writable");
     let tasks = report
         .entities

@@ -5,10 +5,10 @@ mod support;
 
 use serde_json::json;
 use support::{client, client_with, new_task, server, server_put, set};
-use syncline_core::sample::{COMMENTS, PROJECTS, TASKS};
 use syncline_core::Connectivity;
 use syncline_core::Query;
 use syncline_core::{BannerKind, FailureReason, Record, Syncline, SynclineError, Value};
+use syncline_protocol::sample::{COMMENTS, PROJECTS, TASKS};
 
 fn keys(client: &Syncline, entity: &str) -> Vec<String> {
     client
@@ -417,7 +417,7 @@ fn pulls_page_and_resume_from_the_cursor() {
     )
     .expect("bulk");
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut schema_small_pages = syncline_core::sample::schema()
+    let mut schema_small_pages = syncline_protocol::sample::schema()
         .expect("schema")
         .entities()
         .to_vec();

@@ -8,11 +8,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use support::{client, eventually, new_task, server, server_put, set};
-use syncline_core::sample::{COMMENTS, TASKS};
 use syncline_core::{
     Conflict, ConflictPolicy, Page, QuarantinedMutation, Query, Record, RecordState, Resolution,
     SortOrder, Syncline, Value,
 };
+use syncline_protocol::sample::{COMMENTS, TASKS};
 
 /// Everything a watch delivered, in order.
 #[derive(Clone)]

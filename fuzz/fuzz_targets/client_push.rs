@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use syncline_core::fuzzing::{Answer, ClientTarget};
+use syncline_core::testing::fuzzing::{Answer, ClientTarget};
 
 fn target() -> &'static ClientTarget {
     ClientTarget::shared().expect("the device store to fuzz")

@@ -8,7 +8,7 @@
 use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
-use syncline_server::fuzzing::{signed_jwt, Encoding, ServerTarget, TOKEN};
+use syncline_server::testing::fuzzing::{signed_jwt, Encoding, ServerTarget, TOKEN};
 
 fn target() -> &'static ServerTarget {
     static TARGET: OnceLock<ServerTarget> = OnceLock::new();

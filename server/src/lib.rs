@@ -13,9 +13,10 @@
 //!   metrics, request ids, rate and concurrency limits) configured by [`ServerOptions`];
 //! - [`run_admin`]: the admin commands of the binary; [`seed_demo`]: demo users and data;
 //! - [`JwtVerifier`]: verifying JWT bearer tokens (HS256 secret or a JWKS file);
-//! - `testing` (cargo feature `testing`, for tests and benchmarks only): `TestServer`, a real
-//!   server on a free port, scratch databases and bulk data loaders; `fuzzing`, the fuzz
-//!   targets' entry point.
+//! - `testing` (cargo feature `testing`, for tests, benchmarks and fuzz targets only):
+//!   `TestServer`, a real server on a free port, scratch databases and bulk data loaders;
+//!   `testing::fuzzing`, the fuzz target's entry point. Test support that needs no crate's
+//!   insides is the `syncline-testing` crate.
 //!
 //! Every module is private; this file re-exports exactly what the binary, the terminal client
 //! and the tests use.
@@ -28,8 +29,6 @@ mod clock;
 mod db;
 mod demo;
 mod error;
-#[cfg(feature = "testing")]
-pub mod fuzzing;
 mod http;
 mod jwt;
 mod pull;

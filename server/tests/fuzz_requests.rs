@@ -8,7 +8,8 @@
 
 use proptest::prelude::*;
 use serde_json::{json, Value as J};
-use syncline_server::fuzzing::{signed_jwt, Encoding, ServerTarget, TOKEN};
+use syncline_server::testing::fuzzing::{signed_jwt, Encoding, ServerTarget, TOKEN};
+use syncline_testing::json;
 
 /// One server for the whole pass: opening a database per case would be most of the run.
 fn target() -> &'static ServerTarget {
@@ -16,33 +17,19 @@ fn target() -> &'static ServerTarget {
     TARGET.get_or_init(ServerTarget::new)
 }
 
+/// Names the server looks up (entities, projects, fields), so that values get past the lookup.
+const WORDS: &[&str] = &[
+    "tasks",
+    "comments",
+    "projects",
+    "p-harbor",
+    "title",
+    "internal_notes",
+    "author",
+];
+
 fn any_json() -> impl Strategy<Value = J> {
-    let leaf = prop_oneof![
-        Just(J::Null),
-        any::<bool>().prop_map(J::Bool),
-        any::<i64>().prop_map(J::from),
-        any::<f64>().prop_map(J::from),
-        Just(json!(u64::MAX)),
-        prop_oneof![
-            Just("tasks"),
-            Just("comments"),
-            Just("projects"),
-            Just("p-harbor"),
-            Just("title"),
-            Just("internal_notes"),
-            Just("author")
-        ]
-        .prop_map(|s| J::String(s.into())),
-        "[a-z0-9_-]{0,8}".prop_map(J::String),
-        ".{0,40}".prop_map(J::String),
-    ];
-    leaf.prop_recursive(3, 24, 4, |inner| {
-        prop_oneof![
-            prop::collection::vec(inner.clone(), 0..4).prop_map(J::Array),
-            prop::collection::hash_map("[a-z_]{1,10}", inner, 0..4)
-                .prop_map(|m| J::Object(m.into_iter().collect())),
-        ]
-    })
+    json::any_json(WORDS, 40)
 }
 
 fn mutation() -> impl Strategy<Value = J> {

@@ -39,7 +39,7 @@ use syncline_protocol::{
 pub(crate) use apply::{PageStats, PushStats};
 pub(crate) use fingerprint::Fingerprint;
 pub use salvage::Salvage;
-#[cfg(any(test, feature = "fuzzing"))]
+#[cfg(any(test, feature = "testing"))]
 use syncline_protocol::PullPage;
 
 use crate::changes::Changes;
@@ -242,7 +242,7 @@ impl Store {
     }
 
     /// Caps the database at `pages` pages (SQLite's `max_page_count`): a full disk, for tests.
-    #[cfg(test)]
+    #[cfg(any(test, feature = "testing"))]
     pub(crate) fn limit_pages(&self, pages: i64) -> Result<i64> {
         let conn = lock(&self.writer);
         Ok(conn.pragma_update_and_check(None, "max_page_count", pages, |r| r.get(0))?)
@@ -252,14 +252,14 @@ impl Store {
     /// again: a database file that became read-only, for tests. SQLite answers such writes with
     /// `SQLITE_READONLY`, the code a read-only file or mount gives; file modes cannot stand in
     /// for it where the tests run as root (who may write any file) or on an open file.
-    #[cfg(test)]
+    #[cfg(any(test, feature = "testing"))]
     pub(crate) fn set_read_only(&self, read_only: bool) -> Result<()> {
         let conn = lock(&self.writer);
         Ok(conn.pragma_update(None, "query_only", read_only)?)
     }
 
     /// Pages the database holds now.
-    #[cfg(test)]
+    #[cfg(any(test, feature = "testing"))]
     pub(crate) fn page_count(&self) -> Result<i64> {
         let conn = lock(&self.writer);
         Ok(conn.pragma_query_value(None, "page_count", |r| r.get(0))?)
@@ -300,7 +300,7 @@ impl Store {
     }
 
     /// Creates a record and its outbox entry, in one transaction.
-    #[cfg(any(test, feature = "fuzzing"))] // the client takes the counts too (`*_counted`)
+    #[cfg(any(test, feature = "testing"))] // the client takes the counts too (`*_counted`)
     pub(crate) fn insert(&self, entity: &str, record: Record) -> Result<MutationReceipt> {
         self.insert_counted(entity, record)
             .map(|(receipt, _)| receipt)
@@ -323,7 +323,7 @@ impl Store {
 
     /// Changes some fields of a record, recording only those that really changed; `None` when
     /// nothing changed.
-    #[cfg(any(test, feature = "fuzzing"))] // the client takes the counts too (`*_counted`)
+    #[cfg(any(test, feature = "testing"))] // the client takes the counts too (`*_counted`)
     pub(crate) fn update(
         &self,
         entity: &str,
@@ -353,7 +353,7 @@ impl Store {
     }
 
     /// Deletes a record and records the deletion, in one transaction.
-    #[cfg(any(test, feature = "fuzzing"))] // the client takes the counts too (`*_counted`)
+    #[cfg(any(test, feature = "testing"))] // the client takes the counts too (`*_counted`)
     pub(crate) fn delete(&self, entity: &str, key: &str) -> Result<MutationReceipt> {
         self.delete_counted(entity, key).map(|(receipt, _)| receipt)
     }
@@ -578,7 +578,7 @@ impl Store {
 
     /// [`Store::apply_pulled`] for a page in the wire type (as tests build them), checked by
     /// the same decoder the engine uses.
-    #[cfg(any(test, feature = "fuzzing"))]
+    #[cfg(any(test, feature = "testing"))]
     pub(crate) fn apply_pull_page(&self, entity: &str, page: &PullPage) -> Result<PageStats> {
         let e = self.schema.entity(entity)?;
         self.apply_pulled(entity, &PulledPage::from_wire(e, page)?)
@@ -586,7 +586,7 @@ impl Store {
 
     /// [`Store::apply_pulled`] in a transaction that is rolled back: what the fuzz targets run
     /// on every input, so that one input's page does not change what the next one meets.
-    #[cfg(any(test, feature = "fuzzing"))]
+    #[cfg(any(test, feature = "testing"))]
     pub(crate) fn try_pulled(&self, entity: &str, page: &PulledPage) -> Result<PageStats> {
         let e = self.schema.entity(entity)?;
         apply::check_page(e, page)?;
@@ -598,7 +598,7 @@ impl Store {
 
     /// [`Store::apply_push_results`] in a transaction that is rolled back (see
     /// [`Store::try_pulled`]).
-    #[cfg(any(test, feature = "fuzzing"))]
+    #[cfg(any(test, feature = "testing"))]
     pub(crate) fn try_push_results(
         &self,
         sent: &[Mutation],

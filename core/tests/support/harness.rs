@@ -10,12 +10,12 @@ use serde_json::Value as Json;
 use syncline_core::{Query, Record, Syncline, Value};
 use syncline_server::Store;
 
-pub use syncline_server::testing::{env_u64, Rng};
+pub use syncline_testing::{env_u64, Rng};
 
 /// The run's seed: `name` from the environment, or one from the clock (printed by the harness,
 /// so a failing run can be replayed).
 pub fn seed_from_env(name: &str) -> u64 {
-    env_u64(name, syncline_server::testing::clock_seed())
+    env_u64(name, syncline_testing::clock_seed())
 }
 
 /// The task fields the harnesses write and compare (the others stay null everywhere).

@@ -10,8 +10,8 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use syncline_core::sample;
 use syncline_core::{AutoSync, Config, ConflictPolicy, Record, Schema, Syncline, Value};
+use syncline_protocol::sample;
 use syncline_server::testing::TestServer;
 use syncline_server::ServerOptions;
 

@@ -12,9 +12,7 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::{FromRef, FromRequestParts, State};
-use axum::http::header::{
-    ACCEPT_ENCODING, AUTHORIZATION, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, VARY,
-};
+use axum::http::header::{AUTHORIZATION, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, VARY};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::map_response;
@@ -22,9 +20,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::serve::ListenerExt;
 use axum::{Json, Router};
-use bytes::Bytes;
 use http_body_util::BodyExt;
-use std::io::Write as _;
 use syncline_protocol::{
     codes, Me, PullRequest, PushRequest, PushResponse, MAX_REQUEST_BYTES, ME_PATH, PULL_PATH,
     PUSH_PATH,
@@ -37,6 +33,7 @@ mod error;
 mod limits;
 mod metrics;
 mod ops;
+mod pull_body;
 mod request_id;
 
 pub use limits::{
@@ -47,12 +44,12 @@ pub use ops::ServerOptions;
 
 use crate::auth::bearer_token;
 use crate::jwt::{looks_like_jwt, JwtVerifier};
-use crate::pull::{PullError, PullPlan};
+use crate::pull::PullError;
 use crate::store::Store;
 
 use error::ApiError;
-use metrics::RowCounter;
 use ops::{Ops, UserSlot, HEALTHZ_PATH, METRICS_PATH};
+use pull_body::{accepts_gzip, write_pull_body, ChannelBody, ChunkWriter};
 
 /// Shared state of the handlers.
 #[derive(Clone, Debug)]
@@ -188,114 +185,6 @@ async fn read_json<T: serde::de::DeserializeOwned>(
         .map_err(|e| ApiError::bad_request(format!("invalid request body: {e}")))
 }
 
-/// Whether the client accepts a gzip-encoded response (`Accept-Encoding` lists `gzip` or `*`
-/// with a non-zero quality).
-fn accepts_gzip(headers: &HeaderMap) -> bool {
-    headers
-        .get_all(ACCEPT_ENCODING)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .any(|item| {
-            let mut parts = item.split(';');
-            let coding = parts.next().unwrap_or("").trim();
-            let q_zero = parts.any(|p| {
-                p.trim()
-                    .strip_prefix("q=")
-                    .and_then(|q| q.trim().parse::<f32>().ok())
-                    .is_some_and(|q| q <= 0.0)
-            });
-            (coding.eq_ignore_ascii_case("gzip") || coding == "*") && !q_zero
-        })
-}
-
-/// Size of the body chunks a pull page is sent in.
-const CHUNK_BYTES: usize = 32 * 1024;
-
-/// A writer that hands what it is given to a response body, chunk by chunk, from a blocking
-/// thread. The bounded channel makes it wait for a slow client; a gone client fails the write.
-struct ChunkWriter {
-    tx: mpsc::Sender<std::io::Result<Bytes>>,
-    buf: Vec<u8>,
-}
-
-impl ChunkWriter {
-    fn send(&mut self) -> std::io::Result<()> {
-        if self.buf.is_empty() {
-            return Ok(());
-        }
-        let chunk = Bytes::from(std::mem::replace(
-            &mut self.buf,
-            Vec::with_capacity(CHUNK_BYTES),
-        ));
-        self.tx.blocking_send(Ok(chunk)).map_err(|_| {
-            std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the client went away")
-        })
-    }
-}
-
-impl std::io::Write for ChunkWriter {
-    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
-        self.buf.extend_from_slice(data);
-        if self.buf.len() >= CHUNK_BYTES {
-            self.send()?;
-        }
-        Ok(data.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.send()
-    }
-}
-
-/// A response body fed by a [`ChunkWriter`] (after its first chunk, received already); an
-/// error item aborts the response.
-struct ChannelBody {
-    first: Option<Bytes>,
-    rx: mpsc::Receiver<std::io::Result<Bytes>>,
-}
-
-impl http_body::Body for ChannelBody {
-    type Data = Bytes;
-    type Error = std::io::Error;
-
-    fn poll_frame(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, Self::Error>>> {
-        if let Some(first) = self.first.take() {
-            return std::task::Poll::Ready(Some(Ok(http_body::Frame::data(first))));
-        }
-        self.rx
-            .poll_recv(cx)
-            .map(|item| item.map(|r| r.map(http_body::Frame::data)))
-    }
-}
-
-/// Writes a pull page into `writer`, gzipped (fastest level: pages are large and the client
-/// waits) when asked. Returns the page's rows (counted from its text, for the metrics).
-fn write_pull_body(
-    store: &Store,
-    user: &str,
-    plan: &PullPlan,
-    gzip: bool,
-    writer: ChunkWriter,
-) -> Result<u64, PullError> {
-    if gzip {
-        let mut enc = flate2::write::GzEncoder::new(writer, flate2::Compression::fast());
-        let mut counted = RowCounter::new(&mut enc);
-        store.write_pull(user, plan, &mut counted)?;
-        let rows = counted.rows();
-        enc.finish()?.flush()?;
-        Ok(rows)
-    } else {
-        let mut counted = RowCounter::new(writer);
-        store.write_pull(user, plan, &mut counted)?;
-        counted.flush()?;
-        Ok(counted.rows())
-    }
-}
-
 async fn me(AuthUser(user_id): AuthUser) -> Json<Me> {
     Json(Me { user_id })
 }
@@ -317,10 +206,7 @@ async fn pull(
     // client receives and decompresses it while the server still works on it.
     let (tx, rx) = mpsc::channel(8);
     let (store, ops, entity) = (state.store, state.ops, pull.entity);
-    let writer = ChunkWriter {
-        tx: tx.clone(),
-        buf: Vec::with_capacity(CHUNK_BYTES),
-    };
+    let writer = ChunkWriter::new(tx.clone());
     tokio::task::spawn_blocking(move || {
         let _permit = permit;
         let written = write_pull_body(&store, &user, &plan, gzip, writer);
@@ -347,10 +233,7 @@ async fn pull(
         Some(Err(e)) => return Err(ApiError::internal(e)),
         None => return Err(ApiError::internal("the pull ended without an answer")),
     };
-    let mut resp = Response::new(Body::new(ChannelBody {
-        first: Some(first),
-        rx,
-    }));
+    let mut resp = Response::new(Body::new(ChannelBody::new(first, rx)));
     let h = resp.headers_mut();
     h.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     h.insert(VARY, HeaderValue::from_static("accept-encoding"));

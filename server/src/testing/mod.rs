@@ -20,6 +20,8 @@ use serde_json::{Map, Value as Json};
 use tokio::sync::oneshot;
 
 use crate::clock::now_ms;
+pub mod fuzzing;
+
 use crate::db::{Location, Param};
 use crate::demo::{seed_demo, DemoSeed};
 use crate::error::StoreError;
@@ -529,66 +531,6 @@ pub fn bulk_insert_tasks(
         (key.to_string(), f)
     });
     bulk_insert(store, "tasks", rows)
-}
-
-/// SplitMix64: a tiny seeded generator for the reliability harnesses of this crate and the core
-/// (`docs/reliability.md`), so a failing run's choices can be replayed from its seed (thread and
-/// process interleavings cannot be, but the choices each actor makes can).
-#[derive(Debug, Clone)]
-pub struct Rng(u64);
-
-impl Rng {
-    /// A generator whose sequence is fixed by `seed`.
-    pub fn new(seed: u64) -> Rng {
-        Rng(seed)
-    }
-
-    /// The next number of the sequence.
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    /// A number in `0..n` (`n` > 0).
-    pub fn below(&mut self, n: usize) -> usize {
-        (self.next_u64() % n as u64) as usize
-    }
-
-    /// A number in `lo..hi` (`hi` > `lo`).
-    pub fn range(&mut self, lo: u64, hi: u64) -> u64 {
-        lo + self.next_u64() % (hi - lo)
-    }
-
-    /// True with probability `p`.
-    pub fn chance(&mut self, p: f64) -> bool {
-        ((self.next_u64() >> 11) as f64 / (1u64 << 53) as f64) < p
-    }
-
-    /// One of `items`.
-    pub fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len())]
-    }
-}
-
-/// A `u64` from the environment variable `name`, or `default` (a harness's run length or seed).
-pub fn env_u64(name: &str, default: u64) -> u64 {
-    match std::env::var(name) {
-        Ok(v) => v
-            .trim()
-            .parse()
-            .unwrap_or_else(|_| panic!("{name} must be a number, not `{v}`")),
-        Err(_) => default,
-    }
-}
-
-/// A seed from the clock, for runs that do not name one (the harnesses print it).
-pub fn clock_seed() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(1, |d| d.as_nanos() as u64)
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 #[allow(unused_imports)] // the throughput bench includes this module without the harness parts
-pub use syncline_server::testing::{clock_seed, env_u64, Rng};
+pub use syncline_testing::{clock_seed, env_u64, Rng};
 
 /// A `syncline-server` process (the binary cargo built for these tests) on `127.0.0.1:<free
 /// port>`, killed with SIGKILL when dropped.
