@@ -33,8 +33,8 @@ public enum BackgroundOutcome: Equatable, Sendable {
 /// Background sync of one client. The app makes one at launch, hands its scheduler the run
 /// handler, and calls `appDidEnterBackground()` when the app leaves the foreground.
 ///
-/// - **When:** as the app moves to the background, a run as soon as the OS allows while changes
-///   wait, else one `period` later; after each run, the next (one period later, or after a
+/// - **When:** as the app moves to the background, a run as soon as the OS allows while mutations
+///   are pending, else one `period` later; after each run, the next (one period later, or after a
 ///   backoff that doubles with each failure in a row, from `firstBackoff` up to `maxBackoff`).
 /// - **A run:** one sync of every entity through the core, which runs one sync at a time whoever
 ///   asks (its own engine in the foreground or this run), so a run never races the app's sync.
@@ -70,7 +70,7 @@ public final class BackgroundSync: @unchecked Sendable {
         self.clock = clock
     }
 
-    /// The app left the foreground: asks for a run at once when changes wait to sync (they
+    /// The app left the foreground: asks for a run at once when mutations are pending (they
     /// would otherwise wait until the app comes back), else one period later.
     public func appDidEnterBackground() {
         let pending = client.status().pending

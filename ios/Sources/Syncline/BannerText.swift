@@ -112,8 +112,8 @@ public struct BannerText: Sendable {
     }
 
     /// The mark for a record in a list (its `state`, as every query and watch delivers it); nil
-    /// for a synced record, which needs none. Give it to VoiceOver too: it says a change has not
-    /// reached the server, or needs the user.
+    /// for a synced record, which needs none. Give it to VoiceOver too: it says a mutation of the
+    /// record has not reached the server, or needs the user.
     public func recordMark(_ state: RecordState?) -> String? {
         switch state {
         case .pending: return text("record_pending")

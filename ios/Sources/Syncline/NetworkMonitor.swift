@@ -4,7 +4,8 @@
 import Network
 import SynclineCore
 
-/// Watches the network path on a background queue and reports every change to `client`.
+/// Follows the network path on a background queue and reports every change of it to `client`
+/// as its connectivity.
 public final class NetworkMonitor: @unchecked Sendable {
     private let monitor = NWPathMonitor()
     private let client: SynclineClient

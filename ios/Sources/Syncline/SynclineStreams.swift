@@ -17,8 +17,8 @@ final class StreamListener: StatusListener, @unchecked Sendable {
     }
 }
 
-/// Forwards what a watch delivers (a page, a record, the conflicts, the refused changes) into an
-/// AsyncThrowingStream continuation; a read error ends the stream with it (an
+/// Forwards what a watch delivers (a page, a record, the conflicts, the quarantined mutations)
+/// into an AsyncThrowingStream continuation; a read error ends the stream with it (an
 /// AsyncThrowingStream cannot go on after throwing). One class for every kind of watch: the
 /// listener protocol each kind needs is added below, for its element type.
 final class WatchForwarder<Element>: @unchecked Sendable {
@@ -136,9 +136,10 @@ extension SynclineClient {
         }
     }
 
-    /// The changes the server refused, live, like `conflictsStream()`: after a push the server
-    /// refused, a retry, an edit or a discard.
-    public func refusedStream() -> AsyncThrowingStream<[QuarantinedMutation], Error> {
+    /// The quarantined mutations (those the server rejected), live, like `conflictsStream()`: the
+    /// current list first, then a new one after every change of it (a sync that quarantines a
+    /// mutation, a retry, an edit, a discard), never the same list twice.
+    public func quarantinedStream() -> AsyncThrowingStream<[QuarantinedMutation], Error> {
         liveStream { continuation in
             try self.watchQuarantined(listener: WatchForwarder(continuation))
         }

@@ -1,5 +1,5 @@
 // The projects screen: the user's projects (read-only: only the server's admins edit them), and
-// how many conflicts and refused changes wait, which lead to their own screens.
+// how many conflicts and quarantined mutations wait, which lead to their own screens.
 import Foundation
 import Observation
 import SynclineCore
@@ -22,8 +22,8 @@ public final class ProjectsModel {
     public private(set) var projects: [ProjectRow] = []
     /// How many conflicts wait for the user (the status's count).
     public private(set) var conflicts: UInt64 = 0
-    /// How many changes the server refused (the status's count).
-    public private(set) var refused: UInt64 = 0
+    /// How many mutations are quarantined (the status's count).
+    public private(set) var quarantined: UInt64 = 0
     /// Why the list stopped (a failed read); nil while it is live.
     public private(set) var error: String?
 
@@ -42,7 +42,7 @@ public final class ProjectsModel {
         }
         feeds.follow(client.statusStream()) { [weak self] status in
             self?.conflicts = status.conflicts
-            self?.refused = status.quarantined
+            self?.quarantined = status.quarantined
         }
     }
 }

@@ -149,7 +149,7 @@ public final class SessionModel {
     @ObservationIgnored private var background: (client: SynclineClient, sync: BackgroundSync)?
 
     /// Closes the session and forgets the token (the URL stays typed). The database stays on the
-    /// device, with any changes not yet synced: signing in again as the same user finds them.
+    /// device, with any pending mutations: signing in again as the same user finds them.
     public func signOut() {
         banner?.stop()
         banner = nil

@@ -1,6 +1,6 @@
 // A project's tasks: the list, live, each with its "Not synced yet" mark until the server has it;
-// add, tick, rename and note a task. Every change is a local write: it shows at once, offline too,
-// and syncs when it can.
+// add, tick, rename and note a task. Every edit is a local write (a mutation): it shows at once,
+// offline too, and syncs when it can.
 import Foundation
 import Observation
 import Syncline

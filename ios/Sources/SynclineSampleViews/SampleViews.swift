@@ -29,7 +29,7 @@ public struct SampleRootView: View {
     }
 }
 
-enum Route: Hashable { case project(String), task(String), conflicts, refused }
+enum Route: Hashable { case project(String), task(String), conflicts, quarantine }
 
 /// A model's last error, in red.
 @ViewBuilder private func errorLine(_ error: String?) -> some View { if let error { Text(error).foregroundStyle(.red) } }
@@ -45,7 +45,7 @@ struct ProjectsView: View {
                 NavigationLink(value: Route.project(p.id)) { LabeledContent(p.name, value: p.description ?? "") }
             }
             if model.conflicts > 0 { NavigationLink("Conflicts (\(model.conflicts))", value: Route.conflicts) }
-            if model.refused > 0 { NavigationLink("Refused changes (\(model.refused))", value: Route.refused) }
+            if model.quarantined > 0 { NavigationLink("Refused changes (\(model.quarantined))", value: Route.quarantine) }
             errorLine(model.error)
         }
         .navigationTitle("Projects")
@@ -54,7 +54,7 @@ struct ProjectsView: View {
             case .project(let id): TasksView(model: TasksModel(client: client, projectID: id))
             case .task(let id): TaskView(model: TaskModel(client: client, taskID: id))
             case .conflicts: ConflictsView(model: ConflictsModel(client: client))
-            case .refused: RefusedView(model: RefusedModel(client: client))
+            case .quarantine: QuarantineView(model: QuarantineModel(client: client))
             }
         }
     }
@@ -126,11 +126,12 @@ struct ConflictsView: View {
     }
 }
 
-struct RefusedView: View {
-    @State var model: RefusedModel
+/// The quarantined mutations; users read "Refused changes".
+struct QuarantineView: View {
+    @State var model: QuarantineModel
     var body: some View {
         List {
-            ForEach($model.refused) { $item in
+            ForEach($model.quarantined) { $item in
                 Section(item.title) {
                     Text(item.reason).foregroundStyle(.secondary)
                     ForEach($item.fields) { $field in TextField(field.id, text: $field.edited) }

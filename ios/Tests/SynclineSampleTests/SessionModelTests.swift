@@ -68,8 +68,8 @@ final class SessionModelTests: XCTestCase {
     func testABackgroundLaunchOpensTheKeptSessionForItsRun() async throws {
         let folder = try scratchFolder()
         // The app's session syncs only when asked: with quickSyncs its client would push the
-        // change 50 ms after the write (or leave its queued sync in the file for the launched
-        // client to run at once), racing the check that the change still waits.
+        // mutation 50 ms after the write (or leave its queued sync in the file for the launched
+        // client to run at once), racing the check that the mutation is still pending.
         let store = FileCredentialStore(url: folder.appendingPathComponent("credentials.json"))
         let first = SessionModel(directory: folder, credentials: store, words: english,
                                  configure: { manualConfig($0.serverURL, token: $0.token) })
@@ -88,7 +88,7 @@ final class SessionModelTests: XCTestCase {
         let again = await launched.backgroundSync(scheduler: scheduler)
         XCTAssertTrue(again === sync, "one BackgroundSync per client")
         client.reportConnectivity(connectivity: wifi)
-        XCTAssertEqual(client.status().pending, 1, "the change left by the app")
+        XCTAssertEqual(client.status().pending, 1, "the mutation left pending by the app")
         let outcome = await sync.run(FakeRun())
         XCTAssertEqual(outcome, .synced)
         XCTAssertEqual(client.status().pending, 0)

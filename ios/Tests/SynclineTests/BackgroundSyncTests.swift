@@ -15,7 +15,7 @@ func background(_ client: SynclineClient, _ scheduler: FakeScheduler, budget: Ti
                    budget: budget, clock: { launch })
 }
 
-/// An online client with a change waiting, whose server accepts connections and never answers
+/// An online client with a pending mutation, whose server accepts connections and never answers
 /// (keep the server alive while the test runs).
 func stuckClient(_ name: String) throws -> (SynclineClient, SilentServer) {
     let silent = try SilentServer()
@@ -26,15 +26,15 @@ func stuckClient(_ name: String) throws -> (SynclineClient, SilentServer) {
 }
 
 final class BackgroundSyncTests: XCTestCase {
-    func testLeavingTheForegroundAsksForARunAtOnceOnlyWhenChangesWait() throws {
+    func testLeavingTheForegroundAsksForARunAtOnceOnlyWhenMutationsArePending() throws {
         let client = try open("bg-enter", manualConfig(serverURL))
         let scheduler = FakeScheduler()
         let sync = background(client, scheduler)
         sync.appDidEnterBackground()
-        XCTAssertEqual(scheduler.requests, [launch.addingTimeInterval(1800)], "nothing waits: one period later")
+        XCTAssertEqual(scheduler.requests, [launch.addingTimeInterval(1800)], "nothing pending: one period later")
         _ = try client.insert(entity: "tasks", record: task(newKey(), "Waiting"))
         sync.appDidEnterBackground()
-        XCTAssertEqual(scheduler.requests.last, launch, "a change waits: as soon as the OS allows")
+        XCTAssertEqual(scheduler.requests.last, launch, "a mutation is pending: as soon as the OS allows")
         struct Refused: Error {}
         scheduler.refusal = Refused()
         sync.appDidEnterBackground()
@@ -71,7 +71,7 @@ final class BackgroundSyncTests: XCTestCase {
         XCTAssertEqual(outcomes, [.retryLater(after: 60), .retryLater(after: 120), .retryLater(after: 200), .retryLater(after: 200)])
         XCTAssertEqual(scheduler.requests, [60, 120, 200, 200].map { launch.addingTimeInterval($0) })
         XCTAssertEqual(run.completions, [false, false, false, false])
-        XCTAssertEqual(client.status().pending, 1, "the change still waits")
+        XCTAssertEqual(client.status().pending, 1, "the mutation is still pending")
     }
 
     func testSignInNeededAsksForNoRetry() async throws {
@@ -137,6 +137,6 @@ final class BackgroundSyncTests: XCTestCase {
             if case .text(let title)? = record.values["title"], title.hasPrefix(marker) { return title }
             return nil
         }
-        XCTAssertEqual(titles.count, 50, "each change once on the server")
+        XCTAssertEqual(titles.count, 50, "each mutation applied once on the server")
     }
 }

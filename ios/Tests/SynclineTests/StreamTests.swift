@@ -1,6 +1,7 @@
 // The generated bindings and the async streams against the real reference server: the banner
-// through a connectivity change, conflicts, typed errors, a throwing listener, and live queries
-// (pending then synced, pulled changes, conflicts, stop, a slow consumer, cancellation).
+// through a connectivity change, conflicts, typed errors, a throwing listener, live queries
+// (pending then synced, pulled changes, conflicts, stop, a slow consumer, cancellation), and the
+// quarantined mutations with their stages.
 import Foundation
 import Syncline
 import SynclineCore
@@ -241,6 +242,69 @@ final class StreamTests: XCTestCase {
         try check(try bobs.get(entity: "tasks", key: key)?.values["title"] == .text("Title from Alice"), "alice's title stands on the server")
     }
 
+    func testTheQuarantinedStreamAndTheStagesFollowARejectionItsRetryEditAndDiscard() async throws {
+        let client = try open("live-quarantine", testConfig(manual: true))
+        let log = Collected<[QuarantinedMutation]>()
+        let watcher = collect(client.quarantinedStream(), into: log)
+        defer { watcher.cancel() }
+        try await eventually("the empty list at once") { try log.checked().last?.isEmpty == true }
+        func stage(_ receipt: MutationReceipt) throws -> MutationStage? {
+            try client.mutationStage(mutationId: receipt.mutationId)
+        }
+        func expect(_ receipt: MutationReceipt, _ expected: MutationStage) throws {
+            let found = try stage(receipt)
+            try check(found == expected, "\(expected), not \(String(describing: found))")
+        }
+        func quarantined(_ what: String, _ holds: ([QuarantinedMutation]) -> Bool) async throws -> [QuarantinedMutation] {
+            try await eventually("\(what): \(String(describing: log.all.last))") { holds(try log.checked().last ?? []) }
+            return log.all.last ?? []
+        }
+
+        // p-ridge is carol's: the server rejects alice's task there, and it is quarantined.
+        let key = newKey()
+        let receipt = try client.insert(entity: "tasks", record: Record(key: key, version: nil,
+            values: ["project_id": .text("p-ridge"), "title": .text("Not my project")]))
+        try expect(receipt, .saved)
+        _ = try? await client.syncNow(unit: "tasks")
+        let first = try await quarantined("the rejected insert") { $0.count == 1 }[0]
+        try check(first.key == key && first.mutationId == receipt.mutationId && first.op == .insert, "\(first)")
+        try check(first.code == "forbidden", "the server's code: \(first.code)")
+        try expect(receipt, .quarantined)
+        try await eventually("the status counts it: \(client.status().quarantined)") { client.status().quarantined == 1 }
+
+        // Retried as it was: out of quarantine, saved; the next push is rejected again.
+        let retried = try client.retryQuarantined(seq: first.seq)
+        _ = try await quarantined("the retried insert out of quarantine") { $0.isEmpty }
+        try expect(receipt, .saved)
+        _ = try? await client.syncNow(unit: "tasks")
+        let again = try await quarantined("the insert rejected again") { $0.count == 1 }[0]
+        try check(again.seq == retried && again.seq != first.seq, "a new seq: \(again.seq), retry said \(retried)")
+
+        // Discarded: undone here, and the stage says so.
+        try client.discardQuarantined(seq: again.seq)
+        _ = try await quarantined("the discarded insert gone") { $0.isEmpty }
+        try expect(receipt, .discarded)
+        let undone = try client.get(entity: "tasks", key: key)
+        try check(undone == nil, "the insert is undone here: \(String(describing: undone))")
+
+        // Another one, edited into alice's own project: accepted, with the version it produced.
+        let other = try client.insert(entity: "tasks", record: Record(key: newKey(), version: nil,
+            values: ["project_id": .text("p-ridge"), "title": .text("Edit me")]))
+        _ = try? await client.syncNow(unit: "tasks")
+        let edit = try await quarantined("the second rejected insert") { $0.count == 1 }[0]
+        _ = try client.editQuarantined(seq: edit.seq, values: ["project_id": .text("p-harbor")])
+        _ = try await quarantined("the edited insert out of quarantine") { $0.isEmpty }
+        _ = try await client.syncNow(unit: "tasks")
+        switch try stage(other) {
+        case .accepted(let version)?, .seen(let version)?:
+            try check(version > 0, "the version it produced: \(version)")
+        case let found:
+            throw Failure(description: "the edited insert must be accepted, is \(String(describing: found))")
+        }
+        try await eventually("nothing left in quarantine: \(client.status().quarantined)") { client.status().quarantined == 0 }
+        let all = log.all
+        try check(zip(all, all.dropFirst()).allSatisfy { $0 != $1 }, "never the same list twice in a row: \(all.map(\.count))")
+    }
 
     func testAStoppedWatchIsNotCalledAgain() async throws {
         let client = try open("live-stop", testConfig(manual: true))

@@ -115,7 +115,7 @@ final class SyncBannerModelTests: XCTestCase {
         try await eventually("another attempt, with its own retry time") {
             model.banner?.nextRetryAt != nil && model.banner?.nextRetryAt != firstAttempt
         }
-        XCTAssertEqual(client.status().pending, 1, "the change still waits")
+        XCTAssertEqual(client.status().pending, 1, "the mutation is still pending")
     }
 
     @MainActor

@@ -1,12 +1,12 @@
-// The refused changes screen: each change the server refused, with its reason in words; send it
-// again, edit it and send it, or discard it (which undoes it here). Fed by the core's live watch
-// of the refused changes.
+// The quarantine screen: each quarantined mutation (one the server rejected), with the server's
+// reason in words; send it again, edit it and send it, or discard it (which undoes it here). Fed
+// by the core's live watch of the quarantined mutations. Users read "Refused changes".
 import Foundation
 import Observation
 import SynclineCore
 
-/// A field of a refused change, as the user may edit it.
-public struct RefusedField: Identifiable, Equatable, Sendable {
+/// A field of a quarantined mutation, as the user may edit it.
+public struct QuarantineField: Identifiable, Equatable, Sendable {
     /// The field's name.
     public let id: String
     /// Its value as sent.
@@ -15,56 +15,56 @@ public struct RefusedField: Identifiable, Equatable, Sendable {
     public var edited: String
 }
 
-/// A change the server refused.
-public struct RefusedItem: Identifiable, Equatable, Sendable {
+/// A quarantined mutation.
+public struct QuarantineItem: Identifiable, Equatable, Sendable {
     /// Its sequence number, which the actions take.
     public let id: UInt64
     /// The record's entity.
     public let entity: String
     /// The record's key.
     public let key: String
-    /// What the change did.
+    /// What the mutation did.
     public let op: Op
     /// A name for it (its title, else its key).
     public let title: String
-    /// Why the server refused it, in words.
+    /// Why the server rejected it, in words.
     public let reason: String
     /// The values it set, to edit (none for a deletion), by name.
-    public var fields: [RefusedField]
+    public var fields: [QuarantineField]
 }
 
-/// The changes the server refused, live, with the screen's actions.
+/// The quarantined mutations, live, with the screen's actions.
 @MainActor
 @Observable
-public final class RefusedModel {
-    /// The refused changes, oldest first; each field's `edited` is the user's to change.
-    public var refused: [RefusedItem] = []
+public final class QuarantineModel {
+    /// The quarantined mutations, oldest first; each field's `edited` is the user's to change.
+    public var quarantined: [QuarantineItem] = []
     /// Why the last action failed, or why the list stopped; nil after one that worked.
     public private(set) var error: String?
 
     private let client: SynclineClient
     private let feeds = LiveFeeds()
 
-    /// The refused changes of `client`, followed until the model is released.
+    /// The quarantined mutations of `client`, followed until the model is released.
     public init(client: SynclineClient) {
         self.client = client
-        feeds.follow(client.refusedStream()) { [weak self] list in
+        feeds.follow(client.quarantinedStream()) { [weak self] list in
             self?.show(list)
         } failed: { [weak self] error in
             self?.error = "Cannot read the refused changes: \(describe(error))"
         }
     }
 
-    /// Sends change `seq` again as it was (for a refusal that may have gone away, such as
+    /// Sends mutation `seq` again as it was (for a rejection that may have gone away, such as
     /// access the user has been given since).
     public func retry(_ seq: UInt64) {
         error = attempt { _ = try client.retryQuarantined(seq: seq) }
     }
 
-    /// Sends change `seq` again with its fields as edited, each read as its field's type (a
-    /// value that does not fit is refused, and nothing is sent).
+    /// Sends mutation `seq` again with its fields as edited, each read as its field's type (a
+    /// value that does not fit is an error, and nothing is sent).
     public func sendEdited(_ seq: UInt64) {
-        guard let item = refused.first(where: { $0.id == seq }) else { return }
+        guard let item = quarantined.first(where: { $0.id == seq }) else { return }
         error = attempt {
             guard let schema = client.schema().first(where: { $0.name == item.entity }) else {
                 throw SynclineError.InvalidInput(detail: "unknown entity \(item.entity)")
@@ -78,7 +78,7 @@ public final class RefusedModel {
         }
     }
 
-    /// Drops change `seq` and undoes it on this device.
+    /// Drops mutation `seq` and undoes it on this device.
     public func discard(_ seq: UInt64) {
         error = attempt { try client.discardQuarantined(seq: seq) }
     }
@@ -97,18 +97,18 @@ public final class RefusedModel {
         }
     }
 
-    /// Shows a new list, keeping what the user typed into the changes still in it.
+    /// Shows a new list, keeping what the user typed into the mutations still in it.
     private func show(_ list: [QuarantinedMutation]) {
-        let typed = Dictionary(uniqueKeysWithValues: refused.map { item in
+        let typed = Dictionary(uniqueKeysWithValues: quarantined.map { item in
             (item.id, Dictionary(uniqueKeysWithValues: item.fields.map { ($0.id, $0.edited) }))
         })
-        refused = list.map { q in
+        quarantined = list.map { q in
             let fields = q.values.keys.sorted().map { name in
                 let sent = FieldText.editable(q.values[name])
-                return RefusedField(id: name, sent: sent, edited: typed[q.seq]?[name] ?? sent)
+                return QuarantineField(id: name, sent: sent, edited: typed[q.seq]?[name] ?? sent)
             }
-            return RefusedItem(id: q.seq, entity: q.entity, key: q.key, op: q.op, title: q.values["title"]?.text ?? q.key,
-                               reason: Self.reason(code: q.code, message: q.message), fields: fields)
+            return QuarantineItem(id: q.seq, entity: q.entity, key: q.key, op: q.op, title: q.values["title"]?.text ?? q.key,
+                                  reason: Self.reason(code: q.code, message: q.message), fields: fields)
         }
     }
 }

@@ -1,7 +1,6 @@
-// The conflicts and refused-changes screens through their models, with the real core and
-// server: a conflict with a second device settled by keep mine, keep theirs and a typed merge
-// (a value of the wrong type refused), what the user typed kept while the list changes; a change
-// the server refuses retried, edited into one it accepts, and discarded.
+// The conflicts screen through its model, with the real core and server: a conflict with a
+// second device settled by keep mine, keep theirs and a typed merge (a value of the wrong type
+// refused), what the user typed kept while the list changes.
 import Foundation
 import Syncline
 import SynclineCore
@@ -28,7 +27,7 @@ func conflict(_ client: SynclineClient, _ bob: SynclineClient, _ key: String, th
     _ = try await client.syncNow(unit: "all")
 }
 
-final class InboxModelTests: XCTestCase {
+final class ConflictsModelTests: XCTestCase {
     @MainActor
     func testAConflictIsSettledByKeepMineKeepTheirsOrATypedMerge() async throws {
         // Syncs only when the test says: an automatic sync could pull bob's edit before alice
@@ -94,51 +93,5 @@ final class InboxModelTests: XCTestCase {
         XCTAssertEqual(try bob.get(entity: "tasks", key: second)?.values["priority"], .integer(4), "the merge, typed")
         XCTAssertEqual(try client.get(entity: "tasks", key: third)?.values["title"], .text("Bob 3"), "theirs, here")
         XCTAssertEqual(try bob.get(entity: "tasks", key: third)?.values["title"], .text("Bob 3"))
-    }
-
-    @MainActor
-    func testARefusedChangeIsRetriedEditedIntoOneTheServerTakesAndDiscarded() async throws {
-        let (_, client) = try await signedIn("demo-alice")
-        let model = RefusedModel(client: client)
-        // p-ridge is carol's: the server refuses alice's task there.
-        let key = newKey()
-        _ = try client.insert(entity: "tasks", record: Record(key: key, version: nil,
-            values: ["project_id": .text("p-ridge"), "title": .text("Not my project"), "done": .boolean(false)]))
-        _ = try? await client.syncNow(unit: "all")
-        try await eventually("the refusal on screen: \(model.refused)") { model.refused.count == 1 }
-        let item = model.refused[0]
-        XCTAssertEqual(item.key, key)
-        XCTAssertEqual(item.title, "Not my project")
-        XCTAssertEqual(item.op, .insert)
-        XCTAssertEqual(item.reason, "You don't have access to this project")
-        XCTAssertEqual(item.fields.map(\.id), ["done", "project_id", "title"])
-
-        // Sent again as it was: refused again (a new seq).
-        model.retry(item.id)
-        XCTAssertNil(model.error)
-        _ = try? await client.syncNow(unit: "all")
-        try await eventually("refused again: \(model.refused.map(\.id))") { model.refused.count == 1 && model.refused[0].id != item.id }
-
-        // Edited into alice's own project: the server takes it, bob sees it.
-        let field = try XCTUnwrap(model.refused[0].fields.firstIndex { $0.id == "project_id" })
-        model.refused[0].fields[field].edited = "p-harbor"
-        model.sendEdited(model.refused[0].id)
-        XCTAssertNil(model.error)
-        try await eventually("off the list") { model.refused.isEmpty }
-        _ = try await client.syncNow(unit: "all")
-        XCTAssertEqual(client.status().quarantined, 0)
-        let bob = try await serverView("demo-bob")
-        XCTAssertEqual(try bob.get(entity: "tasks", key: key)?.values["title"], .text("Not my project"), "accepted in p-harbor")
-
-        // Another refusal, discarded: undone on this device.
-        let other = newKey()
-        _ = try client.insert(entity: "tasks", record: Record(key: other, version: nil,
-            values: ["project_id": .text("p-ridge"), "title": .text("Discard me")]))
-        _ = try? await client.syncNow(unit: "all")
-        try await eventually("the second refusal") { model.refused.count == 1 }
-        model.discard(model.refused[0].id)
-        XCTAssertNil(model.error)
-        try await eventually("discarded") { model.refused.isEmpty }
-        XCTAssertNil(try client.get(entity: "tasks", key: other), "the insert is undone here")
     }
 }

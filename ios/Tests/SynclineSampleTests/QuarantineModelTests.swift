@@ -1,0 +1,56 @@
+// The quarantine screen through its model, with the real core and server: a mutation the server
+// rejects, quarantined, retried, edited into one it accepts, and discarded.
+import Foundation
+import Syncline
+import SynclineCore
+import SynclineSample
+import SynclineTestSupport
+import XCTest
+
+final class QuarantineModelTests: XCTestCase {
+    @MainActor
+    func testAQuarantinedMutationIsRetriedEditedIntoOneTheServerTakesAndDiscarded() async throws {
+        let (_, client) = try await signedIn("demo-alice")
+        let model = QuarantineModel(client: client)
+        // p-ridge is carol's: the server rejects alice's task there, and it is quarantined.
+        let key = newKey()
+        _ = try client.insert(entity: "tasks", record: Record(key: key, version: nil,
+            values: ["project_id": .text("p-ridge"), "title": .text("Not my project"), "done": .boolean(false)]))
+        _ = try? await client.syncNow(unit: "all")
+        try await eventually("quarantined, on screen: \(model.quarantined)") { model.quarantined.count == 1 }
+        let item = model.quarantined[0]
+        XCTAssertEqual(item.key, key)
+        XCTAssertEqual(item.title, "Not my project")
+        XCTAssertEqual(item.op, .insert)
+        XCTAssertEqual(item.reason, "You don't have access to this project")
+        XCTAssertEqual(item.fields.map(\.id), ["done", "project_id", "title"])
+
+        // Sent again as it was: rejected and quarantined again (a new seq).
+        model.retry(item.id)
+        XCTAssertNil(model.error)
+        _ = try? await client.syncNow(unit: "all")
+        try await eventually("quarantined again: \(model.quarantined.map(\.id))") { model.quarantined.count == 1 && model.quarantined[0].id != item.id }
+
+        // Edited into alice's own project: the server takes it, bob sees it.
+        let field = try XCTUnwrap(model.quarantined[0].fields.firstIndex { $0.id == "project_id" })
+        model.quarantined[0].fields[field].edited = "p-harbor"
+        model.sendEdited(model.quarantined[0].id)
+        XCTAssertNil(model.error)
+        try await eventually("off the list") { model.quarantined.isEmpty }
+        _ = try await client.syncNow(unit: "all")
+        XCTAssertEqual(client.status().quarantined, 0)
+        let bob = try await serverView("demo-bob")
+        XCTAssertEqual(try bob.get(entity: "tasks", key: key)?.values["title"], .text("Not my project"), "accepted in p-harbor")
+
+        // Another quarantined mutation, discarded: undone on this device.
+        let other = newKey()
+        _ = try client.insert(entity: "tasks", record: Record(key: other, version: nil,
+            values: ["project_id": .text("p-ridge"), "title": .text("Discard me")]))
+        _ = try? await client.syncNow(unit: "all")
+        try await eventually("the second one quarantined") { model.quarantined.count == 1 }
+        model.discard(model.quarantined[0].id)
+        XCTAssertNil(model.error)
+        try await eventually("discarded") { model.quarantined.isEmpty }
+        XCTAssertNil(try client.get(entity: "tasks", key: other), "the insert is undone here")
+    }
+}
