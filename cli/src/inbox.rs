@@ -1,4 +1,4 @@
-//! What needs the user, in words: conflicts to resolve, mutations the server refused (quarantined), what a sync
+//! What needs the user, in words: conflicts to resolve, mutations the server rejected (quarantined), what a sync
 //! did. Shared by the interactive screen and the one-shot subcommands so both say the same thing.
 
 use std::collections::HashMap;
@@ -91,9 +91,9 @@ pub fn report_summary(report: &SyncReport) -> String {
             count(inbox, "conflict", "conflicts")
         ));
     }
-    let refused = sum(|e| e.quarantined);
-    if refused > 0 {
-        text.push_str(&format!(", {refused} quarantined (Q)"));
+    let quarantined = sum(|e| e.quarantined);
+    if quarantined > 0 {
+        text.push_str(&format!(", {quarantined} quarantined (Q)"));
     }
     text
 }

@@ -112,7 +112,7 @@ enum Command {
         #[arg(long = "set", value_name = "FIELD=VALUE")]
         set: Vec<String>,
     },
-    /// List the quarantined mutations (the server refused them), with its reasons.
+    /// List the quarantined mutations (the server rejected them), with its reasons.
     Quarantine,
     /// Send a quarantined mutation again, as it is (after its cause was fixed); it goes on the next sync.
     QuarantineRetry {
@@ -347,11 +347,11 @@ fn print_conflicts(client: &Syncline) -> syncline_core::Result<()> {
 
 /// Prints the quarantined mutations, each with its seq for the quarantine commands.
 fn print_quarantine(client: &Syncline) -> syncline_core::Result<()> {
-    let refused = client.quarantined()?;
-    if refused.is_empty() {
+    let quarantined = client.quarantined()?;
+    if quarantined.is_empty() {
         println!("no quarantined mutations");
     }
-    for q in &refused {
+    for q in &quarantined {
         println!("quarantined {}", inbox::quarantine_line(q));
     }
     Ok(())

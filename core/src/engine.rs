@@ -24,7 +24,7 @@ pub struct EntityReport {
     pub pushed: u64,
     /// Of those, how many overwrote a newer server version (last write wins).
     pub overwrote: u64,
-    /// Mutations the server refused, now in quarantine.
+    /// Mutations the server rejected, now in quarantine.
     pub quarantined: u64,
     /// Records whose edits met a newer server version (settled by the entity's policy).
     pub conflicts: u64,
