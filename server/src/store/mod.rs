@@ -36,7 +36,10 @@ use crate::token_hash::{hash_token, new_token};
 pub(crate) use entity::{check_key, Ent, FieldProblem, Layout, MAX_KEY_LEN};
 pub(crate) use json_array::split_array;
 pub(crate) use memberships::user_scopes;
-pub(crate) use positions::{reserve_positions, Positions};
+pub(crate) use positions::Positions;
+// The bulk loaders of `testing` take positions for the rows they write.
+#[cfg(feature = "testing")]
+pub(crate) use positions::reserve_positions;
 pub use records::StoredRecord;
 pub(crate) use records::{live_records, load_row, save_row_at, NextState, Row};
 
