@@ -8,7 +8,7 @@ use std::sync::Arc;
 use syncline_core::{
     AutoSync, Banner, Config, Conflict, Connectivity, EntitySchema, MutationReceipt, MutationStage,
     NetworkStatus, NetworkType, Page, QuarantinedMutation, Query, Record, Resolution, Salvage,
-    Schema, SchemaFile, Subscription, SyncReport, SyncStatus, Syncline, SynclineError, Value,
+    Schema, SchemaFile, SyncReport, SyncStatus, Syncline, SynclineError, Value,
 };
 
 use crate::error::CallbackError;
@@ -71,14 +71,15 @@ pub trait QuarantineListener: Send + Sync {
 /// A listener's or a watch's registration; `stop` (or dropping it) stops the calls.
 #[derive(uniffi::Object)]
 pub struct ListenerHandle {
-    subscription: Subscription,
+    /// The core's own handle (the same concept; an FFI object must be shared behind an `Arc`).
+    inner: syncline_core::ListenerHandle,
 }
 
 #[uniffi::export]
 impl ListenerHandle {
     /// Stops the listener; it is not called again.
     pub fn stop(&self) {
-        self.subscription.stop();
+        self.inner.stop();
     }
 }
 
@@ -261,12 +262,12 @@ impl SynclineClient {
 
     /// Calls `listener` with the current status at once and with every change after.
     pub fn listen(&self, listener: Arc<dyn StatusListener>) -> Arc<ListenerHandle> {
-        let subscription = self.inner.listen(move |status| {
+        let handle = self.inner.listen(move |status| {
             if let Err(e) = listener.on_status(status) {
                 log::warn!("the status listener failed: {e}");
             }
         });
-        Arc::new(ListenerHandle { subscription })
+        Arc::new(ListenerHandle { inner: handle })
     }
 
     /// Watches a query: `listener` gets its page now and after every change of `entity`.
@@ -276,7 +277,7 @@ impl SynclineClient {
         query: Query,
         listener: Arc<dyn PageListener>,
     ) -> Result<Arc<ListenerHandle>> {
-        let subscription = self.inner.watch(&entity, query, move |answer| {
+        let handle = self.inner.watch(&entity, query, move |answer| {
             let called = match answer {
                 Ok(page) => listener.on_page(page),
                 Err(e) => listener.on_error(e),
@@ -285,7 +286,7 @@ impl SynclineClient {
                 log::warn!("a page listener failed: {e}");
             }
         })?;
-        Ok(Arc::new(ListenerHandle { subscription }))
+        Ok(Arc::new(ListenerHandle { inner: handle }))
     }
 
     /// Watches one record: `listener` gets it now and whenever it changes, its deletion included.
@@ -295,7 +296,7 @@ impl SynclineClient {
         key: String,
         listener: Arc<dyn RecordListener>,
     ) -> Result<Arc<ListenerHandle>> {
-        let subscription = self.inner.watch_record(&entity, &key, move |answer| {
+        let handle = self.inner.watch_record(&entity, &key, move |answer| {
             let called = match answer {
                 Ok(record) => listener.on_record(record),
                 Err(e) => listener.on_error(e),
@@ -304,7 +305,7 @@ impl SynclineClient {
                 log::warn!("a record listener failed: {e}");
             }
         })?;
-        Ok(Arc::new(ListenerHandle { subscription }))
+        Ok(Arc::new(ListenerHandle { inner: handle }))
     }
 
     /// Conflicts waiting for the user.
@@ -317,7 +318,7 @@ impl SynclineClient {
         &self,
         listener: Arc<dyn ConflictListener>,
     ) -> Result<Arc<ListenerHandle>> {
-        let subscription = self.inner.watch_conflicts(move |answer| {
+        let handle = self.inner.watch_conflicts(move |answer| {
             let called = match answer {
                 Ok(conflicts) => listener.on_conflicts(conflicts),
                 Err(e) => listener.on_error(e),
@@ -327,7 +328,7 @@ impl SynclineClient {
                 log::warn!("a conflict listener failed: {e}");
             }
         })?;
-        Ok(Arc::new(ListenerHandle { subscription }))
+        Ok(Arc::new(ListenerHandle { inner: handle }))
     }
 
     /// Settles a conflict; the chosen version syncs next.
@@ -345,7 +346,7 @@ impl SynclineClient {
         &self,
         listener: Arc<dyn QuarantineListener>,
     ) -> Result<Arc<ListenerHandle>> {
-        let subscription = self.inner.watch_quarantined(move |answer| {
+        let handle = self.inner.watch_quarantined(move |answer| {
             let called = match answer {
                 Ok(mutations) => listener.on_quarantined(mutations),
                 Err(e) => listener.on_error(e),
@@ -355,7 +356,7 @@ impl SynclineClient {
                 log::warn!("a quarantine listener failed: {e}");
             }
         })?;
-        Ok(Arc::new(ListenerHandle { subscription }))
+        Ok(Arc::new(ListenerHandle { inner: handle }))
     }
 
     /// Sends a quarantined mutation again; returns its new seq.

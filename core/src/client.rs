@@ -15,7 +15,7 @@ use crate::conflict::{Conflict, Resolution};
 use crate::driver::{Driver, Event, LAST_SYNCED_AT};
 use crate::engine::{Engine, SyncReport};
 use crate::error::{Error, SynclineError};
-use crate::live::{LiveQueries, Subscription};
+use crate::live::{ListenerHandle, LiveQueries};
 use crate::machine::Input;
 use crate::mutation::{MutationReceipt, MutationStage, QuarantinedMutation};
 use crate::network::{Connectivity, NetworkStatus, NetworkType};
@@ -260,8 +260,8 @@ impl Syncline {
     /// listeners' thread, as watches' listeners do: return quickly (hand the value to your UI
     /// thread), since a slow listener delays the others' calls. A panic in it is logged and the
     /// listener goes on. Stops when the returned
-    /// [`Subscription`] is dropped or stopped.
-    pub fn listen(&self, listener: impl Fn(SyncStatus) + Send + Sync + 'static) -> Subscription {
+    /// [`ListenerHandle`] is dropped or stopped.
+    pub fn listen(&self, listener: impl Fn(SyncStatus) + Send + Sync + 'static) -> ListenerHandle {
         self.live
             .listen(&self.inner.rt, self.inner.status.subscribe(), listener)
     }
@@ -273,14 +273,14 @@ impl Syncline {
     /// a round of re-reads slow), and never twice the same page. Records carry their sync state.
     /// Re-reads run off the app's threads, on the store's read-only connection; the listener is
     /// called on the client's listeners' thread (return quickly), and a panic in it is logged
-    /// and it stays subscribed. Stops when the returned [`Subscription`] is dropped or stopped.
+    /// and it stays subscribed. Stops when the returned [`ListenerHandle`] is dropped or stopped.
     /// Names and values in `query` are checked now.
     pub fn watch(
         &self,
         entity: &str,
         query: Query,
         listener: impl Fn(Result<Page>) + Send + Sync + 'static,
-    ) -> Result<Subscription> {
+    ) -> Result<ListenerHandle> {
         self.inner.store.check_query(entity, &query)?;
         let name = entity.to_string();
         Ok(self.live.watch(
@@ -299,7 +299,7 @@ impl Syncline {
         entity: &str,
         key: &str,
         listener: impl Fn(Result<Option<Record>>) + Send + Sync + 'static,
-    ) -> Result<Subscription> {
+    ) -> Result<ListenerHandle> {
         self.inner
             .store
             .schema()
@@ -324,7 +324,7 @@ impl Syncline {
     pub fn watch_conflicts(
         &self,
         listener: impl Fn(Result<Vec<Conflict>>) + Send + Sync + 'static,
-    ) -> Result<Subscription> {
+    ) -> Result<ListenerHandle> {
         Ok(self.live.watch(
             &self.inner.rt,
             &self.inner.store,
@@ -342,7 +342,7 @@ impl Syncline {
     pub fn watch_quarantined(
         &self,
         listener: impl Fn(Result<Vec<QuarantinedMutation>>) + Send + Sync + 'static,
-    ) -> Result<Subscription> {
+    ) -> Result<ListenerHandle> {
         Ok(self.live.watch(
             &self.inner.rt,
             &self.inner.store,

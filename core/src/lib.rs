@@ -47,7 +47,7 @@ pub use conflict::{Conflict, Resolution};
 pub use driver::Event;
 pub use engine::{EntityReport, SyncReport};
 pub use error::SynclineError;
-pub use live::Subscription;
+pub use live::ListenerHandle;
 pub use mutation::{MutationReceipt, MutationStage, QuarantinedMutation};
 pub use network::{Connectivity, NetworkStatus, NetworkType};
 pub use queue::SyncRequest;

@@ -1,6 +1,6 @@
 //! Live queries and listeners. An app subscribes to the status, to a query or to one record, to
 //! the conflict inbox or to the quarantined mutations, and is handed the current value now and
-//! again after every change, until it drops or stops the [`Subscription`]. A query or record
+//! again after every change, until it drops or stops the [`ListenerHandle`]. A query or record
 //! watch runs again after every committed transaction that changed its entity. The store knows
 //! which entity each of its transactions changed (`changes.rs`), so a write to another entity
 //! triggers nothing, and no SQLite hook is needed. The inbox and quarantine watches wait on a
@@ -39,17 +39,17 @@ use crate::shared::lock;
 use crate::status::SyncStatus;
 use crate::store::{Fingerprint, Store};
 
-/// A listener's or a watch's registration: dropping it (or calling [`Subscription::stop`]) stops
+/// A listener's or a watch's registration: dropping it (or calling [`ListenerHandle::stop`]) stops
 /// the calls.
-pub struct Subscription {
+pub struct ListenerHandle {
     stopped: Arc<AtomicBool>,
     /// The task that follows the status, for a status listener.
     task: Option<AbortHandle>,
-    /// The watch itself (rounds hold it weakly): dropping the subscription drops the listener.
+    /// The watch itself (rounds hold it weakly): dropping the handle drops the listener.
     _watch: Option<Arc<dyn Refresh>>,
 }
 
-impl Subscription {
+impl ListenerHandle {
     /// Stops the calls: none begins after this returns (one already running finishes).
     pub fn stop(&self) {
         self.stopped.store(true, Ordering::SeqCst);
@@ -59,7 +59,7 @@ impl Subscription {
     }
 }
 
-impl Drop for Subscription {
+impl Drop for ListenerHandle {
     fn drop(&mut self) {
         self.stop();
     }
@@ -179,7 +179,7 @@ impl Watches {
 trait Refresh: Send + Sync {
     /// Reads the answer again and leaves it for the listener when it differs from the last one.
     fn refresh(&self, store: &Store);
-    /// Whether its subscription was stopped.
+    /// Whether its handle was stopped.
     fn stopped(&self) -> bool;
 }
 
@@ -199,7 +199,7 @@ impl LiveQueries {
         rt: &Handle,
         mut status: watch::Receiver<SyncStatus>,
         listener: impl Fn(SyncStatus) + Send + Sync + 'static,
-    ) -> Subscription {
+    ) -> ListenerHandle {
         let stopped = Arc::new(AtomicBool::new(false));
         let mailbox = Arc::new(Mailbox::new(
             self.threads.listeners.clone(),
@@ -218,7 +218,7 @@ impl LiveQueries {
                 }
             }
         });
-        Subscription {
+        ListenerHandle {
             stopped,
             task: Some(task.abort_handle()),
             _watch: None,
@@ -229,7 +229,7 @@ impl LiveQueries {
     /// in every round of its watches (after the commits that changed it, throttled), given the
     /// fingerprint of the answer delivered last; it returns `None` when the answer still has that
     /// fingerprint, else the answer and its fingerprint. `deliver` gets each new answer, and every
-    /// error. Ends when the subscription stops or drops, or the store closes (reads hold it only
+    /// error. Ends when the handle stops or drops, or the store closes (reads hold it only
     /// while they read).
     pub(crate) fn watch<T, R, D>(
         &self,
@@ -238,7 +238,7 @@ impl LiveQueries {
         entity: &str,
         read: R,
         deliver: D,
-    ) -> Result<Subscription>
+    ) -> Result<ListenerHandle>
     where
         T: Send + 'static,
         R: Fn(&Store, Option<Fingerprint>) -> Result<Option<(T, Fingerprint)>>
@@ -267,7 +267,7 @@ impl LiveQueries {
                 watch: Arc::downgrade(&watch),
             })
             .map_err(|_| Error::Stopped("the live-query thread ended".into()))?;
-        Ok(Subscription {
+        Ok(ListenerHandle {
             stopped,
             task: None,
             _watch: Some(watch),
@@ -375,7 +375,7 @@ where
 
 /// A mailbox as the listeners' thread sees it.
 trait Deliver: Send + Sync {
-    /// Calls the listener until the mailbox is empty (or its subscription stopped).
+    /// Calls the listener until the mailbox is empty (or its handle stopped).
     fn deliver_all(&self);
 }
 
