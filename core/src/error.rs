@@ -262,7 +262,8 @@ pub enum SynclineError {
         detail: String,
     },
     /// The device's storage failed; nothing was written. `kind` says what the app can do
-    /// (free space, start over from a damaged file: `docs/architecture.md`).
+    /// (free space, start over from a damaged file: `Syncline::start_over`, decision 0021 in
+    /// `docs/decisions/`).
     #[error("storage ({kind:?}): {detail}")]
     Storage {
         /// What kind of failure.

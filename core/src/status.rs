@@ -55,8 +55,8 @@ impl SyncProgress {
 pub enum StorageErrorKind {
     /// The device (or the database's size limit) is full: free space, then sync again.
     DiskFull,
-    /// The database file is damaged or not a database: see `docs/architecture.md` for starting
-    /// over without losing pending mutations.
+    /// The database file is damaged or not a database: `Syncline::start_over` starts over
+    /// without losing pending mutations (decision 0021 in `docs/decisions/`).
     Corrupt,
     /// Another connection or process holds the database longer than the busy timeout.
     Busy,

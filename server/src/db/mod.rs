@@ -11,8 +11,8 @@
 //! transactions take one advisory lock first. That is what keeps the change log commit-ordered
 //! across instances: a position is handed out only inside a write transaction, and the next
 //! write transaction cannot begin until this one has committed, so a pull that has read up to a
-//! position can never later see a smaller one commit (`docs/architecture.md`, "Ordering of
-//! the change log").
+//! position can never later see a smaller one commit (decision
+//! 0023, `docs/decisions/0023-serialized-writes-order-the-change-log.md`).
 
 mod interface;
 pub(crate) mod postgres;
