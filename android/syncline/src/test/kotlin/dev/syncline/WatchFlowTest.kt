@@ -4,11 +4,9 @@
 package dev.syncline
 
 import dev.syncline.core.ConflictListener
-import dev.syncline.core.ListenerHandle
 import dev.syncline.core.PageListener
 import dev.syncline.core.QuarantineListener
 import dev.syncline.core.SynclineClient
-import dev.syncline.core.UniffiWithHandle
 import dev.syncline.core.defaultConfig
 import dev.syncline.core.manualAutoSync
 import dev.syncline.core.protocol.Value
@@ -23,15 +21,9 @@ import dev.syncline.core.types.Record
 import dev.syncline.core.types.RecordState
 import dev.syncline.core.types.Resolution
 import dev.syncline.core.types.SynclineException
-import kotlinx.coroutines.CoroutineScope
-import kotlinx.coroutines.Job
-import kotlinx.coroutines.TimeoutCancellationException
 import kotlinx.coroutines.cancelAndJoin
-import kotlinx.coroutines.channels.Channel
 import kotlinx.coroutines.delay
-import kotlinx.coroutines.flow.Flow
 import kotlinx.coroutines.flow.first
-import kotlinx.coroutines.launch
 import kotlinx.coroutines.runBlocking
 import kotlinx.coroutines.withTimeout
 import kotlinx.coroutines.withTimeoutOrNull
@@ -44,7 +36,6 @@ import org.junit.Test
 import java.nio.file.Files
 import java.util.UUID
 import java.util.concurrent.CopyOnWriteArrayList
-import java.util.concurrent.atomic.AtomicInteger
 
 /** watchFlow and watchRecordFlow, and the core's watch under them, with real syncs. */
 class WatchFlowTest {
@@ -74,35 +65,6 @@ class WatchFlowTest {
     private fun Page.only(key: String): Record? = records.singleOrNull { it.key == key }
 
     private fun Record.title(): Value? = values["title"]
-
-    /**
-     * A flow collected in the background into a channel, so that a test can act, then wait for the
-     * answer it expects. Waits are generous (30 s): the tests assert what arrives, never how fast.
-     */
-    private class Collected<T>(scope: CoroutineScope, flow: Flow<T>) {
-        private val items = Channel<T>(Channel.UNLIMITED)
-        val job: Job = scope.launch { flow.collect { items.send(it) } }
-        private var last: Any? = "nothing yet"
-
-        /** The next item, whatever it is. */
-        suspend fun next(): T = within("item") { receive() }
-
-        /** The first item (skipping others) that satisfies [predicate]. */
-        suspend fun until(what: String, predicate: (T) -> Boolean): T = within(what) {
-            var item = receive()
-            while (!predicate(item)) item = receive()
-            item
-        }
-
-        private suspend fun receive(): T = items.receive().also { last = it }
-
-        // withTimeout rather than withTimeoutOrNull: a record flow's item may itself be null.
-        private suspend fun <R> within(what: String, block: suspend () -> R): R = try {
-            withTimeout(30_000) { block() }
-        } catch (e: TimeoutCancellationException) {
-            throw AssertionError("no $what within 30 s; the last item: $last")
-        }
-    }
 
     /** A PageListener that keeps what it was called with. */
     private class Pages : PageListener {
@@ -156,28 +118,6 @@ class WatchFlowTest {
         override fun onError(error: SynclineException) {
             seen.errors.add(error)
         }
-    }
-
-    /**
-     * The same core client (a second reference to the same Rust object), with every call the core
-     * makes to a watch's listener counted before it reaches the listener watchFlow passed in: the
-     * only way to see, from outside, whether cancelling a collection stopped the core's watch.
-     */
-    private class CountingClient(real: SynclineClient) : SynclineClient(UniffiWithHandle, real.uniffiCloneHandle()) {
-        val calls = AtomicInteger()
-
-        override fun watch(entity: String, query: Query, listener: PageListener): ListenerHandle =
-            super.watch(entity, query, object : PageListener {
-                override fun onPage(page: Page) {
-                    calls.incrementAndGet()
-                    listener.onPage(page)
-                }
-
-                override fun onError(error: SynclineException) {
-                    calls.incrementAndGet()
-                    listener.onError(error)
-                }
-            })
     }
 
     @Test
