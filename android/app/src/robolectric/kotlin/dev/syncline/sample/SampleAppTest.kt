@@ -10,9 +10,6 @@ import android.view.View
 import android.view.ViewGroup
 import android.widget.Button
 import android.widget.EditText
-import android.widget.TextView
-import dev.syncline.Strings
-import dev.syncline.XmlStrings
 import dev.syncline.android.Screenshots
 import dev.syncline.android.until
 import org.junit.Assert.assertNotNull
@@ -36,30 +33,16 @@ import dev.syncline.core.types.RecordState
 import kotlinx.coroutines.runBlocking
 import org.junit.Assert.assertEquals
 import java.nio.file.Files
-import java.util.Locale
 import java.util.UUID
 
 @RunWith(RobolectricTestRunner::class)
 @Config(sdk = [35], qualifiers = "w411dp-h891dp-xxhdpi")
 @GraphicsMode(GraphicsMode.Mode.NATIVE)
 class SampleAppTest {
-    private val server: String = System.getenv("SYNCLINE_SERVER_URL") ?: error("SYNCLINE_SERVER_URL is not set")
+    private val server: String = testServer
 
     init {
-        val library = XmlStrings("values", Locale.ENGLISH)
-        val app = XmlStrings("values", Locale.ENGLISH, module = "android/app")
-        MainActivity.strings = { _ ->
-            Strings { key, args -> if (key.startsWith("app_")) app.get(key, *args) else library.get(key, *args) }
-        }
-    }
-
-
-    private fun <T : View> View.byTag(tag: String): T? = findViewWithTag(tag)
-
-    private fun texts(view: View): List<String> = when (view) {
-        is TextView -> listOf(view.text.toString())
-        is ViewGroup -> (0 until view.childCount).flatMap { texts(view.getChildAt(it)) }
-        else -> emptyList()
+        useEnglishXmlStrings()
     }
 
     private fun wifi(): NetworkCapabilities {
@@ -120,11 +103,8 @@ class SampleAppTest {
     }
 
     private fun signedIn(token: String): org.robolectric.android.controller.ActivityController<MainActivity> {
-        val controller = Robolectric.buildActivity(MainActivity::class.java).setup()
+        val controller = startAndSignIn(server, token)
         val root = controller.get().window.decorView
-        root.byTag<EditText>("url")!!.setText(server)
-        root.byTag<EditText>("token")!!.setText(token)
-        root.byTag<Button>("sign-in")!!.performClick()
         until("the projects") { root.byTag<View>("project:p-ridge") != null || root.byTag<View>("project:p-harbor") != null }
         until("the first sync to end") { bannerHidden(root) }
         return controller

@@ -11,9 +11,6 @@ import android.view.View
 import android.view.ViewGroup
 import android.widget.Button
 import android.widget.EditText
-import android.widget.TextView
-import dev.syncline.Strings
-import dev.syncline.XmlStrings
 import dev.syncline.android.until
 import dev.syncline.core.SynclineClient
 import dev.syncline.core.defaultConfig
@@ -36,7 +33,6 @@ import org.robolectric.android.controller.ActivityController
 import org.robolectric.annotation.Config
 import org.robolectric.annotation.GraphicsMode
 import java.io.File
-import java.util.Locale
 import java.util.UUID
 
 // The same configuration as SampleAppTest, hence the same sandbox: a sandbox of its own would load
@@ -46,22 +42,10 @@ import java.util.UUID
 @Config(sdk = [35], qualifiers = "w411dp-h891dp-xxhdpi")
 @GraphicsMode(GraphicsMode.Mode.NATIVE)
 class SessionAndErrorsTest {
-    private val server: String = System.getenv("SYNCLINE_SERVER_URL") ?: error("SYNCLINE_SERVER_URL is not set")
+    private val server: String = testServer
 
     init {
-        val library = XmlStrings("values", Locale.ENGLISH)
-        val app = XmlStrings("values", Locale.ENGLISH, module = "android/app")
-        MainActivity.strings = { _ ->
-            Strings { key, args -> if (key.startsWith("app_")) app.get(key, *args) else library.get(key, *args) }
-        }
-    }
-
-    private fun <T : View> View.byTag(tag: String): T? = findViewWithTag(tag)
-
-    private fun texts(view: View): List<String> = when (view) {
-        is TextView -> listOf(view.text.toString())
-        is ViewGroup -> (0 until view.childCount).flatMap { texts(view.getChildAt(it)) }
-        else -> emptyList()
+        useEnglishXmlStrings()
     }
 
     /** The error lines showing an error. */
@@ -71,14 +55,7 @@ class SessionAndErrorsTest {
         else -> emptyList()
     }
 
-    private fun signIn(url: String, token: String): ActivityController<MainActivity> {
-        val controller = Robolectric.buildActivity(MainActivity::class.java).setup()
-        val root = controller.get().window.decorView
-        root.byTag<EditText>("url")!!.setText(url)
-        root.byTag<EditText>("token")!!.setText(token)
-        root.byTag<Button>("sign-in")!!.performClick()
-        return controller
-    }
+    private fun signIn(url: String, token: String): ActivityController<MainActivity> = startAndSignIn(url, token)
 
     @Test
     fun aSignInThatFailsSaysWhyOnTheSignInScreen() {
