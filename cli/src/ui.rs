@@ -402,9 +402,15 @@ fn banner_lines(lang: Lang, status: &SyncStatus, now: i64) -> [String; 2] {
         BannerKind::Syncing => format!("  ⟳ {title}"),
         BannerKind::Failed => format!("  ✗ {title}"),
         BannerKind::Offline => format!("  ⚠ {title}"),
+        BannerKind::NeedsDecision => format!("  ! {title}"),
     };
-    let detail = match banner.kind {
+    // The key that opens the waiting decisions: the conflicts first, then the quarantine.
+    let decision_key = if banner.conflicts > 0 { 'C' } else { 'Q' };
+    let mut detail = match banner.kind {
         BannerKind::Hidden => String::new(),
+        BannerKind::NeedsDecision => {
+            format!("    {decision_key}: {}", words::decision_action(lang))
+        }
         BannerKind::Syncing => {
             let mut parts: Vec<String> = words::detail(lang, banner, now).into_iter().collect();
             if let SyncState::Syncing { progress, .. } = &status.state {
@@ -436,6 +442,17 @@ fn banner_lines(lang: Lang, status: &SyncStatus, now: i64) -> [String; 2] {
         }
         BannerKind::Offline => format!("    {}", words::text(lang, "terminal_offline_hint", &[])),
     };
+    // Beside any other kind, a decision waiting is said too: it is never hidden.
+    if banner.kind != BannerKind::NeedsDecision {
+        if let Some(decision) = words::decision(lang, banner) {
+            let rest = detail.trim();
+            detail = if rest.is_empty() {
+                format!("    ! {decision} ({decision_key})")
+            } else {
+                format!("    ! {decision} ({decision_key}) · {rest}")
+            };
+        }
+    }
     [fit(&first), fit(&detail)]
 }
 
@@ -809,6 +826,34 @@ mod tests {
         assert_eq!(
             banner_lines(en, &offline, now)[0],
             "  ⚠ You're offline · 2 changes waiting to sync"
+        );
+    }
+
+    /// With a conflict waiting the banner never says "Up to date": the decision is the title
+    /// when nothing else is said, and leads the second line when something is.
+    #[test]
+    fn a_decision_waiting_is_never_hidden() {
+        let (en, now) = (Lang::En, 1_000_000);
+        let mut waiting = SyncStatus::default();
+        waiting.update(|s| s.conflicts = 1);
+        assert_eq!(
+            banner_lines(en, &waiting, now),
+            [
+                "  ! 1 change needs your decision".to_string(),
+                "    C: Review".to_string()
+            ]
+        );
+        waiting.update(|s| {
+            s.conflicts = 0;
+            s.quarantined = 2;
+            s.network = NetworkStatus::Offline;
+        });
+        let lines = banner_lines(Lang::De, &waiting, now);
+        assert!(lines[0].starts_with("  ⚠ Du bist offline"), "{}", lines[0]);
+        assert!(
+            lines[1].starts_with("    ! 2 Änderungen brauchen deine Entscheidung (Q) · "),
+            "{}",
+            lines[1]
         );
     }
 

@@ -73,6 +73,17 @@ const STRINGS: &[(&str, &str, &str)] = &[
         "Du bist offline · {count} Änderungen warten auf Synchronisierung",
     ),
     (
+        "banner_decision_one",
+        "1 change needs your decision",
+        "1 Änderung braucht deine Entscheidung",
+    ),
+    (
+        "banner_decision_other",
+        "{count} changes need your decision",
+        "{count} Änderungen brauchen deine Entscheidung",
+    ),
+    ("banner_decision_action", "Review", "Ansehen"),
+    (
         "reason_unreachable",
         "server unreachable",
         "Server nicht erreichbar",
@@ -225,7 +236,27 @@ pub fn title(lang: Lang, banner: &Banner) -> Option<String> {
                 &[("count", &n.to_string())],
             ),
         },
+        BannerKind::NeedsDecision => decision(lang, banner)?,
     })
+}
+
+/// The line that says a decision waits (conflicts and quarantined mutations together), whatever
+/// the banner's kind; `None` when none waits. For `NeedsDecision` it is the title.
+pub fn decision(lang: Lang, banner: &Banner) -> Option<String> {
+    match banner.conflicts + banner.quarantined {
+        0 => None,
+        1 => Some(text(lang, "banner_decision_one", &[])),
+        n => Some(text(
+            lang,
+            "banner_decision_other",
+            &[("count", &n.to_string())],
+        )),
+    }
+}
+
+/// The label of the action that opens the waiting decisions.
+pub fn decision_action(lang: Lang) -> String {
+    text(lang, "banner_decision_action", &[])
 }
 
 /// The banner's second line at `now` (epoch ms): progress, or when the core retries.
@@ -363,6 +394,31 @@ mod tests {
         );
         assert_eq!(retry_action(de), "Erneut versuchen");
         assert_eq!(title(de, &banner(BannerKind::Hidden)), None);
+    }
+
+    /// A decision waiting is the title when nothing else is said, and a line of its own beside
+    /// any other kind; conflicts and quarantined mutations count together.
+    #[test]
+    fn a_decision_waiting_is_said_in_both_languages() {
+        let needs = Banner {
+            conflicts: 1,
+            ..banner(BannerKind::NeedsDecision)
+        };
+        assert_eq!(
+            title(Lang::En, &needs).as_deref(),
+            Some("1 change needs your decision")
+        );
+        let offline = Banner {
+            conflicts: 1,
+            quarantined: 2,
+            ..banner(BannerKind::Offline)
+        };
+        assert_eq!(
+            decision(Lang::De, &offline).as_deref(),
+            Some("3 Änderungen brauchen deine Entscheidung")
+        );
+        assert_eq!(decision(Lang::En, &banner(BannerKind::Offline)), None);
+        assert_eq!(decision_action(Lang::De), "Ansehen");
     }
 
     #[test]

@@ -137,6 +137,9 @@ pub enum BannerKind {
     Failed,
     /// "You're offline".
     Offline,
+    /// Nothing else to say, but conflicts or quarantined mutations wait for the user: "1 change
+    /// needs your decision", with an action that opens them. Never "up to date" while one waits.
+    NeedsDecision,
 }
 
 /// The banner a front end shows above its content, as structure: the front end chooses the
@@ -145,7 +148,9 @@ pub enum BannerKind {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct Banner {
-    /// What to show: nothing, syncing, failed or offline.
+    /// What to show: nothing, syncing, failed, offline, or a decision waiting. Whatever the
+    /// kind, `conflicts + quarantined` above zero means a decision waits, and every front end
+    /// says so beside the kind's own words (`docs/banner-text.md`).
     pub kind: BannerKind,
     /// Local mutations waiting to be pushed.
     pub pending: u64,
@@ -227,7 +232,8 @@ impl Banner {
 
 impl SyncStatus {
     /// The banner for this status. Offline wins over everything (nothing else can be done about
-    /// it), then a running sync, then a failure.
+    /// it), then a running sync, then a failure, then a decision waiting for the user; only when
+    /// none of them holds is there nothing to show.
     pub(crate) fn derive_banner(&self) -> Banner {
         let mut banner = Banner {
             pending: self.pending,
@@ -240,6 +246,9 @@ impl SyncStatus {
             return banner;
         }
         match &self.state {
+            SyncState::Idle if self.conflicts + self.quarantined > 0 => {
+                banner.kind = BannerKind::NeedsDecision;
+            }
             SyncState::Idle => {}
             SyncState::Offline => banner.kind = BannerKind::Offline,
             SyncState::Syncing { progress, .. } => {
@@ -318,5 +327,28 @@ mod tests {
         assert_eq!(s.banner.kind, BannerKind::Offline);
         assert_eq!(s.banner.pending, 2);
         assert!(!s.update(|s| s.pending = 2), "no change, no update");
+    }
+
+    /// A decision waiting is never hidden: idle and online, a conflict or a quarantined mutation
+    /// is the banner; offline, syncing or failed say their own thing first, with the counts.
+    #[test]
+    fn a_decision_waiting_is_the_banner_when_nothing_else_is() {
+        let mut s = SyncStatus::default();
+        s.update(|s| s.conflicts = 1);
+        assert_eq!(s.banner.kind, BannerKind::NeedsDecision);
+        s.update(|s| {
+            s.conflicts = 0;
+            s.quarantined = 2;
+        });
+        assert_eq!(s.banner.kind, BannerKind::NeedsDecision);
+        assert_eq!(s.banner.quarantined, 2);
+        s.update(|s| s.network = NetworkStatus::Offline);
+        assert_eq!(s.banner.kind, BannerKind::Offline);
+        assert_eq!(s.banner.quarantined, 2, "the count rides along");
+        s.update(|s| {
+            s.network = NetworkStatus::Online;
+            s.quarantined = 0;
+        });
+        assert_eq!(s.banner.kind, BannerKind::Hidden);
     }
 }

@@ -52,7 +52,26 @@ public struct BannerText: Sendable {
             case 1: return text("banner_offline_pending_one")
             default: return text("banner_offline_pending_other", [Int64(clamping: banner.pending)])
             }
+        case .needsDecision:
+            return decision(banner)
         }
+    }
+
+    /// The line that says a decision waits (conflicts and quarantined mutations together),
+    /// whatever the banner's kind, so that no other banner hides it; nil when none waits. For
+    /// `.needsDecision` it is the title.
+    public func decision(_ banner: Banner) -> String? {
+        let count = banner.conflicts + banner.quarantined
+        switch count {
+        case 0: return nil
+        case 1: return text("banner_decision_one")
+        default: return text("banner_decision_other", [Int64(clamping: count)])
+        }
+    }
+
+    /// The label of the action that opens the waiting decisions; nil when none waits.
+    public func decisionLabel(_ banner: Banner) -> String? {
+        banner.conflicts + banner.quarantined > 0 ? text("banner_decision_action") : nil
     }
 
     /// The second line at `now` (ms since the Unix epoch): "1 of 3" while a unit of more than
@@ -86,8 +105,10 @@ public struct BannerText: Sendable {
     /// Title and detail as one phrase for VoiceOver; nil when the banner is hidden.
     public func accessibilityLabel(_ banner: Banner, now: Int64) -> String? {
         guard let title = title(banner) else { return nil }
-        guard let detail = detail(banner, now: now) else { return title }
-        return "\(title), \(detail)"
+        // The decision line, when it is not the title already.
+        let decision = banner.kind == .needsDecision ? nil : decision(banner)
+        let rest = [detail(banner, now: now), decision].compactMap { $0 }
+        return ([title] + rest).joined(separator: ", ")
     }
 
     /// Why a sync failed, in words (the `{reason}` of `banner_failed`).

@@ -34,7 +34,23 @@ class BannerText(private val strings: Strings) {
             // Unsigned numbers box as kotlin.ULong/UInt/UShort, which `%d` refuses: hence toLong().
             else -> strings.get("banner_offline_pending_other", banner.pending.toLong())
         }
+        BannerKind.NEEDS_DECISION -> decision(banner)
     }
+
+    /**
+     * The line that says a decision waits (conflicts and quarantined mutations together), whatever
+     * the banner's kind, so that no other banner hides it; null when none waits. For
+     * [BannerKind.NEEDS_DECISION] it is the title.
+     */
+    fun decision(banner: Banner): String? = when (val count = banner.conflicts + banner.quarantined) {
+        0uL -> null
+        1uL -> strings.get("banner_decision_one")
+        else -> strings.get("banner_decision_other", count.toLong())
+    }
+
+    /** The label of the action that opens the waiting decisions; null when none waits. */
+    fun decisionLabel(banner: Banner): String? =
+        if (banner.conflicts + banner.quarantined > 0uL) strings.get("banner_decision_action") else null
 
     /**
      * The banner's second line at [nowMs] (ms since the epoch): the progress of a sync over more
@@ -66,7 +82,9 @@ class BannerText(private val strings: Strings) {
     fun accessibilityDescription(banner: Banner, nowMs: Long): String? {
         // The middle dot separates two phrases for the eye only; a comma makes a screen reader pause.
         val title = title(banner)?.replace(" · ", ", ") ?: return null
-        val detail = detail(banner, nowMs) ?: return title
+        // The decision line, when it is not the title already.
+        val decision = decision(banner)?.takeIf { banner.kind != BannerKind.NEEDS_DECISION }
+        val detail = listOfNotNull(detail(banner, nowMs), decision).joinToString(". ").ifEmpty { return title }
         // "Syncing…" already ends a sentence; a second full stop would be read as another pause.
         return if (title.last() in ".…!?") "$title $detail" else "$title. $detail"
     }

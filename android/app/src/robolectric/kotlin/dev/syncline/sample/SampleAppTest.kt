@@ -28,6 +28,7 @@ import dev.syncline.core.defaultConfig
 import dev.syncline.core.manualAutoSync
 import dev.syncline.core.protocol.Value
 import dev.syncline.core.sampleSchema
+import dev.syncline.core.types.BannerKind
 import dev.syncline.core.types.Record
 import dev.syncline.core.types.RecordState
 import kotlinx.coroutines.runBlocking
@@ -131,8 +132,8 @@ class SampleAppTest {
             root.byTag<Button>("conflicts")!!.performClick()
             until("the conflict on screen") { texts(root).any { it.startsWith("title — was: Inspect the breaker") } }
             // The status counts the conflict while its sync still runs: the banner, fed by a
-            // listener of its own, may still say "Syncing…" (the committed image has no banner).
-            until("the sync's banner to go") { bannerHidden(root) }
+            // listener of its own, may still say "Syncing…" before it says a decision waits.
+            until("the banner to say a decision waits") { bannerIs(root, BannerKind.NEEDS_DECISION) }
             val content: View = root.findViewById<ViewGroup>(android.R.id.content)!!.getChildAt(0)
             Screenshots.check("app-conflicts", content)
             val conflict = client.conflicts().single()
@@ -158,7 +159,7 @@ class SampleAppTest {
             root.byTag<Button>("refused")!!.performClick()
             until("the refused change on screen") { texts(root).any { it.startsWith("Refused by the server: ") } }
             // As for the conflict: the refusal is counted before the sync's banner goes.
-            until("the sync's banner to go") { bannerHidden(root) }
+            until("the banner to say a decision waits") { bannerIs(root, BannerKind.NEEDS_DECISION) }
             Screenshots.check("app-refused", root.findViewById<ViewGroup>(android.R.id.content)!!.getChildAt(0))
             val seq = client.quarantined().single().seq
             root.byTag<Button>("discard:$seq")!!.performClick()
@@ -235,10 +236,16 @@ class SampleAppTest {
     }
 
     /** Whether the app's banner (the first view of its content) is hidden. */
-    private fun bannerHidden(root: View): Boolean {
-        val content = root.findViewById<ViewGroup>(android.R.id.content)?.getChildAt(0) as? ViewGroup ?: return false
-        val banner = content.getChildAt(0) as? dev.syncline.android.SyncBannerView ?: return false
-        return banner.banner?.kind == dev.syncline.core.types.BannerKind.HIDDEN && banner.visibility == View.GONE
+    private fun bannerHidden(root: View): Boolean =
+        bannerIs(root, BannerKind.HIDDEN) && appBanner(root)?.visibility == View.GONE
+
+    /** Whether the app's banner shows [kind]. */
+    private fun bannerIs(root: View, kind: BannerKind): Boolean = appBanner(root)?.banner?.kind == kind
+
+    /** The app's banner: the first view of its content. */
+    private fun appBanner(root: View): dev.syncline.android.SyncBannerView? {
+        val content = root.findViewById<ViewGroup>(android.R.id.content)?.getChildAt(0) as? ViewGroup ?: return null
+        return content.getChildAt(0) as? dev.syncline.android.SyncBannerView
     }
 
     private fun allButtons(view: View): List<Button> = when (view) {
