@@ -17,8 +17,8 @@ let ffi = Target.binaryTarget(name: "SynclineFFI", path: "build/SynclineFFI.xcfr
 
 let package = Package(
     name: "Syncline",
-    // The banner's words come in English and German (Sources/Syncline/Resources); English is what
-    // an app in any other language gets.
+    // The banner's words (Sources/Syncline/Resources) and the sample's (Sources/SynclineSample/
+    // Resources) come in English and German; English is what an app in any other language gets.
     defaultLocalization: "en",
     // iOS 17 / macOS 14: the models are @Observable (the Observation framework).
     platforms: [.iOS(.v17), .macOS(.v14)],
@@ -36,9 +36,10 @@ let package = Package(
         // Apple-only adapters (network monitor, unified log, BGTaskScheduler).
         .target(name: "Syncline", dependencies: ["SynclineCore"], path: "Sources/Syncline",
                 resources: [.process("Resources")]),
-        // The sample app's screens as plain-Swift models (state and actions), fed by live queries.
+        // The sample app's screens as plain-Swift models (state and actions), fed by live queries,
+        // and their words (SampleText, with its own string tables).
         .target(name: "SynclineSample", dependencies: ["Syncline", "SynclineCore"],
-                path: "Sources/SynclineSample"),
+                path: "Sources/SynclineSample", resources: [.process("Resources")]),
         // The sample app's SwiftUI views: Apple only (every file is behind `#if canImport(SwiftUI)`,
         // so on Linux this module is empty). The app target (SampleApp/) holds only `@main`.
         .target(name: "SynclineSampleViews", dependencies: ["SynclineSample", "Syncline", "SynclineCore"],

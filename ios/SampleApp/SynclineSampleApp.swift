@@ -1,7 +1,8 @@
 // Apple only: the sample app's entry point, for an Xcode iOS app target depending on the
 // SynclineSample product. Its Info.plist lists BackgroundSync.taskIdentifier under
 // BGTaskSchedulerPermittedIdentifiers, `fetch` under UIBackgroundModes, and `de` among its
-// localizations (for German banners). What it shows and does lives in SynclineSample's models.
+// localizations (for the German banner and screens). What it shows and does lives in
+// SynclineSample's models.
 import Syncline
 import SynclineCore
 import SynclineSample

@@ -1,14 +1,37 @@
 // The sync banner as a SwiftUI view binds to it: the core's banner in words, with the Retry
-// action and a countdown that moves every second. An `@Observable` class (Observation), which
-// works on Linux too, so the tests here drive the very model the app shows.
+// action, a countdown that moves every second, and the decision line with its Review action
+// whenever conflicts or quarantined mutations wait (docs/banner-text.md: whatever the kind). An
+// `@Observable` class (Observation), which works on Linux too, so the tests here drive the very
+// model the app shows.
 import Foundation
 import Observation
 import SynclineCore
 
+/// Where the banner's Review action leads: the conflicts when any wait, else the quarantined
+/// mutations (which users read as "Refused changes").
+public enum DecisionInbox: Equatable, Sendable {
+    /// The conflicts waiting in the inbox.
+    case conflicts
+    /// The quarantined mutations.
+    case quarantine
+
+    /// The inbox Review opens for `banner`; nil when no decision waits.
+    public init?(_ banner: Banner) {
+        if banner.conflicts > 0 {
+            self = .conflicts
+        } else if banner.quarantined > 0 {
+            self = .quarantine
+        } else {
+            return nil
+        }
+    }
+}
+
 /// The banner to show on every screen, kept current from the client's `bannerStream()`: title,
-/// detail, whether Retry is offered, the seconds until the core retries by itself, and one
-/// phrase for VoiceOver. Everything is nil while the banner is hidden. Lives on the main actor,
-/// where SwiftUI reads it.
+/// detail, whether Retry is offered, the seconds until the core retries by itself, the decision
+/// line and its Review action, its tone (for the palette's colours), and one phrase for
+/// VoiceOver. Everything is nil while the banner is hidden. Lives on the main actor, where
+/// SwiftUI reads it.
 @MainActor
 @Observable
 public final class SyncBannerModel {
@@ -24,11 +47,26 @@ public final class SyncBannerModel {
     /// Whole seconds until the core's own retry (rounded up; 0 when it is due); nil when none is
     /// planned.
     public private(set) var retryInSeconds: Int64?
-    /// Title and detail as one phrase, for the banner's accessibility label.
+    /// The line that says decisions wait ("1 change needs your decision"), under any banner
+    /// while conflicts or quarantined mutations wait; nil when none waits, and when it is the
+    /// title already (a `.needsDecision` banner).
+    public private(set) var decision: String?
+    /// The Review button's label ("Review"); nil when no decision waits. `review()` acts on it.
+    public private(set) var reviewLabel: String?
+    /// The inbox Review opens: the conflicts when any wait, else the quarantined mutations;
+    /// nil when none waits.
+    public private(set) var reviewTarget: DecisionInbox?
+    /// The banner's tone, which picks its colours from `SyncPalette`; nil while hidden.
+    public private(set) var tone: BannerTone?
+    /// Title, detail and decision as one phrase, for the banner's accessibility label.
     public private(set) var accessibilityLabel: String?
 
     /// Whether the banner shows at all.
     public var isVisible: Bool { title != nil }
+
+    /// What Review does: the app opens `reviewTarget`'s screen (set it once, where the
+    /// navigation lives). Not observed.
+    @ObservationIgnored public var onReview: (@MainActor (DecisionInbox) -> Void)?
 
     private let words: BannerText
     private let now: @Sendable () -> Int64
@@ -94,10 +132,20 @@ public final class SyncBannerModel {
     public func refresh() {
         guard let banner else { return }
         let at = now()
-        title = words.title(banner)
+        let line = words.decision(banner)
+        // A decision waiting is never hidden: a banner with nothing else to say (a hidden one
+        // that still counts decisions, as a hand-made banner may) shows the decision as its title.
+        let own = banner.kind == .needsDecision ? nil : words.title(banner)
+        title = own ?? line
         detail = words.detail(banner, now: at)
+        decision = own == nil ? nil : line
         retryLabel = words.retryLabel(banner)
-        accessibilityLabel = words.accessibilityLabel(banner, now: at)
+        reviewLabel = words.decisionLabel(banner)
+        reviewTarget = DecisionInbox(banner)
+        tone = title == nil ? nil : BannerTone(banner)
+        accessibilityLabel = title.map { title in
+            ([title] + [detail, decision].compactMap { $0 }).joined(separator: ", ")
+        }
         retryInSeconds = BannerText.secondsToRetry(banner, now: at)
     }
 
@@ -105,6 +153,13 @@ public final class SyncBannerModel {
     public func retry() {
         guard retryLabel != nil else { return }
         retryAction()
+    }
+
+    /// The Review action: hands `reviewTarget` to `onReview`, which opens its screen. Does
+    /// nothing when no decision waits.
+    public func review() {
+        guard let reviewTarget else { return }
+        onReview?(reviewTarget)
     }
 
     /// Stops following the client (the model keeps its last banner).

@@ -3,13 +3,31 @@
 import Foundation
 import SynclineCore
 
-/// What a typed value does not fit.
+/// What a typed value does not fit; `SampleText.fieldError` says it in the user's words.
 public struct FieldTextError: Error, Equatable, CustomStringConvertible {
+    /// What is wrong with the value.
+    public enum Problem: Equatable, Sendable {
+        /// None was typed, and the field needs one.
+        case required
+        /// A task's title of only spaces.
+        case titleNeeded
+        /// What was typed, which is not a whole number, a number, true or false, a date, JSON.
+        case notWholeNumber(String), notNumber(String), notBoolean(String), notDate(String), notJSON(String)
+    }
+
     /// The field's name.
     public let field: String
-    /// What was wrong, in words.
-    public let problem: String
-    public var description: String { "\(field): \(problem)" }
+    /// What was wrong.
+    public let problem: Problem
+
+    /// An error about `field`.
+    public init(field: String, problem: Problem) {
+        self.field = field
+        self.problem = problem
+    }
+
+    /// In English, for logs (screens use `SampleText.fieldError`).
+    public var description: String { (SampleText(localization: "en") ?? SampleText()).fieldError(self) }
 }
 
 /// Values as text, and text as values.
@@ -43,31 +61,33 @@ public enum FieldText {
     public static func parse(_ text: String, as field: FieldDef) throws -> Value {
         let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
         if trimmed.isEmpty && field.fieldType != .text {
-            guard field.nullable else { throw FieldTextError(field: field.name, problem: "a value is required") }
+            guard field.nullable else { throw FieldTextError(field: field.name, problem: .required) }
             return .null
         }
-        func refuse(_ what: String) -> FieldTextError { FieldTextError(field: field.name, problem: "\"\(trimmed)\" is not \(what)") }
+        func refuse(_ problem: (String) -> FieldTextError.Problem) -> FieldTextError {
+            FieldTextError(field: field.name, problem: problem(trimmed))
+        }
         switch field.fieldType {
         case .text:
-            if text.isEmpty && !field.nullable { throw FieldTextError(field: field.name, problem: "a value is required") }
+            if text.isEmpty && !field.nullable { throw FieldTextError(field: field.name, problem: .required) }
             return .text(text)
         case .integer:
-            guard let n = Int64(trimmed) else { throw refuse("a whole number") }
+            guard let n = Int64(trimmed) else { throw refuse(FieldTextError.Problem.notWholeNumber) }
             return .integer(n)
         case .real:
-            guard let x = Double(trimmed), x.isFinite else { throw refuse("a number") }
+            guard let x = Double(trimmed), x.isFinite else { throw refuse(FieldTextError.Problem.notNumber) }
             return .real(x)
         case .boolean:
             switch trimmed.lowercased() {
             case "true", "yes", "✓": return .boolean(true)
             case "false", "no", "✗": return .boolean(false)
-            default: throw refuse("true or false")
+            default: throw refuse(FieldTextError.Problem.notBoolean)
             }
         case .timestamp:
-            guard let date = dateTime.date(from: trimmed) ?? day.date(from: trimmed) else { throw refuse("a date (2026-11-30 or 2026-11-30T09:00:00Z)") }
+            guard let date = dateTime.date(from: trimmed) ?? day.date(from: trimmed) else { throw refuse(FieldTextError.Problem.notDate) }
             return .timestamp(Int64((date.timeIntervalSince1970 * 1000).rounded()))
         case .json:
-            guard (try? JSONSerialization.jsonObject(with: Data(trimmed.utf8), options: [.fragmentsAllowed])) != nil else { throw refuse("JSON") }
+            guard (try? JSONSerialization.jsonObject(with: Data(trimmed.utf8), options: [.fragmentsAllowed])) != nil else { throw refuse(FieldTextError.Problem.notJSON) }
             return .json(trimmed)
         }
     }

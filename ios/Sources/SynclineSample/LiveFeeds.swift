@@ -41,18 +41,20 @@ final class LiveFeeds {
     }
 }
 
-/// An error in words for the screen: the core's typed error as it describes itself.
+/// An error as it describes itself (the core's typed error): the detail after the screen's own
+/// words ("Cannot read the tasks: …").
 func describe(_ error: Error) -> String {
     String(describing: error)
 }
 
-/// Runs a local write for a screen: nil when it worked, else why not, in words (the model keeps
-/// it as its `error`, so the screen shows the last action's failure and clears it on success).
-func attempt(_ write: () throws -> Void) -> String? {
+/// Runs a local write for a screen: nil when it worked, else why not, in `text`'s words (the
+/// model keeps it as its `error`, so the screen shows the last action's failure and clears it on
+/// success).
+func attempt(_ text: SampleText, _ write: () throws -> Void) -> String? {
     do {
         try write()
         return nil
     } catch {
-        return describe(error)
+        return text.actionFailed(error)
     }
 }

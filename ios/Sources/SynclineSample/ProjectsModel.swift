@@ -27,10 +27,15 @@ public final class ProjectsModel {
     /// Why the list stopped (a failed read); nil while it is live.
     public private(set) var error: String?
 
+    /// The sample's words, for the screen's labels.
+    public let text: SampleText
+
     private let feeds = LiveFeeds()
 
-    /// The projects of `client`'s user, followed until the model is released.
-    public init(client: SynclineClient) {
+    /// The projects of `client`'s user, followed until the model is released; the screen's words
+    /// in `text`.
+    public init(client: SynclineClient, text: SampleText = SampleText()) {
+        self.text = text
         let byName = Query(filters: [], sort: [Sort(field: "name", order: .ascending)], limit: 1000, offset: 0)
         feeds.follow(client.watchStream(entity: "projects", query: byName)) { [weak self] page in
             self?.projects = page.records.map { record in
@@ -38,7 +43,7 @@ public final class ProjectsModel {
                            description: record.values["description"]?.text)
             }
         } failed: { [weak self] error in
-            self?.error = "Cannot read the projects: \(describe(error))"
+            self?.error = text("sample_read_failed_projects", describe(error))
         }
         feeds.follow(client.statusStream()) { [weak self] status in
             self?.conflicts = status.conflicts

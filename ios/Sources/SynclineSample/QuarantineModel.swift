@@ -1,6 +1,7 @@
-// The quarantine screen: each quarantined mutation (one the server rejected), with the server's
-// reason in words; send it again, edit it and send it, or discard it (which undoes it here). Fed
-// by the core's live watch of the quarantined mutations. Users read "Refused changes".
+// The quarantine screen: each quarantined mutation (one the server rejected), named as users read
+// it ("Task · Inspect pump"), with the rejection code in words and the server's own message only
+// as a detail; send it again, edit it and send it, or discard it (which undoes it here). Fed by
+// the core's live watch of the quarantined mutations. Users read "Refused changes".
 import Foundation
 import Observation
 import SynclineCore
@@ -9,6 +10,8 @@ import SynclineCore
 public struct QuarantineField: Identifiable, Equatable, Sendable {
     /// The field's name.
     public let id: String
+    /// Its name as users read it ("Project").
+    public let label: String
     /// Its value as sent.
     public let sent: String
     /// Its value as edited; starts as sent. Kept while the list changes around it.
@@ -21,14 +24,20 @@ public struct QuarantineItem: Identifiable, Equatable, Sendable {
     public let id: UInt64
     /// The record's entity.
     public let entity: String
+    /// The entity as users read it ("Task").
+    public let entityName: String
     /// The record's key.
     public let key: String
     /// What the mutation did.
     public let op: Op
     /// A name for it (its title, else its key).
     public let title: String
-    /// Why the server rejected it, in words.
+    /// Entity and name as the heading users read: "Task · Inspect pump".
+    public let heading: String
+    /// Why the server rejected it: its rejection code in words.
     public let reason: String
+    /// The server's own message, as a detail: "The server said: …".
+    public let detail: String
     /// The values it set, to edit (none for a deletion), by name.
     public var fields: [QuarantineField]
 }
@@ -42,30 +51,35 @@ public final class QuarantineModel {
     /// Why the last action failed, or why the list stopped; nil after one that worked.
     public private(set) var error: String?
 
+    /// The sample's words, for the screen's labels.
+    public let text: SampleText
+
     private let client: SynclineClient
     private let feeds = LiveFeeds()
 
-    /// The quarantined mutations of `client`, followed until the model is released.
-    public init(client: SynclineClient) {
+    /// The quarantined mutations of `client`, followed until the model is released; in `text`'s
+    /// words.
+    public init(client: SynclineClient, text: SampleText = SampleText()) {
         self.client = client
+        self.text = text
         feeds.follow(client.quarantinedStream()) { [weak self] list in
             self?.show(list)
         } failed: { [weak self] error in
-            self?.error = "Cannot read the refused changes: \(describe(error))"
+            self?.error = text("sample_read_failed_quarantine", describe(error))
         }
     }
 
     /// Sends mutation `seq` again as it was (for a rejection that may have gone away, such as
     /// access the user has been given since).
     public func retry(_ seq: UInt64) {
-        error = attempt { _ = try client.retryQuarantined(seq: seq) }
+        error = attempt(text) { _ = try client.retryQuarantined(seq: seq) }
     }
 
     /// Sends mutation `seq` again with its fields as edited, each read as its field's type (a
     /// value that does not fit is an error, and nothing is sent).
     public func sendEdited(_ seq: UInt64) {
         guard let item = quarantined.first(where: { $0.id == seq }) else { return }
-        error = attempt {
+        error = attempt(text) {
             guard let schema = client.schema().first(where: { $0.name == item.entity }) else {
                 throw SynclineError.InvalidInput(detail: "unknown entity \(item.entity)")
             }
@@ -80,21 +94,7 @@ public final class QuarantineModel {
 
     /// Drops mutation `seq` and undoes it on this device.
     public func discard(_ seq: UInt64) {
-        error = attempt { try client.discardQuarantined(seq: seq) }
-    }
-
-    /// The server's rejection code in words (docs/protocol.md lists them); its own message for
-    /// a code this version does not know.
-    static func reason(code: String, message: String) -> String {
-        switch code {
-        case "forbidden": return "You don't have access to this project"
-        case "not_found": return "It no longer exists on the server"
-        case "invalid_value": return "A value is not allowed, or a required one is missing"
-        case "read_only", "read_only_field": return "It can't be changed from a device"
-        case "append_only": return "It can be added, but not changed or deleted"
-        case "unknown_entity", "unknown_field": return "The server does not know it: update the app"
-        default: return message
-        }
+        error = attempt(text) { try client.discardQuarantined(seq: seq) }
     }
 
     /// Shows a new list, keeping what the user typed into the mutations still in it.
@@ -105,10 +105,13 @@ public final class QuarantineModel {
         quarantined = list.map { q in
             let fields = q.values.keys.sorted().map { name in
                 let sent = FieldText.editable(q.values[name])
-                return QuarantineField(id: name, sent: sent, edited: typed[q.seq]?[name] ?? sent)
+                return QuarantineField(id: name, label: text.fieldName(name), sent: sent, edited: typed[q.seq]?[name] ?? sent)
             }
-            return QuarantineItem(id: q.seq, entity: q.entity, key: q.key, op: q.op, title: q.values["title"]?.text ?? q.key,
-                                  reason: Self.reason(code: q.code, message: q.message), fields: fields)
+            let title = q.values["title"]?.text ?? q.key
+            // The code in words (SampleText.rejection); the server's message only as the detail.
+            return QuarantineItem(id: q.seq, entity: q.entity, entityName: text.entityName(q.entity), key: q.key, op: q.op,
+                                  title: title, heading: text.heading(entity: q.entity, title: title),
+                                  reason: text.rejection(code: q.code), detail: text("sample_server_said", q.message), fields: fields)
         }
     }
 }

@@ -76,6 +76,9 @@ public final class SessionModel {
     /// Why the last sign-in failed; nil after one that worked.
     public private(set) var error: String?
 
+    /// The sample's words, for the screens' labels (each screen's model gets them too).
+    public let text: SampleText
+
     private let directory: URL
     private let credentials: CredentialStore
     private let words: BannerText
@@ -83,11 +86,13 @@ public final class SessionModel {
 
     /// A session keeping its databases in `directory` and its credentials in `credentials` (the
     /// fields start with those kept). `configure` makes a client's config (the core's defaults).
-    public init(directory: URL, credentials: CredentialStore, words: BannerText = BannerText(),
+    /// The banner speaks `words`, the screens `text`.
+    public init(directory: URL, credentials: CredentialStore, words: BannerText = BannerText(), text: SampleText = SampleText(),
                 configure: @escaping @Sendable (Credentials) -> Config = { defaultConfig(serverUrl: $0.serverURL, token: $0.token) }) {
         self.directory = directory
         self.credentials = credentials
         self.words = words
+        self.text = text
         self.configure = configure
         let kept = credentials.load()
         serverURL = kept?.serverURL ?? ""
@@ -105,11 +110,11 @@ public final class SessionModel {
         let typed = Credentials(serverURL: serverURL.trimmingCharacters(in: .whitespacesAndNewlines),
                                 token: token.trimmingCharacters(in: .whitespacesAndNewlines))
         guard let url = URL(string: typed.serverURL), let scheme = url.scheme, ["http", "https"].contains(scheme), url.host != nil else {
-            error = "Enter the server's URL, such as https://sync.example.com"
+            error = text("sample_sign_in_url_needed")
             return false
         }
         guard !typed.token.isEmpty else {
-            error = "Enter your token"
+            error = text("sample_sign_in_token_needed")
             return false
         }
         isOpening = true
@@ -127,7 +132,7 @@ public final class SessionModel {
             error = nil
             return true
         } catch {
-            self.error = "Cannot sign in: \(describe(error))"
+            self.error = text("sample_sign_in_failed", describe(error))
             return false
         }
     }

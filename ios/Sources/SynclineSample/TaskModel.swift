@@ -15,6 +15,8 @@ public struct CommentRow: Identifiable, Equatable, Sendable {
     public let body: String
     /// When the server received it (nil until it has).
     public let createdAt: Date?
+    /// Its sync state (nil: never synced, not written here), which picks the mark's colour.
+    public let state: RecordState?
     /// "Not synced yet" until the server has it, and so on; nil once synced.
     public let mark: String?
 }
@@ -46,10 +48,15 @@ public final class TaskModel {
     private var projectID: String?
     private let feeds = LiveFeeds()
 
-    /// Task `taskID` and its comments, followed until the model is released; marks in `words`.
-    public init(client: SynclineClient, taskID: String, words: BannerText = BannerText()) {
+    /// The sample's words, for the screen's labels.
+    public let text: SampleText
+
+    /// Task `taskID` and its comments, followed until the model is released; marks in `words`,
+    /// the screen's own words in `text`.
+    public init(client: SynclineClient, taskID: String, words: BannerText = BannerText(), text: SampleText = SampleText()) {
         self.client = client
         self.taskID = taskID
+        self.text = text
         feeds.follow(client.watchRecordStream(entity: "tasks", key: taskID)) { [weak self] record in
             guard let self else { return }
             if let record {
@@ -64,28 +71,29 @@ public final class TaskModel {
                 self.task = nil
             }
         } failed: { [weak self] error in
-            self?.error = "Cannot read the task: \(describe(error))"
+            self?.error = text("sample_read_failed_task", describe(error))
         }
         let query = Query(filters: [Filter(field: "task_id", value: .text(taskID))], sort: [], limit: 1000, offset: 0)
         feeds.follow(client.watchStream(entity: "comments", query: query)) { [weak self] page in
             self?.comments = page.records.map { record in
                 CommentRow(id: record.key, author: record.values["author"]?.text, body: record.values["body"]?.text ?? "",
-                           createdAt: FieldText.date(record.values["created_at"]), mark: words.recordMark(record.state))
+                           createdAt: FieldText.date(record.values["created_at"]), state: record.state,
+                           mark: words.recordMark(record.state))
             }
             .sorted { ($0.createdAt ?? .distantFuture, $0.id) < ($1.createdAt ?? .distantFuture, $1.id) }
         } failed: { [weak self] error in
-            self?.error = "Cannot read the comments: \(describe(error))"
+            self?.error = text("sample_read_failed_comments", describe(error))
         }
     }
 
     /// Renames the task (an empty title is refused: tasks need one).
     public func rename(_ title: String) {
-        error = attempt { try TaskEdits.rename(client, taskID, title) }
+        error = attempt(text) { try TaskEdits.rename(client, taskID, title) }
     }
 
     /// Sets the notes (empty: none).
     public func setNotes(_ notes: String) {
-        error = attempt { try TaskEdits.setNotes(client, taskID, notes) }
+        error = attempt(text) { try TaskEdits.setNotes(client, taskID, notes) }
     }
 
     /// Saves the edited title (`titleDraft`).
@@ -102,12 +110,12 @@ public final class TaskModel {
 
     /// Sets when the task is due (nil: not at any time).
     public func setDue(_ due: Date?) {
-        error = attempt { _ = try client.update(entity: "tasks", key: taskID, values: ["due_at": due.map(FieldText.timestamp) ?? .null]) }
+        error = attempt(text) { _ = try client.update(entity: "tasks", key: taskID, values: ["due_at": due.map(FieldText.timestamp) ?? .null]) }
     }
 
     /// Ticks the task off, or back on.
     public func toggle() {
-        error = attempt { try TaskEdits.toggle(client, taskID) }
+        error = attempt(text) { try TaskEdits.toggle(client, taskID) }
     }
 
     /// Adds a comment saying `body` (trimmed; an empty one adds nothing). The server sets its
@@ -116,11 +124,11 @@ public final class TaskModel {
         let body = body.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !body.isEmpty else { return }
         guard let projectID else {
-            error = "The task is not loaded yet"
+            error = text("sample_task_not_loaded")
             return
         }
         let record = Record(key: "c-\(UUID().uuidString.lowercased())", version: nil,
                             values: ["project_id": .text(projectID), "task_id": .text(taskID), "body": .text(body)])
-        error = attempt { _ = try client.insert(entity: "comments", record: record) }
+        error = attempt(text) { _ = try client.insert(entity: "comments", record: record) }
     }
 }

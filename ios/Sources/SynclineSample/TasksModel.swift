@@ -51,16 +51,21 @@ public final class TasksModel {
     private let client: SynclineClient
     private let feeds = LiveFeeds()
 
-    /// The tasks of `projectID`, followed until the model is released; marks in `words`.
-    public init(client: SynclineClient, projectID: String, words: BannerText = BannerText()) {
+    /// The sample's words, for the screen's labels.
+    public let text: SampleText
+
+    /// The tasks of `projectID`, followed until the model is released; marks in `words`, the
+    /// screen's own words in `text`.
+    public init(client: SynclineClient, projectID: String, words: BannerText = BannerText(), text: SampleText = SampleText()) {
         self.client = client
         self.projectID = projectID
+        self.text = text
         let query = Query(filters: [Filter(field: "project_id", value: .text(projectID))],
                           sort: [Sort(field: "title", order: .ascending)], limit: 1000, offset: 0)
         feeds.follow(client.watchStream(entity: "tasks", query: query)) { [weak self] page in
             self?.tasks = page.records.map { TaskRow($0, words: words) }
         } failed: { [weak self] error in
-            self?.error = "Cannot read the tasks: \(describe(error))"
+            self?.error = text("sample_read_failed_tasks", describe(error))
         }
     }
 
@@ -72,7 +77,7 @@ public final class TasksModel {
         let key = "t-\(UUID().uuidString.lowercased())"
         let record = Record(key: key, version: nil,
                             values: ["project_id": .text(projectID), "title": .text(title), "done": .boolean(false)])
-        error = attempt { _ = try client.insert(entity: "tasks", record: record) }
+        error = attempt(text) { _ = try client.insert(entity: "tasks", record: record) }
         return error == nil ? key : nil
     }
 
@@ -83,17 +88,17 @@ public final class TasksModel {
 
     /// Ticks the task off, or back on.
     public func toggle(_ id: String) {
-        error = attempt { try TaskEdits.toggle(client, id) }
+        error = attempt(text) { try TaskEdits.toggle(client, id) }
     }
 
     /// Renames the task (an empty title is refused: tasks need one).
     public func rename(_ id: String, to title: String) {
-        error = attempt { try TaskEdits.rename(client, id, title) }
+        error = attempt(text) { try TaskEdits.rename(client, id, title) }
     }
 
     /// Sets the task's notes (empty: none).
     public func setNotes(_ id: String, _ notes: String) {
-        error = attempt { try TaskEdits.setNotes(client, id, notes) }
+        error = attempt(text) { try TaskEdits.setNotes(client, id, notes) }
     }
 }
 
@@ -102,7 +107,7 @@ enum TaskEdits {
     /// Renames task `id`; a title of only spaces is refused.
     static func rename(_ client: SynclineClient, _ id: String, _ title: String) throws {
         let title = title.trimmingCharacters(in: .whitespacesAndNewlines)
-        guard !title.isEmpty else { throw FieldTextError(field: "title", problem: "a task needs a title") }
+        guard !title.isEmpty else { throw FieldTextError(field: "title", problem: .titleNeeded) }
         _ = try client.update(entity: "tasks", key: id, values: ["title": .text(title)])
     }
 

@@ -35,7 +35,7 @@ final class ConflictsModelTests: XCTestCase {
         let client = try open("inbox-alice", manualConfig(serverURL))
         client.reportConnectivity(connectivity: wifi)
         let bob = try await serverView("demo-bob")
-        let model = ConflictsModel(client: client)
+        let model = ConflictsModel(client: client, text: sampleEnglish)
         try await eventually("the empty list at once") { client.status().conflicts == 0 && model.conflicts.isEmpty && model.error == nil }
 
         // Keep mine: the server ends up with alice's title.
@@ -45,7 +45,12 @@ final class ConflictsModelTests: XCTestCase {
         let item = model.conflicts[0]
         XCTAssertEqual(item.key, first)
         XCTAssertEqual(item.title, "Alice's title")
+        XCTAssertEqual(item.entity, "tasks")
+        XCTAssertEqual(item.entityName, "Task", "the entity as users read it")
+        XCTAssertEqual(item.heading, "Task · Alice's title")
         XCTAssertEqual(item.fields.map(\.id), ["title"])
+        XCTAssertEqual(item.fields[0].label, "Title")
+        XCTAssertEqual(item.fields[0].summary, "Title — before: Original · mine: Alice's title · theirs: Bob's title")
         XCTAssertEqual(item.fields[0].base, "Original")
         XCTAssertEqual(item.fields[0].mine, "Alice's title")
         XCTAssertEqual(item.fields[0].theirs, "Bob's title")
@@ -74,7 +79,7 @@ final class ConflictsModelTests: XCTestCase {
         let merging = try XCTUnwrap(model.conflicts.first { $0.key == second })
         XCTAssertEqual(merging.fields.first { $0.id == "title" }?.merged, "Alice and Bob", "typing survives the list changing")
         model.merge(merging.id)
-        XCTAssertEqual(model.error, "priority: \"high\" is not a whole number")
+        XCTAssertEqual(model.error, "Priority: \"high\" is not a whole number")
         XCTAssertEqual(client.status().conflicts, 2, "nothing settled")
         let index = try XCTUnwrap(model.conflicts.firstIndex { $0.key == second })
         let field = try XCTUnwrap(model.conflicts[index].fields.firstIndex { $0.id == "priority" })

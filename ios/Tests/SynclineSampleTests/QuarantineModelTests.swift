@@ -1,5 +1,6 @@
 // The quarantine screen through its model, with the real core and server: a mutation the server
-// rejects, quarantined, retried, edited into one it accepts, and discarded.
+// rejects, quarantined, retried, edited into one it accepts, and discarded; and the screen's words
+// in German (the entity's name, the code in words, the server's message only as the detail).
 import Foundation
 import Syncline
 import SynclineCore
@@ -11,7 +12,7 @@ final class QuarantineModelTests: XCTestCase {
     @MainActor
     func testAQuarantinedMutationIsRetriedEditedIntoOneTheServerTakesAndDiscarded() async throws {
         let (_, client) = try await signedIn("demo-alice")
-        let model = QuarantineModel(client: client)
+        let model = QuarantineModel(client: client, text: sampleEnglish)
         // p-ridge is carol's: the server rejects alice's task there, and it is quarantined.
         let key = newKey()
         _ = try client.insert(entity: "tasks", record: Record(key: key, version: nil,
@@ -23,7 +24,11 @@ final class QuarantineModelTests: XCTestCase {
         XCTAssertEqual(item.title, "Not my project")
         XCTAssertEqual(item.op, .insert)
         XCTAssertEqual(item.reason, "You don't have access to this project")
+        XCTAssertEqual(item.entityName, "Task")
+        XCTAssertEqual(item.heading, "Task · Not my project")
+        XCTAssertTrue(item.detail.hasPrefix("The server said: ") && item.detail.contains("p-ridge"), item.detail)
         XCTAssertEqual(item.fields.map(\.id), ["done", "project_id", "title"])
+        XCTAssertEqual(item.fields.map(\.label), ["Done", "Project", "Title"])
 
         // Sent again as it was: rejected and quarantined again (a new seq).
         model.retry(item.id)
@@ -52,5 +57,28 @@ final class QuarantineModelTests: XCTestCase {
         XCTAssertNil(model.error)
         try await eventually("discarded") { model.quarantined.isEmpty }
         XCTAssertNil(try client.get(entity: "tasks", key: other), "the insert is undone here")
+    }
+
+    @MainActor
+    func testTheRefusedChangesInGerman() async throws {
+        let (_, client) = try await signedIn("demo-alice")
+        let model = QuarantineModel(client: client, text: sampleGerman)
+        _ = try client.insert(entity: "tasks", record: Record(key: newKey(), version: nil,
+            values: ["project_id": .text("p-ridge"), "title": .text("Nicht mein Projekt"), "done": .boolean(false)]))
+        _ = try? await client.syncNow(unit: "all")
+        try await eventually("quarantined, on screen: \(model.quarantined)") { model.quarantined.count == 1 }
+        let item = model.quarantined[0]
+        XCTAssertEqual(item.heading, "Aufgabe · Nicht mein Projekt")
+        XCTAssertEqual(item.reason, "Du hast keinen Zugriff auf dieses Projekt")
+        XCTAssertTrue(item.detail.hasPrefix("Meldung des Servers: ") && item.detail.contains("p-ridge"), item.detail)
+        XCTAssertEqual(item.fields.map(\.label), ["Erledigt", "Projekt", "Titel"])
+        // A value that does not fit, in German: nothing is sent.
+        let done = try XCTUnwrap(model.quarantined[0].fields.firstIndex { $0.id == "done" })
+        model.quarantined[0].fields[done].edited = "vielleicht"
+        model.sendEdited(item.id)
+        XCTAssertEqual(model.error, "Erledigt: „vielleicht“ ist weder true noch false")
+        model.discard(item.id)
+        XCTAssertNil(model.error)
+        try await eventually("discarded") { model.quarantined.isEmpty }
     }
 }

@@ -26,13 +26,16 @@ let quickSyncs: @Sendable (Credentials) -> Config = { credentials in
 }
 
 let english = BannerText(localization: "en")!
+/// The sample's own words in English and German, through Bundle.module as the app gets them.
+let sampleEnglish = SampleText(localization: "en")!
+let sampleGerman = SampleText(localization: "de")!
 
 /// A session keeping its databases and credentials in `folder`, with `token` typed (and the
 /// reference server's URL), not signed in yet; with its credential store.
 @MainActor
 func makeSession(in folder: URL, token: String) -> (SessionModel, FileCredentialStore) {
     let store = FileCredentialStore(url: folder.appendingPathComponent("credentials.json"))
-    let session = SessionModel(directory: folder, credentials: store, words: english, configure: quickSyncs)
+    let session = SessionModel(directory: folder, credentials: store, words: english, text: sampleEnglish, configure: quickSyncs)
     session.serverURL = serverURL
     session.token = token
     return (session, store)

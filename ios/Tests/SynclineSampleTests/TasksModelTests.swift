@@ -12,7 +12,7 @@ final class TasksModelTests: XCTestCase {
     @MainActor
     func testTheProjectsAreTheUsersOwnLive() async throws {
         let (_, client) = try await signedIn("demo-alice")
-        let projects = ProjectsModel(client: client)
+        let projects = ProjectsModel(client: client, text: sampleEnglish)
         _ = try await client.syncNow(unit: "all")
         try await eventually("alice's projects: \(projects.projects.map(\.id))") {
             Set(projects.projects.map(\.id)) == ["p-harbor", "p-depot"]
@@ -26,7 +26,7 @@ final class TasksModelTests: XCTestCase {
         let (session, client) = try await signedIn("demo-alice")
         let banner = try XCTUnwrap(session.banner)
         _ = try await client.syncNow(unit: "all")
-        let tasks = TasksModel(client: client, projectID: "p-harbor", words: english)
+        let tasks = TasksModel(client: client, projectID: "p-harbor", words: english, text: sampleEnglish)
         try await eventually("the seeded tasks") { !tasks.tasks.isEmpty }
         client.reportConnectivity(connectivity: .offline)
         let title = "Check the valves \(UUID().uuidString.prefix(6))"
@@ -51,7 +51,7 @@ final class TasksModelTests: XCTestCase {
     @MainActor
     func testTheListTicksRenamesAndNotesATask() async throws {
         let (_, client) = try await signedIn("demo-alice")
-        let tasks = TasksModel(client: client, projectID: "p-depot", words: english)
+        let tasks = TasksModel(client: client, projectID: "p-depot", words: english, text: sampleEnglish)
         let key = try XCTUnwrap(tasks.add(title: "Zz list task"))
         tasks.toggle(key)
         tasks.rename(key, to: "Zz renamed in the list")
@@ -61,7 +61,7 @@ final class TasksModelTests: XCTestCase {
             return row?.done == true && row?.title == "Zz renamed in the list" && row?.notes == "Bring the ladder"
         }
         tasks.rename(key, to: "  ")
-        XCTAssertEqual(tasks.error, "title: a task needs a title")
+        XCTAssertEqual(tasks.error, "Title: a task needs a title")
         tasks.toggle(key)
         XCTAssertNil(tasks.error, "a good action clears the last error")
         try await eventually("untick, then synced") {
@@ -78,9 +78,9 @@ final class TasksModelTests: XCTestCase {
     @MainActor
     func testATasksScreenEditsItAndAddsCommentsTheServerSigns() async throws {
         let (_, client) = try await signedIn("demo-alice")
-        let tasks = TasksModel(client: client, projectID: "p-harbor", words: english)
+        let tasks = TasksModel(client: client, projectID: "p-harbor", words: english, text: sampleEnglish)
         let key = try XCTUnwrap(tasks.add(title: "Inspect the cabinet"))
-        let screen = TaskModel(client: client, taskID: key, words: english)
+        let screen = TaskModel(client: client, taskID: key, words: english, text: sampleEnglish)
         try await eventually("the task on its screen") { screen.task?.title == "Inspect the cabinet" }
         XCTAssertEqual(screen.titleDraft, "Inspect the cabinet", "the draft follows the task until edited")
         XCTAssertEqual(screen.notesDraft, "")
