@@ -11,6 +11,7 @@ import android.os.Bundle
 import android.widget.FrameLayout
 import android.widget.LinearLayout
 import dev.syncline.Strings
+import dev.syncline.android.BannerColors
 import dev.syncline.android.ResourceStrings
 import dev.syncline.android.SyncBannerView
 import dev.syncline.core.SynclineClient
@@ -35,6 +36,9 @@ class MainActivity : Activity() {
     companion object {
         /** Where the app's strings come from (tests read the XML files; a device, its resources). */
         @Volatile var strings: (Context) -> Strings = { ResourceStrings(it) }
+
+        /** Where the banner's colours come from (tests read the XML files; a device, its resources). */
+        @Volatile var bannerColors: (Context) -> BannerColors = { BannerColors.of(it) }
     }
 
     private lateinit var session: Session
@@ -52,7 +56,7 @@ class MainActivity : Activity() {
         super.onCreate(savedInstanceState)
         val words = Words(strings(this))
         val main = mainThread()
-        val banner = SyncBannerView(this, words.banner)
+        val banner = SyncBannerView(this, words.banner, bannerColors(this))
         val content = FrameLayout(this)
         setContentView(
             LinearLayout(this).apply {
@@ -63,6 +67,8 @@ class MainActivity : Activity() {
         )
         session = Session(this, banner, main)
         navigator = Navigator(content, ::screenFor)
+        // Review opens the conflicts, or the refused changes when no conflict waits.
+        banner.onReview = { waiting -> navigator.go(if (waiting.conflicts > 0uL) Route.Conflicts else Route.Quarantined) }
         host = ScreenHost(this, words, session, navigator, main)
         val kept = session.kept()
         if (kept == null) {

@@ -10,6 +10,8 @@ import android.widget.EditText
 import android.widget.TextView
 import dev.syncline.Strings
 import dev.syncline.XmlStrings
+import dev.syncline.android.BannerColors
+import dev.syncline.android.XmlColors
 import org.robolectric.Robolectric
 import org.robolectric.android.controller.ActivityController
 import java.util.Locale
@@ -25,6 +27,7 @@ internal fun useEnglishXmlStrings() {
     MainActivity.strings = { _ ->
         Strings { key, args -> if (key.startsWith("app_")) app.get(key, *args) else library.get(key, *args) }
     }
+    MainActivity.bannerColors = { BannerColors.from(XmlColors(XmlColors.isNight(it))) }
 }
 
 /** The view under this one with [tag], if any. */
