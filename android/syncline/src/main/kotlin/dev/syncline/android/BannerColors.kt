@@ -3,7 +3,6 @@
 package dev.syncline.android
 
 import android.content.Context
-import android.content.res.Resources
 import dev.syncline.core.types.BannerKind
 
 /** The colours of one kind of banner, as ARGB ints. */
@@ -54,13 +53,6 @@ class BannerColors(
          * values-night/). By name, as [ResourceStrings] reads the words: an app overrides one by
          * defining a colour of the same name.
          */
-        fun of(context: Context): BannerColors {
-            val resources = context.resources
-            return from { name ->
-                val id = resources.getIdentifier(name, "color", context.packageName)
-                if (id == 0) throw Resources.NotFoundException("no colour resource named `$name`")
-                context.getColor(id)
-            }
-        }
+        fun of(context: Context): BannerColors = from(ResourceColors(context))
     }
 }

@@ -64,7 +64,8 @@ object Checks {
             val needed = layout.getLineBottom(layout.lineCount - 1) + view.totalPaddingTop + view.totalPaddingBottom
             if (needed > view.height + 1) problems += "${name(view)} needs ${needed}px, has ${view.height}px"
             val room = view.width - view.totalPaddingLeft - view.totalPaddingRight
-            val widest = (0 until layout.lineCount).maxOf { layout.getLineWidth(it) }
+            // getLineMax, not getLineWidth: a wrapped line's trailing space is not drawn.
+            val widest = (0 until layout.lineCount).maxOf { layout.getLineMax(it) }
             if (widest > room + 1) problems += "${name(view)} is ${widest.toInt()}px wide in ${room}px"
         }
         return problems
@@ -74,13 +75,16 @@ object Checks {
     fun accessibilityProblems(root: View): List<String> {
         val problems = mutableListOf<String>()
         val density = root.resources.displayMetrics.density
+        // The fields some text labels (android:labelFor), which TalkBack reads with them.
+        val labelled = mutableMapOf<Int, String>()
+        walk(root) { view, _ -> if (view is TextView && view.labelFor != View.NO_ID) labelled[view.labelFor] = view.text.toString() }
         walk(root) { view, _ ->
             if (view is SyncBannerView) {
                 if (view.accessibilityLiveRegion != View.ACCESSIBILITY_LIVE_REGION_POLITE) problems += "the banner is not a polite live region"
                 if (view.contentDescription.isNullOrBlank()) problems += "the banner has no description"
             }
             if (!isControl(view)) return@walk
-            if (label(view).isNullOrBlank()) problems += "${name(view)} has no label"
+            if (label(view).isNullOrBlank() && labelled[view.id].isNullOrBlank()) problems += "${name(view)} has no label"
             val minimum = TAP_TARGET_DP * density - 0.5f
             if (view.width < minimum || view.height < minimum) {
                 problems += "${name(view)} is ${(view.width / density).toInt()}×${(view.height / density).toInt()} dp, under $TAP_TARGET_DP dp"
@@ -92,7 +96,7 @@ object Checks {
     /** Whether TalkBack treats [view] as something the user acts on. */
     fun isControl(view: View): Boolean = view.isEnabled && (view.isClickable || view.isLongClickable || view is EditText)
 
-    /** What TalkBack says for [view]: its description, its text or hint, or for a row its texts. */
+    /** What TalkBack says for [view] by itself: its description, its text or hint, or for a row its texts. */
     fun label(view: View): String? {
         view.contentDescription?.takeIf { it.isNotBlank() }?.let { return it.toString() }
         if (view is EditText) return (view.hint ?: view.text)?.toString()
