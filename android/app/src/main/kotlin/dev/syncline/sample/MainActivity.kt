@@ -128,30 +128,18 @@ class MainActivity : Activity() {
     /**
      * From Android 15 the app draws behind the system bars: the app bar reaches under the status
      * bar, the screens stop above the navigation bar, and the bars' icons are light on the app
-     * bar and dark on a light screen.
+     * bar and dark on a light screen. (Before Android 11 the window fits inside the bars itself.)
      */
     private fun edgeToEdge(root: LinearLayout, night: Boolean) {
+        if (Build.VERSION.SDK_INT < Build.VERSION_CODES.R) return
         root.setOnApplyWindowInsetsListener { _, insets ->
-            val top: Int
-            val bottom: Int
-            if (Build.VERSION.SDK_INT >= Build.VERSION_CODES.R) {
-                val bars = insets.getInsets(WindowInsets.Type.systemBars())
-                top = bars.top
-                bottom = bars.bottom
-            } else {
-                @Suppress("DEPRECATION")
-                top = insets.systemWindowInsetTop
-                @Suppress("DEPRECATION")
-                bottom = insets.systemWindowInsetBottom
-            }
-            bar.view.setPadding(0, top, 0, 0)
-            root.setPadding(0, 0, 0, bottom)
+            val bars = insets.getInsets(WindowInsets.Type.systemBars())
+            bar.view.setPadding(0, bars.top, 0, 0)
+            root.setPadding(0, 0, 0, bars.bottom)
             insets
         }
-        if (Build.VERSION.SDK_INT >= Build.VERSION_CODES.R) {
-            val light = WindowInsetsController.APPEARANCE_LIGHT_NAVIGATION_BARS
-            window.insetsController?.setSystemBarsAppearance(if (night) 0 else light, light or WindowInsetsController.APPEARANCE_LIGHT_STATUS_BARS)
-        }
+        val light = WindowInsetsController.APPEARANCE_LIGHT_NAVIGATION_BARS
+        window.insetsController?.setSystemBarsAppearance(if (night) 0 else light, light or WindowInsetsController.APPEARANCE_LIGHT_STATUS_BARS)
     }
 
     /** Makes the banner follow the open client (again, after the views were made anew). */
