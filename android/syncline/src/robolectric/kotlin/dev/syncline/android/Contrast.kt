@@ -115,6 +115,19 @@ object Contrast {
         }
     }
 
+    /**
+     * Whether the colour measured is the one the view was told to draw ([TextBox.declared], laid
+     * over the background when it is translucent), give or take anti-aliasing: when it is not,
+     * the box holds something else than the text (an icon, a border), and its ratio says nothing.
+     */
+    fun foundTheText(m: Measured): Boolean {
+        val declared = m.box.declared ?: return true
+        val alpha = (declared ushr 24) / 255.0
+        fun channel(shift: Int) = ((declared shr shift and 0xFF) * alpha + (m.background shr shift and 0xFF) * (1 - alpha)).toInt()
+        val expected = (channel(16) shl 16) or (channel(8) shl 8) or channel(0)
+        return distance(expected, m.foreground) <= 12.0
+    }
+
     /** `#RRGGBB`. */
     fun hex(rgb: Int): String = "#%06X".format(rgb and 0xFFFFFF)
 

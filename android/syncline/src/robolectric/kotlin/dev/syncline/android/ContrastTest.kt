@@ -1,8 +1,9 @@
 // Every text of every committed screenshot (docs/screenshots/android/, English and German, light
 // and dark) at WCAG AA contrast, measured on the committed pixels: where each text is comes from
 // the image's sidecar, its colours from the image itself (Contrast). Prints the ratio of each
-// text and the lowest of each image. The measuring code is itself tested on a grey-on-grey text
-// it must fail.
+// text and the lowest of each image, and fails as well where the colour measured is not the one
+// the text was drawn in (the box would hold something else). The measuring code is itself tested
+// on a grey-on-grey text it must fail.
 package dev.syncline.android
 
 import android.app.Activity
@@ -48,6 +49,7 @@ class ContrastTest {
                     ) + "  $verdict",
                 )
                 if (!m.passes) failures += "$name: \"${m.box.text}\" %.2f : 1 < %.1f".format(m.ratio, m.required)
+                if (!Contrast.foundTheText(m)) failures += "$name: \"${m.box.text}\" measured ${Contrast.hex(m.foreground)}, drawn in ${m.box.declared?.let(Contrast::hex)}: not the text"
             }
             lowest += name to measured.minByOrNull { it.ratio }
         }
@@ -102,6 +104,9 @@ class ContrastTest {
         assertEquals("#ECEFF1", Contrast.hex(grey.background))
         assertEquals(2.75, grey.ratio, 0.01)
         assertFalse("grey on grey must fail", grey.passes)
+        assertTrue(Contrast.foundTheText(grey))
+        // A box over something else than its text is caught, whatever ratio it measures.
+        assertFalse(Contrast.foundTheText(grey.copy(foreground = 0xFF0000)))
 
         val black = drawnAndMeasured(folder, "black", "Up to date", Color.BLACK, Color.WHITE)
         assertEquals(21.0, black.ratio, 0.01)
