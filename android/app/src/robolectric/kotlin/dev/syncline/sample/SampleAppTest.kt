@@ -23,11 +23,13 @@ import dev.syncline.core.types.BannerKind
 import dev.syncline.core.types.Record
 import dev.syncline.core.types.RecordState
 import kotlinx.coroutines.runBlocking
+import org.junit.After
 import org.junit.Assert.assertEquals
 import org.junit.Assert.assertFalse
 import org.junit.Assert.assertNotNull
 import org.junit.Assert.assertNull
 import org.junit.Assert.assertTrue
+import org.junit.Before
 import org.junit.Test
 import org.junit.runner.RunWith
 import org.robolectric.Robolectric
@@ -39,6 +41,7 @@ import org.robolectric.annotation.GraphicsMode
 import org.robolectric.shadows.ShadowNetwork
 import org.robolectric.shadows.ShadowNetworkCapabilities
 import java.nio.file.Files
+import java.util.TimeZone
 import java.util.UUID
 
 @RunWith(RobolectricTestRunner::class)
@@ -50,6 +53,16 @@ class SampleAppTest {
     init {
         useXmlResources()
     }
+
+    private val zone = TimeZone.getDefault()
+
+    // Due dates are shown as days in the device's zone: in UTC, the images are the same on every
+    // machine (t-ridge-1 is due at 08:00 UTC, the day before elsewhere west of UTC-8).
+    @Before
+    fun inUtc() = TimeZone.setDefault(TimeZone.getTimeZone("UTC"))
+
+    @After
+    fun inTheMachinesZone() = TimeZone.setDefault(zone)
 
     private fun wifi(): NetworkCapabilities {
         val caps = ShadowNetworkCapabilities.newInstance()
