@@ -2,7 +2,7 @@
 // and the real server: a sign-in that does not work (typed, or kept from an earlier launch), the
 // kept sign-in that does and Back through the screens, a live list the core cannot read (its
 // error on screen, and Try again following it anew), an action that fails (its reason on
-// screen). Nothing here is drawn to a screenshot: the images of the working screens are
+// screen). None of this is drawn to a screenshot: the images of the working screens are
 // SampleAppTest's.
 package dev.syncline.sample
 
@@ -45,7 +45,7 @@ class SessionAndErrorsTest {
     private val server: String = testServer
 
     init {
-        useEnglishXmlStrings()
+        useXmlResources()
     }
 
     /** The error lines showing an error. */
@@ -97,7 +97,7 @@ class SessionAndErrorsTest {
             until("the projects, without signing in") { again.byTag<View>("project:p-ridge") != null }
             assertTrue("no sign-in form", again.byTag<View>("sign-in") == null)
             // Back goes down the screens' stack, and leaves the app from the first.
-            again.byTag<Button>("project:p-ridge")!!.performClick()
+            again.byTag<View>("project:p-ridge")!!.performClick()
             until("the tasks") { again.byTag<View>("new-task") != null }
             activity.onBackPressed()
             assertTrue("the tasks are gone", again.byTag<View>("new-task") == null)
@@ -122,12 +122,12 @@ class SessionAndErrorsTest {
         val activity = controller.get()
         val root = activity.window.decorView
         try {
-            until("the refused changes button") { root.byTag<Button>("refused") != null }
-            root.byTag<Button>("refused")!!.performClick()
+            until("the refused changes button") { root.byTag<View>("refused") != null }
+            root.byTag<View>("refused")!!.performClick()
             until("the list's error") { errors(root).isNotEmpty() }
             val error = errors(root).single()
             assertTrue(error.text, error.text!!.startsWith("Cannot show the latest data: ") && error.text!!.contains("done"))
-            assertTrue("nothing listed", !texts(root).contains("Nothing here."))
+            assertTrue("nothing listed", !texts(root).contains("Nothing waits for your decision."))
 
             // Trying again while the data is unreadable fails again, and says so again.
             assertTrue(error.performTryAgain())
@@ -136,7 +136,7 @@ class SessionAndErrorsTest {
             // Discarding works without reading the values; then the list reads, and Try again shows it.
             activity.client!!.discardQuarantined(seq)
             errors(root).single().performTryAgain()
-            until("the empty list") { texts(root).contains("Nothing here.") }
+            until("the empty list") { texts(root).contains("Nothing waits for your decision.") }
             assertTrue("no error left", errors(root).isEmpty())
         } finally {
             controller.pause().stop().destroy()
@@ -153,19 +153,19 @@ class SessionAndErrorsTest {
             val client = activity.client!!
             // p-harbor is not carol's: the server refuses her task there.
             client.insert("tasks", Record(key = "t-" + UUID.randomUUID(), values = mapOf("project_id" to Value.Text("p-harbor"), "title" to Value.Text("Not hers"), "done" to Value.Boolean(false))))
-            until("the refused changes button") { root.byTag<Button>("refused") != null }
-            root.byTag<Button>("refused")!!.performClick()
+            until("the refused changes button") { root.byTag<View>("refused") != null }
+            root.byTag<View>("refused")!!.performClick()
             val seq = client.quarantined().single().seq
             until("the refused change on screen") { root.byTag<View>("discard:$seq") != null }
 
             // Discarded behind the screen's back: the list on screen is stale until the main
             // thread runs again, and its Discard now names a mutation that is gone.
             client.discardQuarantined(seq)
-            root.byTag<Button>("discard:$seq")!!.performClick()
+            root.byTag<View>("discard:$seq")!!.performClick()
             until("the action's error") { errors(root).isNotEmpty() }
             val error = errors(root).single().text!!
             assertTrue(error, error.startsWith("That did not work: "))
-            until("the list without it") { texts(root).contains("Nothing here.") }
+            until("the list without it") { texts(root).contains("Nothing waits for your decision.") }
         } finally {
             controller.pause().stop().destroy()
         }

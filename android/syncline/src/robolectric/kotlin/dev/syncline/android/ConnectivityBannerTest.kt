@@ -43,6 +43,7 @@ import java.util.UUID
 class ConnectivityBannerTest {
     private val server: String = System.getenv("SYNCLINE_SERVER_URL") ?: error("SYNCLINE_SERVER_URL is not set")
     private val english = BannerText(XmlStrings("values", Locale.ENGLISH))
+    private val colors = BannerColors.from(XmlColors(night = false))
     private val opened = mutableListOf<AutoCloseable>()
 
     @After
@@ -86,7 +87,7 @@ class ConnectivityBannerTest {
     fun losingTheNetworkShowsOfflineWithTheCountAndGettingItBackSyncsTheEdits() {
         val activity = Robolectric.buildActivity(Activity::class.java).setup().get()
         val phone = open("phone")
-        val banner = SyncBannerView(activity, english)
+        val banner = SyncBannerView(activity, english, colors)
         activity.setContentView(banner)
         opened += banner.follow(phone)
         val monitor = NetworkMonitor(activity, phone)
@@ -130,7 +131,7 @@ class ConnectivityBannerTest {
         val activity = Robolectric.buildActivity(Activity::class.java).setup().get()
         // Nothing listens on port 9 of loopback: every sync fails as unreachable.
         val phone = open("unreachable", config(url = "http://127.0.0.1:9"))
-        val banner = SyncBannerView(activity, english)
+        val banner = SyncBannerView(activity, english, colors)
         activity.setContentView(banner)
         opened += banner.follow(phone)
         phone.insert("tasks", task("t-robo-" + UUID.randomUUID(), "Waiting"))
@@ -150,7 +151,7 @@ class ConnectivityBannerTest {
         val activity = Robolectric.buildActivity(Activity::class.java).setup().get()
         val proxy = StoppableProxy(server).also { opened += it }
         val phone = open("stopped", config(url = proxy.url))
-        val banner = SyncBannerView(activity, english)
+        val banner = SyncBannerView(activity, english, colors)
         activity.setContentView(banner)
         opened += banner.follow(phone)
         proxy.stop()
@@ -177,7 +178,7 @@ class ConnectivityBannerTest {
         // server/tests/auth.rs); this shell test cannot revoke on the shared server, so it uses
         // a token the server never issued.
         val phone = open("revoked", config(token = "not-a-token-the-server-knows"))
-        val banner = SyncBannerView(activity, english)
+        val banner = SyncBannerView(activity, english, colors)
         activity.setContentView(banner)
         opened += banner.follow(phone)
         phone.insert("tasks", task("t-robo-" + UUID.randomUUID(), "Never reaches the server"))

@@ -31,6 +31,9 @@ sealed interface Route {
 
 /** A screen as the navigator sees it. */
 interface Shown {
+    /** Its title, for the app bar. */
+    val title: String
+
     /** What it draws (the navigator scrolls it). */
     val view: View
 
@@ -39,19 +42,25 @@ interface Shown {
 }
 
 /**
- * Shows one screen at a time in [content], made by [screenFor] from its [Route]. Going back
- * makes the previous route's screen again rather than keeping it alive out of sight: a screen
- * follows the core only while it shows.
+ * Shows one screen at a time in the frame [showIn] gives it, made by [screenFor] from its
+ * [Route], and tells [shown] each one shown and whether there is one to go back (Up) to. Going
+ * back makes the previous route's screen again rather than keeping it alive out of sight: a
+ * screen follows the core only while it shows.
  */
-class Navigator(private val content: FrameLayout, private val screenFor: (Route) -> Shown) {
+class Navigator(
+    private val screenFor: (Route) -> Shown,
+    private val shown: (Shown, canGoBack: Boolean) -> Unit,
+) {
+    private lateinit var content: FrameLayout
     private val stack = ArrayDeque<Route>()
     private var current: Shown? = null
 
     /** The route shown, or null before the first. */
     val route: Route? get() = stack.lastOrNull()
 
-    /** Shows [route] on top of the current one. */
+    /** Shows [route] on top of the current one; nothing when it is the current one already. */
     fun go(route: Route) {
+        if (route == this.route) return
         stack.addLast(route)
         show(route)
     }
@@ -59,7 +68,8 @@ class Navigator(private val content: FrameLayout, private val screenFor: (Route)
     /** Shows [route] alone: Back from it leaves the app (after signing in, for instance). */
     fun start(route: Route) {
         stack.clear()
-        go(route)
+        stack.addLast(route)
+        show(route)
     }
 
     /** Shows the route below the current one; false when there is none (Back leaves the app). */
@@ -68,6 +78,16 @@ class Navigator(private val content: FrameLayout, private val screenFor: (Route)
         stack.removeLast()
         show(stack.last())
         return true
+    }
+
+    /**
+     * Shows screens in [content] from now on, the current route's at once (when the activity
+     * made its views anew, for a new configuration: dark mode, language, font size): the same
+     * place, made in the new look.
+     */
+    fun showIn(content: FrameLayout) {
+        this.content = content
+        route?.let(::show)
     }
 
     /** Ends the screen shown (the activity is going). */
@@ -82,5 +102,6 @@ class Navigator(private val content: FrameLayout, private val screenFor: (Route)
         val screen = screenFor(route)
         current = screen
         content.addView(ScrollView(content.context).apply { addView(screen.view) })
+        shown(screen, stack.size > 1)
     }
 }

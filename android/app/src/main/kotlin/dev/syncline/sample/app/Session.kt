@@ -1,14 +1,13 @@
 // The signed-in session: the server's URL and the token kept between launches, the client
 // opened for them off the main thread, and what runs beside the screens while it is open (the
-// banner following the client, the network monitor, background sync) and the one thread every
-// screen's writes go through.
+// network monitor, background sync) and the one thread every screen's writes go through. It
+// outlives the activity's views, which are made anew when the configuration changes.
 package dev.syncline.sample.app
 
 import android.app.Activity
 import android.content.Context
 import dev.syncline.android.BackgroundSync
 import dev.syncline.android.NetworkMonitor
-import dev.syncline.android.SyncBannerView
 import dev.syncline.core.SynclineClient
 import dev.syncline.core.defaultConfig
 import dev.syncline.core.sampleSchema
@@ -33,18 +32,20 @@ data class Credentials(
 )
 
 /**
- * The session of [activity]: opens the client, makes [banner] follow it, and keeps the
- * credentials of the last sign-in that worked in the app's private preferences. [main] is the
- * main thread's dispatcher. Close it when the activity goes.
+ * The session of [activity]: opens the client and keeps the credentials of the last sign-in
+ * that worked in the app's private preferences. [main] is the main thread's dispatcher. Close it
+ * when the activity goes.
  */
 class Session(
     private val activity: Activity,
-    private val banner: SyncBannerView,
     private val main: CoroutineDispatcher,
 ) : AutoCloseable {
     /** The open client, or null until a sign-in worked. */
     var client: SynclineClient? = null
         private set
+
+    /** Called on the main thread with the client once one is open (the banner follows it). */
+    var opened: ((SynclineClient) -> Unit)? = null
 
     private val scope = CoroutineScope(SupervisorJob() + main)
     private var opening = false
@@ -64,8 +65,8 @@ class Session(
 
     /**
      * Opens the client for [credentials] off the main thread (it opens its database), then, on
-     * the main thread: the banner, the network monitor and background sync follow it, the
-     * credentials are kept, and [done] is called with null; or with why it failed.
+     * the main thread: the network monitor and background sync follow it, the credentials are
+     * kept, [opened] is told, and [done] is called with null; or with why it failed.
      */
     fun open(credentials: Credentials, done: (Throwable?) -> Unit) {
         // A second tap while the first opens (or after) would open the same file twice.
@@ -96,12 +97,12 @@ class Session(
     private fun started(client: SynclineClient, credentials: Credentials) {
         this.client = client
         closeOnExit += client
-        closeOnExit += banner.follow(client)
         val monitor = NetworkMonitor(activity, client)
         monitor.start()
         closeOnExit += AutoCloseable { monitor.stop() }
         BackgroundSync.install(activity.application, client)
         prefs.edit().putString(URL, credentials.url).putString(TOKEN, credentials.token).apply()
+        opened?.invoke(client)
     }
 
     /**

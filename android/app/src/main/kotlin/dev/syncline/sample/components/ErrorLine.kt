@@ -3,26 +3,26 @@
 // the core's reason. Hidden (GONE, taking no space) while there is nothing to say.
 package dev.syncline.sample.components
 
-import android.content.Context
-import android.view.Gravity
 import android.view.View
-import android.widget.Button
 import android.widget.LinearLayout
-import android.widget.TextView
 import dev.syncline.sample.app.Words
 
-/** One error on a screen, with Try again when trying again can help. */
-class ErrorLine(context: Context, words: Words) : LinearLayout(context) {
-    private val message = TextView(context).apply { setTextColor(ERROR_RED) }
-    private val retry = Button(context).apply { text = words.get("app_try_again") }
+/**
+ * One error on a screen, with Try again when trying again can help: the message in the error
+ * colour, Try again below it at the end (a long German message at a large font scale leaves it
+ * no room beside it).
+ */
+class ErrorLine(ui: Ui, words: Words) : LinearLayout(ui.context) {
+    private val message = ui.text("", color = ui.palette.error)
+    private val retry = ui.textButton(words.get("app_try_again")) {}
 
     init {
-        orientation = HORIZONTAL
-        gravity = Gravity.CENTER_VERTICAL
+        orientation = VERTICAL
+        setPadding(ui.dp(16), ui.dp(8), ui.dp(16), 0)
         // A polite live region: TalkBack reads the error when it appears, as it does the banner.
         accessibilityLiveRegion = View.ACCESSIBILITY_LIVE_REGION_POLITE
-        addView(message, LayoutParams(0, LayoutParams.WRAP_CONTENT, 1f))
-        addView(retry)
+        addView(message)
+        addView(ui.actions(retry))
         visibility = GONE
     }
 
@@ -49,9 +49,4 @@ class ErrorLine(context: Context, words: Words) : LinearLayout(context) {
 
     /** Taps Try again as a user would; false when it is not offered. */
     fun performTryAgain(): Boolean = visibility == VISIBLE && retry.visibility == VISIBLE && retry.performClick()
-
-    private companion object {
-        /** Material's error red: readable on white, and never the banner's colours. */
-        const val ERROR_RED = 0xFFB3261E.toInt()
-    }
 }

@@ -1,54 +1,68 @@
-// A task in a project's list: its tick box, its title (which opens it), and its mark while it is
-// not synced ("Not synced yet", "Refused by the server", …, in the library's words).
+// A task in a project's list: its tick box, its title and below it its mark while it is not
+// synced ("Not synced yet", "Refused by the server", …, in the library's words); the row opens it.
 package dev.syncline.sample.components
 
-import android.content.Context
-import android.util.TypedValue
+import android.content.res.ColorStateList
 import android.view.Gravity
+import android.view.View
 import android.widget.CheckBox
+import android.widget.ImageView
 import android.widget.LinearLayout
-import android.widget.TextView
 import dev.syncline.sample.data.Task
 
 /**
  * [task]'s row, marked with [mark] (null: synced, no mark). Ticking calls [onDone] with the new
- * state; tapping the title calls [onOpen].
+ * state; tapping the row elsewhere calls [onOpen].
  */
 class TaskRow(
-    context: Context,
+    ui: Ui,
     task: Task,
     mark: String?,
     onDone: (Boolean) -> Unit,
     onOpen: () -> Unit,
-) : LinearLayout(context) {
+) : LinearLayout(ui.context) {
     init {
         orientation = HORIZONTAL
         tag = "task:${task.key}"
         gravity = Gravity.CENTER_VERTICAL
+        minimumHeight = ui.dp(if (mark != null) 72 else 56)
+        setPadding(ui.dp(4), ui.dp(4), ui.dp(8), ui.dp(4))
+        background = ui.rowBackground()
+        isClickable = true
+        isFocusable = true
+        setOnClickListener { onOpen() }
         addView(
-            CheckBox(context).apply {
+            CheckBox(ui.context).apply {
                 isChecked = task.done
+                tag = "done:${task.key}"
                 contentDescription = task.name
+                buttonTintList = ColorStateList(
+                    arrayOf(intArrayOf(android.R.attr.state_checked), intArrayOf()),
+                    intArrayOf(ui.palette.primary, ui.palette.onSurfaceVariant),
+                )
+                minimumWidth = ui.dp(48)
+                minWidth = ui.dp(48)
+                minimumHeight = ui.dp(48)
+                minHeight = ui.dp(48)
+                gravity = Gravity.CENTER
                 // Set after isChecked, so that drawing the row does not count as a tick.
                 setOnCheckedChangeListener { _, checked -> onDone(checked) }
             },
         )
         addView(
-            TextView(context).apply {
-                text = task.name
-                tag = "open:${task.key}"
-                setTextSize(TypedValue.COMPLEX_UNIT_SP, 16f)
-                setOnClickListener { onOpen() }
+            ui.stack().apply {
+                setPadding(ui.dp(4), 0, 0, 0)
+                addView(ui.text(task.name))
+                if (mark != null) addView(ui.text(mark, sp = 14f, color = ui.palette.mark, tag = "mark"))
             },
             LayoutParams(0, LayoutParams.WRAP_CONTENT, 1f),
         )
-        if (mark != null) {
-            addView(TextView(context).apply { text = mark; tag = "mark"; setTextColor(MARK_AMBER) })
-        }
-    }
-
-    private companion object {
-        /** The marks' amber: reads as "not done yet" without alarming like the error red. */
-        const val MARK_AMBER = 0xFF8A6D00.toInt()
+        addView(
+            ImageView(ui.context).apply {
+                setImageDrawable(Icon(Icon.Glyph.CHEVRON, ui.palette.onSurfaceVariant, ui.dp(24)))
+                importantForAccessibility = View.IMPORTANT_FOR_ACCESSIBILITY_NO
+            },
+            LayoutParams(ui.dp(24), ui.dp(24)),
+        )
     }
 }

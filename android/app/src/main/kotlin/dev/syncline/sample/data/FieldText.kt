@@ -9,11 +9,12 @@ import java.time.ZoneId
 
 /** Values as text and back. */
 object FieldText {
-    /** [value] to read: "—" for none, ✓/✗ for a boolean, the text itself for text. */
+    /** [value] to read: "—" for none, ✓/✗ for a boolean, the text itself for text, a day for a time. */
     fun display(value: Value?): String = when (value) {
         null, is Value.Null -> "—"
         is Value.Text -> value.v1
         is Value.Boolean -> if (value.v1) "✓" else "✗"
+        is Value.Timestamp -> dueDate(value)
         else -> value.toString()
     }
 

@@ -31,6 +31,8 @@ data class Project(
     val key: String,
     /** Its name (its key when it has none). */
     val name: String,
+    /** What it is about; null when it says nothing. */
+    val description: String?,
 )
 
 /** A task, with its sync state. */
@@ -87,7 +89,7 @@ sealed interface TaskEdit {
 class SampleData(private val client: SynclineClient) {
     /** The user's projects, live. */
     fun projects(): Flow<List<Project>> = client.watchFlow(PROJECTS, all()).map { page ->
-        page.records.map { Project(it.key, FieldText.text(it.values["name"]) ?: it.key) }
+        page.records.map { Project(it.key, FieldText.text(it.values["name"]) ?: it.key, FieldText.text(it.values["description"])?.ifBlank { null }) }
     }
 
     /** How many conflicts and quarantined mutations wait, changing only when a count does. */

@@ -12,6 +12,7 @@ import dev.syncline.sample.app.Session
 import dev.syncline.sample.app.Shown
 import dev.syncline.sample.app.Words
 import dev.syncline.sample.components.ErrorLine
+import dev.syncline.sample.components.Ui
 import kotlinx.coroutines.CoroutineDispatcher
 import kotlinx.coroutines.CoroutineScope
 import kotlinx.coroutines.SupervisorJob
@@ -23,10 +24,12 @@ import kotlinx.coroutines.launch
 
 /** What the app gives every screen. */
 class ScreenHost(
-    /** The activity: the screens' views are made with it, so they follow its theme and language. */
+    /** The activity's themed context: the screens' views are made with it, so they follow its theme and language. */
     val context: Context,
     /** The app's words. */
     val words: Words,
+    /** The app's look: its views, in its colours. */
+    val ui: Ui,
     /** The signed-in session (its client, its writer thread). */
     val session: Session,
     /** The way to other screens. */
@@ -42,6 +45,9 @@ abstract class Screen(protected val host: ScreenHost) : Shown {
 
     /** The app's words. */
     protected val words: Words = host.words
+
+    /** The app's look. */
+    protected val ui: Ui = host.ui
 
     /** The screen's coroutines, on the main thread; cancelled by [end]. */
     protected val scope = CoroutineScope(SupervisorJob() + host.main)
@@ -83,7 +89,7 @@ abstract class Screen(protected val host: ScreenHost) : Shown {
     }
 
     /** A new error line for this screen (hidden until something fails). */
-    protected fun errorLine(): ErrorLine = ErrorLine(context, words)
+    protected fun errorLine(): ErrorLine = ErrorLine(ui, words)
 }
 
 /**

@@ -6,37 +6,38 @@ package dev.syncline.sample.screens
 import android.text.InputType
 import dev.syncline.sample.app.Credentials
 import dev.syncline.sample.app.Route
-import dev.syncline.sample.components.button
-import dev.syncline.sample.components.column
-import dev.syncline.sample.components.field
-import dev.syncline.sample.components.heading
 import kotlinx.coroutines.isActive
 
 /** The sign-in form; [failure] is why the last sign-in failed (at launch, with kept credentials). */
 class SignInScreen(host: ScreenHost, failure: String?) : Screen(host) {
-    private val url = context.field("url", words.get("app_server_url")).apply { inputType = InputType.TYPE_TEXT_VARIATION_URI }
-    private val token = context.field("token", words.get("app_token")).apply { inputType = InputType.TYPE_TEXT_VARIATION_PASSWORD }
+    override val title = words.get("app_sign_in")
+    private val url = ui.field("url", words.get("app_server_url"), inputType = InputType.TYPE_CLASS_TEXT or InputType.TYPE_TEXT_VARIATION_URI)
+    private val token = ui.field("token", words.get("app_token"), inputType = InputType.TYPE_CLASS_TEXT or InputType.TYPE_TEXT_VARIATION_PASSWORD)
     private val error = errorLine()
 
-    override val view = context.column().apply {
-        addView(context.heading(words.get("app_sign_in_title")))
-        addView(url)
-        addView(token)
-        addView(context.button(words.get("app_sign_in"), "sign-in") { signIn() })
+    override val view = ui.stack().apply {
+        addView(
+            ui.padded().apply {
+                addView(ui.text(words.get("app_sign_in_title")).apply { setPadding(0, ui.dp(16), 0, ui.dp(4)) })
+                addView(url.view)
+                addView(token.view)
+                addView(ui.actions(ui.primaryButton(words.get("app_sign_in"), "sign-in") { signIn() }))
+            },
+        )
         addView(error)
     }
 
     init {
         host.session.kept()?.let {
-            url.setText(it.url)
-            token.setText(it.token)
+            url.edit.setText(it.url)
+            token.edit.setText(it.token)
         }
         if (failure != null) error.show(words.get("app_sign_in_failed", failure))
     }
 
     private fun signIn() {
         error.hide()
-        host.session.open(Credentials(url.text.toString().trim(), token.text.toString().trim())) { failure ->
+        host.session.open(Credentials(url.text.trim(), token.text.trim())) { failure ->
             when {
                 !scope.isActive -> {}
                 failure == null -> host.navigator.start(Route.Projects)

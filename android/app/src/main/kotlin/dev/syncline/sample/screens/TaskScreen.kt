@@ -3,12 +3,7 @@
 // and its comments are each followed live.
 package dev.syncline.sample.screens
 
-import dev.syncline.sample.components.button
-import dev.syncline.sample.components.column
-import dev.syncline.sample.components.field
-import dev.syncline.sample.components.heading
-import dev.syncline.sample.components.label
-import dev.syncline.sample.components.stack
+import android.text.InputType
 import dev.syncline.sample.data.Comment
 import dev.syncline.sample.data.FieldText
 import dev.syncline.sample.data.SampleData
@@ -17,11 +12,12 @@ import dev.syncline.sample.data.TaskEdit
 
 /** Task [key] and its comments, live, from [data]. */
 class TaskScreen(host: ScreenHost, private val data: SampleData, private val key: String) : Screen(host) {
-    private val titleField = context.field("title")
-    private val notesField = context.field("notes", words.get("app_notes"))
-    private val dueField = context.field("due", words.get("app_due_hint"))
-    private val comments = context.stack()
-    private val newComment = context.field("new-comment", words.get("app_new_comment"))
+    override val title = words.get("app_task")
+    private val titleField = ui.field("title", words.field("title"))
+    private val notesField = ui.field("notes", words.field("notes"), inputType = InputType.TYPE_CLASS_TEXT or InputType.TYPE_TEXT_FLAG_MULTI_LINE)
+    private val dueField = ui.field("due", words.field("due_at"), hint = words.get("app_due_hint"))
+    private val comments = ui.stack()
+    private val newComment = ui.field("new-comment", words.get("app_new_comment"), inputType = InputType.TYPE_CLASS_TEXT or InputType.TYPE_TEXT_FLAG_MULTI_LINE)
     private val taskError = errorLine()
     private val saveError = errorLine()
     private val commentsError = errorLine()
@@ -30,20 +26,27 @@ class TaskScreen(host: ScreenHost, private val data: SampleData, private val key
     /** The task as last read; null until the first read. */
     private var loaded: Task? = null
 
-    override val view = context.column().apply {
+    override val view = ui.stack().apply {
         addView(taskError)
-        addView(titleField)
-        addView(notesField)
-        addView(dueField)
-        addView(context.button(words.get("app_save"), "save") { save() })
+        addView(
+            ui.padded().apply {
+                addView(titleField.view)
+                addView(notesField.view)
+                addView(dueField.view)
+                addView(ui.actions(ui.primaryButton(words.get("app_save"), "save") { save() }))
+            },
+        )
         addView(saveError)
-        addView(context.heading(words.get("app_comments")))
+        addView(ui.section(words.get("app_comments")))
         addView(commentsError)
         addView(comments)
-        addView(newComment)
-        addView(context.button(words.get("app_add_comment"), "add-comment") { comment() })
+        addView(
+            ui.padded().apply {
+                addView(newComment.view)
+                addView(ui.actions(ui.outlinedButton(words.get("app_add_comment"), "add-comment") { comment() }))
+            },
+        )
         addView(commentError)
-        addView(context.button(words.get("app_back")) { host.navigator.back() })
     }
 
     init {
@@ -59,17 +62,26 @@ class TaskScreen(host: ScreenHost, private val data: SampleData, private val key
         // Filled once: later changes (a sync, this screen's own save) must not overwrite what
         // the user is typing.
         if (first) {
-            titleField.setText(FieldText.display(task.title))
-            notesField.setText(task.notes.orEmpty())
-            dueField.setText(FieldText.dueDate(task.due))
+            titleField.edit.setText(FieldText.display(task.title))
+            notesField.edit.setText(task.notes.orEmpty())
+            dueField.edit.setText(FieldText.dueDate(task.due))
         }
     }
 
     private fun showComments(list: List<Comment>) {
         comments.removeAllViews()
+        if (list.isEmpty()) comments.addView(ui.secondary(words.get("app_no_comments")).apply { setPadding(ui.dp(16), 0, ui.dp(16), ui.dp(8)) })
         for (c in list) {
-            val line = listOfNotNull(c.author, c.body, words.banner.recordMark(c.state)).joinToString(" · ")
-            comments.addView(context.label(line, tag = "comment:${c.key}"))
+            // The body, and below it who wrote it (once the server said) and its mark.
+            val about = listOfNotNull(c.author, words.banner.recordMark(c.state)).joinToString(" · ")
+            comments.addView(
+                ui.stack().apply {
+                    tag = "comment:${c.key}"
+                    setPadding(ui.dp(16), ui.dp(8), ui.dp(16), ui.dp(8))
+                    addView(ui.text(c.body))
+                    if (about.isNotEmpty()) addView(ui.secondary(about))
+                },
+            )
         }
     }
 
@@ -77,21 +89,21 @@ class TaskScreen(host: ScreenHost, private val data: SampleData, private val key
         val before = loaded ?: return
         val edit = SampleData.edit(
             before,
-            title = titleField.text.toString().trim(),
-            notes = notesField.text.toString(),
-            due = dueField.text.toString().trim(),
+            title = titleField.text.trim(),
+            notes = notesField.text,
+            due = dueField.text.trim(),
         )
         when (edit) {
-            TaskEdit.UnreadableDueDate -> dueField.error = words.get("app_due_hint")
+            TaskEdit.UnreadableDueDate -> dueField.edit.error = words.get("app_due_unreadable")
             is TaskEdit.Changes -> if (edit.values.isNotEmpty()) act(saveError, { data.save(key, edit) })
         }
     }
 
     private fun comment() {
-        val body = newComment.text.toString().trim()
+        val body = newComment.text.trim()
         val project = loaded?.project ?: return
         if (body.isEmpty()) return
-        newComment.setText("")
-        act(commentError, { data.addComment(project, key, body) }, failed = { if (newComment.text.isEmpty()) newComment.setText(body) })
+        newComment.edit.setText("")
+        act(commentError, { data.addComment(project, key, body) }, failed = { if (newComment.edit.text.isEmpty()) newComment.edit.setText(body) })
     }
 }

@@ -4,11 +4,6 @@ package dev.syncline.sample.screens
 
 import dev.syncline.sample.app.Route
 import dev.syncline.sample.components.TaskRow
-import dev.syncline.sample.components.button
-import dev.syncline.sample.components.column
-import dev.syncline.sample.components.field
-import dev.syncline.sample.components.heading
-import dev.syncline.sample.components.stack
 import dev.syncline.sample.data.SampleData
 import dev.syncline.sample.data.Task
 
@@ -19,19 +14,22 @@ class TasksScreen(
     private val project: String,
     name: String,
 ) : Screen(host) {
-    private val rows = context.stack()
-    private val title = context.field("new-task", words.get("app_new_task"))
+    override val title = name
+    private val rows = ui.stack()
+    private val newTask = ui.field("new-task", words.get("app_new_task"))
     private val listError = errorLine()
     private val actionError = errorLine()
 
-    override val view = context.column().apply {
-        addView(context.heading(words.get("app_tasks", name)))
+    override val view = ui.stack().apply {
         addView(listError)
         addView(rows)
-        addView(title)
-        addView(context.button(words.get("app_add"), "add") { add() })
+        addView(
+            ui.padded().apply {
+                addView(newTask.view)
+                addView(ui.actions(ui.primaryButton(words.get("app_add"), "add") { add() }))
+            },
+        )
         addView(actionError)
-        addView(context.button(words.get("app_back")) { host.navigator.back() })
     }
 
     init {
@@ -40,10 +38,12 @@ class TasksScreen(
 
     private fun show(tasks: List<Task>) {
         rows.removeAllViews()
-        for (task in tasks) {
+        if (tasks.isEmpty()) rows.addView(ui.secondary(words.get("app_no_tasks")).apply { setPadding(ui.dp(16), ui.dp(16), ui.dp(16), 0) })
+        tasks.forEachIndexed { i, task ->
+            if (i > 0) rows.addView(ui.divider())
             rows.addView(
                 TaskRow(
-                    context,
+                    ui,
                     task,
                     words.banner.recordMark(task.state),
                     onDone = { done -> act(actionError, { data.setDone(task.key, done) }) },
@@ -54,10 +54,10 @@ class TasksScreen(
     }
 
     private fun add() {
-        val text = title.text.toString().trim()
+        val text = newTask.text.trim()
         if (text.isEmpty()) return
         // Emptied at once, ready for the next task; given back if the task could not be added.
-        title.setText("")
-        act(actionError, { data.addTask(project, text) }, failed = { if (title.text.isEmpty()) title.setText(text) })
+        newTask.edit.setText("")
+        act(actionError, { data.addTask(project, text) }, failed = { if (newTask.edit.text.isEmpty()) newTask.edit.setText(text) })
     }
 }
