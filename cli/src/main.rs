@@ -210,15 +210,12 @@ fn run(
                 &Query::all(10_000).order("title", SortOrder::Ascending),
             )?;
             for t in page.records {
-                let done = if t.get("done") == &Value::Boolean(true) {
+                let done = if t.boolean("done") == Some(true) {
                     "x"
                 } else {
                     " "
                 };
-                let title = match t.get("title") {
-                    Value::Text(s) => s.clone(),
-                    _ => String::new(),
-                };
+                let title = t.text("title").unwrap_or_default();
                 println!("[{done}] {} {title}", t.key);
             }
         }

@@ -235,7 +235,7 @@ impl Screen<'_> {
             "h" | "help" | "?" => help_lines(),
             "a" => vec![add_task(client, &self.tasks, rest)],
             "t" => vec![with_task(&self.tasks, rest, |t| {
-                let done = t.get("done") == &Value::Boolean(true);
+                let done = t.boolean("done") == Some(true);
                 edit(client, &t.key, "done", Value::Boolean(!done))
             })],
             "e" => {
@@ -344,14 +344,16 @@ impl Screen<'_> {
     fn task_lines(&self, lines: &mut Vec<String>) -> Vec<Record> {
         let mut numbered = Vec::new();
         for project in &self.projects {
-            lines.push(fit(&format!("  {}", text(project.get("name")))));
-            let project_key = Value::Text(project.key.clone());
+            lines.push(fit(&format!(
+                "  {}",
+                project.text("name").unwrap_or_default()
+            )));
             for task in self
                 .all_tasks
                 .iter()
-                .filter(|t| t.get("project_id") == &project_key)
+                .filter(|t| t.text("project_id") == Some(project.key.as_str()))
             {
-                let done = if task.get("done") == &Value::Boolean(true) {
+                let done = if task.boolean("done") == Some(true) {
                     "x"
                 } else {
                     " "
@@ -367,7 +369,7 @@ impl Screen<'_> {
                 let head = format!("   {:>2}. [{done}] ", numbered.len() + 1);
                 // The title gives way, never the mark: it says what the user may need to do.
                 let room = WIDTH.saturating_sub(head.chars().count() + mark.chars().count());
-                let title = cut(&text(task.get("title")), room);
+                let title = cut(task.text("title").unwrap_or_default(), room);
                 lines.push(fit(&format!("{head}{title}{mark}")));
                 numbered.push(task.clone());
             }
@@ -667,7 +669,7 @@ fn add_task(client: &Syncline, tasks: &[Record], title: &str) -> String {
     // New tasks go to the project of the first task shown, or the first project.
     let project = tasks
         .first()
-        .map(|t| t.get("project_id").clone())
+        .and_then(|t| t.get("project_id").cloned())
         .or_else(|| {
             client
                 .query(PROJECTS, &Query::all(1))
@@ -687,14 +689,6 @@ fn add_task(client: &Syncline, tasks: &[Record], title: &str) -> String {
     match client.insert(TASKS, record) {
         Ok(_) => saved(client),
         Err(e) => format!("Not saved: {e}"),
-    }
-}
-
-fn text(v: &Value) -> String {
-    match v {
-        Value::Text(s) => s.clone(),
-        Value::Null => String::new(),
-        other => format!("{other:?}"),
     }
 }
 

@@ -45,7 +45,11 @@ pub struct Syncline {
 
 impl Syncline {
     /// Opens the store at `path` with the app's `schema`, for the user and server in `config`, and
-    /// starts the scheduler (which syncs by itself as `config.auto` says).
+    /// starts the scheduler, which syncs by itself as `config.auto` says: by default at once
+    /// (`AutoSync::on_start`), so records may arrive before the app asks for anything; a
+    /// [`Syncline::sync_now`] made then waits its turn behind that sync. Until the shell first
+    /// calls [`Syncline::report_connectivity`], the core assumes a working link
+    /// ([`Syncline::network_status`] says `Online`) and learns otherwise from the first failure.
     pub fn open(path: &Path, schema: Schema, config: Config) -> Result<Syncline> {
         Ok(Syncline::start(path, schema, config)?)
     }
@@ -229,7 +233,9 @@ impl Syncline {
         self.inner.feed(Input::TokenChanged);
     }
 
-    /// The network state: online, offline, server unreachable or sign-in needed.
+    /// The network state: online, offline, server unreachable or sign-in needed. Before any
+    /// [`Syncline::report_connectivity`] it is `Online`: the link is assumed until a connection
+    /// fails (then `ServerUnreachable`) or the OS reports none.
     pub fn network_status(&self) -> NetworkStatus {
         self.inner.network()
     }
@@ -264,6 +270,35 @@ impl Syncline {
     pub fn listen(&self, listener: impl Fn(SyncStatus) + Send + Sync + 'static) -> ListenerHandle {
         self.live
             .listen(&self.inner.rt, self.inner.status.subscribe(), listener)
+    }
+
+    /// Calls `listener` with the banner now and whenever it changes, never twice the same banner
+    /// in a row (a status change that leaves the banner as it was, such as one more record
+    /// pulled, is not delivered). Called like [`Syncline::listen`]'s listener.
+    ///
+    /// ```no_run
+    /// # fn show(_: &syncline_core::Banner) {}
+    /// # fn demo(client: &syncline_core::Syncline) {
+    /// let handle = client.listen_banner(|banner| show(&banner));
+    /// // … later, or by dropping it:
+    /// handle.stop();
+    /// # }
+    /// ```
+    pub fn listen_banner(
+        &self,
+        listener: impl Fn(Banner) + Send + Sync + 'static,
+    ) -> ListenerHandle {
+        // The listeners' thread calls one listener at a time, so the lock is never contended.
+        let last = std::sync::Mutex::new(None::<Banner>);
+        self.listen(move |status| {
+            let mut last = crate::shared::lock(&last);
+            if last.as_ref() == Some(&status.banner) {
+                return;
+            }
+            *last = Some(status.banner.clone());
+            drop(last);
+            listener(status.banner);
+        })
     }
 
     /// Calls `listener` with the page `query` selects from `entity` now, and again after every

@@ -347,7 +347,11 @@ impl Driver {
                     let now_running = waiters.queued.remove(&request.unit).unwrap_or_default();
                     waiters.running.extend(now_running);
                     drop(waiters);
-                    *lock(&self.progress) = None;
+                    // The unit's size is known now: the banner says "0 of 2", never "0 of 0".
+                    let total = self.unit(&request.unit).map_or(0, |u| u.entities.len());
+                    *lock(&self.progress) = Some(SyncProgress::starting(
+                        u32::try_from(total).unwrap_or(u32::MAX),
+                    ));
                 }
                 Action::Probe => {}
             }

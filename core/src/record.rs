@@ -55,9 +55,67 @@ impl Record {
         self
     }
 
-    /// The value of a field, `Null` when absent.
-    pub fn get(&self, field: &str) -> &Value {
-        self.values.get(field).unwrap_or(&Value::Null)
+    /// The value of `field`: `None` when the record does not set it (a field the entity does
+    /// not declare, or one left out of an insert), `Some(&Value::Null)` when it is set to null.
+    ///
+    /// ```
+    /// use syncline_core::{Record, Value};
+    ///
+    /// let task = Record::new("t-1").with("title", Value::Text("Fix the pump".into()));
+    /// assert_eq!(task.get("title"), Some(&Value::Text("Fix the pump".into())));
+    /// assert_eq!(task.get("due_at"), None);
+    /// ```
+    pub fn get(&self, field: &str) -> Option<&Value> {
+        self.values.get(field)
+    }
+
+    /// The value of `field`, null when the record does not set it: how the store compares a
+    /// stored row with a change (an unset field and a null one mean the same there).
+    pub(crate) fn get_or_null(&self, field: &str) -> &Value {
+        self.get(field).unwrap_or(&Value::Null)
+    }
+
+    /// The text in `field`; `None` when it is unset, null or not text.
+    pub fn text(&self, field: &str) -> Option<&str> {
+        match self.get(field)? {
+            Value::Text(t) => Some(t),
+            _ => None,
+        }
+    }
+
+    /// The boolean in `field`; `None` when it is unset, null or not a boolean.
+    pub fn boolean(&self, field: &str) -> Option<bool> {
+        match self.get(field)? {
+            Value::Boolean(b) => Some(*b),
+            _ => None,
+        }
+    }
+
+    /// The integer in `field`; `None` when it is unset, null or not an integer.
+    pub fn integer(&self, field: &str) -> Option<i64> {
+        match self.get(field)? {
+            Value::Integer(i) => Some(*i),
+            _ => None,
+        }
+    }
+
+    /// The number in `field` (a real, or an integer as a real); `None` when it is unset, null
+    /// or not a number.
+    pub fn real(&self, field: &str) -> Option<f64> {
+        match self.get(field)? {
+            Value::Real(r) => Some(*r),
+            Value::Integer(i) => Some(*i as f64),
+            _ => None,
+        }
+    }
+
+    /// The time in `field`, in milliseconds since the Unix epoch (UTC); `None` when it is unset,
+    /// null or not a timestamp.
+    pub fn timestamp(&self, field: &str) -> Option<i64> {
+        match self.get(field)? {
+            Value::Timestamp(t) => Some(*t),
+            _ => None,
+        }
     }
 }
 
@@ -222,6 +280,6 @@ pub(crate) fn values_of<'a>(
     names: impl Iterator<Item = &'a String>,
 ) -> WireFields {
     names
-        .map(|n| (n.clone(), record.get(n).to_json()))
+        .map(|n| (n.clone(), record.get_or_null(n).to_json()))
         .collect()
 }

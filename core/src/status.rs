@@ -38,12 +38,13 @@ pub struct SyncProgress {
 }
 
 impl SyncProgress {
-    /// A sync that has not begun its first entity.
-    pub(crate) fn starting() -> SyncProgress {
+    /// A sync of `entities_total` entities that has not begun its first: the total is known from
+    /// the start, so a banner never reads "0 of 0".
+    pub(crate) fn starting(entities_total: u32) -> SyncProgress {
         SyncProgress {
             phase: Phase::Starting,
             entities_done: 0,
-            entities_total: 0,
+            entities_total,
             items: 0,
         }
     }
@@ -164,7 +165,10 @@ pub struct Banner {
     pub entities_total: u32,
     /// Why the last sync failed (failed only).
     pub reason: Option<FailureReason>,
-    /// When the core retries by itself, ms since the Unix epoch (failed only).
+    /// When the core retries by itself, in milliseconds since the Unix epoch (failed only). The
+    /// banner does not change as that time comes closer: a front end that shows a countdown
+    /// ticks it itself (once a second), rounding the seconds left up, so that it says "now" only
+    /// once the time has come.
     pub next_retry_at: Option<i64>,
     /// Whether a Retry action can help (failed only; not when the user must sign in again).
     pub can_retry: bool,

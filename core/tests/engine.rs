@@ -71,7 +71,8 @@ fn local_title(device: &Syncline, key: &str) -> Value {
         .expect("get")
         .expect("record")
         .get("title")
-        .clone()
+        .cloned()
+        .unwrap_or(Value::Null)
 }
 
 fn online() -> Connectivity {
@@ -326,10 +327,7 @@ fn edits_of_different_fields_merge_by_themselves() {
         Some(&json!("Notes from the office"))
     );
     let local = device.get(TASKS, "t-shared-1").expect("get").expect("t1");
-    assert_eq!(
-        local.get("notes"),
-        &Value::Text("Notes from the office".into())
-    );
+    assert_eq!(local.text("notes"), Some("Notes from the office"));
     assert_eq!(local.version, Some(on_server.version));
     assert!(device.conflicts().expect("inbox").is_empty());
 }
@@ -666,6 +664,46 @@ fn sign_in_needed_stops_syncing_until_a_new_token() {
     });
 }
 
+/// The banner listener never gets the same banner twice in a row, and a sync's banner knows its
+/// unit's size from the first moment ("0 of 3", never "0 of 0"), through a sync of many pages.
+#[test]
+fn the_banner_listener_gets_each_banner_once_and_never_zero_of_zero() {
+    let (server, users) = server();
+    let dir = tempfile::tempdir().expect("tempdir");
+    syncline_server::testing::bulk_insert_tasks(
+        server.store(),
+        "p-shared",
+        3000,
+        syncline_server::testing::KeyKind::TimeOrdered,
+    )
+    .expect("bulk");
+    let device = client(dir.path(), "device", &server.url(), &users.alice);
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let s = seen.clone();
+    let handle = device.listen_banner(move |banner| s.lock().expect("lock").push(banner));
+    eventually("the banner now", || !seen.lock().expect("lock").is_empty());
+    device.sync_now_blocking("all").expect("sync");
+    eventually("the banner after the sync", || {
+        let seen = seen.lock().expect("lock");
+        seen.len() > 1 && seen.last().map(|b| b.kind) == Some(BannerKind::Hidden)
+    });
+    handle.stop();
+    let seen = seen.lock().expect("lock").clone();
+    assert!(
+        seen.iter().any(|b| b.kind == BannerKind::Syncing),
+        "the sync was shown: {seen:?}"
+    );
+    for pair in seen.windows(2) {
+        assert_ne!(pair[0], pair[1], "the same banner twice in a row");
+    }
+    for b in seen.iter().filter(|b| b.kind == BannerKind::Syncing) {
+        assert_eq!(
+            b.entities_total, 3,
+            "the unit `all` has three entities: {b:?}"
+        );
+    }
+}
+
 #[test]
 fn a_listener_gets_the_current_status_then_coalesced_changes_until_stopped() {
     let (server, users) = server();
@@ -968,8 +1006,8 @@ fn a_retried_change_never_undoes_a_newer_edit() {
         bob.get(TASKS, "t-shared-1")
             .expect("get")
             .expect("t1")
-            .get("project_id"),
-        &Value::Text("p-shared".into()),
+            .text("project_id"),
+        Some("p-shared"),
         "discarding the old change does not undo the newer one locally either"
     );
 }

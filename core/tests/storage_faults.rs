@@ -288,8 +288,8 @@ fn starting_over_from_damaged_data_keeps_unsent_mutations_and_applies_them_once(
             .get(TASKS, "t-harbor-1")
             .expect("get")
             .expect("pulled again")
-            .get("title"),
-        &Value::Text("Edited, unsent".into())
+            .text("title"),
+        Some("Edited, unsent")
     );
     assert!(server
         .store()

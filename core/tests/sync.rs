@@ -66,14 +66,14 @@ fn two_devices_of_one_user_converge() {
         .get(TASKS, "t-shared-1")
         .expect("get")
         .expect("t-shared-1");
-    assert_eq!(t1.get("title"), &Value::Text("Replace gasket".into()));
+    assert_eq!(t1.get("title"), Some(&Value::Text("Replace gasket".into())));
     assert_eq!(
         phone
             .get(TASKS, "t-shared-2")
             .expect("get")
             .expect("t2")
             .get("done"),
-        &Value::Boolean(true)
+        Some(&Value::Boolean(true))
     );
     assert!(phone.get(TASKS, "t-new").expect("get").is_some());
     assert!(phone.get(TASKS, "t-alice-1").expect("get").is_none());
@@ -170,7 +170,7 @@ fn users_see_only_their_projects_and_cannot_touch_others() {
             .expect("get")
             .expect("t")
             .get("title"),
-        &Value::Text("Task t-carol-1".into())
+        Some(&Value::Text("Task t-carol-1".into()))
     );
 }
 
@@ -322,7 +322,10 @@ fn last_write_wins_and_says_so() {
         "other fields keep the newer value"
     );
     let local = device.get(TASKS, "t-shared-1").expect("get").expect("t1");
-    assert_eq!(local.get("notes"), &Value::Text("from the office".into()));
+    assert_eq!(
+        local.get("notes"),
+        Some(&Value::Text("from the office".into()))
+    );
     assert_eq!(local.version, Some(on_server.version));
 
     // Several offline edits of one record push together without conflicting with each other.

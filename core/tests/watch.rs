@@ -69,7 +69,7 @@ fn keys(page: &Page) -> Vec<&str> {
 }
 
 fn title(record: &Record) -> &Value {
-    record.get("title")
+    record.get("title").unwrap_or(&Value::Null)
 }
 
 fn shared_tasks() -> Query {

@@ -276,7 +276,9 @@ impl Machine {
         if let Some(request) = self.running() {
             return SyncState::Syncing {
                 unit: request.unit.clone(),
-                progress: progress.cloned().unwrap_or_else(SyncProgress::starting),
+                progress: progress
+                    .cloned()
+                    .unwrap_or_else(|| SyncProgress::starting(0)),
             };
         }
         if self.network() == NetworkStatus::Offline {

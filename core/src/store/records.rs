@@ -73,7 +73,7 @@ pub(crate) fn update(
     let current = sql::existing_with(tx, e, statements, key)?;
     let changed: BTreeMap<String, Value> = changes
         .into_iter()
-        .filter(|(name, v)| current.get(name) != v)
+        .filter(|(name, v)| current.get_or_null(name) != v)
         .collect();
     if changed.is_empty() {
         return Ok(None);

@@ -307,7 +307,7 @@ pub(crate) fn resolve(
         (Some(values), Some(row)) => {
             let changes: BTreeMap<String, Value> = fields_from_json(e, &values)?
                 .into_iter()
-                .filter(|(n, v)| row.get(n) != v)
+                .filter(|(n, v)| row.get_or_null(n) != v)
                 .collect();
             if changes.is_empty() {
                 None
@@ -434,8 +434,10 @@ fn still_current(
         (Op::Insert, Some(row)) => Ok(fields_to_json(&row.values)),
         (Op::Update, Some(row)) => {
             let mine = fields_from_json(e, &m.fields)?;
-            let kept: BTreeMap<String, Value> =
-                mine.into_iter().filter(|(n, v)| row.get(n) == v).collect();
+            let kept: BTreeMap<String, Value> = mine
+                .into_iter()
+                .filter(|(n, v)| row.get_or_null(n) == v)
+                .collect();
             if kept.is_empty() {
                 return Err(replaced());
             }
@@ -502,7 +504,7 @@ pub(crate) fn discard_quarantined(
                 let mine = fields_from_json(e, &m.fields)?;
                 let undo: BTreeMap<String, Value> = before
                     .into_iter()
-                    .filter(|(n, _)| mine.get(n).is_some_and(|v| row.get(n) == v))
+                    .filter(|(n, _)| mine.get(n).is_some_and(|v| row.get_or_null(n) == v))
                     .collect();
                 set_fields(tx, e, &m.key, &undo)?;
             }

@@ -228,7 +228,7 @@ fn queries_filter_order_and_page() {
         seen.extend(
             page.records
                 .iter()
-                .map(|r| (r.get("priority").clone(), r.key.clone())),
+                .map(|r| (r.get_or_null("priority").clone(), r.key.clone())),
         );
         match page.next_offset {
             Some(next) => query.offset = next,
@@ -272,7 +272,7 @@ fn data_and_outbox_survive_reopening() {
             .expect("get")
             .expect("kept")
             .get("title"),
-        &Value::Text("Survives".into())
+        Some(&Value::Text("Survives".into()))
     );
     assert_eq!(store.pending(TASKS, 10).expect("pending").len(), 1);
 }
@@ -336,7 +336,7 @@ fn a_pulled_page_applies_with_its_cursor() {
     );
     let s2 = store.get(TASKS, "s2").expect("get").expect("present");
     assert_eq!(s2.version, Some(4));
-    assert_eq!(s2.get("tags"), &Value::Json("[\"a\"]".into()));
+    assert_eq!(s2.get("tags"), Some(&Value::Json("[\"a\"]".into())));
     // An older version never replaces a newer one.
     store
         .apply_pull_page(
@@ -350,7 +350,7 @@ fn a_pulled_page_applies_with_its_cursor() {
             .expect("get")
             .expect("present")
             .get("title"),
-        &Value::Text("two".into())
+        Some(&Value::Text("two".into()))
     );
     assert_eq!(
         store.get(TASKS, "s1").expect("get"),
@@ -434,10 +434,10 @@ fn pulled_data_keeps_pending_local_edits() {
         )
         .expect("apply");
     let s1 = store.get(TASKS, "s1").expect("get").expect("present");
-    assert_eq!(s1.get("title"), &Value::Text("new title".into()));
+    assert_eq!(s1.get("title"), Some(&Value::Text("new title".into())));
     assert_eq!(
         s1.get("done"),
-        &Value::Boolean(true),
+        Some(&Value::Boolean(true)),
         "the unsent edit is still shown"
     );
     // A tombstone does not delete a record the user is still editing.

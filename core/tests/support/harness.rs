@@ -46,7 +46,7 @@ pub fn to_json(v: &Value) -> Json {
 pub fn local_fields(r: &Record) -> BTreeMap<String, Json> {
     FIELDS
         .iter()
-        .map(|f| (f.to_string(), to_json(r.get(f))))
+        .map(|f| (f.to_string(), r.get(f).map_or(Json::Null, to_json)))
         .collect()
 }
 
