@@ -181,13 +181,8 @@ impl SynclineClient {
     }
 
     /// Changes fields of a record; `None` when nothing changed.
-    pub fn update(
-        &self,
-        entity: String,
-        key: String,
-        values: HashMap<String, Value>,
-    ) -> Result<Option<MutationReceipt>> {
-        self.inner.update(&entity, &key, values)
+    pub fn update(&self, entity: String, patch: Record) -> Result<Option<MutationReceipt>> {
+        self.inner.update(&entity, patch)
     }
 
     /// Deletes a record.
@@ -277,7 +272,7 @@ impl SynclineClient {
         query: Query,
         listener: Arc<dyn PageListener>,
     ) -> Result<Arc<ListenerHandle>> {
-        let handle = self.inner.watch(&entity, query, move |answer| {
+        let handle = self.inner.watch(&entity, &query, move |answer| {
             let called = match answer {
                 Ok(page) => listener.on_page(page),
                 Err(e) => listener.on_error(e),

@@ -237,7 +237,7 @@ fn run(
             if let Some(d) = done {
                 changes.insert("done".to_string(), Value::Boolean(d));
             }
-            match client.update(TASKS, &key, changes)? {
+            match client.update(TASKS, Record::new(&key).with_values(changes))? {
                 Some(r) => println!("saved {key} locally (outbox seq {})", r.seq),
                 None => println!("{key}: nothing changed"),
             }

@@ -164,7 +164,7 @@ impl Screen<'_> {
         let projects = tx.clone();
         let _projects = self.client.watch(
             PROJECTS,
-            Query::all(100).order("name", SortOrder::Ascending),
+            &Query::all(100).order("name", SortOrder::Ascending),
             move |page| {
                 if let Ok(page) = page {
                     let _ = projects.send(Wake::Projects(page.records));
@@ -172,7 +172,7 @@ impl Screen<'_> {
             },
         )?;
         let tasks = tx.clone();
-        let _tasks = self.client.watch(TASKS, task_order(), move |page| {
+        let _tasks = self.client.watch(TASKS, &task_order(), move |page| {
             if let Ok(page) = page {
                 let _ = tasks.send(Wake::Tasks(page.records));
             }
@@ -656,7 +656,7 @@ fn edit(client: &Syncline, key: &str, field: &str, value: Value) -> String {
         (field.to_string(), value),
         ("updated_at".to_string(), Value::Timestamp(now_ms())),
     ]);
-    match client.update(TASKS, key, changes) {
+    match client.update(TASKS, Record::new(key).with_values(changes)) {
         Ok(_) => saved(client),
         Err(e) => format!("Not saved: {e}"),
     }

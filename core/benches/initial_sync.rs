@@ -321,7 +321,7 @@ fn measure_sync() {
             client
                 .watch(
                     TASKS,
-                    syncline_core::Query::all(50 + (i / 2) as u32).order("id", order),
+                    &syncline_core::Query::all(50 + (i / 2) as u32).order("id", order),
                     move |page| {
                         std::hint::black_box(page.map(|p| p.records.len()).ok());
                         delivered.fetch_add(1, Ordering::SeqCst);

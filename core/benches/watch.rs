@@ -57,7 +57,7 @@ fn main() {
     let query = Query::all(50).order("id", syncline_core::SortOrder::Descending);
     let (tx, rx) = mpsc::channel::<(Instant, Vec<String>)>();
     let _watch = client
-        .watch(TASKS, query.clone(), move |page| {
+        .watch(TASKS, &query.clone(), move |page| {
             let at = Instant::now();
             let keys = page
                 .map(|p| p.records.into_iter().map(|r| r.key).collect())

@@ -107,7 +107,7 @@ fn update(client: &Syncline, key: &str, i: usize) {
         ("done".to_string(), Value::Boolean(true)),
     ]);
     client
-        .update(TASKS, key, changes)
+        .update(TASKS, Record::new(key).with_values(changes))
         .expect("update")
         .expect("changed");
 }

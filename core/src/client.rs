@@ -123,7 +123,8 @@ impl Syncline {
         self.inner.feed(Input::LocalChange);
     }
 
-    /// Creates a record (saved locally at once; synced later).
+    /// Creates a record (saved locally at once; synced later), built with [`Record::new`] and
+    /// [`Record::with`]; [`Syncline::update`] takes the same form.
     pub fn insert(&self, entity: &str, record: Record) -> Result<MutationReceipt> {
         self.check_editable(entity)?;
         let (receipt, counts) = self.inner.store.insert_counted(entity, record)?;
@@ -131,15 +132,25 @@ impl Syncline {
         Ok(receipt)
     }
 
-    /// Changes fields of a record; `None` when nothing actually changed.
-    pub fn update(
-        &self,
-        entity: &str,
-        key: &str,
-        changes: HashMap<String, Value>,
-    ) -> Result<Option<MutationReceipt>> {
+    /// Changes the fields `patch` sets on the record with `patch`'s key, built as for
+    /// [`Syncline::insert`]; fields it leaves out keep their values. `None` when nothing actually
+    /// changed (the record already had those values).
+    ///
+    /// ```no_run
+    /// # fn demo(client: &syncline_core::Syncline) -> syncline_core::Result<()> {
+    /// use syncline_core::{Record, Value};
+    ///
+    /// client.insert("tasks", Record::new("t-1")
+    ///     .with("project_id", Value::Text("p-harbor".into()))
+    ///     .with("title", Value::Text("Inspect pump".into()))
+    ///     .with("done", Value::Boolean(false)))?;
+    /// client.update("tasks", Record::new("t-1").with("done", Value::Boolean(true)))?;
+    /// # Ok(()) }
+    /// ```
+    pub fn update(&self, entity: &str, patch: Record) -> Result<Option<MutationReceipt>> {
         self.check_editable(entity)?;
-        let (receipt, counts) = self.inner.store.update_counted(entity, key, changes)?;
+        let Record { key, values, .. } = patch;
+        let (receipt, counts) = self.inner.store.update_counted(entity, &key, values)?;
         if receipt.is_some() {
             self.written_with(counts);
         }
@@ -313,11 +324,12 @@ impl Syncline {
     pub fn watch(
         &self,
         entity: &str,
-        query: Query,
+        query: &Query,
         listener: impl Fn(Result<Page>) + Send + Sync + 'static,
     ) -> Result<ListenerHandle> {
-        self.inner.store.check_query(entity, &query)?;
+        self.inner.store.check_query(entity, query)?;
         let name = entity.to_string();
+        let query = query.clone();
         Ok(self.live.watch(
             &self.inner.rt,
             &self.inner.store,

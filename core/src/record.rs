@@ -55,6 +55,12 @@ impl Record {
         self
     }
 
+    /// Sets every field of `values` (builder style).
+    pub fn with_values(mut self, values: impl IntoIterator<Item = (String, Value)>) -> Self {
+        self.values.extend(values);
+        self
+    }
+
     /// The value of `field`: `None` when the record does not set it (a field the entity does
     /// not declare, or one left out of an insert), `Some(&Value::Null)` when it is set to null.
     ///

@@ -43,8 +43,10 @@ fn bad_answers_change_nothing_and_the_next_sync_works() {
     device
         .update(
             TASKS,
-            "t-alice-1",
-            std::collections::HashMap::from([("done".to_string(), Value::Boolean(true))]),
+            Record::new("t-alice-1").with_values(std::collections::HashMap::from([(
+                "done".to_string(),
+                Value::Boolean(true),
+            )])),
         )
         .expect("edit");
 

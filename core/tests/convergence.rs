@@ -24,6 +24,7 @@ use proptest::test_runner::{
 };
 use support::harness::{client_tasks, env_u64, exactly_once, first_difference, server_tasks};
 use support::{client_with_schema, manual, new_task, schema_with_task_policy, server};
+use syncline_core::Record;
 use syncline_core::{
     ConflictPolicy, Connectivity, NetworkType, Resolution, Syncline, SynclineError, Value,
 };
@@ -271,8 +272,10 @@ fn run_case(
                 d.client
                     .update(
                         TASKS,
-                        KEYS[*key],
-                        HashMap::from([(name.to_string(), value_of(name, i, *value))]),
+                        Record::new(KEYS[*key]).with_values(HashMap::from([(
+                            name.to_string(),
+                            value_of(name, i, *value),
+                        )])),
                     )
                     .map(|_| ())
             }

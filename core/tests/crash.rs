@@ -41,6 +41,7 @@ use support::harness::{
     Rng, Snap, Snapshot,
 };
 use support::{manual, new_task};
+use syncline_core::Record;
 use syncline_core::{MutationStage, Syncline, Value};
 use syncline_protocol::sample;
 use syncline_protocol::sample::TASKS;
@@ -255,11 +256,13 @@ fn run_client() {
                 }
                 say(&will("update", &key, &fields));
                 // The title always changes, so an update always records a mutation.
-                client.update(TASKS, &key, changes).and_then(|r| {
-                    r.ok_or(syncline_core::SynclineError::InvalidInput {
-                        detail: "the update changed nothing".into(),
+                client
+                    .update(TASKS, Record::new(&key).with_values(changes))
+                    .and_then(|r| {
+                        r.ok_or(syncline_core::SynclineError::InvalidInput {
+                            detail: "the update changed nothing".into(),
+                        })
                     })
-                })
             }
             Some(_) => {
                 say(&will("delete", &key, &json!({})));

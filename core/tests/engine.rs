@@ -15,6 +15,7 @@ use support::{
     server, server_put, set,
 };
 use syncline_core::Event;
+use syncline_core::Record;
 use syncline_core::{
     AutoSync, BannerKind, Config, ConflictPolicy, Connectivity, FailureReason, MutationStage,
     NetworkStatus, NetworkType, Resolution, SyncState, SyncUnit, Syncline, SynclineError, Value,
@@ -218,7 +219,10 @@ fn a_rejected_mutation_waits_aside_and_can_be_edited_retried_or_discarded() {
     bob.insert(TASKS, new_task("t-discard", "p-carol", "Never mind"))
         .expect("insert");
     let after = bob
-        .update(TASKS, "t-shared-1", set("done", Value::Boolean(true)))
+        .update(
+            TASKS,
+            Record::new("t-shared-1").with_values(set("done", Value::Boolean(true))),
+        )
         .expect("edit")
         .expect("changed");
     assert_eq!(
@@ -301,8 +305,8 @@ fn edits_of_different_fields_merge_by_themselves() {
     device
         .update(
             TASKS,
-            "t-shared-1",
-            set("title", Value::Text("Title from the device".into())),
+            Record::new("t-shared-1")
+                .with_values(set("title", Value::Text("Title from the device".into()))),
         )
         .expect("edit");
     server_put(
@@ -341,7 +345,10 @@ fn overlap(
     theirs: &str,
 ) -> i64 {
     device
-        .update(TASKS, key, set("title", Value::Text(mine.into())))
+        .update(
+            TASKS,
+            Record::new(key).with_values(set("title", Value::Text(mine.into()))),
+        )
         .expect("edit");
     server_put(
         server,
@@ -474,7 +481,10 @@ fn server_wins_client_wins_and_locked_offline_policies() {
     let edit_both = |device: &Syncline, mine: &str, theirs: &str| {
         device.sync_now_blocking("tasks").expect("sync");
         device
-            .update(TASKS, "t-shared-1", set("title", Value::Text(mine.into())))
+            .update(
+                TASKS,
+                Record::new("t-shared-1").with_values(set("title", Value::Text(mine.into()))),
+            )
             .expect("edit");
         server_put(
             &server,
@@ -528,12 +538,18 @@ fn server_wins_client_wins_and_locked_offline_policies() {
     device.sync_now_blocking("tasks").expect("sync");
     device.report_connectivity(Connectivity::offline());
     assert!(matches!(
-        device.update(TASKS, "t-shared-1", set("done", Value::Boolean(true))),
+        device.update(
+            TASKS,
+            Record::new("t-shared-1").with_values(set("done", Value::Boolean(true)))
+        ),
         Err(SynclineError::NotAllowed { .. })
     ));
     device.report_connectivity(online());
     device
-        .update(TASKS, "t-shared-1", set("done", Value::Boolean(true)))
+        .update(
+            TASKS,
+            Record::new("t-shared-1").with_values(set("done", Value::Boolean(true))),
+        )
         .expect("online edit");
 }
 
@@ -563,7 +579,10 @@ fn sync_starts_by_itself_on_start_after_changes_and_when_connectivity_returns() 
     });
     // A local change syncs by itself (debounced).
     device
-        .update(TASKS, "t-shared-1", set("priority", Value::Integer(7)))
+        .update(
+            TASKS,
+            Record::new("t-shared-1").with_values(set("priority", Value::Integer(7))),
+        )
         .expect("edit");
     eventually("the change reached the server", || {
         server
@@ -617,8 +636,7 @@ fn an_unreachable_server_is_probed_and_sync_resumes_when_it_is_back() {
     device
         .update(
             TASKS,
-            "t-shared-1",
-            set("title", Value::Text("While down".into())),
+            Record::new("t-shared-1").with_values(set("title", Value::Text("While down".into()))),
         )
         .expect("edit");
     eventually("the server is marked unreachable", || {
@@ -646,7 +664,10 @@ fn sign_in_needed_stops_syncing_until_a_new_token() {
     eventually("first sync", || device.status().last_synced_at.is_some());
     server.store().revoke_token(&users.alice).expect("revoke");
     device
-        .update(TASKS, "t-shared-1", set("done", Value::Boolean(true)))
+        .update(
+            TASKS,
+            Record::new("t-shared-1").with_values(set("done", Value::Boolean(true))),
+        )
         .expect("edit");
     eventually("sign-in needed", || {
         device.network_status() == NetworkStatus::SignInNeeded
@@ -878,8 +899,7 @@ fn a_second_conflict_on_the_same_record_keeps_the_first_ones_edit() {
     device
         .update(
             TASKS,
-            "t-shared-1",
-            set("notes", Value::Text("My notes".into())),
+            Record::new("t-shared-1").with_values(set("notes", Value::Text("My notes".into()))),
         )
         .expect("edit");
     server_put(
@@ -922,7 +942,10 @@ fn a_resolved_conflicts_mutations_leave_the_in_conflict_stage() {
         ("t-shared-2", Resolution::KeepMine, MutationStage::Replaced),
     ] {
         let edit = device
-            .update(TASKS, key, set("title", Value::Text("Mine".into())))
+            .update(
+                TASKS,
+                Record::new(key).with_values(set("title", Value::Text("Mine".into()))),
+            )
             .expect("edit")
             .expect("a mutation");
         server_put(
@@ -978,8 +1001,11 @@ fn a_retried_change_never_undoes_a_newer_edit() {
     let bob = client(dir.path(), "bob", &server.url(), &users.bob);
     bob.sync_now_blocking("tasks").expect("sync");
     let project = |p: &str| set("project_id", Value::Text(p.into()));
-    bob.update(TASKS, "t-shared-1", project("p-carol"))
-        .expect("edit");
+    bob.update(
+        TASKS,
+        Record::new("t-shared-1").with_values(project("p-carol")),
+    )
+    .expect("edit");
     let report = bob.sync_now_blocking("tasks").expect("sync");
     assert_eq!(
         report.entities[0].quarantined, 1,
@@ -987,8 +1013,11 @@ fn a_retried_change_never_undoes_a_newer_edit() {
     );
     let refused = bob.quarantined().expect("q")[0].seq;
     // The user moves it back; that newer edit syncs.
-    bob.update(TASKS, "t-shared-1", project("p-shared"))
-        .expect("edit");
+    bob.update(
+        TASKS,
+        Record::new("t-shared-1").with_values(project("p-shared")),
+    )
+    .expect("edit");
     bob.sync_now_blocking("tasks").expect("sync");
     // Even once carol lets bob in, retrying the old move would undo the newer edit: refused.
     server

@@ -28,7 +28,7 @@ use support::harness::{
 };
 use support::proxy::{Fault, FaultProxy};
 use support::{client_with_schema, new_task, schema_with_task_policy, server_put, server_with};
-use syncline_core::{AutoSync, Config, ConflictPolicy, Syncline, SynclineError, Value};
+use syncline_core::{AutoSync, Config, ConflictPolicy, Record, Syncline, SynclineError, Value};
 use syncline_protocol::sample::TASKS;
 use syncline_server::testing::TestServer;
 use syncline_server::{Limits, ServerOptions};
@@ -135,7 +135,9 @@ fn edit(d: &mut Device, rng: &mut Rng, round: u64) -> Result<bool, String> {
         if rng.chance(0.3) {
             changes.insert("priority".into(), Value::Integer(rng.below(5) as i64));
         }
-        d.client.update(TASKS, key, changes).map(|r| r.is_some())
+        d.client
+            .update(TASKS, Record::new(key).with_values(changes))
+            .map(|r| r.is_some())
     } else if r < 90 {
         d.made += 1;
         let key = format!("{}-n{}", d.name, d.made);

@@ -234,8 +234,10 @@ fn starting_over_from_damaged_data_keeps_unsent_mutations_and_applies_them_once(
         client
             .update(
                 TASKS,
-                "t-harbor-1",
-                HashMap::from([("title".to_string(), Value::Text("Edited, unsent".into()))]),
+                Record::new("t-harbor-1").with_values(HashMap::from([(
+                    "title".to_string(),
+                    Value::Text("Edited, unsent".into()),
+                )])),
             )
             .expect("update");
     }
@@ -340,11 +342,10 @@ fn a_full_disk_during_local_writes_is_typed_loses_nothing_and_writes_resume_when
     client
         .update(
             TASKS,
-            "t-harbor-1",
-            HashMap::from([(
+            Record::new("t-harbor-1").with_values(HashMap::from([(
                 "title".to_string(),
                 Value::Text("Before the disk filled".into()),
-            )]),
+            )])),
         )
         .expect("update");
     let before = snapshot(&client, &device_file(&dir));
@@ -364,8 +365,10 @@ fn a_full_disk_during_local_writes_is_typed_loses_nothing_and_writes_resume_when
     let err = client
         .update(
             TASKS,
-            "t-harbor-2",
-            HashMap::from([("notes".to_string(), Value::Text("y".repeat(64 * 1024)))]),
+            Record::new("t-harbor-2").with_values(HashMap::from([(
+                "notes".to_string(),
+                Value::Text("y".repeat(64 * 1024)),
+            )])),
         )
         .expect_err("the disk is still full");
     assert!(is_storage(&err, StorageErrorKind::DiskFull), "{err:?}");
@@ -432,8 +435,10 @@ fn a_read_only_database_refuses_local_writes_typed_and_they_work_once_it_is_writ
     let err = client
         .update(
             TASKS,
-            "t-harbor-1",
-            HashMap::from([("title".to_string(), Value::Text("Refused".into()))]),
+            Record::new("t-harbor-1").with_values(HashMap::from([(
+                "title".to_string(),
+                Value::Text("Refused".into()),
+            )])),
         )
         .expect_err("read-only");
     assert!(is_storage(&err, StorageErrorKind::ReadOnly), "{err:?}");

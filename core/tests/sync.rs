@@ -39,12 +39,15 @@ fn two_devices_of_one_user_converge() {
     phone
         .update(
             TASKS,
-            "t-shared-1",
-            set("title", Value::Text("Replace gasket".into())),
+            Record::new("t-shared-1")
+                .with_values(set("title", Value::Text("Replace gasket".into()))),
         )
         .expect("edit");
     tablet
-        .update(TASKS, "t-shared-2", set("done", Value::Boolean(true)))
+        .update(
+            TASKS,
+            Record::new("t-shared-2").with_values(set("done", Value::Boolean(true))),
+        )
         .expect("edit");
     tablet
         .insert(TASKS, new_task("t-new", "p-alice", "Photograph meter"))
@@ -183,7 +186,10 @@ fn offline_edits_wait_in_the_outbox_across_restarts() {
         device.sync_now_blocking("all").expect("sync");
         device.report_connectivity(Connectivity::offline());
         device
-            .update(TASKS, "t-shared-1", set("done", Value::Boolean(true)))
+            .update(
+                TASKS,
+                Record::new("t-shared-1").with_values(set("done", Value::Boolean(true))),
+            )
             .expect("edit");
         device
             .insert(
@@ -238,8 +244,7 @@ fn a_lost_push_answer_is_resent_and_applied_once() {
     device
         .update(
             TASKS,
-            "t-shared-2",
-            set("title", Value::Text("Sent once".into())),
+            Record::new("t-shared-2").with_values(set("title", Value::Text("Sent once".into()))),
         )
         .expect("edit");
     proxy.set("/v1/push", support::proxy::Fault::LoseAnswer);
@@ -291,8 +296,7 @@ fn last_write_wins_and_says_so() {
     device
         .update(
             TASKS,
-            "t-shared-1",
-            set("title", Value::Text("Device title".into())),
+            Record::new("t-shared-1").with_values(set("title", Value::Text("Device title".into()))),
         )
         .expect("edit");
     server_put(
@@ -330,10 +334,16 @@ fn last_write_wins_and_says_so() {
 
     // Several offline edits of one record push together without conflicting with each other.
     device
-        .update(TASKS, "t-shared-1", set("done", Value::Boolean(true)))
+        .update(
+            TASKS,
+            Record::new("t-shared-1").with_values(set("done", Value::Boolean(true))),
+        )
         .expect("edit");
     device
-        .update(TASKS, "t-shared-1", set("priority", Value::Integer(3)))
+        .update(
+            TASKS,
+            Record::new("t-shared-1").with_values(set("priority", Value::Integer(3))),
+        )
         .expect("edit");
     let report = device.sync_now_blocking("tasks").expect("sync");
     assert_eq!(

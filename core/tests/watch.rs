@@ -86,7 +86,7 @@ fn a_watch_sees_local_inserts_updates_and_deletes_with_their_sync_state() {
     device.sync_now_blocking("all").expect("first sync");
     let seen = Seen::default();
     let _watch = device
-        .watch(TASKS, shared_tasks(), seen.listener())
+        .watch(TASKS, &shared_tasks(), seen.listener())
         .expect("watch");
     eventually("the current page at once", || {
         seen.last()
@@ -110,7 +110,10 @@ fn a_watch_sees_local_inserts_updates_and_deletes_with_their_sync_state() {
         })
     });
     device
-        .update(TASKS, "t-new", set("title", Value::Text("Renamed".into())))
+        .update(
+            TASKS,
+            Record::new("t-new").with_values(set("title", Value::Text("Renamed".into()))),
+        )
         .expect("update");
     eventually("the update", || {
         seen.last().is_some_and(|p| {
@@ -147,7 +150,7 @@ fn a_watch_sees_a_pulled_change_from_another_client_and_a_record_watch_its_delet
     tablet.sync_now_blocking("all").expect("sync");
     let page = Seen::default();
     let _page = phone
-        .watch(TASKS, shared_tasks(), page.listener())
+        .watch(TASKS, &shared_tasks(), page.listener())
         .expect("watch");
     let record: Seen<Option<Record>> = Seen::default();
     let _record = phone
@@ -158,8 +161,7 @@ fn a_watch_sees_a_pulled_change_from_another_client_and_a_record_watch_its_delet
     tablet
         .update(
             TASKS,
-            "t-shared-1",
-            set("title", Value::Text("Bob's title".into())),
+            Record::new("t-shared-1").with_values(set("title", Value::Text("Bob's title".into()))),
         )
         .expect("edit");
     tablet.sync_now_blocking("all").expect("push");
@@ -200,15 +202,14 @@ fn a_watch_sees_a_conflict_resolved_and_a_quarantined_mutation_discarded() {
     device.sync_now_blocking("all").expect("sync");
     let seen = Seen::default();
     let _watch = device
-        .watch(TASKS, Query::all(1000), seen.listener())
+        .watch(TASKS, &Query::all(1000), seen.listener())
         .expect("watch");
 
     // The same field changed on both sides: the record waits in the inbox.
     device
         .update(
             TASKS,
-            "t-shared-1",
-            set("title", Value::Text("Mine".into())),
+            Record::new("t-shared-1").with_values(set("title", Value::Text("Mine".into()))),
         )
         .expect("edit");
     server_put(
@@ -263,14 +264,14 @@ fn writes_to_other_entities_never_fire_a_watch() {
     device.sync_now_blocking("all").expect("sync");
     let seen = Seen::default();
     let _watch = device
-        .watch(TASKS, Query::all(10), seen.listener())
+        .watch(TASKS, &Query::all(10), seen.listener())
         .expect("watch");
     eventually("the current page", || seen.count() == 1);
     let calls = Arc::new(AtomicUsize::new(0));
     let c = calls.clone();
     // A watch of comments, as a witness that the comments' commits are out.
     let _comments = device
-        .watch(COMMENTS, Query::all(100), move |_| {
+        .watch(COMMENTS, &Query::all(100), move |_| {
             c.fetch_add(1, Ordering::SeqCst);
         })
         .expect("watch");
@@ -298,7 +299,7 @@ fn a_burst_of_writes_gives_few_deliveries_and_the_last_one_is_right() {
     let device = client(dir.path(), "device", &server.url(), &users.alice);
     let seen = Seen::default();
     let query = Query::all(2000).filter("project_id", Value::Text("p-burst".into()));
-    let _watch = device.watch(TASKS, query, seen.listener()).expect("watch");
+    let _watch = device.watch(TASKS, &query, seen.listener()).expect("watch");
     for i in 0..1000 {
         device
             .insert(
@@ -338,7 +339,7 @@ fn a_large_sync_gives_a_bounded_number_of_deliveries_and_the_right_last_page() {
     let _watch = device
         .watch(
             TASKS,
-            Query::all(50).order("title", SortOrder::Descending),
+            &Query::all(50).order("title", SortOrder::Descending),
             seen.listener(),
         )
         .expect("watch");
@@ -372,7 +373,7 @@ fn a_slow_or_panicking_listener_is_contained_and_a_dropped_watch_stops() {
     let slow_calls = Arc::new(AtomicUsize::new(0));
     let s = slow_calls.clone();
     let _slow = device
-        .watch(TASKS, Query::all(10), move |_| {
+        .watch(TASKS, &Query::all(10), move |_| {
             s.fetch_add(1, Ordering::SeqCst);
             std::thread::sleep(Duration::from_millis(300));
         })
@@ -380,14 +381,14 @@ fn a_slow_or_panicking_listener_is_contained_and_a_dropped_watch_stops() {
     let panics = Arc::new(AtomicUsize::new(0));
     let p = panics.clone();
     let _panicking = device
-        .watch(TASKS, Query::all(10), move |_| {
+        .watch(TASKS, &Query::all(10), move |_| {
             p.fetch_add(1, Ordering::SeqCst);
             panic!("listener bug");
         })
         .expect("watch");
     let seen = Seen::default();
     let watch = device
-        .watch(TASKS, Query::all(10), seen.listener())
+        .watch(TASKS, &Query::all(10), seen.listener())
         .expect("watch");
     eventually("all three answered", || {
         slow_calls.load(Ordering::SeqCst) >= 1 && panics.load(Ordering::SeqCst) >= 1
@@ -413,7 +414,7 @@ fn a_slow_or_panicking_listener_is_contained_and_a_dropped_watch_stops() {
     // first answer, which the one listeners' thread hands over only after any such call.
     let probe = Seen::<Page>::default();
     let _probe = device
-        .watch(TASKS, Query::all(10), probe.listener())
+        .watch(TASKS, &Query::all(10), probe.listener())
         .expect("watch");
     eventually("the probe's first answer", || probe.count() >= 1);
     let count = seen.count();
@@ -425,7 +426,7 @@ fn a_slow_or_panicking_listener_is_contained_and_a_dropped_watch_stops() {
     let dropped = Seen::default();
     drop(
         device
-            .watch(TASKS, Query::all(10), dropped.listener())
+            .watch(TASKS, &Query::all(10), dropped.listener())
             .expect("watch"),
     );
     std::thread::sleep(Duration::from_millis(300));
@@ -442,9 +443,9 @@ fn a_watch_checks_its_query_at_once() {
     let dir = tempfile::tempdir().expect("tempdir");
     let device: Syncline = client(dir.path(), "device", &server.url(), &users.alice);
     assert!(device
-        .watch(TASKS, Query::all(10).filter("colour", Value::Null), |_| {})
+        .watch(TASKS, &Query::all(10).filter("colour", Value::Null), |_| {})
         .is_err());
-    assert!(device.watch("nope", Query::all(10), |_| {}).is_err());
+    assert!(device.watch("nope", &Query::all(10), |_| {}).is_err());
     assert!(device.watch_record("nope", "k", |_| {}).is_err());
 }
 
@@ -475,13 +476,16 @@ fn the_conflict_watch_follows_the_inbox_and_nothing_else() {
     // is the witness that they were committed.
     let page = Seen::default();
     let _page = device
-        .watch(TASKS, Query::all(1000), page.listener())
+        .watch(TASKS, &Query::all(1000), page.listener())
         .expect("watch");
     device
         .insert(TASKS, new_task("t-mine", "p-shared", "Mine"))
         .expect("insert");
-    bob.update(TASKS, "t-shared-2", set("title", text("Bob's")))
-        .expect("edit");
+    bob.update(
+        TASKS,
+        Record::new("t-shared-2").with_values(set("title", text("Bob's"))),
+    )
+    .expect("edit");
     bob.sync_now_blocking("all").expect("push");
     device.sync_now_blocking("all").expect("push and pull");
     eventually("the push and the pull in the page", || {
@@ -503,7 +507,10 @@ fn the_conflict_watch_follows_the_inbox_and_nothing_else() {
 
     // The same field changed on both sides: the sync puts the conflict in the inbox.
     device
-        .update(TASKS, "t-shared-1", set("title", text("Mine")))
+        .update(
+            TASKS,
+            Record::new("t-shared-1").with_values(set("title", text("Mine"))),
+        )
         .expect("edit");
     server_put(
         &server,
@@ -547,7 +554,10 @@ fn the_conflict_watch_follows_the_inbox_and_nothing_else() {
     // Stopped: a new conflict reaches the inbox, not the listener.
     watch.stop();
     device
-        .update(TASKS, "t-shared-2", set("title", text("Mine again")))
+        .update(
+            TASKS,
+            Record::new("t-shared-2").with_values(set("title", text("Mine again"))),
+        )
         .expect("edit");
     server_put(
         &server,

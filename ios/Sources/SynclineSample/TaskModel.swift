@@ -110,7 +110,7 @@ public final class TaskModel {
 
     /// Sets when the task is due (nil: not at any time).
     public func setDue(_ due: Date?) {
-        error = attempt(text) { _ = try client.update(entity: "tasks", key: taskID, values: ["due_at": due.map(FieldText.timestamp) ?? .null]) }
+        error = attempt(text) { _ = try client.update(entity: "tasks", patch: Record(key: taskID, values: ["due_at": due.map(FieldText.timestamp) ?? .null])) }
     }
 
     /// Ticks the task off, or back on.

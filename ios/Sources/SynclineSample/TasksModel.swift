@@ -108,7 +108,7 @@ enum TaskEdits {
     static func rename(_ client: SynclineClient, _ id: String, _ title: String) throws {
         let title = title.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !title.isEmpty else { throw FieldTextError(field: "title", problem: .titleNeeded) }
-        _ = try client.update(entity: "tasks", key: id, values: ["title": .text(title)])
+        _ = try client.update(entity: "tasks", patch: Record(key: id, values: ["title": .text(title)]))
     }
 
     /// Ticks task `id` off, or back on, from its state in the store: the list on screen may not
@@ -117,11 +117,11 @@ enum TaskEdits {
         guard let task = try client.get(entity: "tasks", key: id) else {
             throw SynclineError.NotFound(entity: "tasks", key: id)
         }
-        _ = try client.update(entity: "tasks", key: id, values: ["done": .boolean(task.values["done"] != .boolean(true))])
+        _ = try client.update(entity: "tasks", patch: Record(key: id, values: ["done": .boolean(task.values["done"] != .boolean(true))]))
     }
 
     /// Sets the notes of task `id`; empty notes are none.
     static func setNotes(_ client: SynclineClient, _ id: String, _ notes: String) throws {
-        _ = try client.update(entity: "tasks", key: id, values: ["notes": notes.isEmpty ? .null : .text(notes)])
+        _ = try client.update(entity: "tasks", patch: Record(key: id, values: ["notes": notes.isEmpty ? .null : .text(notes)]))
     }
 }

@@ -21,9 +21,9 @@ func sharedTask(_ client: SynclineClient, _ bob: SynclineClient, title: String) 
 /// Bob changes `values` of task `key` and syncs; then alice changes `mine` and syncs: the
 /// fields both changed go to alice's inbox (tasks' conflict policy is manual).
 func conflict(_ client: SynclineClient, _ bob: SynclineClient, _ key: String, theirs: [String: Value], mine: [String: Value]) async throws {
-    _ = try bob.update(entity: "tasks", key: key, values: theirs)
+    _ = try bob.update(entity: "tasks", patch: Record(key: key, values: theirs))
     _ = try await bob.syncNow(unit: "all")
-    _ = try client.update(entity: "tasks", key: key, values: mine)
+    _ = try client.update(entity: "tasks", patch: Record(key: key, values: mine))
     _ = try await client.syncNow(unit: "all")
 }
 

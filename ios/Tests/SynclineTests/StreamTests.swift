@@ -86,9 +86,9 @@ final class StreamTests: XCTestCase {
         _ = try a.insert(entity: "tasks", record: task(key, "Original"))
         _ = try await a.syncNow(unit: "tasks")
         _ = try await b.syncNow(unit: "tasks")
-        _ = try a.update(entity: "tasks", key: key, values: ["title": .text("Title from A")])
+        _ = try a.update(entity: "tasks", patch: Record(key: key, values: ["title": .text("Title from A")]))
         _ = try await a.syncNow(unit: "tasks")
-        _ = try b.update(entity: "tasks", key: key, values: ["title": .text("Title from B")])
+        _ = try b.update(entity: "tasks", patch: Record(key: key, values: ["title": .text("Title from B")]))
         let report = try await b.syncNow(unit: "tasks")
         try check(report.entities.first?.toInbox == 1, "one conflict to the inbox: \(report)")
         let conflicts = try b.conflicts()
@@ -125,7 +125,7 @@ final class StreamTests: XCTestCase {
             try check(detail.contains("nope"), detail)
         }
         do {
-            _ = try client.update(entity: "tasks", key: "t-nobody", values: ["title": .text("x")])
+            _ = try client.update(entity: "tasks", patch: Record(key: "t-nobody", values: ["title": .text("x")]))
             throw Failure(description: "updating a missing record must be refused")
         } catch SynclineError.NotFound(let entity, let key) {
             try check(entity == "tasks" && key == "t-nobody", "\(entity)/\(key)")
@@ -192,7 +192,7 @@ final class StreamTests: XCTestCase {
         }
         _ = try await bobs.syncNow(unit: "tasks")
         try check(try bobs.get(entity: "tasks", key: key)?.values["title"] == .text("Shared with Bob"), "bob got the task")
-        _ = try bobs.update(entity: "tasks", key: key, values: ["title": .text("Edited by Bob")])
+        _ = try bobs.update(entity: "tasks", patch: Record(key: key, values: ["title": .text("Edited by Bob")]))
         _ = try await bobs.syncNow(unit: "tasks")
         _ = try await mine.syncNow(unit: "tasks")
         try await eventually("bob's edit, pulled: \(lastPage(log))") {
@@ -213,9 +213,9 @@ final class StreamTests: XCTestCase {
         defer { watcher.cancel() }
         // Both change the title; bob's reaches the server first. Tasks' policy is manual, so alice's
         // push of the same field goes to her inbox.
-        _ = try bobs.update(entity: "tasks", key: key, values: ["title": .text("Title from Bob")])
+        _ = try bobs.update(entity: "tasks", patch: Record(key: key, values: ["title": .text("Title from Bob")]))
         _ = try await bobs.syncNow(unit: "tasks")
-        _ = try mine.update(entity: "tasks", key: key, values: ["title": .text("Title from Alice")])
+        _ = try mine.update(entity: "tasks", patch: Record(key: key, values: ["title": .text("Title from Alice")]))
         try await eventually("alice's edit, pending") {
             let r = try newest(log)
             return r?.values["title"] == .text("Title from Alice") && r?.state == .pending
@@ -414,7 +414,7 @@ final class StreamTests: XCTestCase {
             let r = try log.checked().last ?? nil
             return r?.values["title"] == .text("First title") && r?.state == .pending
         }
-        _ = try client.update(entity: "tasks", key: key, values: ["title": .text("Second title")])
+        _ = try client.update(entity: "tasks", patch: Record(key: key, values: ["title": .text("Second title")]))
         try await eventually("the change") { (try log.checked().last ?? nil)?.values["title"] == .text("Second title") }
         _ = try client.delete(entity: "tasks", key: key)
         try await eventually("nil again: the deletion") {

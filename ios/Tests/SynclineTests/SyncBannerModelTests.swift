@@ -46,9 +46,9 @@ func clientWithAConflict(_ name: String) async throws -> SynclineClient {
     _ = try mine.insert(entity: "tasks", record: task(key, "Original"))
     _ = try await mine.syncNow(unit: "all")
     _ = try await bobs.syncNow(unit: "all")
-    _ = try bobs.update(entity: "tasks", key: key, values: ["title": .text("Bob's title")])
+    _ = try bobs.update(entity: "tasks", patch: Record(key: key, values: ["title": .text("Bob's title")]))
     _ = try await bobs.syncNow(unit: "all")
-    _ = try mine.update(entity: "tasks", key: key, values: ["title": .text("Alice's title")])
+    _ = try mine.update(entity: "tasks", patch: Record(key: key, values: ["title": .text("Alice's title")]))
     _ = try await mine.syncNow(unit: "all")
     try check(mine.status().conflicts == 1, "one conflict: \(mine.status())")
     return mine

@@ -80,10 +80,10 @@ class InboxFlowTest {
         alice.syncNow("tasks")
         bob.syncNow("tasks")
         // The same field on both sides, bob's first: tasks are MANUAL, so alice's sync asks her.
-        bob.update("tasks", key, mapOf("title" to text("Title from Bob")))
+        bob.update("tasks", Record(key = key, values = mapOf("title" to text("Title from Bob"))))
         bob.syncNow("tasks")
         bob.close()
-        alice.update("tasks", key, mapOf("title" to text("Title from Alice")))
+        alice.update("tasks", Record(key = key, values = mapOf("title" to text("Title from Alice"))))
         assertEquals(1uL, alice.syncNow("tasks").entities.single().toInbox)
     }
 

@@ -153,9 +153,9 @@ class SynclineClientTest {
         a.insert("tasks", task(key, "Original"))
         a.syncNow("tasks")
         b.syncNow("tasks")
-        a.update("tasks", key, mapOf("title" to text("Title from A")))
+        a.update("tasks", Record(key = key, values = mapOf("title" to text("Title from A"))))
         a.syncNow("tasks")
-        b.update("tasks", key, mapOf("title" to text("Title from B")))
+        b.update("tasks", Record(key = key, values = mapOf("title" to text("Title from B"))))
         val report = b.syncNow("tasks")
         assertEquals(1uL, report.entities.single().toInbox)
         return Conflicted(a, b, key, b.conflicts().single())
@@ -240,7 +240,7 @@ class SynclineClientTest {
             assertEquals("tasks" to key, e.entity to e.key)
         }
         try {
-            client.update("tasks", "t-missing", mapOf("title" to text("Nobody")))
+            client.update("tasks", Record(key = "t-missing", values = mapOf("title" to text("Nobody"))))
             fail("an update of a missing record must be refused")
         } catch (e: SynclineException.NotFound) {
             assertEquals("tasks" to "t-missing", e.entity to e.key)

@@ -157,7 +157,7 @@ class WatchFlowTest {
         assertEquals(text("Shared task"), before.title())
         assertEquals(RecordState.SYNCED, before.state)
 
-        bob.update("tasks", key, mapOf("title" to text("Bob's title")))
+        bob.update("tasks", Record(key = key, values = mapOf("title" to text("Bob's title"))))
         bob.syncNow("tasks")
         alice.syncNow("tasks")
         val pulled = pages.until("bob's title") { it.only(key)?.title() == text("Bob's title") }.only(key)!!
@@ -180,9 +180,9 @@ class WatchFlowTest {
         assertEquals(RecordState.SYNCED, pages.next().only(key)!!.state)
 
         // The same field on both sides, bob's first: tasks are MANUAL, so alice's sync asks her.
-        bob.update("tasks", key, mapOf("title" to text("Title from Bob")))
+        bob.update("tasks", Record(key = key, values = mapOf("title" to text("Title from Bob"))))
         bob.syncNow("tasks")
-        alice.update("tasks", key, mapOf("title" to text("Title from Alice")))
+        alice.update("tasks", Record(key = key, values = mapOf("title" to text("Title from Alice"))))
         val edited = pages.until("alice's edit") { it.only(key)?.title() == text("Title from Alice") }.only(key)!!
         assertEquals(RecordState.PENDING, edited.state)
         assertEquals(1uL, alice.syncNow("tasks").entities.single().toInbox)
@@ -235,9 +235,9 @@ class WatchFlowTest {
         val handle = alice.watchConflicts(listener)
         listener.seen.until("the empty inbox") { it.isEmpty() }
 
-        bob.update("tasks", key, mapOf("title" to text("Title from Bob")))
+        bob.update("tasks", Record(key = key, values = mapOf("title" to text("Title from Bob"))))
         bob.syncNow("tasks")
-        alice.update("tasks", key, mapOf("title" to text("Title from Alice")))
+        alice.update("tasks", Record(key = key, values = mapOf("title" to text("Title from Alice"))))
         alice.syncNow("tasks")
         val conflict = listener.seen.until("the conflict") { it.size == 1 }.single()
         assertEquals(key, conflict.key)
@@ -296,7 +296,7 @@ class WatchFlowTest {
         val callsAtStop = stopped.pages.size + stopped.errors.size
         handle.stop()
 
-        phone.update("tasks", key, mapOf("title" to text("After the stop")))
+        phone.update("tasks", Record(key = key, values = mapOf("title" to text("After the stop"))))
         phone.delete("tasks", key)
         // The control watch answers to the same commits; once it has the deletion, the stopped one
         // would have been called too (it was, for the insert), with a wide margin on top.
@@ -324,7 +324,7 @@ class WatchFlowTest {
         val callsAtCancel = counting.calls.get()
         val control = Collected(this, phone.watchFlow("tasks", byKey(key)))
         assertNotNull(control.next().only(key))
-        phone.update("tasks", key, mapOf("title" to text("After the cancel")))
+        phone.update("tasks", Record(key = key, values = mapOf("title" to text("After the cancel"))))
         // As in the core test: the control flow proves the commit reached the watches.
         control.until("the update") { it.only(key)?.title() == text("After the cancel") }
         delay(1_000)
@@ -345,7 +345,7 @@ class WatchFlowTest {
         assertEquals(text("First title"), inserted?.title())
         assertEquals(RecordState.PENDING, inserted?.state)
 
-        phone.update("tasks", key, mapOf("title" to text("Second title")))
+        phone.update("tasks", Record(key = key, values = mapOf("title" to text("Second title"))))
         assertEquals(text("Second title"), records.next()?.title())
         phone.syncNow("tasks")
         assertEquals(RecordState.SYNCED, records.until("the synced record") { it?.state == RecordState.SYNCED }?.state)

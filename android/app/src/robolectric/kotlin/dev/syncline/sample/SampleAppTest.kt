@@ -149,9 +149,9 @@ class SampleAppTest {
             client.insert("tasks", Record(key = key, values = mapOf("project_id" to Value.Text("p-ridge"), "title" to Value.Text("Inspect the breaker"), "done" to Value.Boolean(false))))
             until("the insert to sync") { client.status().pending == 0uL }
             runBlocking { tablet.syncNow("tasks") }
-            tablet.update("tasks", key, mapOf("title" to Value.Text("Inspect breaker B2")))
+            tablet.update("tasks", Record(key = key, values = mapOf("title" to Value.Text("Inspect breaker B2"))))
             runBlocking { tablet.syncNow("tasks") }
-            client.update("tasks", key, mapOf("title" to Value.Text("Inspect breaker B1")))
+            client.update("tasks", Record(key = key, values = mapOf("title" to Value.Text("Inspect breaker B1"))))
             // Tasks are settled by the user: the phone's sync puts the overlap in the inbox, and
             // the banner says so, with Review (beside "Syncing…" at first, then alone).
             until("Review in the banner") { appBanner(root)?.reviewOffered == true }

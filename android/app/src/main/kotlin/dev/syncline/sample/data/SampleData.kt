@@ -122,12 +122,12 @@ class SampleData(private val client: SynclineClient) {
 
     /** Ticks task [key] off ([done]) or back on. */
     fun setDone(key: String, done: Boolean) {
-        client.update(TASKS, key, mapOf("done" to Value.Boolean(done)))
+        client.update(TASKS, Record(key = key, values = mapOf("done" to Value.Boolean(done))))
     }
 
     /** Writes [edit]'s fields to task [key]. */
     fun save(key: String, edit: TaskEdit.Changes) {
-        if (edit.values.isNotEmpty()) client.update(TASKS, key, edit.values)
+        if (edit.values.isNotEmpty()) client.update(TASKS, Record(key = key, values = edit.values))
     }
 
     /** Adds a comment saying [body] to task [task] of [project]. */
