@@ -420,33 +420,61 @@ impl Syncline {
         Ok(())
     }
 
-    /// Syncs `unit` (push, then pull, entity by entity) and returns what it did. The request goes
-    /// through the queue ahead of background requests and runs even while the scheduler backs
-    /// off; a sync already running finishes first. Fails at once with [`SynclineError::Offline`] when
-    /// the device is offline.
+    /// Syncs `unit` (push, then pull, entity by entity) and returns what reached the device and
+    /// the server since the call. The request goes through the queue ahead of background
+    /// requests and runs even while the scheduler backs off. A sync already running (the one the
+    /// client starts by itself at open, say) is joined: the report adds what it did to `unit`'s
+    /// entities, so the records it brought count. Fails at once with [`SynclineError::Offline`]
+    /// when the device is offline.
     pub async fn sync_now(&self, unit: &str) -> Result<SyncReport> {
-        let answer = self.request_now(unit)?;
-        runtime::run(async move { Ok(answer.await) })
-            .await?
-            .unwrap_or_else(|_| stopped())
+        let (joined, answer) = self.request_now(unit)?;
+        runtime::run(Self::answer(joined, answer)).await?
     }
 
     /// [`Syncline::sync_now`] for callers that are not async (a terminal, a test).
     pub fn sync_now_blocking(&self, unit: &str) -> Result<SyncReport> {
-        let answer = self.request_now(unit)?;
-        runtime::block_on(async move { Ok(answer.await) })?.unwrap_or_else(|_| stopped())
+        let (joined, answer) = self.request_now(unit)?;
+        runtime::block_on(Self::answer(joined, answer))?
     }
 
-    fn request_now(&self, unit: &str) -> Result<oneshot::Receiver<Result<SyncReport>>> {
+    /// Joins the sync in progress, if any (a sync the client started by itself, say at open),
+    /// and queues a run of `unit` first in line: that run pushes what the app saved before the
+    /// call, which the joined one may have missed.
+    fn request_now(&self, unit: &str) -> Result<(Option<ReportReceiver>, ReportReceiver)> {
         self.inner.unit(unit)?;
         if !self.inner.connectivity().connected {
             return Err(SynclineError::Offline);
         }
+        let joined = self.inner.join_running();
         let answer = self.inner.wait_for(unit);
         self.inner.request(unit, AWAITED_PRIORITY, false, true);
-        Ok(answer)
+        Ok((joined, answer))
+    }
+
+    /// The report of the run of the unit, with what the joined run (if it succeeded) did to the
+    /// same entities added in: what reached the device and the server since the call.
+    async fn answer(
+        joined: Option<ReportReceiver>,
+        answer: ReportReceiver,
+    ) -> std::result::Result<Result<SyncReport>, Error> {
+        let joined = match joined {
+            Some(rx) => rx.await.ok().and_then(|outcome| outcome.ok()),
+            None => None,
+        };
+        Ok(answer
+            .await
+            .unwrap_or_else(|_| stopped())
+            .map(|mut report| {
+                if let Some(joined) = joined {
+                    report.add(&joined);
+                }
+                report
+            }))
     }
 }
+
+/// Where a `sync_now` caller gets a run's outcome.
+type ReportReceiver = oneshot::Receiver<Result<SyncReport>>;
 
 /// What a `sync_now` caller gets when the engine went away before answering.
 fn stopped() -> Result<SyncReport> {

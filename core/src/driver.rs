@@ -71,6 +71,9 @@ struct Waiters {
     queued: HashMap<String, Vec<Waiter>>,
     /// Waiting for the run in progress.
     running: Vec<Waiter>,
+    /// Whether a run is in progress whose callers are still in `running`: set when it starts,
+    /// cleared when it takes them, so a caller joins a run only before its outcome is handed out.
+    active: bool,
 }
 
 /// Persists the scheduler's queue changes, in the order they were made, on a thread of its own
@@ -320,6 +323,20 @@ impl Driver {
         self.carry_out(actions);
     }
 
+    /// Registers a caller that joins the run in progress, if there is one whose outcome has not
+    /// been handed out yet: it gets that run's outcome, whatever the run's unit.
+    pub(crate) fn join_running(
+        &self,
+    ) -> Option<oneshot::Receiver<std::result::Result<SyncReport, SynclineError>>> {
+        let mut waiters = lock(&self.waiters);
+        if !waiters.active {
+            return None;
+        }
+        let (tx, rx) = oneshot::channel();
+        waiters.running.push(tx);
+        Some(rx)
+    }
+
     /// Registers a caller waiting for the next run of `unit`.
     pub(crate) fn wait_for(
         &self,
@@ -346,6 +363,7 @@ impl Driver {
                     let mut waiters = lock(&self.waiters);
                     let now_running = waiters.queued.remove(&request.unit).unwrap_or_default();
                     waiters.running.extend(now_running);
+                    waiters.active = true;
                     drop(waiters);
                     // The unit's size is known now: the banner says "0 of 2", never "0 of 0".
                     let total = self.unit(&request.unit).map_or(0, |u| u.entities.len());
@@ -453,7 +471,11 @@ impl Driver {
         };
         // This run's callers, taken before the machine may start the next run (whose callers
         // must not get this run's result).
-        let waiters = std::mem::take(&mut lock(&self.waiters).running);
+        let waiters = {
+            let mut waiters = lock(&self.waiters);
+            waiters.active = false;
+            std::mem::take(&mut waiters.running)
+        };
         self.feed(Input::Ended(failure));
         // Mutations saved during the sync, or of entities outside the unit, get their own sync
         // (only those the automatic unit carries: others would ask for it forever).

@@ -48,6 +48,24 @@ pub struct SyncReport {
     pub entities: Vec<EntityReport>,
 }
 
+impl SyncReport {
+    /// Adds what `other` (another run) did to the entities this report has.
+    pub(crate) fn add(&mut self, other: &SyncReport) {
+        for mine in &mut self.entities {
+            if let Some(theirs) = other.entities.iter().find(|e| e.entity == mine.entity) {
+                mine.pushed += theirs.pushed;
+                mine.overwrote += theirs.overwrote;
+                mine.quarantined += theirs.quarantined;
+                mine.conflicts += theirs.conflicts;
+                mine.to_inbox += theirs.to_inbox;
+                mine.pulled += theirs.pulled;
+                mine.deleted += theirs.deleted;
+                mine.pages += theirs.pages;
+            }
+        }
+    }
+}
+
 /// Receives a running sync's progress (per step, push batch and pull page: never per record).
 pub type ProgressFn = dyn Fn(SyncProgress) + Send + Sync;
 

@@ -549,3 +549,47 @@ fn now_ms() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64)
 }
+
+/// The sync a client starts by itself at open is joined by a `sync_now` made while it runs: the
+/// report counts the records that reached the device since the call, not only those of its own
+/// (second) run, which finds nothing left to pull.
+#[test]
+fn sync_now_joins_the_sync_already_running_and_counts_what_it_brought() {
+    let (server, users) = server();
+    syncline_server::testing::bulk_insert_tasks(
+        server.store(),
+        "p-shared",
+        20_000,
+        syncline_server::testing::KeyKind::Random,
+    )
+    .expect("bulk");
+    let dir = tempfile::tempdir().expect("tempdir");
+    // The default configuration: the client syncs by itself as soon as it opens.
+    let device = client_with(
+        dir.path(),
+        "device",
+        syncline_core::Config::new(&server.url(), &users.alice),
+    );
+    let count = |client: &Syncline| {
+        client
+            .query(TASKS, &Query::all(100_000))
+            .expect("query")
+            .records
+            .len() as u64
+    };
+    let before = count(&device);
+    let report = device.sync_now_blocking("all").expect("sync");
+    let after = count(&device);
+    let tasks = report
+        .entities
+        .iter()
+        .find(|e| e.entity == TASKS)
+        .expect("tasks");
+    assert!(after > 20_000, "everything arrived: {after}");
+    assert!(
+        tasks.pulled >= after - before,
+        "the report counts what arrived since the call: {} pulled, {} arrived",
+        tasks.pulled,
+        after - before
+    );
+}
