@@ -22,6 +22,7 @@ use syncline_core::{
     AutoSync, Config, Connectivity, Query, Record, SortOrder, Syncline, SynclineError, Value,
 };
 use syncline_protocol::sample::{self, TASKS};
+use syncline_words::Lang;
 
 #[derive(Parser)]
 #[command(
@@ -53,8 +54,8 @@ struct Cli {
     #[arg(long, global = true)]
     offline: bool,
     /// The language of the banner (default: from the locale, `LANG=de_DE.UTF-8` → German).
-    #[arg(long, global = true, value_enum, env = "SYNCLINE_LANG")]
-    lang: Option<words::Lang>,
+    #[arg(long, global = true, env = "SYNCLINE_LANG", value_parser = lang_arg())]
+    lang: Option<Lang>,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -134,9 +135,16 @@ enum Command {
     },
 }
 
+/// `--lang`'s values, the columns of the banner's words; clap lists them in the help and refuses
+/// others, and each becomes its [`Lang`] (whose crate knows no clap).
+fn lang_arg() -> impl clap::builder::TypedValueParser<Value = Lang> {
+    use clap::builder::TypedValueParser;
+    clap::builder::PossibleValuesParser::new(["en", "de"]).map(|code| Lang::from_locale(&code))
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    words::choose(cli.lang.unwrap_or_else(words::Lang::from_env));
+    words::choose(cli.lang.unwrap_or_else(Lang::from_env));
     // The screen redraws in place: a warning line on the terminal would shift it, and the banner
     // already says what went wrong. RUST_LOG still turns logs on.
     let interactive = matches!(cli.command, None | Some(Command::Ui | Command::Demo(_)));
@@ -202,8 +210,9 @@ fn run(
         Command::List => {
             println!(
                 "{}",
-                words::title(words::current(), &client.banner())
-                    .unwrap_or_else(|| "Up to date".into())
+                words::banner()
+                    .title(&client.banner())
+                    .unwrap_or_else(|| words::text(words::current(), "terminal_up_to_date", &[]))
             );
             let page = client.query(
                 TASKS,
@@ -261,12 +270,14 @@ fn run(
         }
         Command::Status => {
             let s = client.status();
-            let lang = words::current();
+            let banner_text = words::banner();
             println!(
                 "banner: {}",
-                words::title(lang, &s.banner).unwrap_or_else(|| "hidden".into())
+                banner_text
+                    .title(&s.banner)
+                    .unwrap_or_else(|| "hidden".into())
             );
-            if let Some(detail) = words::detail(lang, &s.banner, ui::now_ms()) {
+            if let Some(detail) = banner_text.detail(&s.banner, ui::now_ms()) {
                 println!("        {detail}");
             }
             println!("network: {}", inbox::network_text(&s));

@@ -16,9 +16,10 @@ use syncline_core::{
     RecordState, SortOrder, SyncState, SyncStatus, Syncline, Value,
 };
 use syncline_protocol::sample::{PROJECTS, TASKS};
+use syncline_words::{BannerText, Lang};
 
 use crate::inbox;
-use crate::words::{self, Lang};
+use crate::words;
 
 /// Something the screen can do besides the client: the demo can stop and start its server and
 /// play a colleague editing on it.
@@ -137,10 +138,7 @@ fn forward_syncs(mut events: tokio::sync::broadcast::Receiver<Event>, tx: mpsc::
         let text = match events.blocking_recv() {
             Ok(Event::SyncCompleted { report }) => inbox::report_summary(&report),
             Ok(Event::SyncFailed { error, .. }) => {
-                format!(
-                    "failed: {}",
-                    words::reason(words::current(), error.reason())
-                )
+                format!("failed: {}", words::banner().reason(error.reason()))
             }
             // A missed event only means a stale summary line; the status is still exact.
             Ok(_) | Err(RecvError::Lagged(_)) => continue,
@@ -360,7 +358,7 @@ impl Screen<'_> {
                 };
                 // The sign and the key that deals with it are the terminal's; the words are
                 // every front end's (docs/banner-text.md).
-                let mark = match (task.state, words::record_mark(words::current(), task.state)) {
+                let mark = match (task.state, words::banner().record_mark(task.state)) {
                     (Some(RecordState::InConflict), Some(w)) => format!("  ⚠ {w} (C)"),
                     (Some(RecordState::Quarantined), Some(w)) => format!("  ✗ {w} (Q)"),
                     (_, Some(w)) => format!("  • {w}"),
@@ -395,10 +393,12 @@ fn changed_in_place(old: &[String], new: &[String]) -> Option<Vec<usize>> {
 }
 
 /// The banner: its title, and a second line (always there, maybe empty, so the layout stays put)
-/// with progress, when it retries, or what the user can do, all in `lang` ([`words`]).
+/// with progress, when it retries, or what the user can do, all in `lang`: the banner's words from
+/// [`BannerText`], the terminal's own around them from [`words`].
 fn banner_lines(lang: Lang, status: &SyncStatus, now: i64) -> [String; 2] {
     let banner = &status.banner;
-    let title = words::title(lang, banner).unwrap_or_default();
+    let banner_text = BannerText::new(lang);
+    let title = banner_text.title(banner).unwrap_or_default();
     let first = match banner.kind {
         BannerKind::Hidden => format!("  ✓ {}", words::text(lang, "terminal_up_to_date", &[])),
         BannerKind::Syncing => format!("  ⟳ {title}"),
@@ -410,11 +410,12 @@ fn banner_lines(lang: Lang, status: &SyncStatus, now: i64) -> [String; 2] {
     let decision_key = if banner.conflicts > 0 { 'C' } else { 'Q' };
     let mut detail = match banner.kind {
         BannerKind::Hidden => String::new(),
-        BannerKind::NeedsDecision => {
-            format!("    {decision_key}: {}", words::decision_action(lang))
-        }
+        BannerKind::NeedsDecision => banner_text
+            .decision_label(banner)
+            .map(|label| format!("    {decision_key}: {label}"))
+            .unwrap_or_default(),
         BannerKind::Syncing => {
-            let mut parts: Vec<String> = words::detail(lang, banner, now).into_iter().collect();
+            let mut parts: Vec<String> = banner_text.detail(banner, now).into_iter().collect();
             if let SyncState::Syncing { progress, .. } = &status.state {
                 parts.push(match &progress.phase {
                     Phase::Starting => words::text(lang, "terminal_phase_starting", &[]),
@@ -436,9 +437,9 @@ fn banner_lines(lang: Lang, status: &SyncStatus, now: i64) -> [String; 2] {
             format!("    {}", words::text(lang, "terminal_sign_in_hint", &[]))
         }
         BannerKind::Failed => {
-            let mut parts: Vec<String> = words::detail(lang, banner, now).into_iter().collect();
-            if banner.can_retry {
-                parts.push(format!("r: {}", words::retry_action(lang)));
+            let mut parts: Vec<String> = banner_text.detail(banner, now).into_iter().collect();
+            if let Some(label) = banner_text.retry_label(banner) {
+                parts.push(format!("r: {label}"));
             }
             format!("    {}", parts.join(" · "))
         }
@@ -446,7 +447,7 @@ fn banner_lines(lang: Lang, status: &SyncStatus, now: i64) -> [String; 2] {
     };
     // Beside any other kind, a decision waiting is said too: it is never hidden.
     if banner.kind != BannerKind::NeedsDecision {
-        if let Some(decision) = words::decision(lang, banner) {
+        if let Some(decision) = banner_text.decision(banner) {
             let rest = detail.trim();
             detail = if rest.is_empty() {
                 format!("    ! {decision} ({decision_key})")
