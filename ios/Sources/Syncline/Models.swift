@@ -84,15 +84,21 @@ public struct SynclineCollection<Model: Codable>: Sendable {
         try client.insert(entity: entity.name, record: record(model))
     }
 
-    /// Makes the stored record the model: every field the device writes takes the model's
-    /// value, a nil optional clears its field, and fields only the server writes are left as
-    /// they are. Only the fields that differ become the mutation (nil: none did), so a model
-    /// read, changed and written back carries just its changes.
+    /// Writes the model's properties over the stored record: each takes the model's value, a
+    /// nil optional clears its field, and fields the model has no property for (or only the
+    /// server writes) keep theirs, so a model of a few fields can update a record of many. Only
+    /// the fields that differ become the mutation (nil: none did). Throws `NotFound` when the
+    /// device has no such record.
     @discardableResult
     public func update(_ model: Model) throws -> MutationReceipt? {
         var patch = try record(model, forUpdate: true)
-        for field in entity.fields where field.writable && patch.values[field.name] == nil {
-            patch.values[field.name] = .null
+        // JSONEncoder leaves a nil optional out, as it does a property the model lacks. The
+        // stored record read as a model and encoded again holds exactly the model's properties
+        // that are set now: those the new model leaves out are the ones to clear.
+        if let stored = try client.get(entity: entity.name, key: patch.key) {
+            for name in try record(self.model(stored), forUpdate: true).values.keys where patch.values[name] == nil {
+                patch.values[name] = .null
+            }
         }
         return try client.update(entity: entity.name, patch: patch)
     }

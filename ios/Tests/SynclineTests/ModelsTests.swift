@@ -126,6 +126,27 @@ final class ModelsTests: XCTestCase {
         try check(read.tags == ["b", "a"] && read.estimateHours == 2 && read.updatedAt == 42, "read back: \(read)")
     }
 
+    func testAnUpdateClearsTheModelsNilPropertiesAndKeepsTheFieldsItLacks() throws {
+        let client = try open("typed-partial", testConfig(manual: true))
+        var full = TaskItem(newKey(), "Full", assignee: "alice")
+        full.notes = "kept"
+        full.priority = 1
+        full.tags = ["kept"]
+        try client.collection(TaskItem.self, entity: "tasks").insert(full)
+        /// A list row's model: a few of the task's fields.
+        struct Row: Codable { var id: String; var title: String; var assignee: String? }
+        let rows = try client.collection(Row.self, entity: "tasks")
+        var row = try XCTUnwrap(try rows.get(key: full.id))
+        row.title = "Renamed from a row"
+        row.assignee = nil
+        try check(try rows.update(row) != nil, "the row's update is a mutation")
+        let stored = try XCTUnwrap(try client.get(entity: "tasks", key: full.id)).values
+        try check(stored["title"] == .text("Renamed from a row"), "the title changed: \(stored)")
+        try check(stored["assignee"] ?? .null == .null, "the row's nil assignee cleared the field: \(stored)")
+        try check(stored["notes"] == .text("kept") && stored["priority"] == .integer(1) && stored["tags"] == .json(#"["kept"]"#),
+                  "the fields the row lacks are kept: \(stored)")
+    }
+
     func testAQueryWithAFilterReturnsTheMatchingModelsInOrder() async throws {
         let alice = try open("typed-query-alice", testConfig(manual: true))
         let bob = try open("typed-query-bob", testConfig("demo-bob", manual: true))
