@@ -56,7 +56,9 @@ public enum ModelError: Error, Equatable, CustomStringConvertible {
 }
 
 /// The records of one entity as the app's own `Model` type: insert, update, read, query and
-/// watch without `Record` or `Value`. Get one with `client.collection(Task.self, entity: "tasks")`.
+/// watch without `Record` or `Value`. Get one with
+/// `client.collection(TaskItem.self, entity: "tasks")` (a model named `Task` would hide Swift's
+/// concurrency `Task` in the app's module).
 ///
 /// Properties map to fields by their coding key (a `CodingKeys` enum renames them); the
 /// entity's key field (`entity.key`, such as `id`) must be a `String` property. Field types:
@@ -284,7 +286,7 @@ public struct SynclineCollection<Model: Codable>: Sendable {
 }
 
 extension SynclineClient {
-    /// The records of `entity` as `type`: `client.collection(Task.self, entity: "tasks")`.
+    /// The records of `entity` as `type`: `client.collection(TaskItem.self, entity: "tasks")`.
     /// Throws `ModelError.unknownEntity` when the client's schema has no such entity; how each
     /// property maps to a field is described at `SynclineCollection`.
     public func collection<Model: Codable>(_ type: Model.Type, entity: String) throws -> SynclineCollection<Model> {
