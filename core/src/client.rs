@@ -223,7 +223,19 @@ impl Syncline {
         Ok(self.inner.store.mutation_stage(mutation_id)?)
     }
 
-    /// The shell reports the OS's connectivity (at start and on every change).
+    /// The shell reports the OS's connectivity (at start and on every change). Until the first
+    /// report the core assumes a working link (the status says `Online` and syncs are tried);
+    /// a report of no connectivity stops syncs and probes until connectivity returns, which
+    /// itself triggers a sync. A loss shorter than a second is ignored.
+    ///
+    /// ```no_run
+    /// # fn demo(client: &syncline_core::Syncline) {
+    /// use syncline_core::{Connectivity, NetworkType};
+    ///
+    /// client.report_connectivity(Connectivity::online(NetworkType::Wifi)); // from the OS
+    /// client.report_connectivity(Connectivity::offline());
+    /// # }
+    /// ```
     pub fn report_connectivity(&self, connectivity: Connectivity) {
         self.inner.feed(Input::Connectivity(connectivity));
     }
