@@ -47,7 +47,7 @@ impl Syncline {
     /// Opens the store at `path` with the app's `schema`, for the user and server in `config`, and
     /// starts the scheduler, which syncs by itself as `config.auto` says: by default at once
     /// (`AutoSync::on_start`), so records may arrive before the app asks for anything; a
-    /// [`Syncline::sync_now`] made then waits its turn behind that sync. Until the shell first
+    /// [`Syncline::sync_now`] made then joins that sync and counts what it brought. Until the shell first
     /// calls [`Syncline::report_connectivity`], the core assumes a working link
     /// ([`Syncline::network_status`] says `Online`) and learns otherwise from the first failure.
     pub fn open(path: &Path, schema: Schema, config: Config) -> Result<Syncline> {
