@@ -32,6 +32,7 @@ mod runtime;
 mod shared;
 mod status;
 mod store;
+mod stream;
 // Test support (fuzz entry points, the store's fault switches): this crate's tests and the
 // `testing` feature only, which tests, benchmarks and the fuzz targets turn on; never an app.
 #[cfg(any(test, feature = "testing"))]
