@@ -44,7 +44,7 @@ let package = Package(
         // so on Linux this module is empty). The app target (SampleApp/) holds only `@main`.
         .target(name: "SynclineSampleViews", dependencies: ["SynclineSample", "Syncline", "SynclineCore"],
                 path: "Sources/SynclineSampleViews"),
-        // The Swift quickstart (docs/quickstart-swift.md shows it whole): alice and bob on the demo
+        // The Swift quickstart (docs/quickstart.md shows it whole): alice and bob on the demo
         // server, typed models, a live query, a conflict merged. `scripts/binding-tests swift` runs
         // it against its server; not a product.
         .executableTarget(name: "Quickstart", dependencies: ["Syncline", "SynclineCore"], path: "Examples/Quickstart"),

@@ -109,7 +109,9 @@ fn first_difference(block: &str, file: &str) -> String {
             (Some(a), Some(b)) => {
                 return format!("line {n} of the file differs: the block has {a:?}, the file {b:?}")
             }
-            (Some(_), None) => return format!("the block has lines past the file's end (from {n})"),
+            (Some(_), None) => {
+                return format!("the block has lines past the file's end (from {n})")
+            }
             (None, Some(_)) => return format!("the block stops before the file's line {n}"),
             (None, None) => return "the block differs from the file".to_string(),
         }

@@ -68,7 +68,10 @@ fn run(args: &[String]) -> Result<bool, Error> {
             for d in &drifts {
                 let doc = d.doc.strip_prefix(&root).unwrap_or(&d.doc).display();
                 let verb = if write { "rewritten" } else { "differs" };
-                println!("{doc}:{}: the block of {} {verb}: {}", d.line, d.file, d.problem);
+                println!(
+                    "{doc}:{}: the block of {} {verb}: {}",
+                    d.line, d.file, d.problem
+                );
             }
             Ok(write || drifts.is_empty())
         }

@@ -361,7 +361,8 @@ mod included_blocks {
         root
     }
 
-    const DOC_OK: &str = "# Quickstart\n\n<!-- file: ex/main.rs -->\n```rust\nfn main() {}\n```\n\nafter\n";
+    const DOC_OK: &str =
+        "# Quickstart\n\n<!-- file: ex/main.rs -->\n```rust\nfn main() {}\n```\n\nafter\n";
 
     #[test]
     fn a_block_equal_to_its_file_passes_and_is_left_as_it_is() {
@@ -378,7 +379,11 @@ mod included_blocks {
         assert_eq!(drifts.len(), 1);
         assert_eq!(drifts[0].line, 3);
         assert_eq!(drifts[0].file, "ex/main.rs");
-        assert!(drifts[0].problem.contains("line 1"), "{}", drifts[0].problem);
+        assert!(
+            drifts[0].problem.contains("line 1"),
+            "{}",
+            drifts[0].problem
+        );
         assert_eq!(
             out,
             "# Quickstart\n\n<!-- file: ex/main.rs -->\n```rust\nfn main() {\n    run();\n}\n```\n\nafter\n"
