@@ -155,7 +155,26 @@ pub struct Sort {
     pub order: SortOrder,
 }
 
-/// A query of one entity: field equality filters, an order and a page window.
+/// A query of one entity: field equality filters, an order and a page window. Built with
+/// [`Query::all`], then [`Query::filter`] (all filters must hold) and [`Query::order`]; the same
+/// value goes to [`Syncline::query`](crate::Syncline::query) for one page and to
+/// [`Syncline::watch`](crate::Syncline::watch) to follow it. Only equality filters exist; a
+/// field declared `indexed` in the schema is filtered by index.
+///
+/// ```
+/// use syncline_core::{Query, SortOrder, Value};
+///
+/// // Open tasks of one project, newest due date first, 50 to a page.
+/// let open = Query::all(50)
+///     .filter("project_id", Value::Text("p-harbor".into()))
+///     .filter("done", Value::Boolean(false))
+///     .order("due_at", SortOrder::Descending);
+/// assert_eq!(open.filters.len(), 2);
+///
+/// // The next page: the previous page's `next_offset`, while it is `Some`.
+/// let next = Query { offset: 50, ..open };
+/// assert_eq!(next.limit, 50);
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct Query {
