@@ -1,11 +1,13 @@
 // The Syncline Android library: Kotlin bindings generated from the Rust library at build time
-// (never committed), the Flow wrappers, the network monitor, and libsyncline.so for each ABI,
-// cross-compiled with cargo-ndk (needs the Android NDK and `cargo install cargo-ndk`).
+// (never committed), the Flow wrappers, typed models (kotlinx.serialization), the network
+// monitor, and libsyncline.so for each ABI, cross-compiled with cargo-ndk (needs the Android NDK
+// and `cargo install cargo-ndk`).
 import org.gradle.api.tasks.Exec
 
 plugins {
     alias(libs.plugins.android.library)
     alias(libs.plugins.kotlin.android)
+    alias(libs.plugins.kotlin.serialization) // the tests' @Serializable models
 }
 
 val repoRoot = rootDir.parentFile
@@ -44,6 +46,8 @@ dependencies {
     // JNA as an Android archive: it carries libjnidispatch.so for each ABI.
     api("${libs.jna.get()}@aar")
     api(libs.kotlinx.coroutines.android)
+    // Typed models (Models.kt): KSerializer in the API, JSON to map models to records.
+    api(libs.kotlinx.serialization.json)
     testImplementation(libs.junit)
     testImplementation(libs.robolectric)
 }
