@@ -30,8 +30,10 @@ android {
         java.srcDir(generatedKotlin)
         jniLibs.srcDir(jniLibs)
     }
-    // The Robolectric tests (the framework on the JVM) run with the local unit tests.
+    // The Robolectric tests (the framework on the JVM) run with the local unit tests, and the
+    // Kotlin quickstart compiles with them (QuickstartTest checks its words).
     sourceSets["test"].java.srcDir("src/robolectric/kotlin")
+    sourceSets["test"].java.srcDir("src/quickstart/kotlin")
     testOptions.unitTests.isIncludeAndroidResources = true
 
     compileOptions {
