@@ -41,7 +41,7 @@ fun open(server: String, token: String): SynclineClient {
 /** The story, step by step; a failed `check` ends it with an exception (exit status 1). */
 fun main() = runBlocking {
     val server = System.getenv("SYNCLINE_SERVER_URL") ?: "http://127.0.0.1:8787"
-    val harbor = Query(filters = listOf(Filter("project_id", Value.Text("p-harbor"))), sort = emptyList(), limit = 500u, offset = 0u)
+    val harbor = Query(filters = listOf(Filter("project_id", Value.Text("p-harbor"))), sort = emptyList(), limit = 1000u, offset = 0u)
 
     // 1. Alice signs in on a fresh device and syncs everything.
     val alice = open(server, "demo-alice")
