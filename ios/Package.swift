@@ -44,6 +44,10 @@ let package = Package(
         // so on Linux this module is empty). The app target (SampleApp/) holds only `@main`.
         .target(name: "SynclineSampleViews", dependencies: ["SynclineSample", "Syncline", "SynclineCore"],
                 path: "Sources/SynclineSampleViews"),
+        // The Swift quickstart (docs/quickstart-swift.md shows it whole): alice and bob on the demo
+        // server, typed models, a live query, a conflict merged. `scripts/binding-tests swift` runs
+        // it against its server; not a product.
+        .executableTarget(name: "Quickstart", dependencies: ["Syncline", "SynclineCore"], path: "Examples/Quickstart"),
         // What both test targets share: checks, waits, clients of the reference server.
         .target(name: "SynclineTestSupport", dependencies: ["Syncline", "SynclineCore"], path: "Tests/SynclineTestSupport"),
         .testTarget(name: "SynclineTests", dependencies: ["Syncline", "SynclineCore", "SynclineTestSupport"],

@@ -5,6 +5,8 @@
 //! (status, pages, records, conflicts, quarantine) and the log sink as foreign traits. No panic
 //! crosses the FFI: uniffi turns one into an error, and the library keeps `panic = "unwind"`.
 
+#![deny(missing_docs)]
+
 uniffi::setup_scaffolding!();
 
 mod client;

@@ -47,7 +47,7 @@ impl Syncline {
     /// Opens the store at `path` with the app's `schema`, for the user and server in `config`, and
     /// starts the scheduler, which syncs by itself as `config.auto` says: by default at once
     /// (`AutoSync::on_start`), so records may arrive before the app asks for anything; a
-    /// [`Syncline::sync_now`] made then waits its turn behind that sync. Until the shell first
+    /// [`Syncline::sync_now`] made then joins that sync and counts what it brought. Until the shell first
     /// calls [`Syncline::report_connectivity`], the core assumes a working link
     /// ([`Syncline::network_status`] says `Online`) and learns otherwise from the first failure.
     pub fn open(path: &Path, schema: Schema, config: Config) -> Result<Syncline> {
@@ -223,7 +223,19 @@ impl Syncline {
         Ok(self.inner.store.mutation_stage(mutation_id)?)
     }
 
-    /// The shell reports the OS's connectivity (at start and on every change).
+    /// The shell reports the OS's connectivity (at start and on every change). Until the first
+    /// report the core assumes a working link (the status says `Online` and syncs are tried);
+    /// a report of no connectivity stops syncs and probes until connectivity returns, which
+    /// itself triggers a sync. A loss shorter than a second is ignored.
+    ///
+    /// ```no_run
+    /// # fn demo(client: &syncline_core::Syncline) {
+    /// use syncline_core::{Connectivity, NetworkType};
+    ///
+    /// client.report_connectivity(Connectivity::online(NetworkType::Wifi)); // from the OS
+    /// client.report_connectivity(Connectivity::offline());
+    /// # }
+    /// ```
     pub fn report_connectivity(&self, connectivity: Connectivity) {
         self.inner.feed(Input::Connectivity(connectivity));
     }

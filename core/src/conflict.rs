@@ -7,6 +7,12 @@ use std::collections::HashMap;
 use syncline_protocol::{Value, WireFields};
 
 /// A conflict waiting for the user, with all three versions.
+///
+/// The three are not the same shape: `local` and `remote` are whole records (every field the
+/// device knows, or `None` for a deletion), while `base` holds only the fields in `fields`, as
+/// they were before the local edit. A screen shows, for each name in `fields`, the value before
+/// (`base`), this device's (`local`) and the server's (`remote`); the fields outside `fields`
+/// merged cleanly and need no decision. A field absent from `base` had no value before the edit.
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct Conflict {
@@ -18,11 +24,11 @@ pub struct Conflict {
     pub key: String,
     /// The fields both sides changed (every changed field when one side deleted the record).
     pub fields: Vec<String>,
-    /// Those fields as they were before the local edit.
+    /// Only the fields in `fields`, as they were before the local edit (not a whole record).
     pub base: HashMap<String, Value>,
-    /// The local record; `None` when it was deleted on this device.
+    /// The whole local record; `None` when it was deleted on this device.
     pub local: Option<HashMap<String, Value>>,
-    /// The server's record; `None` when it was deleted on the server.
+    /// The server's whole record; `None` when it was deleted on the server.
     pub remote: Option<HashMap<String, Value>>,
     /// The server version the conflict was found against.
     pub remote_version: Option<i64>,

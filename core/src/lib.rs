@@ -7,8 +7,50 @@
 //! to show; they carry structure only, and each front end turns them into words.
 //!
 //! Every module is private; this file re-exports exactly what an app uses.
+//!
+//! # A first app
+//!
+//! Open a client, write a record, sync, read it back and follow a query. Written against the
+//! demo (`cargo run -p syncline-cli -- demo`: its server on `127.0.0.1:8787`, alice's token);
+//! here it runs against a server this example starts. `docs/quickstart.md` in the repository goes on to a second
+//! device, a conflict and its resolution, in Rust, Kotlin and Swift.
+//!
+//! ```
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let server = syncline_server::testing::TestServer::with_demo();
+//! # let url = server.url();
+//! # let folder = tempfile::tempdir()?;
+//! # let path = folder.path().join("app.db");
+//! use syncline_core::{Config, Query, Record, SortOrder, Syncline, Value};
+//!
+//! // The entities (docs/schema.md); an app usually parses its own schema file.
+//! let schema = syncline_protocol::sample::schema()?;
+//! let client = Syncline::open(&path, schema, Config::new(&url, "demo-alice"))?;
+//!
+//! // Saved at once, with its outbox entry, in one transaction; pushed by the next sync.
+//! client.insert("tasks", Record::new("t-first-app")
+//!     .with("project_id", Value::Text("p-harbor".into()))
+//!     .with("title", Value::Text("Inspect pump".into())))?;
+//!
+//! // Push, then pull; joins the sync the client started by itself at open.
+//! let report = client.sync_now_blocking("all")?;
+//! assert!(report.entities.iter().any(|e| e.entity == "tasks" && e.pushed == 1));
+//!
+//! // Read: `None` for a record the device does not have, `None` for an unset field.
+//! let task = client.get("tasks", "t-first-app")?.expect("just written");
+//! assert_eq!(task.text("title"), Some("Inspect pump"));
+//! assert_eq!(task.boolean("done"), None);
+//!
+//! // One page of a query; `watch` takes the same arguments and follows it.
+//! let open = Query::all(50)
+//!     .filter("project_id", Value::Text("p-harbor".into()))
+//!     .order("title", SortOrder::Ascending);
+//! let page = client.query("tasks", &open)?;
+//! assert!(page.records.iter().any(|r| r.key == "t-first-app"));
+//! # Ok(()) }
+//! ```
 
-#![warn(missing_docs)]
+#![deny(missing_docs)]
 
 #[cfg(feature = "uniffi")]
 uniffi::setup_scaffolding!("syncline_core");

@@ -4,7 +4,7 @@
 //! entities declared once, in TOML, for the server and the devices: `docs/schema.md`), and typed
 //! field values.
 
-#![warn(missing_docs)]
+#![deny(missing_docs)]
 
 #[cfg(feature = "uniffi")]
 uniffi::setup_scaffolding!("syncline_protocol");

@@ -345,3 +345,53 @@ fn the_covering_cycles_use_every_edge_of_a_component() {
     assert_eq!(components[0].nodes, vec![0, 1, 2]);
     assert_eq!(components[0].cycles, vec![vec![0, 1, 2, 0], vec![2, 1, 2]]);
 }
+
+/// The docs' file-backed code blocks: a block equal to its file passes, any difference is reported
+/// with its line, and `reconcile` puts the file's text in.
+mod included_blocks {
+    use std::path::Path;
+
+    use crate::included::reconcile;
+
+    fn root_with(file: &str, text: &str) -> tempfile::TempDir {
+        let root = tempfile::tempdir().expect("temporary directory");
+        let path = root.path().join(file);
+        std::fs::create_dir_all(path.parent().expect("a parent")).expect("create");
+        std::fs::write(path, text).expect("write");
+        root
+    }
+
+    const DOC_OK: &str = "# Quickstart\n\n<!-- file: ex/main.rs -->\n```rust\nfn main() {}\n```\n\nafter\n";
+
+    #[test]
+    fn a_block_equal_to_its_file_passes_and_is_left_as_it_is() {
+        let root = root_with("ex/main.rs", "fn main() {}\n");
+        let (out, drifts) = reconcile(root.path(), Path::new("q.md"), DOC_OK).expect("reconcile");
+        assert!(drifts.is_empty(), "{drifts:?}");
+        assert_eq!(out, DOC_OK);
+    }
+
+    #[test]
+    fn a_changed_file_is_reported_at_the_marker_and_copied_in() {
+        let root = root_with("ex/main.rs", "fn main() {\n    run();\n}\n");
+        let (out, drifts) = reconcile(root.path(), Path::new("q.md"), DOC_OK).expect("reconcile");
+        assert_eq!(drifts.len(), 1);
+        assert_eq!(drifts[0].line, 3);
+        assert_eq!(drifts[0].file, "ex/main.rs");
+        assert!(drifts[0].problem.contains("line 1"), "{}", drifts[0].problem);
+        assert_eq!(
+            out,
+            "# Quickstart\n\n<!-- file: ex/main.rs -->\n```rust\nfn main() {\n    run();\n}\n```\n\nafter\n"
+        );
+    }
+
+    #[test]
+    fn a_missing_file_or_block_is_reported() {
+        let root = tempfile::tempdir().expect("temporary directory");
+        let (_, drifts) = reconcile(root.path(), Path::new("q.md"), DOC_OK).expect("reconcile");
+        assert_eq!(drifts[0].problem, "the file does not exist");
+        let no_block = "<!-- file: ex/main.rs -->\ntext\n";
+        let (_, drifts) = reconcile(root.path(), Path::new("q.md"), no_block).expect("reconcile");
+        assert_eq!(drifts[0].problem, "no code block right after the marker");
+    }
+}

@@ -1,6 +1,6 @@
 // The banner in words. The core sends structure only (`Banner`, `FailureReason`); this turns it
 // into text from a string table, by the rules of docs/banner-text.md (the terminal client's
-// cli/src/words.rs applies the same rules). Plain Swift and Foundation: the Linux tests cover every
+// words/src/banner_text.rs applies the same rules). Plain Swift and Foundation: the Linux tests cover every
 // rule, reading the tables through Bundle.module as an app does.
 import Foundation
 import SynclineCore

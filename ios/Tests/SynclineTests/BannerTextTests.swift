@@ -14,7 +14,7 @@ struct DocRow {
     let german: String
 }
 
-/// The rows between the doc's `strings:begin` and `strings:end` markers, as cli/src/words.rs
+/// The rows between the doc's `strings:begin` and `strings:end` markers, as words/src/table.rs
 /// reads them.
 func documented() throws -> [DocRow] {
     let doc = try String(contentsOfFile: repositoryRoot.appendingPathComponent("docs/banner-text.md").path, encoding: .utf8)

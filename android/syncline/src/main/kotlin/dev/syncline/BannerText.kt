@@ -1,5 +1,5 @@
 // The core's structured banner in words. The core sends no sentences; every front end applies the
-// same rules (docs/banner-text.md, cli/src/words.rs) to its own string table. Plain Kotlin over a
+// same rules (docs/banner-text.md, words/src/banner_text.rs) to its own string table. Plain Kotlin over a
 // string lookup, so the JVM tests cover every rule; the Android lookup is
 // dev.syncline.android.ResourceStrings.
 package dev.syncline
@@ -72,8 +72,12 @@ class BannerText(private val strings: Strings) {
         else -> null
     }
 
-    /** The label of the Retry action; null when retrying cannot help (e.g. the user must sign in). */
-    fun retryLabel(banner: Banner): String? = if (banner.canRetry) strings.get("banner_retry_action") else null
+    /**
+     * The label of the failed banner's Retry action; null when nothing failed or retrying cannot
+     * help (e.g. the user must sign in). The same rule as Swift's and the Rust words'.
+     */
+    fun retryLabel(banner: Banner): String? =
+        if (banner.kind == BannerKind.FAILED && banner.canRetry) strings.get("banner_retry_action") else null
 
     /**
      * The banner as one utterance for a screen reader (a content description): the title and the

@@ -1,5 +1,5 @@
 // The banner's words: the string files against docs/banner-text.md, and the rules that choose and
-// fill the strings (the same as the terminal client's, cli/src/words.rs).
+// fill the strings (the same as the Rust apps' words, words/src/table.rs).
 package dev.syncline
 
 import dev.syncline.core.types.Banner
