@@ -132,34 +132,44 @@ class TypedCollection<T : Any>(
     }
 
     /** Saves a new record (synced later); throws the core's error for a key already used. */
-    fun insert(model: T): MutationReceipt {
-        val (key, values) = encode(model)
-        return client.insert(entity, Record(key = key, values = values))
-    }
+    fun insert(model: T): MutationReceipt = client.insert(entity, record(model))
 
     /**
      * Writes [model] over the record with its key: every property the device may write, a null
      * one included (it sets the field to null). Null when nothing differed.
      */
-    fun update(model: T): MutationReceipt? {
-        val (key, values) = encode(model)
-        return client.update(entity, Record(key = key, values = values))
-    }
+    fun update(model: T): MutationReceipt? = client.update(entity, record(model))
 
     /** Deletes the record with [key]. */
     fun delete(key: String): MutationReceipt = client.delete(entity, key)
 
     /** The record with [key] as a model; null when the device has none. */
-    fun get(key: String): T? = client.get(entity, key)?.let(::decode)
+    fun get(key: String): T? = client.get(entity, key)?.let(::model)
 
     /** The page [query] selects (at most its limit), as models. */
-    fun query(query: Query): List<T> = client.query(entity, query).records.map(::decode)
+    fun query(query: Query): List<T> = client.query(entity, query).records.map(::model)
 
     /**
      * The page [query] selects, live, as models: [watchFlow] of the entity with each page
      * decoded. A record that does not decode fails the collection with [ModelDecodingException].
      */
-    fun watchFlow(query: Query): Flow<List<T>> = client.watchFlow(entity, query).map { page -> page.records.map(::decode) }
+    fun watchFlow(query: Query): Flow<List<T>> = client.watchFlow(entity, query).map { page -> page.records.map(::model) }
+
+    /**
+     * The record with [key], live, as a model: now (null when there is none), after every change,
+     * and null once deleted; [watchRecordFlow] of the entity, decoded like [watchFlow].
+     */
+    fun watchRecordFlow(key: String): Flow<T?> = client.watchRecordFlow(entity, key).map { it?.let(::model) }
+
+    /**
+     * The record [model] is written as: its key, and the values of the properties the device
+     * writes (what [insert] and [update] pass to the core; also the values of a
+     * `Resolution.Merged`).
+     */
+    fun record(model: T): Record {
+        val (key, values) = encode(model)
+        return Record(key = key, values = values)
+    }
 
     /** Checks property [i] against the schema; returns its field (null for the key). */
     private fun check(i: Int, byName: Map<String, FieldDef>): FieldDef? {
@@ -218,9 +228,13 @@ class TypedCollection<T : Any>(
         return value ?: mismatch(field.name, field.fieldType.words(), "the serialized value $element")
     }
 
-    /** A record as the model; any failure is a [ModelDecodingException] naming its field. */
+    /**
+     * [record] as a model: a record read from the core, or a conflict's `local` or `remote`
+     * values with its key (`Record(conflict.key, values = conflict.remote!!)`). A record that
+     * does not decode throws [ModelDecodingException] naming its field.
+     */
     @OptIn(ExperimentalSerializationApi::class) // MissingFieldException.missingFields
-    private fun decode(record: Record): T {
+    fun model(record: Record): T {
         val json = HashMap<String, JsonElement>()
         for ((i, field) in fields.withIndex()) {
             if (field == null) {

@@ -11,6 +11,7 @@ import dev.syncline.core.sampleSchema
 import dev.syncline.core.types.Filter
 import dev.syncline.core.types.Query
 import dev.syncline.core.types.Record
+import dev.syncline.core.types.Resolution
 import dev.syncline.core.types.Sort
 import dev.syncline.core.types.SortOrder
 import kotlinx.coroutines.cancelAndJoin
@@ -237,6 +238,53 @@ class ModelsTest {
         val renamed = lists.until("bob's change") { it.singleOrNull()?.title == "Renamed by Bob" }
         assertEquals(listOf(task.copy(title = "Renamed by Bob", done = true)), renamed)
         lists.job.cancelAndJoin()
+        alice.close()
+        bob.close()
+    }
+
+    @Test
+    fun aRecordFlowSeesTheModelChangeAndItsDeletion() = runBlocking {
+        val phone = open("phone-record")
+        val tasks = phone.collection<Task>("tasks")
+        val key = newKey()
+        val models = Collected(this, tasks.watchRecordFlow(key))
+        assertNull("none yet", models.next())
+        tasks.insert(full(key))
+        assertEquals(full(key), models.next())
+        tasks.update(full(key).copy(done = true))
+        assertEquals(full(key).copy(done = true), models.next())
+        tasks.delete(key)
+        assertNull("deleted", models.until("the deletion") { it == null })
+        models.job.cancelAndJoin()
+        phone.close()
+    }
+
+    @Test
+    fun aConflictsSidesReadAsModelsAndAMergedModelSettlesIt() = runBlocking {
+        val alice = open("alice-conflict")
+        val bob = open("bob-conflict", "demo-bob")
+        val key = newKey()
+        val aliceTasks = alice.collection<Task>("tasks")
+        val bobTasks = bob.collection<Task>("tasks")
+        aliceTasks.insert(full(key))
+        alice.syncNow("tasks")
+        bob.syncNow("tasks")
+        aliceTasks.update(full(key).copy(title = "Alice's title"))
+        bobTasks.update(full(key).copy(title = "Bob's title", done = true))
+        alice.syncNow("tasks")
+        bob.syncNow("tasks")
+
+        val conflict = bob.conflicts().single()
+        val mine = bobTasks.model(Record(conflict.key, values = conflict.local!!))
+        val theirs = bobTasks.model(Record(conflict.key, values = conflict.remote!!))
+        assertEquals("Bob's title", mine.title)
+        assertEquals(full(key).copy(title = "Alice's title"), theirs)
+        val merged = theirs.copy(title = "Alice's and Bob's title", done = mine.done)
+        assertEquals(key, bobTasks.record(merged).key)
+        bob.resolve(conflict.id, Resolution.Merged(bobTasks.record(merged).values))
+        bob.syncNow("tasks")
+        alice.syncNow("tasks")
+        assertEquals(merged, aliceTasks.get(key))
         alice.close()
         bob.close()
     }
