@@ -37,6 +37,28 @@ pub struct Conflict {
 }
 
 /// How the user settles a conflict.
+///
+/// `Merged` carries the values the user chose, here both titles of a task both sides renamed:
+///
+/// ```no_run
+/// # fn demo(client: &syncline_core::Syncline) -> syncline_core::Result<()> {
+/// use std::collections::HashMap;
+/// use syncline_core::{Resolution, Value};
+///
+/// for conflict in client.conflicts()? {
+///     let title = |side: &Option<HashMap<String, Value>>| {
+///         side.as_ref().and_then(|fields| fields.get("title")).cloned()
+///     };
+///     if let (Some(Value::Text(mine)), Some(Value::Text(theirs))) =
+///         (title(&conflict.local), title(&conflict.remote))
+///     {
+///         let title = Value::Text(format!("{mine} / {theirs}"));
+///         let values = HashMap::from([("title".to_string(), title)]);
+///         client.resolve(conflict.id, Resolution::Merged { values })?;
+///     }
+/// }
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
 pub enum Resolution {

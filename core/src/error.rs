@@ -336,6 +336,33 @@ pub enum SynclineError {
         /// What stopped it.
         detail: String,
     },
+    /// A model type does not fit its entity's schema (`Syncline::collection`, Rust only): a
+    /// field the entity does not declare, of another type, an `Option` or not where the field
+    /// says otherwise, or a required field the type leaves out. Fix the type.
+    #[error("the model of `{entity}` does not fit its schema: field `{field}` is {found}, the schema wants {expected}")]
+    ModelMismatch {
+        /// The entity the model is for.
+        entity: String,
+        /// The field, by its name in the schema (the key's, for the key).
+        field: String,
+        /// What the schema wants there (type, and whether it may be null).
+        expected: String,
+        /// What the model has there (its Rust type, or nothing).
+        found: String,
+    },
+    /// A stored record does not fit the model type it is read as (a json field's content, a
+    /// number out of the type's range): the record is fine, the type is too narrow for it.
+    #[error("`{entity}` record `{key}` does not fit the model: field `{field}`: {detail}")]
+    RecordMismatch {
+        /// The record's entity.
+        entity: String,
+        /// The record's key.
+        key: String,
+        /// Where in the record (`tags[2]`; `.` for the whole record).
+        field: String,
+        /// What does not fit.
+        detail: String,
+    },
 }
 
 impl SynclineError {

@@ -58,6 +58,7 @@ uniffi::setup_scaffolding!("syncline_core");
 mod autosync;
 mod changes;
 mod client;
+mod collection;
 mod config;
 mod conflict;
 mod driver;
@@ -65,6 +66,7 @@ mod engine;
 mod error;
 mod live;
 mod machine;
+mod model;
 mod mutation;
 mod network;
 mod pulled;
@@ -74,6 +76,7 @@ mod runtime;
 mod shared;
 mod status;
 mod store;
+mod stream;
 // Test support (fuzz entry points, the store's fault switches): this crate's tests and the
 // `testing` feature only, which tests, benchmarks and the fuzz targets turn on; never an app.
 #[cfg(any(test, feature = "testing"))]
@@ -84,6 +87,7 @@ mod transport;
 
 pub use autosync::{AutoSync, ALL_UNIT};
 pub use client::Syncline;
+pub use collection::Collection;
 pub use config::{Config, SyncUnit};
 pub use conflict::{Conflict, Resolution};
 pub use driver::Event;
