@@ -1,11 +1,13 @@
 // The Syncline Android library: Kotlin bindings generated from the Rust library at build time
-// (never committed), the Flow wrappers, the network monitor, and libsyncline.so for each ABI,
-// cross-compiled with cargo-ndk (needs the Android NDK and `cargo install cargo-ndk`).
+// (never committed), the Flow wrappers, typed models (kotlinx.serialization), the network
+// monitor, and libsyncline.so for each ABI, cross-compiled with cargo-ndk (needs the Android NDK
+// and `cargo install cargo-ndk`).
 import org.gradle.api.tasks.Exec
 
 plugins {
     alias(libs.plugins.android.library)
     alias(libs.plugins.kotlin.android)
+    alias(libs.plugins.kotlin.serialization) // the tests' @Serializable models
 }
 
 val repoRoot = rootDir.parentFile
@@ -28,8 +30,10 @@ android {
         java.srcDir(generatedKotlin)
         jniLibs.srcDir(jniLibs)
     }
-    // The Robolectric tests (the framework on the JVM) run with the local unit tests.
+    // The Robolectric tests (the framework on the JVM) run with the local unit tests, and the
+    // Kotlin quickstart compiles with them (QuickstartTest checks its words).
     sourceSets["test"].java.srcDir("src/robolectric/kotlin")
+    sourceSets["test"].java.srcDir("src/quickstart/kotlin")
     testOptions.unitTests.isIncludeAndroidResources = true
 
     compileOptions {
@@ -44,6 +48,8 @@ dependencies {
     // JNA as an Android archive: it carries libjnidispatch.so for each ABI.
     api("${libs.jna.get()}@aar")
     api(libs.kotlinx.coroutines.android)
+    // Typed models (Models.kt): KSerializer in the API, JSON to map models to records.
+    api(libs.kotlinx.serialization.json)
     testImplementation(libs.junit)
     testImplementation(libs.robolectric)
 }
