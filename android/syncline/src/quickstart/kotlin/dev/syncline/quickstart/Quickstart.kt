@@ -4,15 +4,16 @@
 package dev.syncline.quickstart
 
 import dev.syncline.BannerText
+import dev.syncline.all
 import dev.syncline.collection
 import dev.syncline.core.SynclineClient
 import dev.syncline.core.defaultConfig
 import dev.syncline.core.manualAutoSync
 import dev.syncline.core.protocol.Value
 import dev.syncline.core.sampleSchema
-import dev.syncline.core.types.Filter
 import dev.syncline.core.types.Query
 import dev.syncline.core.types.Resolution
+import dev.syncline.filter
 import kotlinx.coroutines.cancelAndJoin
 import kotlinx.coroutines.flow.MutableStateFlow
 import kotlinx.coroutines.flow.distinctUntilChanged
@@ -41,7 +42,7 @@ fun open(server: String, token: String): SynclineClient {
 /** The story, step by step; a failed `check` ends it with an exception (exit status 1). */
 fun main() = runBlocking {
     val server = System.getenv("SYNCLINE_SERVER_URL") ?: "http://127.0.0.1:8787"
-    val harbor = Query(filters = listOf(Filter("project_id", Value.Text("p-harbor"))), sort = emptyList(), limit = 1000u, offset = 0u)
+    val harbor = Query.all(limit = 1000u).filter("project_id", Value.Text("p-harbor"))
 
     // 1. Alice signs in on a fresh device and syncs everything.
     val alice = open(server, "demo-alice")
