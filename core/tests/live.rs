@@ -257,3 +257,18 @@ fn a_refused_token_closes_the_stream_and_asks_for_sign_in() {
     alice.set_token("demo-alice");
     wait_for("live with the new token", || alice.is_live());
 }
+
+#[test]
+fn a_token_revoked_under_an_open_stream_ends_it_with_sign_in_needed() {
+    let (server, users) = support::server();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let alice = client_with(dir.path(), "alice", live(&server.url(), &users.alice));
+    wait_for("alice live", || alice.is_live());
+    assert!(server.store().revoke_token(&users.alice).expect("revoke"));
+    // The server says `bye sign_in_needed`; the device checks with /v1/me and believes it.
+    let took = wait_for("sign-in needed", || {
+        alice.network_status() == syncline_core::NetworkStatus::SignInNeeded
+    });
+    assert!(!alice.is_live());
+    println!("revoked token: sign-in needed {:.1} ms later", ms(took));
+}
