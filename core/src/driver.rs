@@ -727,10 +727,12 @@ async fn read_live_stream(driver: &Weak<Driver>, conn: u64) -> StreamEnd {
             };
         }
     };
+    // Feeds the machine; false once the client is gone or the machine has closed this stream
+    // (a close can overtake the task's start, which then has no handle to abort it by).
     let feed = |input: Input| match driver.upgrade() {
         Some(d) => {
             d.feed(input);
-            true
+            lock(&d.machine).is_current_stream(conn)
         }
         None => false,
     };

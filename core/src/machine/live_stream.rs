@@ -138,8 +138,8 @@ impl LiveStream {
         matches!(self.state, StreamState::Open { .. })
     }
 
-    /// The stream now being tried or open.
-    #[cfg(test)]
+    /// The stream now being tried or open: any other is one the machine has closed, whatever
+    /// its task still thinks.
     pub(crate) fn state_conn(&self) -> Option<u64> {
         self.current()
     }

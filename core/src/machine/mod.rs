@@ -262,6 +262,11 @@ impl Machine {
         self.live.is_live()
     }
 
+    /// Whether live stream `conn` is the one being opened or open.
+    pub(crate) fn is_current_stream(&self, conn: u64) -> bool {
+        self.live.state_conn() == Some(conn)
+    }
+
     /// Whether a live stream should be open: enabled (the stream says), in the foreground, with
     /// connectivity (reported or assumed), and a token the server has not refused.
     fn live_wanted(&self) -> bool {
