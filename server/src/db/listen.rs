@@ -21,9 +21,14 @@ const MAX_PAUSE: Duration = Duration::from_secs(5);
 /// connection cut without a FIN (a NAT, a failed-over database) would look idle forever.
 const KEEPALIVE_IDLE: Duration = Duration::from_secs(30);
 
+/// How long opening the database waits for the listener's first `LISTEN`.
+const FIRST_LISTEN_WAIT: Duration = Duration::from_secs(10);
+
 /// Starts the listener on `runtime` (the backend's own); it runs until the runtime stops.
+/// Returns once it listens (or after [`FIRST_LISTEN_WAIT`], retrying in the background), so a
+/// commit made right after the store opens already wakes this instance's streams.
 pub(super) fn spawn(
-    runtime: &tokio::runtime::Handle,
+    runtime: &tokio::runtime::Runtime,
     mut config: tokio_postgres::Config,
     hub: Arc<Hub>,
 ) {
@@ -31,11 +36,13 @@ pub(super) fn spawn(
         .keepalives(true)
         .keepalives_idle(KEEPALIVE_IDLE)
         .application_name("syncline-listen");
+    let (listening, first) = tokio::sync::oneshot::channel::<()>();
+    let mut listening = Some(listening);
     runtime.spawn(async move {
         let mut pause = FIRST_PAUSE;
         let mut reconnecting = false;
         loop {
-            match listen(&config, &hub, reconnecting).await {
+            match listen(&config, &hub, reconnecting, &mut listening).await {
                 // Connected, then lost: start the pauses again.
                 Ok(()) => pause = FIRST_PAUSE,
                 Err(e) => log::warn!("live wake-up: cannot listen on PostgreSQL: {e}"),
@@ -45,6 +52,13 @@ pub(super) fn spawn(
             pause = (pause * 2).min(MAX_PAUSE);
         }
     });
+    if runtime
+        // The timer is made inside the runtime: it needs the runtime's clock.
+        .block_on(async { tokio::time::timeout(FIRST_LISTEN_WAIT, first).await })
+        .is_err()
+    {
+        log::warn!("live wake-up: not listening on PostgreSQL yet; streams wake once it does");
+    }
 }
 
 /// One connection's life: connect, `LISTEN`, publish until it ends. `Ok` once it had listened.
@@ -52,6 +66,7 @@ async fn listen(
     config: &tokio_postgres::Config,
     hub: &Arc<Hub>,
     reconnecting: bool,
+    listening: &mut Option<tokio::sync::oneshot::Sender<()>>,
 ) -> Result<(), StoreError> {
     let (client, mut connection) = config.connect(tls()?).await?;
     let ear = hub.clone();
@@ -83,6 +98,9 @@ async fn listen(
                 .await?;
             hub.publish(Touched::everything(row.try_get(0)?));
             log::info!("live wake-up: listening on PostgreSQL again");
+        }
+        if let Some(tell) = listening.take() {
+            let _ = tell.send(());
         }
         Ok::<(), StoreError>(())
     };

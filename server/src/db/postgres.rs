@@ -254,7 +254,7 @@ impl PostgresDb {
             .enable_all()
             .build()
             .map_err(|e| StoreError::Postgres(format!("cannot start its runtime: {e}")))?;
-        super::listen::spawn(runtime.handle(), config.clone(), hub);
+        super::listen::spawn(&runtime, config.clone(), hub);
         let manager = Manager::from_config(
             config,
             tls()?,
