@@ -220,9 +220,19 @@ impl SynclineClient {
         self.inner.report_connectivity(connectivity);
     }
 
-    /// The app came to the foreground.
+    /// The app came to the foreground (a sync, and the live stream opens again).
     pub fn resumed(&self) {
         self.inner.resumed();
+    }
+
+    /// The app went to the background: the live stream closes until `resumed`.
+    pub fn paused(&self) {
+        self.inner.paused();
+    }
+
+    /// Whether the live stream is open (other devices' changes arrive within moments).
+    pub fn is_live(&self) -> bool {
+        self.inner.is_live()
     }
 
     /// The banner's Retry action.

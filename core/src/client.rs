@@ -12,11 +12,11 @@ use tokio::sync::{broadcast, oneshot, watch};
 use crate::changes::SETTLE_KEY;
 use crate::config::Config;
 use crate::conflict::{Conflict, Resolution};
-use crate::driver::{Driver, Event, LAST_SYNCED_AT};
+use crate::driver::{Driver, Event, LiveConfig, LAST_SYNCED_AT};
 use crate::engine::{Engine, SyncReport};
 use crate::error::{Error, SynclineError};
 use crate::live::{ListenerHandle, LiveQueries};
-use crate::machine::Input;
+use crate::machine::{Input, LiveSettings};
 use crate::mutation::{MutationReceipt, MutationStage, QuarantinedMutation};
 use crate::network::{Connectivity, NetworkStatus, NetworkType};
 use crate::queue::SyncRequest;
@@ -81,6 +81,13 @@ impl Syncline {
             config.auto.clone(),
             config.sync_timeout,
             status.with_banner(),
+            LiveConfig {
+                settings: LiveSettings {
+                    enabled: config.live,
+                    heartbeat: config.live_heartbeat,
+                },
+                open_timeout: config.request_timeout,
+            },
         )?;
         Ok(Syncline {
             inner,
@@ -240,9 +247,27 @@ impl Syncline {
         self.inner.feed(Input::Connectivity(connectivity));
     }
 
-    /// The app came to the foreground.
+    /// The app came to the foreground: a sync if `AutoSync::on_resume` says so, and the live
+    /// stream opens again (`Config::live`). The client counts as in the foreground from
+    /// [`Syncline::open`] until [`Syncline::paused`].
     pub fn resumed(&self) {
         self.inner.feed(Input::Resume);
+    }
+
+    /// The app went to the background: the live stream closes (the OS would cut it anyway, and
+    /// an open connection keeps the radio awake); periodic and requested syncs go on as the OS
+    /// lets them. Call [`Syncline::resumed`] when it returns.
+    pub fn paused(&self) {
+        self.inner.feed(Input::Pause);
+    }
+
+    /// Whether the live stream is open: another device's change reaches this one within moments
+    /// (a hint, then a pull), instead of at the next sync. It opens while the app is in the
+    /// foreground, online and signed in (`Config::live`), and reconnects by itself with backoff;
+    /// [`Event::LiveChanged`] tells each change. Not part of the status or the banner: whether
+    /// the device is live never changes what the user is told about sync.
+    pub fn is_live(&self) -> bool {
+        self.inner.is_live()
     }
 
     /// The banner's Retry action: forget the backoff and sync now.
@@ -411,7 +436,8 @@ impl Syncline {
         )?)
     }
 
-    /// Events (syncs started, completed, failed; network changes). A receiver that falls more
+    /// Events (syncs started, completed, failed; network changes; the live stream opening and
+    /// closing). A receiver that falls more
     /// than 64 events behind skips the oldest.
     pub fn events(&self) -> broadcast::Receiver<Event> {
         self.inner.events.subscribe()

@@ -59,6 +59,15 @@ pub struct Config {
     pub units: Vec<SyncUnit>,
     /// When the core syncs by itself.
     pub auto: AutoSync,
+    /// Whether the client keeps a live stream (`GET /v1/live`) open while the app is in the
+    /// foreground, online and signed in, so another device's change is pulled within moments
+    /// instead of at the next sync (default true). The stream only ever queues syncs: when it
+    /// fails, the automatic syncs of `auto` go on as before.
+    pub live: bool,
+    /// How often the server sends the live stream a heartbeat when nothing else happens,
+    /// 5..=120 s (default 25 s). A stream silent for two heartbeats is taken as dead and opened
+    /// again; shorter finds a dead connection sooner and wakes the radio more often.
+    pub live_heartbeat: Duration,
 }
 
 impl Config {
@@ -77,6 +86,9 @@ impl Config {
             push_batch_size: 500,
             units: Vec::new(),
             auto: AutoSync::default(),
+            live: true,
+            // Under the minute or two in which mobile NATs drop an idle connection.
+            live_heartbeat: Duration::from_secs(25),
         }
     }
 
@@ -87,6 +99,15 @@ impl Config {
                 "push_batch_size must be 1..={}",
                 MAX_PUSH_MUTATIONS
             )));
+        }
+        // The server's range (`docs/protocol.md`): a heartbeat it would clamp would have the
+        // device take a healthy stream for dead.
+        if !(5..=120).contains(&self.live_heartbeat.as_secs())
+            || self.live_heartbeat.subsec_nanos() != 0
+        {
+            return Err(Error::InvalidConfig(
+                "live_heartbeat must be whole seconds, 5..=120".into(),
+            ));
         }
         if self.max_response_bytes < 1024 {
             return Err(Error::InvalidConfig(

@@ -8,7 +8,11 @@
 //! `network_status()` and `report_connectivity()` (the OS's callback thread) never wait behind a
 //! page being applied.
 //!
-//! Lock order: machine, then waiters or progress. The status channel is written under the
+//! The live stream runs here too: a task per stream the machine opens, reading its events
+//! (`sse.rs`, `hints.rs`) and feeding them back as inputs; a hint becomes the units whose stored
+//! cursors are behind, read from the store off the runtime's workers.
+//!
+//! Lock order: machine, then waiters, progress or the live flag. The status channel is written under the
 //! machine's lock, so two publishers never send out of order.
 
 use std::collections::{BTreeMap, HashMap};
@@ -21,14 +25,21 @@ use tokio::sync::{broadcast, oneshot, watch, Notify};
 use crate::config::SyncUnit;
 use crate::engine::{Engine, SyncReport};
 use crate::error::{Error, Result, SynclineError};
-use crate::machine::{Action, FailureKind, Input, Machine, Millis, ProbeResult};
+use crate::hints::{is_news, ByeReason, LiveEvent};
+use crate::machine::{
+    Action, FailureKind, Input, LiveSettings, Machine, Millis, ProbeResult, StreamEnd,
+};
 use crate::network::{Connectivity, NetworkStatus};
 use crate::queue::{Queue, QueueChange, SyncRequest};
 use crate::record::Counts;
 use crate::runtime::blocking;
 use crate::shared::{lock, now_ms};
+use crate::sse::SseParser;
 use crate::status::{SyncProgress, SyncStatus};
 use crate::store::Store;
+
+/// The largest live-stream event read (`docs/protocol.md`); a larger one resets the stream.
+const MAX_LIVE_EVENT_BYTES: usize = 64 * 1024;
 
 /// Where the last completed sync's time is kept.
 pub(crate) const LAST_SYNCED_AT: &str = "last_synced_at";
@@ -59,6 +70,12 @@ pub enum Event {
         status: NetworkStatus,
         /// What the OS reports.
         connectivity: Connectivity,
+    },
+    /// The live stream opened (`live`: the device hears of other devices' changes as they
+    /// happen) or closed (they arrive with the next sync). Never a banner change by itself.
+    LiveChanged {
+        /// Whether a live stream is open now.
+        live: bool,
     },
 }
 
@@ -195,6 +212,31 @@ pub(crate) struct Driver {
     /// The commit number of the counts in the status (see [`Driver::publish_counts`]).
     counts_commit: Mutex<u64>,
     pub(crate) events: broadcast::Sender<Event>,
+    /// The live stream's heartbeat and how long its request may wait for an answer.
+    live_heartbeat: Duration,
+    live_open_timeout: Duration,
+    /// The task reading the live stream, by its machine id; aborted when the machine closes it.
+    live_task: Mutex<Option<(u64, tokio::task::AbortHandle)>>,
+    /// Whether the last published state was live (for [`Event::LiveChanged`]).
+    live_published: Mutex<bool>,
+}
+
+impl Drop for Driver {
+    /// The live stream's task holds only a weak reference while it reads; end it with the
+    /// client rather than at its next event.
+    fn drop(&mut self) {
+        if let Some((_, task)) = lock(&self.live_task).take() {
+            task.abort();
+        }
+    }
+}
+
+/// How the live stream's settings and timeouts come from the configuration.
+pub(crate) struct LiveConfig {
+    /// What the machine needs.
+    pub settings: LiveSettings,
+    /// Longest wait for the stream's answer head (the request timeout).
+    pub open_timeout: Duration,
 }
 
 /// How the scheduler sees a failed sync. A server that could not be reached while the OS reports
@@ -221,6 +263,7 @@ impl Driver {
         policy: crate::autosync::AutoSync,
         sync_timeout: Duration,
         status: SyncStatus,
+        live: LiveConfig,
     ) -> Result<Arc<Driver>> {
         let (kept, highest_id) = store.kept_queue()?;
         let priorities: BTreeMap<String, i32> =
@@ -235,7 +278,8 @@ impl Driver {
             fastrand::u64(..),
             wall_zero,
             Queue::restore(kept, highest_id),
-        );
+        )
+        .with_live(live.settings);
         let driver = Arc::new(Driver {
             rt: crate::runtime::handle()?,
             queue_writer: QueueWriter::start(store.clone())?,
@@ -251,6 +295,10 @@ impl Driver {
             status: watch::channel(status).0,
             counts_commit: Mutex::new(0),
             events: broadcast::channel(64).0,
+            live_heartbeat: live.settings.heartbeat,
+            live_open_timeout: live.open_timeout,
+            live_task: Mutex::new(None),
+            live_published: Mutex::new(false),
         });
         driver.refresh_counts();
         driver.rt.spawn(timers(Arc::downgrade(&driver)));
@@ -278,6 +326,11 @@ impl Driver {
     /// What the OS last reported.
     pub(crate) fn connectivity(&self) -> Connectivity {
         lock(&self.machine).connectivity()
+    }
+
+    /// Whether a live stream is open.
+    pub(crate) fn is_live(&self) -> bool {
+        lock(&self.machine).is_live()
     }
 
     /// The queued requests, in the order they will run.
@@ -371,7 +424,7 @@ impl Driver {
                         u32::try_from(total).unwrap_or(u32::MAX),
                     ));
                 }
-                Action::Probe => {}
+                Action::Probe | Action::OpenStream { .. } | Action::CloseStream { .. } => {}
             }
         }
         actions
@@ -412,6 +465,23 @@ impl Driver {
                         };
                         driver.feed(Input::ProbeEnded(result));
                     });
+                }
+                Action::OpenStream { conn } => {
+                    let task = self
+                        .rt
+                        .spawn(live_stream(Arc::downgrade(self), conn))
+                        .abort_handle();
+                    if let Some((_, old)) = lock(&self.live_task).replace((conn, task)) {
+                        old.abort();
+                    }
+                }
+                Action::CloseStream { conn } => {
+                    let mut task = lock(&self.live_task);
+                    if task.as_ref().is_some_and(|(c, _)| *c == conn) {
+                        if let Some((_, t)) = task.take() {
+                            t.abort();
+                        }
+                    }
                 }
             }
         }
@@ -545,6 +615,15 @@ impl Driver {
         let machine = lock(&self.machine);
         let state = machine.sync_state(lock(&self.progress).as_ref());
         let (network, connectivity) = (machine.network(), machine.connectivity());
+        let live = machine.is_live();
+        // Compared and sent under the machine's lock, so the events come in the machine's order.
+        let live_changed = {
+            let mut published = lock(&self.live_published);
+            std::mem::replace(&mut *published, live) != live
+        };
+        if live_changed {
+            let _ = self.events.send(Event::LiveChanged { live });
+        }
         let mut network_changed = false;
         self.status.send_if_modified(|s| {
             network_changed = s.network != network;
@@ -569,6 +648,155 @@ impl Driver {
                 status: network,
                 connectivity,
             });
+        }
+    }
+}
+
+impl Driver {
+    /// The units to sync for a `changes` hint: each hinted entity of the schema whose stored
+    /// cursor is not already at its position, as its own unit (reads the store).
+    fn hinted_units(&self, entities: &std::collections::BTreeMap<String, String>) -> Vec<String> {
+        let mut units: Vec<String> = Vec::new();
+        for (entity, position) in entities {
+            if self.store.schema().entity(entity).is_err() {
+                continue;
+            }
+            let stored = match self.store.pull_cursor(entity) {
+                Ok(c) => c,
+                Err(e) => {
+                    // Taken as news: a sync too many is the safe side.
+                    log::warn!("cannot read the cursor of `{entity}`: {e}");
+                    None
+                }
+            };
+            if !is_news(stored.as_deref(), position) {
+                continue;
+            }
+            if let Some(unit) = self.unit_of(entity) {
+                if !units.contains(&unit) {
+                    units.push(unit);
+                }
+            }
+        }
+        units
+    }
+
+    /// The unit that syncs `entity`: the smallest configured unit holding it (with the default
+    /// units, the entity's own).
+    fn unit_of(&self, entity: &str) -> Option<String> {
+        self.units
+            .iter()
+            .filter(|u| u.entities.iter().any(|e| e == entity))
+            .min_by_key(|u| u.entities.len())
+            .map(|u| u.name.clone())
+    }
+}
+
+/// Reads live stream `conn` until it ends, feeding what it says to the machine. Holds the
+/// client only while it opens the stream and while it feeds an event, so a dropped client is
+/// not kept alive by a quiet stream (the driver's `Drop` aborts it besides).
+async fn live_stream(driver: Weak<Driver>, conn: u64) {
+    let end = read_live_stream(&driver, conn).await;
+    if let Some(driver) = driver.upgrade() {
+        driver.feed(Input::StreamEnded { conn, end });
+    }
+}
+
+/// The stream's life, from the request to its end; returns how it ended.
+async fn read_live_stream(driver: &Weak<Driver>, conn: u64) -> StreamEnd {
+    let opened = {
+        let Some(d) = driver.upgrade() else {
+            return StreamEnd::Failed;
+        };
+        d.engine
+            .transport()
+            .live(d.live_heartbeat, d.live_open_timeout)
+            .await
+    };
+    let mut body = match opened {
+        Ok(body) => body,
+        Err(e) => {
+            log::info!("live stream not opened: {e}");
+            return match e {
+                Error::SignInNeeded { .. } => StreamEnd::SignInNeeded,
+                Error::Server {
+                    retry_after: Some(s),
+                    ..
+                } => StreamEnd::RetryAfter(Duration::from_secs(s)),
+                _ => StreamEnd::Failed,
+            };
+        }
+    };
+    // Feeds the machine; false once the client is gone or the machine has closed this stream
+    // (a close can overtake the task's start, which then has no handle to abort it by).
+    let feed = |input: Input| match driver.upgrade() {
+        Some(d) => {
+            d.feed(input);
+            lock(&d.machine).is_current_stream(conn)
+        }
+        None => false,
+    };
+    if !feed(Input::StreamOpened { conn }) {
+        return StreamEnd::Failed;
+    }
+    log::debug!("live stream {conn} open");
+    let mut parser = SseParser::new(MAX_LIVE_EVENT_BYTES);
+    let mut events = Vec::new();
+    loop {
+        let chunk = match body.chunk().await {
+            Ok(Some(chunk)) => chunk,
+            Ok(None) => {
+                log::info!("live stream closed by the server");
+                return StreamEnd::Failed;
+            }
+            Err(e) => {
+                log::info!("live stream lost: {e}");
+                return StreamEnd::Failed;
+            }
+        };
+        events.clear();
+        if let Err(e) = parser.feed(&chunk, &mut events) {
+            log::warn!("live stream reset: {e}");
+            return StreamEnd::Failed;
+        }
+        for event in &events {
+            let decoded = match LiveEvent::decode(event) {
+                Ok(decoded) => decoded,
+                Err(e) => {
+                    log::warn!("live stream reset: {e}");
+                    return StreamEnd::Failed;
+                }
+            };
+            let input = match decoded {
+                LiveEvent::Hello { .. } | LiveEvent::Ping => Input::StreamHeard { conn },
+                LiveEvent::Changes { entities } => {
+                    let Some(d) = driver.upgrade() else {
+                        return StreamEnd::Failed;
+                    };
+                    let units = blocking(move || Ok(d.hinted_units(&entities)))
+                        .await
+                        .unwrap_or_default();
+                    log::debug!("live hint: sync {units:?}");
+                    Input::Hinted { conn, units }
+                }
+                LiveEvent::Bye { reason } => {
+                    log::info!("live stream: the server said goodbye ({reason:?})");
+                    return match reason {
+                        ByeReason::Reconnect => StreamEnd::Failed,
+                        // The protocol asks to check the token before believing it.
+                        ByeReason::SignInNeeded => match driver.upgrade() {
+                            Some(d) => match d.engine.transport().me().await {
+                                Err(Error::SignInNeeded { .. }) => StreamEnd::SignInNeeded,
+                                _ => StreamEnd::Failed,
+                            },
+                            None => StreamEnd::Failed,
+                        },
+                    };
+                }
+            };
+            if !feed(input) {
+                return StreamEnd::Failed;
+            }
         }
     }
 }

@@ -1,6 +1,8 @@
 //! The HTTP client for the sync server: reqwest with rustls and gzip, timeouts from the
 //! configuration, and every failure turned into a typed [`Error`]. Response bodies are read with
-//! a size limit (counted after decompression) before any of them is parsed.
+//! a size limit (counted after decompression) before any of them is parsed. The live stream
+//! (`GET /v1/live`) is the one answer read as it comes, chunk by chunk, with no limit on the
+//! whole (it never ends) but one on each event (`sse.rs`).
 
 use std::sync::RwLock;
 
@@ -13,9 +15,16 @@ use syncline_protocol::{
     self as protocol, EntitySchema, ErrorBody, Me, PullRequest, PushRequest, PushResponse,
 };
 
+/// The path of the live stream.
+const LIVE_PATH: &str = "/v1/live";
+
 /// A client of one sync server, for one user.
 pub struct Transport {
     http: reqwest::Client,
+    /// For the live stream: no timeout for the whole answer (it stays open), no gzip (the
+    /// server never compresses it), and a connection of its own, so a stream never holds the
+    /// connection a sync would use.
+    live_http: reqwest::Client,
     base: String,
     token: RwLock<String>,
     max_response_bytes: usize,
@@ -41,8 +50,16 @@ impl Transport {
             .user_agent(concat!("syncline/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| Error::InvalidConfig(format!("HTTP client: {e}")))?;
+        let live_http = reqwest::Client::builder()
+            .connect_timeout(config.connect_timeout)
+            .no_gzip()
+            .use_preconfigured_tls(crate::tls::client_config()?)
+            .user_agent(concat!("syncline/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| Error::InvalidConfig(format!("HTTP client: {e}")))?;
         Ok(Transport {
             http,
+            live_http,
             base: config.server_url.trim_end_matches('/').to_string(),
             token: RwLock::new(config.token.clone()),
             max_response_bytes: usize::try_from(config.max_response_bytes).unwrap_or(usize::MAX),
@@ -76,6 +93,49 @@ impl Transport {
     pub async fn me(&self) -> Result<Me> {
         let request = self.http.get(format!("{}{}", self.base, protocol::ME_PATH));
         self.send(request).await
+    }
+
+    /// `GET /v1/live?heartbeat=N`: the stream once the server has answered 200, its events
+    /// still to be read; any other answer is its typed error (401 `SignInNeeded`, 429 with
+    /// `Retry-After`). Waits at most `timeout` for the answer's head.
+    pub(crate) async fn live(
+        &self,
+        heartbeat: std::time::Duration,
+        timeout: std::time::Duration,
+    ) -> Result<LiveBody> {
+        let request = self
+            .live_http
+            .get(format!("{}{}", self.base, LIVE_PATH))
+            .query(&[("heartbeat", heartbeat.as_secs().to_string())])
+            .header(reqwest::header::ACCEPT, "text/event-stream")
+            .header(reqwest::header::AUTHORIZATION, self.bearer())
+            .send();
+        let response = tokio::time::timeout(timeout, request)
+            .await
+            .map_err(|_| Error::Timeout(format!("no answer to {LIVE_PATH} within {timeout:?}")))?
+            .map_err(network_error)?;
+        let status = response.status().as_u16();
+        if (200..300).contains(&status) {
+            return Ok(LiveBody { response });
+        }
+        let retry_after = response
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok());
+        // An error answer is small; read at most 64 KiB of it.
+        let mut body = Vec::new();
+        let mut response = response;
+        while let Some(chunk) = response.chunk().await.map_err(network_error)? {
+            body.extend_from_slice(&chunk);
+            if body.len() > 64 * 1024 {
+                break;
+            }
+        }
+        // Not 2xx, so this is always the answer's typed error.
+        Err(answer_body(status, retry_after, body)
+            .err()
+            .unwrap_or_else(|| Error::MalformedResponse(format!("HTTP {status}"))))
     }
 
     async fn post<Req: Serialize, Resp: DeserializeOwned>(
@@ -138,6 +198,23 @@ impl Transport {
             body.extend_from_slice(&chunk);
         }
         Ok(body)
+    }
+}
+
+/// The body of an open live stream, read as it arrives.
+pub(crate) struct LiveBody {
+    response: reqwest::Response,
+}
+
+impl LiveBody {
+    /// The next bytes of the stream; `None` once the server closed it.
+    pub(crate) async fn chunk(&mut self) -> Result<Option<Vec<u8>>> {
+        Ok(self
+            .response
+            .chunk()
+            .await
+            .map_err(network_error)?
+            .map(|b| b.to_vec()))
     }
 }
 

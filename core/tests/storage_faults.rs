@@ -20,6 +20,7 @@ use syncline_core::{
 fn manual(server: &TestServer) -> Config {
     let mut config = Config::new(&server.url(), "demo-alice");
     config.auto = AutoSync::manual();
+    config.live = false;
     config
 }
 

@@ -32,10 +32,20 @@ pub fn bearer_token(header: &str) -> Option<&str> {
 impl Store {
     /// The user a token belongs to, if it is known, not revoked and not expired.
     pub fn authenticate(&self, token: &str) -> Result<String, AuthError> {
+        Ok(self.token_holder(&hash_token(token))?.0)
+    }
+
+    /// The user and expiry (ms since the epoch; `None`: never) of the token with this hash, if
+    /// it is known, not revoked and not expired. Live streams keep only the hash and check it
+    /// again when the token is revoked or re-timed.
+    pub(crate) fn token_holder(
+        &self,
+        token_hash: &str,
+    ) -> Result<(String, Option<i64>), AuthError> {
         let found = self.with_reader(|tx| {
             tx.query_opt(
                 "SELECT user_id, expires_at, revoked FROM tokens WHERE token = ?1",
-                &[Param::Text(&hash_token(token))],
+                &[Param::Text(token_hash)],
                 |r| Ok((r.text(0)?.to_string(), r.opt_int(1)?, r.bool(2)?)),
             )
         })?;
@@ -45,7 +55,7 @@ impl Store {
             Some((_, Some(expires_at), false)) if expires_at <= now_ms() => {
                 Err(AuthError::TokenExpired)
             }
-            Some((user, _, false)) => Ok(user),
+            Some((user, expires_at, false)) => Ok((user, expires_at)),
         }
     }
 }

@@ -351,6 +351,8 @@ enum KeySource {
 #[derive(Debug)]
 pub struct JwtVerifier {
     keys: KeySource,
+    /// The configured clock-skew leeway, in milliseconds.
+    leeway_ms: i64,
 }
 
 impl JwtVerifier {
@@ -419,7 +421,10 @@ impl JwtVerifier {
                  application are accepted"
             );
         }
-        Ok(JwtVerifier { keys })
+        Ok(JwtVerifier {
+            keys,
+            leeway_ms: i64::try_from(config.leeway_secs.saturating_mul(1000)).unwrap_or(i64::MAX),
+        })
     }
 
     /// Verifies a bearer JWT: its size and shape, that its `alg` is the one its key verifies, the
@@ -432,6 +437,12 @@ impl JwtVerifier {
             log::debug!("JWT refused: {e}");
         }
         result
+    }
+
+    /// How long after its `exp` a token is still accepted (the clock-skew leeway), in ms: a
+    /// live stream on a JWT ends when the token stops being accepted.
+    pub(crate) fn leeway_ms(&self) -> i64 {
+        self.leeway_ms
     }
 
     fn verify_inner(&self, token: &str) -> Result<Claims, JwtError> {

@@ -9,7 +9,8 @@
 //! - [`ServerSchema`]: the served entities, from a schema file (`docs/schema.md`;
 //!   [`ServerSchema::load`]) checked at every start against the one the database was last opened
 //!   with;
-//! - [`router`] / [`serve`]: the HTTP endpoints, with what a public deployment needs (health,
+//! - [`router`] / [`serve`]: the HTTP endpoints (live change hints on `GET /v1/live`, woken
+//!   by every commit of every instance), with what a public deployment needs (health,
 //!   metrics, request ids, rate and concurrency limits) configured by [`ServerOptions`];
 //! - [`run_admin`]: the admin commands of the binary; [`seed_demo`]: demo users and data;
 //! - [`JwtVerifier`]: verifying JWT bearer tokens (HS256 secret or a JWKS file);
@@ -31,6 +32,7 @@ mod demo;
 mod error;
 mod http;
 mod jwt;
+mod live;
 mod pull;
 mod push;
 mod schema;
@@ -38,6 +40,7 @@ mod store;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod token_hash;
+mod wakeup;
 
 pub use admin::{
     run as run_admin, AdminCommand, MemberCommand, ScopeCommand, TokenCommand, UserCommand,
@@ -50,6 +53,7 @@ pub use http::{
     DEFAULT_AUTH_FAILURES_PER_MINUTE, DEFAULT_RATE_BURST, DEFAULT_RATE_PER_USER,
 };
 pub use jwt::{JwtConfig, JwtConfigError, JwtKeys, JwtVerifier};
+pub use live::{DEFAULT_STREAMS_PER_INSTANCE, DEFAULT_STREAMS_PER_USER};
 pub use schema::{EntityDef, LoadError, ServedEntity, ServerSchema};
 pub use store::{Store, StoredRecord};
 pub use syncline_protocol::ScopeRule;

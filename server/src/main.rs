@@ -6,7 +6,7 @@
 //!                 [--schema schema/sample.toml]
 //!                 [--rate-per-user 100] [--rate-burst 1000] [--auth-failures-per-minute 60]
 //!                 [--max-concurrent-pulls <4 per core>] [--metrics-token <token>]
-//!                 [--shutdown-grace-secs 30]
+//!                 [--shutdown-grace-secs 30] [--max-streams-per-user 10] [--max-streams 20000]
 //!                 [--jwt-hs256-secret-file FILE | --jwt-jwks FILE] [--jwt-audience A] [--jwt-issuer I]
 //! syncline-server [--db …] user add ID | user list
 //! syncline-server [--db …] token issue USER [--ttl-days N] | token revoke TOKEN
@@ -28,6 +28,7 @@ use syncline_server::{
     default_max_concurrent_pulls, run_admin, seed_demo, serve_with, AdminCommand, JwtConfig,
     JwtVerifier, Limits, Location, ServerOptions, ServerSchema, Store,
     DEFAULT_AUTH_FAILURES_PER_MINUTE, DEFAULT_RATE_BURST, DEFAULT_RATE_PER_USER,
+    DEFAULT_STREAMS_PER_INSTANCE, DEFAULT_STREAMS_PER_USER,
 };
 
 /// Syncline's reference sync server.
@@ -86,6 +87,16 @@ struct Args {
         help_heading = "Operations"
     )]
     metrics_token: Option<String>,
+    /// Live streams (GET /v1/live) one user may hold on this instance; over it: 429
+    /// too_many_streams with Retry-After.
+    #[arg(long, default_value_t = DEFAULT_STREAMS_PER_USER as u64, help_heading = "Operations",
+          value_parser = clap::value_parser!(u64).range(1..))]
+    max_streams_per_user: u64,
+    /// Live streams this instance holds at most (each is an open connection: raise the file
+    /// limit to match, docs/scaling.md).
+    #[arg(long, default_value_t = DEFAULT_STREAMS_PER_INSTANCE as u64, help_heading = "Operations",
+          value_parser = clap::value_parser!(u64).range(1..))]
+    max_streams: u64,
     /// Seconds the requests in flight get to finish after SIGTERM or Ctrl-C.
     #[arg(long, default_value_t = 30, help_heading = "Operations")]
     shutdown_grace_secs: u64,
@@ -141,6 +152,9 @@ impl Args {
                     .map_or_else(default_max_concurrent_pulls, |n| {
                         usize::try_from(n).unwrap_or(usize::MAX)
                     }),
+                max_streams_per_user: usize::try_from(self.max_streams_per_user)
+                    .unwrap_or(usize::MAX),
+                max_streams: usize::try_from(self.max_streams).unwrap_or(usize::MAX),
                 ..Limits::default()
             },
             metrics_token: self.metrics_token.clone().filter(|t| !t.is_empty()),

@@ -6,7 +6,9 @@
 //! Its state is a few enums ([`Link`], [`Server`], [`Run`]) rather than flags, so a contradictory
 //! state (unreachable *and* waiting for sign-in, probing while offline) cannot be represented.
 //! The queue is the machine's own ([`Queue`]); every change to it comes out as an
-//! [`Action::Persist`] for the store.
+//! [`Action::Persist`] for the store. The live stream (`GET /v1/live`) is a part of its own
+//! ([`LiveStream`], `live_stream.rs`): the machine tells it whether a stream is wanted, and
+//! turns its hints into queued requests like any other.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -16,8 +18,16 @@ use crate::network::{Connectivity, NetworkStatus, NetworkType};
 use crate::queue::{Queue, QueueChange, SyncRequest};
 use crate::status::{FailureReason, SyncProgress, SyncState};
 
+mod live_stream;
 #[cfg(test)]
 mod simulation;
+
+pub(crate) use live_stream::{LiveSettings, StreamEnd};
+use live_stream::{LiveStream, StreamEffect};
+
+/// Priority of a sync a live hint asks for: ahead of background syncs (whose units default to
+/// 0), behind one somebody awaits (`sync_now`, 1000).
+pub(crate) const HINTED_PRIORITY: i32 = 100;
 
 /// Milliseconds on the machine's clock (monotonic; its zero is arbitrary).
 pub(crate) type Millis = u64;
@@ -60,6 +70,8 @@ pub(crate) enum Input {
     Connectivity(Connectivity),
     /// The app came to the foreground.
     Resume,
+    /// The app went to the background: the live stream closes.
+    Pause,
     /// A local write was saved.
     LocalChange,
     /// The app asked for a sync of `unit`. With `discard_pending` the queue is emptied first;
@@ -84,6 +96,15 @@ pub(crate) enum Input {
     RetryNow,
     /// Time passed (a timer the machine asked for came due).
     Tick,
+    /// Live stream `conn` opened (the server answered 200).
+    StreamOpened { conn: u64 },
+    /// Something arrived on live stream `conn` (a hello, a ping): it is alive.
+    StreamHeard { conn: u64 },
+    /// Live stream `conn` says these units have changes the device lacks (the driver compared
+    /// the hinted positions with the stored cursors and chose the units).
+    Hinted { conn: u64, units: Vec<String> },
+    /// Live stream `conn` ended, or never opened.
+    StreamEnded { conn: u64, end: StreamEnd },
 }
 
 /// What the driver must do, in order.
@@ -95,6 +116,11 @@ pub(crate) enum Action {
     Run(SyncRequest),
     /// Ask the server whether it is reachable; answer with [`Input::ProbeEnded`].
     Probe,
+    /// Open live stream `conn`; answer with [`Input::StreamOpened`], [`Input::StreamHeard`],
+    /// [`Input::Hinted`] and [`Input::StreamEnded`] naming it.
+    OpenStream { conn: u64 },
+    /// Close live stream `conn`; whatever it still says is ignored.
+    CloseStream { conn: u64 },
 }
 
 /// The standing failure, while it stands.
@@ -186,6 +212,9 @@ pub(crate) struct Machine {
     change_at: Option<Millis>,
     /// When the next periodic sync is due.
     periodic_at: Option<Millis>,
+    /// Whether the app is in the foreground (assumed at start; `Pause` and `Resume` say).
+    foreground: bool,
+    live: LiveStream,
 }
 
 fn ms(d: Duration) -> Millis {
@@ -216,7 +245,35 @@ impl Machine {
             run: Run::Idle,
             change_at: None,
             periodic_at: None,
+            foreground: true,
+            // Its own generator: the scheduler's jitter stays as it was with or without it.
+            live: LiveStream::new(LiveSettings::off(), seed.rotate_left(29) ^ 0x11fe),
         }
+    }
+
+    /// The same machine with a live stream as `settings` say.
+    pub(crate) fn with_live(mut self, settings: LiveSettings) -> Machine {
+        self.live.configure(settings);
+        self
+    }
+
+    /// Whether a live stream is open.
+    pub(crate) fn is_live(&self) -> bool {
+        self.live.is_live()
+    }
+
+    /// Whether live stream `conn` is the one being opened or open.
+    pub(crate) fn is_current_stream(&self, conn: u64) -> bool {
+        self.live.state_conn() == Some(conn)
+    }
+
+    /// Whether a live stream should be open: enabled (the stream says), in the foreground, with
+    /// connectivity (reported or assumed), and a token the server has not refused.
+    fn live_wanted(&self) -> bool {
+        self.foreground
+            && self.os.connected
+            && self.link != Link::Down
+            && self.server != Server::SignInNeeded
     }
 
     pub(crate) fn policy(&self) -> &AutoSync {
@@ -314,24 +371,55 @@ impl Machine {
             Server::Unreachable { next_probe, .. } if self.probe_allowed() => Some(next_probe),
             _ => None,
         };
-        [dropping, self.change_at, self.periodic_at, hold, probe]
-            .into_iter()
-            .flatten()
-            .min()
+        [
+            dropping,
+            self.change_at,
+            self.periodic_at,
+            hold,
+            probe,
+            self.live.next_wake(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     /// Feeds one input at time `now`; returns what to do, in order.
     pub(crate) fn step(&mut self, now: Millis, input: Input) -> Vec<Action> {
         let mut changes = Vec::new();
         let mut actions = Vec::new();
+        let mut effects = Vec::new();
+        if input == Input::TokenChanged {
+            // An open stream speaks for the old token (maybe another user's): start again.
+            self.live.restart(now, &mut effects);
+        }
         self.apply(now, input, &mut changes);
         self.fire_timers(now, &mut changes, &mut actions);
+        self.live.reconcile(now, self.live_wanted(), &mut effects);
+        self.live.tick(now, &mut effects);
         let run = self.maybe_run(&mut changes);
         if !changes.is_empty() {
             actions.insert(0, Action::Persist(changes));
         }
         actions.extend(run.map(Action::Run));
+        actions.extend(effects.into_iter().map(|e| match e {
+            StreamEffect::Open { conn } => Action::OpenStream { conn },
+            StreamEffect::Close { conn } => Action::CloseStream { conn },
+        }));
         actions
+    }
+
+    /// Queues `unit` for a live hint: at least [`HINTED_PRIORITY`], never forced, so backoff,
+    /// sign-in and metered rules hold as for any automatic sync.
+    fn enqueue_hinted(&mut self, unit: &str, now: Millis, changes: &mut Vec<QueueChange>) {
+        let priority = self
+            .priorities
+            .get(unit)
+            .copied()
+            .unwrap_or(0)
+            .max(HINTED_PRIORITY);
+        let wall = self.wall(now);
+        self.queue.push(unit, priority, false, false, wall, changes);
     }
 
     /// Queues `unit` at its configured priority.
@@ -370,6 +458,7 @@ impl Machine {
             }
             Input::Connectivity(c) => self.connectivity_reported(now, c, changes),
             Input::Resume => {
+                self.foreground = true;
                 if self.policy.on_resume {
                     self.enqueue_auto(now, changes);
                 }
@@ -377,6 +466,7 @@ impl Machine {
                     *next_probe = now;
                 }
             }
+            Input::Pause => self.foreground = false,
             Input::LocalChange => {
                 if let Some(d) = self.policy.after_change {
                     // Changes within the window join the first one's sync (no starvation by a
@@ -419,6 +509,30 @@ impl Machine {
                 self.enqueue_auto(now, changes);
             }
             Input::Tick => {}
+            Input::StreamOpened { conn } => {
+                if self.live.opened(now, conn) {
+                    // Hints sent while no stream was open are lost: one sync catches up.
+                    let unit = self.policy.unit.clone();
+                    self.enqueue_hinted(&unit, now, changes);
+                }
+            }
+            Input::StreamHeard { conn } => {
+                self.live.heard(now, conn);
+            }
+            Input::Hinted { conn, units } => {
+                if self.live.heard(now, conn) {
+                    for unit in units {
+                        self.enqueue_hinted(&unit, now, changes);
+                    }
+                }
+            }
+            Input::StreamEnded { conn, end } => {
+                let current = self.live.ended(now, conn, end).is_some();
+                // Only a refused token is news for the scheduler: the same as a sync's 401.
+                if current && end == StreamEnd::SignInNeeded {
+                    self.server = Server::SignInNeeded;
+                }
+            }
         }
     }
 
@@ -781,6 +895,143 @@ mod tests {
         assert_eq!(m.next_wake().map(|w| w > 60_000), Some(true));
         assert!(m.step(2, Input::Tick).is_empty());
         assert_eq!(runs(&m.step(3, Input::TokenChanged)), vec!["all"]);
+    }
+
+    fn live_machine(seed: u64) -> Machine {
+        machine(AutoSync::manual(), seed).with_live(LiveSettings {
+            enabled: true,
+            heartbeat: Duration::from_secs(5),
+        })
+    }
+
+    /// The streams the actions open and close.
+    fn streams(actions: &[Action]) -> Vec<Action> {
+        actions
+            .iter()
+            .filter(|a| matches!(a, Action::OpenStream { .. } | Action::CloseStream { .. }))
+            .cloned()
+            .collect()
+    }
+
+    #[test]
+    fn the_stream_follows_foreground_connectivity_and_sign_in() {
+        let mut m = live_machine(11);
+        assert_eq!(
+            streams(&m.step(0, Input::Start)),
+            vec![Action::OpenStream { conn: 1 }],
+            "foreground and assumed online from the start"
+        );
+        m.step(5, Input::StreamOpened { conn: 1 });
+        assert!(m.is_live());
+        assert_eq!(
+            streams(&m.step(6, Input::Pause)),
+            vec![Action::CloseStream { conn: 1 }]
+        );
+        assert!(!m.is_live());
+        assert_eq!(
+            streams(&m.step(7, Input::Resume)),
+            vec![Action::OpenStream { conn: 2 }]
+        );
+        assert_eq!(
+            streams(&m.step(8, Input::Connectivity(Connectivity::offline()))),
+            vec![Action::CloseStream { conn: 2 }],
+            "closed at once, before the banner's debounce"
+        );
+        assert_eq!(
+            streams(&m.step(
+                9,
+                Input::Connectivity(Connectivity::online(NetworkType::Wifi))
+            )),
+            vec![Action::OpenStream { conn: 3 }]
+        );
+        let actions = m.step(
+            10,
+            Input::StreamEnded {
+                conn: 3,
+                end: StreamEnd::SignInNeeded,
+            },
+        );
+        assert!(streams(&actions).is_empty());
+        assert_eq!(
+            m.network(),
+            NetworkStatus::SignInNeeded,
+            "a sync's 401 path"
+        );
+        assert_eq!(m.next_wake(), None, "no reconnect until a new token");
+        assert_eq!(
+            streams(&m.step(11, Input::TokenChanged)),
+            vec![Action::OpenStream { conn: 4 }]
+        );
+    }
+
+    #[test]
+    fn a_failing_stream_leaves_the_status_and_the_queue_alone() {
+        let mut m = live_machine(12);
+        m.step(0, Input::Start);
+        m.step(1, Input::StreamOpened { conn: 1 });
+        let before = (m.sync_state(None), m.failure(), m.network());
+        let actions = m.step(
+            2,
+            Input::StreamEnded {
+                conn: 1,
+                end: StreamEnd::Failed,
+            },
+        );
+        assert!(actions.is_empty(), "{actions:?}");
+        assert_eq!(before, (m.sync_state(None), m.failure(), m.network()));
+        assert_eq!(m.queued().count(), 0);
+        // Reopened within the first backoff bound; that stream catches up what was missed.
+        let wake = m.next_wake().expect("a reconnect");
+        assert!(wake - 2 <= 1_000);
+        assert_eq!(
+            streams(&m.step(wake, Input::Tick)),
+            vec![Action::OpenStream { conn: 2 }]
+        );
+        let actions = m.step(wake + 1, Input::StreamOpened { conn: 2 });
+        assert!(queues(&actions, "all"), "a catch-up sync after a loss");
+    }
+
+    #[test]
+    fn hints_queue_above_background_and_wait_out_backoff() {
+        let mut m = live_machine(13);
+        m.step(0, Input::Start);
+        m.step(1, Input::StreamOpened { conn: 1 });
+        let hint = |units: &[&str]| Input::Hinted {
+            conn: 1,
+            units: units.iter().map(|u| u.to_string()).collect(),
+        };
+        assert_eq!(runs(&m.step(2, hint(&["tasks"]))), vec!["tasks"]);
+        // While it runs, a background request and another hint queue; the hint goes first.
+        m.step(3, Input::RetryNow);
+        m.step(4, hint(&["all", "tasks"]));
+        let order: Vec<(String, i32)> = m.queued().map(|r| (r.unit.clone(), r.priority)).collect();
+        assert_eq!(
+            order,
+            vec![
+                ("all".to_string(), HINTED_PRIORITY),
+                ("tasks".to_string(), HINTED_PRIORITY)
+            ],
+            "`all` raised to the hint's priority"
+        );
+        // A failure with Retry-After: hints queue but do not run until it passes.
+        m.step(
+            5,
+            failed(
+                FailureKind::Retryable {
+                    retry_after: Some(Duration::from_secs(30)),
+                },
+                FailureReason::ServerError { status: 503 },
+            ),
+        );
+        assert!(runs(&m.step(6, hint(&["comments"]))).is_empty());
+        assert!(m.queued().any(|r| r.unit == "comments"));
+        // A stale stream's hint counts for nothing.
+        let stale = Input::Hinted {
+            conn: 99,
+            units: vec!["projects".into()],
+        };
+        m.step(7, stale);
+        assert!(!m.queued().any(|r| r.unit == "projects"));
     }
 
     #[test]

@@ -96,10 +96,12 @@ pub fn server_put(server: &TestServer, entity: &str, key: &str, fields: serde_js
         .expect("server write")
 }
 
-/// A configuration that syncs only when the test asks (so reports are deterministic).
+/// A configuration that syncs only when the test asks (so reports are deterministic): no
+/// automatic syncs, and no live stream, whose hints would queue syncs of their own.
 pub fn manual(server_url: &str, token: &str) -> Config {
     let mut config = Config::new(server_url, token);
     config.auto = AutoSync::manual();
+    config.live = false;
     config
 }
 

@@ -3,6 +3,10 @@
 //! drops or resets the connection, holds the answer back, or throttles. Faults are set per path
 //! ([`FaultProxy::set`]) or drawn at random for every request ([`FaultProxy::chaos`]).
 //!
+//! A live stream (`GET /v1/live`) is passed through as it comes, never buffered; the streams
+//! open at the moment can be cut ([`FaultProxy::cut_streams`]) or made to go silent while their
+//! connections stay open, as a half-open connection does ([`FaultProxy::stall_streams`]).
+//!
 //! It serves each connection with hyper directly (not `axum::serve`), so a request's handler can
 //! end its own connection without an answer: closed, or reset with an RST.
 
@@ -83,7 +87,18 @@ struct Chaos {
     faults: Vec<Fault>,
 }
 
+/// What happens to the live streams open now.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum StreamFault {
+    /// The connection is cut mid-stream.
+    Cut,
+    /// Nothing more is passed on, and the connection stays open.
+    Stall,
+}
+
 struct State {
+    /// Tells the live streams open now what to do.
+    stream_faults: tokio::sync::broadcast::Sender<StreamFault>,
     upstream: String,
     http: reqwest::Client,
     faults: Mutex<Vec<(String, Fault)>>,
@@ -102,6 +117,7 @@ impl FaultProxy {
     /// Starts a proxy to `upstream` (a base URL) on a free loopback port.
     pub fn start(upstream: &str) -> FaultProxy {
         let state = Arc::new(State {
+            stream_faults: tokio::sync::broadcast::channel(16).0,
             upstream: upstream.trim_end_matches('/').to_string(),
             http: reqwest::Client::builder()
                 .no_gzip()
@@ -151,6 +167,21 @@ impl FaultProxy {
             probability,
             faults,
         });
+    }
+
+    /// Cuts every live stream open now.
+    pub fn cut_streams(&self) {
+        let _ = self.state.stream_faults.send(StreamFault::Cut);
+    }
+
+    /// Silences every live stream open now; their connections stay open.
+    pub fn stall_streams(&self) {
+        let _ = self.state.stream_faults.send(StreamFault::Stall);
+    }
+
+    /// How many live streams were asked for so far.
+    pub fn streams_opened(&self) -> usize {
+        self.requests().iter().filter(|p| *p == "/v1/live").count()
     }
 
     /// Forwards everything unchanged from now on.
@@ -327,6 +358,9 @@ async fn forward(
         }
     };
     let status = upstream.status();
+    if path == "/v1/live" && status.is_success() {
+        return Answer::Respond(stream_through(&state, upstream));
+    }
     let real = upstream.bytes().await.unwrap_or_default();
     match fault {
         Fault::Reset => return Answer::End(End::Reset),
@@ -334,6 +368,44 @@ async fn forward(
         _ => {}
     }
     Answer::Respond(answer(fault, status, real))
+}
+
+/// A live stream's answer, passed on chunk by chunk until the server ends it or a
+/// [`StreamFault`] sent after it opened says otherwise.
+fn stream_through(state: &State, upstream: reqwest::Response) -> Response {
+    let faults = state.stream_faults.subscribe();
+    let status = upstream.status();
+    let body = futures_util::stream::unfold(
+        (upstream, faults, false),
+        |(mut upstream, mut faults, mut stalled)| async move {
+            loop {
+                tokio::select! {
+                    fault = faults.recv() => match fault {
+                        Ok(StreamFault::Cut) => {
+                            let cut = std::io::Error::new(std::io::ErrorKind::ConnectionReset, "cut");
+                            return Some((Err(cut), (upstream, faults, true)));
+                        }
+                        Ok(StreamFault::Stall) => stalled = true,
+                        Err(_) => {}
+                    },
+                    chunk = upstream.chunk() => match chunk {
+                        // Read on while stalled, so the server believes it is heard.
+                        Ok(Some(bytes)) if !stalled => {
+                            return Some((Ok(bytes), (upstream, faults, stalled)));
+                        }
+                        Ok(Some(_)) => {}
+                        Ok(None) | Err(_) if stalled => std::future::pending::<()>().await,
+                        Ok(None) | Err(_) => return None,
+                    },
+                }
+            }
+        },
+    );
+    Response::builder()
+        .status(status)
+        .header("content-type", "text/event-stream")
+        .body(Body::from_stream(body))
+        .expect("response")
 }
 
 /// The answer to send for `fault`, from the server's real one.

@@ -2,6 +2,7 @@
 //! transactions, and a transaction that runs statements and hands back rows (a leaf).
 
 use crate::error::StoreError;
+use crate::wakeup::Collector;
 
 /// A parameter of a statement.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -53,6 +54,11 @@ pub trait Tx {
         params: &[Param<'_>],
         each: &mut dyn FnMut(&dyn Row) -> Result<Next, StoreError>,
     ) -> Result<(), StoreError>;
+
+    /// What this transaction touched so far, for the live streams' wake-up at its commit
+    /// (`wakeup.rs`). The data layer notes every change-log entry it writes here; a read
+    /// transaction's notes are dropped.
+    fn touched(&mut self) -> &mut Collector;
 }
 
 impl dyn Tx + '_ {

@@ -15,12 +15,16 @@
 //! 0023, `docs/decisions/0023-serialized-writes-order-the-change-log.md`).
 
 mod interface;
+mod listen;
 pub(crate) mod postgres;
 pub(crate) mod sqlite;
 
 pub(crate) use interface::{Database, Next, Param, Row, Tx};
 
+use std::sync::Arc;
+
 use crate::error::StoreError;
+use crate::wakeup::Hub;
 
 /// Where the server keeps its data, as given on the command line: a PostgreSQL URL
 /// (`postgres://` or `postgresql://`) or a SQLite file path.
@@ -79,10 +83,13 @@ impl From<String> for Location {
     }
 }
 
-/// Opens (creating its tables when needed) the database at `location`.
-pub fn open(location: &Location) -> Result<Box<dyn Database>, StoreError> {
+/// Opens (creating its tables when needed) the database at `location`. Every commit that
+/// touched something wakes `hub`: SQLite publishes to it after the commit; PostgreSQL sends a
+/// `NOTIFY` in the committing transaction and this instance's listener publishes what it hears
+/// (its own commits and other instances').
+pub fn open(location: &Location, hub: Arc<Hub>) -> Result<Box<dyn Database>, StoreError> {
     Ok(match location {
-        Location::Sqlite(path) => Box::new(sqlite::SqliteDb::open(path)?),
-        Location::Postgres(url) => Box::new(postgres::PostgresDb::open(url)?),
+        Location::Sqlite(path) => Box::new(sqlite::SqliteDb::open(path, hub)?),
+        Location::Postgres(url) => Box::new(postgres::PostgresDb::open(url, hub)?),
     })
 }

@@ -10,6 +10,10 @@
 //! are serialized across instances, which keeps the change log commit-ordered (see `db/mod.rs`).
 //! Reads run in `REPEATABLE READ READ ONLY` transactions: one snapshot for all their statements,
 //! never waiting on a writer.
+//!
+//! A write transaction that touched the change log sends `NOTIFY` with what it touched before
+//! it commits, so the notification is delivered exactly when the commit is; each instance's
+//! listener (`listen.rs`) wakes its live streams from it.
 
 use std::collections::HashMap;
 use std::str::FromStr;
@@ -23,6 +27,7 @@ use tokio_postgres_rustls::MakeRustlsConnect;
 
 use super::interface::{Database, Next, Param, Row, Tx, Work};
 use crate::error::StoreError;
+use crate::wakeup::{Collector, Hub, CHANNEL};
 
 /// The advisory lock every write transaction takes first (any fixed number; "syncline" in
 /// ASCII, so it is recognizable in `pg_locks`).
@@ -240,7 +245,7 @@ pub(crate) fn tls() -> Result<MakeRustlsConnect, StoreError> {
 
 impl PostgresDb {
     /// Connects to the database at `url` (it must exist) and brings its tables up to date.
-    pub fn open(url: &str) -> Result<PostgresDb, StoreError> {
+    pub fn open(url: &str, hub: Arc<Hub>) -> Result<PostgresDb, StoreError> {
         let config = tokio_postgres::Config::from_str(url)
             .map_err(|e| StoreError::Postgres(format!("bad database URL: {e}")))?;
         let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -249,6 +254,7 @@ impl PostgresDb {
             .enable_all()
             .build()
             .map_err(|e| StoreError::Postgres(format!("cannot start its runtime: {e}")))?;
+        super::listen::spawn(&runtime, config.clone(), hub);
         let manager = Manager::from_config(
             config,
             tls()?,
@@ -346,8 +352,22 @@ impl PostgresDb {
                     .start(),
             )?
         };
-        let mut pg = PgTx { db: self, rt, tx };
+        let mut pg = PgTx {
+            db: self,
+            rt,
+            tx,
+            touched: Collector::default(),
+        };
         work(&mut pg)?;
+        if let Some(touched) = pg.touched.take().filter(|_| write) {
+            // Inside the transaction: PostgreSQL delivers it at the commit, and not at all on a
+            // rollback; every instance's listener hears it (this one's included).
+            let payload = touched.payload();
+            rt.block_on(
+                pg.tx
+                    .execute("SELECT pg_notify($1, $2)", &[&CHANNEL, &payload]),
+            )?;
+        }
         rt.block_on(pg.tx.commit())?;
         Ok(())
     }
@@ -389,6 +409,7 @@ struct PgTx<'a> {
     db: &'a PostgresDb,
     rt: &'a tokio::runtime::Runtime,
     tx: deadpool_postgres::Transaction<'a>,
+    touched: Collector,
 }
 
 fn bind<'p>(params: &'p [Param<'p>]) -> Vec<&'p (dyn ToSql + Sync)> {
@@ -432,6 +453,10 @@ impl Tx for PgTx<'_> {
             }
         }
         Ok(())
+    }
+
+    fn touched(&mut self) -> &mut Collector {
+        &mut self.touched
     }
 }
 
@@ -478,7 +503,7 @@ mod tests {
             println!("skipped: the run is on SQLite");
             return;
         };
-        let db = PostgresDb::open(url).expect("open");
+        let db = PostgresDb::open(url, Arc::new(Hub::new())).expect("open");
         let mut ssl = None;
         db.read(&mut |tx| {
             ssl = tx.query_opt(

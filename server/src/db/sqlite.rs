@@ -2,7 +2,7 @@
 //! few read connections (WAL readers see the last committed state and never block the writer).
 
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use rusqlite::types::ValueRef;
@@ -10,6 +10,7 @@ use rusqlite::{Connection, ToSql, TransactionBehavior};
 
 use super::interface::{Database, Next, Param, Row, Tx, Work};
 use crate::error::StoreError;
+use crate::wakeup::{Collector, Hub};
 
 /// The tables, as migrations applied in order; `PRAGMA user_version` counts the applied ones.
 /// Statements elsewhere are written in SQL both backends speak; these definitions are SQLite's
@@ -137,6 +138,9 @@ pub struct SqliteDb {
     path: PathBuf,
     writer: Mutex<Connection>,
     readers: Mutex<Vec<Connection>>,
+    /// Woken after each commit that touched something (one instance per file: no other
+    /// process needs to hear).
+    hub: Arc<Hub>,
 }
 
 fn open_connection(path: &Path) -> Result<Connection, StoreError> {
@@ -187,13 +191,14 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 impl SqliteDb {
     /// Opens (creating if needed) the file at `path` and brings its tables up to date.
-    pub fn open(path: &Path) -> Result<SqliteDb, StoreError> {
+    pub fn open(path: &Path, hub: Arc<Hub>) -> Result<SqliteDb, StoreError> {
         let mut writer = open_connection(path)?;
         migrate(&mut writer)?;
         Ok(SqliteDb {
             path: path.to_path_buf(),
             writer: Mutex::new(writer),
             readers: Mutex::new(Vec::new()),
+            hub,
         })
     }
 }
@@ -202,8 +207,15 @@ impl Database for SqliteDb {
     fn write(&self, work: &mut Work<'_>) -> Result<(), StoreError> {
         let mut conn = lock(&self.writer);
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        work(&mut SqliteTx(&tx))?;
+        let mut stx = SqliteTx::new(&tx);
+        work(&mut stx)?;
+        let touched = stx.touched.take();
         tx.commit()?;
+        // After the commit: a stream woken now finds the change in its pull. Still under the
+        // writer's lock, so commits are published in commit order.
+        if let Some(touched) = touched {
+            self.hub.publish(touched);
+        }
         Ok(())
     }
 
@@ -215,7 +227,7 @@ impl Database for SqliteDb {
         };
         // One read transaction: every statement of `work` sees the same snapshot.
         let out = match conn.transaction_with_behavior(TransactionBehavior::Deferred) {
-            Ok(tx) => work(&mut SqliteTx(&tx)),
+            Ok(tx) => work(&mut SqliteTx::new(&tx)),
             Err(e) => Err(e.into()),
         };
         let mut idle = lock(&self.readers);
@@ -239,7 +251,19 @@ impl Database for SqliteDb {
 }
 
 /// A transaction on one of the connections.
-struct SqliteTx<'c>(&'c Connection);
+struct SqliteTx<'c> {
+    conn: &'c Connection,
+    touched: Collector,
+}
+
+impl<'c> SqliteTx<'c> {
+    fn new(conn: &'c Connection) -> SqliteTx<'c> {
+        SqliteTx {
+            conn,
+            touched: Collector::default(),
+        }
+    }
+}
 
 fn bind<'p>(params: &'p [Param<'p>]) -> Vec<&'p dyn ToSql> {
     params
@@ -259,7 +283,7 @@ fn bind<'p>(params: &'p [Param<'p>]) -> Vec<&'p dyn ToSql> {
 impl Tx for SqliteTx<'_> {
     fn execute(&mut self, sql: &'static str, params: &[Param<'_>]) -> Result<u64, StoreError> {
         let n = self
-            .0
+            .conn
             .prepare_cached(sql)?
             .execute(bind(params).as_slice())?;
         Ok(n as u64)
@@ -271,7 +295,7 @@ impl Tx for SqliteTx<'_> {
         params: &[Param<'_>],
         each: &mut dyn FnMut(&dyn Row) -> Result<Next, StoreError>,
     ) -> Result<(), StoreError> {
-        let mut stmt = self.0.prepare_cached(sql)?;
+        let mut stmt = self.conn.prepare_cached(sql)?;
         let mut rows = stmt.query(bind(params).as_slice())?;
         while let Some(row) = rows.next()? {
             if each(&SqliteRow(row))? == Next::Stop {
@@ -279,6 +303,10 @@ impl Tx for SqliteTx<'_> {
             }
         }
         Ok(())
+    }
+
+    fn touched(&mut self) -> &mut Collector {
+        &mut self.touched
     }
 }
 

@@ -26,6 +26,7 @@ use syncline_protocol::codes;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::error::ApiError;
+use crate::live::{DEFAULT_STREAMS_PER_INSTANCE, DEFAULT_STREAMS_PER_USER};
 
 /// Default sustained requests per second per user.
 pub const DEFAULT_RATE_PER_USER: u32 = 100;
@@ -56,6 +57,10 @@ pub struct Limits {
     pub max_concurrent_pulls: usize,
     /// How long a pull waits for a permit before it is answered `busy`.
     pub pull_wait: Duration,
+    /// Live streams (`GET /v1/live`) one user may hold on this instance.
+    pub max_streams_per_user: usize,
+    /// Live streams this instance holds at most.
+    pub max_streams: usize,
 }
 
 impl Default for Limits {
@@ -65,7 +70,8 @@ impl Default for Limits {
     /// (`docs/benchmarks.md`), so a burst of 1,000 lets a 1M-row initial sync through untouched,
     /// and 100/s sustained is 100k rows/s, about what the client applies (91–105k rows/s).
     /// 60 failed authentications per minute per address; 4 concurrent pulls per core, waiting
-    /// up to 1 s.
+    /// up to 1 s. 10 live streams per user (a person's phone, tablet and a few stale streams
+    /// of dropped connections not yet detected), 20,000 per instance (docs/scaling.md).
     fn default() -> Self {
         Limits {
             rate_per_user: NonZeroU32::new(DEFAULT_RATE_PER_USER),
@@ -73,6 +79,8 @@ impl Default for Limits {
             auth_failures_per_minute: NonZeroU32::new(DEFAULT_AUTH_FAILURES_PER_MINUTE),
             max_concurrent_pulls: default_max_concurrent_pulls(),
             pull_wait: Duration::from_secs(1),
+            max_streams_per_user: DEFAULT_STREAMS_PER_USER,
+            max_streams: DEFAULT_STREAMS_PER_INSTANCE,
         }
     }
 }

@@ -40,6 +40,8 @@ struct Families {
     rejections: IntCounterVec,
     rows_pulled: IntCounterVec,
     pulls_in_flight: IntGauge,
+    live_streams: IntGauge,
+    live_hints: IntCounter,
 }
 
 impl Families {
@@ -100,6 +102,16 @@ impl Families {
             "Pulls streaming their page now (capped by --max-concurrent-pulls).",
         )?;
         registry.register(Box::new(pulls_in_flight.clone()))?;
+        let live_streams = IntGauge::new(
+            "syncline_live_streams",
+            "Live streams (GET /v1/live) open now on this instance.",
+        )?;
+        registry.register(Box::new(live_streams.clone()))?;
+        let live_hints = IntCounter::new(
+            "syncline_live_hints_total",
+            "`changes` hints sent on live streams.",
+        )?;
+        registry.register(Box::new(live_hints.clone()))?;
         Ok(Families {
             registry,
             requests,
@@ -111,6 +123,8 @@ impl Families {
             rejections,
             rows_pulled,
             pulls_in_flight,
+            live_streams,
+            live_hints,
         })
     }
 }
@@ -207,8 +221,19 @@ impl Metrics {
         }
     }
 
-    /// The text exposition format (`text/plain; version=0.0.4`).
-    pub fn render(&self, pulls_in_flight: usize) -> Result<Vec<u8>, MetricsError> {
+    /// A `changes` hint sent on a live stream.
+    pub fn live_hint(&self) {
+        if let Some(f) = &self.families {
+            f.live_hints.inc();
+        }
+    }
+
+    /// The text exposition format (`text/plain; version=0.0.4`), with the gauges read now.
+    pub fn render(
+        &self,
+        pulls_in_flight: usize,
+        live_streams: usize,
+    ) -> Result<Vec<u8>, MetricsError> {
         let f = self.families.as_ref().ok_or_else(|| {
             MetricsError(prometheus::Error::Msg(
                 "the metrics could not be set up".into(),
@@ -216,6 +241,8 @@ impl Metrics {
         })?;
         f.pulls_in_flight
             .set(i64::try_from(pulls_in_flight).unwrap_or(i64::MAX));
+        f.live_streams
+            .set(i64::try_from(live_streams).unwrap_or(i64::MAX));
         let mut out = Vec::with_capacity(16 * 1024);
         TextEncoder::new().encode(&f.registry.gather(), &mut out)?;
         Ok(out)

@@ -1,5 +1,5 @@
-//! The HTTP face of the server: the axum router for `GET /v1/me`, `POST /v1/pull` and
-//! `POST /v1/push`, bearer authentication, request bodies (gzip-decoded, at most 4 MiB after
+//! The HTTP face of the server: the axum router for `GET /v1/me`, `POST /v1/pull`,
+//! `POST /v1/push` and `GET /v1/live` (its child [`live`]), bearer authentication, request bodies (gzip-decoded, at most 4 MiB after
 //! decoding), gzip responses, and the JSON error body `{"error": {"code", "message"}}` on every
 //! non-2xx answer. Store work runs on the blocking pool, never on the async threads.
 //! Health, metrics, request ids and limits live in the children [`ops`], [`limits`],
@@ -31,6 +31,7 @@ use tower_http::decompression::RequestDecompressionLayer;
 
 mod error;
 mod limits;
+mod live;
 mod metrics;
 mod ops;
 mod pull_body;
@@ -44,8 +45,10 @@ pub use ops::ServerOptions;
 
 use crate::auth::bearer_token;
 use crate::jwt::{looks_like_jwt, JwtVerifier};
+use crate::live::Credential;
 use crate::pull::PullError;
 use crate::store::Store;
+use crate::token_hash::hash_token;
 
 use error::ApiError;
 use ops::{Ops, UserSlot, HEALTHZ_PATH, METRICS_PATH};
@@ -86,7 +89,14 @@ where
 /// The authenticated user of a request.
 struct AuthUser(String);
 
-impl FromRequestParts<AppState> for AuthUser {
+/// The authenticated user of a request and how they authenticated (what a live stream watches
+/// to end when the token does).
+struct Authed {
+    user: String,
+    credential: Credential,
+}
+
+impl FromRequestParts<AppState> for Authed {
     type Rejection = ApiError;
 
     async fn from_request_parts(
@@ -108,7 +118,7 @@ impl FromRequestParts<AppState> for AuthUser {
             })?
             .to_string();
         let store = state.store.clone();
-        let user = match &state.jwt {
+        let (user, credential) = match &state.jwt {
             // A JWT from the team's identity provider: checked here, no database needed to
             // verify it; its user is created on first sight so devices can be bound to it.
             Some(verifier) if looks_like_jwt(&token) => {
@@ -118,15 +128,36 @@ impl FromRequestParts<AppState> for AuthUser {
                 let user = claims.user;
                 let id = user.clone();
                 blocking(move || store.ensure_user(&id)).await?;
-                user
+                let expires_at = claims
+                    .expires_at
+                    .map(|at| at.saturating_add(verifier.leeway_ms()));
+                (user, Credential::Jwt { expires_at })
             }
-            _ => blocking(move || store.authenticate(&token)).await?,
+            _ => {
+                let hash = hash_token(&token);
+                let h = hash.clone();
+                let (user, expires_at) = blocking(move || store.token_holder(&h)).await?;
+                (user, Credential::Stored { hash, expires_at })
+            }
         };
         if let Some(slot) = parts.extensions.get::<UserSlot>() {
             slot.set(&user);
         }
         state.ops.limiters.check_user(&user)?;
-        Ok(AuthUser(user))
+        Ok(Authed { user, credential })
+    }
+}
+
+impl FromRequestParts<AppState> for AuthUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(AuthUser(
+            Authed::from_request_parts(parts, state).await?.user,
+        ))
     }
 }
 
@@ -310,11 +341,18 @@ pub fn router(store: Store) -> Router {
 /// router has its own metrics and limiters. Serve it with `ConnectInfo<SocketAddr>` (as
 /// [`serve_with`] does) for the per-address limit; without, that limit is off.
 pub fn router_with(store: Store, options: &ServerOptions) -> Router {
+    build(store, options).0
+}
+
+/// The router and its operations state (which [`serve_with`] needs to end the live streams at
+/// shutdown).
+fn build(store: Store, options: &ServerOptions) -> (Router, Arc<Ops>) {
     let ops = Arc::new(Ops::new(options));
     let app = Router::new()
         .route(ME_PATH, get(me))
         .route(PULL_PATH, post(pull))
         .route(PUSH_PATH, post(push))
+        .route(live::LIVE_PATH, get(live::live))
         .route(HEALTHZ_PATH, get(ops::healthz))
         .route(METRICS_PATH, get(ops::metrics))
         .fallback(not_found)
@@ -325,7 +363,11 @@ pub fn router_with(store: Store, options: &ServerOptions) -> Router {
         })
         .layer(RequestDecompressionLayer::new())
         .layer(map_response(json_errors));
-    ops::layer(app, ops).layer(CompressionLayer::new().quality(CompressionLevel::Fastest))
+    // Server-sent events are never compressed: tower-http's default predicate leaves
+    // `text/event-stream` alone, so each event leaves as soon as it is written.
+    let app = ops::layer(app, ops.clone())
+        .layer(CompressionLayer::new().quality(CompressionLevel::Fastest));
+    (app, ops)
 }
 
 /// Serves the protocol on `listener` until `shutdown` completes, then finishes the requests
@@ -365,10 +407,14 @@ where
             log::warn!("cannot set TCP_NODELAY: {e}");
         }
     });
-    let app = router_with(store, &options).into_make_service_with_connect_info::<SocketAddr>();
+    let (app, ops) = build(store, &options);
+    let app = app.into_make_service_with_connect_info::<SocketAddr>();
     let (started, grace_starts) = tokio::sync::oneshot::channel::<()>();
     let server = axum::serve(listener, app).with_graceful_shutdown(async move {
         shutdown.await;
+        // A live stream never ends by itself: each says `bye shutdown` and ends, so its
+        // connection closes and the graceful shutdown does not wait out the grace for it.
+        ops.streams.shut_down();
         let _ = started.send(());
     });
     let grace = options.shutdown_grace;

@@ -26,6 +26,7 @@ use syncline_protocol::{codes, ErrorBody, ErrorDetail};
 
 use crate::auth::bearer_token;
 use crate::jwt::JwtVerifier;
+use crate::live::Streams;
 use crate::store::Store;
 
 use super::error::ApiError;
@@ -70,6 +71,8 @@ impl Default for ServerOptions {
 pub(crate) struct Ops {
     pub(crate) metrics: Metrics,
     pub(crate) limiters: Limiters,
+    /// The live streams this server holds.
+    pub(crate) streams: Arc<Streams>,
     metrics_token: Option<String>,
 }
 
@@ -78,6 +81,10 @@ impl Ops {
         Ops {
             metrics: Metrics::new(),
             limiters: Limiters::new(&options.limits),
+            streams: Arc::new(Streams::new(
+                options.limits.max_streams_per_user,
+                options.limits.max_streams,
+            )),
             metrics_token: options.metrics_token.clone(),
         }
     }
@@ -152,7 +159,7 @@ pub(crate) async fn metrics(
     }
     let text = ops
         .metrics
-        .render(ops.limiters.pulls_in_flight())
+        .render(ops.limiters.pulls_in_flight(), ops.streams.count())
         .map_err(ApiError::internal)?;
     Ok((
         [(

@@ -83,10 +83,15 @@ pub(super) fn add_token(
 
 /// Revokes the token with this hash; false when there is none.
 pub(super) fn revoke_token(tx: &mut dyn Tx, token_hash: &str) -> Result<bool, StoreError> {
-    Ok(tx.execute(
+    let revoked = tx.execute(
         "UPDATE tokens SET revoked = TRUE WHERE token = ?1",
         &[Param::Text(token_hash)],
-    )? == 1)
+    )? == 1;
+    if revoked {
+        // Its live streams close at once.
+        tx.touched().token(token_hash);
+    }
+    Ok(revoked)
 }
 
 /// Sets the expiry of the token with this hash; false when there is none.
@@ -95,10 +100,15 @@ pub(super) fn set_token_expiry(
     token_hash: &str,
     expires_at_ms: Option<i64>,
 ) -> Result<bool, StoreError> {
-    Ok(tx.execute(
+    let changed = tx.execute(
         "UPDATE tokens SET expires_at = ?1 WHERE token = ?2",
         &[Param::OptInt(expires_at_ms), Param::Text(token_hash)],
-    )? == 1)
+    )? == 1;
+    if changed {
+        // Its live streams take the new expiry.
+        tx.touched().token(token_hash);
+    }
+    Ok(changed)
 }
 
 /// Every user with the number of projects they are a member of, sorted by id.

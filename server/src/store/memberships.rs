@@ -34,19 +34,23 @@ pub(super) fn add(tx: &mut dyn Tx, user_id: &str, project_id: &str) -> Result<bo
     )? == 1;
     if added {
         let positions = tx.query_all(
-            "SELECT position FROM records WHERE scope = ?1 ORDER BY position",
+            "SELECT position, entity FROM records WHERE scope = ?1 ORDER BY position",
             &[Param::Text(project_id)],
-            |r| r.int(0),
+            |r| Ok((r.int(0)?, r.text(1)?.to_string())),
         )?;
         if !positions.is_empty() {
             let first = reserve_positions(tx, positions.len() as i64)?;
-            for (i, old) in positions.iter().enumerate() {
+            for (i, (old, entity)) in positions.iter().enumerate() {
+                let position = first + i as i64;
                 tx.execute(
                     "UPDATE records SET position = ?1 WHERE position = ?2",
-                    &[Param::Int(first + i as i64), Param::Int(*old)],
+                    &[Param::Int(position), Param::Int(*old)],
                 )?;
+                tx.touched().scoped(project_id, entity, position);
             }
         }
+        // The new member's streams read their scopes again before they match these changes.
+        tx.touched().member(user_id);
     }
     Ok(added)
 }
@@ -81,8 +85,12 @@ pub(super) fn remove(tx: &mut dyn Tx, user_id: &str, project_id: &str) -> Result
                         Param::Int(first + i as i64),
                     ],
                 )?;
+                // Hinted to that user alone: the project is no longer theirs, the tombstones
+                // are.
+                tx.touched().personal(user_id, entity, first + i as i64);
             }
         }
+        tx.touched().member(user_id);
         log::info!(
             "{user_id} left project {project_id}: {} records revoked",
             records.len()

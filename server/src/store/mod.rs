@@ -32,6 +32,7 @@ use crate::db::{self, Database, Location, Tx};
 use crate::error::StoreError;
 use crate::schema::ServerSchema;
 use crate::token_hash::{hash_token, new_token};
+use crate::wakeup::Hub;
 
 pub(crate) use entity::{check_key, Ent, FieldProblem, Layout, MAX_KEY_LEN};
 pub(crate) use json_array::split_array;
@@ -45,6 +46,9 @@ pub(crate) use records::{live_records, load_row, save_row_at, NextState, Row};
 
 struct Inner {
     db: Box<dyn Database>,
+    /// Woken by every commit that touched the change log, memberships or tokens (the live
+    /// streams subscribe to it).
+    hub: Arc<Hub>,
     schema: ServerSchema,
     layouts: Vec<Layout>,
     /// Test hook (`SYNCLINE_TEST_SLOW_WRITES`, off unless set): holds some write transactions
@@ -74,7 +78,8 @@ impl Store {
     /// and checks `schema` against the one the database was last opened with
     /// ([`StoreError::IncompatibleSchema`] when the stored data cannot follow the change).
     pub fn open(location: impl Into<Location>, schema: ServerSchema) -> Result<Store, StoreError> {
-        let db = db::open(&location.into())?;
+        let hub = Arc::new(Hub::new());
+        let db = db::open(&location.into(), hub.clone())?;
         let mut layouts = Vec::new();
         db.write(&mut |tx| {
             layouts = entity::load_layouts(tx, &schema)?;
@@ -85,6 +90,7 @@ impl Store {
         Ok(Store {
             inner: Arc::new(Inner {
                 db,
+                hub,
                 schema,
                 layouts,
                 #[cfg(feature = "testing")]
@@ -112,6 +118,11 @@ impl Store {
     /// Checks that the database answers (readiness).
     pub fn ping(&self) -> Result<(), StoreError> {
         self.inner.db.ping()
+    }
+
+    /// The wake-up of this store's commits (see `wakeup.rs`).
+    pub(crate) fn hub(&self) -> &Hub {
+        &self.inner.hub
     }
 
     /// The served entities.

@@ -136,6 +136,8 @@ pub(crate) fn save_row_at(
                 ],
             )?;
             if o.scope != scope {
+                // The old project's members learn of it as a tombstone.
+                tx.touched().scoped(&o.scope, ent.name(), position);
                 tx.execute(
                     "INSERT INTO departures (entity, key, old_scope, version, position)
                      VALUES (?1, ?2, ?3, ?4, ?5)
@@ -176,6 +178,7 @@ pub(crate) fn save_row_at(
             )?;
         }
     }
+    tx.touched().scoped(scope, ent.name(), position);
     Ok(version)
 }
 

@@ -466,6 +466,7 @@ pub fn bulk_insert(
                     Param::Text(text),
                 ],
             )?;
+            tx.touched().scoped(scope, entity, first + i as i64);
         }
         Ok(n)
     })
