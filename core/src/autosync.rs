@@ -22,6 +22,10 @@ pub struct AutoSync {
     pub after_change: Option<Duration>,
     /// Sync this long after the last successful sync.
     pub periodic: Option<Duration>,
+    /// Keep the live stream open (with `Config::live`) and sync when it hints that the server
+    /// has changes for this device, and once after it reopens (hints sent while it was closed
+    /// are lost). False in [`AutoSync::manual`]: no stream, so no sync the app did not ask for.
+    pub on_hint: bool,
     /// Sync over metered networks (mobile data). When false, queued requests wait for an
     /// unmetered network; only an awaited `sync_now` runs on a metered one.
     pub on_metered: bool,
@@ -48,6 +52,7 @@ impl Default for AutoSync {
             on_resume: true,
             after_change: Some(Duration::from_secs(2)),
             periodic: Some(Duration::from_secs(15 * 60)),
+            on_hint: true,
             on_metered: true,
             retry: true,
             retry_base: Duration::from_secs(1),
@@ -60,7 +65,7 @@ impl Default for AutoSync {
 }
 
 impl AutoSync {
-    /// Nothing automatic: syncs run only when asked, failures are not retried. Network state is
+    /// Nothing automatic: syncs run only when asked, failures are not retried, no live stream. Network state is
     /// still tracked (and probed) so status and banners stay true.
     pub fn manual() -> Self {
         AutoSync {
@@ -69,6 +74,7 @@ impl AutoSync {
             on_resume: false,
             after_change: None,
             periodic: None,
+            on_hint: false,
             retry: false,
             offline_debounce: Duration::ZERO,
             ..AutoSync::default()

@@ -1,6 +1,7 @@
 //! The live stream end to end (issue 21, decision 0032): two devices on the real reference
-//! server, neither syncing by itself (`AutoSync::manual()`, so nothing but a live hint can bring
-//! a change), and one of them through the fault proxy, whose streams are cut or silenced.
+//! server, neither syncing by itself (`AutoSync::manual()` but for `on_hint`, so nothing but a
+//! live hint can bring a change), and one of them through the fault proxy, whose streams are
+//! cut or silenced.
 //! Latencies are measured and printed, never asserted: the bounds below only stop a hang.
 
 mod support;
@@ -24,7 +25,10 @@ const HANG: Duration = Duration::from_secs(90);
 /// A device that syncs only when asked, with a live stream.
 fn live(url: &str, token: &str) -> Config {
     let mut config = Config::new(url, token);
-    config.auto = AutoSync::manual();
+    config.auto = AutoSync {
+        on_hint: true,
+        ..AutoSync::manual()
+    };
     config.live = true;
     config.live_heartbeat = HEARTBEAT;
     config

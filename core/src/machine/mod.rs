@@ -267,10 +267,12 @@ impl Machine {
         self.live.state_conn() == Some(conn)
     }
 
-    /// Whether a live stream should be open: enabled (the stream says), in the foreground, with
-    /// connectivity (reported or assumed), and a token the server has not refused.
+    /// Whether a live stream should be open: enabled (the stream says), hints wanted
+    /// (`AutoSync::on_hint`), in the foreground, with connectivity (reported or assumed), and a
+    /// token the server has not refused.
     fn live_wanted(&self) -> bool {
-        self.foreground
+        self.policy.on_hint
+            && self.foreground
             && self.os.connected
             && self.link != Link::Down
             && self.server != Server::SignInNeeded
@@ -898,7 +900,11 @@ mod tests {
     }
 
     fn live_machine(seed: u64) -> Machine {
-        machine(AutoSync::manual(), seed).with_live(LiveSettings {
+        let hints_only = AutoSync {
+            on_hint: true,
+            ..AutoSync::manual()
+        };
+        machine(hints_only, seed).with_live(LiveSettings {
             enabled: true,
             heartbeat: Duration::from_secs(5),
         })
