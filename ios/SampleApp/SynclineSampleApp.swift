@@ -37,7 +37,12 @@ struct SynclineSampleApp: App {
         }
         .onChange(of: phase) { _, now in
             if now == .active { session.client?.resumed() }
-            if now == .background { Task { await session.backgroundSync(scheduler: scheduler)?.appDidEnterBackground() } }
+            // In the background the live stream closes (no connection keeps the radio awake);
+            // back in the foreground it opens again, with a sync.
+            if now == .background {
+                session.client?.paused()
+                Task { await session.backgroundSync(scheduler: scheduler)?.appDidEnterBackground() }
+            }
         }
     }
 }

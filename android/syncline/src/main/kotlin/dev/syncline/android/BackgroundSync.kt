@@ -111,7 +111,11 @@ class SyncJobService : JobService() {
     override fun onStopJob(params: JobParameters): Boolean = true
 }
 
-/** Tells the core when the app comes to the foreground and schedules a sync when it leaves. */
+/**
+ * Tells the core when the app comes to the foreground ([SynclineClient.resumed]: a sync, and the
+ * live stream opens) and when it leaves ([SynclineClient.paused]: the live stream closes, so no
+ * connection keeps the radio awake), and schedules a sync when it leaves with changes waiting.
+ */
 private class ForegroundReporter(
     private val context: Context,
     private val client: SynclineClient,
@@ -123,7 +127,10 @@ private class ForegroundReporter(
     }
 
     override fun onActivityStopped(activity: Activity) {
-        if (--started == 0) BackgroundSync.scheduleIfPending(context)
+        if (--started == 0) {
+            runCatching { client.paused() }
+            BackgroundSync.scheduleIfPending(context)
+        }
     }
 
     override fun onActivityCreated(activity: Activity, savedInstanceState: Bundle?) {}
