@@ -31,8 +31,6 @@ pub struct DemoArgs {
 struct DemoServer {
     store: ServerStore,
     listen: SocketAddr,
-    /// The demo's client: told to sync after a colleague's edit, as a push from the server would.
-    client: Option<Syncline>,
     running: Option<(
         tokio::sync::oneshot::Sender<()>,
         std::thread::JoinHandle<()>,
@@ -104,13 +102,9 @@ impl ui::Extras for DemoServer {
                 Err(e) => format!("cannot start the server: {e}"),
             }),
             "w" => {
-                let said = colleague_edit(&self.store);
-                // A real server would tell the device; the demo asks for the sync itself, and the
-                // task list shows the edit when its page is applied (the list is a live query).
-                if let Some(client) = &self.client {
-                    let _ = client.trigger_sync("all", false);
-                }
-                Some(said)
+                // Nothing more to do: the commit wakes the client's live stream, whose hint
+                // brings the edit by the ordinary pull, and the task list (a live query) shows it.
+                Some(colleague_edit(&self.store))
             }
             "W" => {
                 let n = if rest.trim().is_empty() {
@@ -152,7 +146,7 @@ fn colleague_edit(store: &ServerStore) -> String {
     fields.insert("updated_at".into(), serde_json::json!(ui::now_ms()));
     match store.upsert_record("tasks", "t-harbor-2", &fields) {
         Ok(v) => {
-            format!("bob changed task t-harbor-2 on the server (version {v}); it shows here once synced.")
+            format!("bob changed task t-harbor-2 on the server (version {v}); it shows here in a moment, by itself (the live stream).")
         }
         Err(e) => format!("the colleague's edit failed: {e}"),
     }
@@ -179,8 +173,9 @@ fn colleague_rename(store: &ServerStore, key: &str, n: &str) -> String {
     let fields = serde_json::Map::from_iter([("title".to_string(), serde_json::json!(title))]);
     match store.upsert_record("tasks", key, &fields) {
         Ok(v) => format!(
-            "bob renamed task {n} on the server (version {v}). Rename it here too before it \
-             syncs (e {n} <title>) and both edits meet: a conflict for you to resolve (C)."
+            "bob renamed task {n} on the server (version {v}); it shows here in a moment. For a \
+             conflict, go offline first (o), then W {n}, rename it here (e {n} <title>) and go \
+             online (o): both edits meet, for you to resolve (C)."
         ),
         Err(e) => format!("the colleague's edit failed: {e}"),
     }
@@ -195,7 +190,6 @@ pub fn run(args: DemoArgs) -> Result<(), Box<dyn std::error::Error>> {
     let mut server = DemoServer {
         store,
         listen: args.listen,
-        client: None,
         running: None,
     };
     server
@@ -214,7 +208,6 @@ pub fn run(args: DemoArgs) -> Result<(), Box<dyn std::error::Error>> {
         "Syncline demo · signed in as {} · server http://{}",
         args.user, args.listen
     );
-    server.client = Some(client.clone());
     let result = ui::run(&client, &title, &mut server);
     server.stop();
     Ok(result?)

@@ -440,17 +440,17 @@ fn the_screen_follows_the_status_by_itself() {
         "nothing is sent while offline"
     );
 
-    // Back online: the core syncs by itself; the screen shows what the sync did.
+    // Back online: the core syncs by itself (and once more as the live stream reopens, to catch
+    // up on hints it missed, so the screen's "Last sync" line may be that second one's).
     ui.send("o");
-    ui.wait_for("Last sync: 1 sent");
     ui.wait_for("✓ Up to date");
     ui.wait_for("0 pending");
     eventually("the new task reaches the server", || {
         server.store().count_records("tasks").expect("count") == 13
     });
 
-    // A colleague's edit on the server: once a sync pulls it, the list (a live query) shows it
-    // with no further key.
+    // A colleague's edit on the server: the live stream's hint brings it, and the list (a live
+    // query) shows it, with no key pressed.
     let fields = serde_json::Map::from_iter([(
         "title".to_string(),
         serde_json::json!("Inspect pump 2 impeller (checked by bob)"),
@@ -459,7 +459,6 @@ fn the_screen_follows_the_status_by_itself() {
         .store()
         .upsert_record("tasks", "t-harbor-2", &fields)
         .expect("colleague's edit");
-    ui.send("s");
     ui.wait_for("Inspect pump 2 impeller (checked by bob)");
     ui.quit();
 }
@@ -513,10 +512,14 @@ fn the_demo_runs_server_and_client_together() {
     demo.wait_for("✓ Up to date");
     demo.wait_for("0 pending");
 
-    // A colleague renames task 1 on the server while alice renames it here: a conflict.
+    // A colleague renames task 1 on the server while alice, offline (or the live stream would
+    // bring his rename at once), renames it here: back online, a conflict.
+    demo.send("o");
+    demo.wait_for("⚠ You're offline");
     demo.send("W 1");
     demo.wait_for("bob renamed task 1 on the server");
     demo.send("e 1 Pump check by alice");
+    demo.send("o");
     demo.wait_for("1 conflict (C)");
     demo.wait_for("⚠ In conflict (C)");
     demo.send("C");
