@@ -276,6 +276,7 @@ mod tests {
             auth_failures_per_minute: NonZeroU32::new(failures),
             max_concurrent_pulls: 1,
             pull_wait: Duration::from_millis(50),
+            ..Limits::default()
         }
     }
 

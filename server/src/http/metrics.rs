@@ -392,12 +392,13 @@ mod tests {
             ],
         };
         m.push_answered(&answer);
-        let text = String::from_utf8(m.render(3).expect("render")).expect("utf-8");
+        let text = String::from_utf8(m.render(3, 2).expect("render")).expect("utf-8");
         for line in [
             r#"syncline_http_requests_total{route="/v1/push",status="200"} 1"#,
             r#"syncline_http_request_duration_seconds_count{route="/v1/push"} 1"#,
             r#"syncline_rows_pulled_total{entity="tasks"} 7"#,
             "syncline_rows_pushed_total 1",
+            "syncline_live_streams 2",
             r#"syncline_push_conflicts_total{resolution="overwritten"} 1"#,
             r#"syncline_push_conflicts_total{resolution="reported"} 0"#,
             r#"syncline_push_rejections_total{code="not_found"} 1"#,
