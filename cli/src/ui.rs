@@ -320,7 +320,12 @@ impl Screen<'_> {
         lines.push(rule.clone());
         let tasks = self.task_lines(&mut lines);
         lines.push(rule);
-        lines.extend(footer_lines(&status, &self.last_sync, now));
+        lines.extend(footer_lines(
+            &status,
+            self.client.is_live(),
+            &self.last_sync,
+            now,
+        ));
         for m in &self.message {
             lines.extend(wrap(m));
         }
@@ -459,8 +464,10 @@ fn banner_lines(lang: Lang, status: &SyncStatus, now: i64) -> [String; 2] {
     [fit(&first), fit(&detail)]
 }
 
-/// The counts, the network and the last sync.
-fn footer_lines(status: &SyncStatus, last_sync: &str, now: i64) -> [String; 3] {
+/// The counts, the network (and whether the live stream is open: a colleague's edit then shows
+/// within moments) and the last sync.
+fn footer_lines(status: &SyncStatus, live: bool, last_sync: &str, now: i64) -> [String; 3] {
+    let live = if live { " · live" } else { "" };
     let last = status
         .last_synced_at
         .map_or("never".to_string(), |at| ago(now - at));
@@ -472,7 +479,7 @@ fn footer_lines(status: &SyncStatus, last_sync: &str, now: i64) -> [String; 3] {
             status.quarantined,
         )),
         fit(&format!(
-            "  Network: {} · last synced {last}",
+            "  Network: {}{live} · last synced {last}",
             inbox::network_text(status)
         )),
         fit(&format!("  Last sync: {last_sync}")),
@@ -864,13 +871,19 @@ mod tests {
             s.metered = true;
             s.last_synced_at = Some(10_000);
         });
-        let lines = footer_lines(&status, "1 sent, 0 received", 75_000);
+        let lines = footer_lines(&status, false, "1 sent, 0 received", 75_000);
         assert_eq!(lines[0], "  3 pending · 1 conflict (C) · 2 quarantined (Q)");
         assert_eq!(
             lines[1],
             "  Network: server unreachable (cellular, metered) · last synced 1 min ago"
         );
         assert_eq!(lines[2], "  Last sync: 1 sent, 0 received");
+        status.update(|s| s.network = NetworkStatus::Online);
+        let lines = footer_lines(&status, true, "1 sent, 0 received", 75_000);
+        assert_eq!(
+            lines[1],
+            "  Network: online (cellular, metered) · live · last synced 1 min ago"
+        );
     }
 
     #[test]

@@ -424,6 +424,8 @@ fn the_screen_follows_the_status_by_itself() {
     ui.wait_for("Inspect pump 2 impeller");
     ui.wait_for("✓ Up to date");
     ui.wait_for("Network: online");
+    // The live stream is open: the footer says so.
+    ui.wait_for(" · live · last synced");
 
     // Offline: the banner changes without another command (after the flap debounce).
     ui.send("o");

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use tokio_postgres::AsyncMessage;
 
-use super::postgres::tls;
+use super::pg_tls::tls;
 use crate::error::StoreError;
 use crate::wakeup::{Hub, Touched, CHANNEL};
 

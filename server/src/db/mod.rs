@@ -16,6 +16,7 @@
 
 mod interface;
 mod listen;
+pub(crate) mod pg_tls;
 pub(crate) mod postgres;
 pub(crate) mod sqlite;
 

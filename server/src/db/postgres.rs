@@ -20,10 +20,10 @@ use std::str::FromStr;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use super::pg_tls::tls;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use tokio_postgres::types::ToSql;
 use tokio_postgres::IsolationLevel;
-use tokio_postgres_rustls::MakeRustlsConnect;
 
 use super::interface::{Database, Next, Param, Row, Tx, Work};
 use crate::error::StoreError;
@@ -209,38 +209,6 @@ fn to_dollars(sql: &str) -> String {
         }
     }
     out
-}
-
-/// TLS for connections whose URL asks for it (`sslmode=require`; the default, `prefer`, uses it
-/// when the server offers it): rustls, trusting the Mozilla roots, or only the certificates of
-/// the PEM file named by `PGSSLROOTCERT` (libpq's variable), as a managed database's own CA needs.
-pub(crate) fn tls() -> Result<MakeRustlsConnect, StoreError> {
-    use rustls::pki_types::pem::PemObject;
-    use rustls::pki_types::CertificateDer;
-    let mut roots = rustls::RootCertStore::empty();
-    match std::env::var_os("PGSSLROOTCERT") {
-        Some(file) => {
-            let certs = CertificateDer::pem_file_iter(&file).map_err(|e| {
-                StoreError::Postgres(format!("PGSSLROOTCERT {}: {e}", file.to_string_lossy()))
-            })?;
-            for cert in certs {
-                let cert = cert.map_err(|e| {
-                    StoreError::Postgres(format!("PGSSLROOTCERT {}: {e}", file.to_string_lossy()))
-                })?;
-                roots.add(cert).map_err(|e| {
-                    StoreError::Postgres(format!("PGSSLROOTCERT {}: {e}", file.to_string_lossy()))
-                })?;
-            }
-        }
-        None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
-    }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| StoreError::Postgres(format!("TLS: {e}")))?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    Ok(MakeRustlsConnect::new(config))
 }
 
 impl PostgresDb {

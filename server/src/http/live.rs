@@ -7,7 +7,6 @@ use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{Query, State};
 use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
@@ -17,8 +16,8 @@ use serde_json::json;
 
 use super::error::ApiError;
 use super::ops::Ops;
-use super::{AppState, Authed};
-use crate::live::{open, LiveEvent, Opening};
+use crate::live::{open, Credential, LiveEvent, Opening};
+use crate::store::Store;
 
 /// The route.
 pub(super) const LIVE_PATH: &str = "/v1/live";
@@ -38,11 +37,14 @@ pub(super) struct LiveQuery {
     heartbeat: Option<u64>,
 }
 
-/// The handler.
+/// The handler's work, for `user` authenticated by `credential` (the route in `http/mod.rs`
+/// extracts them).
 pub(super) async fn live(
-    State(state): State<AppState>,
-    Authed { user, credential }: Authed,
-    Query(query): Query<LiveQuery>,
+    store: Store,
+    ops: Arc<Ops>,
+    user: String,
+    credential: Credential,
+    query: LiveQuery,
 ) -> Result<Response, ApiError> {
     let heartbeat = Duration::from_secs(
         query
@@ -50,7 +52,7 @@ pub(super) async fn live(
             .unwrap_or(DEFAULT_HEARTBEAT_SECS)
             .clamp(MIN_HEARTBEAT_SECS, MAX_HEARTBEAT_SECS),
     );
-    let streams = state.ops.streams.clone();
+    let streams = ops.streams.clone();
     let slot = streams.try_open(&user).map_err(|e| {
         ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,
@@ -70,8 +72,7 @@ pub(super) async fn live(
         hello,
         closing: streams.closing(),
     };
-    let events = open(state.store.clone(), opening).await?;
-    let ops = state.ops.clone();
+    let events = open(store, opening).await?;
     let events = events.map(move |e| Ok::<_, Infallible>(to_sse(&ops, &e)));
     let ping = Event::default().event("ping").data("{}");
     let mut resp = Sse::new(events)

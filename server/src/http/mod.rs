@@ -216,6 +216,22 @@ async fn read_json<T: serde::de::DeserializeOwned>(
         .map_err(|e| ApiError::bad_request(format!("invalid request body: {e}")))
 }
 
+/// `GET /v1/live`: the live stream (`live.rs`), for the authenticated user.
+async fn live_stream(
+    State(state): State<AppState>,
+    Authed { user, credential }: Authed,
+    axum::extract::Query(query): axum::extract::Query<live::LiveQuery>,
+) -> Result<Response, ApiError> {
+    live::live(
+        state.store.clone(),
+        state.ops.clone(),
+        user,
+        credential,
+        query,
+    )
+    .await
+}
+
 async fn me(AuthUser(user_id): AuthUser) -> Json<Me> {
     Json(Me { user_id })
 }
@@ -352,7 +368,7 @@ fn build(store: Store, options: &ServerOptions) -> (Router, Arc<Ops>) {
         .route(ME_PATH, get(me))
         .route(PULL_PATH, post(pull))
         .route(PUSH_PATH, post(push))
-        .route(live::LIVE_PATH, get(live::live))
+        .route(live::LIVE_PATH, get(live_stream))
         .route(HEALTHZ_PATH, get(ops::healthz))
         .route(METRICS_PATH, get(ops::metrics))
         .fallback(not_found)

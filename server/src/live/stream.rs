@@ -16,7 +16,8 @@ use futures_util::Stream;
 use tokio::sync::{broadcast, watch};
 use tokio::time::Instant;
 
-use super::{ByeReason, Credential, LiveEvent, Slot};
+use super::event::{ByeReason, Credential, LiveEvent};
+use super::registry::Slot;
 use crate::auth::AuthError;
 use crate::clock::now_ms;
 use crate::error::StoreError;

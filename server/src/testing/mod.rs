@@ -78,8 +78,7 @@ pub fn postgres_admin(url: &str, sql: &str) -> Result<(), StoreError> {
         .build()
         .map_err(|e| StoreError::Postgres(e.to_string()))?;
     runtime.block_on(async {
-        let (client, connection) =
-            tokio_postgres::connect(url, crate::db::postgres::tls()?).await?;
+        let (client, connection) = tokio_postgres::connect(url, crate::db::pg_tls::tls()?).await?;
         let driver = tokio::spawn(connection);
         client.batch_execute(sql).await?;
         drop(client);
