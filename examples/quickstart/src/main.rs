@@ -9,7 +9,9 @@ use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
-use syncline_core::{Config, Query, Record, Resolution, SchemaFile, Syncline, Value};
+use syncline_core::{
+    Config, Connectivity, NetworkType, Query, Record, Resolution, SchemaFile, Syncline, Value,
+};
 use syncline_words::{BannerText, Lang};
 use tokio_stream::StreamExt;
 
@@ -73,17 +75,20 @@ async fn run(server: &str, folder: &Path) -> Result<(), Box<dyn Error>> {
     let seen = bobs.get(&id)?.ok_or("bob does not have the task")?;
     println!("5. bob sees {:?}", seen.title);
 
-    // 6. Both rename it; alice's edit reaches the server first, so bob's sync finds a conflict
+    // 6. Bob renames it with no network (his live stream closes, so alice's rename cannot reach
+    //    him first); alice renames it too and syncs. Back online, bob's sync finds a conflict
     //    (tasks use the `manual` policy: overlapping edits wait for the user).
+    bob.report_connectivity(Connectivity::offline());
+    bob.update(
+        "tasks",
+        Record::new(&id).with("title", Value::Text("Inspect pump (north)".into())),
+    )?;
     tasks.update(&Task {
         title: "Inspect pump 4".into(),
         ..task.clone()
     })?;
     alice.sync_now("all").await?;
-    bob.update(
-        "tasks",
-        Record::new(&id).with("title", Value::Text("Inspect pump (north)".into())),
-    )?;
+    bob.report_connectivity(Connectivity::online(NetworkType::Wifi));
     bob.sync_now("all").await?;
     let conflict = bob
         .conflicts()?
