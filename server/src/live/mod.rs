@@ -4,9 +4,12 @@
 //! the commits of every instance through the store's hub (`wakeup.rs`) and never by a timer on
 //! the database.
 //!
+//! [`hook`] calls the push hook for the users a commit concerns who hold no stream here.
+//!
 //! The events are this module's own ([`LiveEvent`]); the HTTP face (`http/live.rs`) writes them
 //! as server-sent events and adds the heartbeat.
 
+pub(crate) mod hook;
 mod stream;
 
 use std::collections::{BTreeMap, HashMap};
@@ -14,6 +17,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use tokio::sync::watch;
 
+pub use hook::{PushHookConfig, DEFAULT_PUSH_HOOK_INTERVAL};
 pub(crate) use stream::{open, Opening};
 
 /// Streams one user may hold on one instance unless configured.
@@ -149,6 +153,11 @@ impl Streams {
             streams: self.clone(),
             user: user.to_string(),
         })
+    }
+
+    /// Whether `user` holds a stream here now (the push hook leaves them out).
+    pub(crate) fn holds(&self, user: &str) -> bool {
+        self.counts().by_user.contains_key(user)
     }
 
     /// Streams open now.
