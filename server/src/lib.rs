@@ -36,6 +36,7 @@ mod jwt;
 mod live;
 mod pull;
 mod push;
+mod push_hook;
 mod schema;
 mod store;
 #[cfg(feature = "testing")]
@@ -54,10 +55,8 @@ pub use http::{
     DEFAULT_AUTH_FAILURES_PER_MINUTE, DEFAULT_RATE_BURST, DEFAULT_RATE_PER_USER,
 };
 pub use jwt::{JwtConfig, JwtConfigError, JwtKeys, JwtVerifier};
-pub use live::{
-    PushHookConfig, DEFAULT_PUSH_HOOK_INTERVAL, DEFAULT_STREAMS_PER_INSTANCE,
-    DEFAULT_STREAMS_PER_USER,
-};
+pub use live::{DEFAULT_STREAMS_PER_INSTANCE, DEFAULT_STREAMS_PER_USER};
+pub use push_hook::{PushHookConfig, DEFAULT_PUSH_HOOK_INTERVAL};
 pub use schema::{EntityDef, LoadError, ServedEntity, ServerSchema};
 pub use store::{Store, StoredRecord};
 pub use syncline_protocol::ScopeRule;

@@ -18,7 +18,7 @@ use prometheus::{
 };
 use syncline_protocol::{Outcome, PushResponse};
 
-use crate::live::hook::HookCounters;
+use crate::push_hook::HookCounters;
 
 /// Latency buckets in seconds: a small push or page takes about a millisecond, a full page of
 /// 5,000 rows to a slow client several seconds.

@@ -419,10 +419,13 @@ where
     let (app, ops) = build(store.clone(), &options);
     let hook = match &options.push_hook {
         Some(config) => Some(HookTask(
-            crate::live::hook::spawn(
+            crate::push_hook::spawn(
                 config.clone(),
                 store,
-                ops.streams.clone(),
+                {
+                    let streams = ops.streams.clone();
+                    Arc::new(move |user: &str| streams.holds(user))
+                },
                 ops.metrics.hook_counters(),
             )
             .map_err(std::io::Error::other)?,

@@ -26,7 +26,8 @@ use syncline_protocol::{codes, ErrorBody, ErrorDetail};
 
 use crate::auth::bearer_token;
 use crate::jwt::JwtVerifier;
-use crate::live::{PushHookConfig, Streams};
+use crate::live::Streams;
+use crate::push_hook::PushHookConfig;
 use crate::store::Store;
 
 use super::error::ApiError;

@@ -4,12 +4,9 @@
 //! the commits of every instance through the store's hub (`wakeup.rs`) and never by a timer on
 //! the database.
 //!
-//! [`hook`] calls the push hook for the users a commit concerns who hold no stream here.
-//!
 //! The events are this module's own ([`LiveEvent`]); the HTTP face (`http/live.rs`) writes them
 //! as server-sent events and adds the heartbeat.
 
-pub(crate) mod hook;
 mod stream;
 
 use std::collections::{BTreeMap, HashMap};
@@ -17,7 +14,6 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use tokio::sync::watch;
 
-pub use hook::{PushHookConfig, DEFAULT_PUSH_HOOK_INTERVAL};
 pub(crate) use stream::{open, Opening};
 
 /// Streams one user may hold on one instance unless configured.
