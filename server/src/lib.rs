@@ -11,7 +11,8 @@
 //!   with;
 //! - [`router`] / [`serve`]: the HTTP endpoints (live change hints on `GET /v1/live`, woken
 //!   by every commit of every instance), with what a public deployment needs (health,
-//!   metrics, request ids, rate and concurrency limits) configured by [`ServerOptions`];
+//!   metrics, request ids, rate and concurrency limits) configured by [`ServerOptions`], and
+//!   the push hook ([`PushHookConfig`]) for users with changes and no live stream;
 //! - [`run_admin`]: the admin commands of the binary; [`seed_demo`]: demo users and data;
 //! - [`JwtVerifier`]: verifying JWT bearer tokens (HS256 secret or a JWKS file);
 //! - `testing` (cargo feature `testing`, for tests, benchmarks and fuzz targets only):
@@ -35,6 +36,7 @@ mod jwt;
 mod live;
 mod pull;
 mod push;
+mod push_hook;
 mod schema;
 mod store;
 #[cfg(feature = "testing")]
@@ -54,6 +56,7 @@ pub use http::{
 };
 pub use jwt::{JwtConfig, JwtConfigError, JwtKeys, JwtVerifier};
 pub use live::{DEFAULT_STREAMS_PER_INSTANCE, DEFAULT_STREAMS_PER_USER};
+pub use push_hook::{PushHookConfig, DEFAULT_PUSH_HOOK_INTERVAL};
 pub use schema::{EntityDef, LoadError, ServedEntity, ServerSchema};
 pub use store::{Store, StoredRecord};
 pub use syncline_protocol::ScopeRule;

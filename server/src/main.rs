@@ -8,6 +8,7 @@
 //!                 [--max-concurrent-pulls <4 per core>] [--metrics-token <token>]
 //!                 [--shutdown-grace-secs 30] [--max-streams-per-user 10] [--max-streams 20000]
 //!                 [--jwt-hs256-secret-file FILE | --jwt-jwks FILE] [--jwt-audience A] [--jwt-issuer I]
+//!                 [--push-hook URL --push-hook-secret S] [--push-hook-interval-secs 30]
 //! syncline-server [--db …] user add ID | user list
 //! syncline-server [--db …] token issue USER [--ttl-days N] | token revoke TOKEN
 //! syncline-server [--db …] member add|remove USER PROJECT
@@ -26,9 +27,9 @@ use std::sync::Arc;
 use clap::Parser;
 use syncline_server::{
     default_max_concurrent_pulls, run_admin, seed_demo, serve_with, AdminCommand, JwtConfig,
-    JwtVerifier, Limits, Location, ServerOptions, ServerSchema, Store,
-    DEFAULT_AUTH_FAILURES_PER_MINUTE, DEFAULT_RATE_BURST, DEFAULT_RATE_PER_USER,
-    DEFAULT_STREAMS_PER_INSTANCE, DEFAULT_STREAMS_PER_USER,
+    JwtVerifier, Limits, Location, PushHookConfig, ServerOptions, ServerSchema, Store,
+    DEFAULT_AUTH_FAILURES_PER_MINUTE, DEFAULT_PUSH_HOOK_INTERVAL, DEFAULT_RATE_BURST,
+    DEFAULT_RATE_PER_USER, DEFAULT_STREAMS_PER_INSTANCE, DEFAULT_STREAMS_PER_USER,
 };
 
 /// Syncline's reference sync server.
@@ -97,6 +98,25 @@ struct Args {
     #[arg(long, default_value_t = DEFAULT_STREAMS_PER_INSTANCE as u64, help_heading = "Operations",
           value_parser = clap::value_parser!(u64).range(1..))]
     max_streams: u64,
+    /// POST a signed wake-up here when a commit concerns a user with no live stream on this
+    /// instance (docs/protocol.md, "Push hook"): for a push provider (FCM, APNs) to wake their
+    /// devices.
+    #[arg(long, help_heading = "Push hook", requires = "push_hook_secret")]
+    push_hook: Option<String>,
+    /// The secret the push hook's calls are signed with (HMAC-SHA256; at least 32 bytes).
+    #[arg(
+        long,
+        env = "SYNCLINE_PUSH_HOOK_SECRET",
+        hide_env_values = true,
+        help_heading = "Push hook"
+    )]
+    push_hook_secret: Option<String>,
+    /// At most one push hook call per user per this many seconds; changes meanwhile are
+    /// coalesced into the next call.
+    #[arg(long, default_value_t = DEFAULT_PUSH_HOOK_INTERVAL.as_secs(), help_heading = "Push hook",
+          value_parser = clap::value_parser!(u64).range(1..))]
+    push_hook_interval_secs: u64,
+
     /// Seconds the requests in flight get to finish after SIGTERM or Ctrl-C.
     #[arg(long, default_value_t = 30, help_heading = "Operations")]
     shutdown_grace_secs: u64,
@@ -141,6 +161,27 @@ impl Args {
         Ok(Some(Arc::new(verifier)))
     }
 
+    /// The push hook the flags describe, if any.
+    fn push_hook(&self) -> Result<Option<PushHookConfig>, String> {
+        let Some(url) = &self.push_hook else {
+            return Ok(None);
+        };
+        let parsed = reqwest::Url::parse(url).map_err(|e| format!("--push-hook {url}: {e}"))?;
+        if !matches!(parsed.scheme(), "http" | "https") {
+            return Err(format!("--push-hook {url}: not an http or https URL"));
+        }
+        let secret = self.push_hook_secret.clone().unwrap_or_default();
+        // The receiver's only proof that a call is ours: as strong as an HS256 JWT secret.
+        if secret.len() < 32 {
+            return Err("--push-hook-secret must be at least 32 bytes".into());
+        }
+        Ok(Some(PushHookConfig {
+            url: url.clone(),
+            secret,
+            interval: Duration::from_secs(self.push_hook_interval_secs),
+        }))
+    }
+
     fn options(&self) -> Result<ServerOptions, String> {
         Ok(ServerOptions {
             limits: Limits {
@@ -160,6 +201,7 @@ impl Args {
             metrics_token: self.metrics_token.clone().filter(|t| !t.is_empty()),
             shutdown_grace: Duration::from_secs(self.shutdown_grace_secs),
             jwt: self.jwt()?,
+            push_hook: self.push_hook()?,
         })
     }
 }

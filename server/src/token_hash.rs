@@ -46,7 +46,7 @@ pub fn new_token() -> Result<String, RngError> {
 }
 
 /// Lowercase hex of bytes (two digits per byte).
-fn hex(bytes: &[u8]) -> String {
+pub(crate) fn hex(bytes: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut out = String::with_capacity(bytes.len() * 2);
     for b in bytes {

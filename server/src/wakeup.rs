@@ -188,6 +188,20 @@ impl Touched {
         scoped.chain(personal).chain(everything)
     }
 
+    /// The scopes it changed, each with the entities and their newest positions.
+    pub(crate) fn scoped(&self) -> impl Iterator<Item = (&str, &str, i64)> {
+        self.scoped
+            .iter()
+            .map(|(s, e, p)| (s.as_str(), e.as_str(), *p))
+    }
+
+    /// The changes for one user alone: (user, entity, newest position).
+    pub(crate) fn personal(&self) -> impl Iterator<Item = (&str, &str, i64)> {
+        self.personal
+            .iter()
+            .map(|(u, e, p)| (u.as_str(), e.as_str(), *p))
+    }
+
     /// Whether `user`'s stream must read its scopes again.
     pub(crate) fn names_member(&self, user: &str) -> bool {
         self.all_members || self.members.contains(user)
@@ -202,9 +216,14 @@ impl Touched {
 /// The in-process wake-up of one instance: a broadcast of [`Touched`] to every live stream.
 /// Publishing never waits: a stream that falls [`HUB_CAPACITY`] commits behind is told
 /// "everything up to [`Hub::latest`]" instead.
+///
+/// Apart from that, the commits this instance made itself ([`Hub::committed_here`]), for the
+/// push hook: on PostgreSQL every instance hears every commit, and only the committing one
+/// decides whom to call, so a commit is called about once, not once per instance.
 #[derive(Debug)]
 pub(crate) struct Hub {
     tx: broadcast::Sender<Arc<Touched>>,
+    here: broadcast::Sender<Arc<Touched>>,
     latest: AtomicI64,
 }
 
@@ -219,8 +238,23 @@ impl Hub {
     pub(crate) fn new() -> Hub {
         Hub {
             tx: broadcast::channel(HUB_CAPACITY).0,
+            here: broadcast::channel(HUB_CAPACITY).0,
             latest: AtomicI64::new(0),
         }
+    }
+
+    /// Tells the push hook (if one listens) about a commit this instance made, after the
+    /// commit. Never waits; without a listener it costs nothing.
+    pub(crate) fn committed_here(&self, touched: &Touched) {
+        if self.here.receiver_count() > 0 {
+            // An error only means the hook stopped meanwhile.
+            let _ = self.here.send(Arc::new(touched.clone()));
+        }
+    }
+
+    /// A receiver of every commit this instance makes from now on.
+    pub(crate) fn subscribe_here(&self) -> broadcast::Receiver<Arc<Touched>> {
+        self.here.subscribe()
     }
 
     /// Wakes every stream subscribed now (none: nothing happens).

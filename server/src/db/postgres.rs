@@ -144,6 +144,10 @@ CREATE TABLE declared_fields (
     PRIMARY KEY (entity, field)
 );
 "#,
+    r#"
+-- The members of a project, for the push hook (a commit in a project concerns its members).
+CREATE INDEX memberships_by_project ON memberships (project_id, user_id);
+"#,
 ];
 
 /// Connections per server instance (PostgreSQL's own default limit is 100 in all).
@@ -160,6 +164,9 @@ pub struct PostgresDb {
     described: String,
     /// Each shared statement in PostgreSQL's parameter syntax.
     dialect: Mutex<HashMap<&'static str, Arc<str>>>,
+    /// Told of this instance's own commits (the push hook; the streams hear every instance's
+    /// commits through the listener).
+    hub: Arc<Hub>,
 }
 
 impl From<tokio_postgres::Error> for StoreError {
@@ -222,7 +229,7 @@ impl PostgresDb {
             .enable_all()
             .build()
             .map_err(|e| StoreError::Postgres(format!("cannot start its runtime: {e}")))?;
-        super::listen::spawn(&runtime, config.clone(), hub);
+        super::listen::spawn(&runtime, config.clone(), hub.clone());
         let manager = Manager::from_config(
             config,
             tls()?,
@@ -242,6 +249,7 @@ impl PostgresDb {
             pool,
             described: redact(url),
             dialect: Mutex::new(HashMap::new()),
+            hub,
         };
         db.migrate()?;
         Ok(db)
@@ -327,7 +335,8 @@ impl PostgresDb {
             touched: Collector::default(),
         };
         work(&mut pg)?;
-        if let Some(touched) = pg.touched.take().filter(|_| write) {
+        let touched = pg.touched.take().filter(|_| write);
+        if let Some(touched) = &touched {
             // Inside the transaction: PostgreSQL delivers it at the commit, and not at all on a
             // rollback; every instance's listener hears it (this one's included).
             let payload = touched.payload();
@@ -337,6 +346,9 @@ impl PostgresDb {
             )?;
         }
         rt.block_on(pg.tx.commit())?;
+        if let Some(touched) = &touched {
+            self.hub.committed_here(touched);
+        }
         Ok(())
     }
 }

@@ -128,6 +128,10 @@ CREATE TABLE declared_fields (
     PRIMARY KEY (entity, field)
 ) WITHOUT ROWID;
 "#,
+    r#"
+-- The members of a project, for the push hook (a commit in a project concerns its members).
+CREATE INDEX memberships_by_project ON memberships (project_id, user_id);
+"#,
 ];
 
 /// Idle read connections kept open.
@@ -214,6 +218,7 @@ impl Database for SqliteDb {
         // After the commit: a stream woken now finds the change in its pull. Still under the
         // writer's lock, so commits are published in commit order.
         if let Some(touched) = touched {
+            self.hub.committed_here(&touched);
             self.hub.publish(touched);
         }
         Ok(())

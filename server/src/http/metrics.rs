@@ -18,6 +18,8 @@ use prometheus::{
 };
 use syncline_protocol::{Outcome, PushResponse};
 
+use crate::push_hook::HookCounters;
+
 /// Latency buckets in seconds: a small push or page takes about a millisecond, a full page of
 /// 5,000 rows to a slow client several seconds.
 const LATENCY_BUCKETS: [f64; 14] = [
@@ -42,6 +44,7 @@ struct Families {
     pulls_in_flight: IntGauge,
     live_streams: IntGauge,
     live_hints: IntCounter,
+    hook: HookCounters,
 }
 
 impl Families {
@@ -112,6 +115,24 @@ impl Families {
             "`changes` hints sent on live streams.",
         )?;
         registry.register(Box::new(live_hints.clone()))?;
+        let hook_calls = counters(
+            "syncline_push_hook_calls_total",
+            "Push hook call attempts, by outcome (delivered; retried: failed and tried again; \
+             failed: given up).",
+            &["outcome"],
+        )?;
+        let hook_skipped = counters(
+            "syncline_push_hook_skipped_total",
+            "Users a commit concerned who were not called about it, by reason (live: a stream \
+             on this instance; queue_full; lagged: commits the hook fell behind on; \
+             store_error: members not read).",
+            &["reason"],
+        )?;
+        let hook_coalesced = IntCounter::new(
+            "syncline_push_hook_coalesced_total",
+            "Commits folded into a push hook call already waiting for its user.",
+        )?;
+        registry.register(Box::new(hook_coalesced.clone()))?;
         Ok(Families {
             registry,
             requests,
@@ -125,6 +146,11 @@ impl Families {
             pulls_in_flight,
             live_streams,
             live_hints,
+            hook: HookCounters {
+                calls: hook_calls,
+                skipped: hook_skipped,
+                coalesced: hook_coalesced,
+            },
         })
     }
 }
@@ -229,6 +255,11 @@ impl Metrics {
     }
 
     /// The text exposition format (`text/plain; version=0.0.4`), with the gauges read now.
+    /// The push hook's counters (`None` when the metrics could not be set up).
+    pub(crate) fn hook_counters(&self) -> Option<HookCounters> {
+        self.families.as_ref().map(|f| f.hook.clone())
+    }
+
     pub fn render(
         &self,
         pulls_in_flight: usize,

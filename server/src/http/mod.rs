@@ -386,6 +386,15 @@ fn build(store: Store, options: &ServerOptions) -> (Router, Arc<Ops>) {
     (app, ops)
 }
 
+/// The push hook's task, ended when the server ends.
+struct HookTask(tokio::task::JoinHandle<()>);
+
+impl Drop for HookTask {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 /// Serves the protocol on `listener` until `shutdown` completes, then finishes the requests
 /// in flight, with the default [`ServerOptions`].
 pub async fn serve<F>(
@@ -423,7 +432,22 @@ where
             log::warn!("cannot set TCP_NODELAY: {e}");
         }
     });
-    let (app, ops) = build(store, &options);
+    let (app, ops) = build(store.clone(), &options);
+    let hook = match &options.push_hook {
+        Some(config) => Some(HookTask(
+            crate::push_hook::spawn(
+                config.clone(),
+                store,
+                {
+                    let streams = ops.streams.clone();
+                    Arc::new(move |user: &str| streams.holds(user))
+                },
+                ops.metrics.hook_counters(),
+            )
+            .map_err(std::io::Error::other)?,
+        )),
+        None => None,
+    };
     let app = app.into_make_service_with_connect_info::<SocketAddr>();
     let (started, grace_starts) = tokio::sync::oneshot::channel::<()>();
     let server = axum::serve(listener, app).with_graceful_shutdown(async move {
@@ -442,6 +466,9 @@ where
         log::info!("shutting down: finishing the requests in flight (up to {grace:?})");
         tokio::time::sleep(grace).await;
     };
+    // Calls still waiting when the server ends are dropped with the task (the periodic sync
+    // is the fallback); the guard ends it on every way out, early returns included.
+    let _hook = hook;
     tokio::select! {
         served = server.into_future() => served,
         () = deadline => {

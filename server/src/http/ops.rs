@@ -27,6 +27,7 @@ use syncline_protocol::{codes, ErrorBody, ErrorDetail};
 use crate::auth::bearer_token;
 use crate::jwt::JwtVerifier;
 use crate::live::Streams;
+use crate::push_hook::PushHookConfig;
 use crate::store::Store;
 
 use super::error::ApiError;
@@ -53,6 +54,9 @@ pub struct ServerOptions {
     /// When set, bearer tokens that are JWTs are verified with it (the team's identity
     /// provider); opaque tokens are still looked up in the store.
     pub jwt: Option<Arc<JwtVerifier>>,
+    /// When set, users a commit concerns who hold no live stream on this instance are called
+    /// about on this hook (docs/protocol.md, "Push hook"). Runs under [`super::serve_with`].
+    pub push_hook: Option<PushHookConfig>,
 }
 
 impl Default for ServerOptions {
@@ -62,6 +66,7 @@ impl Default for ServerOptions {
             metrics_token: None,
             shutdown_grace: Duration::from_secs(30),
             jwt: None,
+            push_hook: None,
         }
     }
 }

@@ -82,6 +82,11 @@ impl Streams {
         })
     }
 
+    /// Whether `user` holds a stream here now (the push hook leaves them out).
+    pub(crate) fn holds(&self, user: &str) -> bool {
+        self.counts().by_user.contains_key(user)
+    }
+
     /// Streams open now.
     pub(crate) fn count(&self) -> usize {
         self.counts().total

@@ -297,6 +297,26 @@ impl Store {
         Ok(v)
     }
 
+    /// The members of each of `scopes`, as (scope, user) pairs: whom a commit in them concerns
+    /// (the push hook). One read transaction, one indexed query per scope.
+    pub(crate) fn scope_members(
+        &self,
+        scopes: &[String],
+    ) -> Result<Vec<(String, String)>, StoreError> {
+        self.with_reader(|tx| {
+            let mut pairs = Vec::new();
+            for scope in scopes {
+                let users = tx.query_all(
+                    "SELECT user_id FROM memberships WHERE project_id = ?1",
+                    &[crate::db::Param::Text(scope)],
+                    |r| Ok(r.text(0)?.to_string()),
+                )?;
+                pairs.extend(users.into_iter().map(|u| (scope.clone(), u)));
+            }
+            Ok(pairs)
+        })
+    }
+
     // ----- records -----
 
     /// Creates or renames a project (a record of the entity scoped by its own key, `projects`

@@ -277,17 +277,18 @@ impl TestServer {
     }
 
     /// Starts a server with the given options (limits, metrics token) on a fresh temporary
-    /// database, seeded with the demo data.
+    /// database, seeded with the demo data before it starts (so a push hook in the options is
+    /// not called about the seed).
     ///
     /// # Panics
     /// When the server cannot start.
     pub fn with_demo_options(options: ServerOptions) -> TestServer {
-        let server = TestServer::try_start_with_options(options)
-            .unwrap_or_else(|e| panic!("cannot start the test server: {e}"));
-        if let Err(e) = seed_demo(server.store()) {
-            panic!("cannot seed the demo data: {e}");
-        }
-        server
+        let started = ScratchDb::try_new().and_then(|db| {
+            let store = db.open_sample()?;
+            seed_demo(&store)?;
+            TestServer::launch(store, options, Some(db))
+        });
+        started.unwrap_or_else(|e| panic!("cannot start the seeded test server: {e}"))
     }
 
     /// [`TestServer::start`], returning errors.
@@ -309,6 +310,15 @@ impl TestServer {
             ServerOptions::default(),
             None,
         )
+    }
+
+    /// Starts a server with the given options on the database at `location` (kept
+    /// afterwards): a second instance on a PostgreSQL database, with a push hook, say.
+    pub fn try_start_at_with_options(
+        location: impl Into<Location>,
+        options: ServerOptions,
+    ) -> Result<TestServer, TestServerError> {
+        TestServer::launch(Store::open_sample(location)?, options, None)
     }
 
     /// Starts a server on an already opened store (any schema).
