@@ -15,9 +15,6 @@ use syncline_protocol::{
     self as protocol, EntitySchema, ErrorBody, Me, PullRequest, PushRequest, PushResponse,
 };
 
-/// The path of the live stream.
-const LIVE_PATH: &str = "/v1/live";
-
 /// A client of one sync server, for one user.
 pub struct Transport {
     http: reqwest::Client,
@@ -105,14 +102,19 @@ impl Transport {
     ) -> Result<LiveBody> {
         let request = self
             .live_http
-            .get(format!("{}{}", self.base, LIVE_PATH))
+            .get(format!("{}{}", self.base, protocol::LIVE_PATH))
             .query(&[("heartbeat", heartbeat.as_secs().to_string())])
             .header(reqwest::header::ACCEPT, "text/event-stream")
             .header(reqwest::header::AUTHORIZATION, self.bearer())
             .send();
         let response = tokio::time::timeout(timeout, request)
             .await
-            .map_err(|_| Error::Timeout(format!("no answer to {LIVE_PATH} within {timeout:?}")))?
+            .map_err(|_| {
+                Error::Timeout(format!(
+                    "no answer to {} within {timeout:?}",
+                    protocol::LIVE_PATH
+                ))
+            })?
             .map_err(network_error)?;
         let status = response.status().as_u16();
         if (200..300).contains(&status) {

@@ -250,6 +250,55 @@ fn a_cut_or_silent_stream_is_found_reopened_and_misses_nothing() {
 }
 
 #[test]
+fn a_malformed_or_oversized_event_resets_the_stream_and_loses_nothing() {
+    let server = TestServer::with_demo();
+    let proxy = FaultProxy::start(&server.url());
+    let dir = tempfile::tempdir().expect("tempdir");
+    let alice = client_with(dir.path(), "alice", live(&proxy.url(), "demo-alice"));
+    let bob = client_with(dir.path(), "bob", quiet(&server.url(), "demo-bob"));
+    wait_for("alice live", || alice.is_live());
+    let (_watch, pages) = watch_harbor(&alice);
+    let banners = Banners::follow(&alice);
+    let stored_before = alice.status().pending;
+
+    let oversized = {
+        // One event far past the device's 64 KiB limit, never ended (no blank line): the parser
+        // must give up on its size alone, not wait for an end that would never come.
+        let mut bytes = b"event: changes\ndata: ".to_vec();
+        bytes.extend(std::iter::repeat_n(b'x', 200 * 1024));
+        bytes
+    };
+    let bad: [(&str, Vec<u8>); 4] = [
+        ("not JSON", b"event: changes\ndata: {not json\n\n".to_vec()),
+        (
+            "a wrong type",
+            b"event: changes\ndata: {\"entities\": {\"tasks\": 7}}\n\n".to_vec(),
+        ),
+        (
+            "an unknown event",
+            b"event: surprise\ndata: {}\n\n".to_vec(),
+        ),
+        ("oversized", oversized),
+    ];
+    for (i, (what, bytes)) in bad.iter().enumerate() {
+        let opened = proxy.streams_opened();
+        proxy.inject_into_streams(bytes);
+        // The device drops the event and the stream with it, and opens a new one.
+        wait_for(what, || proxy.streams_opened() > opened && alice.is_live());
+        // Nothing was applied from it, and the live path works as before.
+        assert_eq!(
+            alice.status().pending,
+            stored_before,
+            "{what}: nothing queued"
+        );
+        let key = format!("t-after-bad-event-{i}");
+        bob_adds(&bob, &key);
+        page_with(&pages, &key);
+    }
+    banners.assert_never_failed_or_offline();
+}
+
+#[test]
 fn a_refused_token_closes_the_stream_and_asks_for_sign_in() {
     let server = TestServer::with_demo();
     let dir = tempfile::tempdir().expect("tempdir");

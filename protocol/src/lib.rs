@@ -25,6 +25,6 @@ pub use schema_file::{EntityDecl, SchemaFile, ScopeRule, ServerSet, ServerValue,
 pub use value::Value;
 pub use wire::{
     codes, ErrorBody, ErrorDetail, Me, Mutation, MutationResult, OnConflict, Op, Outcome, PullPage,
-    PullRequest, PushRequest, PushResponse, WireFields, WireRecord, MAX_PULL_LIMIT,
+    PullRequest, PushRequest, PushResponse, WireFields, WireRecord, LIVE_PATH, MAX_PULL_LIMIT,
     MAX_PUSH_MUTATIONS, MAX_REQUEST_BYTES, ME_PATH, PREFIX, PULL_PATH, PUSH_PATH,
 };

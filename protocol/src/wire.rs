@@ -11,6 +11,8 @@ pub const PUSH_PATH: &str = "/v1/push";
 pub const PULL_PATH: &str = "/v1/pull";
 /// Who-am-I endpoint: `GET /v1/me`, answers [`Me`]; doubles as the reachability probe.
 pub const ME_PATH: &str = "/v1/me";
+/// Live stream: `GET /v1/live?heartbeat=<seconds>`, server-sent events of hints.
+pub const LIVE_PATH: &str = "/v1/live";
 
 /// Most mutations the server takes in one push.
 pub const MAX_PUSH_MUTATIONS: usize = 500;
@@ -257,6 +259,9 @@ pub mod codes {
     pub const RATE_LIMITED: &str = "rate_limited";
     /// The server is at its limit of concurrent pulls (HTTP 503); retry after `Retry-After`.
     pub const BUSY: &str = "busy";
+    /// This user or this instance holds as many live streams as it allows (HTTP 429); retry
+    /// after `Retry-After`, on any instance.
+    pub const TOO_MANY_STREAMS: &str = "too_many_streams";
 }
 
 #[cfg(test)]

@@ -4,8 +4,9 @@
 //! ([`FaultProxy::set`]) or drawn at random for every request ([`FaultProxy::chaos`]).
 //!
 //! A live stream (`GET /v1/live`) is passed through as it comes, never buffered; the streams
-//! open at the moment can be cut ([`FaultProxy::cut_streams`]) or made to go silent while their
-//! connections stay open, as a half-open connection does ([`FaultProxy::stall_streams`]).
+//! open at the moment can be cut ([`FaultProxy::cut_streams`]), made to go silent while their
+//! connections stay open, as a half-open connection does ([`FaultProxy::stall_streams`]), or be
+//! sent bytes the server never wrote ([`FaultProxy::inject_into_streams`]).
 //!
 //! It serves each connection with hyper directly (not `axum::serve`), so a request's handler can
 //! end its own connection without an answer: closed, or reset with an RST.
@@ -88,12 +89,14 @@ struct Chaos {
 }
 
 /// What happens to the live streams open now.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum StreamFault {
     /// The connection is cut mid-stream.
     Cut,
     /// Nothing more is passed on, and the connection stays open.
     Stall,
+    /// These bytes are passed on as if the server had sent them; the stream goes on.
+    Inject(Bytes),
 }
 
 struct State {
@@ -177,6 +180,14 @@ impl FaultProxy {
     /// Silences every live stream open now; their connections stay open.
     pub fn stall_streams(&self) {
         let _ = self.state.stream_faults.send(StreamFault::Stall);
+    }
+
+    /// Sends `bytes` down every live stream open now, between two of the server's chunks.
+    pub fn inject_into_streams(&self, bytes: &[u8]) {
+        let _ = self
+            .state
+            .stream_faults
+            .send(StreamFault::Inject(Bytes::copy_from_slice(bytes)));
     }
 
     /// How many live streams were asked for so far.
@@ -386,6 +397,9 @@ fn stream_through(state: &State, upstream: reqwest::Response) -> Response {
                             return Some((Err(cut), (upstream, faults, true)));
                         }
                         Ok(StreamFault::Stall) => stalled = true,
+                        Ok(StreamFault::Inject(bytes)) => {
+                            return Some((Ok(bytes), (upstream, faults, stalled)));
+                        }
                         Err(_) => {}
                     },
                     chunk = upstream.chunk() => match chunk {

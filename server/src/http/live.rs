@@ -13,17 +13,12 @@ use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
 use serde::Deserialize;
 use serde_json::json;
+use syncline_protocol::codes;
 
 use super::error::ApiError;
 use super::ops::Ops;
 use crate::live::{open, Credential, LiveEvent, Opening};
 use crate::store::Store;
-
-/// The route.
-pub(super) const LIVE_PATH: &str = "/v1/live";
-
-/// The error code of a refusal for the stream caps.
-const TOO_MANY_STREAMS: &str = "too_many_streams";
 
 /// Heartbeat when the request names none, and the range a requested one is clamped to.
 const DEFAULT_HEARTBEAT_SECS: u64 = 25;
@@ -56,7 +51,7 @@ pub(super) async fn live(
     let slot = streams.try_open(&user).map_err(|e| {
         ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,
-            TOO_MANY_STREAMS,
+            codes::TOO_MANY_STREAMS,
             e.to_string(),
         )
         .with_retry_after(e.retry_after_secs())

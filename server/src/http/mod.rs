@@ -22,8 +22,8 @@ use axum::serve::ListenerExt;
 use axum::{Json, Router};
 use http_body_util::BodyExt;
 use syncline_protocol::{
-    codes, Me, PullRequest, PushRequest, PushResponse, MAX_REQUEST_BYTES, ME_PATH, PULL_PATH,
-    PUSH_PATH,
+    codes, Me, PullRequest, PushRequest, PushResponse, LIVE_PATH, MAX_REQUEST_BYTES, ME_PATH,
+    PULL_PATH, PUSH_PATH,
 };
 use tokio::sync::mpsc;
 use tower_http::compression::{CompressionLayer, CompressionLevel};
@@ -368,7 +368,7 @@ fn build(store: Store, options: &ServerOptions) -> (Router, Arc<Ops>) {
         .route(ME_PATH, get(me))
         .route(PULL_PATH, post(pull))
         .route(PUSH_PATH, post(push))
-        .route(live::LIVE_PATH, get(live_stream))
+        .route(LIVE_PATH, get(live_stream))
         .route(HEALTHZ_PATH, get(ops::healthz))
         .route(METRICS_PATH, get(ops::metrics))
         .fallback(not_found)
