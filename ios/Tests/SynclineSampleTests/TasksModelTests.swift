@@ -48,6 +48,44 @@ final class TasksModelTests: XCTestCase {
         XCTAssertEqual(try bob.get(entity: "tasks", key: key)?.values["title"], .text(title), "on the server, and bob has it")
     }
 
+    /// Issue 21: alice's list of p-harbor is open and she does nothing (no sync asked for, no
+    /// periodic sync, no edit of hers); bob's device adds a task, ticks it and deletes it, each
+    /// pushed at once. Her list shows each step by itself: only the live stream's hint brings it.
+    @MainActor
+    func testBobTicksATaskAndAlicesOpenListShowsItWithoutAnyAction() async throws {
+        let (_, alice) = try await signedIn("demo-alice")
+        _ = try await alice.syncNow(unit: "all")
+        let tasks = TasksModel(client: alice, projectID: "p-harbor", words: english, text: sampleEnglish)
+        try await eventually("alice live and her first sync over: live \(alice.isLive()), \(alice.status().state)") {
+            guard case .idle = alice.status().state else { return false }
+            return alice.isLive() && !tasks.tasks.isEmpty
+        }
+        var config = manualConfig(serverURL, token: "demo-bob")
+        config.live = false
+        let bob = try open("bob", config)
+        bob.reportConnectivity(connectivity: wifi)
+        let key = newKey()
+        _ = try bob.insert(entity: "tasks", record: task(key, "Check the fence gate"))
+        var pushed = Date()
+        _ = try await bob.syncNow(unit: "tasks")
+        try await eventually("bob's new task in alice's list") { tasks.tasks.contains { $0.id == key && !$0.done } }
+        print("live: bob's new task in alice's list \(Int(Date().timeIntervalSince(pushed) * 1000)) ms after bob's push began")
+
+        _ = try bob.update(entity: "tasks", patch: Record(key: key, version: nil, values: ["done": .boolean(true)]))
+        pushed = Date()
+        _ = try await bob.syncNow(unit: "tasks")
+        try await eventually("bob's tick in alice's list: \(tasks.tasks.filter { $0.id == key })") {
+            tasks.tasks.first { $0.id == key }?.done == true
+        }
+        print("live: bob's tick in alice's list \(Int(Date().timeIntervalSince(pushed) * 1000)) ms after bob's push began")
+        XCTAssertEqual(alice.status().pending, 0, "alice changed nothing")
+
+        _ = try bob.delete(entity: "tasks", key: key)
+        _ = try await bob.syncNow(unit: "tasks")
+        try await eventually("bob's delete in alice's list") { !tasks.tasks.contains { $0.id == key } }
+        XCTAssertTrue(alice.isLive(), "still live")
+    }
+
     @MainActor
     func testTheListTicksRenamesAndNotesATask() async throws {
         let (_, client) = try await signedIn("demo-alice")

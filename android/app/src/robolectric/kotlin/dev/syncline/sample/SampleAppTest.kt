@@ -144,14 +144,16 @@ class SampleAppTest {
         val client = activity.client!!
         val tablet = otherDevice("demo-carol")
         try {
-            // A task both devices know; the tablet changes its title first, then the phone.
+            // A task both devices know; both change its title, the tablet's reaching the server
+            // first. The phone's edit is made before the tablet pushes: the phone is live, and
+            // would otherwise have the tablet's title (hinted at once) before making its own.
             val key = "t-" + UUID.randomUUID()
             client.insert("tasks", Record(key = key, values = mapOf("project_id" to Value.Text("p-ridge"), "title" to Value.Text("Inspect the breaker"), "done" to Value.Boolean(false))))
             until("the insert to sync") { client.status().pending == 0uL }
             runBlocking { tablet.syncNow("tasks") }
             tablet.update("tasks", Record(key = key, values = mapOf("title" to Value.Text("Inspect breaker B2"))))
-            runBlocking { tablet.syncNow("tasks") }
             client.update("tasks", Record(key = key, values = mapOf("title" to Value.Text("Inspect breaker B1"))))
+            runBlocking { tablet.syncNow("tasks") }
             // Tasks are settled by the user: the phone's sync puts the overlap in the inbox, and
             // the banner says so, with Review (beside "Syncing…" at first, then alone).
             until("Review in the banner") { appBanner(root)?.reviewOffered == true }
