@@ -94,7 +94,7 @@ const READER_STATEMENTS: usize = 128;
 /// The local SQLite store.
 pub(crate) struct Store {
     /// First, so stopped (and its connection closed) before the connections below.
-    _checkpointer: Checkpointer,
+    checkpointer: Checkpointer,
     // Declared (so dropped) before the writer: the last connection to close checkpoints the WAL
     // into the database file and removes it, and a read-only one cannot.
     reader: Mutex<Connection>,
@@ -157,7 +157,7 @@ impl Store {
             .collect();
         let checkpointer = Checkpointer::start(path)?;
         Ok(Store {
-            _checkpointer: checkpointer,
+            checkpointer,
             statements,
             writer: Mutex::new(writer),
             writers_waiting: AtomicUsize::new(0),
@@ -200,6 +200,7 @@ impl Store {
         let out = work(&tx)?;
         tx.commit()?;
         self.commits.fetch_add(1, Ordering::SeqCst);
+        self.checkpointer.wrote();
         Ok(out)
     }
 
@@ -218,6 +219,7 @@ impl Store {
         let counts = read_counts(&tx, commit)?;
         tx.commit()?;
         self.commits.fetch_add(1, Ordering::SeqCst);
+        self.checkpointer.wrote();
         Ok((out, counts))
     }
 
@@ -238,6 +240,7 @@ impl Store {
         let out = work(&tx)?;
         tx.commit()?;
         self.commits.fetch_add(1, Ordering::SeqCst);
+        self.checkpointer.wrote();
         Ok(out)
     }
 
@@ -681,13 +684,27 @@ impl Store {
 /// [`Checkpointer`] normally keeps the WAL far shorter).
 const AUTOCHECKPOINT_PAGES: i64 = 16_000;
 
-/// How often the checkpointer copies the WAL into the database file.
+/// How long the checkpointer lets commits gather before it copies the WAL into the database
+/// file: at most one checkpoint per this while writes go on.
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
+
+/// What the checkpointer waits on.
+#[derive(Default)]
+struct CheckpointState {
+    /// A commit since the last checkpoint began.
+    dirty: bool,
+    /// The store is closing.
+    stopped: bool,
+}
 
 /// A thread that checkpoints the WAL (`PASSIVE`: never waits for, nor blocks, the writer or
 /// readers) on a connection of its own, so that no local write pays for a checkpoint.
+///
+/// It sleeps until a commit says there is something to copy ([`Checkpointer::wrote`]), never
+/// on a timer: an idle app's thread wakes no phone (it woke 4 times a second when it polled,
+/// 14,400 wake-ups an hour; `core/benches/live.rs` counts them).
 struct Checkpointer {
-    stop: Arc<(Mutex<bool>, Condvar)>,
+    state: Arc<(Mutex<CheckpointState>, Condvar)>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
@@ -695,28 +712,48 @@ impl Checkpointer {
     fn start(path: &Path) -> Result<Checkpointer> {
         let conn = Connection::open(path)?;
         conn.busy_timeout(BUSY_TIMEOUT)?;
-        let stop = Arc::new((Mutex::new(false), Condvar::new()));
-        let stopping = Arc::clone(&stop);
+        // Dirty at first: opening may have migrated, and a WAL may be left from the last run.
+        let state = Arc::new((
+            Mutex::new(CheckpointState {
+                dirty: true,
+                stopped: false,
+            }),
+            Condvar::new(),
+        ));
+        let shared = Arc::clone(&state);
         let thread = std::thread::Builder::new()
             .name("syncline-checkpoint".into())
             .spawn(move || {
-                let (stopped, wake) = &*stopping;
-                let mut guard = lock(stopped);
-                while !*guard {
-                    guard = match wake.wait_timeout(guard, CHECKPOINT_EVERY) {
-                        Ok((g, _)) => g,
-                        Err(poisoned) => poisoned.into_inner().0,
-                    };
-                    if *guard {
+                let (state, wake) = &*shared;
+                let mut guard = lock(state);
+                loop {
+                    // Asleep until a commit (or the close).
+                    while !guard.dirty && !guard.stopped {
+                        guard = wake.wait(guard).unwrap_or_else(|p| p.into_inner());
+                    }
+                    // The commits of the next moment go into the same checkpoint.
+                    let gathered = Instant::now() + CHECKPOINT_EVERY;
+                    while !guard.stopped {
+                        let left = gathered.saturating_duration_since(Instant::now());
+                        if left.is_zero() {
+                            break;
+                        }
+                        guard = match wake.wait_timeout(guard, left) {
+                            Ok((g, _)) => g,
+                            Err(poisoned) => poisoned.into_inner().0,
+                        };
+                    }
+                    if guard.stopped {
                         break;
                     }
-                    // Outside the lock: stopping must not wait for a checkpoint to start.
+                    guard.dirty = false;
+                    // Outside the lock: neither a commit nor the close waits for a checkpoint.
                     drop(guard);
                     if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
                     {
                         log::debug!("background checkpoint: {e}");
                     }
-                    guard = lock(stopped);
+                    guard = lock(state);
                 }
             })
             .map_err(|e| Error::Storage {
@@ -724,16 +761,26 @@ impl Checkpointer {
                 detail: format!("cannot start the checkpoint thread: {e}"),
             })?;
         Ok(Checkpointer {
-            stop,
+            state,
             thread: Some(thread),
         })
+    }
+
+    /// A commit went into the WAL: the thread checkpoints it soon.
+    fn wrote(&self) {
+        let (state, wake) = &*self.state;
+        let mut guard = lock(state);
+        if !guard.dirty {
+            guard.dirty = true;
+            wake.notify_one();
+        }
     }
 }
 
 impl Drop for Checkpointer {
     fn drop(&mut self) {
-        let (stopped, wake) = &*self.stop;
-        *lock(stopped) = true;
+        let (state, wake) = &*self.state;
+        lock(state).stopped = true;
         wake.notify_all();
         if let Some(thread) = self.thread.take() {
             // Joined: its connection is closed before the store's own (the last one to close

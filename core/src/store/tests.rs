@@ -783,3 +783,35 @@ fn a_page_split_for_waiting_writes_applies_every_row_and_moves_the_cursor_once()
     let all = store.query(TASKS, &Query::all(1000)).expect("query");
     assert_eq!(all.records.len(), 350);
 }
+
+#[test]
+fn a_commit_reaches_the_database_file_by_the_background_checkpoint() {
+    // The checkpointer sleeps until a commit wakes it (no timer while idle): a write must still
+    // be copied from the WAL into the database file by it, soon and without another write.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(&dir);
+    std::thread::sleep(std::time::Duration::from_millis(600));
+    store
+        .insert(TASKS, task("t1", "Inspect pump"))
+        .expect("insert");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        // The database file alone, without its WAL: what a checkpoint has copied into it.
+        let copy = dir.path().join("copy.db");
+        std::fs::copy(dir.path().join("client.db"), &copy).expect("copy");
+        let conn = rusqlite::Connection::open(&copy).expect("open the copy");
+        let rows: i64 = conn
+            .query_row("SELECT count(*) FROM \"e_tasks\"", [], |r| r.get(0))
+            .unwrap_or(0);
+        drop(conn);
+        let _ = std::fs::remove_file(&copy);
+        if rows == 1 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the write never reached the database file"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
