@@ -49,6 +49,8 @@ const MAX_IN_FLIGHT: usize = 16;
 /// Attempts per call: the first and four retries, 1, 2, 4 and 8 s apart.
 const MAX_ATTEMPTS: u32 = 5;
 const FIRST_RETRY: Duration = Duration::from_secs(1);
+/// The longest `Retry-After` of the receiver's that the hook waits out before its next attempt.
+const LONGEST_RETRY_AFTER: Duration = Duration::from_secs(300);
 /// One attempt's limit, connection included.
 const CALL_TIMEOUT: Duration = Duration::from_secs(10);
 /// How soon a call that found every slot taken is tried again.
@@ -346,8 +348,9 @@ impl Worker {
     }
 }
 
-/// Makes one call, retrying with backoff on a network error, a timeout, 408, 429 or 5xx; any
-/// other answer ends it (a 4xx will not change by retrying).
+/// Makes one call, retrying with backoff on a network error, a timeout, 408, 429 or 5xx (waiting
+/// at least the answer's `Retry-After` in seconds, up to [`LONGEST_RETRY_AFTER`]); any other
+/// answer ends it (a 4xx will not change by retrying).
 async fn deliver(
     calls: Arc<Calls>,
     user: String,
@@ -368,6 +371,8 @@ async fn deliver(
     };
     let mut wait = FIRST_RETRY;
     for attempt in 1..=MAX_ATTEMPTS {
+        // What the receiver asked for, when it answered 429 or 503 with `Retry-After`.
+        let mut asked: Option<Duration> = None;
         // Signed afresh on every attempt: a receiver checks the timestamp is recent.
         let timestamp = now_ms() / 1000;
         let sent = calls
@@ -394,6 +399,11 @@ async fn deliver(
                 let again = status.is_server_error()
                     || status == reqwest::StatusCode::TOO_MANY_REQUESTS
                     || status == reqwest::StatusCode::REQUEST_TIMEOUT;
+                asked = resp
+                    .headers()
+                    .get(reqwest::header::RETRY_AFTER)
+                    .and_then(|v| v.to_str().ok()?.trim().parse::<u64>().ok())
+                    .map(|s| Duration::from_secs(s).min(LONGEST_RETRY_AFTER));
                 if !again {
                     count("failed");
                     log::warn!(
@@ -418,7 +428,7 @@ async fn deliver(
         log::info!(
             "push hook: the call about {user} {problem}; again in {wait:?} (delivery {delivery})"
         );
-        tokio::time::sleep(wait).await;
+        tokio::time::sleep(asked.map_or(wait, |asked| asked.max(wait))).await;
         wait *= 2;
     }
 }

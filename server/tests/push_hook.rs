@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
+use axum::response::IntoResponse;
 use axum::routing::post;
 use axum::Router;
 use common::Api;
@@ -31,6 +32,8 @@ use syncline_server::{PushHookConfig, ServerOptions, DEPOT, HARBOR};
 const GUARD: Duration = Duration::from_secs(60);
 /// The shared secret of the tests' hook.
 const SECRET: &str = "push-hook-test-secret-of-32-bytes!!";
+/// What a failing receiver asks the hook to wait (longer than its first backoff step).
+const RETRY_AFTER_SECS: u64 = 3;
 
 /// One call the receiver got.
 #[derive(Debug, Clone)]
@@ -101,7 +104,7 @@ async fn take(
     State(inbox): State<Inbox>,
     headers: HeaderMap,
     body: axum::body::Bytes,
-) -> StatusCode {
+) -> axum::response::Response {
     let call = Call {
         at: Instant::now(),
         headers,
@@ -113,9 +116,16 @@ async fn take(
         .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
         .is_ok();
     if failing {
-        StatusCode::SERVICE_UNAVAILABLE
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [(
+                axum::http::header::RETRY_AFTER,
+                RETRY_AFTER_SECS.to_string(),
+            )],
+        )
+            .into_response()
     } else {
-        StatusCode::NO_CONTENT
+        StatusCode::NO_CONTENT.into_response()
     }
 }
 
@@ -367,8 +377,12 @@ fn a_failing_hook_is_retried_with_the_same_delivery_and_counted() {
     );
     assert_eq!(refused.body, again.body);
     again.assert_signed(SECRET);
-    // Backoff: the first retry waits a second.
-    assert!(again.at.duration_since(refused.at) >= Duration::from_millis(900));
+    // The receiver's Retry-After (3 s), not the first backoff step (1 s), sets the wait.
+    let waited = again.at.duration_since(refused.at);
+    assert!(
+        waited >= Duration::from_millis(RETRY_AFTER_SECS * 1000 - 100),
+        "the retry came after {waited:?}"
+    );
     eventually("counted", || {
         metric(
             &server,
