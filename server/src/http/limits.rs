@@ -2,10 +2,12 @@
 //!
 //! - a request rate per authenticated user (all their devices together), answered
 //!   `429 rate_limited` with `Retry-After`;
-//! - a budget of failed authentications per peer address: an address that used it up gets
-//!   `429 rate_limited` for *every* request, before its token is even looked at, until the budget
-//!   refills. Checking first is what makes guessing useless: a blocked address is not told
-//!   whether a token was right;
+//! - a budget of failed authentications per peer address: once an address has used it up, its
+//!   *failed* authentications get `429 rate_limited` with `Retry-After` instead of 401, until the
+//!   budget refills, so a client stuck on a bad token backs off. A request that authenticates is
+//!   served all the same: many devices share an address behind a NAT, and one phone with a
+//!   stale token must not lock out the rest. Guessing is not what this stops (tokens the server
+//!   issues are 122 random bits; JWTs are signed);
 //! - a cap on concurrent pulls (each holds a blocking thread and a database reader while it
 //!   streams its page): a pull waits briefly for a permit, then gets `503 busy` with
 //!   `Retry-After`.
@@ -186,7 +188,8 @@ impl Limiters {
             })
     }
 
-    /// Refuses every request from an address that used up its failure budget, until it refills.
+    /// Whether an address has used up its failure budget (its failed authentications are then
+    /// refused with 429 until it refills).
     pub(crate) fn check_address(&self, addr: IpAddr) -> Result<(), LimitError> {
         if self.auth_failures.is_none() {
             return Ok(());

@@ -1,8 +1,8 @@
 //! What running the server in public needs around the protocol: `GET /healthz`, `GET /metrics`,
 //! request ids, the per-request log line, and the limits of [`super::limits`].
 //!
-//! [`observe`] wraps every request: it refuses addresses blocked for failed authentications,
-//! notes the user once known, counts the answer, puts the request id into error bodies, and logs
+//! [`observe`] wraps every request: it counts a failed authentication against the peer address
+//! (and answers 429 for the failures of an address over its budget), notes the user once known, counts the answer, puts the request id into error bodies, and logs
 //! one line (method, route, status, latency, user, request id) when the answer's body ends, so a
 //! streamed pull page is timed to its last byte.
 
@@ -200,12 +200,9 @@ async fn observe(State(ops): State<Arc<Ops>>, mut req: Request, next: Next) -> R
     let user = UserSlot::default();
     req.extensions_mut().insert(user.clone());
 
-    let blocked = peer.map(|ip| ops.limiters.check_address(ip));
-    let resp = match blocked {
-        Some(Err(e)) => ApiError::from(e).into_response(),
-        _ => next.run(req).await,
-    };
-    let resp = finish_error(&ops, peer, &request_id, resp);
+    let resp = next.run(req).await;
+    let resp = limit_failed_authentication(&ops, peer, resp);
+    let resp = finish_error(&ops, &request_id, resp);
     let status = resp.status();
     let (parts, body) = resp.into_parts();
     let done = Done {
@@ -226,19 +223,38 @@ async fn observe(State(ops): State<Arc<Ops>>, mut req: Request, next: Next) -> R
     )
 }
 
-/// For an error answer made by [`ApiError`]: counts its code (and a failed authentication
-/// against the peer address), and rewrites its body with the request id.
-fn finish_error(ops: &Ops, peer: Option<IpAddr>, request_id: &str, resp: Response) -> Response {
+/// A failed authentication (401) is counted against the peer address; once the address has
+/// used up its budget, its failures are answered `429 rate_limited` with `Retry-After` instead.
+/// Only failures: a request that authenticates is served whatever others from its address did
+/// (a field office behind one NAT is not locked out by one phone with a stale token).
+fn limit_failed_authentication(ops: &Ops, peer: Option<IpAddr>, resp: Response) -> Response {
+    if resp.status() != StatusCode::UNAUTHORIZED {
+        return resp;
+    }
+    if let Some(detail) = resp.extensions().get::<ErrorDetail>() {
+        ops.metrics.auth_failure(&detail.code);
+    }
+    let Some(ip) = peer else {
+        return resp;
+    };
+    // Blocked before this failure: 429. Otherwise it draws from the budget, and the failure
+    // that finds it empty still gets its 401 (the next ones get 429).
+    match ops.limiters.check_address(ip) {
+        Err(e) => ApiError::from(e).into_response(),
+        Ok(()) => {
+            ops.limiters.auth_failed(ip);
+            resp
+        }
+    }
+}
+
+/// For an error answer made by [`ApiError`]: counts its code, and rewrites its body with the
+/// request id.
+fn finish_error(ops: &Ops, request_id: &str, resp: Response) -> Response {
     let Some(detail) = resp.extensions().get::<ErrorDetail>().cloned() else {
         return resp;
     };
     ops.metrics.error(&detail.code);
-    if resp.status() == StatusCode::UNAUTHORIZED {
-        ops.metrics.auth_failure(&detail.code);
-        if let Some(ip) = peer {
-            ops.limiters.auth_failed(ip);
-        }
-    }
     let body = ErrorBody {
         error: ErrorDetail {
             request_id: Some(request_id.to_string()),
