@@ -35,8 +35,8 @@ pub(crate) enum Error {
     /// No unit of that name is configured.
     #[error("unknown sync unit `{0}`")]
     UnknownUnit(String),
-    /// A record key is empty, too long, or not text.
-    #[error("invalid record key `{0}` (1 to 256 bytes of text)")]
+    /// A record key is empty, too long, or holds a control character.
+    #[error("invalid record key {0:?} (1 to 256 bytes of text, no control characters)")]
     InvalidKey(String),
     /// A required field has no value.
     #[error("field `{entity}.{field}` is required")]

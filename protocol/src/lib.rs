@@ -10,6 +10,7 @@
 uniffi::setup_scaffolding!("syncline_protocol");
 
 mod error;
+mod key;
 pub mod sample;
 mod schema;
 mod schema_file;
@@ -17,6 +18,7 @@ mod value;
 mod wire;
 
 pub use error::{SchemaError, SchemaFileError};
+pub use key::{key_problem, MAX_KEY_LEN};
 pub use schema::{
     validate_identifier, ConflictPolicy, EntitySchema, FieldDef, FieldType, Schema, SyncMode,
     SyncSettings, MAX_NAME_LEN,

@@ -248,9 +248,12 @@ pub mod codes {
     pub const READ_ONLY_FIELD: &str = "read_only_field";
     /// The entity's records cannot be changed or deleted once created (rejection).
     pub const APPEND_ONLY: &str = "append_only";
-    /// The mutation itself is invalid (a delete with fields, a bad key, a replayed seq whose
-    /// result is no longer kept).
+    /// The mutation itself is invalid (a delete with fields, a replayed seq whose result is no
+    /// longer kept).
     pub const INVALID_MUTATION: &str = "invalid_mutation";
+    /// The record key breaks the key rule ([`crate::key_problem`]: 1 to 256 bytes, no control
+    /// characters); rejection of that mutation alone.
+    pub const INVALID_KEY: &str = "invalid_key";
     /// The request body is over the size limit (HTTP 413).
     pub const PAYLOAD_TOO_LARGE: &str = "payload_too_large";
     /// The server failed (HTTP 500); retry later.

@@ -18,7 +18,6 @@ use crate::db::{Param, Tx};
 use crate::error::StoreError;
 use crate::store::{
     load_row, save_row_at, user_scopes, Ent, FieldProblem, NextState, Positions, Row, Store,
-    MAX_KEY_LEN,
 };
 
 /// Longest client id accepted, in bytes.
@@ -46,9 +45,13 @@ pub fn check_batch(req: &PushRequest) -> Result<(), PushError> {
             req.mutations.len()
         )));
     }
-    if req.client_id.is_empty() || req.client_id.len() > MAX_CLIENT_ID_LEN {
+    // Control characters too: PostgreSQL's text cannot hold U+0000 (the key rule's reason).
+    if req.client_id.is_empty()
+        || req.client_id.len() > MAX_CLIENT_ID_LEN
+        || req.client_id.chars().any(char::is_control)
+    {
         return Err(PushError::BadRequest(format!(
-            "client_id must be 1 to {MAX_CLIENT_ID_LEN} bytes long"
+            "client_id must be 1 to {MAX_CLIENT_ID_LEN} bytes long, without control characters"
         )));
     }
     let mut previous: Option<u64> = None;
@@ -355,11 +358,10 @@ fn apply(
         }
         _ => {}
     }
-    if m.key.is_empty() || m.key.len() > MAX_KEY_LEN {
-        return Ok(rejected(
-            codes::INVALID_MUTATION,
-            format!("a key must be 1 to {MAX_KEY_LEN} bytes long"),
-        ));
+    // Before anything reaches the database: PostgreSQL cannot store some keys SQLite would
+    // (U+0000), and a database error would fail the whole batch on every retry.
+    if let Some(problem) = syncline_protocol::key_problem(&m.key) {
+        return Ok(rejected(codes::INVALID_KEY, problem));
     }
     if m.op == Op::Delete && !m.fields.is_empty() {
         return Ok(rejected(

@@ -307,6 +307,14 @@ fn malformed_batches_are_bad_requests() {
     );
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_error(&body, "bad_request");
+    // A client id PostgreSQL could not store is refused as a bad request on either database.
+    let (status, body) = api.push_raw(
+        "demo-alice",
+        "alice\u{0}phone",
+        json!([insert_task(1, "t-a", "a")]),
+    );
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_error(&body, "bad_request");
     assert_eq!(
         server.store().count_records("tasks").expect("count"),
         12,
@@ -412,4 +420,57 @@ fn a_clients_own_edits_never_conflict_but_anothers_do() {
         json!([update("e", 4, "done", json!(false), 4)]),
     );
     assert_eq!(outcome(&resp, 0)["status"], "conflict");
+}
+
+/// Issue 22: a key holding U+0000 failed the whole batch with `500 internal` on PostgreSQL, on
+/// every retry, so every later change of the device waited behind it; SQLite stored it. One key
+/// rule now holds on both databases, and a key that breaks it is rejected alone.
+#[test]
+fn a_key_that_breaks_the_key_rule_is_rejected_alone_on_either_database() {
+    let server = TestServer::with_demo();
+    let api = Api::new(&server);
+    let long = "k".repeat(257);
+    let resp = api.push(
+        "demo-alice",
+        "alice-phone",
+        json!([
+            insert_task(1, "t-key-good-1", "Before"),
+            insert_task(2, "k\u{0}ey", "NUL in the key"),
+            insert_task(3, "tab\tkey", "A tab in the key"),
+            insert_task(4, &long, "Too long"),
+            insert_task(5, "", "Empty"),
+            insert_task(6, "t-key-good-2", "After"),
+        ]),
+    );
+    let codes: Vec<Json> = (0..6).map(|i| outcome(&resp, i)["code"].clone()).collect();
+    assert_eq!(
+        codes,
+        vec![
+            Json::Null,
+            json!("invalid_key"),
+            json!("invalid_key"),
+            json!("invalid_key"),
+            json!("invalid_key"),
+            Json::Null,
+        ]
+    );
+    assert!(outcome(&resp, 1)["message"]
+        .as_str()
+        .is_some_and(|m| m.contains("U+0000")));
+    let store = server.store();
+    assert!(store
+        .get_record("tasks", "t-key-good-1")
+        .expect("get")
+        .is_some());
+    assert!(store
+        .get_record("tasks", "t-key-good-2")
+        .expect("get")
+        .is_some());
+    // The device's next batch goes on from there.
+    let next = api.push(
+        "demo-alice",
+        "alice-phone",
+        json!([insert_task(7, "t-key-good-3", "Later")]),
+    );
+    assert_eq!(outcome(&next, 0)["status"], "applied");
 }

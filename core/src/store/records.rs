@@ -8,7 +8,7 @@ use syncline_protocol::{EntitySchema, FieldDef, Op, Value, WireFields};
 
 use super::fingerprint::{Fingerprint, Fingerprinter};
 use super::outbox;
-use super::sql::{self, EntitySql, EntityStatements, MAX_KEY_LEN};
+use super::sql::{self, EntitySql, EntityStatements};
 use crate::error::{Error, Result};
 use crate::mutation::MutationReceipt;
 use crate::record::{
@@ -22,7 +22,9 @@ pub(crate) fn insert(
     statements: &EntityStatements,
     record: Record,
 ) -> Result<MutationReceipt> {
-    if record.key.is_empty() || record.key.len() > MAX_KEY_LEN {
+    // The server's rule, before anything is written: a key it would refuse never reaches the
+    // outbox.
+    if syncline_protocol::key_problem(&record.key).is_some() {
         return Err(Error::InvalidKey(record.key));
     }
     let values = coerce_all(e, record.values)?;

@@ -13,8 +13,10 @@ use crate::error::{Error, Result};
 use crate::record::{Record, SortOrder};
 use crate::shared::lock;
 
-/// Longest record key accepted, in bytes.
-pub(crate) const MAX_KEY_LEN: usize = 256;
+/// Longest record key accepted, in bytes: the protocol's. Pulled keys are checked for their
+/// length only: what the server sends, it has stored (one stored before the key rule forbade
+/// control characters must not block every later pull); local writes meet the whole rule.
+pub(crate) const MAX_KEY_LEN: usize = syncline_protocol::MAX_KEY_LEN;
 
 /// A field value bound as a SQLite parameter.
 pub(crate) struct Param<'a>(pub &'a Value);

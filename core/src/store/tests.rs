@@ -815,3 +815,26 @@ fn a_commit_reaches_the_database_file_by_the_background_checkpoint() {
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
 }
+
+#[test]
+fn a_key_the_server_would_refuse_is_refused_before_it_is_written() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(&dir);
+    let before = snapshot(&store);
+    let long = "k".repeat(257);
+    for bad in ["", "k\u{0}ey", "line\nbreak", "del\u{7f}", long.as_str()] {
+        let err = store.insert(TASKS, task(bad, "Bad key")).expect_err(bad);
+        assert!(
+            matches!(err, Error::InvalidKey(ref k) if k == bad),
+            "{bad:?}: {err:?}"
+        );
+    }
+    assert_eq!(snapshot(&store), before, "nothing written, nothing queued");
+    // Any other text is a key, up to 256 bytes.
+    store
+        .insert(TASKS, task("Straße 7 · キー", "Good key"))
+        .expect("insert");
+    store
+        .insert(TASKS, task(&"k".repeat(256), "Longest key"))
+        .expect("insert");
+}

@@ -10,9 +10,6 @@ use crate::db::{Param, Tx};
 use crate::error::StoreError;
 use crate::schema::{EntityDef, ServerSchema};
 
-/// Longest record key accepted, in bytes.
-pub const MAX_KEY_LEN: usize = 256;
-
 /// Storage slots of an entity's fields in the `data` arrays.
 #[derive(Debug, Clone)]
 pub(crate) struct Layout {
@@ -188,12 +185,11 @@ pub(super) fn load_layouts(
     Ok(layouts)
 }
 
-/// Checks a record key's shape (non-empty, at most [`MAX_KEY_LEN`] bytes).
+/// Checks a record key against the key rule shared with the devices
+/// ([`syncline_protocol::key_problem`]).
 pub(crate) fn check_key(key: &str) -> Result<(), StoreError> {
-    if key.is_empty() || key.len() > MAX_KEY_LEN {
-        return Err(StoreError::Invalid(format!(
-            "a key must be 1 to {MAX_KEY_LEN} bytes long"
-        )));
+    match syncline_protocol::key_problem(key) {
+        Some(problem) => Err(StoreError::Invalid(problem)),
+        None => Ok(()),
     }
-    Ok(())
 }
