@@ -7,7 +7,7 @@ use std::time::Duration;
 use clap::Subcommand;
 
 use crate::error::StoreError;
-use crate::store::Store;
+use crate::store::{Service, Store};
 
 /// An administration command.
 #[derive(Debug, Clone, PartialEq, Eq, Subcommand)]
@@ -24,6 +24,31 @@ pub enum AdminCommand {
     /// Projects (the scopes records belong to).
     #[command(subcommand)]
     Scope(ScopeCommand),
+    /// Service identities: the office's systems on the backend API (`/v1/admin/`).
+    #[command(subcommand)]
+    Service(ServiceCommand),
+}
+
+/// `service …`
+#[derive(Debug, Clone, PartialEq, Eq, Subcommand)]
+pub enum ServiceCommand {
+    /// Adds a service and prints its token: the only time it is shown (the database keeps its
+    /// hash; `token revoke` ends it).
+    Add {
+        /// Its name (server-set fields name it as the user of its writes).
+        name: String,
+        /// A project it reaches; repeat for more.
+        #[arg(long = "scope")]
+        scopes: Vec<String>,
+        /// It reaches every project, present and future.
+        #[arg(long)]
+        all_scopes: bool,
+        /// It may read, not write.
+        #[arg(long)]
+        read_only: bool,
+    },
+    /// Lists the services and what they reach.
+    List,
 }
 
 /// `user …`
@@ -145,6 +170,46 @@ pub fn run(store: &Store, command: &AdminCommand) -> Result<Vec<String>, StoreEr
                 format!("{user} was not a member of {scope}; nothing changed")
             }]
         }
+        AdminCommand::Service(ServiceCommand::Add {
+            name,
+            scopes,
+            all_scopes,
+            read_only,
+        }) => {
+            let token = store.add_service(&Service {
+                name: name.clone(),
+                scopes: scopes.clone(),
+                all_scopes: *all_scopes,
+                read_only: *read_only,
+            })?;
+            vec![
+                token,
+                format!(
+                    "service {name} added; its token is shown only now (the database keeps its hash)"
+                ),
+            ]
+        }
+        AdminCommand::Service(ServiceCommand::List) => {
+            let services = store.services()?;
+            let mut lines: Vec<String> = services
+                .iter()
+                .map(|s| {
+                    let reach = if s.all_scopes {
+                        "all scopes".to_string()
+                    } else {
+                        s.scopes.join(", ")
+                    };
+                    let mode = if s.read_only {
+                        "read-only"
+                    } else {
+                        "read-write"
+                    };
+                    format!("{}\t{mode}\t{reach}", s.name)
+                })
+                .collect();
+            lines.push(format!("{} services", services.len()));
+            lines
+        }
         AdminCommand::Scope(ScopeCommand::Create { id, name }) => {
             let version = store.create_project(id, name)?;
             vec![if version == 1 {
@@ -219,5 +284,46 @@ mod tests {
             })
         )
         .is_err());
+    }
+
+    #[test]
+    fn services_are_added_listed_and_revoked_and_never_users() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open_sample(dir.path().join("a.db")).expect("open");
+        store.create_user("dana").expect("user");
+        let add = |name: &str, scopes: &[&str], all: bool, read_only: bool| {
+            run(
+                &store,
+                &AdminCommand::Service(ServiceCommand::Add {
+                    name: name.into(),
+                    scopes: scopes.iter().map(|s| s.to_string()).collect(),
+                    all_scopes: all,
+                    read_only,
+                }),
+            )
+        };
+        let erp = add("erp", &["p-harbor", "p-depot"], false, false).expect("erp");
+        assert!(erp[1].contains("service erp added"), "{erp:?}");
+        add("audit", &[], true, true).expect("audit");
+        // Refused: reaching nothing, both kinds of reach, a taken name (a user's too), a bad name.
+        assert!(add("none", &[], false, false).is_err());
+        assert!(add("both", &["p-harbor"], true, false).is_err());
+        assert!(add("erp", &["p-harbor"], false, false).is_err());
+        assert!(add("dana", &["p-harbor"], false, false).is_err());
+        assert!(add("bad\u{0}name", &["p-harbor"], false, false).is_err());
+        assert_eq!(
+            run(&store, &AdminCommand::Service(ServiceCommand::List))
+                .expect("list")
+                .join("\n"),
+            "audit\tread-only\tall scopes\nerp\tread-write\tp-depot, p-harbor\n2 services"
+        );
+        let token = crate::token_hash::hash_token(&erp[0]);
+        let service = store.service_holder(&token).expect("read").expect("erp");
+        assert!(service.reaches("p-harbor") && !service.reaches("p-ridge"));
+        // A service is not a user: its token is no device token, and it has no memberships.
+        assert!(store.authenticate(&erp[0]).is_err());
+        assert_eq!(store.users().expect("users").len(), 1);
+        assert!(store.revoke_token(&erp[0]).expect("revoke"));
+        assert_eq!(store.service_holder(&token).expect("read"), None);
     }
 }

@@ -58,5 +58,5 @@ pub use jwt::{JwtConfig, JwtConfigError, JwtKeys, JwtVerifier};
 pub use live::{DEFAULT_STREAMS_PER_INSTANCE, DEFAULT_STREAMS_PER_USER};
 pub use push_hook::{PushHookConfig, DEFAULT_PUSH_HOOK_INTERVAL};
 pub use schema::{EntityDef, LoadError, ServedEntity, ServerSchema};
-pub use store::{Store, StoredRecord};
+pub use store::{Service, Store, StoredRecord};
 pub use syncline_protocol::ScopeRule;

@@ -148,6 +148,27 @@ CREATE TABLE declared_fields (
 -- The members of a project, for the push hook (a commit in a project concerns its members).
 CREATE INDEX memberships_by_project ON memberships (project_id, user_id);
 "#,
+    r#"
+CREATE TABLE services (
+    name       TEXT PRIMARY KEY,
+    all_scopes BOOLEAN NOT NULL,
+    read_only  BOOLEAN NOT NULL,
+    created_at BIGINT NOT NULL
+);
+
+CREATE TABLE service_scopes (
+    name  TEXT NOT NULL REFERENCES services(name) ON DELETE CASCADE,
+    scope TEXT NOT NULL,
+    PRIMARY KEY (name, scope)
+);
+
+CREATE TABLE service_tokens (
+    token      TEXT PRIMARY KEY,
+    name       TEXT NOT NULL REFERENCES services(name) ON DELETE CASCADE,
+    created_at BIGINT NOT NULL,
+    revoked    BOOLEAN NOT NULL DEFAULT FALSE
+);
+"#,
 ];
 
 /// Connections per server instance (PostgreSQL's own default limit is 100 in all).

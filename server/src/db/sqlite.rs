@@ -132,6 +132,30 @@ CREATE TABLE declared_fields (
 -- The members of a project, for the push hook (a commit in a project concerns its members).
 CREATE INDEX memberships_by_project ON memberships (project_id, user_id);
 "#,
+    r#"
+-- Service identities: the office's systems on the backend API (docs/backend.md). Not users: no
+-- memberships, never in a project's member list; they reach the scopes they were given.
+CREATE TABLE services (
+    name       TEXT PRIMARY KEY,
+    all_scopes INTEGER NOT NULL,
+    read_only  INTEGER NOT NULL,
+    created_at INTEGER NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE service_scopes (
+    name  TEXT NOT NULL REFERENCES services(name) ON DELETE CASCADE,
+    scope TEXT NOT NULL,
+    PRIMARY KEY (name, scope)
+) WITHOUT ROWID;
+
+-- Kept as SHA-256 hashes, as device tokens are.
+CREATE TABLE service_tokens (
+    token      TEXT PRIMARY KEY,
+    name       TEXT NOT NULL REFERENCES services(name) ON DELETE CASCADE,
+    created_at INTEGER NOT NULL,
+    revoked    INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
+"#,
 ];
 
 /// Idle read connections kept open.

@@ -29,6 +29,7 @@ use tokio::sync::mpsc;
 use tower_http::compression::{CompressionLayer, CompressionLevel};
 use tower_http::decompression::RequestDecompressionLayer;
 
+mod backend;
 mod error;
 mod limits;
 mod live;
@@ -47,7 +48,7 @@ use crate::auth::bearer_token;
 use crate::jwt::{looks_like_jwt, JwtVerifier};
 use crate::live::Credential;
 use crate::pull::PullError;
-use crate::store::Store;
+use crate::store::{Service, Store};
 use crate::token_hash::hash_token;
 
 use error::ApiError;
@@ -148,6 +149,54 @@ impl FromRequestParts<AppState> for Authed {
     }
 }
 
+/// The service a backend request authenticates as (`syncline-server service add`). No token,
+/// or one nobody holds: 401. A device's token: 403 (devices have the device routes only).
+struct ServiceAuthed(Service);
+
+impl FromRequestParts<AppState> for ServiceAuthed {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let unauthorized =
+            |m: &str| ApiError::new(StatusCode::UNAUTHORIZED, codes::UNAUTHORIZED, m);
+        let token = parts
+            .headers
+            .get(AUTHORIZATION)
+            .ok_or_else(|| unauthorized("missing Authorization header"))?
+            .to_str()
+            .ok()
+            .and_then(bearer_token)
+            .ok_or_else(|| {
+                unauthorized("malformed Authorization header; expected `Bearer <token>`")
+            })?
+            .to_string();
+        let hash = hash_token(&token);
+        let store = state.store.clone();
+        let h = hash.clone();
+        if let Some(service) = blocking(move || store.service_holder(&h)).await? {
+            if let Some(slot) = parts.extensions.get::<UserSlot>() {
+                slot.set(&service.name);
+            }
+            // Services draw from the same per-identity rate as users, under their own name.
+            state.ops.limiters.check_user(&service.name)?;
+            return Ok(ServiceAuthed(service));
+        }
+        let store = state.store.clone();
+        match blocking(move || Ok::<_, ApiError>(store.token_holder(&hash).is_ok())).await? {
+            true => Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                codes::FORBIDDEN,
+                "a device's token cannot use the backend API: use a service's \
+                 (`syncline-server service add`)",
+            )),
+            false => Err(unauthorized("unknown or revoked token")),
+        }
+    }
+}
+
 impl FromRequestParts<AppState> for AuthUser {
     type Rejection = ApiError;
 
@@ -230,6 +279,17 @@ async fn live_stream(
         query,
     )
     .await
+}
+
+/// `GET /v1/admin/records/{entity}/{key}` (`backend.rs`), for a service.
+async fn admin_record(
+    State(store): State<Store>,
+    ServiceAuthed(service): ServiceAuthed,
+    axum::extract::Path((entity, key)): axum::extract::Path<(String, String)>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    blocking(move || backend::record(&store, &service, &entity, &key))
+        .await
+        .map(Json)
 }
 
 async fn me(AuthUser(user_id): AuthUser) -> Json<Me> {
@@ -369,6 +429,10 @@ fn build(store: Store, options: &ServerOptions) -> (Router, Arc<Ops>) {
         .route(PULL_PATH, post(pull))
         .route(PUSH_PATH, post(push))
         .route(LIVE_PATH, get(live_stream))
+        .route(
+            &format!("{}/records/{{entity}}/{{key}}", backend::PREFIX),
+            get(admin_record),
+        )
         .route(HEALTHZ_PATH, get(ops::healthz))
         .route(METRICS_PATH, get(ops::metrics))
         .fallback(not_found)

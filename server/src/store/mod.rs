@@ -6,7 +6,8 @@
 //! transactions.
 //!
 //! Layers, each using only those before it, and never this file:
-//! `json_array`, `entity`, `positions` ← `records`, `accounts`, `clients` ← `memberships`,
+//! `json_array`, `entity`, `positions` ← `records`, `accounts`, `clients`, `services` ←
+//! `memberships`,
 //! `declarations` (and `slow_writes`, a test hook compiled with the `testing` feature only).
 //! The children are free functions over a transaction ([`Tx`]); only this file holds a
 //! connection, and no child refers back to it.
@@ -19,6 +20,7 @@ mod json_array;
 mod memberships;
 mod positions;
 mod records;
+mod services;
 #[cfg(feature = "testing")]
 mod slow_writes;
 
@@ -43,6 +45,7 @@ pub(crate) use positions::Positions;
 pub(crate) use positions::reserve_positions;
 pub use records::StoredRecord;
 pub(crate) use records::{live_records, load_row, save_row_at, NextState, Row};
+pub use services::Service;
 
 struct Inner {
     db: Box<dyn Database>,
@@ -253,10 +256,36 @@ impl Store {
         self.with_writer(|tx| accounts::add_token(tx, user_id, &token_hash, ttl))
     }
 
-    /// Revokes a token; returns false when no such token exists.
+    /// Revokes a token, a device's or a service's; returns false when no such token exists.
     pub fn revoke_token(&self, token: &str) -> Result<bool, StoreError> {
         let token_hash = hash_token(token);
-        self.with_writer(|tx| accounts::revoke_token(tx, &token_hash))
+        self.with_writer(|tx| {
+            Ok(
+                accounts::revoke_token(tx, &token_hash)?
+                    || services::revoke_token(tx, &token_hash)?,
+            )
+        })
+    }
+
+    // ----- services -----
+
+    /// Creates a service for the backend API and returns its first token (random, 256 bits;
+    /// only its hash is stored: this is the one time it is seen).
+    pub fn add_service(&self, service: &Service) -> Result<String, StoreError> {
+        let token = new_token().map_err(|e| StoreError::Invalid(e.to_string()))?;
+        let token_hash = hash_token(&token);
+        self.with_writer(|tx| services::create(tx, service, &token_hash))?;
+        Ok(token)
+    }
+
+    /// The service a token (its hash) authenticates, if it is a service's and not revoked.
+    pub(crate) fn service_holder(&self, token_hash: &str) -> Result<Option<Service>, StoreError> {
+        self.with_reader(|tx| services::holder(tx, token_hash))
+    }
+
+    /// Every service, by name.
+    pub fn services(&self) -> Result<Vec<Service>, StoreError> {
+        self.with_reader(services::list)
     }
 
     /// Sets a token's expiry to a given time in milliseconds since the epoch (`None`: never).
