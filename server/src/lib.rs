@@ -31,6 +31,7 @@ mod clock;
 mod db;
 mod demo;
 mod error;
+mod feed;
 mod http;
 mod jwt;
 mod live;

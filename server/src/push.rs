@@ -478,6 +478,8 @@ fn apply(
                     deleted: true,
                     data: &[],
                     writer: Some(client),
+                    author: Some(who.user),
+                    at: who.now,
                 },
                 position,
             )?;
@@ -553,6 +555,8 @@ fn write_fields(
         deleted: false,
         data: &data,
         writer: Some(who.client),
+        author: Some(who.user),
+        at: who.now,
     };
     let position = who.positions.take(tx)?;
     let version = save_row_at(tx, ent, &m.key, current, next, position)?;

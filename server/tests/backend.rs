@@ -109,3 +109,171 @@ fn devices_get_403_and_no_or_unknown_or_revoked_tokens_401() {
         .collect();
     assert!(!users.contains(&"erp".to_string()), "{users:?}");
 }
+
+/// The change feed in one call: `GET /v1/admin/changes?…`.
+fn changes(server_url: &str, token: &str, query: &str) -> (StatusCode, Json) {
+    let resp = Client::new()
+        .get(format!("{server_url}/v1/admin/changes?{query}"))
+        .bearer_auth(token)
+        .timeout(std::time::Duration::from_secs(120))
+        .send()
+        .expect("request");
+    let status = resp.status();
+    (status, resp.json().expect("a JSON body"))
+}
+
+/// Alice's phone ticks `t-harbor-1` done (a push through the device protocol).
+fn alice_ticks(api: &common::Api, seq: u64, version: i64) {
+    let resp = api.push(
+        "demo-alice",
+        "alice-phone",
+        json!([{"mutation_id": format!("m{seq}"), "seq": seq, "entity": "tasks",
+                "key": "t-harbor-1", "op": "update", "fields": {"done": true},
+                "base_version": version}]),
+    );
+    assert_eq!(
+        common::outcome(&resp, 0)["status"],
+        "applied",
+        "{:?}",
+        resp.results
+    );
+}
+
+#[test]
+fn the_feed_reports_a_devices_change_with_who_where_and_when_and_resumes() {
+    let server = TestServer::with_demo();
+    let url = server.url();
+    let erp = service(&server, "erp", &["p-harbor"], false);
+    let audit = service(&server, "audit", &[], true);
+    // From the start: the demo data, in log order, only the service's scopes.
+    let (status, first) = changes(&url, &erp, "limit=1000");
+    assert_eq!(status, StatusCode::OK, "{first}");
+    let all = first["changes"].as_array().expect("changes");
+    assert!(!all.is_empty());
+    assert!(all.iter().all(|c| c["scope"] == "p-harbor"), "{first}");
+    let positions: Vec<i64> = all
+        .iter()
+        .map(|c| c["position"].as_str().expect("text").parse().expect("int"))
+        .collect();
+    assert!(positions.windows(2).all(|w| w[0] < w[1]), "log order");
+    assert_eq!(first["has_more"], false);
+    let cursor = first["cursor"].as_str().expect("cursor").to_string();
+    let everyone = changes(&url, &audit, "limit=1000").1;
+    assert!(everyone["changes"].as_array().expect("changes").len() > all.len());
+
+    // Nothing new after the cursor.
+    let (_, none) = changes(&url, &erp, &format!("after={cursor}"));
+    assert_eq!(none["changes"], json!([]));
+    assert_eq!(none["cursor"], cursor.as_str());
+
+    // A device's change: who made it, from which client, when, with every field.
+    let api = common::Api::new(&server);
+    let version = server
+        .store()
+        .get_record("tasks", "t-harbor-1")
+        .expect("get")
+        .expect("exists")
+        .version;
+    alice_ticks(&api, 1, version);
+    let (_, page) = changes(&url, &erp, &format!("after={cursor}&entity=tasks"));
+    let change = &page["changes"][0];
+    assert_eq!(page["changes"].as_array().map(Vec::len), Some(1), "{page}");
+    assert_eq!(change["key"], "t-harbor-1");
+    assert_eq!(change["op"], "update");
+    assert_eq!(change["version"], version + 1);
+    assert_eq!(change["author"], "alice");
+    assert_eq!(change["client_id"], "alice-phone");
+    assert!(
+        change["at"].as_i64().is_some_and(|t| t > 1_700_000_000_000),
+        "{change}"
+    );
+    assert_eq!(change["fields"]["done"], true);
+    assert!(
+        change["fields"]
+            .as_object()
+            .expect("fields")
+            .contains_key("internal_notes"),
+        "server-only fields too: {change}"
+    );
+    // Filters: another entity has nothing; a scope the service does not reach is 403; a bad
+    // cursor 400; an unknown entity 404.
+    let (_, comments) = changes(&url, &erp, &format!("after={cursor}&entity=comments"));
+    assert_eq!(comments["changes"], json!([]));
+    let (status, body) = changes(&url, &erp, "scope=p-depot");
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    let (status, _) = changes(&url, &erp, "after=yesterday");
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, _) = changes(&url, &erp, "entity=invoices");
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    // Pages: one at a time, each resuming where the last stopped, none skipped.
+    let mut after = String::from("0");
+    let mut seen = Vec::new();
+    loop {
+        let (_, page) = changes(&url, &erp, &format!("after={after}&limit=3"));
+        for c in page["changes"].as_array().expect("changes") {
+            seen.push(c["position"].as_str().expect("text").to_string());
+        }
+        after = page["cursor"].as_str().expect("cursor").to_string();
+        if page["has_more"] == false {
+            break;
+        }
+    }
+    let (_, whole) = changes(&url, &erp, "limit=1000");
+    let whole: Vec<String> = whole["changes"]
+        .as_array()
+        .expect("changes")
+        .iter()
+        .map(|c| c["position"].as_str().expect("text").to_string())
+        .collect();
+    assert_eq!(seen, whole);
+}
+
+/// A waiting long poll answers when a commit wakes it: on SQLite in the process; on PostgreSQL
+/// (`SYNCLINE_TEST_BACKEND=postgres`) the push goes to another instance than the poll, so only
+/// LISTEN/NOTIFY can wake it.
+#[test]
+fn a_waiting_long_poll_wakes_on_a_commit_even_on_another_instance() {
+    let db = syncline_server::testing::ScratchDb::new();
+    db.open_sample()
+        .and_then(|store| syncline_server::seed_demo(&store))
+        .expect("seed");
+    let a = TestServer::start_at(db.location().clone());
+    let b = (syncline_server::testing::test_backend() == "postgres")
+        .then(|| TestServer::start_at(db.location().clone()));
+    let polled = b.as_ref().unwrap_or(&a);
+    let erp = service(polled, "erp", &["p-harbor"], false);
+    let (_, now) = changes(&polled.url(), &erp, "limit=1000");
+    let cursor = now["cursor"].as_str().expect("cursor").to_string();
+    let version = a
+        .store()
+        .get_record("tasks", "t-harbor-1")
+        .expect("get")
+        .expect("exists")
+        .version;
+
+    let url = polled.url();
+    let waiting = std::thread::spawn(move || {
+        let start = std::time::Instant::now();
+        let answer = changes(&url, &erp, &format!("after={cursor}&wait=30"));
+        (start.elapsed(), answer)
+    });
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let pushed = std::time::Instant::now();
+    alice_ticks(&common::Api::new(&a), 1, version);
+    let (waited, (status, page)) = waiting.join().expect("the poll");
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert_eq!(page["changes"][0]["key"], "t-harbor-1", "{page}");
+    assert!(
+        waited < std::time::Duration::from_secs(30),
+        "woken, not timed out"
+    );
+    println!(
+        "long poll ({}): answered {:.1} ms after the push began",
+        if b.is_some() {
+            "PostgreSQL, two instances"
+        } else {
+            "SQLite"
+        },
+        pushed.elapsed().as_secs_f64() * 1000.0
+    );
+}

@@ -169,6 +169,10 @@ CREATE TABLE service_tokens (
     revoked    BOOLEAN NOT NULL DEFAULT FALSE
 );
 "#,
+    r#"
+ALTER TABLE records ADD COLUMN author TEXT;
+ALTER TABLE records ADD COLUMN changed_at BIGINT;
+"#,
 ];
 
 /// Connections per server instance (PostgreSQL's own default limit is 100 in all).

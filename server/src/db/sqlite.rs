@@ -156,6 +156,12 @@ CREATE TABLE service_tokens (
     revoked    INTEGER NOT NULL DEFAULT 0
 ) WITHOUT ROWID;
 "#,
+    r#"
+-- Who made a record's last change (a user or a service; NULL: the server itself) and when, in
+-- ms since the epoch: what the backend's change feed reports (NULL for changes made before).
+ALTER TABLE records ADD COLUMN author TEXT;
+ALTER TABLE records ADD COLUMN changed_at INTEGER;
+"#,
 ];
 
 /// Idle read connections kept open.

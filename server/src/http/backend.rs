@@ -3,13 +3,114 @@
 //! included, within the scopes each service was given. The route and its authentication are in
 //! `http/mod.rs`; this module does the work.
 
+use std::time::Duration;
+
 use axum::http::StatusCode;
+use serde::Deserialize;
 use serde_json::{json, Value as Json};
 use syncline_protocol::codes;
+use tokio::time::Instant;
 
 use super::error::ApiError;
 use crate::error::StoreError;
+use crate::feed::{ChangesPage, FeedError, FeedQuery, MAX_FEED_LIMIT};
 use crate::store::{Service, Store};
+
+/// The longest a change-feed request waits for a change (`wait`, seconds).
+const MAX_WAIT_SECS: u64 = 60;
+
+/// The change feed's query string.
+#[derive(Debug, Deserialize)]
+pub(super) struct ChangesQuery {
+    after: Option<String>,
+    entity: Option<String>,
+    scope: Option<String>,
+    limit: Option<usize>,
+    /// Seconds to wait for a change when there is none yet (a long poll), 0..=60.
+    wait: Option<u64>,
+}
+
+/// `GET /v1/admin/changes`: the change feed (`crate::feed`) as a long poll. With nothing to
+/// report yet and `wait` > 0, the request sleeps until a commit wakes it (the same wake-up as
+/// the devices' live streams: in the process on SQLite, LISTEN/NOTIFY across instances on
+/// PostgreSQL), never polling the database on a timer, and answers with what came, or with
+/// nothing once `wait` is over.
+pub(super) async fn changes(
+    store: Store,
+    service: Service,
+    q: ChangesQuery,
+) -> Result<Json, ApiError> {
+    let wait = Duration::from_secs(q.wait.unwrap_or(0).min(MAX_WAIT_SECS));
+    let deadline = Instant::now() + wait;
+    let query = FeedQuery {
+        after: q.after,
+        entity: q.entity,
+        scope: q.scope,
+        limit: q.limit.unwrap_or(MAX_FEED_LIMIT),
+    };
+    // Subscribed before the first read: a commit between the read and the wait still wakes it.
+    let mut woken = store.hub().subscribe();
+    loop {
+        let (s, sv, fq) = (store.clone(), service.clone(), query.clone());
+        let page = match tokio::task::spawn_blocking(move || s.changes(&sv, &fq)).await {
+            Ok(page) => page.map_err(feed_error)?,
+            Err(e) => return Err(ApiError::internal(format!("the feed's read failed: {e}"))),
+        };
+        if !page.changes.is_empty() || Instant::now() >= deadline {
+            return Ok(page_json(&page));
+        }
+        match tokio::time::timeout_at(deadline, woken.recv()).await {
+            // Woken (or fell behind the hub: read again either way).
+            Ok(Ok(_)) | Ok(Err(tokio::sync::broadcast::error::RecvError::Lagged(_))) => {}
+            // Out of time, or the store is closing: answer what there is.
+            Err(_) | Ok(Err(tokio::sync::broadcast::error::RecvError::Closed)) => {
+                return Ok(page_json(&page));
+            }
+        }
+    }
+}
+
+fn feed_error(e: FeedError) -> ApiError {
+    match e {
+        FeedError::UnknownEntity(_) => {
+            ApiError::new(StatusCode::NOT_FOUND, codes::UNKNOWN_ENTITY, e.to_string())
+        }
+        FeedError::Forbidden { .. } => {
+            ApiError::new(StatusCode::FORBIDDEN, codes::FORBIDDEN, e.to_string())
+        }
+        FeedError::BadCursor(_) => {
+            ApiError::new(StatusCode::BAD_REQUEST, codes::BAD_REQUEST, e.to_string())
+        }
+        FeedError::Store(s) => ApiError::internal(s),
+    }
+}
+
+/// The feed's answer as JSON: positions and the cursor as strings, as pulls write cursors.
+fn page_json(page: &ChangesPage) -> Json {
+    let changes: Vec<Json> = page
+        .changes
+        .iter()
+        .map(|c| {
+            json!({
+                "position": c.position.to_string(),
+                "entity": c.entity,
+                "key": c.key,
+                "op": c.op,
+                "version": c.version,
+                "scope": c.scope,
+                "fields": c.fields,
+                "author": c.author,
+                "client_id": c.client_id,
+                "at": c.at,
+            })
+        })
+        .collect();
+    json!({
+        "changes": changes,
+        "cursor": page.cursor.to_string(),
+        "has_more": page.has_more,
+    })
+}
 
 /// The path prefix of every backend route.
 pub(super) const PREFIX: &str = "/v1/admin";

@@ -292,6 +292,15 @@ async fn admin_record(
         .map(Json)
 }
 
+/// `GET /v1/admin/changes` (`backend.rs`): the change feed, for a service.
+async fn admin_changes(
+    State(store): State<Store>,
+    ServiceAuthed(service): ServiceAuthed,
+    axum::extract::Query(query): axum::extract::Query<backend::ChangesQuery>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    backend::changes(store, service, query).await.map(Json)
+}
+
 async fn me(AuthUser(user_id): AuthUser) -> Json<Me> {
     Json(Me { user_id })
 }
@@ -433,6 +442,7 @@ fn build(store: Store, options: &ServerOptions) -> (Router, Arc<Ops>) {
             &format!("{}/records/{{entity}}/{{key}}", backend::PREFIX),
             get(admin_record),
         )
+        .route(&format!("{}/changes", backend::PREFIX), get(admin_changes))
         .route(HEALTHZ_PATH, get(ops::healthz))
         .route(METRICS_PATH, get(ops::metrics))
         .fallback(not_found)

@@ -83,6 +83,10 @@ pub(crate) struct NextState<'a> {
     pub data: &'a [Json],
     /// Client making the change (`None`: a change made on the server).
     pub writer: Option<&'a str>,
+    /// Who makes it: the user or service (`None`: the server itself, an admin command).
+    pub author: Option<&'a str>,
+    /// When, ms since the epoch (the server's clock).
+    pub at: i64,
 }
 
 /// Writes a record's new state: version +1 (1 when new), a fresh change-log position, and a
@@ -112,6 +116,8 @@ pub(crate) fn save_row_at(
         deleted,
         data,
         writer,
+        author,
+        at,
     } = next;
     let version = old.map_or(1, |o| o.version + 1);
     let text = if deleted {
@@ -123,7 +129,7 @@ pub(crate) fn save_row_at(
         Some(o) => {
             tx.execute(
                 "UPDATE records SET position = ?1, scope = ?2, version = ?3, deleted = ?4, data = ?5,
-                 writer = ?8 WHERE entity = ?6 AND key = ?7",
+                 writer = ?8, author = ?9, changed_at = ?10 WHERE entity = ?6 AND key = ?7",
                 &[
                     Param::Int(position),
                     Param::Text(scope),
@@ -133,6 +139,8 @@ pub(crate) fn save_row_at(
                     Param::Text(ent.name()),
                     Param::Text(key),
                     Param::OptText(writer),
+                    Param::OptText(author),
+                    Param::Int(at),
                 ],
             )?;
             if o.scope != scope {
@@ -163,8 +171,9 @@ pub(crate) fn save_row_at(
         }
         None => {
             tx.execute(
-                "INSERT INTO records (position, entity, key, scope, version, deleted, data, writer)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                "INSERT INTO records (position, entity, key, scope, version, deleted, data, writer,
+                                      author, changed_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
                 &[
                     Param::Int(position),
                     Param::Text(ent.name()),
@@ -174,6 +183,8 @@ pub(crate) fn save_row_at(
                     Param::Bool(deleted),
                     Param::Text(&text),
                     Param::OptText(writer),
+                    Param::OptText(author),
+                    Param::Int(at),
                 ],
             )?;
         }
@@ -232,6 +243,8 @@ pub(super) fn upsert(
         deleted: false,
         data: &data,
         writer: None,
+        author: None,
+        at: now_ms(),
     };
     save_row(tx, ent, key, old.as_ref(), next)
 }
@@ -245,6 +258,8 @@ pub(super) fn delete(tx: &mut dyn Tx, ent: Ent<'_>, key: &str) -> Result<i64, St
                 deleted: true,
                 data: &[],
                 writer: None,
+                author: None,
+                at: now_ms(),
             };
             save_row(tx, ent, key, Some(&o), next)
         }
