@@ -220,6 +220,10 @@ pub struct ErrorDetail {
     /// servers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,
+    /// The record's version now, in a `409 version_conflict` of the backend API (a write checked
+    /// with `if_version` against a record that moved on). Absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current_version: Option<i64>,
 }
 
 /// Stable error and rejection codes.
@@ -262,6 +266,11 @@ pub mod codes {
     pub const RATE_LIMITED: &str = "rate_limited";
     /// The server is at its limit of concurrent pulls (HTTP 503); retry after `Retry-After`.
     pub const BUSY: &str = "busy";
+    /// A backend write checked with `if_version` found the record at another version (HTTP
+    /// 409, with `current_version`); nothing of the call was applied.
+    pub const VERSION_CONFLICT: &str = "version_conflict";
+    /// An `Idempotency-Key` came again with a different request (HTTP 422).
+    pub const IDEMPOTENCY_KEY_REUSED: &str = "idempotency_key_reused";
     /// This user or this instance holds as many live streams as it allows (HTTP 429); retry
     /// after `Retry-After`, on any instance.
     pub const TOO_MANY_STREAMS: &str = "too_many_streams";

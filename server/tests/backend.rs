@@ -277,3 +277,306 @@ fn a_waiting_long_poll_wakes_on_a_commit_even_on_another_instance() {
         pushed.elapsed().as_secs_f64() * 1000.0
     );
 }
+
+/// `method path` with a JSON body as `token`: the status and the JSON answer.
+fn send(
+    server: &TestServer,
+    method: reqwest::Method,
+    path: &str,
+    token: &str,
+    body: Option<Json>,
+    idempotency_key: Option<&str>,
+) -> (StatusCode, Json) {
+    let mut req = Client::new()
+        .request(method, format!("{}{path}", server.url()))
+        .bearer_auth(token);
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    if let Some(k) = idempotency_key {
+        req = req.header("Idempotency-Key", k);
+    }
+    let resp = req.send().expect("request");
+    let status = resp.status();
+    (status, resp.json().expect("a JSON body"))
+}
+
+#[test]
+fn a_service_writes_what_devices_cannot_and_devices_pull_it() {
+    let server = TestServer::with_demo();
+    let api = common::Api::new(&server);
+    let erp = service(&server, "erp", &["p-harbor"], false);
+    let put =
+        |path: &str, body: Json| send(&server, reqwest::Method::PUT, path, &erp, Some(body), None);
+    // A new task with the office's notes (server-only) for the field.
+    let (status, body) = put(
+        "/v1/admin/records/tasks/t-office-1",
+        json!({"fields": {"project_id": "p-harbor", "title": "Check the fence gate",
+                          "done": false, "internal_notes": "Gate code 4711"}}),
+    );
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["version"], 1);
+    // A device pulls it, without the server-only field.
+    let pages = api.pull_all("demo-alice", "tasks", &["title"]);
+    // Upserts are `[key, version, title]`.
+    let row = pages
+        .iter()
+        .flat_map(|p| p.upserts.iter())
+        .find(|r| r[0] == "t-office-1")
+        .expect("alice pulls the office's task");
+    assert_eq!(row[2], json!("Check the fence gate"));
+    let (status, _) = api.post(
+        "/v1/pull",
+        Some("demo-alice"),
+        &json!({"entity": "tasks", "limit": 10, "fields": ["internal_notes"]}),
+    );
+    assert_eq!(
+        status,
+        StatusCode::BAD_REQUEST,
+        "devices never see server-only fields"
+    );
+    // The feed names the service as the author.
+    let (_, feed) = changes(&server.url(), &erp, "entity=tasks&limit=1000");
+    let last = feed["changes"]
+        .as_array()
+        .expect("changes")
+        .iter()
+        .find(|c| c["key"] == "t-office-1")
+        .expect("in the feed")
+        .clone();
+    assert_eq!(last["author"], "erp");
+    assert_eq!(last["client_id"], Json::Null);
+    assert_eq!(last["op"], "insert");
+
+    // A read-only entity: the office renames its project.
+    let (status, body) = put(
+        "/v1/admin/records/projects/p-harbor",
+        json!({"fields": {"name": "Harbor pump station (phase 2)"}}),
+    );
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    // Version-checked: a stale if_version is 409 with the current version, nothing applied.
+    let (status, body) = send(
+        &server,
+        reqwest::Method::PATCH,
+        "/v1/admin/records/tasks/t-office-1",
+        &erp,
+        Some(json!({"fields": {"title": "Stale"}, "if_version": 7})),
+        None,
+    );
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_error(&body, "version_conflict");
+    assert_eq!(body["error"]["current_version"], 1);
+    let (status, body) = send(
+        &server,
+        reqwest::Method::PATCH,
+        "/v1/admin/records/tasks/t-office-1",
+        &erp,
+        Some(json!({"fields": {"title": "Check the fence gate and lock"}, "if_version": 1})),
+        None,
+    );
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["version"], 2);
+    // Create-only: if_version 0 on an existing record is a conflict.
+    let (status, _) = put(
+        "/v1/admin/records/tasks/t-office-1",
+        json!({"fields": {"title": "Again"}, "if_version": 0}),
+    );
+    assert_eq!(status, StatusCode::CONFLICT);
+
+    // Refusals: outside its scopes (creating there, or moving a task there), a patch of
+    // nothing, an unknown field, a wrong type, a device's token.
+    let (status, body) = put(
+        "/v1/admin/records/tasks/t-office-2",
+        json!({"fields": {"project_id": "p-depot", "title": "Not ours", "done": false}}),
+    );
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    let (status, _) = put(
+        "/v1/admin/records/tasks/t-office-1",
+        json!({"fields": {"project_id": "p-depot"}}),
+    );
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, body) = send(
+        &server,
+        reqwest::Method::PATCH,
+        "/v1/admin/records/tasks/t-none",
+        &erp,
+        Some(json!({"fields": {"title": "x"}})),
+        None,
+    );
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    let (status, body) = put(
+        "/v1/admin/records/tasks/t-office-1",
+        json!({"fields": {"colour": "red"}}),
+    );
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_error(&body, "unknown_field");
+    let (status, body) = put(
+        "/v1/admin/records/tasks/t-office-1",
+        json!({"fields": {"done": "yes"}}),
+    );
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_error(&body, "invalid_value");
+    let (status, _) = send(
+        &server,
+        reqwest::Method::PUT,
+        "/v1/admin/records/tasks/t-office-1",
+        "demo-alice",
+        Some(json!({"fields": {"title": "Mine"}})),
+        None,
+    );
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    // Delete: a tombstone the devices pull.
+    let (status, body) = send(
+        &server,
+        reqwest::Method::DELETE,
+        "/v1/admin/records/tasks/t-office-1?if_version=2",
+        &erp,
+        None,
+        None,
+    );
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["deleted"], true);
+    let pages = api.pull_all("demo-alice", "tasks", &["title"]);
+    assert!(common::tombstone_keys(&pages).contains(&"t-office-1".to_string()));
+
+    // A read-only service writes nothing.
+    let audit = server
+        .store()
+        .add_service(&Service {
+            name: "audit".into(),
+            scopes: vec![],
+            all_scopes: true,
+            read_only: true,
+        })
+        .expect("audit");
+    let (status, _) = send(
+        &server,
+        reqwest::Method::PUT,
+        "/v1/admin/records/tasks/t-office-3",
+        &audit,
+        Some(json!({"fields": {"project_id": "p-harbor", "title": "x", "done": false}})),
+        None,
+    );
+    assert_eq!(status, StatusCode::FORBIDDEN);
+}
+
+#[test]
+fn a_services_write_meets_a_devices_pending_edit_as_another_devices_would() {
+    let server = TestServer::with_demo();
+    let api = common::Api::new(&server);
+    let erp = service(&server, "erp", &["p-harbor"], false);
+    let version = server
+        .store()
+        .get_record("tasks", "t-harbor-2")
+        .expect("get")
+        .expect("exists")
+        .version;
+    // The office retitles the task the phone is editing offline.
+    let (status, _) = send(
+        &server,
+        reqwest::Method::PATCH,
+        "/v1/admin/records/tasks/t-harbor-2",
+        &erp,
+        Some(json!({"fields": {"title": "Office title"}})),
+        None,
+    );
+    assert_eq!(status, StatusCode::OK);
+    let resp = api.push(
+        "demo-alice",
+        "alice-phone",
+        json!([{"mutation_id": "m1", "seq": 1, "entity": "tasks", "key": "t-harbor-2",
+                "op": "update", "fields": {"title": "Phone title"}, "base_version": version,
+                "on_conflict": "report"}]),
+    );
+    assert_eq!(
+        common::outcome(&resp, 0)["status"],
+        "conflict",
+        "{:?}",
+        resp.results
+    );
+}
+
+#[test]
+fn a_batch_is_all_or_nothing_and_idempotent_under_its_key() {
+    let server = TestServer::with_demo();
+    let erp = service(&server, "erp", &["p-harbor"], false);
+    let task = |key: &str, title: &str| {
+        json!({"op": "upsert", "entity": "tasks", "key": key,
+               "fields": {"project_id": "p-harbor", "title": title, "done": false}})
+    };
+    let count = || server.store().count_records("tasks").expect("count");
+    let before = count();
+    // The third operation fails: nothing of the batch is applied.
+    let (status, body) = send(
+        &server,
+        reqwest::Method::POST,
+        "/v1/admin/batch",
+        &erp,
+        Some(
+            json!({"operations": [task("t-b-1", "One"), task("t-b-2", "Two"),
+            {"op": "patch", "entity": "tasks", "key": "t-missing", "fields": {"title": "x"}}]}),
+        ),
+        None,
+    );
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    assert!(body["error"]["message"]
+        .as_str()
+        .is_some_and(|m| m.starts_with("operation 2:")));
+    assert_eq!(count(), before, "nothing applied");
+
+    // Twice with the same key: one write, the same answer.
+    let ops = json!({"operations": [task("t-b-1", "One"), task("t-b-2", "Two"),
+        {"op": "patch", "entity": "tasks", "key": "t-b-1", "fields": {"done": true}}]});
+    let first = send(
+        &server,
+        reqwest::Method::POST,
+        "/v1/admin/batch",
+        &erp,
+        Some(ops.clone()),
+        Some("import-2026-12-07"),
+    );
+    assert_eq!(first.0, StatusCode::OK, "{}", first.1);
+    assert_eq!(first.1["results"][2]["version"], 2);
+    let again = send(
+        &server,
+        reqwest::Method::POST,
+        "/v1/admin/batch",
+        &erp,
+        Some(ops),
+        Some("import-2026-12-07"),
+    );
+    assert_eq!(again, first);
+    assert_eq!(count(), before + 2);
+    let t1 = server
+        .store()
+        .get_record("tasks", "t-b-1")
+        .expect("get")
+        .expect("t-b-1");
+    assert_eq!(t1.version, 2, "applied once");
+    // The same key with another request is refused.
+    let (status, body) = send(
+        &server,
+        reqwest::Method::POST,
+        "/v1/admin/batch",
+        &erp,
+        Some(json!({"operations": [task("t-b-3", "Three")]})),
+        Some("import-2026-12-07"),
+    );
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_error(&body, "idempotency_key_reused");
+    // At most 1,000 operations.
+    let many: Vec<Json> = (0..1001)
+        .map(|i| task(&format!("t-many-{i}"), "x"))
+        .collect();
+    let (status, _) = send(
+        &server,
+        reqwest::Method::POST,
+        "/v1/admin/batch",
+        &erp,
+        Some(json!({"operations": many})),
+        None,
+    );
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}

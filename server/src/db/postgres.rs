@@ -173,6 +173,16 @@ CREATE TABLE service_tokens (
 ALTER TABLE records ADD COLUMN author TEXT;
 ALTER TABLE records ADD COLUMN changed_at BIGINT;
 "#,
+    r#"
+CREATE TABLE idempotency_keys (
+    service    TEXT NOT NULL,
+    key        TEXT NOT NULL,
+    request    TEXT NOT NULL,
+    response   TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    PRIMARY KEY (service, key)
+);
+"#,
 ];
 
 /// Connections per server instance (PostgreSQL's own default limit is 100 in all).

@@ -162,6 +162,18 @@ CREATE TABLE service_tokens (
 ALTER TABLE records ADD COLUMN author TEXT;
 ALTER TABLE records ADD COLUMN changed_at INTEGER;
 "#,
+    r#"
+-- A service's write under an Idempotency-Key: the request's fingerprint and the answer given,
+-- so a retry gets the same answer instead of a second write.
+CREATE TABLE idempotency_keys (
+    service    TEXT NOT NULL,
+    key        TEXT NOT NULL,
+    request    TEXT NOT NULL,
+    response   TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    PRIMARY KEY (service, key)
+) WITHOUT ROWID;
+"#,
 ];
 
 /// Idle read connections kept open.

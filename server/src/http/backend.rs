@@ -14,7 +14,7 @@ use tokio::time::Instant;
 use super::error::ApiError;
 use crate::error::StoreError;
 use crate::feed::{ChangesPage, FeedError, FeedQuery, MAX_FEED_LIMIT};
-use crate::store::{Service, Store};
+use crate::store::{Service, ServiceWrite, Store, WriteError, WriteKind, Written};
 
 /// The longest a change-feed request waits for a change (`wait`, seconds).
 const MAX_WAIT_SECS: u64 = 60;
@@ -157,4 +157,169 @@ pub(super) fn record(
         "position": record.position.to_string(),
         "fields": record.fields,
     }))
+}
+
+/// The body of `PUT` and `PATCH /v1/admin/records/{entity}/{key}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RecordBody {
+    /// The fields to write (every field, read-only and server-only ones included).
+    #[serde(default)]
+    fields: serde_json::Map<String, Json>,
+    /// Write only if the record is at this version now (0: only if it does not exist).
+    if_version: Option<i64>,
+}
+
+/// The query string of `DELETE /v1/admin/records/{entity}/{key}`.
+#[derive(Debug, Deserialize)]
+pub(super) struct DeleteQuery {
+    if_version: Option<i64>,
+}
+
+/// One operation of `POST /v1/admin/batch`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BatchOp {
+    op: String,
+    entity: String,
+    key: String,
+    #[serde(default)]
+    fields: serde_json::Map<String, Json>,
+    if_version: Option<i64>,
+}
+
+/// The body of `POST /v1/admin/batch`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct BatchBody {
+    operations: Vec<BatchOp>,
+}
+
+/// `PUT` (upsert) or `PATCH` (patch) `/v1/admin/records/{entity}/{key}`: one write; answers
+/// the record's new version.
+pub(super) fn write_record(
+    store: &Store,
+    service: &Service,
+    kind: WriteKind,
+    entity: String,
+    key: String,
+    body: RecordBody,
+) -> Result<Json, ApiError> {
+    let write = ServiceWrite {
+        kind,
+        entity,
+        key,
+        fields: body.fields,
+        if_version: body.if_version,
+    };
+    one(store, service, write)
+}
+
+/// `DELETE /v1/admin/records/{entity}/{key}`: leaves a tombstone.
+pub(super) fn delete_record(
+    store: &Store,
+    service: &Service,
+    entity: String,
+    key: String,
+    q: DeleteQuery,
+) -> Result<Json, ApiError> {
+    let write = ServiceWrite {
+        kind: WriteKind::Delete,
+        entity,
+        key,
+        fields: serde_json::Map::new(),
+        if_version: q.if_version,
+    };
+    one(store, service, write)
+}
+
+fn one(store: &Store, service: &Service, write: ServiceWrite) -> Result<Json, ApiError> {
+    let text = store
+        .service_write(service, std::slice::from_ref(&write), None, &|w| {
+            w.first()
+                .map(written_json)
+                .unwrap_or(Json::Null)
+                .to_string()
+        })
+        .map_err(write_error)?;
+    serde_json::from_str(&text).map_err(ApiError::internal)
+}
+
+/// `POST /v1/admin/batch`: up to 1,000 operations in one transaction, all or nothing; under an
+/// `Idempotency-Key`, a retry of the same request gets the first answer and writes nothing.
+pub(super) fn batch(
+    store: &Store,
+    service: &Service,
+    idempotency_key: Option<String>,
+    body: BatchBody,
+) -> Result<Json, ApiError> {
+    // The request's fingerprint, for the Idempotency-Key: its operations, canonical JSON.
+    let mut writes = Vec::with_capacity(body.operations.len());
+    let mut fingerprint = Vec::with_capacity(body.operations.len());
+    for (index, op) in body.operations.into_iter().enumerate() {
+        let kind = match op.op.as_str() {
+            "upsert" => WriteKind::Upsert,
+            "patch" => WriteKind::Patch,
+            "delete" => WriteKind::Delete,
+            other => {
+                return Err(ApiError::bad_request(format!(
+                    "operation {index}: `op` is upsert, patch or delete, not {other:?}"
+                )))
+            }
+        };
+        fingerprint.push(json!([op.op, op.entity, op.key, op.fields, op.if_version]));
+        writes.push(ServiceWrite {
+            kind,
+            entity: op.entity,
+            key: op.key,
+            fields: op.fields,
+            if_version: op.if_version,
+        });
+    }
+    let fingerprint = Json::Array(fingerprint).to_string();
+    let idempotency = idempotency_key
+        .as_deref()
+        .map(|k| (k, fingerprint.as_str()));
+    let text = store
+        .service_write(service, &writes, idempotency, &|written| {
+            json!({"results": written.iter().map(written_json).collect::<Vec<_>>()}).to_string()
+        })
+        .map_err(write_error)?;
+    serde_json::from_str(&text).map_err(ApiError::internal)
+}
+
+fn written_json(w: &Written) -> Json {
+    json!({"entity": w.entity, "key": w.key, "version": w.version, "deleted": w.deleted})
+}
+
+fn write_error(e: WriteError) -> ApiError {
+    let message = e.to_string();
+    match e {
+        WriteError::ReadOnly(_) | WriteError::Forbidden { .. } => {
+            ApiError::new(StatusCode::FORBIDDEN, codes::FORBIDDEN, message)
+        }
+        WriteError::TooMany(_) => ApiError::bad_request(message),
+        WriteError::UnknownEntity { .. } => {
+            ApiError::new(StatusCode::NOT_FOUND, codes::UNKNOWN_ENTITY, message)
+        }
+        WriteError::UnknownField { .. } => {
+            ApiError::new(StatusCode::BAD_REQUEST, codes::UNKNOWN_FIELD, message)
+        }
+        WriteError::Invalid { .. } => {
+            ApiError::new(StatusCode::BAD_REQUEST, codes::INVALID_VALUE, message)
+        }
+        WriteError::NotFound { .. } => {
+            ApiError::new(StatusCode::NOT_FOUND, codes::NOT_FOUND, message)
+        }
+        WriteError::VersionConflict { current, .. } => {
+            ApiError::new(StatusCode::CONFLICT, codes::VERSION_CONFLICT, message)
+                .with_current_version(current)
+        }
+        WriteError::IdempotencyKeyReused(_) => ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            codes::IDEMPOTENCY_KEY_REUSED,
+            message,
+        ),
+        WriteError::Store(s) => ApiError::internal(s),
+    }
 }

@@ -24,6 +24,8 @@ pub struct ApiError {
     pub message: String,
     /// Seconds for the `Retry-After` header (429 and 503 answers).
     pub retry_after: Option<u64>,
+    /// The record's version now, for a `409 version_conflict`.
+    pub current_version: Option<i64>,
 }
 
 impl ApiError {
@@ -34,7 +36,14 @@ impl ApiError {
             code,
             message: message.into(),
             retry_after: None,
+            current_version: None,
         }
+    }
+
+    /// The same error naming the record's current version (a `409 version_conflict`).
+    pub fn with_current_version(mut self, version: Option<i64>) -> Self {
+        self.current_version = version;
+        self
     }
 
     /// The same error with a `Retry-After` of `secs` seconds.
@@ -73,6 +82,7 @@ impl IntoResponse for ApiError {
             code: self.code.to_string(),
             message: self.message,
             request_id: None,
+            current_version: self.current_version,
         };
         let mut resp = (
             self.status,

@@ -10,7 +10,7 @@ use std::future::{Future, IntoFuture};
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::body::Body;
+use axum::body::{Body, Bytes};
 use axum::extract::{FromRef, FromRequestParts, State};
 use axum::http::header::{AUTHORIZATION, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, VARY};
 use axum::http::request::Parts;
@@ -48,7 +48,7 @@ use crate::auth::bearer_token;
 use crate::jwt::{looks_like_jwt, JwtVerifier};
 use crate::live::Credential;
 use crate::pull::PullError;
-use crate::store::{Service, Store};
+use crate::store::{Service, Store, WriteKind};
 use crate::token_hash::hash_token;
 
 use error::ApiError;
@@ -292,6 +292,74 @@ async fn admin_record(
         .map(Json)
 }
 
+/// `PUT /v1/admin/records/{entity}/{key}` (`backend.rs`): a service's upsert.
+async fn admin_upsert(
+    State(store): State<Store>,
+    ServiceAuthed(service): ServiceAuthed,
+    axum::extract::Path((entity, key)): axum::extract::Path<(String, String)>,
+    body: Bytes,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let body = json_body(&body)?;
+    blocking(move || backend::write_record(&store, &service, WriteKind::Upsert, entity, key, body))
+        .await
+        .map(Json)
+}
+
+/// `PATCH /v1/admin/records/{entity}/{key}` (`backend.rs`): a service's patch.
+async fn admin_patch(
+    State(store): State<Store>,
+    ServiceAuthed(service): ServiceAuthed,
+    axum::extract::Path((entity, key)): axum::extract::Path<(String, String)>,
+    body: Bytes,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let body = json_body(&body)?;
+    blocking(move || backend::write_record(&store, &service, WriteKind::Patch, entity, key, body))
+        .await
+        .map(Json)
+}
+
+/// `DELETE /v1/admin/records/{entity}/{key}` (`backend.rs`): a service's delete.
+async fn admin_delete(
+    State(store): State<Store>,
+    ServiceAuthed(service): ServiceAuthed,
+    axum::extract::Path((entity, key)): axum::extract::Path<(String, String)>,
+    axum::extract::Query(q): axum::extract::Query<backend::DeleteQuery>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    blocking(move || backend::delete_record(&store, &service, entity, key, q))
+        .await
+        .map(Json)
+}
+
+/// `POST /v1/admin/batch` (`backend.rs`): a service's operations, all or nothing.
+async fn admin_batch(
+    State(store): State<Store>,
+    ServiceAuthed(service): ServiceAuthed,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let body = json_body(&body)?;
+    let key = headers
+        .get("idempotency-key")
+        .map(|v| {
+            v.to_str()
+                .ok()
+                .filter(|k| syncline_protocol::key_problem(k).is_none())
+                .map(str::to_string)
+                .ok_or_else(|| {
+                    ApiError::bad_request("Idempotency-Key: 1 to 256 bytes of visible text")
+                })
+        })
+        .transpose()?;
+    blocking(move || backend::batch(&store, &service, key, body))
+        .await
+        .map(Json)
+}
+
+/// A JSON request body of type `T`, or 400 saying what is wrong with it.
+fn json_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("the body: {e}")))
+}
+
 /// `GET /v1/admin/changes` (`backend.rs`): the change feed, for a service.
 async fn admin_changes(
     State(store): State<Store>,
@@ -440,8 +508,12 @@ fn build(store: Store, options: &ServerOptions) -> (Router, Arc<Ops>) {
         .route(LIVE_PATH, get(live_stream))
         .route(
             &format!("{}/records/{{entity}}/{{key}}", backend::PREFIX),
-            get(admin_record),
+            get(admin_record)
+                .put(admin_upsert)
+                .patch(admin_patch)
+                .delete(admin_delete),
         )
+        .route(&format!("{}/batch", backend::PREFIX), post(admin_batch))
         .route(&format!("{}/changes", backend::PREFIX), get(admin_changes))
         .route(HEALTHZ_PATH, get(ops::healthz))
         .route(METRICS_PATH, get(ops::metrics))

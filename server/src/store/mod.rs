@@ -7,7 +7,7 @@
 //!
 //! Layers, each using only those before it, and never this file:
 //! `json_array`, `entity`, `positions` ← `records`, `accounts`, `clients`, `services` ←
-//! `memberships`,
+//! `memberships`, `service_writes`,
 //! `declarations` (and `slow_writes`, a test hook compiled with the `testing` feature only).
 //! The children are free functions over a transaction ([`Tx`]); only this file holds a
 //! connection, and no child refers back to it.
@@ -20,6 +20,7 @@ mod json_array;
 mod memberships;
 mod positions;
 mod records;
+mod service_writes;
 mod services;
 #[cfg(feature = "testing")]
 mod slow_writes;
@@ -45,6 +46,7 @@ pub(crate) use positions::Positions;
 pub(crate) use positions::reserve_positions;
 pub use records::StoredRecord;
 pub(crate) use records::{live_records, load_row, save_row_at, NextState, Row};
+pub use service_writes::{ServiceWrite, WriteError, WriteKind, Written};
 pub use services::Service;
 
 struct Inner {
@@ -286,6 +288,37 @@ impl Store {
     /// Every service, by name.
     pub fn services(&self) -> Result<Vec<Service>, StoreError> {
         self.with_reader(services::list)
+    }
+
+    /// A service's write: every operation of `writes` in one transaction, all or nothing.
+    /// Returns what each did, or (with `idempotency`) the answer `respond` made for the first
+    /// call with the same key: `idempotency` is the `Idempotency-Key` and a fingerprint of the
+    /// request; the same key with another request is refused.
+    pub fn service_write(
+        &self,
+        service: &Service,
+        writes: &[ServiceWrite],
+        idempotency: Option<(&str, &str)>,
+        respond: &dyn Fn(&[Written]) -> String,
+    ) -> Result<String, WriteError> {
+        let ents: Vec<Option<Ent<'_>>> = writes.iter().map(|w| self.ent(&w.entity)).collect();
+        self.with_writer(|tx| {
+            if let Some((key, request)) = idempotency {
+                if let Some((seen, answer)) = service_writes::remembered(tx, &service.name, key)? {
+                    return if seen == request {
+                        Ok(answer)
+                    } else {
+                        Err(WriteError::IdempotencyKeyReused(key.to_string()))
+                    };
+                }
+            }
+            let written = service_writes::apply(tx, &ents, service, writes)?;
+            let answer = respond(&written);
+            if let Some((key, request)) = idempotency {
+                service_writes::remember(tx, &service.name, key, request, &answer)?;
+            }
+            Ok(answer)
+        })
     }
 
     /// Sets a token's expiry to a given time in milliseconds since the epoch (`None`: never).
