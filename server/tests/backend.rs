@@ -580,3 +580,121 @@ fn a_batch_is_all_or_nothing_and_idempotent_under_its_key() {
     );
     assert_eq!(status, StatusCode::BAD_REQUEST);
 }
+
+#[test]
+fn a_backend_provisions_a_team_over_http_without_the_command_line() {
+    let server = TestServer::with_demo();
+    let api = common::Api::new(&server);
+    let admin = service(&server, "provisioning", &[], true);
+    let harbor_only = service(&server, "harbor-desk", &["p-harbor"], false);
+    let call = |method: reqwest::Method, path: &str, token: &str, body: Option<Json>| {
+        send(&server, method, path, token, body, None)
+    };
+    use reqwest::Method;
+    // A scope, a user, a membership, a device token: the team's phone syncs the scope.
+    let (status, body) = call(
+        Method::PUT,
+        "/v1/admin/scopes/p-lab",
+        &admin,
+        Some(json!({"name": "Lab"})),
+    );
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = call(
+        Method::POST,
+        "/v1/admin/users",
+        &admin,
+        Some(json!({"id": "dana"})),
+    );
+    assert_eq!(
+        (status, body["created"].clone()),
+        (StatusCode::OK, json!(true)),
+        "{body}"
+    );
+    let (status, body) = call(
+        Method::PUT,
+        "/v1/admin/scopes/p-lab/members/dana",
+        &admin,
+        None,
+    );
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = call(
+        Method::POST,
+        "/v1/admin/users/dana/tokens",
+        &admin,
+        Some(json!({"ttl_days": 90})),
+    );
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let token = body["token"].as_str().expect("a token").to_string();
+    assert_eq!(api.me(Some(&token)).1["user_id"], "dana");
+    let pages = api.pull_all(&token, "projects", &["name"]);
+    assert!(common::upsert_keys(&pages).contains(&"p-lab".to_string()));
+    let (_, users) = call(Method::GET, "/v1/admin/users", &admin, None);
+    assert!(users["users"]
+        .as_array()
+        .expect("users")
+        .iter()
+        .any(|u| u["id"] == "dana"));
+
+    // A service with some scopes manages their memberships only, and nothing deployment-wide.
+    let (status, _) = call(
+        Method::PUT,
+        "/v1/admin/scopes/p-harbor/members/dana",
+        &harbor_only,
+        None,
+    );
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = call(
+        Method::PUT,
+        "/v1/admin/scopes/p-lab/members/alice",
+        &harbor_only,
+        None,
+    );
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _) = call(
+        Method::POST,
+        "/v1/admin/users",
+        &harbor_only,
+        Some(json!({"id": "eve"})),
+    );
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _) = call(
+        Method::POST,
+        "/v1/admin/users/nobody/tokens",
+        &admin,
+        Some(json!({})),
+    );
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    // A user may not take a service's name.
+    let (status, _) = call(
+        Method::POST,
+        "/v1/admin/users",
+        &admin,
+        Some(json!({"id": "harbor-desk"})),
+    );
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+
+    // Membership removed: dana's next pull takes p-harbor's records away; revoked: 401.
+    let (status, body) = call(
+        Method::DELETE,
+        "/v1/admin/scopes/p-harbor/members/dana",
+        &admin,
+        None,
+    );
+    assert_eq!(
+        (status, body["changed"].clone()),
+        (StatusCode::OK, json!(true)),
+        "{body}"
+    );
+    let (status, body) = call(
+        Method::POST,
+        "/v1/admin/tokens/revoke",
+        &admin,
+        Some(json!({"token": token})),
+    );
+    assert_eq!(
+        (status, body["revoked"].clone()),
+        (StatusCode::OK, json!(true)),
+        "{body}"
+    );
+    assert_eq!(api.me(Some(&token)).0, StatusCode::UNAUTHORIZED);
+}

@@ -17,7 +17,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::map_response;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::serve::ListenerExt;
 use axum::{Json, Router};
 use http_body_util::BodyExt;
@@ -35,6 +35,7 @@ mod limits;
 mod live;
 mod metrics;
 mod ops;
+mod provision;
 mod pull_body;
 mod request_id;
 
@@ -355,6 +356,88 @@ async fn admin_batch(
         .map(Json)
 }
 
+/// `GET /v1/admin/users` (`provision.rs`).
+async fn admin_users(
+    State(store): State<Store>,
+    ServiceAuthed(service): ServiceAuthed,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    blocking(move || provision::users(&store, &service))
+        .await
+        .map(Json)
+}
+
+/// `POST /v1/admin/users` (`provision.rs`).
+async fn admin_add_user(
+    State(store): State<Store>,
+    ServiceAuthed(service): ServiceAuthed,
+    body: Bytes,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let body = json_body(&body)?;
+    blocking(move || provision::add_user(&store, &service, body))
+        .await
+        .map(Json)
+}
+
+/// `POST /v1/admin/users/{id}/tokens` (`provision.rs`).
+async fn admin_issue_token(
+    State(store): State<Store>,
+    ServiceAuthed(service): ServiceAuthed,
+    axum::extract::Path(user): axum::extract::Path<String>,
+    body: Bytes,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let body = json_body(&body)?;
+    blocking(move || provision::issue_token(&store, &service, &user, body))
+        .await
+        .map(Json)
+}
+
+/// `POST /v1/admin/tokens/revoke` (`provision.rs`).
+async fn admin_revoke_token(
+    State(store): State<Store>,
+    ServiceAuthed(service): ServiceAuthed,
+    body: Bytes,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let body = json_body(&body)?;
+    blocking(move || provision::revoke_token(&store, &service, body))
+        .await
+        .map(Json)
+}
+
+/// `PUT /v1/admin/scopes/{id}` (`provision.rs`).
+async fn admin_put_scope(
+    State(store): State<Store>,
+    ServiceAuthed(service): ServiceAuthed,
+    axum::extract::Path(id): axum::extract::Path<String>,
+    body: Bytes,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let body = json_body(&body)?;
+    blocking(move || provision::put_scope(&store, &service, &id, body))
+        .await
+        .map(Json)
+}
+
+/// `PUT /v1/admin/scopes/{id}/members/{user}` (`provision.rs`).
+async fn admin_add_member(
+    State(store): State<Store>,
+    ServiceAuthed(service): ServiceAuthed,
+    axum::extract::Path((scope, user)): axum::extract::Path<(String, String)>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    blocking(move || provision::membership(&store, &service, &scope, &user, true))
+        .await
+        .map(Json)
+}
+
+/// `DELETE /v1/admin/scopes/{id}/members/{user}` (`provision.rs`).
+async fn admin_remove_member(
+    State(store): State<Store>,
+    ServiceAuthed(service): ServiceAuthed,
+    axum::extract::Path((scope, user)): axum::extract::Path<(String, String)>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    blocking(move || provision::membership(&store, &service, &scope, &user, false))
+        .await
+        .map(Json)
+}
+
 /// A JSON request body of type `T`, or 400 saying what is wrong with it.
 fn json_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("the body: {e}")))
@@ -514,6 +597,26 @@ fn build(store: Store, options: &ServerOptions) -> (Router, Arc<Ops>) {
                 .delete(admin_delete),
         )
         .route(&format!("{}/batch", backend::PREFIX), post(admin_batch))
+        .route(
+            &format!("{}/users", backend::PREFIX),
+            get(admin_users).post(admin_add_user),
+        )
+        .route(
+            &format!("{}/users/{{id}}/tokens", backend::PREFIX),
+            post(admin_issue_token),
+        )
+        .route(
+            &format!("{}/tokens/revoke", backend::PREFIX),
+            post(admin_revoke_token),
+        )
+        .route(
+            &format!("{}/scopes/{{id}}", backend::PREFIX),
+            put(admin_put_scope),
+        )
+        .route(
+            &format!("{}/scopes/{{id}}/members/{{user}}", backend::PREFIX),
+            put(admin_add_member).delete(admin_remove_member),
+        )
         .route(&format!("{}/changes", backend::PREFIX), get(admin_changes))
         .route(HEALTHZ_PATH, get(ops::healthz))
         .route(METRICS_PATH, get(ops::metrics))

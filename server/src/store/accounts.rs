@@ -39,8 +39,17 @@ fn ttl_expiry(ttl: Option<Duration>) -> Option<i64> {
     ttl.map(|d| now_ms().saturating_add(i64::try_from(d.as_millis()).unwrap_or(i64::MAX)))
 }
 
-/// Creates a user; returns false when it already existed (nothing changes then).
+/// Creates a user; returns false when it already existed (nothing changes then). A service's
+/// name is refused: server-set fields name either as "the user".
 pub(super) fn create_user(tx: &mut dyn Tx, user_id: &str) -> Result<bool, StoreError> {
+    if tx.exists(
+        "SELECT 1 FROM services WHERE name = ?1",
+        &[Param::Text(user_id)],
+    )? {
+        return Err(StoreError::Invalid(format!(
+            "{user_id} is the name of a service"
+        )));
+    }
     let n = tx.execute(
         "INSERT INTO users (user_id, created_at) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
         &[Param::Text(user_id), Param::Int(now_ms())],
