@@ -27,6 +27,22 @@ pub enum AdminCommand {
     /// Service identities: the office's systems on the backend API (`/v1/admin/`).
     #[command(subcommand)]
     Service(ServiceCommand),
+    /// The webhook that delivers the change feed (`--webhook`).
+    #[command(subcommand)]
+    Webhook(WebhookCommand),
+}
+
+/// `webhook …`
+#[derive(Debug, Clone, PartialEq, Eq, Subcommand)]
+pub enum WebhookCommand {
+    /// Where delivery stands: its cursor, the log's end, the lag in positions and seconds.
+    Status,
+    /// Delivers again every change after position POS (0: from the start of the log).
+    Replay {
+        /// The position to deliver after.
+        #[arg(long = "from")]
+        from: i64,
+    },
 }
 
 /// `service …`
@@ -210,6 +226,44 @@ pub fn run(store: &Store, command: &AdminCommand) -> Result<Vec<String>, StoreEr
             lines.push(format!("{} services", services.len()));
             lines
         }
+        AdminCommand::Webhook(WebhookCommand::Status) => {
+            let (state, end, oldest) = store.webhook_status(crate::webhooks::WEBHOOK_NAME)?;
+            match state {
+                None => vec![format!(
+                    "the webhook has not run yet; the change log ends at position {end}"
+                )],
+                Some(s) => {
+                    let lag_secs = oldest.map_or(0, |at| {
+                        crate::clock::now_ms().saturating_sub(at).max(0) / 1000
+                    });
+                    let delivered = s.delivered_at.map_or("never".to_string(), |at| {
+                        format!(
+                            "{} s ago",
+                            crate::clock::now_ms().saturating_sub(at).max(0) / 1000
+                        )
+                    });
+                    vec![
+                        format!(
+                            "cursor {} of {end}: {} positions behind",
+                            s.cursor,
+                            end - s.cursor
+                        ),
+                        format!("oldest undelivered change: {lag_secs} s old"),
+                        format!("last delivery: {delivered}"),
+                        format!(
+                            "delivering: {}",
+                            s.holder.as_deref().unwrap_or("no instance yet")
+                        ),
+                    ]
+                }
+            }
+        }
+        AdminCommand::Webhook(WebhookCommand::Replay { from }) => {
+            store.webhook_replay(crate::webhooks::WEBHOOK_NAME, *from)?;
+            vec![format!(
+                "the webhook delivers every change after position {from} again, in order"
+            )]
+        }
         AdminCommand::Scope(ScopeCommand::Create { id, name }) => {
             let version = store.create_project(id, name)?;
             vec![if version == 1 {
@@ -284,6 +338,25 @@ mod tests {
             })
         )
         .is_err());
+    }
+
+    #[test]
+    fn webhook_status_and_replay_say_where_delivery_stands() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open_sample(dir.path().join("a.db")).expect("open");
+        crate::demo::seed_demo(&store).expect("seed");
+        let say = |c: WebhookCommand| run(&store, &AdminCommand::Webhook(c)).expect("command");
+        assert!(say(WebhookCommand::Status)[0].starts_with("the webhook has not run yet"));
+        assert!(say(WebhookCommand::Replay { from: 5 })[0].contains("after position 5"));
+        let status = say(WebhookCommand::Status);
+        let (_, end, _) = store
+            .webhook_status(crate::webhooks::WEBHOOK_NAME)
+            .expect("status");
+        assert_eq!(
+            status[0],
+            format!("cursor 5 of {end}: {} positions behind", end - 5)
+        );
+        assert_eq!(status[3], "delivering: no instance yet");
     }
 
     #[test]

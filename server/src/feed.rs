@@ -7,7 +7,7 @@
 //! database and with any number of instances. Like a pull it sees each record's latest state:
 //! a record changed twice since the cursor is one change, at its newer position.
 
-use serde_json::{Map, Value as Json};
+use serde_json::{json, Map, Value as Json};
 
 use crate::db::{Next, Param, Tx};
 use crate::error::StoreError;
@@ -76,6 +76,25 @@ pub struct Change {
     pub client_id: Option<String>,
     /// When the server applied it, ms since the epoch (`None` before the server recorded it).
     pub at: Option<i64>,
+}
+
+impl Change {
+    /// The change as the feed and the webhooks write it (docs/backend.md): the position as a
+    /// cursor string, as pulls write cursors.
+    pub fn to_json(&self) -> Json {
+        json!({
+            "position": self.position.to_string(),
+            "entity": self.entity,
+            "key": self.key,
+            "op": self.op,
+            "version": self.version,
+            "scope": self.scope,
+            "fields": self.fields,
+            "author": self.author,
+            "client_id": self.client_id,
+            "at": self.at,
+        })
+    }
 }
 
 /// One answer of the feed.

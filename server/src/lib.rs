@@ -44,6 +44,7 @@ mod store;
 pub mod testing;
 mod token_hash;
 mod wakeup;
+mod webhooks;
 
 pub use admin::{
     run as run_admin, AdminCommand, MemberCommand, ScopeCommand, TokenCommand, UserCommand,
@@ -61,3 +62,4 @@ pub use push_hook::{PushHookConfig, DEFAULT_PUSH_HOOK_INTERVAL};
 pub use schema::{EntityDef, LoadError, ServedEntity, ServerSchema};
 pub use store::{Service, Store, StoredRecord};
 pub use syncline_protocol::ScopeRule;
+pub use webhooks::{WebhookConfig, WEBHOOK_NAME};

@@ -28,8 +28,9 @@ use clap::Parser;
 use syncline_server::{
     default_max_concurrent_pulls, run_admin, seed_demo, serve_with, AdminCommand, JwtConfig,
     JwtVerifier, Limits, Location, PushHookConfig, ServerOptions, ServerSchema, Store,
-    DEFAULT_AUTH_FAILURES_PER_MINUTE, DEFAULT_PUSH_HOOK_INTERVAL, DEFAULT_RATE_BURST,
-    DEFAULT_RATE_PER_USER, DEFAULT_STREAMS_PER_INSTANCE, DEFAULT_STREAMS_PER_USER,
+    WebhookConfig, DEFAULT_AUTH_FAILURES_PER_MINUTE, DEFAULT_PUSH_HOOK_INTERVAL,
+    DEFAULT_RATE_BURST, DEFAULT_RATE_PER_USER, DEFAULT_STREAMS_PER_INSTANCE,
+    DEFAULT_STREAMS_PER_USER,
 };
 
 /// Syncline's reference sync server.
@@ -117,6 +118,18 @@ struct Args {
           value_parser = clap::value_parser!(u64).range(1..))]
     push_hook_interval_secs: u64,
 
+    /// POST every change (the backend's change feed) here, in order, in signed batches, at
+    /// least once (docs/backend.md, "Webhooks").
+    #[arg(long, help_heading = "Webhook", requires = "webhook_secret_file")]
+    webhook: Option<String>,
+    /// A file holding the secret the webhook's batches are signed with (HMAC-SHA256; at least
+    /// 32 bytes).
+    #[arg(long, help_heading = "Webhook")]
+    webhook_secret_file: Option<PathBuf>,
+    /// Only these entities' changes (comma-separated; all when omitted).
+    #[arg(long, help_heading = "Webhook", value_delimiter = ',')]
+    webhook_entities: Vec<String>,
+
     /// Seconds the requests in flight get to finish after SIGTERM or Ctrl-C.
     #[arg(long, default_value_t = 30, help_heading = "Operations")]
     shutdown_grace_secs: u64,
@@ -182,6 +195,30 @@ impl Args {
         }))
     }
 
+    /// The webhook the flags describe, if any.
+    fn webhook(&self) -> Result<Option<WebhookConfig>, String> {
+        let Some(url) = &self.webhook else {
+            return Ok(None);
+        };
+        let parsed = reqwest::Url::parse(url).map_err(|e| format!("--webhook {url}: {e}"))?;
+        if !matches!(parsed.scheme(), "http" | "https") {
+            return Err(format!("--webhook {url}: not an http or https URL"));
+        }
+        let file = self.webhook_secret_file.clone().unwrap_or_default();
+        let secret = std::fs::read_to_string(&file)
+            .map_err(|e| format!("--webhook-secret-file {}: {e}", file.display()))?
+            .trim()
+            .to_string();
+        if secret.len() < 32 {
+            return Err("--webhook-secret-file must hold at least 32 bytes".into());
+        }
+        Ok(Some(WebhookConfig {
+            url: url.clone(),
+            secret,
+            entities: self.webhook_entities.clone(),
+        }))
+    }
+
     fn options(&self) -> Result<ServerOptions, String> {
         Ok(ServerOptions {
             limits: Limits {
@@ -202,6 +239,7 @@ impl Args {
             shutdown_grace: Duration::from_secs(self.shutdown_grace_secs),
             jwt: self.jwt()?,
             push_hook: self.push_hook()?,
+            webhook: self.webhook()?,
         })
     }
 }

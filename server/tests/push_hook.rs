@@ -12,175 +12,18 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{mpsc, Arc, Mutex};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::IntoResponse;
-use axum::routing::post;
-use axum::Router;
+use common::receiver::{Call, Receiver, GUARD, RETRY_AFTER_SECS};
 use common::Api;
-use hmac::{KeyInit as _, Mac as _};
 use reqwest::blocking::Client;
 use serde_json::{json, Value as Json};
 use syncline_server::testing::{test_backend, ScratchDb, TestServer};
 use syncline_server::{PushHookConfig, ServerOptions, DEPOT, HARBOR};
 
-/// How long a test waits for a call before it calls the server hung.
-const GUARD: Duration = Duration::from_secs(60);
 /// The shared secret of the tests' hook.
 const SECRET: &str = "push-hook-test-secret-of-32-bytes!!";
-/// What a failing receiver asks the hook to wait (longer than its first backoff step).
-const RETRY_AFTER_SECS: u64 = 3;
-
-/// One call the receiver got.
-#[derive(Debug, Clone)]
-struct Call {
-    at: Instant,
-    headers: HeaderMap,
-    body: Vec<u8>,
-}
-
-impl Call {
-    fn json(&self) -> Json {
-        serde_json::from_slice(&self.body).expect("a JSON body")
-    }
-
-    fn user(&self) -> String {
-        self.json()["user"].as_str().expect("user").to_string()
-    }
-
-    fn header(&self, name: &str) -> &str {
-        self.headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_else(|| panic!("no {name} header"))
-    }
-
-    /// Checks the signature as a receiver would: HMAC-SHA256 of `<timestamp>.<body>` with
-    /// the secret, compared in constant time, and a timestamp within five minutes.
-    fn assert_signed(&self, secret: &str) {
-        let timestamp: i64 = self
-            .header("x-syncline-timestamp")
-            .parse()
-            .expect("seconds");
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .expect("clock")
-            .as_secs() as i64;
-        assert!((now - timestamp).abs() < 300, "{timestamp} vs {now}");
-        let hex = self
-            .header("x-syncline-signature")
-            .strip_prefix("sha256=")
-            .expect("sha256=");
-        let given: Vec<u8> = (0..hex.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).expect("hex"))
-            .collect();
-        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).expect("key");
-        mac.update(format!("{timestamp}.").as_bytes());
-        mac.update(&self.body);
-        mac.verify_slice(&given).expect("a valid signature");
-    }
-}
-
-/// The receiver: a tiny axum server on its own thread that answers `503` to the first
-/// `fail_first` calls and `204` to the rest, and hands every call to the test.
-struct Receiver {
-    url: String,
-    calls: mpsc::Receiver<Call>,
-    seen: Vec<Call>,
-}
-
-#[derive(Clone)]
-struct Inbox {
-    tx: Arc<Mutex<mpsc::Sender<Call>>>,
-    fail_first: Arc<AtomicUsize>,
-}
-
-async fn take(
-    State(inbox): State<Inbox>,
-    headers: HeaderMap,
-    body: axum::body::Bytes,
-) -> axum::response::Response {
-    let call = Call {
-        at: Instant::now(),
-        headers,
-        body: body.to_vec(),
-    };
-    let _ = inbox.tx.lock().expect("inbox").send(call);
-    let failing = inbox
-        .fail_first
-        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
-        .is_ok();
-    if failing {
-        (
-            StatusCode::SERVICE_UNAVAILABLE,
-            [(
-                axum::http::header::RETRY_AFTER,
-                RETRY_AFTER_SECS.to_string(),
-            )],
-        )
-            .into_response()
-    } else {
-        StatusCode::NO_CONTENT.into_response()
-    }
-}
-
-impl Receiver {
-    fn start(fail_first: usize) -> Receiver {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        listener.set_nonblocking(true).expect("nonblocking");
-        let url = format!("http://{}/hook", listener.local_addr().expect("addr"));
-        let (tx, calls) = mpsc::channel();
-        let inbox = Inbox {
-            tx: Arc::new(Mutex::new(tx)),
-            fail_first: Arc::new(AtomicUsize::new(fail_first)),
-        };
-        std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("runtime");
-            rt.block_on(async move {
-                let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
-                let app = Router::new().route("/hook", post(take)).with_state(inbox);
-                let _ = axum::serve(listener, app).await;
-            });
-        });
-        Receiver {
-            url,
-            calls,
-            seen: Vec::new(),
-        }
-    }
-
-    /// Waits for the next call that `wanted` accepts, keeping every call seen.
-    fn next_where(&mut self, what: &str, wanted: impl Fn(&Call) -> bool) -> Call {
-        let deadline = Instant::now() + GUARD;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            let call = self
-                .calls
-                .recv_timeout(left)
-                .unwrap_or_else(|_| panic!("no call {what} within {GUARD:?}"));
-            self.seen.push(call.clone());
-            if wanted(&call) {
-                return call;
-            }
-        }
-    }
-
-    /// Every call received so far.
-    fn all(&mut self) -> &[Call] {
-        while let Ok(call) = self.calls.try_recv() {
-            self.seen.push(call);
-        }
-        &self.seen
-    }
-}
 
 fn hooked(url: &str, interval: Duration) -> ServerOptions {
     ServerOptions {

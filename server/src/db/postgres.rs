@@ -183,6 +183,15 @@ CREATE TABLE idempotency_keys (
     PRIMARY KEY (service, key)
 );
 "#,
+    r#"
+CREATE TABLE webhook_state (
+    name         TEXT PRIMARY KEY,
+    cursor       BIGINT NOT NULL,
+    holder       TEXT,
+    lease_until  BIGINT,
+    delivered_at BIGINT
+);
+"#,
 ];
 
 /// Connections per server instance (PostgreSQL's own default limit is 100 in all).

@@ -174,6 +174,16 @@ CREATE TABLE idempotency_keys (
     PRIMARY KEY (service, key)
 ) WITHOUT ROWID;
 "#,
+    r#"
+-- A webhook's durable delivery cursor, and the lease that lets one instance deliver at a time.
+CREATE TABLE webhook_state (
+    name         TEXT PRIMARY KEY,
+    cursor       INTEGER NOT NULL,
+    holder       TEXT,
+    lease_until  INTEGER,
+    delivered_at INTEGER
+) WITHOUT ROWID;
+"#,
 ];
 
 /// Idle read connections kept open.

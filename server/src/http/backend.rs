@@ -87,24 +87,7 @@ fn feed_error(e: FeedError) -> ApiError {
 
 /// The feed's answer as JSON: positions and the cursor as strings, as pulls write cursors.
 fn page_json(page: &ChangesPage) -> Json {
-    let changes: Vec<Json> = page
-        .changes
-        .iter()
-        .map(|c| {
-            json!({
-                "position": c.position.to_string(),
-                "entity": c.entity,
-                "key": c.key,
-                "op": c.op,
-                "version": c.version,
-                "scope": c.scope,
-                "fields": c.fields,
-                "author": c.author,
-                "client_id": c.client_id,
-                "at": c.at,
-            })
-        })
-        .collect();
+    let changes: Vec<Json> = page.changes.iter().map(|c| c.to_json()).collect();
     json!({
         "changes": changes,
         "cursor": page.cursor.to_string(),

@@ -19,6 +19,7 @@ use prometheus::{
 use syncline_protocol::{Outcome, PushResponse};
 
 use crate::push_hook::HookCounters;
+use crate::webhooks::WebhookCounters;
 
 /// Latency buckets in seconds: a small push or page takes about a millisecond, a full page of
 /// 5,000 rows to a slow client several seconds.
@@ -45,6 +46,7 @@ struct Families {
     live_streams: IntGauge,
     live_hints: IntCounter,
     hook: HookCounters,
+    webhook: WebhookCounters,
 }
 
 impl Families {
@@ -133,6 +135,26 @@ impl Families {
             "Commits folded into a push hook call already waiting for its user.",
         )?;
         registry.register(Box::new(hook_coalesced.clone()))?;
+        let webhook_batches = counters(
+            "syncline_webhook_batches_total",
+            "Webhook batches, by outcome (delivered; failed: sent again after a backoff).",
+            &["outcome"],
+        )?;
+        let webhook_changes = IntCounter::new(
+            "syncline_webhook_changes_total",
+            "Changes delivered by the webhook.",
+        )?;
+        registry.register(Box::new(webhook_changes.clone()))?;
+        let webhook_lag_positions = IntGauge::new(
+            "syncline_webhook_lag_positions",
+            "Change-log positions the webhook has not delivered yet, as its last round saw.",
+        )?;
+        registry.register(Box::new(webhook_lag_positions.clone()))?;
+        let webhook_lag_seconds = IntGauge::new(
+            "syncline_webhook_lag_seconds",
+            "Age of the oldest change the webhook has not delivered, as its last round saw.",
+        )?;
+        registry.register(Box::new(webhook_lag_seconds.clone()))?;
         Ok(Families {
             registry,
             requests,
@@ -150,6 +172,12 @@ impl Families {
                 calls: hook_calls,
                 skipped: hook_skipped,
                 coalesced: hook_coalesced,
+            },
+            webhook: WebhookCounters {
+                batches: webhook_batches,
+                changes: webhook_changes,
+                lag_positions: webhook_lag_positions,
+                lag_seconds: webhook_lag_seconds,
             },
         })
     }
@@ -258,6 +286,11 @@ impl Metrics {
     /// The push hook's counters (`None` when the metrics could not be set up).
     pub(crate) fn hook_counters(&self) -> Option<HookCounters> {
         self.families.as_ref().map(|f| f.hook.clone())
+    }
+
+    /// The webhook's counters and gauges (`None` when the metrics could not be set up).
+    pub(crate) fn webhook_counters(&self) -> Option<WebhookCounters> {
+        self.families.as_ref().map(|f| f.webhook.clone())
     }
 
     pub fn render(

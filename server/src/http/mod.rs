@@ -686,7 +686,7 @@ where
         Some(config) => Some(HookTask(
             crate::push_hook::spawn(
                 config.clone(),
-                store,
+                store.clone(),
                 {
                     let streams = ops.streams.clone();
                     Arc::new(move |user: &str| streams.holds(user))
@@ -695,6 +695,17 @@ where
             )
             .map_err(std::io::Error::other)?,
         )),
+        None => None,
+    };
+    let webhook = match &options.webhook {
+        Some(config) => Some(
+            crate::webhooks::spawn(
+                config.clone(),
+                store.clone(),
+                ops.metrics.webhook_counters(),
+            )
+            .map_err(std::io::Error::other)?,
+        ),
         None => None,
     };
     let app = app.into_make_service_with_connect_info::<SocketAddr>();
@@ -718,11 +729,15 @@ where
     // Calls still waiting when the server ends are dropped with the task (the periodic sync
     // is the fallback); the guard ends it on every way out, early returns included.
     let _hook = hook;
-    tokio::select! {
+    let served = tokio::select! {
         served = server.into_future() => served,
         () = deadline => {
             log::warn!("requests still in flight after {grace:?}; cutting them");
             Ok(())
         }
+    };
+    if let Some(webhook) = webhook {
+        webhook.stop().await;
     }
+    served
 }

@@ -29,6 +29,7 @@ use crate::jwt::JwtVerifier;
 use crate::live::Streams;
 use crate::push_hook::PushHookConfig;
 use crate::store::Store;
+use crate::webhooks::WebhookConfig;
 
 use super::error::ApiError;
 use super::limits::{Limiters, Limits};
@@ -57,6 +58,8 @@ pub struct ServerOptions {
     /// When set, users a commit concerns who hold no live stream on this instance are called
     /// about on this hook (docs/protocol.md, "Push hook"). Runs under [`super::serve_with`].
     pub push_hook: Option<PushHookConfig>,
+    /// The webhook that delivers the change feed, if any (docs/backend.md).
+    pub webhook: Option<WebhookConfig>,
 }
 
 impl Default for ServerOptions {
@@ -67,6 +70,7 @@ impl Default for ServerOptions {
             shutdown_grace: Duration::from_secs(30),
             jwt: None,
             push_hook: None,
+            webhook: None,
         }
     }
 }

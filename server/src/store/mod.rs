@@ -7,7 +7,7 @@
 //!
 //! Layers, each using only those before it, and never this file:
 //! `json_array`, `entity`, `positions` ← `records`, `accounts`, `clients`, `services` ←
-//! `memberships`, `service_writes`,
+//! `memberships`, `service_writes`, `webhook_state`,
 //! `declarations` (and `slow_writes`, a test hook compiled with the `testing` feature only).
 //! The children are free functions over a transaction ([`Tx`]); only this file holds a
 //! connection, and no child refers back to it.
@@ -24,6 +24,7 @@ mod service_writes;
 mod services;
 #[cfg(feature = "testing")]
 mod slow_writes;
+mod webhook_state;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -48,6 +49,7 @@ pub use records::StoredRecord;
 pub(crate) use records::{live_records, load_row, save_row_at, NextState, Row};
 pub use service_writes::{ServiceWrite, WriteError, WriteKind, Written};
 pub use services::Service;
+pub use webhook_state::WebhookState;
 
 struct Inner {
     db: Box<dyn Database>,
@@ -288,6 +290,62 @@ impl Store {
     /// Every service, by name.
     pub fn services(&self) -> Result<Vec<Service>, StoreError> {
         self.with_reader(services::list)
+    }
+
+    /// Takes or renews webhook `name`'s lease for `holder` for `lease`; returns its cursor, or
+    /// `None` while another instance holds it. A new webhook starts at the log's end.
+    pub(crate) fn webhook_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        lease: Duration,
+    ) -> Result<Option<i64>, StoreError> {
+        let now = crate::clock::now_ms();
+        let until = now.saturating_add(i64::try_from(lease.as_millis()).unwrap_or(i64::MAX));
+        self.with_writer(|tx| {
+            let end = positions::log_position(tx)?;
+            webhook_state::lease(tx, name, holder, now, until, end)
+        })
+    }
+
+    /// Moves webhook `name`'s cursor from `from` to `to` for the lease holder; false when the
+    /// lease or the cursor moved meanwhile.
+    pub(crate) fn webhook_advance(
+        &self,
+        name: &str,
+        holder: &str,
+        from: i64,
+        to: i64,
+    ) -> Result<bool, StoreError> {
+        let now = crate::clock::now_ms();
+        self.with_writer(|tx| webhook_state::advance(tx, name, holder, from, to, now))
+    }
+
+    /// Gives up `holder`'s lease of webhook `name`.
+    pub(crate) fn webhook_release(&self, name: &str, holder: &str) -> Result<(), StoreError> {
+        self.with_writer(|tx| webhook_state::release(tx, name, holder))
+    }
+
+    /// Where webhook `name` stands (if it ever ran), the log's end, and when the oldest change
+    /// it has not delivered was made (ms since the epoch; `None`: nothing waits).
+    pub fn webhook_status(
+        &self,
+        name: &str,
+    ) -> Result<(Option<WebhookState>, i64, Option<i64>), StoreError> {
+        self.with_reader(|tx| {
+            let state = webhook_state::state(tx, name)?;
+            let end = positions::log_position(tx)?;
+            let oldest = match &state {
+                Some(s) => webhook_state::oldest_after(tx, s.cursor)?,
+                None => None,
+            };
+            Ok((state, end, oldest))
+        })
+    }
+
+    /// Sets webhook `name`'s cursor: it delivers again every change after `cursor`.
+    pub fn webhook_replay(&self, name: &str, cursor: i64) -> Result<(), StoreError> {
+        self.with_writer(|tx| webhook_state::set_cursor(tx, name, cursor))
     }
 
     /// A service's write: every operation of `writes` in one transaction, all or nothing.

@@ -1,6 +1,8 @@
 //! Shared helpers of the integration tests: a tiny blocking HTTP client for the protocol.
 #![allow(dead_code)]
 
+pub mod receiver;
+
 use reqwest::blocking::Client;
 use reqwest::StatusCode;
 use serde_json::{json, Value as Json};
