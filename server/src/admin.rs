@@ -30,6 +30,20 @@ pub enum AdminCommand {
     /// The webhook that delivers the change feed (`--webhook`).
     #[command(subcommand)]
     Webhook(WebhookCommand),
+    /// Imports records of an entity from an NDJSON file (`{"key", "fields"}` per line), in
+    /// batches of 1,000 (each all or nothing); a bad line stops it with its number.
+    Import {
+        /// The entity.
+        entity: String,
+        /// The file (`-`: standard input).
+        file: std::path::PathBuf,
+    },
+    /// Writes every live record of an entity to standard output, one NDJSON line each
+    /// (`{"key", "version", "fields"}`, server-only fields included).
+    Export {
+        /// The entity.
+        entity: String,
+    },
 }
 
 /// `webhook …`
@@ -130,9 +144,67 @@ pub enum ScopeCommand {
     },
 }
 
-/// Carries out `command` on `store`; returns the lines to print.
+/// Carries out `command` on `store`, writing what it prints to `out` (an export streams its
+/// records there, one at a time). Progress (an import's) goes to standard error when it is a
+/// terminal.
+pub fn run_to(
+    store: &Store,
+    command: &AdminCommand,
+    out: &mut dyn std::io::Write,
+) -> Result<(), StoreError> {
+    let io = |e: std::io::Error| StoreError::Invalid(format!("writing the output: {e}"));
+    let lines = match command {
+        AdminCommand::Export { entity } => {
+            let n = crate::bulk::export(store, entity, out)?;
+            out.flush().map_err(io)?;
+            log::info!("exported {n} {entity} records");
+            return Ok(());
+        }
+        AdminCommand::Import { entity, file } => {
+            use std::io::IsTerminal as _;
+            let terminal = std::io::stderr().is_terminal();
+            let mut progress = |n: u64| {
+                if terminal {
+                    eprint!("\r{n} {entity} records imported");
+                }
+            };
+            let input: Box<dyn std::io::BufRead> = if file.as_os_str() == "-" {
+                Box::new(std::io::BufReader::new(std::io::stdin()))
+            } else {
+                let f = std::fs::File::open(file).map_err(|e| {
+                    StoreError::Invalid(format!("cannot open {}: {e}", file.display()))
+                })?;
+                Box::new(std::io::BufReader::new(f))
+            };
+            let n = crate::bulk::import(store, entity, input, &mut progress).map_err(|e| match e {
+                crate::bulk::ImportError::Store(s) => s,
+                other => StoreError::Invalid(other.to_string()),
+            });
+            if terminal {
+                eprintln!();
+            }
+            vec![format!("{} {entity} records imported", n?)]
+        }
+        other => run(store, other)?,
+    };
+    for line in lines {
+        writeln!(out, "{line}").map_err(io)?;
+    }
+    Ok(())
+}
+
+/// Carries out `command` on `store`; returns the lines to print (an export's records among
+/// them: [`run_to`] streams them instead).
 pub fn run(store: &Store, command: &AdminCommand) -> Result<Vec<String>, StoreError> {
     Ok(match command {
+        AdminCommand::Export { .. } | AdminCommand::Import { .. } => {
+            let mut out = Vec::new();
+            run_to(store, command, &mut out)?;
+            String::from_utf8_lossy(&out)
+                .lines()
+                .map(str::to_string)
+                .collect()
+        }
         AdminCommand::User(UserCommand::Add { id }) => vec![if store.create_user(id)? {
             format!("user {id} added")
         } else {

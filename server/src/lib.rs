@@ -27,6 +27,7 @@
 
 mod admin;
 mod auth;
+mod bulk;
 mod clock;
 mod db;
 mod demo;
@@ -47,8 +48,10 @@ mod wakeup;
 mod webhooks;
 
 pub use admin::{
-    run as run_admin, AdminCommand, MemberCommand, ScopeCommand, TokenCommand, UserCommand,
+    run as run_admin, run_to as run_admin_to, AdminCommand, MemberCommand, ScopeCommand,
+    ServiceCommand, TokenCommand, UserCommand, WebhookCommand,
 };
+pub use bulk::{export, import, ImportError, IMPORT_BATCH};
 pub use db::Location;
 pub use demo::{seed_demo, DemoSeed, DEMO_USERS, DEPOT, HARBOR, RIDGE};
 pub use error::{SchemaError, StoreError};

@@ -26,7 +26,7 @@ use std::sync::Arc;
 
 use clap::Parser;
 use syncline_server::{
-    default_max_concurrent_pulls, run_admin, seed_demo, serve_with, AdminCommand, JwtConfig,
+    default_max_concurrent_pulls, run_admin_to, seed_demo, serve_with, AdminCommand, JwtConfig,
     JwtVerifier, Limits, Location, PushHookConfig, ServerOptions, ServerSchema, Store,
     WebhookConfig, DEFAULT_AUTH_FAILURES_PER_MINUTE, DEFAULT_PUSH_HOOK_INTERVAL,
     DEFAULT_RATE_BURST, DEFAULT_RATE_PER_USER, DEFAULT_STREAMS_PER_INSTANCE,
@@ -283,10 +283,9 @@ fn run(args: Args) -> Result<(), String> {
         format!("cannot open {what}: {e}")
     })?;
     if let Some(command) = &args.command {
-        for line in run_admin(&store, command).map_err(|e| e.to_string())? {
-            println!("{line}");
-        }
-        return Ok(());
+        let stdout = std::io::stdout();
+        let mut out = std::io::BufWriter::new(stdout.lock());
+        return run_admin_to(&store, command, &mut out).map_err(|e| e.to_string());
     }
     let options = args.options()?;
     if args.seed_demo {

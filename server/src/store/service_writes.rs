@@ -134,6 +134,21 @@ pub enum WriteError {
     Store(#[from] StoreError),
 }
 
+impl WriteError {
+    /// The index of the operation it is about, if it is about one.
+    pub fn index(&self) -> Option<usize> {
+        match self {
+            WriteError::UnknownEntity { index, .. }
+            | WriteError::UnknownField { index, .. }
+            | WriteError::Invalid { index, .. }
+            | WriteError::Forbidden { index, .. }
+            | WriteError::NotFound { index, .. }
+            | WriteError::VersionConflict { index, .. } => Some(*index),
+            _ => None,
+        }
+    }
+}
+
 /// Applies `writes` for `service` in `tx` (the caller's one transaction: an error rolls all of
 /// it back); `ents` holds each write's entity (`None`: not served).
 pub(super) fn apply(

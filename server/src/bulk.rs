@@ -1,0 +1,150 @@
+//! Bulk import and export of one entity's records as NDJSON (`syncline-server import ENTITY
+//! FILE.ndjson`, `export ENTITY`; docs/backend.md), streaming in constant memory.
+//!
+//! A line is `{"key": "…", "fields": {…}}` (an export also writes `"version"`, which an import
+//! ignores): every field, server-only ones included, so an export imports again as it was.
+//! An import writes as a service with every scope would (`author` "import"): batches of
+//! [`IMPORT_BATCH`] lines, each in one transaction; a bad line stops it with its line number,
+//! and nothing of that line's batch is applied (the batches before it are).
+
+use std::io::{BufRead, Write};
+
+use serde::Deserialize;
+use serde_json::{Map, Value as Json};
+
+use crate::db::{Next, Param};
+use crate::error::StoreError;
+use crate::store::{Service, ServiceWrite, Store, WriteKind};
+
+/// Lines per import transaction.
+pub const IMPORT_BATCH: usize = 1000;
+
+/// Why an import stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    /// A line that is not a record, or a record the schema refuses; the lines of its batch
+    /// before it were not applied either.
+    #[error("line {line}: {message} (nothing of lines {batch_start}..={line} was applied)")]
+    BadLine {
+        /// Its number, from 1.
+        line: u64,
+        /// The first line of its batch.
+        batch_start: u64,
+        /// What is wrong.
+        message: String,
+    },
+    /// The file could not be read.
+    #[error("reading the file: {0}")]
+    Io(#[from] std::io::Error),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// One line of an import.
+#[derive(Debug, Deserialize)]
+struct Line {
+    key: String,
+    #[serde(default)]
+    fields: Map<String, Json>,
+    /// Written by an export; ignored.
+    #[serde(default, rename = "version")]
+    _version: Option<i64>,
+}
+
+/// Imports `input` into `entity`; `progress` hears the lines applied so far after each batch.
+/// Returns how many records were written.
+pub fn import(
+    store: &Store,
+    entity: &str,
+    input: impl BufRead,
+    progress: &mut dyn FnMut(u64),
+) -> Result<u64, ImportError> {
+    store.ent_or_err(entity)?;
+    let importer = Service {
+        name: "import".into(),
+        scopes: Vec::new(),
+        all_scopes: true,
+        read_only: false,
+    };
+    let mut batch: Vec<ServiceWrite> = Vec::with_capacity(IMPORT_BATCH);
+    // The line number of each write of the batch (blank lines are skipped).
+    let mut numbers: Vec<u64> = Vec::with_capacity(IMPORT_BATCH);
+    let mut done = 0u64;
+    let mut number = 0u64;
+    let flush =
+        |batch: &mut Vec<ServiceWrite>, numbers: &mut Vec<u64>| -> Result<u64, ImportError> {
+            let Some(&batch_start) = numbers.first() else {
+                return Ok(0);
+            };
+            store
+                .service_write(&importer, batch, None, &|_| String::new())
+                .map_err(|e| ImportError::BadLine {
+                    line: e
+                        .index()
+                        .and_then(|i| numbers.get(i).copied())
+                        .unwrap_or(batch_start),
+                    batch_start,
+                    message: e.to_string(),
+                })?;
+            let n = batch.len() as u64;
+            batch.clear();
+            numbers.clear();
+            Ok(n)
+        };
+    for text in input.lines() {
+        let text = text?;
+        number += 1;
+        if text.trim().is_empty() {
+            continue;
+        }
+        let line: Line = serde_json::from_str(&text).map_err(|e| ImportError::BadLine {
+            line: number,
+            batch_start: numbers.first().copied().unwrap_or(number),
+            message: format!("not a record: {e}"),
+        })?;
+        numbers.push(number);
+        batch.push(ServiceWrite {
+            kind: WriteKind::Upsert,
+            entity: entity.to_string(),
+            key: line.key,
+            fields: line.fields,
+            if_version: None,
+        });
+        if batch.len() == IMPORT_BATCH {
+            done += flush(&mut batch, &mut numbers)?;
+            progress(done);
+        }
+    }
+    done += flush(&mut batch, &mut numbers)?;
+    progress(done);
+    Ok(done)
+}
+
+/// Writes every live record of `entity` to `out`, one NDJSON line each, in change-log order;
+/// returns how many. Rows are read and written one at a time.
+pub fn export(store: &Store, entity: &str, out: &mut dyn Write) -> Result<u64, StoreError> {
+    let ent = store.ent_or_err(entity)?;
+    let mut n = 0u64;
+    store.with_reader(|tx| {
+        tx.query(
+            "SELECT key, version, data FROM records WHERE entity = ?1 AND deleted = FALSE
+             ORDER BY position",
+            &[Param::Text(entity)],
+            &mut |r| {
+                let data: Vec<Json> = serde_json::from_str(r.text(2)?)?;
+                let line = serde_json::json!({
+                    "key": r.text(0)?,
+                    "version": r.int(1)?,
+                    "fields": ent.fields_of(&data),
+                });
+                serde_json::to_writer(&mut *out, &line)?;
+                out.write_all(b"\n")
+                    .map_err(|e| StoreError::Invalid(format!("writing the export: {e}")))?;
+                n += 1;
+                Ok(Next::Continue)
+            },
+        )
+    })?;
+    Ok(n)
+}
