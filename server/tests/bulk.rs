@@ -25,7 +25,7 @@ fn an_export_imports_again_as_it_was() {
         .upsert_record("tasks", "t-harbor-1", &notes)
         .expect("notes");
     let mut out = Vec::new();
-    let n = export(&store, "tasks", &mut out).expect("export");
+    let n = export(store, "tasks", &mut out).expect("export");
     let exported = lines(&out);
     assert_eq!(n as usize, exported.len());
     assert_eq!(n, store.count_records("tasks").expect("count"));
@@ -80,7 +80,7 @@ fn a_bad_line_stops_the_import_with_its_number_and_its_batch_is_not_applied() {
     text.push_str("{not json\n");
     text.push_str(&task(9999));
     text.push('\n');
-    let err = import(&store, "tasks", text.as_bytes(), &mut |_| {}).expect_err("a bad line");
+    let err = import(store, "tasks", text.as_bytes(), &mut |_| {}).expect_err("a bad line");
     match &err {
         ImportError::BadLine {
             line, batch_start, ..
@@ -109,7 +109,7 @@ fn a_bad_line_stops_the_import_with_its_number_and_its_batch_is_not_applied() {
         task(20_000),
         json!({"key": "t-import-x", "fields": {"project_id": "p-harbor", "title": "x", "done": "yes"}})
     );
-    let err = import(&store, "tasks", bad.as_bytes(), &mut |_| {}).expect_err("a wrong type");
+    let err = import(store, "tasks", bad.as_bytes(), &mut |_| {}).expect_err("a wrong type");
     assert!(err.to_string().starts_with("line 2:"), "{err}");
     assert!(store
         .get_record("tasks", "t-import-20000")
@@ -123,7 +123,7 @@ fn imported_records_reach_the_devices() {
     let line = json!({"key": "t-imported", "fields": {"project_id": "p-harbor",
                       "title": "From the ERP", "done": false}})
     .to_string();
-    import(&server.store(), "tasks", line.as_bytes(), &mut |_| {}).expect("import");
+    import(server.store(), "tasks", line.as_bytes(), &mut |_| {}).expect("import");
     let api = common::Api::new(&server);
     let pages = api.pull_all("demo-alice", "tasks", &["title"]);
     assert!(common::upsert_keys(&pages).contains(&"t-imported".to_string()));
