@@ -75,6 +75,10 @@ pub struct JwtConfig {
     /// most [`MAX_LEEWAY_SECS`].
     #[serde(default = "default_leeway_secs")]
     pub leeway_secs: u64,
+    /// When set, a token carrying this claim (a string) authenticates the service it names on
+    /// the backend API (`syncline-server service add`), not a device user.
+    #[serde(default)]
+    pub service_claim: Option<String>,
 }
 
 fn default_leeway_secs() -> u64 {
@@ -124,7 +128,14 @@ impl JwtConfig {
             audience: None,
             issuer: None,
             leeway_secs: DEFAULT_LEEWAY_SECS,
+            service_claim: None,
         }
+    }
+
+    /// Let a token name a service through the claim `claim` (docs/backend.md).
+    pub fn with_service_claim(mut self, claim: impl Into<String>) -> Self {
+        self.service_claim = Some(claim.into());
+        self
     }
 
     /// Require `aud` to contain `audience`.
@@ -221,6 +232,9 @@ pub struct Claims {
     /// required); an `Option` to line up with opaque tokens, which may never expire. Within the
     /// leeway it may already be slightly in the past.
     pub expires_at: Option<i64>,
+    /// The service the token names through the configured service claim, if it does: then it
+    /// authenticates that service on the backend API, and no device user.
+    pub service: Option<String>,
 }
 
 /// Why a bearer JWT is refused. Every variant is an HTTP 401; [`JwtError::code`] is the
@@ -353,6 +367,8 @@ pub struct JwtVerifier {
     keys: KeySource,
     /// The configured clock-skew leeway, in milliseconds.
     leeway_ms: i64,
+    /// The claim that names a service, if tokens may.
+    service_claim: Option<String>,
 }
 
 impl JwtVerifier {
@@ -424,6 +440,7 @@ impl JwtVerifier {
         Ok(JwtVerifier {
             keys,
             leeway_ms: i64::try_from(config.leeway_secs.saturating_mul(1000)).unwrap_or(i64::MAX),
+            service_claim: config.service_claim,
         })
     }
 
@@ -461,7 +478,25 @@ impl JwtVerifier {
             Some(exp) => Some(exp_to_ms(&exp)?),
             None => return Err(JwtError::MissingClaim("exp".into())),
         };
-        Ok(Claims { user, expires_at })
+        let service = match self
+            .service_claim
+            .as_ref()
+            .and_then(|claim| data.claims.rest.get(claim))
+        {
+            None => None,
+            Some(serde_json::Value::String(name)) if !name.is_empty() => Some(name.clone()),
+            Some(_) => {
+                return Err(JwtError::InvalidClaim {
+                    claim: self.service_claim.clone().unwrap_or_default(),
+                    reason: "not a service name".into(),
+                })
+            }
+        };
+        Ok(Claims {
+            user,
+            expires_at,
+            service,
+        })
     }
 
     /// The configured key for a token's header; the algorithm comes from the key, and the
@@ -520,6 +555,9 @@ struct RawClaims {
     sub: Option<serde_json::Value>,
     #[serde(default)]
     exp: Option<serde_json::Value>,
+    /// Every other claim (the service claim among them, when configured).
+    #[serde(flatten)]
+    rest: serde_json::Map<String, serde_json::Value>,
 }
 
 /// `sub` as a user id: a non-empty string of at most [`MAX_USER_ID_BYTES`] bytes without control
@@ -809,6 +847,7 @@ mod tests {
             Ok(Claims {
                 user: "alice".into(),
                 expires_at: Some(exp * 1000),
+                service: None,
             })
         );
     }
@@ -1004,6 +1043,7 @@ mod tests {
         let expected = Ok(Claims {
             user: "alice".into(),
             expires_at: c["exp"].as_i64().map(|s| s * 1000),
+            service: None,
         });
         assert_eq!(v.verify(&sign_rs(Some(RSA_KID), &c)), expected);
         assert_eq!(v.verify(&sign_es(Some(EC_KID), &c)), expected);

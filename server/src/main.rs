@@ -149,6 +149,10 @@ struct Args {
     /// Clock skew allowed on a JWT's `exp` and `nbf`, in seconds.
     #[arg(long, default_value_t = 30, help_heading = "Identity")]
     jwt_leeway_secs: u64,
+    /// A JWT carrying this claim (a string) authenticates the service it names on the backend
+    /// API (`service add`), not a device user.
+    #[arg(long, help_heading = "Identity")]
+    jwt_service_claim: Option<String>,
 }
 
 impl Args {
@@ -169,6 +173,9 @@ impl Args {
         }
         if let Some(iss) = &self.jwt_issuer {
             config = config.with_issuer(iss);
+        }
+        if let Some(claim) = &self.jwt_service_claim {
+            config = config.with_service_claim(claim);
         }
         let verifier = JwtVerifier::new(config).map_err(|e| format!("JWT settings: {e}"))?;
         Ok(Some(Arc::new(verifier)))

@@ -202,3 +202,59 @@ fn a_deployment_is_set_up_from_nothing_with_the_admin_commands() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown user `nobody`"));
 }
+
+#[test]
+fn a_jwt_names_a_service_through_the_configured_claim() {
+    let verifier = JwtVerifier::new(
+        JwtConfig::hs256(SECRET)
+            .with_audience("syncline")
+            .with_service_claim("syncline_service"),
+    )
+    .expect("verifier");
+    let options = ServerOptions {
+        jwt: Some(Arc::new(verifier)),
+        ..ServerOptions::default()
+    };
+    let server = TestServer::try_start_with_options(options).expect("server");
+    server.seed_demo().expect("seed");
+    server
+        .store()
+        .add_service(&syncline_server::Service {
+            name: "erp".into(),
+            scopes: vec!["p-harbor".into()],
+            all_scopes: false,
+            read_only: false,
+        })
+        .expect("erp");
+    let hour = now() + 3600;
+    let get = |path: &str, token: &str| {
+        let resp = reqwest::blocking::Client::new()
+            .get(format!("{}{path}", server.url()))
+            .bearer_auth(token)
+            .send()
+            .expect("request");
+        resp.status()
+    };
+    let as_service = |name: &str| {
+        let mut c = json!({"sub": "erp-client", "exp": hour, "aud": "syncline"});
+        c["syncline_service"] = json!(name);
+        jwt(SECRET, &c)
+    };
+    let record = "/v1/admin/records/tasks/t-harbor-1";
+    // The service it names, with that service's scopes.
+    assert_eq!(get(record, &as_service("erp")), StatusCode::OK);
+    assert_eq!(
+        get("/v1/admin/records/tasks/t-depot-1", &as_service("erp")),
+        StatusCode::FORBIDDEN
+    );
+    // A service the server does not know: 401; a user's JWT on the backend: 403.
+    assert_eq!(get(record, &as_service("nobody")), StatusCode::UNAUTHORIZED);
+    let user = jwt(
+        SECRET,
+        &json!({"sub": "alice", "exp": hour, "aud": "syncline"}),
+    );
+    assert_eq!(get(record, &user), StatusCode::FORBIDDEN);
+    // A service's JWT is no device user's: the device routes refuse it.
+    assert_eq!(get("/v1/me", &as_service("erp")), StatusCode::UNAUTHORIZED);
+    assert_eq!(get("/v1/me", &user), StatusCode::OK);
+}

@@ -127,6 +127,11 @@ impl FromRequestParts<AppState> for Authed {
                 let claims = verifier.verify(&token).map_err(|e| {
                     ApiError::new(StatusCode::UNAUTHORIZED, e.code(), e.to_string())
                 })?;
+                if claims.service.is_some() {
+                    return Err(unauthorized(
+                        "the token names a service: services use the backend API (/v1/admin/)",
+                    ));
+                }
                 let user = claims.user;
                 let id = user.clone();
                 blocking(move || store.ensure_user(&id)).await?;
@@ -174,6 +179,32 @@ impl FromRequestParts<AppState> for ServiceAuthed {
                 unauthorized("malformed Authorization header; expected `Bearer <token>`")
             })?
             .to_string();
+        // A JWT from the team's identity provider naming a service through the configured
+        // claim; one naming none is a device user's.
+        if let Some(verifier) = state.jwt.as_ref().filter(|_| looks_like_jwt(&token)) {
+            let claims = verifier
+                .verify(&token)
+                .map_err(|e| ApiError::new(StatusCode::UNAUTHORIZED, e.code(), e.to_string()))?;
+            let Some(name) = claims.service else {
+                return Err(ApiError::new(
+                    StatusCode::FORBIDDEN,
+                    codes::FORBIDDEN,
+                    "a device user's token cannot use the backend API",
+                ));
+            };
+            let store = state.store.clone();
+            let n = name.clone();
+            let service = blocking(move || store.service_named(&n))
+                .await?
+                .ok_or_else(|| {
+                    unauthorized("the token names a service the server does not know")
+                })?;
+            if let Some(slot) = parts.extensions.get::<UserSlot>() {
+                slot.set(&service.name);
+            }
+            state.ops.limiters.check_user(&service.name)?;
+            return Ok(ServiceAuthed(service));
+        }
         let hash = hash_token(&token);
         let store = state.store.clone();
         let h = hash.clone();

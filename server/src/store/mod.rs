@@ -287,6 +287,11 @@ impl Store {
         self.with_reader(|tx| services::holder(tx, token_hash))
     }
 
+    /// The service called `name`, if any (a JWT names a service by its name).
+    pub(crate) fn service_named(&self, name: &str) -> Result<Option<Service>, StoreError> {
+        self.with_reader(|tx| services::named(tx, name))
+    }
+
     /// Every service, by name.
     pub fn services(&self) -> Result<Vec<Service>, StoreError> {
         self.with_reader(services::list)

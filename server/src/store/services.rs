@@ -106,7 +106,7 @@ pub(super) fn holder(tx: &mut dyn Tx, token_hash: &str) -> Result<Option<Service
 }
 
 /// The service called `name`, if any.
-fn named(tx: &mut dyn Tx, name: &str) -> Result<Option<Service>, StoreError> {
+pub(super) fn named(tx: &mut dyn Tx, name: &str) -> Result<Option<Service>, StoreError> {
     let Some((all_scopes, read_only)) = tx.query_opt(
         "SELECT all_scopes, read_only FROM services WHERE name = ?1",
         &[Param::Text(name)],
