@@ -206,16 +206,55 @@ fn the_stream_closes_in_the_background_and_opens_again_in_front() {
     page_with(&pages, "t-after-resume");
 }
 
+/// Alice live through the fault proxy, watching p-harbor with her banners followed; bob
+/// straight on the server, syncing only when told.
+struct FaultyStream {
+    proxy: FaultProxy,
+    alice: Syncline,
+    bob: Syncline,
+    pages: mpsc::Receiver<(Instant, Page)>,
+    banners: Banners,
+    _watch: ListenerHandle,
+    _server: TestServer,
+    _dir: tempfile::TempDir,
+}
+
+impl FaultyStream {
+    fn start() -> FaultyStream {
+        let server = TestServer::with_demo();
+        let proxy = FaultProxy::start(&server.url());
+        let dir = tempfile::tempdir().expect("tempdir");
+        let alice = client_with(dir.path(), "alice", live(&proxy.url(), "demo-alice"));
+        let bob = client_with(dir.path(), "bob", quiet(&server.url(), "demo-bob"));
+        wait_for("alice live", || alice.is_live());
+        let (watch, pages) = watch_harbor(&alice);
+        let banners = Banners::follow(&alice);
+        FaultyStream {
+            proxy,
+            alice,
+            bob,
+            pages,
+            banners,
+            _watch: watch,
+            _server: server,
+            _dir: dir,
+        }
+    }
+}
+
 #[test]
 fn a_cut_or_silent_stream_is_found_reopened_and_misses_nothing() {
-    let server = TestServer::with_demo();
-    let proxy = FaultProxy::start(&server.url());
-    let dir = tempfile::tempdir().expect("tempdir");
-    let alice = client_with(dir.path(), "alice", live(&proxy.url(), "demo-alice"));
-    let bob = client_with(dir.path(), "bob", quiet(&server.url(), "demo-bob"));
-    wait_for("alice live", || alice.is_live());
-    let (_watch, pages) = watch_harbor(&alice);
-    let banners = Banners::follow(&alice);
+    // Every field bound: `..` would drop the server, the watch and the folder at once.
+    let FaultyStream {
+        proxy,
+        alice,
+        bob,
+        pages,
+        banners,
+        _watch: _keep_watch,
+        _server: _keep_server,
+        _dir: _keep_dir,
+    } = FaultyStream::start();
 
     // Cut: the connection ends, the device notices at once and reconnects within the first
     // backoff bound (≤ 1 s). Bob's change made meanwhile comes with the catch-up sync.
@@ -265,14 +304,17 @@ fn a_cut_or_silent_stream_is_found_reopened_and_misses_nothing() {
 
 #[test]
 fn a_malformed_or_oversized_event_resets_the_stream_and_loses_nothing() {
-    let server = TestServer::with_demo();
-    let proxy = FaultProxy::start(&server.url());
-    let dir = tempfile::tempdir().expect("tempdir");
-    let alice = client_with(dir.path(), "alice", live(&proxy.url(), "demo-alice"));
-    let bob = client_with(dir.path(), "bob", quiet(&server.url(), "demo-bob"));
-    wait_for("alice live", || alice.is_live());
-    let (_watch, pages) = watch_harbor(&alice);
-    let banners = Banners::follow(&alice);
+    // Every field bound: `..` would drop the server, the watch and the folder at once.
+    let FaultyStream {
+        proxy,
+        alice,
+        bob,
+        pages,
+        banners,
+        _watch: _keep_watch,
+        _server: _keep_server,
+        _dir: _keep_dir,
+    } = FaultyStream::start();
     let stored_before = alice.status().pending;
 
     let oversized = {

@@ -32,12 +32,16 @@ fn jwt(secret: &str, claims: &Json) -> String {
 }
 
 fn server_trusting_the_team() -> TestServer {
-    let verifier = JwtVerifier::new(
+    server_trusting(
         JwtConfig::hs256(SECRET)
             .with_audience("syncline")
             .with_issuer("https://id.example.com"),
     )
-    .expect("verifier");
+}
+
+/// A demo server that trusts the JWTs `config` describes.
+fn server_trusting(config: JwtConfig) -> TestServer {
+    let verifier = JwtVerifier::new(config).expect("verifier");
     let options = ServerOptions {
         jwt: Some(Arc::new(verifier)),
         ..ServerOptions::default()
@@ -205,18 +209,11 @@ fn a_deployment_is_set_up_from_nothing_with_the_admin_commands() {
 
 #[test]
 fn a_jwt_names_a_service_through_the_configured_claim() {
-    let verifier = JwtVerifier::new(
+    let server = server_trusting(
         JwtConfig::hs256(SECRET)
             .with_audience("syncline")
             .with_service_claim("syncline_service"),
-    )
-    .expect("verifier");
-    let options = ServerOptions {
-        jwt: Some(Arc::new(verifier)),
-        ..ServerOptions::default()
-    };
-    let server = TestServer::try_start_with_options(options).expect("server");
-    server.seed_demo().expect("seed");
+    );
     server
         .store()
         .add_service(&syncline_server::Service {

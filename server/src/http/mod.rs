@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::body::{Body, Bytes};
-use axum::extract::{FromRef, FromRequestParts, State};
+use axum::extract::{FromRef, FromRequest, FromRequestParts, Path, Query, State};
 use axum::http::header::{AUTHORIZATION, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, VARY};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
@@ -91,6 +91,25 @@ where
 /// The authenticated user of a request.
 struct AuthUser(String);
 
+/// A 401 `unauthorized` saying why.
+fn unauthorized(message: &str) -> ApiError {
+    ApiError::new(StatusCode::UNAUTHORIZED, codes::UNAUTHORIZED, message)
+}
+
+/// The bearer token of a request, or 401: no `Authorization` header, or not `Bearer <token>`.
+fn bearer_of(parts: &Parts) -> Result<String, ApiError> {
+    let header = parts
+        .headers
+        .get(AUTHORIZATION)
+        .ok_or_else(|| unauthorized("missing Authorization header"))?;
+    header
+        .to_str()
+        .ok()
+        .and_then(bearer_token)
+        .map(str::to_string)
+        .ok_or_else(|| unauthorized("malformed Authorization header; expected `Bearer <token>`"))
+}
+
 /// The authenticated user of a request and how they authenticated (what a live stream watches
 /// to end when the token does).
 struct Authed {
@@ -105,20 +124,7 @@ impl FromRequestParts<AppState> for Authed {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let unauthorized =
-            |m: &str| ApiError::new(StatusCode::UNAUTHORIZED, codes::UNAUTHORIZED, m);
-        let header = parts
-            .headers
-            .get(AUTHORIZATION)
-            .ok_or_else(|| unauthorized("missing Authorization header"))?;
-        let token = header
-            .to_str()
-            .ok()
-            .and_then(bearer_token)
-            .ok_or_else(|| {
-                unauthorized("malformed Authorization header; expected `Bearer <token>`")
-            })?
-            .to_string();
+        let token = bearer_of(parts)?;
         let store = state.store.clone();
         let (user, credential) = match &state.jwt {
             // A JWT from the team's identity provider: checked here, no database needed to
@@ -166,19 +172,7 @@ impl FromRequestParts<AppState> for ServiceAuthed {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let unauthorized =
-            |m: &str| ApiError::new(StatusCode::UNAUTHORIZED, codes::UNAUTHORIZED, m);
-        let token = parts
-            .headers
-            .get(AUTHORIZATION)
-            .ok_or_else(|| unauthorized("missing Authorization header"))?
-            .to_str()
-            .ok()
-            .and_then(bearer_token)
-            .ok_or_else(|| {
-                unauthorized("malformed Authorization header; expected `Bearer <token>`")
-            })?
-            .to_string();
+        let token = bearer_of(parts)?;
         // A JWT from the team's identity provider naming a service through the configured
         // claim; one naming none is a device user's.
         if let Some(verifier) = state.jwt.as_ref().filter(|_| looks_like_jwt(&token)) {
@@ -313,63 +307,91 @@ async fn live_stream(
     .await
 }
 
-/// `GET /v1/admin/records/{entity}/{key}` (`backend.rs`), for a service.
-async fn admin_record(
-    State(store): State<Store>,
-    ServiceAuthed(service): ServiceAuthed,
-    axum::extract::Path((entity, key)): axum::extract::Path<(String, String)>,
-) -> Result<Json<serde_json::Value>, ApiError> {
-    blocking(move || backend::record(&store, &service, &entity, &key))
-        .await
-        .map(Json)
+/// A backend request: the store and the service it authenticated as.
+struct Backend {
+    store: Store,
+    service: Service,
 }
 
-/// `PUT /v1/admin/records/{entity}/{key}` (`backend.rs`): a service's upsert.
-async fn admin_upsert(
-    State(store): State<Store>,
-    ServiceAuthed(service): ServiceAuthed,
-    axum::extract::Path((entity, key)): axum::extract::Path<(String, String)>,
-    body: Bytes,
-) -> Result<Json<serde_json::Value>, ApiError> {
-    let body = json_body(&body)?;
-    blocking(move || backend::write_record(&store, &service, WriteKind::Upsert, entity, key, body))
-        .await
-        .map(Json)
+impl FromRequestParts<AppState> for Backend {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let ServiceAuthed(service) = ServiceAuthed::from_request_parts(parts, state).await?;
+        Ok(Backend {
+            store: state.store.clone(),
+            service,
+        })
+    }
 }
 
-/// `PATCH /v1/admin/records/{entity}/{key}` (`backend.rs`): a service's patch.
-async fn admin_patch(
-    State(store): State<Store>,
-    ServiceAuthed(service): ServiceAuthed,
-    axum::extract::Path((entity, key)): axum::extract::Path<(String, String)>,
-    body: Bytes,
-) -> Result<Json<serde_json::Value>, ApiError> {
-    let body = json_body(&body)?;
-    blocking(move || backend::write_record(&store, &service, WriteKind::Patch, entity, key, body))
+/// What a backend route answers.
+type BackendAnswer = Result<Json<serde_json::Value>, ApiError>;
+
+impl Backend {
+    /// Runs the route's store work off the async threads; answers its JSON.
+    async fn run(
+        self,
+        work: impl FnOnce(&Store, &Service) -> Result<serde_json::Value, ApiError> + Send + 'static,
+    ) -> BackendAnswer {
+        blocking(move || work(&self.store, &self.service))
+            .await
+            .map(Json)
+    }
+}
+
+/// A JSON request body of type `T`, or 400 saying what is wrong with it.
+struct JsonBody<T>(T);
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned> FromRequest<S> for JsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, ApiError> {
+        let bytes = Bytes::from_request(req, state)
+            .await
+            .map_err(|e| ApiError::bad_request(format!("the body: {e}")))?;
+        serde_json::from_slice(&bytes)
+            .map(JsonBody)
+            .map_err(|e| ApiError::bad_request(format!("the body: {e}")))
+    }
+}
+
+/// `GET /v1/admin/records/{entity}/{key}` (`backend.rs`).
+async fn admin_record(b: Backend, Path((entity, key)): Path<(String, String)>) -> BackendAnswer {
+    b.run(move |s, sv| backend::record(s, sv, &entity, &key))
         .await
-        .map(Json)
+}
+
+/// `PUT` (upsert) and `PATCH` (patch) `/v1/admin/records/{entity}/{key}` (`backend.rs`).
+async fn admin_write(
+    kind: WriteKind,
+    b: Backend,
+    Path((entity, key)): Path<(String, String)>,
+    JsonBody(body): JsonBody<backend::RecordBody>,
+) -> BackendAnswer {
+    b.run(move |s, sv| backend::write_record(s, sv, kind, entity, key, body))
+        .await
 }
 
 /// `DELETE /v1/admin/records/{entity}/{key}` (`backend.rs`): a service's delete.
 async fn admin_delete(
-    State(store): State<Store>,
-    ServiceAuthed(service): ServiceAuthed,
-    axum::extract::Path((entity, key)): axum::extract::Path<(String, String)>,
-    axum::extract::Query(q): axum::extract::Query<backend::DeleteQuery>,
-) -> Result<Json<serde_json::Value>, ApiError> {
-    blocking(move || backend::delete_record(&store, &service, entity, key, q))
+    b: Backend,
+    Path((entity, key)): Path<(String, String)>,
+    Query(q): Query<backend::DeleteQuery>,
+) -> BackendAnswer {
+    b.run(move |s, sv| backend::delete_record(s, sv, entity, key, q))
         .await
-        .map(Json)
 }
 
 /// `POST /v1/admin/batch` (`backend.rs`): a service's operations, all or nothing.
 async fn admin_batch(
-    State(store): State<Store>,
-    ServiceAuthed(service): ServiceAuthed,
+    b: Backend,
     headers: HeaderMap,
-    body: Bytes,
-) -> Result<Json<serde_json::Value>, ApiError> {
-    let body = json_body(&body)?;
+    JsonBody(body): JsonBody<backend::BatchBody>,
+) -> BackendAnswer {
     let key = headers
         .get("idempotency-key")
         .map(|v| {
@@ -382,105 +404,69 @@ async fn admin_batch(
                 })
         })
         .transpose()?;
-    blocking(move || backend::batch(&store, &service, key, body))
-        .await
-        .map(Json)
+    b.run(move |s, sv| backend::batch(s, sv, key, body)).await
 }
 
 /// `GET /v1/admin/users` (`provision.rs`).
-async fn admin_users(
-    State(store): State<Store>,
-    ServiceAuthed(service): ServiceAuthed,
-) -> Result<Json<serde_json::Value>, ApiError> {
-    blocking(move || provision::users(&store, &service))
-        .await
-        .map(Json)
+async fn admin_users(b: Backend) -> BackendAnswer {
+    b.run(provision::users).await
 }
 
 /// `POST /v1/admin/users` (`provision.rs`).
-async fn admin_add_user(
-    State(store): State<Store>,
-    ServiceAuthed(service): ServiceAuthed,
-    body: Bytes,
-) -> Result<Json<serde_json::Value>, ApiError> {
-    let body = json_body(&body)?;
-    blocking(move || provision::add_user(&store, &service, body))
-        .await
-        .map(Json)
+async fn admin_add_user(b: Backend, JsonBody(body): JsonBody<provision::NewUser>) -> BackendAnswer {
+    b.run(move |s, sv| provision::add_user(s, sv, body)).await
 }
 
 /// `POST /v1/admin/users/{id}/tokens` (`provision.rs`).
 async fn admin_issue_token(
-    State(store): State<Store>,
-    ServiceAuthed(service): ServiceAuthed,
-    axum::extract::Path(user): axum::extract::Path<String>,
-    body: Bytes,
-) -> Result<Json<serde_json::Value>, ApiError> {
-    let body = json_body(&body)?;
-    blocking(move || provision::issue_token(&store, &service, &user, body))
+    b: Backend,
+    Path(user): Path<String>,
+    JsonBody(body): JsonBody<provision::NewToken>,
+) -> BackendAnswer {
+    b.run(move |s, sv| provision::issue_token(s, sv, &user, body))
         .await
-        .map(Json)
 }
 
 /// `POST /v1/admin/tokens/revoke` (`provision.rs`).
 async fn admin_revoke_token(
-    State(store): State<Store>,
-    ServiceAuthed(service): ServiceAuthed,
-    body: Bytes,
-) -> Result<Json<serde_json::Value>, ApiError> {
-    let body = json_body(&body)?;
-    blocking(move || provision::revoke_token(&store, &service, body))
+    b: Backend,
+    JsonBody(body): JsonBody<provision::Revoke>,
+) -> BackendAnswer {
+    b.run(move |s, sv| provision::revoke_token(s, sv, body))
         .await
-        .map(Json)
 }
 
 /// `PUT /v1/admin/scopes/{id}` (`provision.rs`).
 async fn admin_put_scope(
-    State(store): State<Store>,
-    ServiceAuthed(service): ServiceAuthed,
-    axum::extract::Path(id): axum::extract::Path<String>,
-    body: Bytes,
-) -> Result<Json<serde_json::Value>, ApiError> {
-    let body = json_body(&body)?;
-    blocking(move || provision::put_scope(&store, &service, &id, body))
+    b: Backend,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<provision::ScopeBody>,
+) -> BackendAnswer {
+    b.run(move |s, sv| provision::put_scope(s, sv, &id, body))
         .await
-        .map(Json)
 }
 
 /// `PUT /v1/admin/scopes/{id}/members/{user}` (`provision.rs`).
 async fn admin_add_member(
-    State(store): State<Store>,
-    ServiceAuthed(service): ServiceAuthed,
-    axum::extract::Path((scope, user)): axum::extract::Path<(String, String)>,
-) -> Result<Json<serde_json::Value>, ApiError> {
-    blocking(move || provision::membership(&store, &service, &scope, &user, true))
+    b: Backend,
+    Path((scope, user)): Path<(String, String)>,
+) -> BackendAnswer {
+    b.run(move |s, sv| provision::membership(s, sv, &scope, &user, true))
         .await
-        .map(Json)
 }
 
 /// `DELETE /v1/admin/scopes/{id}/members/{user}` (`provision.rs`).
 async fn admin_remove_member(
-    State(store): State<Store>,
-    ServiceAuthed(service): ServiceAuthed,
-    axum::extract::Path((scope, user)): axum::extract::Path<(String, String)>,
-) -> Result<Json<serde_json::Value>, ApiError> {
-    blocking(move || provision::membership(&store, &service, &scope, &user, false))
+    b: Backend,
+    Path((scope, user)): Path<(String, String)>,
+) -> BackendAnswer {
+    b.run(move |s, sv| provision::membership(s, sv, &scope, &user, false))
         .await
-        .map(Json)
 }
 
-/// A JSON request body of type `T`, or 400 saying what is wrong with it.
-fn json_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
-    serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("the body: {e}")))
-}
-
-/// `GET /v1/admin/changes` (`backend.rs`): the change feed, for a service.
-async fn admin_changes(
-    State(store): State<Store>,
-    ServiceAuthed(service): ServiceAuthed,
-    axum::extract::Query(query): axum::extract::Query<backend::ChangesQuery>,
-) -> Result<Json<serde_json::Value>, ApiError> {
-    backend::changes(store, service, query).await.map(Json)
+/// `GET /v1/admin/changes` (`backend.rs`): the change feed, a long poll.
+async fn admin_changes(b: Backend, Query(query): Query<backend::ChangesQuery>) -> BackendAnswer {
+    backend::changes(b.store, b.service, query).await.map(Json)
 }
 
 async fn me(AuthUser(user_id): AuthUser) -> Json<Me> {
@@ -623,8 +609,8 @@ fn build(store: Store, options: &ServerOptions) -> (Router, Arc<Ops>) {
         .route(
             &format!("{}/records/{{entity}}/{{key}}", backend::PREFIX),
             get(admin_record)
-                .put(admin_upsert)
-                .patch(admin_patch)
+                .put(|b, path, body| admin_write(WriteKind::Upsert, b, path, body))
+                .patch(|b, path, body| admin_write(WriteKind::Patch, b, path, body))
                 .delete(admin_delete),
         )
         .route(&format!("{}/batch", backend::PREFIX), post(admin_batch))
