@@ -698,3 +698,78 @@ fn a_backend_provisions_a_team_over_http_without_the_command_line() {
     );
     assert_eq!(api.me(Some(&token)).0, StatusCode::UNAUTHORIZED);
 }
+
+#[test]
+fn services_and_the_webhook_are_managed_over_http_too() {
+    use reqwest::Method;
+    let server = TestServer::with_demo();
+    let admin = service(&server, "provisioning", &[], true);
+    let harbor_only = service(&server, "harbor-desk", &["p-harbor"], false);
+    let call = |method: Method, path: &str, token: &str, body: Option<Json>| {
+        send(&server, method, path, token, body, None)
+    };
+    // A new service, its token in the answer, and it works.
+    let (status, body) = call(
+        Method::POST,
+        "/v1/admin/services",
+        &admin,
+        Some(json!({"name": "erp", "scopes": ["p-harbor"]})),
+    );
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let erp = body["token"].as_str().expect("a token").to_string();
+    assert_eq!(
+        get(&server, "/v1/admin/records/tasks/t-harbor-1", Some(&erp)).0,
+        StatusCode::OK
+    );
+    let (_, list) = call(Method::GET, "/v1/admin/services", &admin, None);
+    let names: Vec<&str> = list["services"]
+        .as_array()
+        .expect("services")
+        .iter()
+        .filter_map(|s| s["name"].as_str())
+        .collect();
+    assert_eq!(names, vec!["erp", "harbor-desk", "provisioning"]);
+    // Only a service with every scope manages services; a taken name is refused.
+    let (status, _) = call(
+        Method::POST,
+        "/v1/admin/services",
+        &harbor_only,
+        Some(json!({"name": "x", "all_scopes": true})),
+    );
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _) = call(
+        Method::POST,
+        "/v1/admin/services",
+        &admin,
+        Some(json!({"name": "erp", "scopes": ["p-harbor"]})),
+    );
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+
+    // The webhook: not running here; a replay sets where it would resume.
+    let (status, body) = call(Method::GET, "/v1/admin/webhook", &admin, None);
+    assert_eq!(
+        (status, body["running"].clone()),
+        (StatusCode::OK, json!(false)),
+        "{body}"
+    );
+    let (status, _) = call(
+        Method::POST,
+        "/v1/admin/webhook/replay",
+        &admin,
+        Some(json!({"from": 3})),
+    );
+    assert_eq!(status, StatusCode::OK);
+    let (_, body) = call(Method::GET, "/v1/admin/webhook", &admin, None);
+    assert_eq!(body["cursor"], "3", "{body}");
+    assert!(
+        body["lag_positions"].as_i64().is_some_and(|n| n > 0),
+        "{body}"
+    );
+    let (status, _) = call(
+        Method::POST,
+        "/v1/admin/webhook/replay",
+        &admin,
+        Some(json!({"from": -1})),
+    );
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}

@@ -446,6 +446,24 @@ async fn admin_put_scope(
         .await
 }
 
+/// `POST /v1/admin/services` (`provision.rs`).
+async fn admin_add_service(
+    b: Backend,
+    JsonBody(body): JsonBody<provision::NewService>,
+) -> BackendAnswer {
+    b.run(move |s, sv| provision::add_service(s, sv, body))
+        .await
+}
+
+/// `POST /v1/admin/webhook/replay` (`provision.rs`).
+async fn admin_webhook_replay(
+    b: Backend,
+    JsonBody(body): JsonBody<provision::Replay>,
+) -> BackendAnswer {
+    b.run(move |s, sv| provision::webhook_replay(s, sv, body))
+        .await
+}
+
 /// `PUT /v1/admin/scopes/{id}/members/{user}` (`provision.rs`).
 async fn admin_add_member(
     b: Backend,
@@ -629,6 +647,18 @@ fn build(store: Store, options: &ServerOptions) -> (Router, Arc<Ops>) {
         .route(
             &format!("{}/scopes/{{id}}", backend::PREFIX),
             put(admin_put_scope),
+        )
+        .route(
+            &format!("{}/services", backend::PREFIX),
+            get(|b: Backend| b.run(provision::services)).post(admin_add_service),
+        )
+        .route(
+            &format!("{}/webhook", backend::PREFIX),
+            get(|b: Backend| b.run(provision::webhook_status)),
+        )
+        .route(
+            &format!("{}/webhook/replay", backend::PREFIX),
+            post(admin_webhook_replay),
         )
         .route(
             &format!("{}/scopes/{{id}}/members/{{user}}", backend::PREFIX),

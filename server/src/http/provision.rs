@@ -1,6 +1,7 @@
-//! Provisioning over HTTP (docs/backend.md): every administration command of the server binary
+//! Provisioning over HTTP (docs/backend.md): the administration commands of the server binary
 //! (`user add`, `user list`, `token issue`, `token revoke`, `scope create`, `member add`,
-//! `member remove`) for a service, so a backend sets up a team without shell access to the
+//! `member remove`, `service add`, `service list`, `webhook status`, `webhook replay`) for a
+//! service, so a backend sets up a team without shell access to the
 //! server. The routes and their authentication are in `http/mod.rs`; this module does the work.
 //!
 //! Who may do what: users, tokens and new scopes concern the whole deployment, so they take a
@@ -163,4 +164,96 @@ pub(super) fn membership(
     }
     .map_err(store_error)?;
     Ok(json!({"scope": scope, "user": user, "member": member, "changed": changed}))
+}
+
+/// `GET /v1/admin/services`: every service and what it reaches.
+pub(super) fn services(store: &Store, service: &Service) -> Result<Json, ApiError> {
+    require(service, Need::Deployment)?;
+    let services: Vec<Json> = store
+        .services()
+        .map_err(store_error)?
+        .into_iter()
+        .map(|s| {
+            json!({"name": s.name, "scopes": s.scopes, "all_scopes": s.all_scopes,
+                   "read_only": s.read_only})
+        })
+        .collect();
+    Ok(json!({ "services": services }))
+}
+
+/// The body of `POST /v1/admin/services`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct NewService {
+    name: String,
+    #[serde(default)]
+    scopes: Vec<String>,
+    #[serde(default)]
+    all_scopes: bool,
+    #[serde(default)]
+    read_only: bool,
+}
+
+/// `POST /v1/admin/services`: adds a service; its token is in the answer only.
+pub(super) fn add_service(
+    store: &Store,
+    service: &Service,
+    body: NewService,
+) -> Result<Json, ApiError> {
+    require(service, Need::Deployment)?;
+    let token = store
+        .add_service(&Service {
+            name: body.name.clone(),
+            scopes: body.scopes,
+            all_scopes: body.all_scopes,
+            read_only: body.read_only,
+        })
+        .map_err(store_error)?;
+    Ok(json!({"name": body.name, "token": token}))
+}
+
+/// `GET /v1/admin/webhook`: where the webhook's delivery stands (`webhook status`).
+pub(super) fn webhook_status(store: &Store, service: &Service) -> Result<Json, ApiError> {
+    require(service, Need::Deployment)?;
+    let (state, end, oldest) = store
+        .webhook_status(crate::webhooks::WEBHOOK_NAME)
+        .map_err(store_error)?;
+    let lag_seconds = oldest.map_or(0, |at| {
+        crate::clock::now_ms().saturating_sub(at).max(0) / 1000
+    });
+    Ok(match state {
+        None => json!({"running": false, "log_end": end.to_string()}),
+        Some(s) => json!({
+            "running": true,
+            "cursor": s.cursor.to_string(),
+            "log_end": end.to_string(),
+            "lag_positions": end - s.cursor,
+            "lag_seconds": lag_seconds,
+            "delivered_at": s.delivered_at,
+            "holder": s.holder,
+        }),
+    })
+}
+
+/// The body of `POST /v1/admin/webhook/replay`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct Replay {
+    from: i64,
+}
+
+/// `POST /v1/admin/webhook/replay`: delivers every change after `from` again (`webhook replay`).
+pub(super) fn webhook_replay(
+    store: &Store,
+    service: &Service,
+    body: Replay,
+) -> Result<Json, ApiError> {
+    require(service, Need::Deployment)?;
+    if body.from < 0 {
+        return Err(ApiError::bad_request("`from` is a position: 0 or more"));
+    }
+    store
+        .webhook_replay(crate::webhooks::WEBHOOK_NAME, body.from)
+        .map_err(store_error)?;
+    Ok(json!({"replaying_after": body.from.to_string()}))
 }
