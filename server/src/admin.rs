@@ -305,14 +305,9 @@ pub fn run(store: &Store, command: &AdminCommand) -> Result<Vec<String>, StoreEr
                     "the webhook has not run yet; the change log ends at position {end}"
                 )],
                 Some(s) => {
-                    let lag_secs = oldest.map_or(0, |at| {
-                        crate::clock::now_ms().saturating_sub(at).max(0) / 1000
-                    });
+                    let lag_secs = oldest.map_or(0, crate::clock::age_secs);
                     let delivered = s.delivered_at.map_or("never".to_string(), |at| {
-                        format!(
-                            "{} s ago",
-                            crate::clock::now_ms().saturating_sub(at).max(0) / 1000
-                        )
+                        format!("{} s ago", crate::clock::age_secs(at))
                     });
                     vec![
                         format!(

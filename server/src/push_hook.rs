@@ -103,6 +103,38 @@ pub(crate) fn sign(secret: &[u8], timestamp: i64, body: &[u8]) -> String {
     format!("sha256={}", hex(&mac.finalize().into_bytes()))
 }
 
+/// POSTs `body` as JSON to `url`, signed with `secret` at the current time ([`sign`]), with the
+/// delivery id `delivery`: one attempt of the push hook's or a webhook's call.
+pub(crate) async fn post_signed(
+    http: &reqwest::Client,
+    url: &str,
+    secret: &str,
+    body: &str,
+    delivery: &str,
+) -> reqwest::Result<reqwest::Response> {
+    // Signed afresh on every attempt: a receiver checks the timestamp is recent.
+    let timestamp = now_ms() / 1000;
+    http.post(url)
+        .header(reqwest::header::CONTENT_TYPE, "application/json")
+        .header(TIMESTAMP_HEADER, timestamp.to_string())
+        .header(
+            SIGNATURE_HEADER,
+            sign(secret.as_bytes(), timestamp, body.as_bytes()),
+        )
+        .header(DELIVERY_HEADER, delivery)
+        .body(body.to_string())
+        .send()
+        .await
+}
+
+/// The answer's `Retry-After` in seconds, capped at [`LONGEST_RETRY_AFTER`], if it gave one.
+pub(crate) fn retry_after(resp: &reqwest::Response) -> Option<Duration> {
+    resp.headers()
+        .get(reqwest::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok()?.trim().parse::<u64>().ok())
+        .map(|s| Duration::from_secs(s).min(LONGEST_RETRY_AFTER))
+}
+
 /// Whether a user holds a live stream on this instance now (the server's stream registry; a
 /// function, so this module needs nothing of the live streams').
 pub(crate) type HoldsStream = Arc<dyn Fn(&str) -> bool + Send + Sync>;
@@ -373,21 +405,7 @@ async fn deliver(
     for attempt in 1..=MAX_ATTEMPTS {
         // What the receiver asked for, when it answered 429 or 503 with `Retry-After`.
         let mut asked: Option<Duration> = None;
-        // Signed afresh on every attempt: a receiver checks the timestamp is recent.
-        let timestamp = now_ms() / 1000;
-        let sent = calls
-            .http
-            .post(&calls.url)
-            .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .header(TIMESTAMP_HEADER, timestamp.to_string())
-            .header(
-                SIGNATURE_HEADER,
-                sign(calls.secret.as_bytes(), timestamp, body.as_bytes()),
-            )
-            .header(DELIVERY_HEADER, &delivery)
-            .body(body.clone())
-            .send()
-            .await;
+        let sent = post_signed(&calls.http, &calls.url, &calls.secret, &body, &delivery).await;
         let problem = match sent {
             Ok(resp) if resp.status().is_success() => {
                 count("delivered");
@@ -399,11 +417,7 @@ async fn deliver(
                 let again = status.is_server_error()
                     || status == reqwest::StatusCode::TOO_MANY_REQUESTS
                     || status == reqwest::StatusCode::REQUEST_TIMEOUT;
-                asked = resp
-                    .headers()
-                    .get(reqwest::header::RETRY_AFTER)
-                    .and_then(|v| v.to_str().ok()?.trim().parse::<u64>().ok())
-                    .map(|s| Duration::from_secs(s).min(LONGEST_RETRY_AFTER));
+                asked = retry_after(&resp);
                 if !again {
                     count("failed");
                     log::warn!(

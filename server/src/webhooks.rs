@@ -19,9 +19,8 @@ use prometheus::{IntCounterVec, IntGauge};
 use serde_json::json;
 use tokio::sync::broadcast;
 
-use crate::clock::now_ms;
 use crate::feed::{FeedQuery, MAX_FEED_LIMIT};
-use crate::push_hook::{sign, DELIVERY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER};
+use crate::push_hook::{post_signed, retry_after};
 use crate::store::{Service, Store};
 
 /// The name of the deployment's webhook in `webhook_state` (one per deployment for now).
@@ -253,29 +252,12 @@ impl Worker {
 
     /// POSTs one batch; on failure, the receiver's `Retry-After` (zero when it gave none).
     async fn post(&self, body: &str, delivery: &str) -> Result<(), Duration> {
-        let timestamp = now_ms() / 1000;
-        let sent = self
-            .http
-            .post(&self.config.url)
-            .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .header(TIMESTAMP_HEADER, timestamp.to_string())
-            .header(
-                SIGNATURE_HEADER,
-                sign(self.config.secret.as_bytes(), timestamp, body.as_bytes()),
-            )
-            .header(DELIVERY_HEADER, delivery)
-            .body(body.to_string())
-            .send()
-            .await;
-        match sent {
+        let c = &self.config;
+        match post_signed(&self.http, &c.url, &c.secret, body, delivery).await {
             Ok(resp) if resp.status().is_success() => Ok(()),
             Ok(resp) => {
                 log::warn!("webhook: {} answered {}", self.config.url, resp.status());
-                Err(resp
-                    .headers()
-                    .get(reqwest::header::RETRY_AFTER)
-                    .and_then(|v| v.to_str().ok()?.trim().parse::<u64>().ok())
-                    .map_or(Duration::ZERO, Duration::from_secs))
+                Err(retry_after(&resp).unwrap_or(Duration::ZERO))
             }
             Err(e) => {
                 log::warn!("webhook: {} failed: {e}", self.config.url);
@@ -299,8 +281,7 @@ impl Worker {
             blocking(move || store.webhook_status(WEBHOOK_NAME)).await
         {
             c.lag_positions.set(end.saturating_sub(state.cursor));
-            c.lag_seconds
-                .set(oldest.map_or(0, |at| now_ms().saturating_sub(at).max(0) / 1000));
+            c.lag_seconds.set(oldest.map_or(0, crate::clock::age_secs));
         }
     }
 }

@@ -218,9 +218,7 @@ pub(super) fn webhook_status(store: &Store, service: &Service) -> Result<Json, A
     let (state, end, oldest) = store
         .webhook_status(crate::webhooks::WEBHOOK_NAME)
         .map_err(store_error)?;
-    let lag_seconds = oldest.map_or(0, |at| {
-        crate::clock::now_ms().saturating_sub(at).max(0) / 1000
-    });
+    let lag_seconds = oldest.map_or(0, crate::clock::age_secs);
     Ok(match state {
         None => json!({"running": false, "log_end": end.to_string()}),
         Some(s) => json!({
