@@ -123,15 +123,19 @@ pub fn conflict_lines(c: &Conflict) -> Vec<String> {
     lines
 }
 
-/// A quarantined mutation: its seq, what it did and the server's reason.
+/// A quarantined mutation: its seq, what it did and the server's reason; a refusal by the
+/// office's write rules in the localized frame around the office's own words.
 pub fn quarantine_line(q: &QuarantinedMutation) -> String {
+    let reason = crate::words::banner()
+        .office_refusal(&q.code, &q.message)
+        .unwrap_or_else(|| q.message.clone());
     format!(
         "seq {} · {} {} {}: {} ({})",
         q.seq,
         q.op.as_str(),
         q.entity,
         q.key,
-        q.message,
+        reason,
         q.code
     )
 }

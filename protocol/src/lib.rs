@@ -23,7 +23,9 @@ pub use schema::{
     validate_identifier, ConflictPolicy, EntitySchema, FieldDef, FieldType, Schema, SyncMode,
     SyncSettings, MAX_NAME_LEN,
 };
-pub use schema_file::{EntityDecl, SchemaFile, ScopeRule, ServerSet, ServerValue, SetOn};
+pub use schema_file::{
+    EntityDecl, RulesFailure, SchemaFile, ScopeRule, ServerSet, ServerValue, SetOn, WriteRules,
+};
 pub use value::Value;
 pub use wire::{
     codes, ErrorBody, ErrorDetail, Me, Mutation, MutationResult, OnConflict, Op, Outcome, PullPage,

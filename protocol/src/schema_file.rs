@@ -76,6 +76,41 @@ pub struct EntityDecl {
     pub server_only: Vec<String>,
     /// Fields the server sets itself, whatever the client sent (a push naming one is rejected).
     pub server_set: Vec<(String, ServerSet)>,
+    /// The office's write rules: an endpoint the server asks, once per push, whether each of
+    /// the push's mutations of this entity may be applied (`[entities.NAME.validate]`).
+    pub validate: Option<WriteRules>,
+}
+
+/// Where the server asks whether devices' writes of an entity are accepted, and what it does
+/// when the answer does not come (`docs/backend.md`, "Write rules").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WriteRules {
+    /// The endpoint the server POSTs each push's mutations of the entity to (`http` or
+    /// `https`).
+    pub url: String,
+    /// How long the server waits for the answer, connection included.
+    pub timeout: std::time::Duration,
+    /// What a timeout or a broken answer means.
+    pub on_failure: RulesFailure,
+}
+
+/// What the server does with a push when the office's rules could not be asked: the endpoint
+/// timed out, failed, or answered something that is not a verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RulesFailure {
+    /// The push is answered `503 rules_unavailable` and nothing of it is applied: its changes
+    /// wait on the device, which sends them again later (`"fail_closed"`, the default).
+    FailClosed,
+    /// The mutations are applied as if the office had accepted them, and the failure is logged
+    /// and counted (`"fail_open"`).
+    FailOpen,
+}
+
+impl WriteRules {
+    /// How long the server waits for an answer unless the schema says otherwise.
+    pub const DEFAULT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+    /// The longest wait a schema may configure: a push holds a device's sync that long.
+    pub const MAX_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 }
 
 impl EntityDecl {
@@ -86,7 +121,14 @@ impl EntityDecl {
             scope,
             server_only: Vec::new(),
             server_set: Vec::new(),
+            validate: None,
         }
+    }
+
+    /// Puts the entity's writes under the office's rules (builder style).
+    pub fn validated_by(mut self, rules: WriteRules) -> Self {
+        self.validate = Some(rules);
+        self
     }
 
     /// Makes a field server-only (builder style).
@@ -402,7 +444,8 @@ struct Reader<'l> {
 
 type Table<'i> = DeTable<'i>;
 
-const ENTITY_KEYS: &str = "key, scope, mode, conflict, page_size, fields";
+const ENTITY_KEYS: &str = "key, scope, mode, conflict, page_size, validate, fields";
+const VALIDATE_KEYS: &str = "url, timeout_ms, on_failure";
 const FIELD_KEYS: &str = "type, required, indexed, access, set_on_insert, set_on_write";
 
 impl Reader<'_> {
@@ -547,6 +590,7 @@ impl Reader<'_> {
         let mut schema = EntitySchema::new(name, "id");
         let mut scope = None;
         let mut fields = None;
+        let mut validate = None;
         for (key, value) in table.iter() {
             let (key_span, span) = (key.span(), value.span());
             let value = value.get_ref();
@@ -611,6 +655,7 @@ impl Reader<'_> {
                     schema.sync.page_size = rows;
                 }
                 "fields" => fields = Some((value, span)),
+                "validate" => validate = Some(self.write_rules(name, value, &span)?),
                 other => {
                     return Err(self.error(
                         &key_span,
@@ -640,6 +685,7 @@ impl Reader<'_> {
             ScopeRule::Field(scope)
         };
         let mut decl = EntityDecl::new(schema, scope);
+        decl.validate = validate;
         if let Some((value, span)) = fields {
             let table = self.table(value, &span, Some(name), None)?;
             for (field, def) in table.iter() {
@@ -653,6 +699,92 @@ impl Reader<'_> {
             }
         }
         Ok(decl)
+    }
+
+    /// An entity's `validate` table: the office's write-rules endpoint.
+    fn write_rules(
+        &self,
+        entity: &str,
+        value: &DeValue<'_>,
+        span: &Range<usize>,
+    ) -> Result<WriteRules, SchemaFileError> {
+        let table = self.table(value, span, Some(entity), None)?;
+        let mut url = None;
+        let mut rules = WriteRules {
+            url: String::new(),
+            timeout: WriteRules::DEFAULT_TIMEOUT,
+            on_failure: RulesFailure::FailClosed,
+        };
+        for (key, value) in table.iter() {
+            let (key_span, span) = (key.span(), value.span());
+            let value = value.get_ref();
+            match key.get_ref().as_ref() {
+                "url" => {
+                    let text = self.string(value, &span, entity, None, "validate.url")?;
+                    let scheme_ok = ["http://", "https://"]
+                        .iter()
+                        .any(|s| text.len() > s.len() && text.starts_with(s));
+                    if !scheme_ok || text.chars().any(|c| c.is_whitespace() || c.is_control()) {
+                        return Err(self.error(
+                            &span,
+                            Some(entity),
+                            None,
+                            format!(
+                                "`validate.url = \"{text}\"` is not an http:// or https:// URL"
+                            ),
+                        ));
+                    }
+                    url = Some(text.to_string());
+                }
+                "timeout_ms" => {
+                    let max = WriteRules::MAX_TIMEOUT.as_millis() as u64;
+                    let ms = value
+                        .as_integer()
+                        .filter(|i| i.radix() == 10)
+                        .and_then(|i| i.as_str().parse::<u64>().ok())
+                        .filter(|&n| (1..=max).contains(&n))
+                        .ok_or_else(|| {
+                            self.error(
+                                &span,
+                                Some(entity),
+                                None,
+                                format!("`validate.timeout_ms` must be a whole number of milliseconds from 1 to {max}"),
+                            )
+                        })?;
+                    rules.timeout = std::time::Duration::from_millis(ms);
+                }
+                "on_failure" => {
+                    rules.on_failure = self.choice(
+                        value,
+                        &span,
+                        entity,
+                        None,
+                        "validate.on_failure",
+                        &[
+                            ("fail_closed", RulesFailure::FailClosed),
+                            ("fail_open", RulesFailure::FailOpen),
+                        ],
+                    )?;
+                }
+                other => {
+                    return Err(self.error(
+                        &key_span,
+                        Some(entity),
+                        None,
+                        format!("unknown key `validate.{other}`; `validate` has {VALIDATE_KEYS}"),
+                    ))
+                }
+            }
+        }
+        rules.url = url.ok_or_else(|| {
+            self.error(
+                span,
+                Some(entity),
+                None,
+                "`validate` needs a `url`: the endpoint that says whether a push's writes are accepted".to_string(),
+            )
+        })?;
+        Ok(rules)
     }
 
     fn field(

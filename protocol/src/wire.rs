@@ -258,6 +258,14 @@ pub mod codes {
     /// The record key breaks the key rule ([`crate::key_problem`]: 1 to 256 bytes, no control
     /// characters); rejection of that mutation alone.
     pub const INVALID_KEY: &str = "invalid_key";
+    /// The start of the code of a mutation the office's write rules refused: `rule:` and the
+    /// office's own code (`rule:due_in_past`); the rejection's message is the office's own
+    /// words, meant for the user (`docs/backend.md`, "Write rules"). See [`office_code`].
+    pub const RULE_PREFIX: &str = "rule:";
+    /// The office's write rules could not be asked (their endpoint timed out, failed or answered
+    /// nonsense) and the entity's policy is `fail_closed` (HTTP 503 for the whole push, with
+    /// `Retry-After`): nothing was applied; send the same push again later.
+    pub const RULES_UNAVAILABLE: &str = "rules_unavailable";
     /// The request body is over the size limit (HTTP 413).
     pub const PAYLOAD_TOO_LARGE: &str = "payload_too_large";
     /// The server failed (HTTP 500); retry later.
@@ -274,6 +282,17 @@ pub mod codes {
     /// This user or this instance holds as many live streams as it allows (HTTP 429); retry
     /// after `Retry-After`, on any instance.
     pub const TOO_MANY_STREAMS: &str = "too_many_streams";
+
+    /// The office's own code when `code` is a refusal by its write rules ([`RULE_PREFIX`]).
+    ///
+    /// ```
+    /// use syncline_protocol::codes::office_code;
+    /// assert_eq!(office_code("rule:due_in_past"), Some("due_in_past"));
+    /// assert_eq!(office_code("forbidden"), None);
+    /// ```
+    pub fn office_code(code: &str) -> Option<&str> {
+        code.strip_prefix(RULE_PREFIX)
+    }
 }
 
 #[cfg(test)]

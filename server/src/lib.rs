@@ -39,6 +39,7 @@ mod live;
 mod pull;
 mod push;
 mod push_hook;
+mod rules;
 mod schema;
 mod store;
 #[cfg(feature = "testing")]

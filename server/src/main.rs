@@ -21,7 +21,7 @@ use std::num::NonZeroU32;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use clap::Parser;
@@ -130,6 +130,11 @@ struct Args {
     #[arg(long, help_heading = "Webhook", value_delimiter = ',')]
     webhook_entities: Vec<String>,
 
+    /// A file holding the secret the calls to the schema's write-rules endpoints are signed
+    /// with (HMAC-SHA256, as the webhook's; at least 32 bytes; docs/backend.md, "Write rules").
+    #[arg(long, help_heading = "Webhook")]
+    rules_secret_file: Option<PathBuf>,
+
     /// Seconds the requests in flight get to finish after SIGTERM or Ctrl-C.
     #[arg(long, default_value_t = 30, help_heading = "Operations")]
     shutdown_grace_secs: u64,
@@ -153,6 +158,19 @@ struct Args {
     /// API (`service add`), not a device user.
     #[arg(long, help_heading = "Identity")]
     jwt_service_claim: Option<String>,
+}
+
+/// The secret a file holds (surrounding whitespace trimmed): a receiver's only proof that a
+/// signed call is ours, so at least 32 bytes, as strong as an HS256 JWT secret.
+fn secret_file(flag: &str, file: &Path) -> Result<String, String> {
+    let secret = std::fs::read_to_string(file)
+        .map_err(|e| format!("{flag} {}: {e}", file.display()))?
+        .trim()
+        .to_string();
+    if secret.len() < 32 {
+        return Err(format!("{flag} must hold at least 32 bytes"));
+    }
+    Ok(secret)
 }
 
 impl Args {
@@ -212,13 +230,7 @@ impl Args {
             return Err(format!("--webhook {url}: not an http or https URL"));
         }
         let file = self.webhook_secret_file.clone().unwrap_or_default();
-        let secret = std::fs::read_to_string(&file)
-            .map_err(|e| format!("--webhook-secret-file {}: {e}", file.display()))?
-            .trim()
-            .to_string();
-        if secret.len() < 32 {
-            return Err("--webhook-secret-file must hold at least 32 bytes".into());
-        }
+        let secret = secret_file("--webhook-secret-file", &file)?;
         Ok(Some(WebhookConfig {
             url: url.clone(),
             secret,
@@ -247,6 +259,11 @@ impl Args {
             jwt: self.jwt()?,
             push_hook: self.push_hook()?,
             webhook: self.webhook()?,
+            rules_secret: self
+                .rules_secret_file
+                .as_ref()
+                .map(|file| secret_file("--rules-secret-file", file))
+                .transpose()?,
         })
     }
 }

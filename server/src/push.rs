@@ -16,6 +16,7 @@ use syncline_protocol::{ServerValue, SyncMode};
 use crate::clock::now_ms;
 use crate::db::{Param, Tx};
 use crate::error::StoreError;
+use crate::rules::{Refusal, Verdicts};
 use crate::store::{
     load_row, save_row_at, user_scopes, Ent, FieldProblem, NextState, Positions, Row, Store,
 };
@@ -85,8 +86,20 @@ impl Store {
     /// Applies a push for `user_id`: binds the client id on first use, replays stored results
     /// for already-seen `seq`s, applies the rest, and commits everything in one transaction.
     pub fn push(&self, user_id: &str, req: &PushRequest) -> Result<PushResponse, PushError> {
+        self.push_judged(user_id, req, &Verdicts::new())
+    }
+
+    /// [`Store::push`] with the office's verdicts on its mutations (`rules.rs`): a refused
+    /// mutation that passes the server's own checks is rejected with the office's code and
+    /// words instead of being written.
+    pub(crate) fn push_judged(
+        &self,
+        user_id: &str,
+        req: &PushRequest,
+        verdicts: &Verdicts,
+    ) -> Result<PushResponse, PushError> {
         check_batch(req)?;
-        let results = self.with_writer(|tx| push_in(self, tx, user_id, req))?;
+        let results = self.with_writer(|tx| push_in(self, tx, user_id, req, verdicts))?;
         Ok(PushResponse { results })
     }
 }
@@ -96,6 +109,7 @@ fn push_in(
     tx: &mut dyn Tx,
     user_id: &str,
     req: &PushRequest,
+    verdicts: &Verdicts,
 ) -> Result<Vec<MutationResult>, PushError> {
     let client = &req.client_id;
     let bound = tx.query_opt(
@@ -183,6 +197,7 @@ fn push_in(
             user: user_id,
             now: now_ms(),
             positions: &positions,
+            refusal: verdicts.get(&m.seq),
         };
         let outcome = apply(store, tx, &scopes, &who, m)?;
         applied += 1;
@@ -223,6 +238,18 @@ struct Who<'a> {
     now: i64,
     /// Where the batch's change-log positions come from.
     positions: &'a Positions,
+    /// The office's refusal of this mutation, if its write rules refused it.
+    refusal: Option<&'a Refusal>,
+}
+
+impl Who<'_> {
+    /// The office's refusal as the mutation's outcome, when there is one: checked where the
+    /// mutation would be written, so the server's own refusals (scope, types) come first and a
+    /// reported conflict still goes to the user.
+    fn refused(&self) -> Option<Outcome> {
+        self.refusal
+            .map(|r| rejected(&r.wire_code(), r.message.clone()))
+    }
 }
 
 /// Checks the fields of a mutation as a client may send them, and returns each as (slot,
@@ -467,6 +494,9 @@ fn apply(
             write_fields(tx, ent, who, m, write, &changes, &outside)
         }
         Op::Delete => {
+            if let Some(refused) = who.refused() {
+                return Ok(refused);
+            }
             let position = who.positions.take(tx)?;
             let version = save_row_at(
                 tx,
@@ -549,6 +579,9 @@ fn write_fields(
             codes::FORBIDDEN,
             format!("you are not a member of project `{scope}`"),
         ));
+    }
+    if let Some(refused) = who.refused() {
+        return Ok(refused);
     }
     let next = NextState {
         scope: &scope,

@@ -12,7 +12,9 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use syncline_protocol::sample;
-use syncline_protocol::{EntityDecl, EntitySchema, SchemaFile, ScopeRule, ServerSet, SyncMode};
+use syncline_protocol::{
+    EntityDecl, EntitySchema, SchemaFile, ScopeRule, ServerSet, SyncMode, WriteRules,
+};
 
 use crate::error::SchemaError;
 
@@ -41,6 +43,8 @@ pub struct EntityDef {
     server_only: Vec<bool>,
     /// Per field (by index): what the server sets into it.
     server_set: Vec<Option<ServerSet>>,
+    /// The office's write rules for devices' pushes, if the schema names an endpoint.
+    pub rules: Option<WriteRules>,
 }
 
 impl EntityDef {
@@ -75,6 +79,7 @@ impl EntityDef {
             field_index,
             server_only,
             server_set,
+            rules: decl.validate,
         }
     }
 

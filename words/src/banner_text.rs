@@ -233,6 +233,25 @@ impl BannerText {
         Some(self.text(key, &[]))
     }
 
+    /// Why a refused (quarantined) change was refused, when the office's write rules refused it
+    /// (its `code` is `rule:…`): "Refused by the office: " and the office's own words, which
+    /// are meant for the user. `None` for the server's own codes, which an app puts in its own
+    /// words (docs/protocol.md lists them).
+    ///
+    /// ```
+    /// use syncline_words::{BannerText, Lang};
+    /// let words = BannerText::new(Lang::De);
+    /// assert_eq!(
+    ///     words.office_refusal("rule:due_in_past", "Das Fälligkeitsdatum liegt in der Vergangenheit.").as_deref(),
+    ///     Some("Vom Büro abgelehnt: Das Fälligkeitsdatum liegt in der Vergangenheit.")
+    /// );
+    /// assert_eq!(words.office_refusal("forbidden", "the record is outside your projects"), None);
+    /// ```
+    pub fn office_refusal(&self, code: &str, message: &str) -> Option<String> {
+        syncline_core::codes::office_code(code)?;
+        Some(self.text("refused_by_office", &[("message", message)]))
+    }
+
     fn text(&self, key: &str, args: &[(&str, &str)]) -> String {
         text(self.lang, key, args)
     }

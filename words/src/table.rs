@@ -112,6 +112,11 @@ pub(crate) const STRINGS: &[(&str, &str, &str)] = &[
         "Refused by the server",
         "Vom Server abgelehnt",
     ),
+    (
+        "refused_by_office",
+        "Refused by the office: {message}",
+        "Vom Büro abgelehnt: {message}",
+    ),
 ];
 
 /// The string `key` in `lang` with its placeholders filled from `args`. A key without a row gives
@@ -208,6 +213,7 @@ mod tests {
             ("seconds", "5"),
             ("status", "503"),
             ("reason", "server unreachable"),
+            ("message", "The due date is in the past."),
         ];
         for (key, en, de) in STRINGS {
             for (lang, template) in [(Lang::En, en), (Lang::De, de)] {

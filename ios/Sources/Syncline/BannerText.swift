@@ -144,6 +144,14 @@ public struct BannerText: Sendable {
         }
     }
 
+    /// Why a refused (quarantined) change was refused, when the office's write rules refused it
+    /// (its `code` starts with `rule:`): "Refused by the office: " and the office's own
+    /// `message`, which is meant for the user. Nil for the server's own codes, which an app says
+    /// in its own words (docs/protocol.md lists them).
+    public func officeRefusal(code: String, message: String) -> String? {
+        code.hasPrefix("rule:") ? text("refused_by_office", [message]) : nil
+    }
+
     /// The string `key` with its placeholders filled, in the order docs/banner-text.md names them
     /// in English (a translation reorders them with `%2$lld`). A format without placeholders is
     /// returned as is, so a lone `%` in a translation cannot be misread.

@@ -4,6 +4,7 @@
 // the core's live watch of the quarantined mutations. Users read "Refused changes".
 import Foundation
 import Observation
+import Syncline
 import SynclineCore
 
 /// A field of a quarantined mutation, as the user may edit it.
@@ -34,10 +35,12 @@ public struct QuarantineItem: Identifiable, Equatable, Sendable {
     public let title: String
     /// Entity and name as the heading users read: "Task · Inspect pump".
     public let heading: String
-    /// Why the server rejected it: its rejection code in words.
+    /// Why the server rejected it: its rejection code in words, or the office's own words when
+    /// its write rules refused it ("Refused by the office: …").
     public let reason: String
-    /// The server's own message, as a detail: "The server said: …".
-    public let detail: String
+    /// The server's own message, as a detail: "The server said: …"; nil for the office's
+    /// refusal, whose words are the reason.
+    public let detail: String?
     /// The values it set, to edit (none for a deletion), by name.
     public var fields: [QuarantineField]
 }
@@ -53,15 +56,18 @@ public final class QuarantineModel {
 
     /// The sample's words, for the screen's labels.
     public let text: SampleText
+    /// The library's words, for the frame around the office's refusals.
+    public let banner: BannerText
 
     private let client: SynclineClient
     private let feeds = LiveFeeds()
 
     /// The quarantined mutations of `client`, followed until the model is released; in `text`'s
-    /// words.
-    public init(client: SynclineClient, text: SampleText = SampleText()) {
+    /// and `banner`'s words.
+    public init(client: SynclineClient, text: SampleText = SampleText(), banner: BannerText = BannerText()) {
         self.client = client
         self.text = text
+        self.banner = banner
         feeds.follow(client.quarantinedStream()) { [weak self] list in
             self?.show(list)
         } failed: { [weak self] error in
@@ -109,9 +115,12 @@ public final class QuarantineModel {
             }
             let title = q.values["title"]?.text ?? q.key
             // The code in words (SampleText.rejection); the server's message only as the detail.
+            // The office's refusal is its own words for the user, framed in the language.
+            let office = banner.officeRefusal(code: q.code, message: q.message)
             return QuarantineItem(id: q.seq, entity: q.entity, entityName: text.entityName(q.entity), key: q.key, op: q.op,
                                   title: title, heading: text.heading(entity: q.entity, title: title),
-                                  reason: text.rejection(code: q.code), detail: text("sample_server_said", q.message), fields: fields)
+                                  reason: office ?? text.rejection(code: q.code),
+                                  detail: office == nil ? text("sample_server_said", q.message) : nil, fields: fields)
         }
     }
 }

@@ -224,7 +224,7 @@ struct QuarantineView: View {
             ForEach($model.quarantined) { $item in
                 Section {
                     Text(item.reason)
-                    Text(item.detail).font(.footnote)
+                    if let detail = item.detail { Text(detail).font(.footnote) }
                     ForEach($item.fields) { $field in LabeledField(label: field.label, value: $field.edited) }
                     HStack {
                         Button(text("sample_retry")) { model.retry(item.id) }

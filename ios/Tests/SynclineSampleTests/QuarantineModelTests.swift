@@ -26,7 +26,8 @@ final class QuarantineModelTests: XCTestCase {
         XCTAssertEqual(item.reason, "You don't have access to this project")
         XCTAssertEqual(item.entityName, "Task")
         XCTAssertEqual(item.heading, "Task · Not my project")
-        XCTAssertTrue(item.detail.hasPrefix("The server said: ") && item.detail.contains("p-ridge"), item.detail)
+        let detail = try XCTUnwrap(item.detail)
+        XCTAssertTrue(detail.hasPrefix("The server said: ") && detail.contains("p-ridge"), detail)
         XCTAssertEqual(item.fields.map(\.id), ["done", "project_id", "title"])
         XCTAssertEqual(item.fields.map(\.label), ["Done", "Project", "Title"])
 
@@ -70,7 +71,8 @@ final class QuarantineModelTests: XCTestCase {
         let item = model.quarantined[0]
         XCTAssertEqual(item.heading, "Aufgabe · Nicht mein Projekt")
         XCTAssertEqual(item.reason, "Du hast keinen Zugriff auf dieses Projekt")
-        XCTAssertTrue(item.detail.hasPrefix("Meldung des Servers: ") && item.detail.contains("p-ridge"), item.detail)
+        let detail = try XCTUnwrap(item.detail)
+        XCTAssertTrue(detail.hasPrefix("Meldung des Servers: ") && detail.contains("p-ridge"), detail)
         XCTAssertEqual(item.fields.map(\.label), ["Erledigt", "Projekt", "Titel"])
         // A value that does not fit, in German: nothing is sent.
         let done = try XCTUnwrap(model.quarantined[0].fields.firstIndex { $0.id == "done" })

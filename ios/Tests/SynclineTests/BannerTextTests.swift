@@ -52,7 +52,8 @@ let german = BannerText(localization: "de")!
 
 /// The doc's sample values (its placeholders by name); `{reason}` stays a placeholder, since
 /// the doc's row shows it unfilled.
-let samples: [String: String] = ["count": "3", "done": "1", "total": "3", "seconds": "5", "status": "503", "reason": "{reason}"]
+let samples: [String: String] = ["count": "3", "done": "1", "total": "3", "seconds": "5", "status": "503", "reason": "{reason}",
+                                 "message": "{message}"]
 
 /// The `{name}` placeholders of a doc text, in order.
 func placeholders(_ text: String) -> [String] {
@@ -98,10 +99,12 @@ func renderSample(_ key: String, _ language: String, _ table: [String: String], 
     guard let format = table[key] else { throw Failure(description: "\(language): missing key \(key)") }
     let names = placeholders(doc)
     let found = try directives(format)
-    let wanted = names.enumerated().map { (position: $0.offset + 1, conversion: $0.element == "reason" ? "@" : "lld") }
+    // Text placeholders (a reason, the office's message) are `%@`; counts are `%lld`.
+    let isText = { (name: String) in name == "reason" || name == "message" }
+    let wanted = names.enumerated().map { (position: $0.offset + 1, conversion: isText($0.element) ? "@" : "lld") }
     try check(found.map { "\($0.position)\($0.conversion)" }.sorted() == wanted.map { "\($0.position)\($0.conversion)" }.sorted(),
               "\(language) \(key): \(format.debugDescription) does not take \(names)")
-    let args: [CVarArg] = names.map { name -> CVarArg in name == "reason" ? samples[name]! : Int64(samples[name]!)! }
+    let args: [CVarArg] = names.map { name -> CVarArg in isText(name) ? samples[name]! : Int64(samples[name]!)! }
     return BannerText { _ in format }.text(key, args)
 }
 
@@ -226,6 +229,13 @@ final class BannerTextTests: XCTestCase {
             try check(german.recordMark(state) == key.map { rows[$0]!.german }, "de \(String(describing: state))")
         }
         try check(german.recordMark(.pending) == "Noch nicht synchronisiert", "de pending")
+    }
+
+    func testTheOfficesRefusalIsFramedInTheLanguage() async throws {
+        let words = "Due dates must be today or later."
+        try check(english.officeRefusal(code: "rule:due_in_past", message: words) == "Refused by the office: \(words)", "en")
+        try check(german.officeRefusal(code: "rule:due_in_past", message: words) == "Vom Büro abgelehnt: \(words)", "de")
+        try check(english.officeRefusal(code: "forbidden", message: "outside your projects") == nil, "the server's own codes")
     }
 
     // The table check first: it checks every format's directives before anything formats with them.

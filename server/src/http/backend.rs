@@ -39,6 +39,7 @@ pub(super) async fn changes(
     store: Store,
     service: Service,
     q: ChangesQuery,
+    mut closing: tokio::sync::watch::Receiver<bool>,
 ) -> Result<Json, ApiError> {
     let wait = Duration::from_secs(q.wait.unwrap_or(0).min(MAX_WAIT_SECS));
     let deadline = Instant::now() + wait;
@@ -56,10 +57,15 @@ pub(super) async fn changes(
             Ok(page) => page.map_err(feed_error)?,
             Err(e) => return Err(ApiError::internal(format!("the feed's read failed: {e}"))),
         };
-        if !page.changes.is_empty() || Instant::now() >= deadline {
+        if !page.changes.is_empty() || Instant::now() >= deadline || *closing.borrow() {
             return Ok(page_json(&page));
         }
-        match tokio::time::timeout_at(deadline, woken.recv()).await {
+        let woke = tokio::select! {
+            woke = tokio::time::timeout_at(deadline, woken.recv()) => woke,
+            // The server is shutting down: answer what there is, the consumer asks again.
+            _ = closing.changed() => return Ok(page_json(&page)),
+        };
+        match woke {
             // Woken (or fell behind the hub: read again either way).
             Ok(Ok(_)) | Ok(Err(tokio::sync::broadcast::error::RecvError::Lagged(_))) => {}
             // Out of time, or the store is closing: answer what there is.

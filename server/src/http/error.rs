@@ -12,6 +12,7 @@ use crate::auth::AuthError;
 use crate::error::StoreError;
 use crate::pull::PullError;
 use crate::push::PushError;
+use crate::rules::RulesError;
 
 /// An error answer: HTTP status, stable code and message, sent as [`ErrorBody`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -136,6 +137,21 @@ impl From<PullError> for ApiError {
             PullError::BadCursor(_) => ApiError::bad_request(e.to_string()),
             PullError::Store(s) => ApiError::internal(s),
             PullError::Io(e) => ApiError::internal(e),
+        }
+    }
+}
+
+impl From<RulesError> for ApiError {
+    fn from(e: RulesError) -> Self {
+        match e {
+            RulesError::Unavailable { .. } => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                codes::RULES_UNAVAILABLE,
+                e.to_string(),
+            )
+            .with_retry_after(crate::rules::RETRY_AFTER.as_secs()),
+            RulesError::Store(s) => ApiError::internal(s),
+            RulesError::Task(m) => ApiError::internal(m),
         }
     }
 }

@@ -16,9 +16,10 @@ use prometheus::{
     Encoder as _, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
     TextEncoder,
 };
-use syncline_protocol::{Outcome, PushResponse};
+use syncline_protocol::{codes, Outcome, PushResponse};
 
 use crate::push_hook::HookCounters;
+use crate::rules::RulesCounters;
 use crate::webhooks::WebhookCounters;
 
 /// Latency buckets in seconds: a small push or page takes about a millisecond, a full page of
@@ -47,6 +48,7 @@ struct Families {
     live_hints: IntCounter,
     hook: HookCounters,
     webhook: WebhookCounters,
+    rules: RulesCounters,
 }
 
 impl Families {
@@ -155,6 +157,27 @@ impl Families {
             "Age of the oldest change the webhook has not delivered, as its last round saw.",
         )?;
         registry.register(Box::new(webhook_lag_seconds.clone()))?;
+        let rules_calls = counters(
+            "syncline_rules_calls_total",
+            "Calls to the office's write-rules endpoints, by outcome (answered; timeout; \
+             failed: no connection or not 2xx; bad_answer: not a verdict).",
+            &["outcome"],
+        )?;
+        let rules_refused = IntCounter::new(
+            "syncline_rules_refused_total",
+            "Mutations the office's write rules refused.",
+        )?;
+        registry.register(Box::new(rules_refused.clone()))?;
+        let rules_seconds = prometheus::Histogram::with_opts(
+            prometheus::HistogramOpts::new(
+                "syncline_rules_call_seconds",
+                "How long the calls to the write-rules endpoints took, answered or not.",
+            )
+            .buckets(vec![
+                0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0,
+            ]),
+        )?;
+        registry.register(Box::new(rules_seconds.clone()))?;
         Ok(Families {
             registry,
             requests,
@@ -178,6 +201,11 @@ impl Families {
                 changes: webhook_changes,
                 lag_positions: webhook_lag_positions,
                 lag_seconds: webhook_lag_seconds,
+            },
+            rules: RulesCounters {
+                calls: rules_calls,
+                refused: rules_refused,
+                seconds: rules_seconds,
             },
         })
     }
@@ -255,7 +283,13 @@ impl Metrics {
                 }
                 Outcome::Conflict { .. } => reported += 1,
                 Outcome::Rejected { code, .. } => {
-                    f.rejections.with_label_values(&[code.as_str()]).inc()
+                    // The office's codes are its own: one label for them all keeps the
+                    // series bounded.
+                    let label = match codes::office_code(code) {
+                        Some(_) => "rule",
+                        None => code.as_str(),
+                    };
+                    f.rejections.with_label_values(&[label]).inc()
                 }
             }
         }
@@ -286,6 +320,11 @@ impl Metrics {
     /// The push hook's counters (`None` when the metrics could not be set up).
     pub(crate) fn hook_counters(&self) -> Option<HookCounters> {
         self.families.as_ref().map(|f| f.hook.clone())
+    }
+
+    /// The write rules' counters (`None` when the metrics could not be set up).
+    pub(crate) fn rules_counters(&self) -> Option<RulesCounters> {
+        self.families.as_ref().map(|f| f.rules.clone())
     }
 
     /// The webhook's counters and gauges (`None` when the metrics could not be set up).

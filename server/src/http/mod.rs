@@ -483,8 +483,17 @@ async fn admin_remove_member(
 }
 
 /// `GET /v1/admin/changes` (`backend.rs`): the change feed, a long poll.
-async fn admin_changes(b: Backend, Query(query): Query<backend::ChangesQuery>) -> BackendAnswer {
-    backend::changes(b.store, b.service, query).await.map(Json)
+async fn admin_changes(
+    State(ops): State<Arc<Ops>>,
+    b: Backend,
+    Query(query): Query<backend::ChangesQuery>,
+) -> BackendAnswer {
+    // A waiting long poll answers at shutdown, as a live stream says `bye`: the graceful
+    // shutdown then does not wait out the grace for it.
+    let closing = ops.streams.closing();
+    backend::changes(b.store, b.service, query, closing)
+        .await
+        .map(Json)
 }
 
 async fn me(AuthUser(user_id): AuthUser) -> Json<Me> {
@@ -553,8 +562,10 @@ async fn push(
 ) -> Result<Json<PushResponse>, ApiError> {
     let push: PushRequest = read_json(&headers, body).await?;
     crate::push::check_batch(&push)?;
+    // The office's write rules are asked before the transaction, never inside it (rules.rs).
+    let verdicts = state.ops.rules.judge(&state.store, &user, &push).await?;
     let store = state.store;
-    let answer = blocking(move || store.push(&user, &push)).await?;
+    let answer = blocking(move || store.push_judged(&user, &push, &verdicts)).await?;
     state.ops.metrics.push_answered(&answer);
     Ok(Json(answer))
 }

@@ -28,6 +28,7 @@ use crate::auth::bearer_token;
 use crate::jwt::JwtVerifier;
 use crate::live::Streams;
 use crate::push_hook::PushHookConfig;
+use crate::rules::RulesCaller;
 use crate::store::Store;
 use crate::webhooks::WebhookConfig;
 
@@ -60,6 +61,9 @@ pub struct ServerOptions {
     pub push_hook: Option<PushHookConfig>,
     /// The webhook that delivers the change feed, if any (docs/backend.md).
     pub webhook: Option<WebhookConfig>,
+    /// The secret the calls to the schema's write-rules endpoints are signed with
+    /// (docs/backend.md, "Write rules"); unsigned when `None`.
+    pub rules_secret: Option<String>,
 }
 
 impl Default for ServerOptions {
@@ -71,6 +75,7 @@ impl Default for ServerOptions {
             jwt: None,
             push_hook: None,
             webhook: None,
+            rules_secret: None,
         }
     }
 }
@@ -82,13 +87,18 @@ pub(crate) struct Ops {
     pub(crate) limiters: Limiters,
     /// The live streams this server holds.
     pub(crate) streams: Arc<Streams>,
+    /// What asks the office's write rules during a push.
+    pub(crate) rules: RulesCaller,
     metrics_token: Option<String>,
 }
 
 impl Ops {
     pub(crate) fn new(options: &ServerOptions) -> Ops {
+        let metrics = Metrics::new();
+        let rules = RulesCaller::new(options.rules_secret.clone(), metrics.rules_counters());
         Ops {
-            metrics: Metrics::new(),
+            metrics,
+            rules,
             limiters: Limiters::new(&options.limits),
             streams: Arc::new(Streams::new(
                 options.limits.max_streams_per_user,

@@ -26,6 +26,7 @@ use crate::db::{Location, Param};
 use crate::demo::{seed_demo, DemoSeed};
 use crate::error::StoreError;
 use crate::http::ServerOptions;
+use crate::schema::ServerSchema;
 use crate::store::{check_key, reserve_positions, FieldProblem, Store};
 
 /// Why a test server could not start.
@@ -289,6 +290,18 @@ impl TestServer {
             TestServer::launch(store, options, Some(db))
         });
         started.unwrap_or_else(|e| panic!("cannot start the seeded test server: {e}"))
+    }
+
+    /// [`TestServer::with_demo_options`] serving `schema` (the sample's entities with changed
+    /// settings, say: write rules).
+    pub fn try_with_demo_schema(
+        schema: ServerSchema,
+        options: ServerOptions,
+    ) -> Result<TestServer, TestServerError> {
+        let db = ScratchDb::try_new()?;
+        let store = Store::open(db.location().clone(), schema)?;
+        seed_demo(&store)?;
+        TestServer::launch(store, options, Some(db))
     }
 
     /// [`TestServer::start`], returning errors.

@@ -80,11 +80,16 @@ pub struct Receiver {
     seen: Vec<Call>,
 }
 
+/// How a receiver answers a call itself (a write-rules endpoint's verdict, a slow or broken
+/// answer), instead of the default `503`-then-`204`.
+pub type Answer = Arc<dyn Fn(&Call) -> axum::response::Response + Send + Sync>;
+
 #[derive(Clone)]
 struct Inbox {
     tx: Arc<Mutex<mpsc::Sender<Call>>>,
     fail_first: Arc<AtomicUsize>,
     retry_after: u64,
+    answer: Option<Answer>,
 }
 
 async fn take(
@@ -97,7 +102,11 @@ async fn take(
         headers,
         body: body.to_vec(),
     };
+    let answer = inbox.answer.as_ref().map(|answer| answer(&call));
     let _ = inbox.tx.lock().expect("inbox").send(call);
+    if let Some(answer) = answer {
+        return answer;
+    }
     let failing = inbox
         .fail_first
         .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
@@ -123,6 +132,17 @@ impl Receiver {
 
     /// [`Receiver::start`], asking failed callers to wait `retry_after` seconds.
     pub fn start_with_retry_after(fail_first: usize, retry_after: u64) -> Receiver {
+        Receiver::launch(fail_first, retry_after, None)
+    }
+
+    /// A receiver that answers every call with what `answer` makes of it.
+    pub fn answering(
+        answer: impl Fn(&Call) -> axum::response::Response + Send + Sync + 'static,
+    ) -> Receiver {
+        Receiver::launch(0, RETRY_AFTER_SECS, Some(Arc::new(answer)))
+    }
+
+    fn launch(fail_first: usize, retry_after: u64, answer: Option<Answer>) -> Receiver {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
         listener.set_nonblocking(true).expect("nonblocking");
         let url = format!("http://{}/hook", listener.local_addr().expect("addr"));
@@ -131,6 +151,7 @@ impl Receiver {
             tx: Arc::new(Mutex::new(tx)),
             fail_first: Arc::new(AtomicUsize::new(fail_first)),
             retry_after,
+            answer,
         };
         std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_current_thread()

@@ -124,4 +124,18 @@ class BannerText(private val strings: Strings) {
         RecordState.QUARANTINED -> strings.get("record_quarantined")
         RecordState.SYNCED, null -> null
     }
+
+    /**
+     * Why a refused (quarantined) change was refused, when the office's write rules refused it
+     * (its [code] starts with `rule:`): "Refused by the office: " and the office's own [message],
+     * which is meant for the user. Null for the server's own codes, which an app says in its
+     * own words (docs/protocol.md lists them).
+     */
+    fun officeRefusal(code: String, message: String): String? =
+        if (code.startsWith(OFFICE_CODE_PREFIX)) strings.get("refused_by_office", message) else null
+
+    private companion object {
+        /** The start of the code of a refusal by the office's write rules (docs/backend.md). */
+        const val OFFICE_CODE_PREFIX = "rule:"
+    }
 }

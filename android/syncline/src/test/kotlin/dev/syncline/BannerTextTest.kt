@@ -59,6 +59,7 @@ class BannerTextTest {
                 val sample = mapOf<String, Any>(
                     "count" to 3, "done" to 1, "total" to 3, "seconds" to 5, "status" to 503,
                     "reason" to BannerText(strings).reason(FailureReason.ServerError(503u)),
+                    "message" to "The due date is in the past.",
                 )
                 val args = names.map { sample[it] ?: throw AssertionError("$key: no sample value for {$it}") }
                 val expected = names.fold(doc) { text, name -> text.replace("{$name}", sample.getValue(name).toString()) }
@@ -200,5 +201,13 @@ class BannerTextTest {
         assertEquals("Noch nicht synchronisiert", german.recordMark(RecordState.PENDING))
         assertNull("a synced record has no mark", english.recordMark(RecordState.SYNCED))
         assertNull("nor one with no state", english.recordMark(null))
+    }
+
+    @Test
+    fun theOfficesRefusalIsFramedInTheLanguage() {
+        val words = "Due dates must be today or later."
+        assertEquals("Refused by the office: $words", english.officeRefusal("rule:due_in_past", words))
+        assertEquals("Vom Büro abgelehnt: $words", german.officeRefusal("rule:due_in_past", words))
+        assertNull("the server's own codes get the app's words", english.officeRefusal("forbidden", "outside your projects"))
     }
 }

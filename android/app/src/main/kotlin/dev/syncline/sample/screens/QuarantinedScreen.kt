@@ -1,5 +1,6 @@
 // The quarantined mutations, which users read as "Refused changes": each with why, in words
-// mapped from the server's code (its own message only as a detail below); send it again, send it
+// mapped from the server's code (its own message only as a detail below), or the office's own
+// words when its write rules refused it ("Refused by the office: …"); send it again, send it
 // with a new title, or discard it (which undoes it here). Follows the quarantined list itself
 // (quarantinedFlow), never a status change.
 package dev.syncline.sample.screens
@@ -43,9 +44,12 @@ class QuarantinedScreen(host: ScreenHost, private val data: SampleData) : Screen
         val card = ui.card()
         card.addView(ui.secondary(words.entity(q.entity)))
         card.addView(ui.text(title, sp = 18f, bold = true))
-        val why = words.refusal(q.code) ?: words.banner.recordMark(RecordState.QUARANTINED)!!
+        // The office's refusal is its own words for the user, framed in the language; the
+        // server's own codes are said in the app's words, with its message as a detail.
+        val office = words.banner.officeRefusal(q.code, q.message)
+        val why = office ?: words.refusal(q.code) ?: words.banner.recordMark(RecordState.QUARANTINED)!!
         card.addView(ui.text(why, tag = "reason:${q.seq}").apply { setPadding(0, ui.dp(8), 0, ui.dp(4)) })
-        card.addView(ui.secondary(words.get("app_server_said", quoted(q.message)), tag = "message:${q.seq}"))
+        if (office == null) card.addView(ui.secondary(words.get("app_server_said", quoted(q.message)), tag = "message:${q.seq}"))
         // Edit: the same change with a new title, sent again (say, after the reason was fixed).
         val edited = ui.field("edit:${q.seq}", words.field("title"))
         edited.edit.setText(typed ?: title)
