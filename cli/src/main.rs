@@ -79,8 +79,11 @@ enum Command {
         /// The task's key (default: a new UUID).
         #[arg(long)]
         id: Option<String>,
+        /// Due this many days from today (midnight UTC; negative: in the past).
+        #[arg(long, allow_hyphen_values = true)]
+        due_in_days: Option<i64>,
     },
-    /// Change a task's title or done flag (saved locally; sent on the next sync).
+    /// Change a task's title, done flag or due date (saved locally; sent on the next sync).
     EditTask {
         /// The task's key.
         key: String,
@@ -90,6 +93,9 @@ enum Command {
         /// New done flag.
         #[arg(long)]
         done: Option<bool>,
+        /// Due this many days from today (midnight UTC; negative: in the past).
+        #[arg(long, allow_hyphen_values = true)]
+        due_in_days: Option<i64>,
     },
     /// Sync a unit (default `all`) and print what it did.
     Sync {
@@ -228,18 +234,34 @@ fn run(
                 println!("[{done}] {} {title}", t.key);
             }
         }
-        Command::AddTask { project, title, id } => {
+        Command::AddTask {
+            project,
+            title,
+            id,
+            due_in_days,
+        } => {
             let key = id.unwrap_or_else(|| ui::new_id("t"));
-            let record = Record::new(key.clone())
+            let mut record = Record::new(key.clone())
                 .with("project_id", Value::Text(project))
                 .with("title", Value::Text(title))
                 .with("done", Value::Boolean(false))
                 .with("updated_at", Value::Timestamp(ui::now_ms()));
+            if let Some(days) = due_in_days {
+                record = record.with("due_at", Value::Timestamp(due_in(days)));
+            }
             let receipt = client.insert(TASKS, record)?;
             println!("saved {key} locally (outbox seq {})", receipt.seq);
         }
-        Command::EditTask { key, title, done } => {
+        Command::EditTask {
+            key,
+            title,
+            done,
+            due_in_days,
+        } => {
             let mut changes = HashMap::new();
+            if let Some(days) = due_in_days {
+                changes.insert("due_at".to_string(), Value::Timestamp(due_in(days)));
+            }
             if let Some(t) = title {
                 changes.insert("title".to_string(), Value::Text(t));
             }
@@ -354,6 +376,13 @@ fn print_conflicts(client: &Syncline) -> syncline_core::Result<()> {
 }
 
 /// Prints the quarantined mutations, each with its seq for the quarantine commands.
+/// Midnight (UTC) `days` days from today, in ms since the epoch: a due date.
+fn due_in(days: i64) -> i64 {
+    const DAY_MS: i64 = 86_400_000;
+    let today = ui::now_ms() - ui::now_ms().rem_euclid(DAY_MS);
+    today.saturating_add(days.saturating_mul(DAY_MS))
+}
+
 fn print_quarantine(client: &Syncline) -> syncline_core::Result<()> {
     let quarantined = client.quarantined()?;
     if quarantined.is_empty() {

@@ -547,3 +547,75 @@ fn the_demo_runs_server_and_client_together() {
         "alice never sees carol's project"
     );
 }
+
+#[test]
+fn the_offices_refusal_is_shown_in_its_words_in_both_languages() {
+    let secret = "terminal-rules-secret-of-32-bytes-or-more";
+    let rules_url =
+        syncline_dispatch::rules::spawn_on_loopback(Some(secret.into())).expect("rules endpoint");
+    let schema = syncline_server::ServerSchema::parse(&syncline_dispatch::schema(&rules_url))
+        .expect("the example's schema");
+    let options = syncline_server::ServerOptions {
+        rules_secret: Some(secret.into()),
+        ..Default::default()
+    };
+    let server = TestServer::try_with_demo_schema(schema, options).expect("server");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("alice.db");
+    let url = server.url();
+    stdout(&syncline(&db, &url, &["sync"]));
+    stdout(&syncline(
+        &db,
+        &url,
+        &[
+            "add-task",
+            "--project",
+            "p-harbor",
+            "--title",
+            "Late",
+            "--id",
+            "t-late",
+            "--due-in-days",
+            "-1",
+        ],
+    ));
+    let synced = stdout(&syncline(&db, &url, &["sync"]));
+    assert!(synced.contains("quarantined 1"), "{synced}");
+    let message = syncline_dispatch::rules::DUE_IN_PAST_MESSAGE;
+    let listed = stdout(&syncline(&db, &url, &["--lang", "en", "quarantine"]));
+    assert!(
+        listed.contains(&format!(
+            "insert tasks t-late: Refused by the office: {message} (rule:due_in_past)"
+        )),
+        "{listed}"
+    );
+    let german = stdout(&syncline(&db, &url, &["--lang", "de", "quarantine"]));
+    assert!(
+        german.contains(&format!("Vom Büro abgelehnt: {message}")),
+        "{german}"
+    );
+    // Due tomorrow instead: the office accepts it.
+    let seq = number_after(&listed, "quarantined seq ");
+    stdout(&syncline(&db, &url, &["quarantine-discard", &seq]));
+    stdout(&syncline(
+        &db,
+        &url,
+        &[
+            "add-task",
+            "--project",
+            "p-harbor",
+            "--title",
+            "On time",
+            "--id",
+            "t-on-time",
+            "--due-in-days",
+            "1",
+        ],
+    ));
+    let synced = stdout(&syncline(&db, &url, &["sync"]));
+    assert!(synced.contains("quarantined 0"), "{synced}");
+    assert_eq!(
+        server_title(&server, "t-on-time"),
+        serde_json::json!("On time")
+    );
+}

@@ -18,6 +18,13 @@
 //!   a raw insert of the same rows into a table shaped like `records` in transactions of 1,000;
 //!   rows/s, median of 3.
 //!
+//! - **write rules**: a push of 100 task inserts (HTTP, loopback) to a server whose tasks have
+//!   write rules (an endpoint in this process that reads the call and accepts everything), against
+//!   the same push to a server without rules, alternating, `SYNCLINE_BENCH_RUNS` each: p50 and
+//!   p99 of both, and the median of the paired differences (what the rules add).
+//!
+//! `SYNCLINE_BENCH_ONLY=latency|throughput|import|rules` runs one part.
+//!
 //! The server's SQLite runs with its own pragmas (WAL, `synchronous = FULL`).
 
 use std::sync::mpsc;
@@ -330,6 +337,98 @@ fn import(rows: usize) {
     );
 }
 
+/// A rules endpoint that reads each call as a real one would and accepts every mutation.
+fn accepting_rules() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.set_nonblocking(true).expect("nonblocking");
+    let url = format!("http://{}/rules", listener.local_addr().expect("addr"));
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        rt.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
+            let app = Router::new().route(
+                "/rules",
+                post(|body: axum::body::Bytes| async move {
+                    let asked: serde_json::Value =
+                        serde_json::from_slice(&body).unwrap_or_default();
+                    let n = asked["mutations"].as_array().map_or(0, Vec::len);
+                    assert!(n > 0, "a call with mutations");
+                    axum::Json(json!({"rejected": []}))
+                }),
+            );
+            let _ = axum::serve(listener, app).await;
+        });
+    });
+    url
+}
+
+/// One push of 100 new tasks (keys `prefix-run-i`); its round trip in ms.
+fn push_hundred(http: &reqwest::blocking::Client, url: &str, prefix: &str, run: usize) -> f64 {
+    let mutations: Vec<serde_json::Value> = (0..100)
+        .map(|i| {
+            let seq = run * 100 + i + 1;
+            json!({"mutation_id": format!("{prefix}-{seq}"), "seq": seq, "entity": "tasks",
+                   "key": format!("{prefix}-{run}-{i}"), "op": "insert",
+                   "fields": {"project_id": "p-harbor", "title": format!("Task {i}"), "done": false}})
+        })
+        .collect();
+    let body = json!({"client_id": format!("bench-{prefix}"), "mutations": mutations});
+    let started = Instant::now();
+    let resp = http
+        .post(format!("{url}/v1/push"))
+        .bearer_auth("demo-alice")
+        .json(&body)
+        .send()
+        .expect("push");
+    assert!(resp.status().is_success(), "{}", resp.status());
+    let _: serde_json::Value = resp.json().expect("answer");
+    started.elapsed().as_secs_f64() * 1000.0
+}
+
+fn rules(runs: usize) {
+    let rules_url = accepting_rules();
+    let text = format!(
+        "{}\n[entities.tasks.validate]\nurl = \"{rules_url}\"\n",
+        syncline_protocol::sample::SCHEMA_TOML
+    );
+    let schema = syncline_server::ServerSchema::parse(&text).expect("schema");
+    let ruled = TestServer::try_with_demo_schema(schema, ServerOptions::default()).expect("server");
+    let plain = TestServer::with_demo_options(ServerOptions::default());
+    let http = reqwest::blocking::Client::new();
+    // Warm both (connections, statement caches).
+    for run in 0..5 {
+        push_hundred(&http, &ruled.url(), "warm-r", run);
+        push_hundred(&http, &plain.url(), "warm-p", run);
+    }
+    let (mut with, mut without, mut added) = (Vec::new(), Vec::new(), Vec::new());
+    for run in 0..runs {
+        // Alternating, so drift on a shared machine falls on both alike.
+        let (a, b) = if run % 2 == 0 {
+            let a = push_hundred(&http, &ruled.url(), "r", run);
+            (a, push_hundred(&http, &plain.url(), "p", run))
+        } else {
+            let b = push_hundred(&http, &plain.url(), "p", run);
+            (push_hundred(&http, &ruled.url(), "r", run), b)
+        };
+        with.push(a);
+        without.push(b);
+        added.push(a - b);
+    }
+    println!(
+        "write rules: push of 100 inserts, {runs} runs: with rules p50 {:.2} ms p99 {:.2} ms; \
+         without p50 {:.2} ms p99 {:.2} ms; added p50 {:.2} ms (median of paired differences {:.2} ms)",
+        percentile(&mut with.clone(), 0.5),
+        percentile(&mut with, 0.99),
+        percentile(&mut without.clone(), 0.5),
+        percentile(&mut without.clone(), 0.99),
+        percentile(&mut with.clone(), 0.5) - percentile(&mut without, 0.5),
+        median(added),
+    );
+}
+
 fn main() {
     if !std::env::args().any(|a| a == "--bench") {
         println!(
@@ -339,7 +438,18 @@ fn main() {
     }
     let runs: usize = env_or("SYNCLINE_BENCH_RUNS", 200);
     let rows: usize = env_or("SYNCLINE_BENCH_ROWS", 100_000);
-    latency(runs);
-    throughput(rows);
-    import(rows);
+    let only = std::env::var("SYNCLINE_BENCH_ONLY").unwrap_or_default();
+    let part = |name: &str| only.is_empty() || only == name;
+    if part("latency") {
+        latency(runs);
+    }
+    if part("throughput") {
+        throughput(rows);
+    }
+    if part("import") {
+        import(rows);
+    }
+    if part("rules") {
+        rules(runs);
+    }
 }

@@ -773,3 +773,108 @@ fn services_and_the_webhook_are_managed_over_http_too() {
     );
     assert_eq!(status, StatusCode::BAD_REQUEST);
 }
+
+/// A batch is written a chunk of rows per statement (`bulk_rows.rs`), except keys written twice
+/// and records moving scope, which go one by one: all of them end as if written in order, and
+/// devices pull exactly that.
+#[test]
+fn a_large_batch_of_new_existing_repeated_moving_and_deleted_records_lands_as_written_in_order() {
+    let server = TestServer::with_demo();
+    let erp = service(&server, "erp", &[], true);
+    let api = common::Api::new(&server);
+    let task = |key: String, title: &str, project: &str| {
+        json!({"op": "upsert", "entity": "tasks", "key": key,
+               "fields": {"project_id": project, "title": title, "done": false}})
+    };
+    let batch = |ops: Vec<Json>| {
+        let (status, body) = send(
+            &server,
+            reqwest::Method::POST,
+            "/v1/admin/batch",
+            &erp,
+            Some(json!({ "operations": ops })),
+            None,
+        );
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body
+    };
+    // 150 new records: two full chunks and a tail.
+    batch(
+        (0..150)
+            .map(|i| task(format!("t-big-{i}"), "New", "p-harbor"))
+            .collect(),
+    );
+    let cursor = api
+        .pull_all("demo-alice", "tasks", &["title"])
+        .last()
+        .map(|p| p.cursor.clone());
+
+    let mut ops: Vec<Json> = (0..100)
+        .map(|i| task(format!("t-big-{i}"), "Edited", "p-harbor"))
+        .collect();
+    ops.push(task("t-big-100".into(), "Moved", "p-ridge"));
+    ops.push(task("t-big-101".into(), "Twice", "p-harbor"));
+    ops.push(
+        json!({"op": "patch", "entity": "tasks", "key": "t-big-101", "fields": {"done": true}}),
+    );
+    ops.push(json!({"op": "delete", "entity": "tasks", "key": "t-big-102"}));
+    ops.extend((200..246).map(|i| task(format!("t-big-{i}"), "Also new", "p-harbor")));
+    let body = batch(ops);
+    let results = body["results"].as_array().expect("results");
+    assert_eq!(results.len(), 150);
+    assert_eq!(results[0]["version"], 2);
+    assert_eq!(results[101]["version"], 2, "the first write of t-big-101");
+    assert_eq!(results[102]["version"], 3, "the second sees the first");
+    assert_eq!(results[103]["deleted"], true);
+    assert_eq!(results[104]["version"], 1);
+
+    let stored = |key: &str| {
+        server
+            .store()
+            .get_record("tasks", key)
+            .expect("get")
+            .expect(key)
+    };
+    assert_eq!(stored("t-big-0").fields["title"], json!("Edited"));
+    assert_eq!(stored("t-big-100").scope, "p-ridge");
+    let twice = stored("t-big-101");
+    assert_eq!(
+        (
+            twice.version,
+            twice.fields["title"].clone(),
+            twice.fields["done"].clone()
+        ),
+        (3, json!("Twice"), json!(true))
+    );
+    assert!(stored("t-big-102").deleted);
+    assert_eq!(stored("t-big-245").version, 1);
+    // Every record of the batch has its own position.
+    let mut positions: Vec<i64> = (0..150)
+        .map(|i| format!("t-big-{i}"))
+        .chain((200..246).map(|i| format!("t-big-{i}")))
+        .map(|k| stored(&k).position)
+        .collect();
+    positions.sort_unstable();
+    positions.dedup();
+    assert_eq!(positions.len(), 196);
+
+    // Alice (p-harbor) pulls the edits and the new ones, and the moved and the deleted record
+    // as tombstones; carol (p-ridge) gets the moved one.
+    let pages = api.pull_from("demo-alice", "tasks", cursor.as_deref(), &["title"]);
+    let upserts = common::upsert_keys(&pages);
+    let tombstones = common::tombstone_keys(&pages);
+    assert_eq!(
+        upserts.iter().filter(|k| k.starts_with("t-big-")).count(),
+        100 + 1 + 46
+    );
+    assert!(
+        tombstones.contains(&"t-big-100".to_string()),
+        "{tombstones:?}"
+    );
+    assert!(
+        tombstones.contains(&"t-big-102".to_string()),
+        "{tombstones:?}"
+    );
+    let carol = common::upsert_keys(&api.pull_all("demo-carol", "tasks", &["title"]));
+    assert!(carol.contains(&"t-big-100".to_string()));
+}

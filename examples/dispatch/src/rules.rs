@@ -61,6 +61,30 @@ pub async fn serve(
     axum::serve(listener, router(secret)).await
 }
 
+/// Serves the endpoint on a free loopback port, on a thread of its own, for as long as the
+/// process runs (tests and embedding); its URL.
+pub fn spawn_on_loopback(secret: Option<String>) -> std::io::Result<String> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    listener.set_nonblocking(true)?;
+    let url = format!("http://{}{PATH}", listener.local_addr()?);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    std::thread::spawn(move || {
+        runtime.block_on(async move {
+            match tokio::net::TcpListener::from_std(listener) {
+                Ok(listener) => {
+                    if let Err(e) = serve(listener, secret).await {
+                        eprintln!("the rules endpoint stopped: {e}");
+                    }
+                }
+                Err(e) => eprintln!("the rules endpoint cannot listen: {e}"),
+            }
+        });
+    });
+    Ok(url)
+}
+
 async fn answer(State(secret): State<Option<String>>, headers: HeaderMap, body: Bytes) -> Response {
     let now = now_ms();
     if let Some(secret) = &secret {

@@ -23,28 +23,6 @@ const PROJECT: &str = "p-dispatch";
 /// How long the test waits for something that happens in the background.
 const DEADLINE: Duration = Duration::from_secs(60);
 
-/// The example's rules endpoint on a free loopback port; its URL.
-fn start_rules() -> String {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    listener.set_nonblocking(true).expect("nonblocking");
-    let url = format!(
-        "http://{}{}",
-        listener.local_addr().expect("addr"),
-        rules::PATH
-    );
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime");
-        rt.block_on(async move {
-            let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
-            let _ = rules::serve(listener, Some(SECRET.to_string())).await;
-        });
-    });
-    url
-}
-
 fn device(folder: &Path, server: &str, token: &str) -> Syncline {
     let schema = SchemaFile::parse(&syncline_dispatch::schema("http://unused"))
         .expect("the schema file")
@@ -71,7 +49,7 @@ fn text(record: &Record, field: &str) -> Option<String> {
 
 #[test]
 fn the_office_feeds_and_follows_the_field() {
-    let rules_url = start_rules();
+    let rules_url = rules::spawn_on_loopback(Some(SECRET.into())).expect("the rules endpoint");
     let schema = ServerSchema::parse(&syncline_dispatch::schema(&rules_url)).expect("schema");
     let options = ServerOptions {
         rules_secret: Some(SECRET.to_string()),

@@ -12,7 +12,7 @@ final class QuarantineModelTests: XCTestCase {
     @MainActor
     func testAQuarantinedMutationIsRetriedEditedIntoOneTheServerTakesAndDiscarded() async throws {
         let (_, client) = try await signedIn("demo-alice")
-        let model = QuarantineModel(client: client, text: sampleEnglish)
+        let model = QuarantineModel(client: client, text: sampleEnglish, banner: english)
         // p-ridge is carol's: the server rejects alice's task there, and it is quarantined.
         let key = newKey()
         _ = try client.insert(entity: "tasks", record: Record(key: key, version: nil,
@@ -63,7 +63,7 @@ final class QuarantineModelTests: XCTestCase {
     @MainActor
     func testTheRefusedChangesInGerman() async throws {
         let (_, client) = try await signedIn("demo-alice")
-        let model = QuarantineModel(client: client, text: sampleGerman)
+        let model = QuarantineModel(client: client, text: sampleGerman, banner: german)
         _ = try client.insert(entity: "tasks", record: Record(key: newKey(), version: nil,
             values: ["project_id": .text("p-ridge"), "title": .text("Nicht mein Projekt"), "done": .boolean(false)]))
         _ = try? await client.syncNow(unit: "all")
@@ -82,5 +82,27 @@ final class QuarantineModelTests: XCTestCase {
         model.discard(item.id)
         XCTAssertNil(model.error)
         try await eventually("discarded") { model.quarantined.isEmpty }
+    }
+
+    /// The test server runs the worked example's write rules (examples/dispatch): a due date in
+    /// the past is refused with the office's own words, which are the reason on screen, framed in
+    /// the language, with no "The server said" detail.
+    @MainActor
+    func testTheOfficesRefusalIsShownInItsOwnWords() async throws {
+        let (_, client) = try await signedIn("demo-alice")
+        let inEnglish = QuarantineModel(client: client, text: sampleEnglish, banner: english)
+        let inGerman = QuarantineModel(client: client, text: sampleGerman, banner: german)
+        let yesterday = (Int64(Date().timeIntervalSince1970) / 86_400 - 1) * 86_400_000
+        _ = try client.insert(entity: "tasks", record: Record(key: newKey(), version: nil,
+            values: ["project_id": .text("p-harbor"), "title": .text("Due yesterday"), "due_at": .timestamp(yesterday)]))
+        _ = try? await client.syncNow(unit: "all")
+        try await eventually("refused, on screen: \(inEnglish.quarantined)") { inEnglish.quarantined.count == 1 && inGerman.quarantined.count == 1 }
+        let words = "The due date is in the past: pick today or a later day."
+        XCTAssertEqual(inEnglish.quarantined[0].reason, "Refused by the office: \(words)")
+        XCTAssertNil(inEnglish.quarantined[0].detail, "the office's words are the reason")
+        XCTAssertEqual(inGerman.quarantined[0].reason, "Vom Büro abgelehnt: \(words)")
+        inEnglish.discard(inEnglish.quarantined[0].id)
+        XCTAssertNil(inEnglish.error)
+        try await eventually("discarded") { inEnglish.quarantined.isEmpty }
     }
 }

@@ -26,6 +26,7 @@ let quickSyncs: @Sendable (Credentials) -> Config = { credentials in
 }
 
 let english = BannerText(localization: "en")!
+let german = BannerText(localization: "de")!
 /// The sample's own words in English and German, through Bundle.module as the app gets them.
 let sampleEnglish = SampleText(localization: "en")!
 let sampleGerman = SampleText(localization: "de")!

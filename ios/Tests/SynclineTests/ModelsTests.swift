@@ -72,7 +72,9 @@ final class ModelsTests: XCTestCase {
         sent.done = false
         sent.notes = "Bring the long spanner"
         sent.priority = 2
-        sent.dueAt = Date(timeIntervalSince1970: 1_800_000_000.25)
+        // Ahead of today: the test server runs the worked example's write rules, which refuse a
+        // due date in the past.
+        sent.dueAt = Date(timeIntervalSince1970: (Date().timeIntervalSince1970 / 86_400).rounded(.down) * 86_400 + 30 * 86_400 + 0.25)
         sent.estimateHours = 1.5
         sent.tags = ["pump", "harbor"]
         sent.updatedAt = 1_700_000_000_123

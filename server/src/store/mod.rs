@@ -13,6 +13,7 @@
 //! connection, and no child refers back to it.
 
 mod accounts;
+mod bulk_rows;
 mod clients;
 mod declarations;
 mod entity;

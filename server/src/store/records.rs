@@ -53,24 +53,25 @@ pub(crate) fn load_row(
     ent: Ent<'_>,
     key: &str,
 ) -> Result<Option<Row>, StoreError> {
-    let found = tx.query_opt(
+    tx.query_opt(
         "SELECT scope, version, deleted, data, writer FROM records WHERE entity = ?1 AND key = ?2",
         &[Param::Text(ent.name()), Param::Text(key)],
-        |r| {
-            let data: Vec<Json> = serde_json::from_str(r.text(3)?)?;
-            Ok(Row {
-                scope: r.text(0)?.to_string(),
-                version: r.int(1)?,
-                deleted: r.bool(2)?,
-                data,
-                writer: r.opt_text(4)?.map(str::to_string),
-            })
-        },
-    )?;
-    Ok(found.map(|mut row| {
-        row.data.resize(ent.layout.width, Json::Null);
-        row
-    }))
+        |r| row_from(r, ent),
+    )
+}
+
+/// A [`Row`] of `ent` from the columns `scope, version, deleted, data, writer` (in that order,
+/// first), its data as wide as the entity's layout.
+pub(crate) fn row_from(r: &dyn crate::db::Row, ent: Ent<'_>) -> Result<Row, StoreError> {
+    let mut data: Vec<Json> = serde_json::from_str(r.text(3)?)?;
+    data.resize(ent.layout.width, Json::Null);
+    Ok(Row {
+        scope: r.text(0)?.to_string(),
+        version: r.int(1)?,
+        deleted: r.bool(2)?,
+        data,
+        writer: r.opt_text(4)?.map(str::to_string),
+    })
 }
 
 /// A record's next state, as [`save_row`] writes it.

@@ -23,6 +23,7 @@ import org.junit.Assert.fail
 import org.junit.Test
 import java.io.File
 import java.nio.file.Files
+import java.util.Locale
 import java.util.UUID
 
 /** The inbox's and the quarantine's Flows, and the core's watches under them, with real syncs. */
@@ -131,6 +132,27 @@ class InboxFlowTest {
         assertTrue("a new seq", again.seq != refused.seq)
         alice.discardQuarantined(again.seq)
         quarantined.until("the discarded insert gone") { it.isEmpty() }
+        quarantined.job.cancelAndJoin()
+        alice.close()
+    }
+
+    @Test
+    fun theOfficesRefusalArrivesWithItsWordsFramedInTheLanguage() = runBlocking {
+        // The test server runs the worked example's write rules (examples/dispatch): a due date
+        // in the past is refused, with the office's own words.
+        val alice = open(newFile("alice-office"))
+        val quarantined = Collected(this, alice.quarantinedFlow())
+        val yesterday = (System.currentTimeMillis() / 86_400_000 - 1) * 86_400_000
+        alice.insert("tasks", task(newKey(), "Due yesterday").let { it.copy(values = it.values + ("due_at" to Value.Timestamp(yesterday))) })
+        alice.syncNow("tasks")
+        val refused = quarantined.until("the office's refusal") { it.size == 1 }.single()
+        assertEquals("rule:due_in_past", refused.code)
+        val words = "The due date is in the past: pick today or a later day."
+        assertEquals(words, refused.message)
+        assertEquals("Refused by the office: $words", BannerText(XmlStrings("values", Locale.ENGLISH)).officeRefusal(refused.code, refused.message))
+        assertEquals("Vom Büro abgelehnt: $words", BannerText(XmlStrings("values-de", Locale.GERMAN)).officeRefusal(refused.code, refused.message))
+        alice.discardQuarantined(refused.seq)
+        quarantined.until("the refusal discarded") { it.isEmpty() }
         quarantined.job.cancelAndJoin()
         alice.close()
     }

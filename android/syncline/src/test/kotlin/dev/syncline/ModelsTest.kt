@@ -113,6 +113,12 @@ class ModelsTest {
 
     private fun byKey(key: String) = Query(filters = listOf(Filter("id", Value.Text(key))), sort = emptyList(), limit = 10u, offset = 0u)
 
+    /**
+     * A due date 30 days ahead (midnight UTC): the test server runs the worked example's write
+     * rules, which refuse a due date in the past, so a fixed date would fail once it passed.
+     */
+    private val due = (System.currentTimeMillis() / 86_400_000 + 30) * 86_400_000
+
     private fun full(key: String) = Task(
         id = key,
         project_id = "p-harbor",
@@ -120,7 +126,7 @@ class ModelsTest {
         notes = "Bring the spare seal",
         done = false,
         priority = 2,
-        dueAt = 1_767_225_600_000,
+        dueAt = due,
         assignee = "bob",
         estimateHours = 2.5,
         tags = listOf("pump", "urgent"),
@@ -160,7 +166,7 @@ class ModelsTest {
         val values = bob.get("tasks", key)!!.values
         assertEquals(Value.Text("Inspect pump"), values["title"])
         assertEquals(Value.Integer(2), values["priority"])
-        assertEquals(Value.Timestamp(1_767_225_600_000), values["due_at"])
+        assertEquals(Value.Timestamp(due), values["due_at"])
         assertEquals(Value.Real(2.5), values["estimate_hours"])
         assertEquals(Value.Boolean(false), values["done"])
         val tags = Json.parseToJsonElement((values["tags"] as Value.Json).v1).jsonArray

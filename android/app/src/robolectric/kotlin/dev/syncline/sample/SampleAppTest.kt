@@ -224,6 +224,22 @@ class SampleAppTest {
             // (it is refreshed when the sync ends), and would read 0 before the discard.
             until("the edited refusal to go") { client.quarantined().isEmpty() && client.status().quarantined == 0uL }
 
+            // The office refuses a due date in the past (the test server runs the worked
+            // example's write rules): its own words are the reason, framed in the language, with
+            // no "The server said" detail under them.
+            val yesterday = (System.currentTimeMillis() / 86_400_000 - 1) * 86_400_000
+            client.insert("tasks", Record(key = "t-" + UUID.randomUUID(), values = mapOf("project_id" to Value.Text("p-ridge"), "title" to Value.Text("Due yesterday"), "due_at" to Value.Timestamp(yesterday))))
+            until("the office's refusal on screen") { client.quarantined().singleOrNull()?.let { root.byTag<View>("reason:${it.seq}") } != null }
+            val office = client.quarantined().single().seq
+            assertEquals(
+                "Refused by the office: The due date is in the past: pick today or a later day.",
+                root.byTag<TextView>("reason:$office")!!.text.toString(),
+            )
+            assertNull("the office's words are the reason, not a detail", root.byTag<View>("message:$office"))
+            drawEverywhere(controller, "refused-by-office") { it.byTag<View>("discard:$office") != null && bannerIs(it, BannerKind.NEEDS_DECISION) }
+            root.byTag<View>("discard:$office")!!.performClick()
+            until("the office's refusal to go") { client.quarantined().isEmpty() && client.status().quarantined == 0uL }
+
             // Leave p-ridge as it was: the other screens' screenshots show its tasks.
             client.delete("tasks", key)
             until("the delete to sync") { client.status().pending == 0uL }
@@ -263,7 +279,10 @@ class SampleAppTest {
             until("the task screen") { root.byTag<EditText>("title")?.text?.toString() == "Label the cables" }
             root.byTag<EditText>("title")!!.setText("Label the cables in bay 3")
             root.byTag<EditText>("notes")!!.setText("Use the yellow tags")
-            root.byTag<EditText>("due")!!.setText("2027-03-15")
+            // Ahead of today: the test server runs the worked example's write rules, which
+            // refuse a due date in the past.
+            val dueDay = java.time.LocalDate.now().plusDays(100).toString()
+            root.byTag<EditText>("due")!!.setText(dueDay)
             root.byTag<View>("save")!!.performClick()
             root.byTag<EditText>("new-comment")!!.setText("Started on the left side")
             root.byTag<View>("add-comment")!!.performClick()
@@ -276,7 +295,7 @@ class SampleAppTest {
             assertEquals(Value.Text("Use the yellow tags"), task.values["notes"])
             assertEquals(Value.Boolean(true), task.values["done"])
             val due = (task.values["due_at"] as Value.Timestamp).v1
-            assertEquals("2027-03-15", java.time.Instant.ofEpochMilli(due).atZone(java.time.ZoneId.systemDefault()).toLocalDate().toString())
+            assertEquals(dueDay, java.time.Instant.ofEpochMilli(due).atZone(java.time.ZoneId.systemDefault()).toLocalDate().toString())
             // Leave p-ridge as it was for the other screens' screenshots (comments stay: append-only).
             client.delete("tasks", key)
             until("the delete to sync") { client.status().pending == 0uL }
