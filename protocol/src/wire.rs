@@ -28,6 +28,7 @@ pub type WireFields = serde_json::Map<String, serde_json::Value>;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Op {
     /// Create the record with the given fields.
     Insert,
@@ -61,6 +62,7 @@ impl Op {
 /// What the server does when the record changed since the version the edit was made on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum OnConflict {
     /// Apply the changed fields over the server's record (last write wins, field by field) and
     /// say in the result that it overwrote a newer version.
@@ -72,6 +74,7 @@ pub enum OnConflict {
 
 /// One local change, as recorded in the outbox.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Mutation {
     /// Unique id the client gave this change (UUID).
     pub mutation_id: String,
@@ -85,6 +88,7 @@ pub struct Mutation {
     pub op: Op,
     /// The changed fields (all fields for an insert, none for a delete).
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = std::collections::BTreeMap<String, serde_json::Value>))]
     pub fields: WireFields,
     /// The server version the edit was made on; `None` for a record the server has not seen.
     #[serde(default)]
@@ -96,6 +100,7 @@ pub struct Mutation {
 
 /// `POST /v1/push` body.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PushRequest {
     /// The device's client id (UUID), bound to the user on first use.
     pub client_id: String,
@@ -105,6 +110,7 @@ pub struct PushRequest {
 
 /// `POST /v1/push` answer: one result per mutation, in the request's order.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PushResponse {
     /// One per mutation sent, in the request's order.
     pub results: Vec<MutationResult>,
@@ -112,6 +118,7 @@ pub struct PushResponse {
 
 /// The fate of one mutation.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MutationResult {
     /// The mutation's id.
     pub mutation_id: String,
@@ -125,6 +132,7 @@ pub struct MutationResult {
 /// What happened to a mutation.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "status", rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Outcome {
     /// Applied; the record is now at `version`.
     Applied {
@@ -151,17 +159,20 @@ pub enum Outcome {
 
 /// A whole record on the wire (used in conflict results).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct WireRecord {
     /// Record key.
     pub key: String,
     /// The record's version on the server.
     pub version: i64,
     /// All of its fields (the server does not know which ones a device keeps).
+    #[cfg_attr(feature = "openapi", schema(value_type = std::collections::BTreeMap<String, serde_json::Value>))]
     pub fields: WireFields,
 }
 
 /// `POST /v1/pull` body.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PullRequest {
     /// Entity to pull.
     pub entity: String,
@@ -179,6 +190,7 @@ pub struct PullRequest {
 /// Field names appear once, in `fields`; each upsert is an array
 /// `[key, version, value of fields[0], value of fields[1], …]`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PullPage {
     /// The entity the page is of.
     pub entity: String,
@@ -196,6 +208,7 @@ pub struct PullPage {
 
 /// `GET /v1/me` answer.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Me {
     /// The authenticated user's id.
     pub user_id: String,
@@ -203,6 +216,7 @@ pub struct Me {
 
 /// Body of every error answer: `{"error": {"code": …, "message": …}}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorBody {
     /// Its code and message.
     pub error: ErrorDetail,
@@ -210,6 +224,7 @@ pub struct ErrorBody {
 
 /// The error inside an [`ErrorBody`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorDetail {
     /// A stable code (see `docs/protocol.md`).
     pub code: String,

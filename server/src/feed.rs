@@ -7,6 +7,7 @@
 //! database and with any number of instances. Like a pull it sees each record's latest state:
 //! a record changed twice since the cursor is one change, at its newer position.
 
+use serde::{Serialize, Serializer};
 use serde_json::{json, Map, Value as Json};
 
 use crate::db::{Next, Param, Tx};
@@ -52,22 +53,29 @@ pub enum FeedError {
     Store(#[from] StoreError),
 }
 
-/// One change: a record's state at its position in the log.
-#[derive(Debug, Clone, PartialEq)]
+/// One change: a record's state at its position in the log. Serialized as the feed and the
+/// webhooks write it (docs/backend.md), and described by that same derive in the OpenAPI
+/// document, so the two cannot part.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Change {
-    /// Its position in the change log (a cursor to resume after it).
+    /// Its position in the change log (a cursor to resume after it), as a cursor string, as
+    /// pulls write cursors.
+    #[serde(serialize_with = "as_string")]
+    #[schema(value_type = String)]
     pub position: i64,
     /// The entity.
     pub entity: String,
     /// The record's key.
     pub key: String,
     /// `insert` (version 1), `update` or `delete`.
+    #[schema(value_type = syncline_protocol::Op)]
     pub op: &'static str,
     /// The record's version after it.
     pub version: i64,
     /// The record's scope.
     pub scope: String,
     /// All its fields, server-only ones included (none for a delete).
+    #[schema(value_type = std::collections::BTreeMap<String, serde_json::Value>)]
     pub fields: Map<String, Json>,
     /// Who made it: a user or a service (`None`: the server, or a change from before the server
     /// recorded it).
@@ -82,19 +90,13 @@ impl Change {
     /// The change as the feed and the webhooks write it (docs/backend.md): the position as a
     /// cursor string, as pulls write cursors.
     pub fn to_json(&self) -> Json {
-        json!({
-            "position": self.position.to_string(),
-            "entity": self.entity,
-            "key": self.key,
-            "op": self.op,
-            "version": self.version,
-            "scope": self.scope,
-            "fields": self.fields,
-            "author": self.author,
-            "client_id": self.client_id,
-            "at": self.at,
-        })
+        json!(self)
     }
+}
+
+/// Writes a log position as the cursor string pulls use.
+fn as_string<S: Serializer>(position: &i64, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(position)
 }
 
 /// One answer of the feed.

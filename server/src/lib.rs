@@ -13,6 +13,8 @@
 //!   by every commit of every instance), with what a public deployment needs (health,
 //!   metrics, request ids, rate and concurrency limits) configured by [`ServerOptions`], and
 //!   the push hook ([`PushHookConfig`]) for users with changes and no live stream;
+//! - [`openapi_json`]: the OpenAPI 3.1 document of the HTTP API (served at [`OPENAPI_PATH`],
+//!   committed as `docs/openapi.json`), and [`route_paths`], the routes it must cover;
 //! - [`run_admin`]: the admin commands of the binary; [`seed_demo`]: demo users and data;
 //! - [`JwtVerifier`]: verifying JWT bearer tokens (HS256 secret or a JWKS file);
 //! - `testing` (cargo feature `testing`, for tests, benchmarks and fuzz targets only):
@@ -58,8 +60,9 @@ pub use demo::{seed_demo, DemoSeed, DEMO_USERS, DEPOT, HARBOR, RIDGE};
 pub use error::{SchemaError, StoreError};
 pub use feed::{Change, ChangesPage, FeedError, FeedQuery, MAX_FEED_LIMIT};
 pub use http::{
-    default_max_concurrent_pulls, router, router_with, serve, serve_with, Limits, ServerOptions,
-    DEFAULT_AUTH_FAILURES_PER_MINUTE, DEFAULT_RATE_BURST, DEFAULT_RATE_PER_USER,
+    default_max_concurrent_pulls, openapi_json, route_paths, router, router_with, serve,
+    serve_with, Limits, ServerOptions, DEFAULT_AUTH_FAILURES_PER_MINUTE, DEFAULT_RATE_BURST,
+    DEFAULT_RATE_PER_USER, OPENAPI_PATH,
 };
 pub use jwt::{JwtConfig, JwtConfigError, JwtKeys, JwtVerifier};
 pub use live::{DEFAULT_STREAMS_PER_INSTANCE, DEFAULT_STREAMS_PER_USER};

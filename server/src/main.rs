@@ -13,8 +13,10 @@
 //! syncline-server [--db …] token issue USER [--ttl-days N] | token revoke TOKEN
 //! syncline-server [--db …] member add|remove USER PROJECT
 //! syncline-server [--db …] scope create ID --name NAME
+//! syncline-server openapi > docs/openapi.json
 //! ```
-//! Without a command it serves; with one it changes the database and prints what it did.
+//! Without a command it serves; with one it changes the database and prints what it did;
+//! `openapi` prints the HTTP API's OpenAPI document and touches no database.
 //! Logging goes through `env_logger` (`RUST_LOG`, default `info`).
 
 use std::num::NonZeroU32;
@@ -24,10 +26,10 @@ use std::time::Duration;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use clap::Parser;
+use clap::{Parser, Subcommand};
 use syncline_server::{
-    default_max_concurrent_pulls, run_admin_to, seed_demo, serve_with, AdminCommand, JwtConfig,
-    JwtVerifier, Limits, Location, PushHookConfig, ServerOptions, ServerSchema, Store,
+    default_max_concurrent_pulls, openapi_json, run_admin_to, seed_demo, serve_with, AdminCommand,
+    JwtConfig, JwtVerifier, Limits, Location, PushHookConfig, ServerOptions, ServerSchema, Store,
     WebhookConfig, DEFAULT_AUTH_FAILURES_PER_MINUTE, DEFAULT_PUSH_HOOK_INTERVAL,
     DEFAULT_RATE_BURST, DEFAULT_RATE_PER_USER, DEFAULT_STREAMS_PER_INSTANCE,
     DEFAULT_STREAMS_PER_USER,
@@ -39,7 +41,7 @@ use syncline_server::{
 struct Args {
     /// An administration command; without one, the server serves.
     #[command(subcommand)]
-    command: Option<AdminCommand>,
+    command: Option<Command>,
     /// Where the data lives: a SQLite file (created if missing) or a PostgreSQL URL
     /// (`postgres://user:password@host:port/database`; the database must exist, the server
     /// creates its tables). Several server instances may share one PostgreSQL database.
@@ -173,6 +175,17 @@ fn secret_file(flag: &str, file: &Path) -> Result<String, String> {
     Ok(secret)
 }
 
+/// What the binary can do besides serving.
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Administration commands, on the database.
+    #[command(flatten)]
+    Admin(AdminCommand),
+    /// Prints the OpenAPI 3.1 document of the HTTP API (what `GET /v1/openapi.json` serves;
+    /// regenerate the committed one with `syncline-server openapi > docs/openapi.json`).
+    Openapi,
+}
+
 impl Args {
     /// The JWT verifier the identity flags describe, if any.
     fn jwt(&self) -> Result<Option<Arc<JwtVerifier>>, String> {
@@ -292,6 +305,13 @@ async fn shutdown_signal() {
 }
 
 fn run(args: Args) -> Result<(), String> {
+    // Before the database is opened: the document needs none, and `--db`'s default would create
+    // a file where it is run.
+    if let Some(Command::Openapi) = &args.command {
+        let text = openapi_json().map_err(|e| format!("the OpenAPI document: {e}"))?;
+        print!("{text}");
+        return Ok(());
+    }
     let location = Location::parse(&args.db);
     let schema = match &args.schema {
         Some(path) => ServerSchema::load(path).map_err(|e| e.to_string())?,
@@ -306,7 +326,7 @@ fn run(args: Args) -> Result<(), String> {
         };
         format!("cannot open {what}: {e}")
     })?;
-    if let Some(command) = &args.command {
+    if let Some(Command::Admin(command)) = &args.command {
         let stdout = std::io::stdout();
         let mut out = std::io::BufWriter::new(stdout.lock());
         return run_admin_to(&store, command, &mut out).map_err(|e| e.to_string());

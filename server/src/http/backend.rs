@@ -6,28 +6,47 @@
 use std::time::Duration;
 
 use axum::http::StatusCode;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value as Json};
 use syncline_protocol::codes;
 use tokio::time::Instant;
+use utoipa::{IntoParams, ToSchema};
 
 use super::error::ApiError;
 use crate::error::StoreError;
-use crate::feed::{ChangesPage, FeedError, FeedQuery, MAX_FEED_LIMIT};
+use crate::feed::{Change, ChangesPage, FeedError, FeedQuery, MAX_FEED_LIMIT};
 use crate::store::{Service, ServiceWrite, Store, WriteError, WriteKind, Written};
 
 /// The longest a change-feed request waits for a change (`wait`, seconds).
 const MAX_WAIT_SECS: u64 = 60;
 
 /// The change feed's query string.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(super) struct ChangesQuery {
+    /// Changes after this cursor (an answer's `cursor`); from the start of the log without it.
     after: Option<String>,
+    /// Only this entity's changes.
     entity: Option<String>,
+    /// Only this scope's changes (one the service reaches, else 403).
     scope: Option<String>,
+    /// At most this many changes, 1 to 1,000 (1,000 without it).
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<usize>,
     /// Seconds to wait for a change when there is none yet (a long poll), 0..=60.
+    #[param(maximum = 60)]
     wait: Option<u64>,
+}
+
+/// The answer of `GET /v1/admin/changes`.
+#[derive(Debug, Serialize, ToSchema)]
+pub(super) struct ChangesAnswer {
+    /// The changes, in change-log order.
+    changes: Vec<Change>,
+    /// Where to resume: pass it as the next `after`.
+    cursor: String,
+    /// Whether more changes are waiting after `cursor` (ask again at once).
+    has_more: bool,
 }
 
 /// `GET /v1/admin/changes`: the change feed (`crate::feed`) as a long poll. With nothing to
@@ -40,7 +59,7 @@ pub(super) async fn changes(
     service: Service,
     q: ChangesQuery,
     mut closing: tokio::sync::watch::Receiver<bool>,
-) -> Result<Json, ApiError> {
+) -> Result<ChangesAnswer, ApiError> {
     let wait = Duration::from_secs(q.wait.unwrap_or(0).min(MAX_WAIT_SECS));
     let deadline = Instant::now() + wait;
     let query = FeedQuery {
@@ -58,19 +77,19 @@ pub(super) async fn changes(
             Err(e) => return Err(ApiError::internal(format!("the feed's read failed: {e}"))),
         };
         if !page.changes.is_empty() || Instant::now() >= deadline || *closing.borrow() {
-            return Ok(page_json(&page));
+            return Ok(page_json(page));
         }
         let woke = tokio::select! {
             woke = tokio::time::timeout_at(deadline, woken.recv()) => woke,
             // The server is shutting down: answer what there is, the consumer asks again.
-            _ = closing.changed() => return Ok(page_json(&page)),
+            _ = closing.changed() => return Ok(page_json(page)),
         };
         match woke {
             // Woken (or fell behind the hub: read again either way).
             Ok(Ok(_)) | Ok(Err(tokio::sync::broadcast::error::RecvError::Lagged(_))) => {}
             // Out of time, or the store is closing: answer what there is.
             Err(_) | Ok(Err(tokio::sync::broadcast::error::RecvError::Closed)) => {
-                return Ok(page_json(&page));
+                return Ok(page_json(page));
             }
         }
     }
@@ -91,18 +110,37 @@ fn feed_error(e: FeedError) -> ApiError {
     }
 }
 
-/// The feed's answer as JSON: positions and the cursor as strings, as pulls write cursors.
-fn page_json(page: &ChangesPage) -> Json {
-    let changes: Vec<Json> = page.changes.iter().map(|c| c.to_json()).collect();
-    json!({
-        "changes": changes,
-        "cursor": page.cursor.to_string(),
-        "has_more": page.has_more,
-    })
+/// The feed's answer: positions and the cursor as strings, as pulls write cursors.
+fn page_json(page: ChangesPage) -> ChangesAnswer {
+    ChangesAnswer {
+        changes: page.changes,
+        cursor: page.cursor.to_string(),
+        has_more: page.has_more,
+    }
 }
 
 /// The path prefix of every backend route.
 pub(super) const PREFIX: &str = "/v1/admin";
+
+/// The answer of `GET /v1/admin/records/{entity}/{key}`.
+#[derive(Debug, Serialize, ToSchema)]
+pub(super) struct RecordAnswer {
+    /// The entity.
+    entity: String,
+    /// The record's key.
+    key: String,
+    /// Its version (1 on creation, +1 per change, the deletion included).
+    version: i64,
+    /// Whether it is deleted (a tombstone, with no fields).
+    deleted: bool,
+    /// The scope (project) it belongs to.
+    scope: String,
+    /// Its change-log position: a cursor string, as pulls write it.
+    position: String,
+    /// Every field, server-only ones included.
+    #[schema(value_type = std::collections::BTreeMap<String, serde_json::Value>)]
+    fields: serde_json::Map<String, Json>,
+}
 
 /// `GET /v1/admin/records/{entity}/{key}`: one record with all its fields (server-only ones
 /// included), its version, scope and change-log position; a tombstone says `"deleted": true`.
@@ -113,7 +151,7 @@ pub(super) fn record(
     service: &Service,
     entity: &str,
     key: &str,
-) -> Result<Json, ApiError> {
+) -> Result<RecordAnswer, ApiError> {
     let found = store.get_record(entity, key).map_err(|e| match e {
         StoreError::UnknownEntity(_) => {
             ApiError::new(StatusCode::NOT_FOUND, codes::UNKNOWN_ENTITY, e.to_string())
@@ -137,51 +175,83 @@ pub(super) fn record(
             ),
         ));
     }
-    Ok(json!({
-        "entity": entity,
-        "key": record.key,
-        "version": record.version,
-        "deleted": record.deleted,
-        "scope": record.scope,
-        "position": record.position.to_string(),
-        "fields": record.fields,
-    }))
+    Ok(RecordAnswer {
+        entity: entity.to_string(),
+        key: record.key,
+        version: record.version,
+        deleted: record.deleted,
+        scope: record.scope,
+        position: record.position.to_string(),
+        fields: record.fields,
+    })
 }
 
 /// The body of `PUT` and `PATCH /v1/admin/records/{entity}/{key}`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RecordBody {
     /// The fields to write (every field, read-only and server-only ones included).
     #[serde(default)]
+    #[schema(value_type = std::collections::BTreeMap<String, serde_json::Value>)]
     fields: serde_json::Map<String, Json>,
     /// Write only if the record is at this version now (0: only if it does not exist).
     if_version: Option<i64>,
 }
 
 /// The query string of `DELETE /v1/admin/records/{entity}/{key}`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(super) struct DeleteQuery {
+    /// Delete only if the record is at this version now.
     if_version: Option<i64>,
 }
 
 /// One operation of `POST /v1/admin/batch`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct BatchOp {
+    /// `upsert`, `patch` or `delete` (as `PUT`, `PATCH` and `DELETE` of a record).
+    #[schema(pattern = "^(upsert|patch|delete)$")]
     op: String,
+    /// The entity.
     entity: String,
+    /// The record's key.
     key: String,
+    /// The fields to write (none for a delete).
     #[serde(default)]
+    #[schema(value_type = std::collections::BTreeMap<String, serde_json::Value>)]
     fields: serde_json::Map<String, Json>,
+    /// Apply only if the record is at this version now (0: only if it does not exist).
     if_version: Option<i64>,
 }
 
 /// The body of `POST /v1/admin/batch`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct BatchBody {
+    /// Up to 1,000 operations, applied in order in one transaction: all or none.
     operations: Vec<BatchOp>,
+}
+
+/// What one write did: the answer of a record's `PUT`, `PATCH` and `DELETE`, and each result of
+/// a batch.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub(super) struct WrittenAnswer {
+    /// The entity.
+    entity: String,
+    /// The record's key.
+    key: String,
+    /// The record's version after the write.
+    version: i64,
+    /// Whether the record is now a tombstone.
+    deleted: bool,
+}
+
+/// The answer of `POST /v1/admin/batch`.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub(super) struct BatchAnswer {
+    /// One per operation, in the request's order.
+    results: Vec<WrittenAnswer>,
 }
 
 /// `PUT` (upsert) or `PATCH` (patch) `/v1/admin/records/{entity}/{key}`: one write; answers
@@ -193,7 +263,7 @@ pub(super) fn write_record(
     entity: String,
     key: String,
     body: RecordBody,
-) -> Result<Json, ApiError> {
+) -> Result<WrittenAnswer, ApiError> {
     let write = ServiceWrite {
         kind,
         entity,
@@ -211,7 +281,7 @@ pub(super) fn delete_record(
     entity: String,
     key: String,
     q: DeleteQuery,
-) -> Result<Json, ApiError> {
+) -> Result<WrittenAnswer, ApiError> {
     let write = ServiceWrite {
         kind: WriteKind::Delete,
         entity,
@@ -222,7 +292,7 @@ pub(super) fn delete_record(
     one(store, service, write)
 }
 
-fn one(store: &Store, service: &Service, write: ServiceWrite) -> Result<Json, ApiError> {
+fn one(store: &Store, service: &Service, write: ServiceWrite) -> Result<WrittenAnswer, ApiError> {
     let text = store
         .service_write(service, std::slice::from_ref(&write), None, &|w| {
             w.first()
@@ -241,7 +311,7 @@ pub(super) fn batch(
     service: &Service,
     idempotency_key: Option<String>,
     body: BatchBody,
-) -> Result<Json, ApiError> {
+) -> Result<BatchAnswer, ApiError> {
     // The request's fingerprint, for the Idempotency-Key: its operations, canonical JSON.
     let mut writes = Vec::with_capacity(body.operations.len());
     let mut fingerprint = Vec::with_capacity(body.operations.len());
@@ -278,7 +348,12 @@ pub(super) fn batch(
 }
 
 fn written_json(w: &Written) -> Json {
-    json!({"entity": w.entity, "key": w.key, "version": w.version, "deleted": w.deleted})
+    json!(WrittenAnswer {
+        entity: w.entity.clone(),
+        key: w.key.clone(),
+        version: w.version,
+        deleted: w.deleted,
+    })
 }
 
 fn write_error(e: WriteError) -> ApiError {

@@ -26,9 +26,10 @@ const MIN_HEARTBEAT_SECS: u64 = 5;
 const MAX_HEARTBEAT_SECS: u64 = 120;
 
 /// The query string.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(super) struct LiveQuery {
-    /// Seconds between pings when idle.
+    /// Seconds between pings when idle (25 without it; clamped to 5..=120).
     heartbeat: Option<u64>,
 }
 

@@ -4,7 +4,8 @@
 //! non-2xx answer. Store work runs on the blocking pool, never on the async threads.
 //! Health, metrics, request ids and limits live in the children [`ops`], [`limits`],
 //! [`metrics`] and [`request_id`]; failures become answers in [`error`]. This file only calls
-//! them.
+//! them. The OpenAPI document (`GET /v1/openapi.json`) lists its operations here, beside the
+//! routes, and is made in [`openapi`].
 
 use std::future::{Future, IntoFuture};
 use std::net::SocketAddr;
@@ -17,13 +18,13 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::map_response;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
+use axum::routing::{get, post, put, MethodRouter};
 use axum::serve::ListenerExt;
 use axum::{Json, Router};
 use http_body_util::BodyExt;
 use syncline_protocol::{
-    codes, Me, PullRequest, PushRequest, PushResponse, LIVE_PATH, MAX_REQUEST_BYTES, ME_PATH,
-    PULL_PATH, PUSH_PATH,
+    codes, ErrorBody, Me, PullPage, PullRequest, PushRequest, PushResponse, LIVE_PATH,
+    MAX_REQUEST_BYTES, ME_PATH, PULL_PATH, PUSH_PATH,
 };
 use tokio::sync::mpsc;
 use tower_http::compression::{CompressionLayer, CompressionLevel};
@@ -34,6 +35,7 @@ mod error;
 mod limits;
 mod live;
 mod metrics;
+mod openapi;
 mod ops;
 mod provision;
 mod pull_body;
@@ -43,6 +45,7 @@ pub use limits::{
     default_max_concurrent_pulls, Limits, DEFAULT_AUTH_FAILURES_PER_MINUTE, DEFAULT_RATE_BURST,
     DEFAULT_RATE_PER_USER,
 };
+pub use openapi::OPENAPI_PATH;
 pub use ops::ServerOptions;
 
 use crate::auth::bearer_token;
@@ -53,6 +56,7 @@ use crate::store::{Service, Store, WriteKind};
 use crate::token_hash::hash_token;
 
 use error::ApiError;
+use openapi::{DeviceErrors, Document, ServiceErrors, TooLarge};
 use ops::{Ops, UserSlot, HEALTHZ_PATH, METRICS_PATH};
 use pull_body::{accepts_gzip, write_pull_body, ChannelBody, ChunkWriter};
 
@@ -223,6 +227,34 @@ impl FromRequestParts<AppState> for ServiceAuthed {
     }
 }
 
+/// A request authenticated by either kind of token, a device user's or a service's (the
+/// OpenAPI document: both kinds of client have use for it).
+struct AnyToken;
+
+impl FromRequestParts<AppState> for AnyToken {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let device = match Authed::from_request_parts(parts, state).await {
+            Ok(_) => return Ok(AnyToken),
+            Err(e) => e,
+        };
+        // Only a refused token may still be a service's; a rate limit or a failure stands.
+        if device.status != StatusCode::UNAUTHORIZED {
+            return Err(device);
+        }
+        match ServiceAuthed::from_request_parts(parts, state).await {
+            Ok(_) => Ok(AnyToken),
+            // Neither kind: the device side's reason, which says `token_expired` when that is
+            // why (the service side only knows "unknown").
+            Err(e) if matches!(e.status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN) => {
+                Err(device)
+            }
+            Err(e) => Err(e),
+        }
+    }
+}
+
 impl FromRequestParts<AppState> for AuthUser {
     type Rejection = ApiError;
 
@@ -291,7 +323,25 @@ async fn read_json<T: serde::de::DeserializeOwned>(
         .map_err(|e| ApiError::bad_request(format!("invalid request body: {e}")))
 }
 
-/// `GET /v1/live`: the live stream (`live.rs`), for the authenticated user.
+/// `GET /v1/live`: the live stream of change hints, for the authenticated user.
+///
+/// Server-sent events: `hello` first (`{"heartbeat_ms", "instance"}`), then `changes`
+/// (`{"entities": {"<entity>": "<cursor>"}}`: pull these), `ping` (`{}`) after each idle
+/// heartbeat, and `bye` (`{"reason"}`) before the server ends the stream. See
+/// docs/protocol.md.
+#[utoipa::path(
+    get,
+    path = LIVE_PATH,
+    tag = "device",
+    security(("device_token" = [])),
+    params(live::LiveQuery),
+    responses(
+        (status = 200, description = "The stream of server-sent events", content_type = "text/event-stream", body = String),
+        (status = 429, description = "`too_many_streams`: this user or this instance holds as many streams as it allows (retry after `Retry-After`, on any instance); or `rate_limited`", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait before retrying"))),
+        DeviceErrors,
+    )
+)]
 async fn live_stream(
     State(state): State<AppState>,
     Authed { user, credential }: Authed,
@@ -328,15 +378,16 @@ impl FromRequestParts<AppState> for Backend {
     }
 }
 
-/// What a backend route answers.
-type BackendAnswer = Result<Json<serde_json::Value>, ApiError>;
+/// What a backend route answers: its typed answer (whose schema the OpenAPI document shows), as
+/// JSON.
+type BackendAnswer<T> = Result<Json<T>, ApiError>;
 
 impl Backend {
     /// Runs the route's store work off the async threads; answers its JSON.
-    async fn run(
+    async fn run<T: Send + 'static>(
         self,
-        work: impl FnOnce(&Store, &Service) -> Result<serde_json::Value, ApiError> + Send + 'static,
-    ) -> BackendAnswer {
+        work: impl FnOnce(&Store, &Service) -> Result<T, ApiError> + Send + 'static,
+    ) -> BackendAnswer<T> {
         blocking(move || work(&self.store, &self.service))
             .await
             .map(Json)
@@ -359,8 +410,26 @@ impl<S: Send + Sync, T: serde::de::DeserializeOwned> FromRequest<S> for JsonBody
     }
 }
 
-/// `GET /v1/admin/records/{entity}/{key}` (`backend.rs`).
-async fn admin_record(b: Backend, Path((entity, key)): Path<(String, String)>) -> BackendAnswer {
+/// `GET /v1/admin/records/{entity}/{key}`: one record with all its fields.
+///
+/// Server-only fields included, with its version, scope and change-log position; a deleted
+/// record answers `"deleted": true` with no fields.
+#[utoipa::path(
+    get,
+    path = "/v1/admin/records/{entity}/{key}",
+    tag = "backend",
+    security(("service_token" = [])),
+    params(openapi::RecordPath),
+    responses(
+        (status = 200, description = "The record", body = backend::RecordAnswer),
+        (status = 404, description = "`unknown_entity` (the schema declares no such entity) or `not_found` (no record has the key)", body = ErrorBody),
+        ServiceErrors,
+    )
+)]
+async fn admin_record(
+    b: Backend,
+    Path((entity, key)): Path<(String, String)>,
+) -> BackendAnswer<backend::RecordAnswer> {
     b.run(move |s, sv| backend::record(s, sv, &entity, &key))
         .await
 }
@@ -371,27 +440,117 @@ async fn admin_write(
     b: Backend,
     Path((entity, key)): Path<(String, String)>,
     JsonBody(body): JsonBody<backend::RecordBody>,
-) -> BackendAnswer {
+) -> BackendAnswer<backend::WrittenAnswer> {
     b.run(move |s, sv| backend::write_record(s, sv, kind, entity, key, body))
         .await
 }
 
-/// `DELETE /v1/admin/records/{entity}/{key}` (`backend.rs`): a service's delete.
+/// `PUT /v1/admin/records/{entity}/{key}`: creates the record or writes the given fields over it.
+///
+/// Required fields are needed to create it; a deleted record is created anew. Every field may
+/// be written, read-only and server-only ones included; devices pull the write like another
+/// device's.
+#[utoipa::path(
+    put,
+    path = "/v1/admin/records/{entity}/{key}",
+    tag = "backend",
+    security(("service_token" = [])),
+    params(openapi::RecordPath),
+    request_body = backend::RecordBody,
+    responses(
+        (status = 200, description = "The record's new version", body = backend::WrittenAnswer),
+        (status = 400, description = "`bad_request`, `unknown_field` or `invalid_value` (a wrong type, a missing required field, a bad key)", body = ErrorBody),
+        (status = 404, description = "`unknown_entity`", body = ErrorBody),
+        (status = 409, description = "`version_conflict`: the record is not at `if_version`; the error carries `current_version`", body = ErrorBody),
+        TooLarge,
+        ServiceErrors,
+    )
+)]
+async fn admin_upsert(
+    b: Backend,
+    path: Path<(String, String)>,
+    body: JsonBody<backend::RecordBody>,
+) -> BackendAnswer<backend::WrittenAnswer> {
+    admin_write(WriteKind::Upsert, b, path, body).await
+}
+
+/// `PATCH /v1/admin/records/{entity}/{key}`: writes the given fields over an existing record.
+#[utoipa::path(
+    patch,
+    path = "/v1/admin/records/{entity}/{key}",
+    tag = "backend",
+    security(("service_token" = [])),
+    params(openapi::RecordPath),
+    request_body = backend::RecordBody,
+    responses(
+        (status = 200, description = "The record's new version", body = backend::WrittenAnswer),
+        (status = 400, description = "`bad_request`, `unknown_field` or `invalid_value`", body = ErrorBody),
+        (status = 404, description = "`unknown_entity`, or `not_found`: no record has the key", body = ErrorBody),
+        (status = 409, description = "`version_conflict`: the record is not at `if_version`; the error carries `current_version`", body = ErrorBody),
+        TooLarge,
+        ServiceErrors,
+    )
+)]
+async fn admin_patch(
+    b: Backend,
+    path: Path<(String, String)>,
+    body: JsonBody<backend::RecordBody>,
+) -> BackendAnswer<backend::WrittenAnswer> {
+    admin_write(WriteKind::Patch, b, path, body).await
+}
+
+/// `DELETE /v1/admin/records/{entity}/{key}`: a service's delete.
+///
+/// Leaves a tombstone, which devices pull.
+#[utoipa::path(
+    delete,
+    path = "/v1/admin/records/{entity}/{key}",
+    tag = "backend",
+    security(("service_token" = [])),
+    params(openapi::RecordPath, backend::DeleteQuery),
+    responses(
+        (status = 200, description = "The tombstone's version", body = backend::WrittenAnswer),
+        (status = 400, description = "`bad_request`: a malformed query string", body = ErrorBody),
+        (status = 404, description = "`unknown_entity`, or `not_found`: no record has the key", body = ErrorBody),
+        (status = 409, description = "`version_conflict`: the record is not at `if_version`; the error carries `current_version`", body = ErrorBody),
+        ServiceErrors,
+    )
+)]
 async fn admin_delete(
     b: Backend,
     Path((entity, key)): Path<(String, String)>,
     Query(q): Query<backend::DeleteQuery>,
-) -> BackendAnswer {
+) -> BackendAnswer<backend::WrittenAnswer> {
     b.run(move |s, sv| backend::delete_record(s, sv, entity, key, q))
         .await
 }
 
-/// `POST /v1/admin/batch` (`backend.rs`): a service's operations, all or nothing.
+/// `POST /v1/admin/batch`: a service's operations, all or nothing.
+///
+/// Up to 1,000 operations in one transaction. Under an `Idempotency-Key`, a retry of the same
+/// request gets the first answer and writes nothing.
+#[utoipa::path(
+    post,
+    path = "/v1/admin/batch",
+    tag = "backend",
+    security(("service_token" = [])),
+    params(("Idempotency-Key" = Option<String>, Header, description = "Your id for this request (1 to 256 bytes of visible text), kept per service")),
+    request_body = backend::BatchBody,
+    responses(
+        (status = 200, description = "Each operation's result, in order", body = backend::BatchAnswer),
+        (status = 400, description = "`bad_request` (a bad `op`, too many operations, a bad `Idempotency-Key`), `unknown_field` or `invalid_value`; the message names the operation", body = ErrorBody),
+        (status = 404, description = "`unknown_entity` or `not_found`", body = ErrorBody),
+        (status = 409, description = "`version_conflict`: an operation's record is not at its `if_version`; nothing applied", body = ErrorBody),
+        (status = 422, description = "`idempotency_key_reused`: the key came with other operations before", body = ErrorBody),
+        TooLarge,
+        ServiceErrors,
+    )
+)]
 async fn admin_batch(
     b: Backend,
     headers: HeaderMap,
     JsonBody(body): JsonBody<backend::BatchBody>,
-) -> BackendAnswer {
+) -> BackendAnswer<backend::BatchAnswer> {
     let key = headers
         .get("idempotency-key")
         .map(|v| {
@@ -407,87 +566,263 @@ async fn admin_batch(
     b.run(move |s, sv| backend::batch(s, sv, key, body)).await
 }
 
-/// `GET /v1/admin/users` (`provision.rs`).
-async fn admin_users(b: Backend) -> BackendAnswer {
+/// `GET /v1/admin/users`: every user (`user list`).
+#[utoipa::path(
+    get,
+    path = "/v1/admin/users",
+    tag = "backend",
+    security(("service_token" = [])),
+    responses(
+        (status = 200, description = "Every user and how many scopes each is a member of", body = provision::UsersAnswer),
+        ServiceErrors,
+    )
+)]
+async fn admin_users(b: Backend) -> BackendAnswer<provision::UsersAnswer> {
     b.run(provision::users).await
 }
 
-/// `POST /v1/admin/users` (`provision.rs`).
-async fn admin_add_user(b: Backend, JsonBody(body): JsonBody<provision::NewUser>) -> BackendAnswer {
+/// `POST /v1/admin/users`: adds a user (`user add`).
+#[utoipa::path(
+    post,
+    path = "/v1/admin/users",
+    tag = "backend",
+    security(("service_token" = [])),
+    request_body = provision::NewUser,
+    responses(
+        (status = 200, description = "The user, and whether it was created (nothing changes if it exists)", body = provision::UserAdded),
+        (status = 400, description = "`bad_request`: not a user id (empty, a service's name)", body = ErrorBody),
+        TooLarge,
+        ServiceErrors,
+    )
+)]
+async fn admin_add_user(
+    b: Backend,
+    JsonBody(body): JsonBody<provision::NewUser>,
+) -> BackendAnswer<provision::UserAdded> {
     b.run(move |s, sv| provision::add_user(s, sv, body)).await
 }
 
-/// `POST /v1/admin/users/{id}/tokens` (`provision.rs`).
+/// `POST /v1/admin/users/{id}/tokens`: issues a device token (`token issue`).
+#[utoipa::path(
+    post,
+    path = "/v1/admin/users/{id}/tokens",
+    tag = "backend",
+    security(("service_token" = [])),
+    params(("id" = String, Path, description = "The user")),
+    request_body = provision::NewToken,
+    responses(
+        (status = 200, description = "The token: the only place it is ever shown", body = provision::TokenIssued),
+        (status = 400, description = "`bad_request`", body = ErrorBody),
+        (status = 404, description = "`not_found`: no such user", body = ErrorBody),
+        TooLarge,
+        ServiceErrors,
+    )
+)]
 async fn admin_issue_token(
     b: Backend,
     Path(user): Path<String>,
     JsonBody(body): JsonBody<provision::NewToken>,
-) -> BackendAnswer {
+) -> BackendAnswer<provision::TokenIssued> {
     b.run(move |s, sv| provision::issue_token(s, sv, &user, body))
         .await
 }
 
-/// `POST /v1/admin/tokens/revoke` (`provision.rs`).
+/// `POST /v1/admin/tokens/revoke`: revokes a device's or a service's token.
+///
+/// The token is in the body, never in a URL (URLs end up in logs); its live streams end at once.
+#[utoipa::path(
+    post,
+    path = "/v1/admin/tokens/revoke",
+    tag = "backend",
+    security(("service_token" = [])),
+    request_body = provision::Revoke,
+    responses(
+        (status = 200, description = "Whether a token was revoked", body = provision::Revoked),
+        (status = 400, description = "`bad_request`", body = ErrorBody),
+        TooLarge,
+        ServiceErrors,
+    )
+)]
 async fn admin_revoke_token(
     b: Backend,
     JsonBody(body): JsonBody<provision::Revoke>,
-) -> BackendAnswer {
+) -> BackendAnswer<provision::Revoked> {
     b.run(move |s, sv| provision::revoke_token(s, sv, body))
         .await
 }
 
-/// `PUT /v1/admin/scopes/{id}` (`provision.rs`).
+/// `PUT /v1/admin/scopes/{id}`: creates a scope (a project) or renames it.
+#[utoipa::path(
+    put,
+    path = "/v1/admin/scopes/{id}",
+    tag = "backend",
+    security(("service_token" = [])),
+    params(("id" = String, Path, description = "The scope (its project record's key)")),
+    request_body = provision::ScopeBody,
+    responses(
+        (status = 200, description = "The scope and its project record's version", body = provision::ScopeWritten),
+        (status = 400, description = "`bad_request`", body = ErrorBody),
+        TooLarge,
+        ServiceErrors,
+    )
+)]
 async fn admin_put_scope(
     b: Backend,
     Path(id): Path<String>,
     JsonBody(body): JsonBody<provision::ScopeBody>,
-) -> BackendAnswer {
+) -> BackendAnswer<provision::ScopeWritten> {
     b.run(move |s, sv| provision::put_scope(s, sv, &id, body))
         .await
 }
 
-/// `POST /v1/admin/services` (`provision.rs`).
+/// `GET /v1/admin/services`: every service and what it reaches (`service list`).
+#[utoipa::path(
+    get,
+    path = "/v1/admin/services",
+    tag = "backend",
+    security(("service_token" = [])),
+    responses(
+        (status = 200, description = "Every service", body = provision::ServicesAnswer),
+        ServiceErrors,
+    )
+)]
+async fn admin_services(b: Backend) -> BackendAnswer<provision::ServicesAnswer> {
+    b.run(provision::services).await
+}
+
+/// `POST /v1/admin/services`: adds a service (`service add`).
+#[utoipa::path(
+    post,
+    path = "/v1/admin/services",
+    tag = "backend",
+    security(("service_token" = [])),
+    request_body = provision::NewService,
+    responses(
+        (status = 200, description = "The service and its token: the only place it is ever shown", body = provision::ServiceAdded),
+        (status = 400, description = "`bad_request`: a bad name (the key rule, a user's id, taken), neither scopes nor `all_scopes`", body = ErrorBody),
+        TooLarge,
+        ServiceErrors,
+    )
+)]
 async fn admin_add_service(
     b: Backend,
     JsonBody(body): JsonBody<provision::NewService>,
-) -> BackendAnswer {
+) -> BackendAnswer<provision::ServiceAdded> {
     b.run(move |s, sv| provision::add_service(s, sv, body))
         .await
 }
 
-/// `POST /v1/admin/webhook/replay` (`provision.rs`).
+/// `GET /v1/admin/webhook`: where the webhook's delivery stands (`webhook status`).
+#[utoipa::path(
+    get,
+    path = "/v1/admin/webhook",
+    tag = "backend",
+    security(("service_token" = [])),
+    responses(
+        (status = 200, description = "The delivery's cursor, the log's end and the lag", body = provision::WebhookStatus),
+        ServiceErrors,
+    )
+)]
+async fn admin_webhook_status(b: Backend) -> BackendAnswer<provision::WebhookStatus> {
+    b.run(provision::webhook_status).await
+}
+
+/// `POST /v1/admin/webhook/replay`: delivers every change after `from` again.
+#[utoipa::path(
+    post,
+    path = "/v1/admin/webhook/replay",
+    tag = "backend",
+    security(("service_token" = [])),
+    request_body = provision::Replay,
+    responses(
+        (status = 200, description = "Where delivery resumes", body = provision::Replaying),
+        (status = 400, description = "`bad_request`: `from` below 0", body = ErrorBody),
+        TooLarge,
+        ServiceErrors,
+    )
+)]
 async fn admin_webhook_replay(
     b: Backend,
     JsonBody(body): JsonBody<provision::Replay>,
-) -> BackendAnswer {
+) -> BackendAnswer<provision::Replaying> {
     b.run(move |s, sv| provision::webhook_replay(s, sv, body))
         .await
 }
 
-/// `PUT /v1/admin/scopes/{id}/members/{user}` (`provision.rs`).
+/// `PUT /v1/admin/scopes/{id}/members/{user}`: makes a user a member (`member add`).
+///
+/// The scope's records reach the user's devices on their next pull.
+#[utoipa::path(
+    put,
+    path = "/v1/admin/scopes/{id}/members/{user}",
+    tag = "backend",
+    security(("service_token" = [])),
+    params(
+        ("id" = String, Path, description = "The scope"),
+        ("user" = String, Path, description = "The user"),
+    ),
+    responses(
+        (status = 200, description = "The membership now, and whether it changed", body = provision::Membership),
+        (status = 404, description = "`not_found`: no such user", body = ErrorBody),
+        ServiceErrors,
+    )
+)]
 async fn admin_add_member(
     b: Backend,
     Path((scope, user)): Path<(String, String)>,
-) -> BackendAnswer {
+) -> BackendAnswer<provision::Membership> {
     b.run(move |s, sv| provision::membership(s, sv, &scope, &user, true))
         .await
 }
 
-/// `DELETE /v1/admin/scopes/{id}/members/{user}` (`provision.rs`).
+/// `DELETE /v1/admin/scopes/{id}/members/{user}`: ends a membership (`member remove`).
+///
+/// The scope's records leave the user's devices as tombstones on their next pull.
+#[utoipa::path(
+    delete,
+    path = "/v1/admin/scopes/{id}/members/{user}",
+    tag = "backend",
+    security(("service_token" = [])),
+    params(
+        ("id" = String, Path, description = "The scope"),
+        ("user" = String, Path, description = "The user"),
+    ),
+    responses(
+        (status = 200, description = "The membership now, and whether it changed", body = provision::Membership),
+        (status = 404, description = "`not_found`: no such user", body = ErrorBody),
+        ServiceErrors,
+    )
+)]
 async fn admin_remove_member(
     b: Backend,
     Path((scope, user)): Path<(String, String)>,
-) -> BackendAnswer {
+) -> BackendAnswer<provision::Membership> {
     b.run(move |s, sv| provision::membership(s, sv, &scope, &user, false))
         .await
 }
 
-/// `GET /v1/admin/changes` (`backend.rs`): the change feed, a long poll.
+/// `GET /v1/admin/changes`: the change feed, a long poll.
+///
+/// Every change to the records the service reaches, in change-log order, after `after`. With
+/// nothing to report and `wait` > 0, answers as soon as a commit comes or when `wait` is over.
+#[utoipa::path(
+    get,
+    path = "/v1/admin/changes",
+    tag = "backend",
+    security(("service_token" = [])),
+    params(backend::ChangesQuery),
+    responses(
+        (status = 200, description = "A page of changes (empty when `wait` passed without one)", body = backend::ChangesAnswer),
+        (status = 400, description = "`bad_request`: a malformed cursor or query string", body = ErrorBody),
+        (status = 404, description = "`unknown_entity`", body = ErrorBody),
+        ServiceErrors,
+    )
+)]
 async fn admin_changes(
     State(ops): State<Arc<Ops>>,
     b: Backend,
     Query(query): Query<backend::ChangesQuery>,
-) -> BackendAnswer {
+) -> BackendAnswer<backend::ChangesAnswer> {
     // A waiting long poll answers at shutdown, as a live stream says `bye`: the graceful
     // shutdown then does not wait out the grace for it.
     let closing = ops.streams.closing();
@@ -496,10 +831,36 @@ async fn admin_changes(
         .map(Json)
 }
 
+/// `GET /v1/me`: who the token belongs to; clients also use it as the reachability probe.
+#[utoipa::path(
+    get,
+    path = ME_PATH,
+    tag = "device",
+    security(("device_token" = [])),
+    responses((status = 200, description = "The authenticated user", body = Me), DeviceErrors)
+)]
 async fn me(AuthUser(user_id): AuthUser) -> Json<Me> {
     Json(Me { user_id })
 }
 
+/// `POST /v1/pull`: one page of changes after a cursor, visible to the user.
+///
+/// Streamed as it is read from the database; gzip-compressed when the request accepts it.
+#[utoipa::path(
+    post,
+    path = PULL_PATH,
+    tag = "device",
+    security(("device_token" = [])),
+    request_body = PullRequest,
+    responses(
+        (status = 200, description = "One page: the changes after `cursor` (at most `limit`, at most 5,000)", body = PullPage),
+        (status = 400, description = "`bad_request` (not a pull's body, a malformed cursor), `unknown_entity` or `unknown_field` (also for a server-only field)", body = ErrorBody),
+        (status = 503, description = "`busy`: the server is at its limit of concurrent pulls", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait before retrying"))),
+        TooLarge,
+        DeviceErrors,
+    )
+)]
 async fn pull(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,
@@ -554,6 +915,25 @@ async fn pull(
     Ok(resp)
 }
 
+/// `POST /v1/push`: the device's mutations, applied in order; one result per mutation.
+///
+/// Idempotent by `client_id` and `seq`: a replayed batch gets the first answers again.
+#[utoipa::path(
+    post,
+    path = PUSH_PATH,
+    tag = "device",
+    security(("device_token" = [])),
+    request_body = PushRequest,
+    responses(
+        (status = 200, description = "One result per mutation, in the request's order", body = PushResponse),
+        (status = 400, description = "`bad_request`: not a push's body, mutations out of `seq` order, more than 500", body = ErrorBody),
+        (status = 403, description = "`forbidden`: the `client_id` belongs to another user", body = ErrorBody),
+        (status = 503, description = "`rules_unavailable`: the office's write rules could not be asked and the entity's policy is `fail_closed`; nothing was applied, send the same push again", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait before retrying"))),
+        TooLarge,
+        DeviceErrors,
+    )
+)]
 async fn push(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,
@@ -626,11 +1006,102 @@ pub fn router_with(store: Store, options: &ServerOptions) -> Router {
     build(store, options).0
 }
 
-/// The router and its operations state (which [`serve_with`] needs to end the live streams at
-/// shutdown).
-fn build(store: Store, options: &ServerOptions) -> (Router, Arc<Ops>) {
-    let ops = Arc::new(Ops::new(options));
-    let app = Router::new()
+/// `GET /v1/openapi.json`: the OpenAPI document of this API.
+///
+/// It takes a token like every `/v1/` route (docs/protocol.md, "Authentication": only the
+/// operations routes outside `/v1/` answer without one), so a proxy or an operator can go on
+/// reasoning "everything under `/v1/` is authenticated", with no exception. Either kind of token
+/// will do, a device user's or a service's. The document holds nothing secret: who has no token
+/// reads the committed `docs/openapi.json`.
+#[utoipa::path(
+    get,
+    path = OPENAPI_PATH,
+    operation_id = "openapi",
+    tag = "ops",
+    security(("device_token" = []), ("service_token" = [])),
+    responses(
+        (status = 200, description = "This document", content_type = "application/json", body = Object),
+        DeviceErrors,
+    )
+)]
+async fn openapi_document(_: AnyToken) -> Result<Response, ApiError> {
+    let text = openapi::served(openapi_json)?;
+    Ok((
+        [(CONTENT_TYPE, HeaderValue::from_static("application/json"))],
+        text,
+    )
+        .into_response())
+}
+
+/// The OpenAPI document's operations: every handler of [`routes`], by its `#[utoipa::path]`.
+/// The rest of the document is made in `openapi.rs`. Listed here, beside the routes, because it
+/// names their handlers; the test checks this list and the routes against each other.
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    paths(
+        me,
+        pull,
+        push,
+        live_stream,
+        admin_record,
+        admin_upsert,
+        admin_patch,
+        admin_delete,
+        admin_batch,
+        admin_users,
+        admin_add_user,
+        admin_issue_token,
+        admin_revoke_token,
+        admin_put_scope,
+        admin_services,
+        admin_add_service,
+        admin_webhook_status,
+        admin_webhook_replay,
+        admin_add_member,
+        admin_remove_member,
+        admin_changes,
+        ops::healthz,
+        ops::metrics,
+        openapi_document,
+    ),
+    // Referenced by the shared error answers, which utoipa does not look into.
+    components(schemas(ErrorBody)),
+    modifiers(&Document)
+)]
+struct ApiDoc;
+
+/// The OpenAPI 3.1 document of the HTTP API, as served at [`OPENAPI_PATH`] and committed as
+/// `docs/openapi.json`: pretty-printed JSON, ending in a newline.
+pub fn openapi_json() -> Result<String, serde_json::Error> {
+    openapi::to_json(&<ApiDoc as utoipa::OpenApi>::openapi())
+}
+
+/// A router that keeps the paths of its routes: what [`route_paths`] lists, so the OpenAPI test
+/// checks the document against the routes the server really has, not a copy of them.
+struct Routes {
+    router: Router<AppState>,
+    paths: Vec<String>,
+}
+
+impl Routes {
+    fn new() -> Routes {
+        Routes {
+            router: Router::new(),
+            paths: Vec::new(),
+        }
+    }
+
+    /// Adds a route, as [`Router::route`].
+    fn route(mut self, path: &str, handlers: MethodRouter<AppState>) -> Routes {
+        self.router = self.router.route(path, handlers);
+        self.paths.push(path.to_string());
+        self
+    }
+}
+
+/// Every route of the server and its handlers (without state: no store is needed to list them).
+fn routes() -> Routes {
+    Routes::new()
         .route(ME_PATH, get(me))
         .route(PULL_PATH, post(pull))
         .route(PUSH_PATH, post(push))
@@ -638,8 +1109,8 @@ fn build(store: Store, options: &ServerOptions) -> (Router, Arc<Ops>) {
         .route(
             &format!("{}/records/{{entity}}/{{key}}", backend::PREFIX),
             get(admin_record)
-                .put(|b, path, body| admin_write(WriteKind::Upsert, b, path, body))
-                .patch(|b, path, body| admin_write(WriteKind::Patch, b, path, body))
+                .put(admin_upsert)
+                .patch(admin_patch)
                 .delete(admin_delete),
         )
         .route(&format!("{}/batch", backend::PREFIX), post(admin_batch))
@@ -661,11 +1132,11 @@ fn build(store: Store, options: &ServerOptions) -> (Router, Arc<Ops>) {
         )
         .route(
             &format!("{}/services", backend::PREFIX),
-            get(|b: Backend| b.run(provision::services)).post(admin_add_service),
+            get(admin_services).post(admin_add_service),
         )
         .route(
             &format!("{}/webhook", backend::PREFIX),
-            get(|b: Backend| b.run(provision::webhook_status)),
+            get(admin_webhook_status),
         )
         .route(
             &format!("{}/webhook/replay", backend::PREFIX),
@@ -678,6 +1149,21 @@ fn build(store: Store, options: &ServerOptions) -> (Router, Arc<Ops>) {
         .route(&format!("{}/changes", backend::PREFIX), get(admin_changes))
         .route(HEALTHZ_PATH, get(ops::healthz))
         .route(METRICS_PATH, get(ops::metrics))
+        .route(OPENAPI_PATH, get(openapi_document))
+}
+
+/// The path of every route the server serves (`{name}` for a path parameter), in the order
+/// they were added.
+pub fn route_paths() -> Vec<String> {
+    routes().paths
+}
+
+/// The router and its operations state (which [`serve_with`] needs to end the live streams at
+/// shutdown).
+fn build(store: Store, options: &ServerOptions) -> (Router, Arc<Ops>) {
+    let ops = Arc::new(Ops::new(options));
+    let app = routes()
+        .router
         .fallback(not_found)
         .with_state(AppState {
             store,

@@ -21,7 +21,6 @@ use axum::response::{IntoResponse, Response};
 use axum::{Json, Router};
 use bytes::Bytes;
 use http_body::Body as _;
-use serde_json::json;
 use syncline_protocol::{codes, ErrorBody, ErrorDetail};
 
 use crate::auth::bearer_token;
@@ -126,8 +125,19 @@ pub fn database_ready(store: &Store) -> Result<(), String> {
     store.log_position().map(|_| ()).map_err(|e| e.to_string())
 }
 
-/// `GET /healthz`: 200 `{"status":"ok","database":"ok"}` when the process serves and the
-/// database answers within 2 s, else 503 `{"status":"unavailable","database":"<error>"}`.
+/// `GET /healthz`: whether the server serves and its database answers, for load balancers.
+///
+/// 200 `{"status":"ok","database":"ok"}` when the process serves and the database answers
+/// within 2 s, else 503 `{"status":"unavailable","database":"<error>"}`. No token.
+#[utoipa::path(
+    get,
+    path = HEALTHZ_PATH,
+    tag = "ops",
+    responses(
+        (status = 200, description = "The server serves and its database answers", body = Health),
+        (status = 503, description = "The database did not answer within 2 s", body = Health),
+    )
+)]
 pub(crate) async fn healthz(State(store): State<Store>) -> Response {
     let check = tokio::task::spawn_blocking(move || database_ready(&store));
     let database = match tokio::time::timeout(DATABASE_CHECK_TIMEOUT, check).await {
@@ -140,16 +150,33 @@ pub(crate) async fn healthz(State(store): State<Store>) -> Response {
         )),
     };
     match database {
-        Ok(()) => Json(json!({"status": "ok", "database": "ok"})).into_response(),
+        Ok(()) => Json(Health {
+            status: "ok",
+            database: "ok".into(),
+        })
+        .into_response(),
         Err(e) => {
             log::warn!("health check: the database is unavailable: {e}");
             (
                 StatusCode::SERVICE_UNAVAILABLE,
-                Json(json!({"status": "unavailable", "database": e})),
+                Json(Health {
+                    status: "unavailable",
+                    database: e,
+                }),
             )
                 .into_response()
         }
     }
+}
+
+/// The answer of `GET /healthz`.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub(crate) struct Health {
+    /// `ok`, or `unavailable` (with 503).
+    #[schema(value_type = String, pattern = "^(ok|unavailable)$")]
+    status: &'static str,
+    /// `ok`, or why the database did not answer.
+    database: String,
 }
 
 /// Compares in time independent of where the strings differ, so the token cannot be guessed
@@ -159,6 +186,19 @@ fn same_secret(a: &[u8], b: &[u8]) -> bool {
 }
 
 /// `GET /metrics`: the Prometheus text format.
+///
+/// Only aggregates, so it may be open; with `--metrics-token` it takes that token.
+#[utoipa::path(
+    get,
+    path = METRICS_PATH,
+    tag = "ops",
+    security((), ("metrics_token" = [])),
+    responses(
+        (status = 200, description = "The metrics", content_type = "text/plain; version=0.0.4", body = String),
+        (status = 401, description = "`unauthorized`: the server has a metrics token and the request does not carry it", body = ErrorBody),
+        (status = 500, description = "`internal`: the metrics could not be rendered", body = ErrorBody),
+    )
+)]
 pub(crate) async fn metrics(
     State(ops): State<Arc<Ops>>,
     headers: HeaderMap,

@@ -11,9 +11,9 @@
 use std::time::Duration;
 
 use axum::http::StatusCode;
-use serde::Deserialize;
-use serde_json::{json, Value as Json};
+use serde::{Deserialize, Serialize};
 use syncline_protocol::codes;
+use utoipa::ToSchema;
 
 use super::error::ApiError;
 use crate::error::StoreError;
@@ -60,36 +60,80 @@ fn store_error(e: StoreError) -> ApiError {
     }
 }
 
+/// The answer of `GET /v1/admin/users`.
+#[derive(Debug, Serialize, ToSchema)]
+pub(super) struct UsersAnswer {
+    /// Every user.
+    users: Vec<UserEntry>,
+}
+
+/// A user in [`UsersAnswer`].
+#[derive(Debug, Serialize, ToSchema)]
+pub(super) struct UserEntry {
+    /// The user's id.
+    id: String,
+    /// How many scopes (projects) the user is a member of.
+    scopes: usize,
+}
+
 /// `GET /v1/admin/users`: every user and how many scopes each is a member of.
-pub(super) fn users(store: &Store, service: &Service) -> Result<Json, ApiError> {
+pub(super) fn users(store: &Store, service: &Service) -> Result<UsersAnswer, ApiError> {
     require(service, Need::Deployment)?;
     let users = store.users().map_err(store_error)?;
-    let users: Vec<Json> = users
+    let users = users
         .into_iter()
-        .map(|(id, scopes)| json!({"id": id, "scopes": scopes}))
+        .map(|(id, scopes)| UserEntry { id, scopes })
         .collect();
-    Ok(json!({ "users": users }))
+    Ok(UsersAnswer { users })
 }
 
 /// The body of `POST /v1/admin/users`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct NewUser {
+    /// The user's id (what a JWT's `sub` would be); not a service's name.
     id: String,
 }
 
+/// The answer of `POST /v1/admin/users`.
+#[derive(Debug, Serialize, ToSchema)]
+pub(super) struct UserAdded {
+    /// The user's id.
+    id: String,
+    /// Whether it was created (false: it existed, nothing changed).
+    created: bool,
+}
+
 /// `POST /v1/admin/users`: adds a user (nothing changes if it exists).
-pub(super) fn add_user(store: &Store, service: &Service, body: NewUser) -> Result<Json, ApiError> {
+pub(super) fn add_user(
+    store: &Store,
+    service: &Service,
+    body: NewUser,
+) -> Result<UserAdded, ApiError> {
     require(service, Need::Deployment)?;
     let created = store.create_user(&body.id).map_err(store_error)?;
-    Ok(json!({"id": body.id, "created": created}))
+    Ok(UserAdded {
+        id: body.id,
+        created,
+    })
 }
 
 /// The body of `POST /v1/admin/users/{id}/tokens`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct NewToken {
     /// Days until it expires (never, when absent).
+    ttl_days: Option<u64>,
+}
+
+/// The answer of `POST /v1/admin/users/{id}/tokens`.
+#[derive(Debug, Serialize, ToSchema)]
+pub(super) struct TokenIssued {
+    /// The user it authenticates.
+    user: String,
+    /// The device token: shown here only, the database keeps its hash.
+    token: String,
+    /// Days until it expires (`null`: never).
     ttl_days: Option<u64>,
 }
 
@@ -100,20 +144,32 @@ pub(super) fn issue_token(
     service: &Service,
     user: &str,
     body: NewToken,
-) -> Result<Json, ApiError> {
+) -> Result<TokenIssued, ApiError> {
     require(service, Need::Deployment)?;
     let ttl = body
         .ttl_days
         .map(|d| Duration::from_secs(d.saturating_mul(86_400)));
     let token = store.issue_token(user, ttl).map_err(store_error)?;
-    Ok(json!({"user": user, "token": token, "ttl_days": body.ttl_days}))
+    Ok(TokenIssued {
+        user: user.to_string(),
+        token,
+        ttl_days: body.ttl_days,
+    })
 }
 
 /// The body of `POST /v1/admin/tokens/revoke`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct Revoke {
+    /// The token, a device's or a service's (in the body, never in a URL that logs keep).
     token: String,
+}
+
+/// The answer of `POST /v1/admin/tokens/revoke`.
+#[derive(Debug, Serialize, ToSchema)]
+pub(super) struct Revoked {
+    /// Whether a token was revoked (false: nobody held it).
+    revoked: bool,
 }
 
 /// `POST /v1/admin/tokens/revoke`: revokes a device's or a service's token (in the body, never
@@ -122,17 +178,29 @@ pub(super) fn revoke_token(
     store: &Store,
     service: &Service,
     body: Revoke,
-) -> Result<Json, ApiError> {
+) -> Result<Revoked, ApiError> {
     require(service, Need::Deployment)?;
     let revoked = store.revoke_token(&body.token).map_err(store_error)?;
-    Ok(json!({ "revoked": revoked }))
+    Ok(Revoked { revoked })
 }
 
 /// The body of `PUT /v1/admin/scopes/{id}`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct ScopeBody {
+    /// The scope's (project's) display name.
     name: String,
+}
+
+/// The answer of `PUT /v1/admin/scopes/{id}`.
+#[derive(Debug, Serialize, ToSchema)]
+pub(super) struct ScopeWritten {
+    /// The scope's id (its project record's key).
+    id: String,
+    /// Its name.
+    name: String,
+    /// The project record's version after the write.
+    version: i64,
 }
 
 /// `PUT /v1/admin/scopes/{id}`: creates a scope (a project) or renames it.
@@ -141,10 +209,27 @@ pub(super) fn put_scope(
     service: &Service,
     id: &str,
     body: ScopeBody,
-) -> Result<Json, ApiError> {
+) -> Result<ScopeWritten, ApiError> {
     require(service, Need::Deployment)?;
     let version = store.create_project(id, &body.name).map_err(store_error)?;
-    Ok(json!({"id": id, "name": body.name, "version": version}))
+    Ok(ScopeWritten {
+        id: id.to_string(),
+        name: body.name,
+        version,
+    })
+}
+
+/// The answer of `PUT` and `DELETE /v1/admin/scopes/{id}/members/{user}`.
+#[derive(Debug, Serialize, ToSchema)]
+pub(super) struct Membership {
+    /// The scope.
+    scope: String,
+    /// The user.
+    user: String,
+    /// Whether the user is a member now.
+    member: bool,
+    /// Whether that changed (false: it already was so).
+    changed: bool,
 }
 
 /// `PUT` (add) or `DELETE` (remove) `/v1/admin/scopes/{id}/members/{user}`: a membership, which
@@ -155,7 +240,7 @@ pub(super) fn membership(
     scope: &str,
     user: &str,
     member: bool,
-) -> Result<Json, ApiError> {
+) -> Result<Membership, ApiError> {
     require(service, Need::Scope(scope))?;
     let changed = if member {
         store.add_membership(user, scope)
@@ -163,35 +248,75 @@ pub(super) fn membership(
         store.remove_membership(user, scope)
     }
     .map_err(store_error)?;
-    Ok(json!({"scope": scope, "user": user, "member": member, "changed": changed}))
+    Ok(Membership {
+        scope: scope.to_string(),
+        user: user.to_string(),
+        member,
+        changed,
+    })
+}
+
+/// The answer of `GET /v1/admin/services`.
+#[derive(Debug, Serialize, ToSchema)]
+pub(super) struct ServicesAnswer {
+    /// Every service.
+    services: Vec<ServiceEntry>,
+}
+
+/// A service in [`ServicesAnswer`].
+#[derive(Debug, Serialize, ToSchema)]
+pub(super) struct ServiceEntry {
+    /// Its name.
+    name: String,
+    /// The scopes it was given (empty with `all_scopes`).
+    scopes: Vec<String>,
+    /// Whether it reaches every scope, present and future.
+    all_scopes: bool,
+    /// Whether it may only read.
+    read_only: bool,
 }
 
 /// `GET /v1/admin/services`: every service and what it reaches.
-pub(super) fn services(store: &Store, service: &Service) -> Result<Json, ApiError> {
+pub(super) fn services(store: &Store, service: &Service) -> Result<ServicesAnswer, ApiError> {
     require(service, Need::Deployment)?;
-    let services: Vec<Json> = store
+    let services = store
         .services()
         .map_err(store_error)?
         .into_iter()
-        .map(|s| {
-            json!({"name": s.name, "scopes": s.scopes, "all_scopes": s.all_scopes,
-                   "read_only": s.read_only})
+        .map(|s| ServiceEntry {
+            name: s.name,
+            scopes: s.scopes,
+            all_scopes: s.all_scopes,
+            read_only: s.read_only,
         })
         .collect();
-    Ok(json!({ "services": services }))
+    Ok(ServicesAnswer { services })
 }
 
 /// The body of `POST /v1/admin/services`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct NewService {
+    /// Its name: the key rule (1 to 256 bytes, no control characters), not a user's id.
     name: String,
+    /// The scopes it reaches (or `all_scopes`; one of the two is required).
     #[serde(default)]
     scopes: Vec<String>,
+    /// Whether it reaches every scope, present and future.
     #[serde(default)]
     all_scopes: bool,
+    /// Whether it may only read.
     #[serde(default)]
     read_only: bool,
+}
+
+/// The answer of `POST /v1/admin/services`.
+#[derive(Debug, Serialize, ToSchema)]
+pub(super) struct ServiceAdded {
+    /// Its name.
+    name: String,
+    /// Its token: shown here only, the database keeps its hash.
+    token: String,
 }
 
 /// `POST /v1/admin/services`: adds a service; its token is in the answer only.
@@ -199,7 +324,7 @@ pub(super) fn add_service(
     store: &Store,
     service: &Service,
     body: NewService,
-) -> Result<Json, ApiError> {
+) -> Result<ServiceAdded, ApiError> {
     require(service, Need::Deployment)?;
     let token = store
         .add_service(&Service {
@@ -209,35 +334,81 @@ pub(super) fn add_service(
             read_only: body.read_only,
         })
         .map_err(store_error)?;
-    Ok(json!({"name": body.name, "token": token}))
+    Ok(ServiceAdded {
+        name: body.name,
+        token,
+    })
+}
+
+/// The answer of `GET /v1/admin/webhook`. One shape for both states (rather than two that
+/// a client tells apart by `running`): what exists only once a webhook has run is left out
+/// before.
+#[derive(Debug, Serialize, ToSchema)]
+pub(super) struct WebhookStatus {
+    /// Whether a webhook has a delivery cursor (false: none has run on this database).
+    running: bool,
+    /// The last position its receiver took.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cursor: Option<String>,
+    /// The change log's end now.
+    log_end: String,
+    /// Positions between the cursor and the log's end.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    lag_positions: Option<i64>,
+    /// Age in seconds of the oldest change not delivered yet (0 when none waits).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    lag_seconds: Option<i64>,
+    /// When a batch was last delivered, ms since the epoch (absent: never).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    delivered_at: Option<i64>,
+    /// The instance delivering now (absent: none holds the lease).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    holder: Option<String>,
 }
 
 /// `GET /v1/admin/webhook`: where the webhook's delivery stands (`webhook status`).
-pub(super) fn webhook_status(store: &Store, service: &Service) -> Result<Json, ApiError> {
+pub(super) fn webhook_status(store: &Store, service: &Service) -> Result<WebhookStatus, ApiError> {
     require(service, Need::Deployment)?;
     let (state, end, oldest) = store
         .webhook_status(crate::webhooks::WEBHOOK_NAME)
         .map_err(store_error)?;
     let lag_seconds = oldest.map_or(0, crate::clock::age_secs);
     Ok(match state {
-        None => json!({"running": false, "log_end": end.to_string()}),
-        Some(s) => json!({
-            "running": true,
-            "cursor": s.cursor.to_string(),
-            "log_end": end.to_string(),
-            "lag_positions": end - s.cursor,
-            "lag_seconds": lag_seconds,
-            "delivered_at": s.delivered_at,
-            "holder": s.holder,
-        }),
+        None => WebhookStatus {
+            running: false,
+            cursor: None,
+            log_end: end.to_string(),
+            lag_positions: None,
+            lag_seconds: None,
+            delivered_at: None,
+            holder: None,
+        },
+        Some(s) => WebhookStatus {
+            running: true,
+            cursor: Some(s.cursor.to_string()),
+            log_end: end.to_string(),
+            lag_positions: Some(end - s.cursor),
+            lag_seconds: Some(lag_seconds),
+            delivered_at: s.delivered_at,
+            holder: s.holder,
+        },
     })
 }
 
 /// The body of `POST /v1/admin/webhook/replay`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct Replay {
+    /// The position to deliver after (0: from the start of the log).
+    #[schema(minimum = 0)]
     from: i64,
+}
+
+/// The answer of `POST /v1/admin/webhook/replay`.
+#[derive(Debug, Serialize, ToSchema)]
+pub(super) struct Replaying {
+    /// The position delivery resumes after, as a cursor string.
+    replaying_after: String,
 }
 
 /// `POST /v1/admin/webhook/replay`: delivers every change after `from` again (`webhook replay`).
@@ -245,7 +416,7 @@ pub(super) fn webhook_replay(
     store: &Store,
     service: &Service,
     body: Replay,
-) -> Result<Json, ApiError> {
+) -> Result<Replaying, ApiError> {
     require(service, Need::Deployment)?;
     if body.from < 0 {
         return Err(ApiError::bad_request("`from` is a position: 0 or more"));
@@ -253,5 +424,7 @@ pub(super) fn webhook_replay(
     store
         .webhook_replay(crate::webhooks::WEBHOOK_NAME, body.from)
         .map_err(store_error)?;
-    Ok(json!({"replaying_after": body.from.to_string()}))
+    Ok(Replaying {
+        replaying_after: body.from.to_string(),
+    })
 }
