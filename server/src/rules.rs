@@ -30,7 +30,7 @@ use syncline_protocol::{codes, Mutation, Op, PushRequest, RulesFailure, WriteRul
 use crate::db::{Param, Tx};
 use crate::error::StoreError;
 use crate::push_hook::{post_signed, DELIVERY_HEADER};
-use crate::store::{load_row, Store};
+use crate::store::{load_rows, Store};
 
 /// The largest answer read from a rules endpoint; a longer one is a broken answer.
 const MAX_ANSWER_BYTES: usize = 1024 * 1024;
@@ -119,16 +119,7 @@ struct Asked<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     base_version: Option<i64>,
     /// The record as stored before the push (`null`: no such record).
-    current: Option<Current>,
-}
-
-/// A stored record in a rules call.
-#[derive(Serialize)]
-struct Current {
-    version: i64,
-    deleted: bool,
-    scope: String,
-    fields: Map<String, Json>,
+    current: Option<&'a StoredState>,
 }
 
 /// A rules call's body.
@@ -225,12 +216,7 @@ impl RulesCaller {
                             seq: m.seq,
                             fields: &m.fields,
                             base_version: m.base_version,
-                            current: current.as_ref().map(|c| Current {
-                                version: c.version,
-                                deleted: c.deleted,
-                                scope: c.scope.clone(),
-                                fields: c.fields.clone(),
-                            }),
+                            current: current.as_ref(),
                         })
                     })
                     .collect(),
@@ -402,7 +388,8 @@ fn verdicts_of(question: &Question<'_>, answer: Answer) -> Result<Vec<(u64, Refu
     Ok(out)
 }
 
-/// A stored record as the office is shown it.
+/// A stored record as the office is shown it (a rules call's `current`).
+#[derive(Serialize)]
 struct StoredState {
     version: i64,
     deleted: bool,
@@ -412,45 +399,49 @@ struct StoredState {
 
 /// The stored state of each wanted record, by the asking mutation's `seq` (`None` inside: no
 /// such record). Mutations the client pushed before (at or below its mark for the entity) are
-/// left out: they are replayed, not judged again.
+/// left out: they are replayed, not judged again. The records are read many per statement
+/// (`load_rows`): on PostgreSQL a statement per record would cost a round trip each.
 fn read_currents(
     store: &Store,
     client: &str,
     wanted: &[(String, String, u64)],
 ) -> Result<HashMap<u64, Option<StoredState>>, StoreError> {
     store.with_reader(|tx: &mut dyn Tx| {
-        let mut marks: HashMap<&str, Option<i64>> = HashMap::new();
-        let mut out = HashMap::with_capacity(wanted.len());
+        let mut by_entity: HashMap<&str, Vec<(&str, u64)>> = HashMap::new();
         for (entity, key, seq) in wanted {
-            let mark = match marks.get(entity.as_str()) {
-                Some(mark) => *mark,
-                None => {
-                    let mark = tx.query_opt(
-                        "SELECT last_seq FROM client_marks WHERE client_id = ?1 AND entity = ?2",
-                        &[Param::Text(client), Param::Text(entity)],
-                        |r| r.int(0),
-                    )?;
-                    marks.insert(entity, mark);
-                    mark
-                }
-            };
-            if mark.is_some_and(|last| i64::try_from(*seq).is_ok_and(|s| s <= last)) {
-                continue;
-            }
+            by_entity.entry(entity).or_default().push((key, *seq));
+        }
+        let mut out = HashMap::with_capacity(wanted.len());
+        for (entity, asked) in by_entity {
             let Some(ent) = store.ent(entity) else {
                 continue;
             };
-            let row = load_row(tx, ent, key)?.map(|row| StoredState {
-                version: row.version,
-                deleted: row.deleted,
-                fields: if row.deleted {
-                    Map::new()
-                } else {
-                    ent.fields_of(&row.data)
-                },
-                scope: row.scope,
-            });
-            out.insert(*seq, row);
+            let mark = tx.query_opt(
+                "SELECT last_seq FROM client_marks WHERE client_id = ?1 AND entity = ?2",
+                &[Param::Text(client), Param::Text(entity)],
+                |r| r.int(0),
+            )?;
+            let fresh: Vec<(&str, u64)> = asked
+                .into_iter()
+                .filter(|(_, seq)| {
+                    !mark.is_some_and(|last| i64::try_from(*seq).is_ok_and(|s| s <= last))
+                })
+                .collect();
+            let keys: Vec<&str> = fresh.iter().map(|(key, _)| *key).collect();
+            let rows = load_rows(tx, ent, &keys)?;
+            for (key, seq) in fresh {
+                let state = rows.get(key).map(|row| StoredState {
+                    version: row.version,
+                    deleted: row.deleted,
+                    fields: if row.deleted {
+                        Map::new()
+                    } else {
+                        ent.fields_of(&row.data)
+                    },
+                    scope: row.scope.clone(),
+                });
+                out.insert(seq, state);
+            }
         }
         Ok(out)
     })

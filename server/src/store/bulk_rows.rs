@@ -22,14 +22,21 @@ const KEYS_PER_READ: usize = 64;
 /// Records written per statement (10 parameters each, far below both databases' limits).
 const ROWS_PER_WRITE: usize = 64;
 
-/// `SELECT` of the stored state of [`KEYS_PER_READ`] keys of one entity.
+/// `SELECT` of the stored state of [`KEYS_PER_READ`] keys of one entity: one point lookup on
+/// the (entity, key) index per key, glued with `UNION ALL`. Not `key IN (…)`: PostgreSQL's
+/// generic plan for that (a prepared statement's, after five runs) can pick the entity index
+/// and filter every record of the entity, which made an import 40 ms per lookup.
 static READ_SQL: LazyLock<String> = LazyLock::new(|| {
-    let keys: Vec<String> = (0..KEYS_PER_READ).map(|i| format!("?{}", i + 2)).collect();
-    format!(
-        "SELECT scope, version, deleted, data, writer, key FROM records
-         WHERE entity = ?1 AND key IN ({})",
-        keys.join(", ")
-    )
+    let lookups: Vec<String> = (0..KEYS_PER_READ)
+        .map(|i| {
+            format!(
+                "SELECT scope, version, deleted, data, writer, key FROM records
+                 WHERE entity = ?1 AND key = ?{}",
+                i + 2
+            )
+        })
+        .collect();
+    lookups.join(" UNION ALL ")
 });
 
 /// The columns of a written record, in the order of [`WRITE_SQL`]'s rows.

@@ -39,6 +39,7 @@ use crate::schema::ServerSchema;
 use crate::token_hash::{hash_token, new_token};
 use crate::wakeup::Hub;
 
+pub(crate) use bulk_rows::load_rows;
 pub(crate) use entity::{check_key, Ent, FieldProblem, Layout};
 pub(crate) use json_array::split_array;
 pub(crate) use memberships::user_scopes;

@@ -556,6 +556,100 @@ pub fn bulk_insert_tasks(
     bulk_insert(store, "tasks", rows)
 }
 
+/// The raw baseline of the feed's benchmark on any backend: the change log read in pages of
+/// `page` rows (`SELECT position, key, data … WHERE position > ? ORDER BY position LIMIT ?`)
+/// through the store's own connection, with none of the feed's work (scopes, JSON). Returns
+/// the rows read.
+pub fn raw_log_scan(store: &Store, page: i64) -> Result<usize, StoreError> {
+    store.with_reader(|tx| {
+        let (mut after, mut total) = (0i64, 0usize);
+        loop {
+            let mut last = None;
+            let mut rows = 0usize;
+            tx.query(
+                "SELECT position, key, data FROM records WHERE position > ?1
+                 ORDER BY position LIMIT ?2",
+                &[Param::Int(after), Param::Int(page)],
+                &mut |r| {
+                    last = Some(r.int(0)?);
+                    let _ = (r.text(1)?, r.text(2)?);
+                    rows += 1;
+                    Ok(crate::db::Next::Continue)
+                },
+            )?;
+            total += rows;
+            match last {
+                Some(position) => after = position,
+                None => return Ok(total),
+            }
+        }
+    })
+}
+
+/// Rows per statement of [`raw_insert_baseline`], as the store's own bulk writes.
+const RAW_ROWS_PER_INSERT: usize = 64;
+
+/// The `INSERT` of [`RAW_ROWS_PER_INSERT`] rows into `raw_import`.
+static RAW_INSERT_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    let rows: Vec<String> = (0..RAW_ROWS_PER_INSERT)
+        .map(|r| {
+            format!(
+                "(?{}, 'tasks', ?{}, 'p-harbor', 1, ?{})",
+                3 * r + 1,
+                3 * r + 2,
+                3 * r + 3
+            )
+        })
+        .collect();
+    format!(
+        "INSERT INTO raw_import (position, entity, key, scope, version, data) VALUES {}",
+        rows.join(", ")
+    )
+});
+
+/// The raw baseline of the import benchmark on any backend: `(key, data)` rows inserted into a
+/// table shaped like `records` (`raw_import`, made here), [`RAW_ROWS_PER_INSERT`] rows per
+/// statement, a transaction per `batch` rows, through the store's own connection: the least a
+/// batched insert of these rows costs, with none of the import's checks. A tail shorter than
+/// a statement is left out; returns the rows written.
+pub fn raw_insert_baseline(
+    store: &Store,
+    rows: &[(String, String)],
+    batch: usize,
+) -> Result<usize, StoreError> {
+    store.with_writer(|tx| {
+        tx.execute("DROP TABLE IF EXISTS raw_import", &[])?;
+        tx.execute(
+            "CREATE TABLE raw_import (position BIGINT PRIMARY KEY, entity TEXT NOT NULL,
+             key TEXT NOT NULL, scope TEXT NOT NULL, version BIGINT NOT NULL, data TEXT NOT NULL)",
+            &[],
+        )?;
+        tx.execute(
+            "CREATE UNIQUE INDEX raw_import_by_key ON raw_import (entity, key)",
+            &[],
+        )
+    })?;
+    let sql: &'static str = RAW_INSERT_SQL.as_str();
+    let mut written = 0usize;
+    for chunk in rows.chunks(batch.max(RAW_ROWS_PER_INSERT)) {
+        store.with_writer(|tx| {
+            for statement in chunk.chunks_exact(RAW_ROWS_PER_INSERT) {
+                let positions: Vec<i64> = (0..statement.len())
+                    .map(|i| (written + i + 1) as i64)
+                    .collect();
+                let mut params = Vec::with_capacity(3 * RAW_ROWS_PER_INSERT);
+                for ((key, data), position) in statement.iter().zip(&positions) {
+                    params.extend([Param::Int(*position), Param::Text(key), Param::Text(data)]);
+                }
+                tx.execute(sql, &params)?;
+                written += statement.len();
+            }
+            Ok::<(), StoreError>(())
+        })?;
+    }
+    Ok(written)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
