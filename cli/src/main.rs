@@ -97,6 +97,11 @@ enum Command {
         #[arg(long, allow_hyphen_values = true)]
         due_in_days: Option<i64>,
     },
+    /// Print a task's comments, oldest first, with who wrote each (the server's word).
+    Comments {
+        /// The task's key.
+        key: String,
+    },
     /// Sync a unit (default `all`) and print what it did.
     Sync {
         /// The sync unit.
@@ -232,6 +237,21 @@ fn run(
                 };
                 let title = t.text("title").unwrap_or_default();
                 println!("[{done}] {} {title}", t.key);
+            }
+        }
+        Command::Comments { key } => {
+            let page = client.query(
+                "comments",
+                &Query::all(10_000)
+                    .filter("task_id", Value::Text(key.clone()))
+                    .order("created_at", SortOrder::Ascending),
+            )?;
+            if page.records.is_empty() {
+                println!("{key}: no comments");
+            }
+            for c in page.records {
+                let author = c.text("author").unwrap_or("?");
+                println!("{author}: {}", c.text("body").unwrap_or_default());
             }
         }
         Command::AddTask {

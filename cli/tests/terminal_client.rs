@@ -618,4 +618,12 @@ fn the_offices_refusal_is_shown_in_its_words_in_both_languages() {
         server_title(&server, "t-on-time"),
         serde_json::json!("On time")
     );
+    // A task's comments, with the server's word on who wrote each.
+    let comments = stdout(&syncline(&db, &url, &["comments", "t-harbor-1"]));
+    assert_eq!(
+        comments.trim(),
+        "bob: Drained and locked out. Volute is clean."
+    );
+    let none = stdout(&syncline(&db, &url, &["comments", "t-on-time"]));
+    assert_eq!(none.trim(), "t-on-time: no comments");
 }
