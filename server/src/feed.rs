@@ -67,9 +67,8 @@ pub struct Change {
     pub entity: String,
     /// The record's key.
     pub key: String,
-    /// `insert` (version 1), `update` or `delete`.
-    #[schema(value_type = syncline_protocol::Op)]
-    pub op: &'static str,
+    /// What happened to the record.
+    pub op: FeedOp,
     /// The record's version after it.
     pub version: i64,
     /// The record's scope.
@@ -84,6 +83,21 @@ pub struct Change {
     pub client_id: Option<String>,
     /// When the server applied it, ms since the epoch (`None` before the server recorded it).
     pub at: Option<i64>,
+}
+
+/// What a change did to a record, as the service sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum FeedOp {
+    /// Created (version 1).
+    Insert,
+    /// Changed.
+    Update,
+    /// Deleted (a tombstone; no fields).
+    Delete,
+    /// Moved to a scope this service (or the asked `scope`) does not reach: for this consumer it
+    /// is gone, as a pull's tombstone says to a device. `scope` is the scope it left; no fields.
+    MovedOut,
 }
 
 impl Change {
@@ -121,6 +135,27 @@ const CHANGES_SQL: &str = "SELECT position, entity, key, scope, version, deleted
       AND (CAST(?3 AS TEXT) IS NULL OR scope = ?3)
       AND (CAST(?4 AS BIGINT) = 1 OR scope IN (SELECT scope FROM service_scopes WHERE name = ?5))
     ORDER BY position LIMIT ?6";
+
+/// Records that moved out of the scopes the consumer sees (the service's, or the one `scope`
+/// it asked for) after the position, and are not visible in another of them: the departure
+/// each move left behind (`records.rs`), latest per record, with the move's author and time
+/// when the record has not changed since. The same parameters as [`CHANGES_SQL`].
+const MOVED_OUT_SQL: &str = "SELECT d.position, d.entity, d.key, d.old_scope, d.version,
+           r.author, r.writer, r.changed_at
+    FROM departures d
+    LEFT JOIN records r ON r.entity = d.entity AND r.key = d.key AND r.position = d.position
+    WHERE d.position > ?1
+      AND (CAST(?2 AS TEXT) IS NULL OR d.entity = ?2)
+      AND (CAST(?3 AS TEXT) IS NULL OR d.old_scope = ?3)
+      AND (CAST(?4 AS BIGINT) = 1 OR d.old_scope IN (SELECT scope FROM service_scopes WHERE name = ?5))
+      AND NOT EXISTS (SELECT 1 FROM records v WHERE v.entity = d.entity AND v.key = d.key
+            AND (CAST(?3 AS TEXT) IS NULL OR v.scope = ?3)
+            AND (CAST(?4 AS BIGINT) = 1 OR v.scope IN (SELECT scope FROM service_scopes WHERE name = ?5)))
+      AND d.position = (SELECT MAX(d2.position) FROM departures d2
+            WHERE d2.entity = d.entity AND d2.key = d.key
+              AND (CAST(?3 AS TEXT) IS NULL OR d2.old_scope = ?3)
+              AND (CAST(?4 AS BIGINT) = 1 OR d2.old_scope IN (SELECT scope FROM service_scopes WHERE name = ?5)))
+    ORDER BY d.position LIMIT ?6";
 
 impl Store {
     /// One page of the change feed for `service`.
@@ -163,54 +198,68 @@ impl Store {
                 |r| r.int(0),
             )?
             .unwrap_or(0);
-        let mut changes = Vec::new();
-        let mut has_more = false;
-        // One more than the limit, to tell whether more are waiting.
+        // One more than the limit from each list, to tell whether more are waiting: the first
+        // `limit` of the two merged in log order are then all there are up to the last of them.
         let fetch = i64::try_from(limit + 1).unwrap_or(i64::MAX);
-        tx.query(
-            CHANGES_SQL,
-            &[
-                Param::Int(after),
-                Param::OptText(q.entity.as_deref()),
-                Param::OptText(q.scope.as_deref()),
-                Param::Int(i64::from(service.all_scopes)),
-                Param::Text(&service.name),
-                Param::Int(fetch),
-            ],
-            &mut |r| {
-                if changes.len() == limit {
-                    has_more = true;
-                    return Ok(Next::Stop);
+        let params = [
+            Param::Int(after),
+            Param::OptText(q.entity.as_deref()),
+            Param::OptText(q.scope.as_deref()),
+            Param::Int(i64::from(service.all_scopes)),
+            Param::Text(&service.name),
+            Param::Int(fetch),
+        ];
+        let mut changes = Vec::new();
+        tx.query(CHANGES_SQL, &params, &mut |r| {
+            let entity = r.text(1)?.to_string();
+            let deleted = r.bool(5)?;
+            let version = r.int(4)?;
+            let fields = match (deleted, self.ent(&entity)) {
+                (false, Some(ent)) => {
+                    let data: Vec<Json> = serde_json::from_str(r.text(6)?)?;
+                    ent.fields_of(&data)
                 }
-                let entity = r.text(1)?.to_string();
-                let deleted = r.bool(5)?;
-                let version = r.int(4)?;
-                let fields = match (deleted, self.ent(&entity)) {
-                    (false, Some(ent)) => {
-                        let data: Vec<Json> = serde_json::from_str(r.text(6)?)?;
-                        ent.fields_of(&data)
-                    }
-                    _ => Map::new(),
-                };
+                _ => Map::new(),
+            };
+            changes.push(Change {
+                position: r.int(0)?,
+                entity,
+                key: r.text(2)?.to_string(),
+                op: match (deleted, version) {
+                    (true, _) => FeedOp::Delete,
+                    (false, 1) => FeedOp::Insert,
+                    (false, _) => FeedOp::Update,
+                },
+                version,
+                scope: r.text(3)?.to_string(),
+                fields,
+                author: r.opt_text(7)?.map(str::to_string),
+                client_id: r.opt_text(8)?.map(str::to_string),
+                at: r.opt_int(9)?,
+            });
+            Ok(Next::Continue)
+        })?;
+        // An all-scopes consumer sees every record wherever it moves: nothing leaves its sight.
+        if !(service.all_scopes && q.scope.is_none()) {
+            tx.query(MOVED_OUT_SQL, &params, &mut |r| {
                 changes.push(Change {
                     position: r.int(0)?,
-                    entity,
+                    entity: r.text(1)?.to_string(),
                     key: r.text(2)?.to_string(),
-                    op: match (deleted, version) {
-                        (true, _) => "delete",
-                        (false, 1) => "insert",
-                        (false, _) => "update",
-                    },
-                    version,
+                    op: FeedOp::MovedOut,
+                    version: r.int(4)?,
                     scope: r.text(3)?.to_string(),
-                    fields,
-                    author: r.opt_text(7)?.map(str::to_string),
-                    client_id: r.opt_text(8)?.map(str::to_string),
-                    at: r.opt_int(9)?,
+                    fields: Map::new(),
+                    author: r.opt_text(5)?.map(str::to_string),
+                    client_id: r.opt_text(6)?.map(str::to_string),
+                    at: r.opt_int(7)?,
                 });
                 Ok(Next::Continue)
-            },
-        )?;
+            })?;
+            changes.sort_unstable_by_key(|c| c.position);
+        }
+        let has_more = changes.len() > limit;
+        changes.truncate(limit);
         let cursor = match (has_more, changes.last()) {
             (true, Some(last)) => last.position,
             _ => end.max(after),

@@ -58,7 +58,7 @@ pub use bulk::{export, import, ImportError, IMPORT_BATCH};
 pub use db::Location;
 pub use demo::{seed_demo, DemoSeed, DEMO_USERS, DEPOT, HARBOR, RIDGE};
 pub use error::{SchemaError, StoreError};
-pub use feed::{Change, ChangesPage, FeedError, FeedQuery, MAX_FEED_LIMIT};
+pub use feed::{Change, ChangesPage, FeedError, FeedOp, FeedQuery, MAX_FEED_LIMIT};
 pub use http::{
     default_max_concurrent_pulls, openapi_json, route_paths, router, router_with, serve,
     serve_with, Limits, ServerOptions, DEFAULT_AUTH_FAILURES_PER_MINUTE, DEFAULT_RATE_BURST,

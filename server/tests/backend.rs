@@ -878,3 +878,77 @@ fn a_large_batch_of_new_existing_repeated_moving_and_deleted_records_lands_as_wr
     let carol = common::upsert_keys(&api.pull_all("demo-carol", "tasks", &["title"]));
     assert!(carol.contains(&"t-big-100".to_string()));
 }
+
+/// A record that moves to a scope the consumer does not see leaves its feed as `moved_out`
+/// (as a device's pull gets a tombstone), and comes back as an update when it returns; a
+/// consumer that sees both scopes sees a plain update.
+#[test]
+fn a_record_moving_out_of_the_consumers_scopes_is_reported_as_moved_out() {
+    let server = TestServer::with_demo();
+    let harbor_only = service(&server, "erp", &["p-harbor"], false);
+    let everything = service(&server, "audit", &[], true);
+    let start = |token: &str, query: &str| {
+        let (status, page) = changes(&server.url(), token, query);
+        assert_eq!(status, StatusCode::OK, "{page}");
+        page["cursor"].as_str().expect("cursor").to_string()
+    };
+    let (from_erp, from_audit) = (
+        start(&harbor_only, ""),
+        start(&everything, "scope=p-harbor"),
+    );
+    let all_from = start(&everything, "");
+    let move_to = |project: &str| {
+        server
+            .store()
+            .upsert_record(
+                "tasks",
+                "t-harbor-2",
+                json!({ "project_id": project })
+                    .as_object()
+                    .expect("fields"),
+            )
+            .expect("move")
+    };
+    let version = move_to("p-depot");
+    for (token, query) in [
+        (&harbor_only, format!("after={from_erp}")),
+        (&everything, format!("after={from_audit}&scope=p-harbor")),
+    ] {
+        let (status, page) = changes(&server.url(), token, &query);
+        assert_eq!(status, StatusCode::OK, "{page}");
+        let moved = &page["changes"][0];
+        assert_eq!(moved["op"], json!("moved_out"), "{page}");
+        assert_eq!(moved["key"], json!("t-harbor-2"));
+        assert_eq!(moved["scope"], json!("p-harbor"), "the scope it left");
+        assert_eq!(moved["version"], json!(version));
+        assert_eq!(moved["fields"], json!({}), "nothing of where it went");
+        assert_eq!(page["changes"].as_array().map(Vec::len), Some(1), "{page}");
+    }
+    // Seen from everywhere it is an update in its new scope.
+    let (_, page) = changes(&server.url(), &everything, &format!("after={all_from}"));
+    assert_eq!(page["changes"][0]["op"], json!("update"), "{page}");
+    assert_eq!(page["changes"][0]["scope"], json!("p-depot"));
+    // Back in p-harbor: an update again, and no stale moved_out after it.
+    let cursor = start(&harbor_only, &format!("after={from_erp}"));
+    move_to("p-harbor");
+    let (_, page) = changes(&server.url(), &harbor_only, &format!("after={cursor}"));
+    let ops: Vec<&Json> = page["changes"]
+        .as_array()
+        .expect("changes")
+        .iter()
+        .map(|c| &c["op"])
+        .collect();
+    assert_eq!(ops, [&json!("update")], "{page}");
+    let (_, page) = changes(&server.url(), &harbor_only, &format!("after={from_erp}"));
+    let ops: Vec<&Json> = page["changes"]
+        .as_array()
+        .expect("changes")
+        .iter()
+        .map(|c| &c["op"])
+        .collect();
+    assert_eq!(
+        ops,
+        [&json!("update")],
+        "from before the move: only its latest state, {page}"
+    );
+}
