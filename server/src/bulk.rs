@@ -18,6 +18,9 @@ use crate::store::{Service, ServiceWrite, Store, WriteKind};
 
 /// Lines per import transaction.
 pub const IMPORT_BATCH: usize = 1000;
+/// The longest line an import reads, in bytes: a longer one is a bad line, never a buffer
+/// that grows with its input.
+pub const MAX_IMPORT_LINE: usize = 1024 * 1024;
 
 /// Why an import stopped.
 #[derive(Debug, thiserror::Error)]
@@ -60,13 +63,25 @@ pub fn import(
     input: impl BufRead,
     progress: &mut dyn FnMut(u64),
 ) -> Result<u64, ImportError> {
-    store.ent_or_err(entity)?;
     let importer = Service {
         name: "import".into(),
         scopes: Vec::new(),
         all_scopes: true,
         read_only: false,
     };
+    import_as(store, &importer, entity, input, progress)
+}
+
+/// [`import`] written by `service` (the backend API's `POST /v1/admin/import/{entity}`): its
+/// name is the records' author and their scopes must be ones it reaches.
+pub fn import_as(
+    store: &Store,
+    importer: &Service,
+    entity: &str,
+    mut input: impl BufRead,
+    progress: &mut dyn FnMut(u64),
+) -> Result<u64, ImportError> {
+    store.ent_or_err(entity)?;
     let mut batch: Vec<ServiceWrite> = Vec::with_capacity(IMPORT_BATCH);
     // The line number of each write of the batch (blank lines are skipped).
     let mut numbers: Vec<u64> = Vec::with_capacity(IMPORT_BATCH);
@@ -78,7 +93,7 @@ pub fn import(
                 return Ok(0);
             };
             store
-                .service_write(&importer, batch, None, &|_| String::new())
+                .service_write(importer, batch, None, &|_| String::new())
                 .map_err(|e| ImportError::BadLine {
                     line: e
                         .index()
@@ -92,9 +107,24 @@ pub fn import(
             numbers.clear();
             Ok(n)
         };
-    for text in input.lines() {
-        let text = text?;
+    let mut raw = Vec::new();
+    loop {
+        raw.clear();
+        // At most one byte past the limit, so an endless line is refused, never held whole.
+        let read = std::io::Read::take(&mut input, MAX_IMPORT_LINE as u64 + 1)
+            .read_until(b'\n', &mut raw)?;
+        if read == 0 {
+            break;
+        }
         number += 1;
+        if raw.len() > MAX_IMPORT_LINE {
+            return Err(ImportError::BadLine {
+                line: number,
+                batch_start: numbers.first().copied().unwrap_or(number),
+                message: format!("longer than {MAX_IMPORT_LINE} bytes"),
+            });
+        }
+        let text = String::from_utf8_lossy(&raw);
         if text.trim().is_empty() {
             continue;
         }
@@ -124,13 +154,36 @@ pub fn import(
 /// Writes every live record of `entity` to `out`, one NDJSON line each, in change-log order;
 /// returns how many. Rows are read and written one at a time.
 pub fn export(store: &Store, entity: &str, out: &mut dyn Write) -> Result<u64, StoreError> {
+    let everything = Service {
+        name: "export".into(),
+        scopes: Vec::new(),
+        all_scopes: true,
+        read_only: true,
+    };
+    export_for(store, &everything, entity, out)
+}
+
+/// [`export`] of the records `service` reaches (the backend API's
+/// `GET /v1/admin/export/{entity}`).
+pub fn export_for(
+    store: &Store,
+    service: &Service,
+    entity: &str,
+    out: &mut dyn Write,
+) -> Result<u64, StoreError> {
     let ent = store.ent_or_err(entity)?;
     let mut n = 0u64;
     store.with_reader(|tx| {
         tx.query(
             "SELECT key, version, data FROM records WHERE entity = ?1 AND deleted = FALSE
+               AND (CAST(?2 AS BIGINT) = 1
+                    OR scope IN (SELECT scope FROM service_scopes WHERE name = ?3))
              ORDER BY position",
-            &[Param::Text(entity)],
+            &[
+                Param::Text(entity),
+                Param::Int(i64::from(service.all_scopes)),
+                Param::Text(&service.name),
+            ],
             &mut |r| {
                 let data: Vec<Json> = serde_json::from_str(r.text(2)?)?;
                 let line = serde_json::json!({

@@ -54,7 +54,7 @@ pub use admin::{
     run as run_admin, run_to as run_admin_to, AdminCommand, MemberCommand, ScopeCommand,
     ServiceCommand, TokenCommand, UserCommand, WebhookCommand,
 };
-pub use bulk::{export, import, ImportError, IMPORT_BATCH};
+pub use bulk::{export, export_for, import, import_as, ImportError, IMPORT_BATCH, MAX_IMPORT_LINE};
 pub use db::Location;
 pub use demo::{seed_demo, DemoSeed, DEMO_USERS, DEPOT, HARBOR, RIDGE};
 pub use error::{SchemaError, StoreError};

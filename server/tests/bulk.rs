@@ -128,3 +128,152 @@ fn imported_records_reach_the_devices() {
     let pages = api.pull_all("demo-alice", "tasks", &["title"]);
     assert!(common::upsert_keys(&pages).contains(&"t-imported".to_string()));
 }
+
+/// A service's token on `server` (scopes as given).
+fn service_token(server: &TestServer, name: &str, scopes: &[&str], read_only: bool) -> String {
+    server
+        .store()
+        .add_service(&syncline_server::Service {
+            name: name.into(),
+            scopes: scopes.iter().map(|s| s.to_string()).collect(),
+            all_scopes: scopes.is_empty(),
+            read_only,
+        })
+        .expect("service")
+}
+
+fn task_line(key: &str, project: &str) -> String {
+    json!({"key": key, "fields": {"project_id": project, "title": format!("Imported {key}"),
+                                  "internal_notes": "From the ERP"}})
+    .to_string()
+}
+
+#[test]
+fn import_and_export_over_http_stream_as_the_service_sees_them() {
+    let server = TestServer::with_demo();
+    let erp = service_token(&server, "erp", &["p-harbor"], false);
+    let http = reqwest::blocking::Client::new();
+    let import = |token: &str, body: Vec<u8>, gzip: bool| {
+        let mut req = http
+            .post(format!("{}/v1/admin/import/tasks", server.url()))
+            .bearer_auth(token)
+            .header("content-type", "application/x-ndjson");
+        let body = if gzip {
+            req = req.header("content-encoding", "gzip");
+            let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            std::io::Write::write_all(&mut enc, &body).expect("gzip");
+            enc.finish().expect("gzip")
+        } else {
+            body
+        };
+        let resp = req.body(body).send().expect("import");
+        (resp.status().as_u16(), resp.json::<Json>().expect("JSON"))
+    };
+
+    // 2,500 lines, gzipped (three batches): all in, authored by the service.
+    let text: String = (0..2500)
+        .map(|i| task_line(&format!("t-http-{i}"), "p-harbor") + "\n")
+        .collect();
+    let (status, answer) = import(&erp, text.into_bytes(), true);
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer, json!({"entity": "tasks", "imported": 2500}));
+    let (changes_status, feed) = {
+        let resp = http
+            .get(format!(
+                "{}/v1/admin/changes?entity=tasks&limit=1000",
+                server.url()
+            ))
+            .bearer_auth(&erp)
+            .send()
+            .expect("feed");
+        (resp.status().as_u16(), resp.json::<Json>().expect("JSON"))
+    };
+    assert_eq!(changes_status, 200);
+    let authored = feed["changes"]
+        .as_array()
+        .expect("changes")
+        .iter()
+        .find(|c| c["key"] == "t-http-0")
+        .expect("t-http-0 in the feed");
+    assert_eq!(authored["author"], json!("erp"));
+
+    // A bad line: refused with its number; the batch before it stays.
+    let mut text: String = (0..1000)
+        .map(|i| task_line(&format!("t-more-{i}"), "p-harbor") + "\n")
+        .collect();
+    text.push_str(&task_line("t-more-x", "p-harbor"));
+    text.push_str("\n{not a record\n");
+    let (status, answer) = import(&erp, text.into_bytes(), false);
+    assert_eq!(status, 400, "{answer}");
+    let message = answer["error"]["message"].as_str().expect("message");
+    assert!(message.starts_with("line 1002: not a record"), "{message}");
+    let stored = |key: &str| server.store().get_record("tasks", key).expect("get");
+    assert!(stored("t-more-999").is_some(), "the first batch stays");
+    assert!(stored("t-more-x").is_none(), "nothing of the failed batch");
+
+    // Outside its scopes, and read-only: refused.
+    let (status, answer) = import(&erp, task_line("t-depot", "p-depot").into_bytes(), false);
+    assert_eq!(status, 400, "{answer}");
+    assert!(
+        answer["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("p-depot")),
+        "{answer}"
+    );
+    let audit = service_token(&server, "audit", &[], true);
+    let (status, _) = import(&audit, task_line("t-x", "p-harbor").into_bytes(), false);
+    assert_eq!(status, 403);
+    // A line longer than the limit is refused as a bad line, not read whole.
+    let long = format!(
+        "{{\"key\": \"t-long\", \"pad\": \"{}\"}}\n",
+        "x".repeat(syncline_server::MAX_IMPORT_LINE + 10)
+    );
+    let (status, answer) = import(&erp, long.into_bytes(), false);
+    assert_eq!(status, 400);
+    assert!(
+        answer["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("longer than")),
+        "{answer}"
+    );
+
+    // The export: the records the service reaches, server-only fields included, streamed.
+    let exported = |token: &str| {
+        let resp = http
+            .get(format!("{}/v1/admin/export/tasks", server.url()))
+            .bearer_auth(token)
+            .send()
+            .expect("export");
+        assert_eq!(resp.status().as_u16(), 200);
+        assert_eq!(
+            resp.headers()
+                .get("content-type")
+                .and_then(|v| v.to_str().ok()),
+            Some("application/x-ndjson")
+        );
+        lines(&resp.bytes().expect("body"))
+    };
+    let mine = exported(&erp);
+    assert!(mine.iter().all(|l| l["fields"]["project_id"] == "p-harbor"));
+    let first = mine
+        .iter()
+        .find(|l| l["key"] == "t-http-0")
+        .expect("imported");
+    assert_eq!(first["fields"]["internal_notes"], "From the ERP");
+    let everything = exported(&audit);
+    assert!(
+        everything.len() > mine.len(),
+        "an all-scopes service sees every project"
+    );
+    assert_eq!(
+        everything.len() as u64,
+        server.store().count_records("tasks").expect("count")
+    );
+    // Unknown entity.
+    let resp = http
+        .get(format!("{}/v1/admin/export/nope", server.url()))
+        .bearer_auth(&erp)
+        .send()
+        .expect("export");
+    assert_eq!(resp.status().as_u16(), 404);
+}

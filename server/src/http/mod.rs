@@ -40,6 +40,7 @@ mod ops;
 mod provision;
 mod pull_body;
 mod request_id;
+mod transfer;
 
 pub use limits::{
     default_max_concurrent_pulls, Limits, DEFAULT_AUTH_FAILURES_PER_MINUTE, DEFAULT_RATE_BURST,
@@ -1060,6 +1061,8 @@ async fn openapi_document(_: AnyToken) -> Result<Response, ApiError> {
         admin_add_member,
         admin_remove_member,
         admin_changes,
+        transfer::admin_import,
+        transfer::admin_export,
         ops::healthz,
         ops::metrics,
         openapi_document,
@@ -1147,6 +1150,14 @@ fn routes() -> Routes {
             put(admin_add_member).delete(admin_remove_member),
         )
         .route(&format!("{}/changes", backend::PREFIX), get(admin_changes))
+        .route(
+            &format!("{}/import/{{entity}}", backend::PREFIX),
+            post(transfer::admin_import),
+        )
+        .route(
+            &format!("{}/export/{{entity}}", backend::PREFIX),
+            get(transfer::admin_export),
+        )
         .route(HEALTHZ_PATH, get(ops::healthz))
         .route(METRICS_PATH, get(ops::metrics))
         .route(OPENAPI_PATH, get(openapi_document))

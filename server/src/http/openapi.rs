@@ -87,6 +87,15 @@ pub(super) struct RecordPath {
     key: String,
 }
 
+/// The path parameter of the import and export routes, `/v1/admin/import/{entity}`.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)] // Read by the derive only: the handlers take a `Path<String>`.
+pub(super) struct EntityPath {
+    /// The entity, as the schema file names it.
+    entity: String,
+}
+
 /// Everything of the document but its operations: title and tags, the security schemes, and
 /// the error answers many routes share, as components (the annotations refer to them instead of
 /// repeating each description on every route). The `modifiers` of the derive in `http/mod.rs`.

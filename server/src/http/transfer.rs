@@ -1,0 +1,181 @@
+//! Import and export over HTTP (docs/backend.md, "Import and export"): the server binary's
+//! `import` and `export` for a backend without shell access, streamed both ways in constant
+//! memory. An import's body is read chunk by chunk into the same line-by-line import the command
+//! runs (batches of 1,000, each all or nothing); an export is written row by row into the
+//! response as the database hands the rows over.
+
+use axum::body::Body;
+use axum::extract::Path;
+use axum::http::header::CONTENT_TYPE;
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::Response;
+use axum::Json;
+use bytes::Bytes;
+use http_body_util::BodyExt as _;
+use serde::Serialize;
+use syncline_protocol::{codes, ErrorBody};
+use tokio::sync::mpsc;
+
+use crate::bulk::{export_for, import_as, ImportError};
+
+use super::error::ApiError;
+use super::openapi::{EntityPath, ServiceErrors};
+use super::pull_body::{ChannelBody, ChunkWriter};
+use super::{Backend, BackendAnswer};
+
+/// The media type of both directions: one JSON record per line.
+pub(super) const NDJSON: &str = "application/x-ndjson";
+
+/// Chunks of an import's body waiting for the import at most (each as the client sent it).
+const BODY_CHUNKS_IN_FLIGHT: usize = 8;
+
+/// What an import did.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub(super) struct Imported {
+    /// The entity.
+    entity: String,
+    /// Records written.
+    imported: u64,
+}
+
+/// A request body as a blocking reader: the chunks the handler receives, in order.
+struct BodyReader {
+    rx: mpsc::Receiver<Bytes>,
+    current: Bytes,
+}
+
+impl std::io::Read for BodyReader {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        while self.current.is_empty() {
+            match self.rx.blocking_recv() {
+                Some(chunk) => self.current = chunk,
+                None => return Ok(0),
+            }
+        }
+        let n = out.len().min(self.current.len());
+        out[..n].copy_from_slice(&self.current[..n]);
+        self.current = self.current.slice(n..);
+        Ok(n)
+    }
+}
+
+/// `POST /v1/admin/import/{entity}`: NDJSON records written by the service.
+///
+/// One `{"key": "…", "fields": {…}}` per line (an export's lines import as they are), every
+/// field the service may write, in batches of 1,000, each all or nothing. A bad line stops the
+/// import: the answer names it, the batches before it stay applied. The service must reach each
+/// record's scope and may not be `--read-only`; it is the records' author.
+#[utoipa::path(
+    post,
+    path = "/v1/admin/import/{entity}",
+    tag = "backend",
+    security(("service_token" = [])),
+    params(EntityPath),
+    request_body(content = String, content_type = "application/x-ndjson", description = "One record per line"),
+    responses(
+        (status = 200, description = "Every line imported", body = Imported),
+        (status = 400, description = "`bad_request`: line N is not a record, or the schema or the service's scopes refuse it (the message names the line; earlier batches stay applied)", body = ErrorBody),
+        (status = 404, description = "`unknown_entity`", body = ErrorBody),
+        ServiceErrors,
+    )
+)]
+pub(super) async fn admin_import(
+    b: Backend,
+    Path(entity): Path<String>,
+    body: Body,
+) -> BackendAnswer<Imported> {
+    if b.store.ent(&entity).is_none() {
+        return Err(unknown_entity(&entity));
+    }
+    if b.service.read_only {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            codes::FORBIDDEN,
+            format!("the service {} is read-only", b.service.name),
+        ));
+    }
+    let (tx, rx) = mpsc::channel(BODY_CHUNKS_IN_FLIGHT);
+    let (store, service, name) = (b.store, b.service, entity.clone());
+    let import = tokio::task::spawn_blocking(move || {
+        let reader = std::io::BufReader::new(BodyReader {
+            rx,
+            current: Bytes::new(),
+        });
+        import_as(&store, &service, &name, reader, &mut |_| {})
+    });
+    // The body goes to the import as it arrives; an import that stopped (a bad line) drops its
+    // end of the channel, and the rest of the body is not read.
+    let mut body = body;
+    while let Some(frame) = body.frame().await {
+        let frame =
+            frame.map_err(|e| ApiError::bad_request(format!("the body could not be read: {e}")))?;
+        if let Ok(data) = frame.into_data() {
+            if tx.send(data).await.is_err() {
+                break;
+            }
+        }
+    }
+    drop(tx);
+    let imported = match import.await {
+        Ok(result) => result.map_err(import_error)?,
+        Err(e) => return Err(ApiError::internal(format!("the import failed: {e}"))),
+    };
+    Ok(Json(Imported { entity, imported }))
+}
+
+fn unknown_entity(entity: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        codes::UNKNOWN_ENTITY,
+        format!("the server has no entity `{entity}`"),
+    )
+}
+
+fn import_error(e: ImportError) -> ApiError {
+    match e {
+        ImportError::BadLine { .. } | ImportError::Io(_) => ApiError::bad_request(e.to_string()),
+        ImportError::Store(s) => ApiError::internal(s),
+    }
+}
+
+/// `GET /v1/admin/export/{entity}`: the live records the service reaches, as NDJSON.
+///
+/// One `{"key", "version", "fields"}` per line, every field (server-only ones included), in
+/// change-log order, streamed as they are read (gzip when the client accepts it).
+#[utoipa::path(
+    get,
+    path = "/v1/admin/export/{entity}",
+    tag = "backend",
+    security(("service_token" = [])),
+    params(EntityPath),
+    responses(
+        (status = 200, description = "One record per line", body = String, content_type = "application/x-ndjson"),
+        (status = 404, description = "`unknown_entity`", body = ErrorBody),
+        ServiceErrors,
+    )
+)]
+pub(super) async fn admin_export(
+    b: Backend,
+    Path(entity): Path<String>,
+) -> Result<Response, ApiError> {
+    if b.store.ent(&entity).is_none() {
+        return Err(unknown_entity(&entity));
+    }
+    let (tx, rx) = mpsc::channel(8);
+    let (store, service) = (b.store, b.service);
+    tokio::task::spawn_blocking(move || {
+        let mut writer = ChunkWriter::new(tx.clone());
+        let written = export_for(&store, &service, &entity, &mut writer)
+            .map_err(|e| std::io::Error::other(e.to_string()))
+            .and_then(|_| std::io::Write::flush(&mut writer));
+        if let Err(e) = written {
+            // Cuts the answer: the client sees a broken body, never a short export as whole.
+            log::error!("export of {entity} for {} failed: {e}", service.name);
+            let _ = tx.blocking_send(Err(e));
+        }
+    });
+    let mut resp = Response::new(Body::new(ChannelBody::new(Bytes::new(), rx)));
+    resp.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static(NDJSON));
+    Ok(resp)
+}
