@@ -832,6 +832,56 @@ async fn admin_changes(
         .map(Json)
 }
 
+/// `POST /v1/admin/import/{entity}`: NDJSON records written by the service.
+///
+/// One `{"key": "…", "fields": {…}}` per line (an export's lines import as they are), every
+/// field the service may write, in batches of 1,000, each all or nothing. A bad line stops the
+/// import: the answer names it, the batches before it stay applied. The service must reach each
+/// record's scope and may not be `--read-only`; it is the records' author.
+#[utoipa::path(
+    post,
+    path = "/v1/admin/import/{entity}",
+    tag = "backend",
+    security(("service_token" = [])),
+    params(openapi::EntityPath),
+    request_body(content = String, content_type = "application/x-ndjson", description = "One record per line"),
+    responses(
+        (status = 200, description = "Every line imported", body = transfer::Imported),
+        (status = 400, description = "`bad_request`: line N is not a record, or the schema or the service's scopes refuse it (the message names the line; earlier batches stay applied)", body = ErrorBody),
+        (status = 404, description = "`unknown_entity`", body = ErrorBody),
+        ServiceErrors,
+    )
+)]
+async fn admin_import(
+    b: Backend,
+    Path(entity): Path<String>,
+    body: Body,
+) -> BackendAnswer<transfer::Imported> {
+    transfer::import(b.store, b.service, entity, body)
+        .await
+        .map(Json)
+}
+
+/// `GET /v1/admin/export/{entity}`: the live records the service reaches, as NDJSON.
+///
+/// One `{"key", "version", "fields"}` per line, every field (server-only ones included), in
+/// change-log order, streamed as they are read (gzip when the client accepts it).
+#[utoipa::path(
+    get,
+    path = "/v1/admin/export/{entity}",
+    tag = "backend",
+    security(("service_token" = [])),
+    params(openapi::EntityPath),
+    responses(
+        (status = 200, description = "One record per line", body = String, content_type = "application/x-ndjson"),
+        (status = 404, description = "`unknown_entity`", body = ErrorBody),
+        ServiceErrors,
+    )
+)]
+async fn admin_export(b: Backend, Path(entity): Path<String>) -> Result<Response, ApiError> {
+    transfer::export(b.store, b.service, entity)
+}
+
 /// `GET /v1/me`: who the token belongs to; clients also use it as the reachability probe.
 #[utoipa::path(
     get,
@@ -1061,8 +1111,8 @@ async fn openapi_document(_: AnyToken) -> Result<Response, ApiError> {
         admin_add_member,
         admin_remove_member,
         admin_changes,
-        transfer::admin_import,
-        transfer::admin_export,
+        admin_import,
+        admin_export,
         ops::healthz,
         ops::metrics,
         openapi_document,
@@ -1152,11 +1202,11 @@ fn routes() -> Routes {
         .route(&format!("{}/changes", backend::PREFIX), get(admin_changes))
         .route(
             &format!("{}/import/{{entity}}", backend::PREFIX),
-            post(transfer::admin_import),
+            post(admin_import),
         )
         .route(
             &format!("{}/export/{{entity}}", backend::PREFIX),
-            get(transfer::admin_export),
+            get(admin_export),
         )
         .route(HEALTHZ_PATH, get(ops::healthz))
         .route(METRICS_PATH, get(ops::metrics))

@@ -5,23 +5,20 @@
 //! response as the database hands the rows over.
 
 use axum::body::Body;
-use axum::extract::Path;
 use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::Response;
-use axum::Json;
 use bytes::Bytes;
 use http_body_util::BodyExt as _;
 use serde::Serialize;
-use syncline_protocol::{codes, ErrorBody};
+use syncline_protocol::codes;
 use tokio::sync::mpsc;
 
 use crate::bulk::{export_for, import_as, ImportError};
+use crate::store::{Service, Store};
 
 use super::error::ApiError;
-use super::openapi::{EntityPath, ServiceErrors};
 use super::pull_body::{ChannelBody, ChunkWriter};
-use super::{Backend, BackendAnswer};
 
 /// The media type of both directions: one JSON record per line.
 pub(super) const NDJSON: &str = "application/x-ndjson";
@@ -59,43 +56,25 @@ impl std::io::Read for BodyReader {
     }
 }
 
-/// `POST /v1/admin/import/{entity}`: NDJSON records written by the service.
-///
-/// One `{"key": "…", "fields": {…}}` per line (an export's lines import as they are), every
-/// field the service may write, in batches of 1,000, each all or nothing. A bad line stops the
-/// import: the answer names it, the batches before it stay applied. The service must reach each
-/// record's scope and may not be `--read-only`; it is the records' author.
-#[utoipa::path(
-    post,
-    path = "/v1/admin/import/{entity}",
-    tag = "backend",
-    security(("service_token" = [])),
-    params(EntityPath),
-    request_body(content = String, content_type = "application/x-ndjson", description = "One record per line"),
-    responses(
-        (status = 200, description = "Every line imported", body = Imported),
-        (status = 400, description = "`bad_request`: line N is not a record, or the schema or the service's scopes refuse it (the message names the line; earlier batches stay applied)", body = ErrorBody),
-        (status = 404, description = "`unknown_entity`", body = ErrorBody),
-        ServiceErrors,
-    )
-)]
-pub(super) async fn admin_import(
-    b: Backend,
-    Path(entity): Path<String>,
+/// Runs an import of `entity` by `service` from `body` (`POST /v1/admin/import/{entity}`).
+pub(super) async fn import(
+    store: Store,
+    service: Service,
+    entity: String,
     body: Body,
-) -> BackendAnswer<Imported> {
-    if b.store.ent(&entity).is_none() {
+) -> Result<Imported, ApiError> {
+    if store.ent(&entity).is_none() {
         return Err(unknown_entity(&entity));
     }
-    if b.service.read_only {
+    if service.read_only {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
             codes::FORBIDDEN,
-            format!("the service {} is read-only", b.service.name),
+            format!("the service {} is read-only", service.name),
         ));
     }
     let (tx, rx) = mpsc::channel(BODY_CHUNKS_IN_FLIGHT);
-    let (store, service, name) = (b.store, b.service, entity.clone());
+    let name = entity.clone();
     let import = tokio::task::spawn_blocking(move || {
         let reader = std::io::BufReader::new(BodyReader {
             rx,
@@ -120,7 +99,7 @@ pub(super) async fn admin_import(
         Ok(result) => result.map_err(import_error)?,
         Err(e) => return Err(ApiError::internal(format!("the import failed: {e}"))),
     };
-    Ok(Json(Imported { entity, imported }))
+    Ok(Imported { entity, imported })
 }
 
 fn unknown_entity(entity: &str) -> ApiError {
@@ -138,31 +117,12 @@ fn import_error(e: ImportError) -> ApiError {
     }
 }
 
-/// `GET /v1/admin/export/{entity}`: the live records the service reaches, as NDJSON.
-///
-/// One `{"key", "version", "fields"}` per line, every field (server-only ones included), in
-/// change-log order, streamed as they are read (gzip when the client accepts it).
-#[utoipa::path(
-    get,
-    path = "/v1/admin/export/{entity}",
-    tag = "backend",
-    security(("service_token" = [])),
-    params(EntityPath),
-    responses(
-        (status = 200, description = "One record per line", body = String, content_type = "application/x-ndjson"),
-        (status = 404, description = "`unknown_entity`", body = ErrorBody),
-        ServiceErrors,
-    )
-)]
-pub(super) async fn admin_export(
-    b: Backend,
-    Path(entity): Path<String>,
-) -> Result<Response, ApiError> {
-    if b.store.ent(&entity).is_none() {
+/// Streams the export of `entity` for `service` (`GET /v1/admin/export/{entity}`).
+pub(super) fn export(store: Store, service: Service, entity: String) -> Result<Response, ApiError> {
+    if store.ent(&entity).is_none() {
         return Err(unknown_entity(&entity));
     }
     let (tx, rx) = mpsc::channel(8);
-    let (store, service) = (b.store, b.service);
     tokio::task::spawn_blocking(move || {
         let mut writer = ChunkWriter::new(tx.clone());
         let written = export_for(&store, &service, &entity, &mut writer)
