@@ -156,6 +156,18 @@ fn the_cursor_survives_a_restart_and_replay_sends_again() {
     std::thread::sleep(Duration::from_millis(300));
     alice_retitles(&server, 1, "t-harbor-1", "Before the restart");
     wait_for_changes(&mut hook, 1);
+    // The receiver has the batch; the cursor is stored right after its answer. Stopped before
+    // that, the batch would rightly come again (at least once): wait for the stored cursor, so
+    // what follows tests that it survives the restart.
+    let deadline = Instant::now() + GUARD;
+    loop {
+        let (state, end, _) = server.store().webhook_status(WEBHOOK_NAME).expect("status");
+        if state.is_some_and(|s| s.cursor >= end) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the cursor was never stored");
+        std::thread::sleep(Duration::from_millis(20));
+    }
     drop(server);
 
     // Changes made while no server runs the webhook are delivered when one starts again.
