@@ -185,6 +185,7 @@ pub(crate) fn pull_page(
     let mut stats = PageStats::default();
     let has_pending = outbox::has_pending(tx, &e.name)?;
     let has_accepted = outbox::has_accepted(tx, &e.name)?;
+    let has_quarantined = outbox::has_quarantined(tx, &e.name)?;
     {
         let table = EntitySql::of(e);
         let mut upsert = tx.prepare_cached(&table.insert(OnExisting::KeepNewer))?;
@@ -198,6 +199,9 @@ pub(crate) fn pull_page(
             upsert.execute(sql::row_params(key, row.version, page.values_of(i, width)))?;
             if has_pending {
                 reapply_pending(tx, e, key)?;
+            }
+            if has_quarantined {
+                outbox::mark_pulled_over(tx, &e.name, key)?;
             }
             if has_accepted {
                 outbox::mark_seen(tx, &e.name, key, row.version)?;
@@ -214,6 +218,9 @@ pub(crate) fn pull_page(
             }
             if has_pending && !outbox::pending_for_record(tx, &e.name, key)?.is_empty() {
                 continue;
+            }
+            if has_quarantined {
+                outbox::mark_pulled_over(tx, &e.name, key)?;
             }
             stats.tombstones += delete.execute([key])? as u64;
         }

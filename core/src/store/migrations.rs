@@ -30,6 +30,8 @@ const MIGRATIONS: &[&[&str]] = &[
     &[outbox::STAGES_SQL, inbox::SCHEMA_SQL],
     // 4: the outbox's counts per state, kept by triggers.
     &[outbox::COUNTS_SQL],
+    // 5: whether a pull has replaced a quarantined mutation's record since.
+    &[outbox::PULLED_OVER_SQL],
 ];
 
 /// Brings the store's own tables to the current version, in one transaction.

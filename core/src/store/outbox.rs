@@ -53,6 +53,14 @@ CREATE TRIGGER outbox_counts_state AFTER UPDATE OF state ON outbox WHEN OLD.stat
 END;
 ";
 
+/// Added by the store's fifth migration: set on a quarantined entry when a pull replaces its
+/// record with the server's state. A quarantined change is not laid over pulled values (only
+/// pending ones are), so from then on the record shows the server's values, and discarding the
+/// change must leave them be, even a value equal to the change's own (someone else may have
+/// written the same value on the server): undoing it by its base values would diverge.
+pub(crate) const PULLED_OVER_SQL: &str =
+    "ALTER TABLE outbox ADD COLUMN pulled_over INTEGER NOT NULL DEFAULT 0;";
+
 /// Added by the store's third migration: the values the changed fields had before the edit (all
 /// fields for a delete), for three-way merges and for undoing a discarded change; and each
 /// mutation's stage.
@@ -253,11 +261,13 @@ pub(crate) struct Entry {
     pub state: EntryState,
     /// The server's code and message, once quarantined.
     pub reason: Option<(String, String)>,
+    /// Whether a pull has replaced its record since it was quarantined ([`PULLED_OVER_SQL`]).
+    pub pulled_over: bool,
 }
 
 /// The columns [`entry_from_row`] reads.
 const ENTRY_COLUMNS: &str = "seq, mutation_id, entity, key, op, fields, base_version, overwrite, \
-     base_fields, created_at, state, reason_code, reason_message";
+     base_fields, created_at, state, reason_code, reason_message, pulled_over";
 
 fn decode(seq: i64, what: &str, text: &str) -> Result<WireFields> {
     serde_json::from_str(text)
@@ -309,6 +319,7 @@ fn entry_from_row(row: &rusqlite::Row<'_>) -> Result<Entry> {
         created_at: row.get("created_at")?,
         state,
         reason,
+        pulled_over: row.get("pulled_over")?,
     })
 }
 
@@ -506,6 +517,25 @@ pub(crate) fn has_pending(conn: &Connection, entity: &str) -> Result<bool> {
         "SELECT EXISTS (SELECT 1 FROM outbox WHERE state = 'pending' AND entity = ?1)",
     )?;
     Ok(stmt.query_row([entity], |r| r.get(0))?)
+}
+
+/// Whether `entity` has any quarantined mutation.
+pub(crate) fn has_quarantined(conn: &Connection, entity: &str) -> Result<bool> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT EXISTS (SELECT 1 FROM outbox WHERE state = 'quarantined' AND entity = ?1)",
+    )?;
+    Ok(stmt.query_row([entity], |r| r.get(0))?)
+}
+
+/// Notes that a pull replaced the record of `entity`/`key` with the server's state, for its
+/// quarantined mutations ([`PULLED_OVER_SQL`]).
+pub(crate) fn mark_pulled_over(conn: &Connection, entity: &str, key: &str) -> Result<()> {
+    conn.prepare_cached(
+        "UPDATE outbox SET pulled_over = 1
+         WHERE state = 'quarantined' AND entity = ?1 AND key = ?2 AND pulled_over = 0",
+    )?
+    .execute([entity, key])?;
+    Ok(())
 }
 
 /// Marks a mutation to overwrite on conflict (it carries a decision already made).

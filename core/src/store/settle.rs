@@ -484,7 +484,9 @@ pub(crate) fn edit_quarantined(
 }
 
 /// Drops a quarantined mutation and undoes it locally: an insert's record goes, an update's
-/// fields get their earlier values back, a deleted record comes back.
+/// fields get their earlier values back, a deleted record comes back. Unless a pull has
+/// replaced the record since (`pulled_over`): then it shows the server's state already, which
+/// stays as it is.
 pub(crate) fn discard_quarantined(
     tx: &Transaction<'_>,
     schema: &Schema,
@@ -496,6 +498,7 @@ pub(crate) fn discard_quarantined(
     outbox::remove(tx, m.seq)?;
     let before = fields_from_json(e, &entry.base_fields)?;
     match m.op {
+        _ if entry.pulled_over => {}
         Op::Insert => delete_row(tx, e, &m.key)?,
         Op::Update => {
             // Only fields that still show this change: a field a pull or a later edit has
