@@ -83,7 +83,7 @@ pub struct EntityDecl {
 
 /// Where the server asks whether devices' writes of an entity are accepted, and what it does
 /// when the answer does not come (`docs/backend.md`, "Write rules").
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct WriteRules {
     /// The endpoint the server POSTs each push's mutations of the entity to (`http` or
     /// `https`).
@@ -96,7 +96,7 @@ pub struct WriteRules {
 
 /// What the server does with a push when the office's rules could not be asked: the endpoint
 /// timed out, failed, or answered something that is not a verdict.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum RulesFailure {
     /// The push is answered `503 rules_unavailable` and nothing of it is applied: its changes
     /// wait on the device, which sends them again later (`"fail_closed"`, the default).
@@ -109,8 +109,10 @@ pub enum RulesFailure {
 impl WriteRules {
     /// How long the server waits for an answer unless the schema says otherwise.
     pub const DEFAULT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
-    /// The longest wait a schema may configure: a push holds a device's sync that long.
-    pub const MAX_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+    /// The longest wait a schema may configure: a push holds a device's sync that long, and a
+    /// device gives up on an answer after 30 s by default, so the `503` and its `Retry-After`
+    /// must come well before.
+    pub const MAX_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 }
 
 impl EntityDecl {

@@ -14,13 +14,18 @@ use serde_json::{Map, Value as Json};
 
 use crate::db::{Next, Param};
 use crate::error::StoreError;
-use crate::store::{Service, ServiceWrite, Store, WriteKind};
+use crate::store::{Service, ServiceWrite, Store, WriteError, WriteKind};
 
 /// Lines per import transaction.
 pub const IMPORT_BATCH: usize = 1000;
-/// The longest line an import reads, in bytes: a longer one is a bad line, never a buffer
-/// that grows with its input.
+/// The longest line an import reads, in bytes (its newline included): a longer one is a bad
+/// line, never a buffer that grows with its input.
 pub const MAX_IMPORT_LINE: usize = 1024 * 1024;
+/// Records an export reads per transaction.
+const EXPORT_PAGE: i64 = 1000;
+/// A batch is written once its lines reach this many bytes, even short of [`IMPORT_BATCH`]
+/// lines: memory stays bounded with large records too.
+const MAX_BATCH_BYTES: usize = 16 * 1024 * 1024;
 
 /// Why an import stopped.
 #[derive(Debug, thiserror::Error)]
@@ -94,13 +99,17 @@ pub fn import_as(
             };
             store
                 .service_write(importer, batch, None, &|_| String::new())
-                .map_err(|e| ImportError::BadLine {
-                    line: e
-                        .index()
-                        .and_then(|i| numbers.get(i).copied())
-                        .unwrap_or(batch_start),
-                    batch_start,
-                    message: e.to_string(),
+                .map_err(|e| match e {
+                    // The database failed, not a line: retry the import from this batch.
+                    WriteError::Store(s) => ImportError::Store(s),
+                    e => ImportError::BadLine {
+                        line: e
+                            .index()
+                            .and_then(|i| numbers.get(i).copied())
+                            .unwrap_or(batch_start),
+                        batch_start,
+                        message: e.to_string(),
+                    },
                 })?;
             let n = batch.len() as u64;
             batch.clear();
@@ -108,6 +117,7 @@ pub fn import_as(
             Ok(n)
         };
     let mut raw = Vec::new();
+    let mut batch_bytes = 0usize;
     loop {
         raw.clear();
         // At most one byte past the limit, so an endless line is refused, never held whole.
@@ -124,16 +134,23 @@ pub fn import_as(
                 message: format!("longer than {MAX_IMPORT_LINE} bytes"),
             });
         }
-        let text = String::from_utf8_lossy(&raw);
+        let Ok(text) = std::str::from_utf8(&raw) else {
+            return Err(ImportError::BadLine {
+                line: number,
+                batch_start: numbers.first().copied().unwrap_or(number),
+                message: "not UTF-8".into(),
+            });
+        };
         if text.trim().is_empty() {
             continue;
         }
-        let line: Line = serde_json::from_str(&text).map_err(|e| ImportError::BadLine {
+        let line: Line = serde_json::from_str(text).map_err(|e| ImportError::BadLine {
             line: number,
             batch_start: numbers.first().copied().unwrap_or(number),
             message: format!("not a record: {e}"),
         })?;
         numbers.push(number);
+        batch_bytes += raw.len();
         batch.push(ServiceWrite {
             kind: WriteKind::Upsert,
             entity: entity.to_string(),
@@ -141,7 +158,8 @@ pub fn import_as(
             fields: line.fields,
             if_version: None,
         });
-        if batch.len() == IMPORT_BATCH {
+        if batch.len() == IMPORT_BATCH || batch_bytes >= MAX_BATCH_BYTES {
+            batch_bytes = 0;
             done += flush(&mut batch, &mut numbers)?;
             progress(done);
         }
@@ -172,32 +190,51 @@ pub fn export_for(
     out: &mut dyn Write,
 ) -> Result<u64, StoreError> {
     let ent = store.ent_or_err(entity)?;
-    let mut n = 0u64;
-    store.with_reader(|tx| {
-        tx.query(
-            "SELECT key, version, data FROM records WHERE entity = ?1 AND deleted = FALSE
-               AND (CAST(?2 AS BIGINT) = 1
-                    OR scope IN (SELECT scope FROM service_scopes WHERE name = ?3))
-             ORDER BY position",
-            &[
-                Param::Text(entity),
-                Param::Int(i64::from(service.all_scopes)),
-                Param::Text(&service.name),
-            ],
-            &mut |r| {
-                let data: Vec<Json> = serde_json::from_str(r.text(2)?)?;
-                let line = serde_json::json!({
-                    "key": r.text(0)?,
-                    "version": r.int(1)?,
-                    "fields": ent.fields_of(&data),
-                });
-                serde_json::to_writer(&mut *out, &line)?;
-                out.write_all(b"\n")
-                    .map_err(|e| StoreError::Invalid(format!("writing the export: {e}")))?;
-                n += 1;
-                Ok(Next::Continue)
-            },
-        )
-    })?;
-    Ok(n)
+    let (mut n, mut after) = (0u64, 0i64);
+    loop {
+        // A page per short read transaction, written out after it ends: a slow reader holds
+        // no connection (PostgreSQL hands a query's rows over all at once, and its pool is
+        // small) and no snapshot (SQLite's WAL could not be checkpointed). A record changed
+        // between pages moves to a later position and is written again, in its newer state;
+        // importing both lines in order ends with the newer.
+        let mut page = Vec::new();
+        let mut last = None;
+        let mut rows = 0u64;
+        store.with_reader(|tx| {
+            tx.query(
+                "SELECT key, version, data, position FROM records
+                 WHERE entity = ?1 AND deleted = FALSE AND position > ?4
+                   AND (CAST(?2 AS BIGINT) = 1
+                        OR scope IN (SELECT scope FROM service_scopes WHERE name = ?3))
+                 ORDER BY position LIMIT ?5",
+                &[
+                    Param::Text(entity),
+                    Param::Int(i64::from(service.all_scopes)),
+                    Param::Text(&service.name),
+                    Param::Int(after),
+                    Param::Int(EXPORT_PAGE),
+                ],
+                &mut |r| {
+                    let data: Vec<Json> = serde_json::from_str(r.text(2)?)?;
+                    let line = serde_json::json!({
+                        "key": r.text(0)?,
+                        "version": r.int(1)?,
+                        "fields": ent.fields_of(&data),
+                    });
+                    serde_json::to_writer(&mut page, &line)?;
+                    page.push(b'\n');
+                    last = Some(r.int(3)?);
+                    rows += 1;
+                    Ok(Next::Continue)
+                },
+            )
+        })?;
+        out.write_all(&page)
+            .map_err(|e| StoreError::Invalid(format!("writing the export: {e}")))?;
+        n += rows;
+        match last {
+            Some(position) if rows == EXPORT_PAGE as u64 => after = position,
+            _ => return Ok(n),
+        }
+    }
 }

@@ -8,7 +8,7 @@
 //! a record changed twice since the cursor is one change, at its newer position.
 
 use serde::{Serialize, Serializer};
-use serde_json::{json, Map, Value as Json};
+use serde_json::{Map, Value as Json};
 
 use crate::db::{Next, Param, Tx};
 use crate::error::StoreError;
@@ -104,7 +104,8 @@ impl Change {
     /// The change as the feed and the webhooks write it (docs/backend.md): the position as a
     /// cursor string, as pulls write cursors.
     pub fn to_json(&self) -> Json {
-        json!(self)
+        // Strings, numbers and a map of JSON values: nothing in it can fail to serialize.
+        serde_json::to_value(self).unwrap_or(Json::Null)
     }
 }
 

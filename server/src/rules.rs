@@ -92,7 +92,9 @@ pub(crate) struct RulesCounters {
 /// What the server calls the rules endpoints with.
 #[derive(Clone)]
 pub(crate) struct RulesCaller {
-    http: reqwest::Client,
+    /// `None` when no client could be built (no TLS backend): every call then fails, and the
+    /// entity's policy decides, as for an endpoint that cannot be reached.
+    http: Option<reqwest::Client>,
     /// The secret the calls are signed with (the `--rules-secret-file`), if configured.
     secret: Option<String>,
     counters: Option<RulesCounters>,
@@ -153,7 +155,8 @@ impl RulesCaller {
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()
-            .unwrap_or_default();
+            .map_err(|e| log::error!("no HTTP client for the write rules: {e}"))
+            .ok();
         RulesCaller {
             http,
             secret,
@@ -170,37 +173,33 @@ impl RulesCaller {
         user: &str,
         req: &PushRequest,
     ) -> Result<Verdicts, RulesError> {
-        let mut by_url: HashMap<&str, (&WriteRules, Vec<&Mutation>)> = HashMap::new();
+        // One call per endpoint and settings: entities sharing a URL with another timeout or
+        // policy are asked apart, each under its own.
+        let mut by_url: HashMap<&WriteRules, Vec<&Mutation>> = HashMap::new();
         for m in &req.mutations {
             if syncline_protocol::key_problem(&m.key).is_some() {
                 continue; // refused by the server itself, never stored
             }
             if let Some(rules) = store.ent(&m.entity).and_then(|e| e.def.rules.as_ref()) {
-                by_url
-                    .entry(rules.url.as_str())
-                    .or_insert((rules, Vec::new()))
-                    .1
-                    .push(m);
+                by_url.entry(rules).or_default().push(m);
             }
         }
         if by_url.is_empty() {
             return Ok(Verdicts::new());
         }
-        let asked: Vec<&Mutation> = by_url
-            .values()
-            .flat_map(|(_, ms)| ms.iter().copied())
-            .collect();
+        let asked: Vec<&Mutation> = by_url.values().flat_map(|ms| ms.iter().copied()).collect();
         let currents = {
             let (store, client) = (store.clone(), req.client_id.clone());
             let wanted: Vec<(String, String, u64)> = asked
                 .iter()
                 .map(|m| (m.entity.clone(), m.key.clone(), m.seq))
                 .collect();
-            tokio::task::spawn_blocking(move || read_currents(&store, &client, &wanted))
+            let user = user.to_string();
+            tokio::task::spawn_blocking(move || read_currents(&store, &user, &client, &wanted))
                 .await
                 .map_err(|e| RulesError::Task(e.to_string()))??
         };
-        let calls = by_url.into_iter().map(|(url, (rules, mutations))| {
+        let calls = by_url.into_iter().map(|(rules, mutations)| {
             let question = Question {
                 user,
                 client_id: &req.client_id,
@@ -225,7 +224,7 @@ impl RulesCaller {
                 if question.mutations.is_empty() {
                     return Ok(Vec::new());
                 }
-                self.ask(url, rules, &question).await
+                self.ask(&rules.url, rules, &question).await
             }
         });
         let answers = futures_util::future::join_all(calls).await;
@@ -291,6 +290,9 @@ impl RulesCaller {
         url: &str,
         question: &Question<'_>,
     ) -> Result<Vec<(u64, Refusal)>, (&'static str, String)> {
+        let Some(http) = &self.http else {
+            return Err(("failed", "the server has no HTTP client".to_string()));
+        };
         let failed = |e: reqwest::Error| ("failed", e.to_string());
         let body = serde_json::to_string(question).map_err(|e| ("failed", e.to_string()))?;
         let delivery = question
@@ -298,10 +300,9 @@ impl RulesCaller {
             .first()
             .map_or_else(String::new, |m| format!("{}:{}", question.client_id, m.seq));
         let resp = match &self.secret {
-            Some(secret) => post_signed(&self.http, url, secret, &body, &delivery).await,
+            Some(secret) => post_signed(http, url, secret, &body, &delivery).await,
             None => {
-                self.http
-                    .post(url)
+                http.post(url)
                     .header(reqwest::header::CONTENT_TYPE, "application/json")
                     .header(DELIVERY_HEADER, &delivery)
                     .body(body)
@@ -338,15 +339,16 @@ impl RulesCaller {
 
 /// The refusals of an answer by `seq`, checked against what was asked.
 fn verdicts_of(question: &Question<'_>, answer: Answer) -> Result<Vec<(u64, Refusal)>, String> {
-    let seqs: HashMap<&str, u64> = question
-        .mutations
-        .iter()
-        .map(|m| (m.mutation_id, m.seq))
-        .collect();
+    // Every mutation an id names: a push may carry one id twice, and a refusal of it must hold
+    // back both, never let one through unjudged.
+    let mut seqs: HashMap<&str, Vec<u64>> = HashMap::new();
+    for m in &question.mutations {
+        seqs.entry(m.mutation_id).or_default().push(m.seq);
+    }
     let mut seen = HashSet::new();
     let mut out = Vec::with_capacity(answer.rejected.len());
     for r in answer.rejected {
-        let Some(&seq) = seqs.get(r.mutation_id.as_str()) else {
+        let Some(refused) = seqs.get(r.mutation_id.as_str()) else {
             return Err(format!(
                 "it refuses mutation `{}`, which it was not asked about",
                 r.mutation_id
@@ -375,14 +377,14 @@ fn verdicts_of(question: &Question<'_>, answer: Answer) -> Result<Vec<(u64, Refu
             .chars()
             .map(|c| if c.is_control() { ' ' } else { c })
             .collect();
-        if seen.insert(seq) {
-            out.push((
-                seq,
-                Refusal {
-                    code: r.code,
-                    message,
-                },
-            ));
+        let refusal = Refusal {
+            code: r.code,
+            message,
+        };
+        for &seq in refused {
+            if seen.insert(seq) {
+                out.push((seq, refusal.clone()));
+            }
         }
     }
     Ok(out)
@@ -403,10 +405,20 @@ struct StoredState {
 /// (`load_rows`): on PostgreSQL a statement per record would cost a round trip each.
 fn read_currents(
     store: &Store,
+    user: &str,
     client: &str,
     wanted: &[(String, String, u64)],
 ) -> Result<HashMap<u64, Option<StoredState>>, StoreError> {
     store.with_reader(|tx: &mut dyn Tx| {
+        // A client id of another user's: the push is refused (403) without the office.
+        let owner = tx.query_opt(
+            "SELECT user_id FROM clients WHERE client_id = ?1",
+            &[Param::Text(client)],
+            |r| Ok(r.text(0)?.to_string()),
+        )?;
+        if owner.is_some_and(|owner| owner != user) {
+            return Ok(HashMap::new());
+        }
         let mut by_entity: HashMap<&str, Vec<(&str, u64)>> = HashMap::new();
         for (entity, key, seq) in wanted {
             by_entity.entry(entity).or_default().push((key, *seq));

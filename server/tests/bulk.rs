@@ -277,3 +277,72 @@ fn import_and_export_over_http_stream_as_the_service_sees_them() {
         .expect("export");
     assert_eq!(resp.status().as_u16(), 404);
 }
+
+/// An upload cut off half-way commits nothing of its batch in progress (only a body read to its
+/// end is whole), and a line that is not UTF-8 is refused, never imported mangled.
+#[test]
+fn a_cut_upload_commits_nothing_of_its_last_batch_and_bytes_must_be_utf8() {
+    let server = TestServer::with_demo();
+    let erp = service_token(&server, "erp", &["p-harbor"], false);
+    /// 1,500 lines, then a failure: the client aborts the chunked upload.
+    struct Cut {
+        text: Vec<u8>,
+        at: usize,
+    }
+    impl std::io::Read for Cut {
+        fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+            if self.at == self.text.len() {
+                return Err(std::io::Error::other("the connection broke"));
+            }
+            let n = out.len().min(self.text.len() - self.at).min(4096);
+            out[..n].copy_from_slice(&self.text[self.at..self.at + n]);
+            self.at += n;
+            Ok(n)
+        }
+    }
+    let text: String = (0..1500)
+        .map(|i| task_line(&format!("t-cut-{i}"), "p-harbor") + "\n")
+        .collect();
+    let sent = reqwest::blocking::Client::new()
+        .post(format!("{}/v1/admin/import/tasks", server.url()))
+        .bearer_auth(&erp)
+        .body(reqwest::blocking::Body::new(Cut {
+            text: text.into_bytes(),
+            at: 0,
+        }))
+        .send();
+    assert!(
+        sent.map_or(true, |r| !r.status().is_success()),
+        "a cut upload is never a success"
+    );
+    let stored = |key: &str| server.store().get_record("tasks", key).expect("get");
+    // The import runs on after the answer is lost: wait until its first batch is in.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while stored("t-cut-999").is_none() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the first batch never came"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert!(stored("t-cut-1000").is_none(), "nothing of the cut batch");
+    assert!(stored("t-cut-1499").is_none(), "nothing of the cut batch");
+
+    let mut latin1 = task_line("t-latin", "p-harbor").into_bytes();
+    latin1.extend_from_slice(b"\n{\"key\": \"t-caf\xe9\", \"fields\": {}}\n");
+    let resp = reqwest::blocking::Client::new()
+        .post(format!("{}/v1/admin/import/tasks", server.url()))
+        .bearer_auth(&erp)
+        .body(latin1)
+        .send()
+        .expect("import");
+    assert_eq!(resp.status().as_u16(), 400);
+    let body: Json = resp.json().expect("JSON");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("line 2: not UTF-8")),
+        "{body}"
+    );
+}

@@ -233,6 +233,11 @@ fn fail_closed_holds_the_push_when_the_rules_cannot_be_asked() {
         let (status, body, stored) = pushed_past(move |call| answer(call), "fail_closed");
         assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{what}: {body}");
         assert_eq!(body["error"]["code"], json!("rules_unavailable"), "{what}");
+        let message = body["error"]["message"].as_str().unwrap_or_default();
+        assert!(
+            !message.contains("127.0.0.1"),
+            "{what}: the office's address stays in the log: {message}"
+        );
         assert!(!stored, "{what}: nothing is applied");
     }
 }
@@ -261,4 +266,25 @@ fn a_schema_with_bad_rules_is_refused_with_its_line() {
     assert!(bad("url = \"http://o\"\ntimeout_ms = 0").contains("timeout_ms"));
     assert!(bad("url = \"http://o\"\non_failure = \"maybe\"").contains("fail_closed"));
     assert!(bad("url = \"http://o\"\nretries = 3").contains("validate.retries"));
+}
+
+/// A push that carries one mutation id twice cannot slip the second past the office: a refusal
+/// of the id holds back both.
+#[test]
+fn a_refused_id_holds_back_every_mutation_that_carries_it() {
+    let endpoint = Receiver::answering(office);
+    let server = server(&endpoint.url, "fail_closed", 2000);
+    let mut late = task(1, "t-late", task_fields("Late", 1_000));
+    let mut fine = task(2, "t-fine", task_fields("Fine", 4_000_000_000_000));
+    late["mutation_id"] = json!("same");
+    fine["mutation_id"] = json!("same");
+    // The refused one first: were the id matched to one mutation, it would be the second.
+    let resp = Api::new(&server).push("demo-alice", "phone-a", json!([late, fine]));
+    assert_eq!(outcome(&resp, 0)["code"], json!("rule:due_in_past"));
+    assert_eq!(outcome(&resp, 1)["code"], json!("rule:due_in_past"));
+    assert!(server
+        .store()
+        .get_record("tasks", "t-late")
+        .expect("get")
+        .is_none());
 }

@@ -1,4 +1,4 @@
-//! Syncline's office side, worked through (README, "Deployment"; docs/backend.md): a dispatcher
+//! Syncline's office side, worked through (README, "Connecting your backend"; docs/backend.md): a dispatcher
 //! ([`office`]) that provisions a field team and hands out tasks over the backend API, follows
 //! the change feed and answers a task ticked done; and the write rules it owns ([`rules`]),
 //! which refuse a due date in the past. [`schema`] is the server's schema with those rules.

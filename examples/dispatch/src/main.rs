@@ -1,4 +1,4 @@
-//! `syncline-dispatch`: the office of the worked example (README, "Deployment").
+//! `syncline-dispatch`: the office of the worked example (README, "Connecting your backend").
 //!
 //! ```sh
 //! syncline-dispatch schema --rules-url http://127.0.0.1:8791/rules > dispatch.toml
@@ -135,14 +135,15 @@ fn run(command: Command) -> Result<(), String> {
                 internal_notes: notes.to_string(),
                 due_at,
             });
-            office
+            let handed = office
                 .hand_out(&project, &jobs, &format!("{project}-day-{day}"))
                 .map_err(|e| e.to_string())?;
-            println!(
-                "{project}: {} tasks handed out to {}",
-                jobs.len(),
-                team.join(", ")
-            );
+            if handed {
+                let team = team.join(", ");
+                println!("{project}: {} tasks handed out to {team}", jobs.len());
+            } else {
+                println!("{project}: the tasks were handed out before");
+            }
             let cursor = std::fs::read_to_string(&cursor_file).ok();
             let stop = AtomicBool::new(false);
             println!("following the change feed (Ctrl-C ends)");

@@ -114,21 +114,22 @@ impl Office {
         Ok(())
     }
 
-    /// Hands out `jobs` in `scope` in one all-or-nothing batch. The `Idempotency-Key` makes a
-    /// retry after a lost answer write nothing twice.
+    /// Hands out `jobs` in `scope` in one all-or-nothing batch; `false` when they were handed
+    /// out before. The `Idempotency-Key` makes a retry after a lost answer write nothing twice,
+    /// and `if_version: 0` creates each task only if it does not exist yet, so a run on another
+    /// day never reopens a task a technician has closed.
     pub fn hand_out(
         &self,
         scope: &str,
         jobs: &[Job],
         idempotency_key: &str,
-    ) -> Result<(), OfficeError> {
+    ) -> Result<bool, OfficeError> {
         let operations: Vec<Value> = jobs
             .iter()
             .map(|job| {
-                json!({"op": "upsert", "entity": "tasks", "key": job.key, "fields": {
-                    "project_id": scope, "title": job.title, "done": false,
-                    "due_at": job.due_at, "internal_notes": job.internal_notes,
-                }})
+                json!({"op": "upsert", "entity": "tasks", "key": job.key, "if_version": 0,
+                       "fields": {"project_id": scope, "title": job.title, "done": false,
+                                  "due_at": job.due_at, "internal_notes": job.internal_notes}})
             })
             .collect();
         let resp = self
@@ -138,7 +139,10 @@ impl Office {
             .header("Idempotency-Key", idempotency_key)
             .json(&json!({ "operations": operations }))
             .send()?;
-        Self::json(resp).map(|_| ())
+        if resp.status() == StatusCode::CONFLICT {
+            return Ok(false); // `version_conflict`: the tasks exist already
+        }
+        Self::json(resp).map(|_| true)
     }
 
     /// Writes "Office: received" under `task` in `scope`, once: the comment's key is the task's,

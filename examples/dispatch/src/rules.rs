@@ -18,7 +18,7 @@ pub const DUE_IN_PAST: &str = "due_in_past";
 /// The office's words for it, which the device shows inside "Refused by the office: …".
 pub const DUE_IN_PAST_MESSAGE: &str = "The due date is in the past: pick today or a later day.";
 /// How far a call's signed time may be from ours, in seconds: older calls are replays.
-const SIGNATURE_WINDOW_SECS: i64 = 300;
+const SIGNATURE_WINDOW_SECS: u64 = 300;
 const MS_PER_DAY: i64 = 86_400_000;
 
 /// The path the endpoint answers on.
@@ -115,7 +115,7 @@ pub fn check_signature(
     let timestamp: i64 = header("x-syncline-timestamp")?
         .parse()
         .map_err(|_| "the timestamp is not a number".to_string())?;
-    if (now_secs - timestamp).abs() > SIGNATURE_WINDOW_SECS {
+    if now_secs.abs_diff(timestamp) > SIGNATURE_WINDOW_SECS {
         return Err("the signature is too old".into());
     }
     let given = header("x-syncline-signature")?

@@ -82,12 +82,19 @@ fn the_office_feeds_and_follows_the_field() {
         internal_notes: notes.into(),
         due_at,
     });
-    office
+    assert!(office
         .hand_out(PROJECT, &jobs, "test-week")
-        .expect("hand out");
-    office
-        .hand_out(PROJECT, &jobs, "test-week")
-        .expect("the same batch again writes nothing twice");
+        .expect("hand out"));
+    assert!(
+        office.hand_out(PROJECT, &jobs, "test-week").expect("again"),
+        "the same batch again is answered as the first, writing nothing twice"
+    );
+    assert!(
+        !office
+            .hand_out(PROJECT, &jobs, "next-week")
+            .expect("another day"),
+        "tasks handed out before are not written again"
+    );
 
     // The office follows the feed in the background.
     let stop = Arc::new(AtomicBool::new(false));

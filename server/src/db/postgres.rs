@@ -192,6 +192,9 @@ CREATE TABLE webhook_state (
     delivered_at BIGINT
 );
 "#,
+    r#"
+CREATE INDEX departures_by_position ON departures (position);
+"#,
 ];
 
 /// Connections per server instance (PostgreSQL's own default limit is 100 in all).

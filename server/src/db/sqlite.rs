@@ -184,6 +184,10 @@ CREATE TABLE webhook_state (
     delivered_at INTEGER
 ) WITHOUT ROWID;
 "#,
+    r#"
+-- The change feed's moved-out changes read departures by position, across entities.
+CREATE INDEX departures_by_position ON departures (position);
+"#,
 ];
 
 /// Idle read connections kept open.

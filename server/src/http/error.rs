@@ -144,10 +144,14 @@ impl From<PullError> for ApiError {
 impl From<RulesError> for ApiError {
     fn from(e: RulesError) -> Self {
         match e {
-            RulesError::Unavailable { .. } => ApiError::new(
+            // The cause (which may name the office's internal URL) is in the server's log, not
+            // in the answer to a device.
+            RulesError::Unavailable { entity, .. } => ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 codes::RULES_UNAVAILABLE,
-                e.to_string(),
+                format!(
+                    "the office's rules for `{entity}` cannot be asked now; send it again later"
+                ),
             )
             .with_retry_after(crate::rules::RETRY_AFTER.as_secs()),
             RulesError::Store(s) => ApiError::internal(s),

@@ -44,7 +44,7 @@ pub const METRICS_PATH: &str = "/metrics";
 const DATABASE_CHECK_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Everything configurable about running the server besides the store.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ServerOptions {
     /// Rate, failure and concurrency limits.
     pub limits: Limits,
@@ -63,6 +63,27 @@ pub struct ServerOptions {
     /// The secret the calls to the schema's write-rules endpoints are signed with
     /// (docs/backend.md, "Write rules"); unsigned when `None`.
     pub rules_secret: Option<String>,
+}
+
+impl std::fmt::Debug for ServerOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never a secret: options end up in debug logs (the hooks' configs hide theirs too).
+        f.debug_struct("ServerOptions")
+            .field("limits", &self.limits)
+            .field(
+                "metrics_token",
+                &self.metrics_token.as_ref().map(|_| "[hidden]"),
+            )
+            .field("shutdown_grace", &self.shutdown_grace)
+            .field("jwt", &self.jwt.is_some())
+            .field("push_hook", &self.push_hook)
+            .field("webhook", &self.webhook)
+            .field(
+                "rules_secret",
+                &self.rules_secret.as_ref().map(|_| "[hidden]"),
+            )
+            .finish()
+    }
 }
 
 impl Default for ServerOptions {
