@@ -59,30 +59,18 @@ fn median(mut v: Vec<f64>) -> f64 {
 fn receiver() -> (String, mpsc::Receiver<Instant>) {
     let (tx, rx) = mpsc::channel();
     let tx = Arc::new(Mutex::new(tx));
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    listener.set_nonblocking(true).expect("nonblocking");
-    let url = format!("http://{}/hook", listener.local_addr().expect("addr"));
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime");
-        rt.block_on(async move {
-            let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
-            let app = Router::new().route(
-                "/hook",
-                post(move || {
-                    let tx = tx.clone();
-                    async move {
-                        let _ = tx.lock().map(|t| t.send(Instant::now()));
-                        axum::http::StatusCode::NO_CONTENT
-                    }
-                }),
-            );
-            let _ = axum::serve(listener, app).await;
-        });
-    });
-    (url, rx)
+    let app = Router::new().route(
+        "/hook",
+        post(move || {
+            let tx = tx.clone();
+            async move {
+                let _ = tx.lock().map(|t| t.send(Instant::now()));
+                axum::http::StatusCode::NO_CONTENT
+            }
+        }),
+    );
+    let addr = syncline_server::testing::serve_on_loopback(app);
+    (format!("http://{addr}/hook"), rx)
 }
 
 fn push(http: &reqwest::blocking::Client, url: &str, seq: u64, version: i64) -> i64 {
@@ -365,30 +353,17 @@ fn import(rows: usize) {
 
 /// A rules endpoint that reads each call as a real one would and accepts every mutation.
 fn accepting_rules() -> String {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    listener.set_nonblocking(true).expect("nonblocking");
-    let url = format!("http://{}/rules", listener.local_addr().expect("addr"));
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime");
-        rt.block_on(async move {
-            let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
-            let app = Router::new().route(
-                "/rules",
-                post(|body: axum::body::Bytes| async move {
-                    let asked: serde_json::Value =
-                        serde_json::from_slice(&body).unwrap_or_default();
-                    let n = asked["mutations"].as_array().map_or(0, Vec::len);
-                    assert!(n > 0, "a call with mutations");
-                    axum::Json(json!({"rejected": []}))
-                }),
-            );
-            let _ = axum::serve(listener, app).await;
-        });
-    });
-    url
+    let app = Router::new().route(
+        "/rules",
+        post(|body: axum::body::Bytes| async move {
+            let asked: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+            let n = asked["mutations"].as_array().map_or(0, Vec::len);
+            assert!(n > 0, "a call with mutations");
+            axum::Json(json!({"rejected": []}))
+        }),
+    );
+    let addr = syncline_server::testing::serve_on_loopback(app);
+    format!("http://{addr}/rules")
 }
 
 /// One push of 100 new tasks (keys `prefix-run-i`); its round trip in ms.

@@ -650,6 +650,29 @@ pub fn raw_insert_baseline(
     Ok(written)
 }
 
+/// Serves `app` on a free loopback port, on a thread and runtime of its own, for as long as
+/// the process runs: the receivers and endpoints of tests and benchmarks (a webhook receiver, a
+/// write-rules endpoint). Returns its address.
+///
+/// # Panics
+/// When no port or runtime can be had: test support only.
+pub fn serve_on_loopback(app: axum::Router) -> SocketAddr {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
+    listener.set_nonblocking(true).expect("nonblocking");
+    let addr = listener.local_addr().expect("its address");
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime");
+        rt.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).expect("a listener");
+            let _ = axum::serve(listener, app).await;
+        });
+    });
+    addr
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

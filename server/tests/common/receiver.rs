@@ -143,9 +143,6 @@ impl Receiver {
     }
 
     fn launch(fail_first: usize, retry_after: u64, answer: Option<Answer>) -> Receiver {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        listener.set_nonblocking(true).expect("nonblocking");
-        let url = format!("http://{}/hook", listener.local_addr().expect("addr"));
         let (tx, calls) = mpsc::channel();
         let inbox = Inbox {
             tx: Arc::new(Mutex::new(tx)),
@@ -153,19 +150,10 @@ impl Receiver {
             retry_after,
             answer,
         };
-        std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("runtime");
-            rt.block_on(async move {
-                let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
-                let app = Router::new().route("/hook", post(take)).with_state(inbox);
-                let _ = axum::serve(listener, app).await;
-            });
-        });
+        let app = Router::new().route("/hook", post(take)).with_state(inbox);
+        let addr = syncline_server::testing::serve_on_loopback(app);
         Receiver {
-            url,
+            url: format!("http://{addr}/hook"),
             calls,
             seen: Vec::new(),
         }
