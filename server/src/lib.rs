@@ -29,6 +29,7 @@
 
 mod admin;
 mod auth;
+pub mod blobs;
 mod bulk;
 mod clock;
 mod db;
