@@ -564,21 +564,24 @@ fn the_offices_refusal_is_shown_in_its_words_in_both_languages() {
     let db = dir.path().join("alice.db");
     let url = server.url();
     stdout(&syncline(&db, &url, &["sync"]));
-    stdout(&syncline(
-        &db,
-        &url,
-        &[
+    // A task in alice's project, due `days` from today.
+    let add_due = |key: &str, title: &str, days: &str| {
+        let args = [
             "add-task",
             "--project",
             "p-harbor",
             "--title",
-            "Late",
+            title,
             "--id",
-            "t-late",
-            "--due-in-days",
-            "-1",
-        ],
-    ));
+            key,
+        ];
+        stdout(&syncline(
+            &db,
+            &url,
+            &[&args[..], &["--due-in-days", days]].concat(),
+        ))
+    };
+    add_due("t-late", "Late", "-1");
     let synced = stdout(&syncline(&db, &url, &["sync"]));
     assert!(synced.contains("quarantined 1"), "{synced}");
     let message = syncline_dispatch::rules::DUE_IN_PAST_MESSAGE;
@@ -597,21 +600,7 @@ fn the_offices_refusal_is_shown_in_its_words_in_both_languages() {
     // Due tomorrow instead: the office accepts it.
     let seq = number_after(&listed, "quarantined seq ");
     stdout(&syncline(&db, &url, &["quarantine-discard", &seq]));
-    stdout(&syncline(
-        &db,
-        &url,
-        &[
-            "add-task",
-            "--project",
-            "p-harbor",
-            "--title",
-            "On time",
-            "--id",
-            "t-on-time",
-            "--due-in-days",
-            "1",
-        ],
-    ));
+    add_due("t-on-time", "On time", "1");
     let synced = stdout(&syncline(&db, &url, &["sync"]));
     assert!(synced.contains("quarantined 0"), "{synced}");
     assert_eq!(

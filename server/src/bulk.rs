@@ -128,27 +128,20 @@ pub fn import_as(
         }
         number += 1;
         if raw.len() > MAX_IMPORT_LINE {
-            return Err(ImportError::BadLine {
-                line: number,
-                batch_start: numbers.first().copied().unwrap_or(number),
-                message: format!("longer than {MAX_IMPORT_LINE} bytes"),
-            });
+            return Err(bad_line(
+                number,
+                &numbers,
+                format!("longer than {MAX_IMPORT_LINE} bytes"),
+            ));
         }
         let Ok(text) = std::str::from_utf8(&raw) else {
-            return Err(ImportError::BadLine {
-                line: number,
-                batch_start: numbers.first().copied().unwrap_or(number),
-                message: "not UTF-8".into(),
-            });
+            return Err(bad_line(number, &numbers, "not UTF-8".into()));
         };
         if text.trim().is_empty() {
             continue;
         }
-        let line: Line = serde_json::from_str(text).map_err(|e| ImportError::BadLine {
-            line: number,
-            batch_start: numbers.first().copied().unwrap_or(number),
-            message: format!("not a record: {e}"),
-        })?;
+        let line: Line = serde_json::from_str(text)
+            .map_err(|e| bad_line(number, &numbers, format!("not a record: {e}")))?;
         numbers.push(number);
         batch_bytes += raw.len();
         batch.push(ServiceWrite {
@@ -167,6 +160,16 @@ pub fn import_as(
     done += flush(&mut batch, &mut numbers)?;
     progress(done);
     Ok(done)
+}
+
+/// Line `number` is bad: nothing of its batch (which began at the first of `numbers`, or at
+/// it) is applied.
+fn bad_line(number: u64, numbers: &[u64], message: String) -> ImportError {
+    ImportError::BadLine {
+        line: number,
+        batch_start: numbers.first().copied().unwrap_or(number),
+        message,
+    }
 }
 
 /// Writes every live record of `entity` to `out`, one NDJSON line each, in change-log order;

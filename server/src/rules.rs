@@ -27,10 +27,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value as Json};
 use syncline_protocol::{codes, Mutation, Op, PushRequest, RulesFailure, WriteRules};
 
-use crate::db::{Param, Tx};
+use crate::db::Tx;
 use crate::error::StoreError;
 use crate::push_hook::{post_signed, DELIVERY_HEADER};
-use crate::store::{load_rows, Store};
+use crate::store::{last_seq, load_rows, user_of, Store};
 
 /// The largest answer read from a rules endpoint; a longer one is a broken answer.
 const MAX_ANSWER_BYTES: usize = 1024 * 1024;
@@ -411,12 +411,7 @@ fn read_currents(
 ) -> Result<HashMap<u64, Option<StoredState>>, StoreError> {
     store.with_reader(|tx: &mut dyn Tx| {
         // A client id of another user's: the push is refused (403) without the office.
-        let owner = tx.query_opt(
-            "SELECT user_id FROM clients WHERE client_id = ?1",
-            &[Param::Text(client)],
-            |r| Ok(r.text(0)?.to_string()),
-        )?;
-        if owner.is_some_and(|owner| owner != user) {
+        if user_of(tx, client)?.is_some_and(|owner| owner != user) {
             return Ok(HashMap::new());
         }
         let mut by_entity: HashMap<&str, Vec<(&str, u64)>> = HashMap::new();
@@ -428,16 +423,10 @@ fn read_currents(
             let Some(ent) = store.ent(entity) else {
                 continue;
             };
-            let mark = tx.query_opt(
-                "SELECT last_seq FROM client_marks WHERE client_id = ?1 AND entity = ?2",
-                &[Param::Text(client), Param::Text(entity)],
-                |r| r.int(0),
-            )?;
+            let mark = last_seq(tx, client, entity)?;
             let fresh: Vec<(&str, u64)> = asked
                 .into_iter()
-                .filter(|(_, seq)| {
-                    !mark.is_some_and(|last| i64::try_from(*seq).is_ok_and(|s| s <= last))
-                })
+                .filter(|(_, seq)| mark.is_none_or(|last| *seq > last))
                 .collect();
             let keys: Vec<&str> = fresh.iter().map(|(key, _)| *key).collect();
             let rows = load_rows(tx, ent, &keys)?;

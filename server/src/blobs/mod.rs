@@ -14,6 +14,14 @@ pub mod fs;
 
 use std::io::Read;
 
+/// Whether `text` is exactly `len` lowercase hex digits: the only names that become paths.
+fn lower_hex(text: &str, len: usize) -> bool {
+    text.len() == len
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
 /// A blob's name: the lowercase hex SHA-256 of its bytes.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct BlobHash(String);
@@ -21,11 +29,7 @@ pub struct BlobHash(String);
 impl BlobHash {
     /// The hash `text` names, if it is 64 lowercase hex digits.
     pub fn parse(text: &str) -> Option<BlobHash> {
-        let ok = text.len() == 64
-            && text
-                .bytes()
-                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
-        ok.then(|| BlobHash(text.to_string()))
+        lower_hex(text, 64).then(|| BlobHash(text.to_string()))
     }
 
     /// The hex digits.
@@ -47,11 +51,7 @@ pub struct UploadId(String);
 impl UploadId {
     /// The id `text` names, if it has the shape the store hands out.
     pub fn parse(text: &str) -> Option<UploadId> {
-        let ok = text.len() == 32
-            && text
-                .bytes()
-                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
-        ok.then(|| UploadId(text.to_string()))
+        lower_hex(text, 32).then(|| UploadId(text.to_string()))
     }
 
     /// A fresh random id.

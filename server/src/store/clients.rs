@@ -6,7 +6,7 @@ use crate::db::{Param, Tx};
 use crate::error::StoreError;
 
 /// The highest `seq` applied for a client's mutations of `entity` (`None`: nothing yet).
-pub(super) fn last_seq(
+pub(crate) fn last_seq(
     tx: &mut dyn Tx,
     client_id: &str,
     entity: &str,
@@ -20,7 +20,7 @@ pub(super) fn last_seq(
 }
 
 /// The user a client id is bound to, if any.
-pub(super) fn user_of(tx: &mut dyn Tx, client_id: &str) -> Result<Option<String>, StoreError> {
+pub(crate) fn user_of(tx: &mut dyn Tx, client_id: &str) -> Result<Option<String>, StoreError> {
     tx.query_opt(
         "SELECT user_id FROM clients WHERE client_id = ?1",
         &[Param::Text(client_id)],

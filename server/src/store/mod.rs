@@ -40,6 +40,7 @@ use crate::token_hash::{hash_token, new_token};
 use crate::wakeup::Hub;
 
 pub(crate) use bulk_rows::load_rows;
+pub(crate) use clients::{last_seq, user_of};
 pub(crate) use entity::{check_key, Ent, FieldProblem, Layout};
 pub(crate) use json_array::split_array;
 pub(crate) use memberships::user_scopes;
