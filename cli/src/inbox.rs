@@ -19,6 +19,7 @@ pub fn value_text(v: &Value) -> String {
         Value::Boolean(b) => b.to_string(),
         Value::Timestamp(ms) => utc(*ms),
         Value::Json(j) => j.clone(),
+        Value::Attachment(r) => format!("{} ({}, {} bytes)", r.name, r.media_type, r.size),
     }
 }
 
@@ -167,6 +168,7 @@ pub fn assignment(client: &Syncline, entity: &str, text: &str) -> Result<(String
             Value::Timestamp(raw.parse().map_err(|_| bad("milliseconds since 1970"))?)
         }
         FieldType::Json => Value::Json(raw.to_string()),
+        FieldType::Attachment => return Err(format!("{field} is a file: use `attach`")),
     };
     Ok((field.to_string(), value))
 }

@@ -107,9 +107,9 @@ pub use store::Salvage;
 /// The server's stable error and rejection codes (`QuarantinedMutation::code` is one of them).
 pub use syncline_protocol::codes;
 pub use syncline_protocol::{
-    ConflictPolicy, EntityDecl, EntitySchema, FieldDef, FieldType, Op, Schema, SchemaError,
-    SchemaFile, SchemaFileError, ScopeRule, ServerSet, ServerValue, SetOn, SyncMode, SyncSettings,
-    Value,
+    AttachmentRef, ConflictPolicy, EntityDecl, EntitySchema, FieldDef, FieldType, Op, Schema,
+    SchemaError, SchemaFile, SchemaFileError, ScopeRule, ServerSet, ServerValue, SetOn, SyncMode,
+    SyncSettings, Value,
 };
 
 /// What every fallible public call returns.

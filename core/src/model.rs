@@ -207,6 +207,8 @@ impl Kind {
             FieldType::Boolean => self == Kind::Boolean,
             FieldType::Timestamp => self == Kind::I64,
             FieldType::Json => true,
+            // `AttachmentRef` (a struct): checked as a reference when the value is converted.
+            FieldType::Attachment => self == Kind::Other,
         }
     }
 }
@@ -377,6 +379,7 @@ fn expected(def: &FieldDef) -> String {
         FieldType::Boolean => "bool",
         FieldType::Timestamp => "i64, milliseconds since the Unix epoch",
         FieldType::Json => "any serde type",
+        FieldType::Attachment => "syncline_core::AttachmentRef",
     };
     format!("{} ({rust})", def.field_type.name())
 }

@@ -13,7 +13,7 @@ use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqA
 use serde::Deserialize;
 #[cfg(any(test, feature = "testing"))]
 use syncline_protocol::PullPage;
-use syncline_protocol::{EntitySchema, FieldDef, FieldType, SchemaError, Value};
+use syncline_protocol::{AttachmentRef, EntitySchema, FieldDef, FieldType, SchemaError, Value};
 
 use crate::error::{Error, Result};
 
@@ -300,6 +300,14 @@ impl<'de> DeserializeSeed<'de> for FieldSeed<'_> {
     type Value = Value;
 
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> std::result::Result<Value, D::Error> {
+        if self.def.field_type == FieldType::Attachment {
+            // A reference is a small object: read whole, then checked like a local write.
+            return match Option::<AttachmentRef>::deserialize(d)? {
+                None => self.visit_unit(),
+                Some(r) if r.problem().is_none() => Ok(Value::Attachment(r)),
+                Some(_) => Err(self.wrong()),
+            };
+        }
         if self.def.field_type != FieldType::Json {
             return d.deserialize_any(self);
         }

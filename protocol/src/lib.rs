@@ -9,6 +9,7 @@
 #[cfg(feature = "uniffi")]
 uniffi::setup_scaffolding!("syncline_protocol");
 
+mod attachment;
 mod error;
 mod key;
 pub mod sample;
@@ -17,6 +18,10 @@ mod schema_file;
 mod value;
 mod wire;
 
+pub use attachment::{
+    is_sha256, AttachmentRef, UploadRequest, UploadState, BLOBS_PATH, DEFAULT_MAX_BLOB_BYTES,
+    MAX_ATTACHMENT_LABEL, UPLOADS_PATH, UPLOAD_OFFSET_HEADER,
+};
 pub use error::{SchemaError, SchemaFileError};
 pub use key::{key_problem, MAX_KEY_LEN};
 pub use schema::{

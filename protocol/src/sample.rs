@@ -81,6 +81,7 @@ mod tests {
                 .field(FieldDef::new("estimate_hours", Real))
                 .field(FieldDef::new("tags", Json))
                 .field(FieldDef::new("updated_at", Timestamp))
+                .field(FieldDef::new("photo", Attachment))
                 .field(FieldDef::new("internal_notes", Text).read_only()),
             EntitySchema::new(COMMENTS, "id")
                 .mode(SyncMode::AppendOnly)
@@ -151,6 +152,6 @@ mod tests {
             .expect("file")
             .device_schema()
             .expect("device schema");
-        assert_eq!(all.entity(TASKS).expect("tasks").fields.len(), 10);
+        assert_eq!(all.entity(TASKS).expect("tasks").fields.len(), 11);
     }
 }

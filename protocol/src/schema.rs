@@ -31,26 +31,30 @@ pub enum FieldType {
     Timestamp,
     /// Any JSON value, kept as its JSON text.
     Json,
+    /// A file: a reference to its bytes (hash, size, media type, name), kept as JSON text; the
+    /// bytes travel on the blob routes (`docs/protocol.md`, "Attachments").
+    Attachment,
 }
 
 impl FieldType {
     /// The SQLite column type used for this field.
     pub fn sql_type(self) -> &'static str {
         match self {
-            FieldType::Text | FieldType::Json => "TEXT",
+            FieldType::Text | FieldType::Json | FieldType::Attachment => "TEXT",
             FieldType::Integer | FieldType::Boolean | FieldType::Timestamp => "INTEGER",
             FieldType::Real => "REAL",
         }
     }
 
     /// Every type, in the order docs list them.
-    pub const ALL: [FieldType; 6] = [
+    pub const ALL: [FieldType; 7] = [
         FieldType::Text,
         FieldType::Integer,
         FieldType::Real,
         FieldType::Boolean,
         FieldType::Timestamp,
         FieldType::Json,
+        FieldType::Attachment,
     ];
 
     /// The type called `name` in schema files and docs (`text`, `integer`, …).
@@ -67,6 +71,7 @@ impl FieldType {
             FieldType::Boolean => "boolean",
             FieldType::Timestamp => "timestamp",
             FieldType::Json => "json",
+            FieldType::Attachment => "attachment",
         }
     }
 }

@@ -1185,7 +1185,7 @@ secret = { type = "json", access = "server_only" }
         assert_eq!(
             e.to_string(),
             "line 4: field `notes.body`: unknown type `txt`; expected one of text, integer, real, \
-             boolean, timestamp, json"
+             boolean, timestamp, json, attachment"
         );
     }
 

@@ -1,5 +1,6 @@
 //! Field values: the typed form of what the local store keeps and the wire carries as JSON.
 
+use crate::attachment::AttachmentRef;
 use crate::error::SchemaError;
 use crate::schema::{FieldDef, FieldType};
 
@@ -21,6 +22,8 @@ pub enum Value {
     Timestamp(i64),
     /// A JSON value, as its JSON text.
     Json(String),
+    /// A reference to a file's bytes (an `attachment` field).
+    Attachment(AttachmentRef),
 }
 
 impl Value {
@@ -40,6 +43,9 @@ impl Value {
                 serde_json::from_str::<serde_json::Value>(&text)
                     .ok()
                     .map(|_| Value::Json(text))
+            }
+            (Value::Attachment(r), FieldType::Attachment) => {
+                r.problem().is_none().then_some(Value::Attachment(r))
             }
             _ => None,
         };
@@ -63,6 +69,15 @@ impl Value {
             Value::Json(text) => {
                 serde_json::from_str(text).unwrap_or_else(|_| J::String(text.clone()))
             }
+            Value::Attachment(r) => r.to_json(),
+        }
+    }
+
+    /// The attachment this value references, if it is one.
+    pub fn attachment(&self) -> Option<&AttachmentRef> {
+        match self {
+            Value::Attachment(r) => Some(r),
+            _ => None,
         }
     }
 
@@ -81,6 +96,9 @@ impl Value {
             (J::Number(n), FieldType::Real) => n.as_f64().map(Value::Real),
             (J::Bool(b), FieldType::Boolean) => Some(Value::Boolean(*b)),
             (other, FieldType::Json) => Some(Value::Json(other.to_string())),
+            (J::Object(_), FieldType::Attachment) => {
+                AttachmentRef::from_json(json).map(Value::Attachment)
+            }
             _ => None,
         };
         match value {

@@ -297,6 +297,22 @@ pub mod codes {
     /// This user or this instance holds as many live streams as it allows (HTTP 429); retry
     /// after `Retry-After`, on any instance.
     pub const TOO_MANY_STREAMS: &str = "too_many_streams";
+    /// An upload announces a blob over the server's size limit (HTTP 413; rejection of a
+    /// mutation whose attachment could never be uploaded).
+    pub const BLOB_TOO_LARGE: &str = "blob_too_large";
+    /// The upload would take the user over their storage quota (HTTP 413).
+    pub const QUOTA_EXCEEDED: &str = "quota_exceeded";
+    /// The bytes of a completed upload do not hash to its announced name (HTTP 422): it is
+    /// dropped, and the file is sent again from its start.
+    pub const HASH_MISMATCH: &str = "hash_mismatch";
+    /// A range was sent at another offset than the upload has (HTTP 409); the answer's
+    /// `Upload-Offset` says where to go on from.
+    pub const WRONG_OFFSET: &str = "wrong_offset";
+    /// An upload was completed before all its bytes arrived (HTTP 409).
+    pub const UPLOAD_INCOMPLETE: &str = "upload_incomplete";
+    /// A pushed mutation references an attachment whose blob the server does not hold
+    /// (rejection): the blob must be uploaded first.
+    pub const MISSING_BLOB: &str = "missing_blob";
 
     /// The office's own code when `code` is a refusal by its write rules ([`RULE_PREFIX`]).
     ///

@@ -28,6 +28,7 @@
 #![warn(missing_docs)]
 
 mod admin;
+mod attachments;
 mod auth;
 pub mod blobs;
 mod bulk;
@@ -54,6 +55,9 @@ mod webhooks;
 pub use admin::{
     run as run_admin, run_to as run_admin_to, AdminCommand, MemberCommand, ScopeCommand,
     ServiceCommand, TokenCommand, UserCommand, WebhookCommand,
+};
+pub use attachments::{
+    collect_garbage, AttachmentError, Attachments, BlobLimits, BlobReader, GcReport, Through,
 };
 pub use bulk::{export, export_for, import, import_as, ImportError, IMPORT_BATCH, MAX_IMPORT_LINE};
 pub use db::Location;

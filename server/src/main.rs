@@ -13,6 +13,7 @@
 //! syncline-server [--db …] token issue USER [--ttl-days N] | token revoke TOKEN
 //! syncline-server [--db …] member add|remove USER PROJECT
 //! syncline-server [--db …] scope create ID --name NAME
+//! syncline-server [--db …] [--blobs DIR] blobs gc [--grace-hours 24]
 //! syncline-server openapi > docs/openapi.json
 //! ```
 //! Without a command it serves; with one it changes the database and prints what it did;
@@ -27,12 +28,13 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
+use syncline_server::blobs::fs::FsBlobStore;
 use syncline_server::{
-    default_max_concurrent_pulls, openapi_json, run_admin_to, seed_demo, serve_with, AdminCommand,
-    JwtConfig, JwtVerifier, Limits, Location, PushHookConfig, ServerOptions, ServerSchema, Store,
-    WebhookConfig, DEFAULT_AUTH_FAILURES_PER_MINUTE, DEFAULT_PUSH_HOOK_INTERVAL,
-    DEFAULT_RATE_BURST, DEFAULT_RATE_PER_USER, DEFAULT_STREAMS_PER_INSTANCE,
-    DEFAULT_STREAMS_PER_USER,
+    collect_garbage, default_max_concurrent_pulls, openapi_json, run_admin_to, seed_demo,
+    serve_with, AdminCommand, Attachments, BlobLimits, JwtConfig, JwtVerifier, Limits, Location,
+    PushHookConfig, ServerOptions, ServerSchema, Store, WebhookConfig,
+    DEFAULT_AUTH_FAILURES_PER_MINUTE, DEFAULT_PUSH_HOOK_INTERVAL, DEFAULT_RATE_BURST,
+    DEFAULT_RATE_PER_USER, DEFAULT_STREAMS_PER_INSTANCE, DEFAULT_STREAMS_PER_USER,
 };
 
 /// Syncline's reference sync server.
@@ -58,6 +60,24 @@ struct Args {
     /// with: a change the stored data cannot follow stops the server with a message.
     #[arg(long, global = true, env = "SYNCLINE_SCHEMA")]
     schema: Option<std::path::PathBuf>,
+    /// Where attachments' bytes are kept: a folder (created if missing) [default: beside a
+    /// SQLite database, `<db>.blobs`; with PostgreSQL, `syncline-blobs`]. Several instances
+    /// must share it (docs/protocol.md, "Attachments").
+    #[arg(
+        long,
+        global = true,
+        env = "SYNCLINE_BLOBS",
+        help_heading = "Attachments"
+    )]
+    blobs: Option<PathBuf>,
+    /// The largest attachment taken, in bytes.
+    #[arg(long, default_value_t = syncline_protocol::DEFAULT_MAX_BLOB_BYTES, help_heading = "Attachments",
+          value_parser = clap::value_parser!(u64).range(1..))]
+    max_blob_bytes: u64,
+    /// The most attachment bytes one user may upload in all [default: no quota].
+    #[arg(long, help_heading = "Attachments")]
+    blob_quota_bytes: Option<u64>,
+
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:8787")]
     listen: String,
@@ -181,12 +201,50 @@ enum Command {
     /// Administration commands, on the database.
     #[command(flatten)]
     Admin(AdminCommand),
+    /// Attachments' blobs.
+    #[command(subcommand)]
+    Blobs(BlobsCommand),
     /// Prints the OpenAPI 3.1 document of the HTTP API (what `GET /v1/openapi.json` serves;
     /// regenerate the committed one with `syncline-server openapi > docs/openapi.json`).
     Openapi,
 }
 
+/// `syncline-server blobs …`.
+#[derive(Debug, Subcommand)]
+enum BlobsCommand {
+    /// Deletes the blobs no live record references, once older than the grace period (by
+    /// upload and by last claim), and the uploads idle that long.
+    Gc {
+        /// Hours a blob is kept after its upload even when nothing references it yet (a device
+        /// uploads a file before it pushes the record naming it).
+        #[arg(long, default_value_t = 24)]
+        grace_hours: u64,
+    },
+}
+
 impl Args {
+    /// The attachments the flags describe: the blob folder with its limits.
+    fn attachments(&self, location: &Location) -> Result<Arc<Attachments>, String> {
+        let folder = match (&self.blobs, location) {
+            (Some(folder), _) => folder.clone(),
+            (None, Location::Sqlite(db)) => {
+                let mut name = db.as_os_str().to_os_string();
+                name.push(".blobs");
+                PathBuf::from(name)
+            }
+            (None, Location::Postgres(_)) => PathBuf::from("syncline-blobs"),
+        };
+        let blobs =
+            FsBlobStore::open(&folder).map_err(|e| format!("--blobs {}: {e}", folder.display()))?;
+        Ok(Arc::new(Attachments::new(
+            Arc::new(blobs),
+            BlobLimits {
+                max_blob_bytes: self.max_blob_bytes,
+                quota_bytes: self.blob_quota_bytes,
+            },
+        )))
+    }
+
     /// The JWT verifier the identity flags describe, if any.
     fn jwt(&self) -> Result<Option<Arc<JwtVerifier>>, String> {
         let config = match (&self.jwt_hs256_secret_file, &self.jwt_jwks) {
@@ -251,8 +309,9 @@ impl Args {
         }))
     }
 
-    fn options(&self) -> Result<ServerOptions, String> {
+    fn options(&self, location: &Location) -> Result<ServerOptions, String> {
         Ok(ServerOptions {
+            attachments: Some(self.attachments(location)?),
             limits: Limits {
                 rate_per_user: NonZeroU32::new(self.rate_per_user),
                 rate_burst: NonZeroU32::new(self.rate_burst).unwrap_or(NonZeroU32::MIN),
@@ -331,7 +390,17 @@ fn run(args: Args) -> Result<(), String> {
         let mut out = std::io::BufWriter::new(stdout.lock());
         return run_admin_to(&store, command, &mut out).map_err(|e| e.to_string());
     }
-    let options = args.options()?;
+    if let Some(Command::Blobs(BlobsCommand::Gc { grace_hours })) = &args.command {
+        let attachments = args.attachments(&location)?;
+        let grace = Duration::from_secs(grace_hours.saturating_mul(3600));
+        let report = collect_garbage(&store, &attachments, grace).map_err(|e| e.to_string())?;
+        println!(
+            "{} blobs; deleted {} ({} bytes) that no record references; dropped {} idle uploads",
+            report.blobs, report.deleted, report.deleted_bytes, report.idle_uploads
+        );
+        return Ok(());
+    }
+    let options = args.options(&location)?;
     if args.seed_demo {
         let seed = seed_demo(&store).map_err(|e| format!("cannot seed the demo data: {e}"))?;
         println!(

@@ -39,19 +39,21 @@ pub const MAX_MESSAGE_CHARS: usize = 500;
 /// The longest code of the office's, in bytes (`[a-z0-9_]`).
 pub const MAX_CODE_LEN: usize = 64;
 
-/// The office's refusal of one mutation: its code (without the `rule:` prefix) and its words.
+/// A refusal of one mutation decided before the push's transaction: the office's (its code
+/// `rule:` and the office's) or the server's own (`missing_blob`), with its words.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Refusal {
-    /// The office's code, `[a-z0-9_]`, 1 to [`MAX_CODE_LEN`] bytes.
+    /// The code the device sees: `rule:` and the office's code (`[a-z0-9_]`, 1 to
+    /// [`MAX_CODE_LEN`] bytes), or one of the protocol's `codes`.
     pub code: String,
     /// The office's message for the user.
     pub message: String,
 }
 
 impl Refusal {
-    /// The code the device sees: `rule:` and the office's.
+    /// The code the device sees.
     pub(crate) fn wire_code(&self) -> String {
-        format!("{}{}", codes::RULE_PREFIX, self.code)
+        self.code.clone()
     }
 }
 
@@ -378,7 +380,7 @@ fn verdicts_of(question: &Question<'_>, answer: Answer) -> Result<Vec<(u64, Refu
             .map(|c| if c.is_control() { ' ' } else { c })
             .collect();
         let refusal = Refusal {
-            code: r.code,
+            code: format!("{}{}", codes::RULE_PREFIX, r.code),
             message,
         };
         for &seq in refused {

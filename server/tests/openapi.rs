@@ -96,6 +96,8 @@ fn the_document_is_openapi_3_1_with_a_token_on_every_v1_route() {
             // The project's rule: every `/v1/` request is authenticated, the kind of token by
             // the route's tag.
             let expected: &[&str] = match (tag, path.as_str()) {
+                // An attachment is read by devices and by the office alike.
+                ("device", "/v1/blobs/{sha256}") => &["device_token", "service_token"],
                 ("device", _) => &["device_token"],
                 ("backend", _) => &["service_token"],
                 ("ops", "/v1/openapi.json") => &["device_token", "service_token"],

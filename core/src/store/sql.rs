@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use rusqlite::types::{ToSqlOutput, Value as SqlValue, ValueRef};
 use rusqlite::{Connection, ToSql};
-use syncline_protocol::{EntitySchema, FieldDef, FieldType, Value};
+use syncline_protocol::{AttachmentRef, EntitySchema, FieldDef, FieldType, Value};
 
 use crate::error::{Error, Result};
 use crate::record::{Record, SortOrder};
@@ -29,6 +29,7 @@ impl ToSql for Param<'_> {
             Value::Integer(i) | Value::Timestamp(i) => ToSqlOutput::Owned(SqlValue::Integer(*i)),
             Value::Real(f) => ToSqlOutput::Owned(SqlValue::Real(*f)),
             Value::Boolean(b) => ToSqlOutput::Owned(SqlValue::Integer(i64::from(*b))),
+            Value::Attachment(r) => ToSqlOutput::Owned(SqlValue::Text(r.to_json().to_string())),
         })
     }
 }
@@ -75,6 +76,13 @@ pub(crate) fn from_sql(field: &FieldDef, raw: ValueRef<'_>) -> Result<Value> {
         (ValueRef::Null, _) => Value::Null,
         (ValueRef::Text(t), FieldType::Text) => Value::Text(utf8(t)?),
         (ValueRef::Text(t), FieldType::Json) => Value::Json(utf8(t)?),
+        (ValueRef::Text(t), FieldType::Attachment) => serde_json::from_slice(t)
+            .ok()
+            .and_then(|json| AttachmentRef::from_json(&json))
+            .map(Value::Attachment)
+            .ok_or_else(|| {
+                Error::Corrupt(format!("column `{}` holds a broken attachment", field.name))
+            })?,
         (ValueRef::Integer(i), FieldType::Integer) => Value::Integer(i),
         (ValueRef::Integer(i), FieldType::Timestamp) => Value::Timestamp(i),
         (ValueRef::Integer(i), FieldType::Boolean) => Value::Boolean(i != 0),

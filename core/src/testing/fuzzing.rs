@@ -191,6 +191,9 @@ fn placeholder(field_type: FieldType, nullable: bool) -> serde_json::Value {
         FieldType::Real => 0.5.into(),
         FieldType::Boolean => false.into(),
         FieldType::Json => serde_json::json!({}),
+        FieldType::Attachment => serde_json::json!({
+            "sha256": "0".repeat(64), "size": 0, "media_type": "text/plain", "name": "x.txt"
+        }),
     }
 }
 

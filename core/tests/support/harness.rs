@@ -39,6 +39,7 @@ pub fn to_json(v: &Value) -> Json {
         Value::Integer(i) | Value::Timestamp(i) => Json::from(*i),
         Value::Real(f) => Json::from(*f),
         Value::Boolean(b) => Json::from(*b),
+        Value::Attachment(r) => r.to_json(),
     }
 }
 

@@ -211,6 +211,11 @@ public struct SynclineCollection<Model: Codable>: Sendable {
         // A Date, which the encoder writes as (fractional) milliseconds.
         case (.timestamp, .real(let ms)):
             if let whole = Int64(exactly: ms.rounded()) { return .timestamp(whole) }
+        case (.attachment, .object(let object)):
+            if case .string(let sha256)? = object["sha256"], case .integer(let size)? = object["size"], size >= 0,
+               case .string(let mediaType)? = object["media_type"], case .string(let name)? = object["name"] {
+                return .attachment(AttachmentRef(sha256: sha256, size: UInt64(size), mediaType: mediaType, name: name))
+            }
         case (.json, _):
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
@@ -232,6 +237,11 @@ public struct SynclineCollection<Model: Codable>: Sendable {
                 throw ModelError.undecodable(entity: entity.name, key: key, field: field, reason: "\(double) is no JSON number")
             }
             return .real(double)
+        case .attachment(let ref):
+            return .object([
+                "sha256": .string(ref.sha256), "size": .integer(Int64(clamping: ref.size)),
+                "media_type": .string(ref.mediaType), "name": .string(ref.name),
+            ])
         case .json(let text):
             do {
                 return try JSONDecoder().decode(JSONValue.self, from: Data(text.utf8))

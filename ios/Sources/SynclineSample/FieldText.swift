@@ -13,6 +13,8 @@ public struct FieldTextError: Error, Equatable, CustomStringConvertible {
         case titleNeeded
         /// What was typed, which is not a whole number, a number, true or false, a date, JSON.
         case notWholeNumber(String), notNumber(String), notBoolean(String), notDate(String), notJSON(String)
+        /// Text was typed for a file field, which takes an attached file.
+        case fileField
     }
 
     /// The field's name.
@@ -42,6 +44,7 @@ public enum FieldText {
         case .boolean(let b)?: return b ? "✓" : "✗"
         case .timestamp(let ms)?: return iso8601(ms)
         case .json(let json)?: return json
+        case .attachment(let ref)?: return ref.name
         }
     }
 
@@ -89,6 +92,8 @@ public enum FieldText {
         case .json:
             guard (try? JSONSerialization.jsonObject(with: Data(trimmed.utf8), options: [.fragmentsAllowed])) != nil else { throw refuse(FieldTextError.Problem.notJSON) }
             return .json(trimmed)
+        case .attachment:
+            throw FieldTextError(field: field.name, problem: .fileField)
         }
     }
 

@@ -103,6 +103,7 @@ public struct SampleText: Sendable {
         case .notBoolean(let typed): problem = self("sample_problem_not_boolean", typed)
         case .notDate(let typed): problem = self("sample_problem_not_date", typed)
         case .notJSON(let typed): problem = self("sample_problem_not_json", typed)
+        case .fileField: problem = self("sample_problem_file_field")
         }
         return self("sample_field_error", fieldName(error.field), problem)
     }

@@ -14,14 +14,23 @@
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 
-use super::{Announced, BlobError, BlobHash, BlobStore, UploadId};
+use super::{Announced, BlobError, BlobHash, BlobStore, StoredBlob, UploadId};
 use crate::token_hash::hex;
 
 /// Bytes read and written at a time.
 const CHUNK: usize = 64 * 1024;
+
+/// What an upload's `.json` file holds.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Meta {
+    hash: String,
+    size: u64,
+    owner: String,
+}
 
 /// A blob store in a folder.
 #[derive(Debug, Clone)]
@@ -55,23 +64,6 @@ impl FsBlobStore {
         self.uploads.join(format!("{}.json", upload.as_str()))
     }
 
-    fn announced(&self, upload: &UploadId) -> Result<Announced, BlobError> {
-        let text = match fs::read_to_string(self.meta_path(upload)) {
-            Ok(text) => text,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(BlobError::NoUpload(upload.as_str().to_string()))
-            }
-            Err(e) => return Err(e.into()),
-        };
-        let corrupt =
-            || std::io::Error::other(format!("upload {} has a bad record", upload.as_str()));
-        let (hash, size) = text.trim().split_once(' ').ok_or_else(corrupt)?;
-        Ok(Announced {
-            hash: BlobHash::parse(hash).ok_or_else(corrupt)?,
-            size: size.parse().map_err(|_| corrupt())?,
-        })
-    }
-
     fn forget(&self, upload: &UploadId) {
         // Best effort: a leftover part is only space, and a new upload never reuses an id.
         let _ = fs::remove_file(self.part_path(upload));
@@ -80,6 +72,24 @@ impl FsBlobStore {
 }
 
 impl BlobStore for FsBlobStore {
+    fn announced(&self, upload: &UploadId) -> Result<Announced, BlobError> {
+        let text = match fs::read(self.meta_path(upload)) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(BlobError::NoUpload(upload.as_str().to_string()))
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let corrupt =
+            || std::io::Error::other(format!("upload {} has a bad record", upload.as_str()));
+        let meta: Meta = serde_json::from_slice(&text).map_err(|_| corrupt())?;
+        Ok(Announced {
+            hash: BlobHash::parse(&meta.hash).ok_or_else(corrupt)?,
+            size: meta.size,
+            owner: meta.owner,
+        })
+    }
+
     fn has(&self, hash: &BlobHash) -> Result<bool, BlobError> {
         Ok(self.blob_path(hash).is_file())
     }
@@ -89,7 +99,12 @@ impl BlobStore for FsBlobStore {
         File::create(self.part_path(&id))?;
         // The record is written last: an upload without one does not exist.
         let mut meta = File::create(self.meta_path(&id))?;
-        writeln!(meta, "{} {}", announced.hash, announced.size)?;
+        let record = Meta {
+            hash: announced.hash.to_string(),
+            size: announced.size,
+            owner: announced.owner.clone(),
+        };
+        serde_json::to_writer(&mut meta, &record).map_err(std::io::Error::other)?;
         meta.sync_all()?;
         Ok(id)
     }
@@ -186,6 +201,59 @@ impl BlobStore for FsBlobStore {
         file.seek(SeekFrom::Start(start.min(size)))?;
         Ok((size, Box::new(file)))
     }
+
+    fn list(&self) -> Result<Vec<StoredBlob>, BlobError> {
+        let mut out = Vec::new();
+        for fan in fs::read_dir(&self.blobs)? {
+            let fan = fan?;
+            if !fan.file_type()?.is_dir() {
+                continue;
+            }
+            for entry in fs::read_dir(fan.path())? {
+                let entry = entry?;
+                // Anything not named by a hash is not a blob (an editor's backup, say).
+                let Some(hash) = entry.file_name().to_str().and_then(BlobHash::parse) else {
+                    continue;
+                };
+                let meta = entry.metadata()?;
+                out.push(StoredBlob {
+                    hash,
+                    size: meta.len(),
+                    stored_at: meta.modified()?,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    fn delete(&self, hash: &BlobHash) -> Result<bool, BlobError> {
+        match fs::remove_file(self.blob_path(hash)) {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    fn drop_idle_uploads(&self, idle: Duration) -> Result<u64, BlobError> {
+        let mut dropped = 0;
+        for entry in fs::read_dir(&self.uploads)? {
+            let entry = entry?;
+            let name = entry.file_name();
+            let Some(id) = name
+                .to_str()
+                .and_then(|n| n.strip_suffix(".part"))
+                .and_then(UploadId::parse)
+            else {
+                continue;
+            };
+            let age = entry.metadata()?.modified()?.elapsed().unwrap_or_default();
+            if age >= idle {
+                self.forget(&id);
+                dropped += 1;
+            }
+        }
+        Ok(dropped)
+    }
 }
 
 #[cfg(test)]
@@ -209,6 +277,7 @@ mod tests {
         let announced = Announced {
             hash: sha(&bytes),
             size: bytes.len() as u64,
+            owner: "alice".into(),
         };
         assert!(!store.has(&announced.hash).expect("has"));
         let id = store.create(&announced).expect("create");
@@ -259,6 +328,7 @@ mod tests {
         let announced = Announced {
             hash: sha(b"what the device says"),
             size: 20,
+            owner: "alice".into(),
         };
         let id = store.create(&announced).expect("create");
         assert!(matches!(
@@ -285,6 +355,35 @@ mod tests {
             store.open(&announced.hash, 0),
             Err(BlobError::NoBlob(_))
         ));
+    }
+
+    #[test]
+    fn blobs_are_listed_and_deleted_and_idle_uploads_dropped() {
+        let (_dir, store) = store();
+        let bytes = b"a photo";
+        let announced = Announced {
+            hash: sha(bytes),
+            size: bytes.len() as u64,
+            owner: "alice".into(),
+        };
+        let id = store.create(&announced).expect("create");
+        store.append(&id, 0, &mut &bytes[..]).expect("append");
+        store.complete(&id).expect("complete");
+        let idle = store.create(&announced).expect("create");
+        let listed = store.list().expect("list");
+        assert_eq!(listed.len(), 1);
+        assert_eq!((&listed[0].hash, listed[0].size), (&announced.hash, 7));
+        assert_eq!(
+            store
+                .drop_idle_uploads(Duration::from_secs(3600))
+                .expect("keep"),
+            0
+        );
+        assert_eq!(store.drop_idle_uploads(Duration::ZERO).expect("drop"), 1);
+        assert!(matches!(store.offset(&idle), Err(BlobError::NoUpload(_))));
+        assert!(store.delete(&announced.hash).expect("delete"));
+        assert!(!store.delete(&announced.hash).expect("again"));
+        assert!(store.list().expect("list").is_empty());
     }
 
     #[test]

@@ -13,6 +13,7 @@
 pub mod fs;
 
 use std::io::Read;
+use std::time::{Duration, SystemTime};
 
 /// Whether `text` is exactly `len` lowercase hex digits: the only names that become paths.
 fn lower_hex(text: &str, len: usize) -> bool {
@@ -74,6 +75,19 @@ pub struct Announced {
     pub hash: BlobHash,
     /// Its size in bytes.
     pub size: u64,
+    /// Who creates it (a user's or a service's name): only they may send its bytes.
+    pub owner: String,
+}
+
+/// A blob the store holds, as [`BlobStore::list`] reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredBlob {
+    /// Its name.
+    pub hash: BlobHash,
+    /// Its size in bytes.
+    pub size: u64,
+    /// When it became whole (its upload completed).
+    pub stored_at: SystemTime,
 }
 
 /// Why a blob operation failed.
@@ -130,6 +144,9 @@ pub trait BlobStore: Send + Sync {
     /// Creates an upload of the announced blob; returns its id.
     fn create(&self, announced: &Announced) -> Result<UploadId, BlobError>;
 
+    /// What the upload announced (and who created it).
+    fn announced(&self, upload: &UploadId) -> Result<Announced, BlobError>;
+
     /// How many bytes the upload has received: where the next range starts.
     fn offset(&self, upload: &UploadId) -> Result<u64, BlobError>;
 
@@ -145,4 +162,14 @@ pub trait BlobStore: Send + Sync {
 
     /// The blob's size, and a reader of its bytes from `start` on.
     fn open(&self, hash: &BlobHash, start: u64) -> Result<(u64, Box<dyn Read + Send>), BlobError>;
+
+    /// Every blob the store holds, in no particular order (`blobs gc`).
+    fn list(&self) -> Result<Vec<StoredBlob>, BlobError>;
+
+    /// Deletes the blob `hash`; false when there was none.
+    fn delete(&self, hash: &BlobHash) -> Result<bool, BlobError>;
+
+    /// Drops the uploads nobody has sent to for `idle`: a device that comes back later starts
+    /// its file again. Returns how many were dropped.
+    fn drop_idle_uploads(&self, idle: Duration) -> Result<u64, BlobError>;
 }

@@ -195,6 +195,18 @@ CREATE TABLE webhook_state (
     r#"
 CREATE INDEX departures_by_position ON departures (position);
 "#,
+    r#"
+-- Attachments: who completed the upload of which blob, and its size: what counts against the
+-- user's quota (a blob counts once per user who uploaded it). The bytes are in the blob store.
+CREATE TABLE blob_uploads (
+    user_id    TEXT NOT NULL,
+    hash       TEXT NOT NULL,
+    size       BIGINT NOT NULL,
+    created_at BIGINT NOT NULL,
+    PRIMARY KEY (user_id, hash)
+);
+CREATE INDEX blob_uploads_by_hash ON blob_uploads (hash);
+"#,
 ];
 
 /// Connections per server instance (PostgreSQL's own default limit is 100 in all).

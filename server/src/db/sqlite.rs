@@ -188,6 +188,18 @@ CREATE TABLE webhook_state (
 -- The change feed's moved-out changes read departures by position, across entities.
 CREATE INDEX departures_by_position ON departures (position);
 "#,
+    r#"
+-- Attachments: who completed the upload of which blob, and its size: what counts against the
+-- user's quota (a blob counts once per user who uploaded it). The bytes are in the blob store.
+CREATE TABLE blob_uploads (
+    user_id    TEXT NOT NULL,
+    hash       TEXT NOT NULL,
+    size       INTEGER NOT NULL,
+    created_at INTEGER NOT NULL,
+    PRIMARY KEY (user_id, hash)
+);
+CREATE INDEX blob_uploads_by_hash ON blob_uploads (hash);
+"#,
 ];
 
 /// Idle read connections kept open.

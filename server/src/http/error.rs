@@ -8,7 +8,9 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use syncline_protocol::{codes, ErrorBody, ErrorDetail, MAX_REQUEST_BYTES};
 
+use crate::attachments::AttachmentError;
 use crate::auth::AuthError;
+use crate::blobs::BlobError;
 use crate::error::StoreError;
 use crate::pull::PullError;
 use crate::push::PushError;
@@ -167,6 +169,41 @@ impl From<PushError> for ApiError {
             PushError::Forbidden(m) => ApiError::new(StatusCode::FORBIDDEN, codes::FORBIDDEN, m),
             PushError::Store(s) => ApiError::internal(s),
         }
+    }
+}
+
+impl From<AttachmentError> for ApiError {
+    fn from(e: AttachmentError) -> Self {
+        let message = e.to_string();
+        let (status, code) = match e {
+            AttachmentError::BadRequest(_) => (StatusCode::BAD_REQUEST, codes::BAD_REQUEST),
+            AttachmentError::TooLarge { .. } => {
+                (StatusCode::PAYLOAD_TOO_LARGE, codes::BLOB_TOO_LARGE)
+            }
+            AttachmentError::Quota { .. } => (StatusCode::PAYLOAD_TOO_LARGE, codes::QUOTA_EXCEEDED),
+            AttachmentError::NotFound(_) | AttachmentError::Blob(BlobError::NoUpload(_)) => {
+                (StatusCode::NOT_FOUND, codes::NOT_FOUND)
+            }
+            AttachmentError::Blob(BlobError::NoBlob(_)) => {
+                (StatusCode::NOT_FOUND, codes::NOT_FOUND)
+            }
+            AttachmentError::Busy => (StatusCode::CONFLICT, codes::WRONG_OFFSET),
+            AttachmentError::Blob(BlobError::WrongOffset { .. }) => {
+                (StatusCode::CONFLICT, codes::WRONG_OFFSET)
+            }
+            AttachmentError::Blob(BlobError::TooLong { .. }) => {
+                (StatusCode::BAD_REQUEST, codes::BAD_REQUEST)
+            }
+            AttachmentError::Blob(BlobError::Incomplete { .. }) => {
+                (StatusCode::CONFLICT, codes::UPLOAD_INCOMPLETE)
+            }
+            AttachmentError::Blob(BlobError::HashMismatch { .. }) => {
+                (StatusCode::UNPROCESSABLE_ENTITY, codes::HASH_MISMATCH)
+            }
+            AttachmentError::Blob(BlobError::Io(io)) => return ApiError::internal(io),
+            AttachmentError::Store(s) => return ApiError::internal(s),
+        };
+        ApiError::new(status, code, message)
     }
 }
 

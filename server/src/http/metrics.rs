@@ -49,6 +49,9 @@ struct Families {
     hook: HookCounters,
     webhook: WebhookCounters,
     rules: RulesCounters,
+    blob_bytes: IntCounterVec,
+    uploads_in_progress: IntGauge,
+    blob_refusals: IntCounterVec,
 }
 
 impl Families {
@@ -178,7 +181,26 @@ impl Families {
             ]),
         )?;
         registry.register(Box::new(rules_seconds.clone()))?;
+        let blob_bytes = counters(
+            "syncline_blob_bytes_total",
+            "Attachment bytes received in uploads (in) and sent in downloads (out).",
+            &["direction"],
+        )?;
+        let uploads_in_progress = IntGauge::new(
+            "syncline_blob_uploads_in_progress",
+            "Upload ranges being received now on this instance.",
+        )?;
+        registry.register(Box::new(uploads_in_progress.clone()))?;
+        let blob_refusals = counters(
+            "syncline_blob_refusals_total",
+            "Blob requests refused, by code (blob_too_large, quota_exceeded, hash_mismatch, \
+             wrong_offset, …).",
+            &["code"],
+        )?;
         Ok(Families {
+            blob_bytes,
+            uploads_in_progress,
+            blob_refusals,
             registry,
             requests,
             latency,
@@ -318,6 +340,27 @@ impl Metrics {
 
     /// The text exposition format (`text/plain; version=0.0.4`), with the gauges read now.
     /// The push hook's counters (`None` when the metrics could not be set up).
+    /// Counts attachment bytes received (`in`) or sent (`out`).
+    pub fn blob_bytes(&self, direction: &'static str, bytes: u64) {
+        if let Some(f) = &self.families {
+            f.blob_bytes.with_label_values(&[direction]).inc_by(bytes);
+        }
+    }
+
+    /// One more (`+1`) or one fewer (`-1`) upload range being received.
+    pub fn upload_in_progress(&self, delta: i64) {
+        if let Some(f) = &self.families {
+            f.uploads_in_progress.add(delta);
+        }
+    }
+
+    /// Counts a refused blob request by its code.
+    pub fn blob_refused(&self, code: &str) {
+        if let Some(f) = &self.families {
+            f.blob_refusals.with_label_values(&[code]).inc();
+        }
+    }
+
     pub(crate) fn hook_counters(&self) -> Option<HookCounters> {
         self.families.as_ref().map(|f| f.hook.clone())
     }

@@ -23,14 +23,17 @@ use axum::serve::ListenerExt;
 use axum::{Json, Router};
 use http_body_util::BodyExt;
 use syncline_protocol::{
-    codes, ErrorBody, Me, PullPage, PullRequest, PushRequest, PushResponse, LIVE_PATH,
-    MAX_REQUEST_BYTES, ME_PATH, PULL_PATH, PUSH_PATH,
+    codes, ErrorBody, Me, PullPage, PullRequest, PushRequest, PushResponse, UploadRequest,
+    UploadState, LIVE_PATH, MAX_REQUEST_BYTES, ME_PATH, PULL_PATH, PUSH_PATH, UPLOADS_PATH,
+    UPLOAD_OFFSET_HEADER,
 };
 use tokio::sync::mpsc;
-use tower_http::compression::{CompressionLayer, CompressionLevel};
+use tower_http::compression::predicate::{NotForContentType, Predicate};
+use tower_http::compression::{CompressionLayer, CompressionLevel, DefaultPredicate};
 use tower_http::decompression::RequestDecompressionLayer;
 
 mod backend;
+mod body_stream;
 mod error;
 mod limits;
 mod live;
@@ -49,7 +52,9 @@ pub use limits::{
 pub use openapi::OPENAPI_PATH;
 pub use ops::ServerOptions;
 
+use crate::attachments::{missing_blobs, AttachmentError, Attachments, BlobReader, Through};
 use crate::auth::bearer_token;
+use crate::blobs::BlobError;
 use crate::jwt::{looks_like_jwt, JwtVerifier};
 use crate::live::Credential;
 use crate::pull::PullError;
@@ -994,12 +999,393 @@ async fn push(
     let push: PushRequest = read_json(&headers, body).await?;
     crate::push::check_batch(&push)?;
     // The office's write rules are asked before the transaction, never inside it (rules.rs).
-    let verdicts = state.ops.rules.judge(&state.store, &user, &push).await?;
+    let mut verdicts = state.ops.rules.judge(&state.store, &user, &push).await?;
+    // A mutation may reference only files its user has uploaded (attachments.rs).
+    let (store, attachments) = (state.store.clone(), state.ops.attachments.clone());
+    let (u, p) = (user.clone(), push.clone());
+    let missing = blocking(move || missing_blobs(attachments.as_deref(), &store, &u, &p)).await?;
+    for (seq, refusal) in missing {
+        verdicts.entry(seq).or_insert(refusal);
+    }
     let store = state.store;
     let answer = blocking(move || store.push_judged(&user, &push, &verdicts)).await?;
     state.ops.metrics.push_answered(&answer);
     Ok(Json(answer))
 }
+
+/// The server's attachments, or 404 when it keeps none.
+fn attachments_of(state: &AppState) -> Result<Arc<Attachments>, ApiError> {
+    state.ops.attachments.clone().ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            codes::NOT_FOUND,
+            "this server keeps no attachments",
+        )
+    })
+}
+
+/// A blob route's refusal, counted by its code.
+fn blob_refused(ops: &Ops, e: ApiError) -> ApiError {
+    ops.metrics.blob_refused(e.code);
+    e
+}
+
+/// An upload's state as the answer's body and its `Upload-Offset` header.
+fn upload_answer(state: UploadState) -> Response {
+    let offset = HeaderValue::from(state.offset);
+    let mut resp = Json(state).into_response();
+    resp.headers_mut().insert(UPLOAD_OFFSET_HEADER, offset);
+    resp
+}
+
+/// `POST /v1/uploads`: starts the upload of a file's bytes.
+///
+/// The body names the blob (`sha256`, `size`). When this user uploaded it before, the answer
+/// says `complete` and there is nothing to send; otherwise it carries the `upload_id` the bytes
+/// go to, at offset 0.
+#[utoipa::path(
+    post,
+    path = UPLOADS_PATH,
+    tag = "device",
+    security(("device_token" = [])),
+    request_body = UploadRequest,
+    responses(
+        (status = 200, description = "The new upload, or `complete` when the server holds the blob from this user already", body = UploadState,
+            headers(("Upload-Offset" = u64, description = "Bytes the server has"))),
+        (status = 400, description = "`bad_request`: not a SHA-256", body = ErrorBody),
+        (status = 404, description = "`not_found`: this server keeps no attachments", body = ErrorBody),
+        (status = 413, description = "`blob_too_large` (over the server's limit) or `quota_exceeded` (over the user's quota)", body = ErrorBody),
+        DeviceErrors,
+    )
+)]
+async fn start_upload(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let request: UploadRequest = read_json(&headers, body).await?;
+    let attachments = attachments_of(&state)?;
+    let store = state.store.clone();
+    blocking(move || attachments.start(&store, &user, &request))
+        .await
+        .map(upload_answer)
+        .map_err(|e| blob_refused(&state.ops, e))
+}
+
+/// `GET /v1/uploads/{id}` (and `HEAD`): how much of an upload has arrived.
+///
+/// A device that lost its connection or was restarted asks, then sends from `offset`.
+#[utoipa::path(
+    get,
+    path = "/v1/uploads/{id}",
+    tag = "device",
+    security(("device_token" = [])),
+    params(("id" = String, Path, description = "The upload's id")),
+    responses(
+        (status = 200, description = "The upload's offset", body = UploadState,
+            headers(("Upload-Offset" = u64, description = "Bytes the server has"))),
+        (status = 404, description = "`not_found`: no such upload of this user (completed, dropped after a day idle, or never made)", body = ErrorBody),
+        DeviceErrors,
+    )
+)]
+async fn upload_state(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let attachments = attachments_of(&state)?;
+    blocking(move || attachments.state(&user, &id))
+        .await
+        .map(upload_answer)
+}
+
+/// `PATCH /v1/uploads/{id}`: appends the body's bytes at `Upload-Offset`.
+///
+/// The bytes are written while they arrive; a body cut off half-way keeps what arrived. A range
+/// at another offset than the upload's is refused with `409 wrong_offset`, whose
+/// `Upload-Offset` header says where to go on from.
+#[utoipa::path(
+    patch,
+    path = "/v1/uploads/{id}",
+    tag = "device",
+    security(("device_token" = [])),
+    params(
+        ("id" = String, Path, description = "The upload's id"),
+        ("Upload-Offset" = u64, Header, description = "Where in the file the body's bytes start"),
+    ),
+    request_body(content = Vec<u8>, content_type = "application/offset+octet-stream", description = "Bytes of the file from `Upload-Offset` on"),
+    responses(
+        (status = 200, description = "The upload's new offset", body = UploadState,
+            headers(("Upload-Offset" = u64, description = "Bytes the server has"))),
+        (status = 400, description = "`bad_request`: no `Upload-Offset`, or more bytes than announced", body = ErrorBody),
+        (status = 404, description = "`not_found`: no such upload of this user", body = ErrorBody),
+        (status = 409, description = "`wrong_offset`: the upload is elsewhere (see `Upload-Offset`), or another request sends to it now", body = ErrorBody,
+            headers(("Upload-Offset" = u64, description = "Bytes the server has"))),
+        DeviceErrors,
+    )
+)]
+async fn append_upload(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let at = headers
+        .get(UPLOAD_OFFSET_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+        .ok_or_else(|| ApiError::bad_request("an upload range needs an Upload-Offset header"))?;
+    let attachments = attachments_of(&state)?;
+    let (tx, rx) = mpsc::channel(body_stream::CHANNEL_CHUNKS);
+    let (a, u, i) = (attachments.clone(), user.clone(), id.clone());
+    state.ops.metrics.upload_in_progress(1);
+    let writing = tokio::task::spawn_blocking(move || {
+        a.append(&u, &i, at, &mut body_stream::ChannelReader::new(rx))
+    });
+    body_stream::feed(body, tx).await;
+    let written = writing.await;
+    state.ops.metrics.upload_in_progress(-1);
+    match written {
+        Ok(Ok(offset)) => {
+            // Bytes kept, not bytes sent: a refused range counts for nothing.
+            state
+                .ops
+                .metrics
+                .blob_bytes("in", offset.saturating_sub(at));
+            Ok(upload_answer(UploadState {
+                upload_id: Some(id),
+                offset,
+                complete: false,
+            }))
+        }
+        Ok(Err(e)) => {
+            // The answer says where the upload is, so the device goes on from there.
+            let offset = attachments.state(&user, &id).ok().map(|s| s.offset);
+            // A range refused before it was written (elsewhere, busy, not theirs) kept nothing;
+            // one cut off or too long kept what arrived from `at`.
+            let written = matches!(
+                e,
+                AttachmentError::Blob(BlobError::TooLong { .. } | BlobError::Io(_))
+            );
+            let kept = offset
+                .filter(|_| written)
+                .map_or(0, |o| o.saturating_sub(at));
+            state.ops.metrics.blob_bytes("in", kept);
+            let mut resp = blob_refused(&state.ops, e.into()).into_response();
+            if let Some(offset) = offset {
+                resp.headers_mut()
+                    .insert(UPLOAD_OFFSET_HEADER, HeaderValue::from(offset));
+            }
+            Ok(resp)
+        }
+        Err(e) => Err(ApiError::internal(format!("the upload task failed: {e}"))),
+    }
+}
+
+/// `POST /v1/uploads/{id}/complete`: checks the bytes against the announced hash and keeps them.
+///
+/// From then on the user's pushes may reference the blob. Bytes that hash otherwise are dropped
+/// (`422 hash_mismatch`): the device sends the file again from its start.
+#[utoipa::path(
+    post,
+    path = "/v1/uploads/{id}/complete",
+    tag = "device",
+    security(("device_token" = [])),
+    params(("id" = String, Path, description = "The upload's id")),
+    responses(
+        (status = 200, description = "The blob is complete", body = UploadState),
+        (status = 404, description = "`not_found`: no such upload of this user", body = ErrorBody),
+        (status = 409, description = "`upload_incomplete`: not all bytes have arrived", body = ErrorBody),
+        (status = 422, description = "`hash_mismatch`: the bytes do not hash to the announced SHA-256; the upload is dropped", body = ErrorBody),
+        DeviceErrors,
+    )
+)]
+async fn complete_upload(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let attachments = attachments_of(&state)?;
+    let store = state.store.clone();
+    blocking(move || attachments.complete(&store, &user, &id))
+        .await
+        .map(upload_answer)
+        .map_err(|e| blob_refused(&state.ops, e))
+}
+
+/// Who downloads a blob: a device's user or a backend service.
+enum BlobCaller {
+    User(String),
+    Service(Service),
+}
+
+impl FromRequestParts<AppState> for BlobCaller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let device = match Authed::from_request_parts(parts, state).await {
+            Ok(a) => return Ok(BlobCaller::User(a.user)),
+            Err(e) => e,
+        };
+        if device.status != StatusCode::UNAUTHORIZED {
+            return Err(device);
+        }
+        match ServiceAuthed::from_request_parts(parts, state).await {
+            Ok(ServiceAuthed(service)) => Ok(BlobCaller::Service(service)),
+            Err(e) if matches!(e.status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN) => {
+                Err(device)
+            }
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// The byte range a `Range` header asks of a blob of `size` bytes: `Ok(None)` for the whole
+/// blob (no header, or one this server does not serve: several ranges, another unit), `Err`
+/// when it lies outside the blob (416).
+fn requested_range(headers: &HeaderMap, size: u64) -> Result<Option<(u64, u64)>, ()> {
+    let Some(spec) = headers
+        .get(axum::http::header::RANGE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().strip_prefix("bytes="))
+    else {
+        return Ok(None);
+    };
+    if spec.contains(',') {
+        return Ok(None);
+    }
+    let Some((first, last)) = spec.split_once('-') else {
+        return Ok(None);
+    };
+    let (first, last) = (first.trim(), last.trim());
+    let range = if first.is_empty() {
+        // `bytes=-N`: the last N bytes.
+        let n: u64 = last.parse().map_err(|_| ())?;
+        if n == 0 {
+            return Err(());
+        }
+        (size.saturating_sub(n), size.saturating_sub(1))
+    } else {
+        let start: u64 = first.parse().map_err(|_| ())?;
+        let end = match last {
+            "" => size.saturating_sub(1),
+            l => l
+                .parse::<u64>()
+                .map_err(|_| ())?
+                .min(size.saturating_sub(1)),
+        };
+        (start, end)
+    };
+    if size == 0 || range.0 >= size || range.0 > range.1 {
+        return Err(());
+    }
+    Ok(Some(range))
+}
+
+/// `GET /v1/blobs/{sha256}`: an attachment's bytes, through a record that references it.
+///
+/// The query names the record (`entity`, `key`) and its attachment `field`; the caller must see
+/// the record (a member of its scope, or a service reaching it) and the field must name this
+/// blob. Anything else is `404`, alike. `Range: bytes=…` (one range) answers 206 with those
+/// bytes; the `ETag` is the hash. Always `application/octet-stream`: the app knows the media
+/// type from the reference, and the server never serves a user's file as a page.
+#[utoipa::path(
+    get,
+    path = "/v1/blobs/{sha256}",
+    tag = "device",
+    security(("device_token" = []), ("service_token" = [])),
+    params(
+        ("sha256" = String, Path, description = "The blob's SHA-256, lowercase hex"),
+        Through,
+        ("Range" = Option<String>, Header, description = "`bytes=START-`, `bytes=START-END` or `bytes=-N`"),
+    ),
+    responses(
+        (status = 200, description = "The whole blob", content_type = "application/octet-stream", body = Vec<u8>),
+        (status = 206, description = "The range asked for", content_type = "application/octet-stream", body = Vec<u8>,
+            headers(("Content-Range" = String, description = "`bytes START-END/SIZE`"))),
+        (status = 400, description = "`bad_request`: not a SHA-256, or the query does not name a record's field", body = ErrorBody),
+        (status = 404, description = "`not_found`: no such blob through that record for this caller", body = ErrorBody),
+        (status = 416, description = "The range lies outside the blob", body = ErrorBody),
+        DeviceErrors,
+    )
+)]
+async fn download_blob(
+    State(state): State<AppState>,
+    caller: BlobCaller,
+    Path(hash): Path<String>,
+    Query(through): Query<Through>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    use axum::http::header::{ACCEPT_RANGES, CONTENT_RANGE, ETAG};
+    let attachments = attachments_of(&state)?;
+    let store = state.store.clone();
+    let a = attachments.clone();
+    let (hash, size, reader, range) = blocking(move || {
+        let reader = match &caller {
+            BlobCaller::User(user) => BlobReader::User(user),
+            BlobCaller::Service(service) => BlobReader::Service(service),
+        };
+        let hash = a.check_readable(&store, reader, &hash, &through)?;
+        let (size, _) = a.open(&hash, 0)?;
+        let range = requested_range(&headers, size);
+        let start = match range {
+            Ok(Some((start, _))) => start,
+            _ => 0,
+        };
+        let (_, reader) = a.open(&hash, start)?;
+        Ok::<_, ApiError>((hash, size, reader, range))
+    })
+    .await?;
+    let Ok(range) = range else {
+        let mut resp = ApiError::new(
+            StatusCode::RANGE_NOT_SATISFIABLE,
+            codes::BAD_REQUEST,
+            format!("the range lies outside the blob's {size} bytes"),
+        )
+        .into_response();
+        if let Ok(v) = HeaderValue::from_str(&format!("bytes */{size}")) {
+            resp.headers_mut().insert(CONTENT_RANGE, v);
+        }
+        return Ok(resp);
+    };
+    let (first, last) = range.unwrap_or((0, size.saturating_sub(1)));
+    let len = if size == 0 { 0 } else { last - first + 1 };
+    let (tx, rx) = mpsc::channel(body_stream::CHANNEL_CHUNKS);
+    let ops = state.ops.clone();
+    tokio::task::spawn_blocking(move || {
+        let sent = body_stream::pump(reader, len, &tx);
+        ops.metrics.blob_bytes("out", sent);
+    });
+    let mut resp = Response::new(Body::new(ChannelBody::new(Bytes::new(), rx)));
+    *resp.status_mut() = if range.is_some() {
+        StatusCode::PARTIAL_CONTENT
+    } else {
+        StatusCode::OK
+    };
+    let h = resp.headers_mut();
+    h.insert(CONTENT_TYPE, HeaderValue::from_static(BLOB_CONTENT_TYPE));
+    h.insert(CONTENT_LENGTH, HeaderValue::from(len));
+    h.insert(ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    h.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
+    if let Ok(v) = HeaderValue::from_str(&format!("\"{hash}\"")) {
+        h.insert(ETAG, v);
+    }
+    if range.is_some() {
+        if let Ok(v) = HeaderValue::from_str(&format!("bytes {first}-{last}/{size}")) {
+            h.insert(CONTENT_RANGE, v);
+        }
+    }
+    Ok(resp)
+}
+
+/// The content type of every download: never compressed (the compression layer leaves it
+/// alone, so `Content-Length` and ranges stay true) and never rendered as a page.
+const BLOB_CONTENT_TYPE: &str = "application/octet-stream";
 
 async fn not_found() -> ApiError {
     ApiError::new(StatusCode::NOT_FOUND, codes::NOT_FOUND, "no such endpoint")
@@ -1094,6 +1480,11 @@ async fn openapi_document(_: AnyToken) -> Result<Response, ApiError> {
         pull,
         push,
         live_stream,
+        start_upload,
+        upload_state,
+        append_upload,
+        complete_upload,
+        download_blob,
         admin_record,
         admin_upsert,
         admin_patch,
@@ -1208,6 +1599,19 @@ fn routes() -> Routes {
             &format!("{}/export/{{entity}}", backend::PREFIX),
             get(admin_export),
         )
+        .route(UPLOADS_PATH, post(start_upload))
+        .route(
+            &format!("{UPLOADS_PATH}/{{id}}"),
+            get(upload_state).patch(append_upload),
+        )
+        .route(
+            &format!("{UPLOADS_PATH}/{{id}}/complete"),
+            post(complete_upload),
+        )
+        .route(
+            &format!("{}/{{sha256}}", syncline_protocol::BLOBS_PATH),
+            get(download_blob),
+        )
         .route(HEALTHZ_PATH, get(ops::healthz))
         .route(METRICS_PATH, get(ops::metrics))
         .route(OPENAPI_PATH, get(openapi_document))
@@ -1235,8 +1639,13 @@ fn build(store: Store, options: &ServerOptions) -> (Router, Arc<Ops>) {
         .layer(map_response(json_errors));
     // Server-sent events are never compressed: tower-http's default predicate leaves
     // `text/event-stream` alone, so each event leaves as soon as it is written.
-    let app = ops::layer(app, ops.clone())
-        .layer(CompressionLayer::new().quality(CompressionLevel::Fastest));
+    let app = ops::layer(app, ops.clone()).layer(
+        CompressionLayer::new()
+            .quality(CompressionLevel::Fastest)
+            .compress_when(
+                DefaultPredicate::new().and(NotForContentType::const_new(BLOB_CONTENT_TYPE)),
+            ),
+    );
     (app, ops)
 }
 

@@ -23,6 +23,7 @@ use bytes::Bytes;
 use http_body::Body as _;
 use syncline_protocol::{codes, ErrorBody, ErrorDetail};
 
+use crate::attachments::Attachments;
 use crate::auth::bearer_token;
 use crate::jwt::JwtVerifier;
 use crate::live::Streams;
@@ -63,6 +64,10 @@ pub struct ServerOptions {
     /// The secret the calls to the schema's write-rules endpoints are signed with
     /// (docs/backend.md, "Write rules"); unsigned when `None`.
     pub rules_secret: Option<String>,
+    /// Where attachments' bytes are kept, with their limits (`docs/protocol.md`,
+    /// "Attachments"). `None`: the blob routes answer 404 and a push that references a file is
+    /// refused (`missing_blob`).
+    pub attachments: Option<Arc<Attachments>>,
 }
 
 impl std::fmt::Debug for ServerOptions {
@@ -82,6 +87,7 @@ impl std::fmt::Debug for ServerOptions {
                 "rules_secret",
                 &self.rules_secret.as_ref().map(|_| "[hidden]"),
             )
+            .field("attachments", &self.attachments)
             .finish()
     }
 }
@@ -96,6 +102,7 @@ impl Default for ServerOptions {
             push_hook: None,
             webhook: None,
             rules_secret: None,
+            attachments: None,
         }
     }
 }
@@ -109,6 +116,8 @@ pub(crate) struct Ops {
     pub(crate) streams: Arc<Streams>,
     /// What asks the office's write rules during a push.
     pub(crate) rules: RulesCaller,
+    /// Attachments' blobs, if this server keeps them.
+    pub(crate) attachments: Option<Arc<Attachments>>,
     metrics_token: Option<String>,
 }
 
@@ -119,6 +128,7 @@ impl Ops {
         Ops {
             metrics,
             rules,
+            attachments: options.attachments.clone(),
             limiters: Limiters::new(&options.limits),
             streams: Arc::new(Streams::new(
                 options.limits.max_streams_per_user,

@@ -13,6 +13,7 @@
 //! connection, and no child refers back to it.
 
 mod accounts;
+mod blob_uploads;
 mod bulk_rows;
 mod clients;
 mod declarations;
@@ -27,6 +28,7 @@ mod services;
 mod slow_writes;
 mod webhook_state;
 
+use std::collections::HashSet;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -396,6 +398,46 @@ impl Store {
     ) -> Result<bool, StoreError> {
         let token_hash = hash_token(token);
         self.with_writer(|tx| accounts::set_token_expiry(tx, &token_hash, expires_at_ms))
+    }
+
+    // ----- attachments' blobs -----
+
+    /// Notes that `user` uploaded (or claimed) the blob `hash` of `size` bytes: it counts in
+    /// their quota from now on.
+    pub fn record_blob_upload(&self, user: &str, hash: &str, size: u64) -> Result<(), StoreError> {
+        let at = crate::clock::now_ms();
+        self.with_writer(|tx| blob_uploads::record(tx, user, hash, size, at))
+    }
+
+    /// Whether `user` uploaded (or claimed) the blob `hash`: what they may reference.
+    pub fn has_uploaded_blob(&self, user: &str, hash: &str) -> Result<bool, StoreError> {
+        self.with_reader(|tx| blob_uploads::has(tx, user, hash))
+    }
+
+    /// Bytes of the blobs `user` uploaded, each counted once.
+    pub fn blob_usage(&self, user: &str) -> Result<u64, StoreError> {
+        self.with_reader(|tx| blob_uploads::usage(tx, user))
+    }
+
+    /// Every blob a live record references (`blobs gc` keeps these).
+    pub fn referenced_blobs(&self) -> Result<HashSet<String>, StoreError> {
+        let mut out = HashSet::new();
+        for def in self.schema().entities() {
+            let ent = self.ent_or_err(def.name())?;
+            self.with_reader(|tx| blob_uploads::referenced(tx, ent, &mut out))?;
+        }
+        Ok(out)
+    }
+
+    /// When the blob `hash` was last uploaded or claimed, ms since the epoch (`None`: never
+    /// recorded).
+    pub fn blob_last_claimed(&self, hash: &str) -> Result<Option<i64>, StoreError> {
+        self.with_reader(|tx| blob_uploads::last_claimed(tx, hash))
+    }
+
+    /// Forgets a deleted blob in every user's quota.
+    pub fn forget_blob(&self, hash: &str) -> Result<(), StoreError> {
+        self.with_writer(|tx| blob_uploads::forget(tx, hash))
     }
 
     // ----- memberships -----

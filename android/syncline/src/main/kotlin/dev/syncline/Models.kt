@@ -6,6 +6,7 @@
 package dev.syncline
 
 import dev.syncline.core.SynclineClient
+import dev.syncline.core.protocol.AttachmentRef
 import dev.syncline.core.protocol.EntitySchema
 import dev.syncline.core.protocol.FieldDef
 import dev.syncline.core.protocol.FieldType
@@ -216,6 +217,10 @@ class TypedCollection<T : Any>(
     private fun toValue(field: FieldDef, element: JsonElement): Value {
         if (element is JsonNull) return Value.Null
         if (field.fieldType == FieldType.JSON) return Value.Json(element.toString())
+        if (field.fieldType == FieldType.ATTACHMENT) {
+            return attachmentOf(element)?.let { Value.Attachment(it) }
+                ?: mismatch(field.name, field.fieldType.words(), "the serialized value $element")
+        }
         val primitive = element as? JsonPrimitive
         val value = when (field.fieldType) {
             FieldType.TEXT -> primitive?.takeIf { it.isString }?.let { Value.Text(it.content) }
@@ -223,7 +228,7 @@ class TypedCollection<T : Any>(
             FieldType.REAL -> primitive?.takeUnless { it.isString }?.doubleOrNull?.let { Value.Real(it) }
             FieldType.BOOLEAN -> primitive?.takeUnless { it.isString }?.booleanOrNull?.let { Value.Boolean(it) }
             FieldType.TIMESTAMP -> primitive?.takeUnless { it.isString }?.longOrNull?.let { Value.Timestamp(it) }
-            FieldType.JSON -> null // handled above
+            FieldType.JSON, FieldType.ATTACHMENT -> null // handled above
         }
         return value ?: mismatch(field.name, field.fieldType.words(), "the serialized value $element")
     }
@@ -279,6 +284,7 @@ class TypedCollection<T : Any>(
             FieldType.BOOLEAN -> setOf(PrimitiveKind.BOOLEAN)
             FieldType.TIMESTAMP -> setOf(PrimitiveKind.LONG)
             FieldType.JSON -> null
+            FieldType.ATTACHMENT -> setOf(StructureKind.CLASS)
         }
 
         /** The field type as the schema file names it, with the Kotlin types that fit it. */
@@ -289,6 +295,7 @@ class TypedCollection<T : Any>(
             FieldType.BOOLEAN -> "boolean (Boolean)"
             FieldType.TIMESTAMP -> "timestamp (Long, ms since the epoch)"
             FieldType.JSON -> "json (any serializable type)"
+            FieldType.ATTACHMENT -> "attachment (a class with sha256, size, media_type and name)"
         }
 
         /** The kind of what is stored: a value class's is the kind of what it wraps. */
@@ -304,6 +311,28 @@ class TypedCollection<T : Any>(
             is Value.Boolean -> JsonPrimitive(v1)
             is Value.Timestamp -> JsonPrimitive(v1)
             is Value.Json -> JSON.parseToJsonElement(v1)
+            is Value.Attachment -> JsonObject(
+                mapOf(
+                    "sha256" to JsonPrimitive(v1.sha256),
+                    "size" to JsonPrimitive(v1.size.toLong()),
+                    "media_type" to JsonPrimitive(v1.mediaType),
+                    "name" to JsonPrimitive(v1.name),
+                ),
+            )
+        }
+
+        /** A serialized attachment class as the core's reference; null when a key is missing. */
+        fun attachmentOf(element: JsonElement): AttachmentRef? {
+            val o = element as? JsonObject ?: return null
+            fun text(name: String) = (o[name] as? JsonPrimitive)?.takeIf { it.isString }?.content
+            val size = (o["size"] as? JsonPrimitive)?.takeUnless { it.isString }?.longOrNull ?: return null
+            if (size < 0) return null
+            return AttachmentRef(
+                sha256 = text("sha256") ?: return null,
+                size = size.toULong(),
+                mediaType = text("media_type") ?: return null,
+                name = text("name") ?: return null,
+            )
         }
     }
 }
