@@ -3,17 +3,17 @@
 //! `driver.rs` does the work behind it.
 
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use syncline_protocol::{ConflictPolicy, Schema, Value};
+use syncline_protocol::{AttachmentRef, ConflictPolicy, FieldType, Schema, Value};
 use tokio::sync::{broadcast, oneshot, watch};
 
 use crate::changes::SETTLE_KEY;
 use crate::config::Config;
 use crate::conflict::{Conflict, Resolution};
 use crate::driver::{Driver, Event, LiveConfig, LAST_SYNCED_AT};
-use crate::engine::{Engine, SyncReport};
+use crate::engine::{BlobSettings, Engine, SyncReport};
 use crate::error::{Error, SynclineError};
 use crate::live::{ListenerHandle, LiveQueries};
 use crate::machine::{Input, LiveSettings};
@@ -25,6 +25,25 @@ use crate::runtime;
 use crate::status::{Banner, SyncStatus};
 use crate::store::{self, Salvage, Store};
 use crate::transport::Transport;
+
+/// What the device has of an attachment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AttachmentState {
+    /// The field names no file.
+    Empty,
+    /// The file is not on the device; a download has started.
+    Missing {
+        /// What the field names.
+        reference: AttachmentRef,
+    },
+    /// The file is on the device.
+    Ready {
+        /// Its path (in the attachment cache; read it, never move or change it).
+        path: String,
+        /// What the field names.
+        reference: AttachmentRef,
+    },
+}
 
 /// What the public calls return.
 type Result<T> = std::result::Result<T, SynclineError>;
@@ -73,7 +92,12 @@ impl Syncline {
             last_synced_at: store.meta(LAST_SYNCED_AT)?.and_then(|v| v.parse().ok()),
             ..SyncStatus::default()
         };
-        let engine = Engine::new(store.clone(), transport, config.push_batch_size as usize);
+        let engine = Engine::new(store.clone(), transport, config.push_batch_size as usize)
+            .with_blobs(BlobSettings {
+                parallel: config.max_parallel_uploads.max(1) as usize,
+                on_cellular: config.uploads_on_cellular,
+                cache_bytes: config.attachment_cache_bytes,
+            });
         let inner = Driver::start(
             store,
             engine,
@@ -170,6 +194,178 @@ impl Syncline {
         let (receipt, counts) = self.inner.store.delete_counted(entity, key)?;
         self.written_with(counts);
         Ok(receipt)
+    }
+
+    /// Attaches the file at `source` to a record's attachment field: streams it into the
+    /// attachment cache under the app's data folder (beside the store file) by its SHA-256,
+    /// then writes the field's reference and the outbox entry in one transaction, as every
+    /// write does. The file itself is uploaded in the background, resumably; the mutation is
+    /// pushed only once the server has the whole file, and the device's other mutations are not
+    /// held back meanwhile. `None` when the field already names this file. The name shown is
+    /// `source`'s file name; `media_type` is the app's word (`image/jpeg`).
+    pub fn attach(
+        &self,
+        entity: &str,
+        key: &str,
+        field: &str,
+        source: &Path,
+        media_type: &str,
+    ) -> Result<Option<MutationReceipt>> {
+        Ok(self.attach_inner(entity, key, field, source, media_type)?)
+    }
+
+    fn attach_inner(
+        &self,
+        entity: &str,
+        key: &str,
+        field: &str,
+        source: &Path,
+        media_type: &str,
+    ) -> crate::error::Result<Option<MutationReceipt>> {
+        self.check_editable(entity)?;
+        self.attachment_field(entity, field)?;
+        let name = source
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "file".to_string());
+        let (sha256, size) =
+            crate::attachments::store_file(self.inner.store.attachments_folder(), source)?;
+        let reference = AttachmentRef {
+            sha256,
+            size,
+            media_type: media_type.to_string(),
+            name,
+        };
+        if let Some(problem) = reference.problem() {
+            return Err(Error::AttachmentSource(format!(
+                "{}: {problem}",
+                source.display()
+            )));
+        }
+        let (receipt, counts) = self
+            .inner
+            .store
+            .attach_counted(entity, key, field, reference)?;
+        self.written_with(counts);
+        self.inner.kick_uploads();
+        Ok(receipt)
+    }
+
+    /// Refuses a field that is not an attachment field.
+    fn attachment_field(&self, entity: &str, field: &str) -> crate::error::Result<()> {
+        let e = self.inner.store.schema().entity(entity)?;
+        if e.field_def(field)?.field_type != FieldType::Attachment {
+            return Err(Error::WrongType {
+                entity: entity.to_string(),
+                field: field.to_string(),
+                expected: FieldType::Attachment.name(),
+            });
+        }
+        Ok(())
+    }
+
+    /// The attachment a record's field references, as the device has it: `Ready` with the
+    /// local file's path when it is cached (its hash checked; a damaged file is dropped and
+    /// fetched again), `Missing` when it is not (a download starts in the background: call
+    /// [`Syncline::fetch_attachment`] to wait for it), `Empty` when the field names none.
+    pub fn attachment(&self, entity: &str, key: &str, field: &str) -> Result<AttachmentState> {
+        let Some(reference) = self.reference(entity, key, field)? else {
+            return Ok(AttachmentState::Empty);
+        };
+        if let Some(path) = crate::attachments::cached_file(&self.inner.store, &reference)
+            .map_err(SynclineError::from)?
+        {
+            return Ok(AttachmentState::Ready {
+                path: path.to_string_lossy().into_owned(),
+                reference,
+            });
+        }
+        let client = self.clone();
+        let (e, k, f) = (entity.to_string(), key.to_string(), field.to_string());
+        self.inner.rt.spawn(async move {
+            if let Err(err) = client.fetch_attachment(&e, &k, &f).await {
+                log::warn!("cannot download the attachment of {e} {k}.{f}: {err}");
+            }
+        });
+        Ok(AttachmentState::Missing { reference })
+    }
+
+    /// The reference a record's field holds, if any.
+    fn reference(
+        &self,
+        entity: &str,
+        key: &str,
+        field: &str,
+    ) -> crate::error::Result<Option<AttachmentRef>> {
+        self.attachment_field(entity, field)?;
+        let record = self
+            .inner
+            .store
+            .get(entity, key)?
+            .ok_or_else(|| Error::NotFound {
+                entity: entity.to_string(),
+                key: key.to_string(),
+            })?;
+        Ok(record.get(field).and_then(Value::attachment).cloned())
+    }
+
+    /// The local file of the attachment a record's field references: the cached one, or
+    /// downloaded now through that record (going on from a download a lost connection cut),
+    /// its SHA-256 checked before it is kept. Then the cache is trimmed to its budget.
+    pub async fn fetch_attachment(&self, entity: &str, key: &str, field: &str) -> Result<PathBuf> {
+        Ok(self.fetch_inner(entity, key, field).await?)
+    }
+
+    async fn fetch_inner(
+        &self,
+        entity: &str,
+        key: &str,
+        field: &str,
+    ) -> crate::error::Result<PathBuf> {
+        let reference = self
+            .reference(entity, key, field)?
+            .ok_or_else(|| Error::NoAttachment {
+                entity: entity.to_string(),
+                key: key.to_string(),
+                field: field.to_string(),
+            })?;
+        let one_at_a_time = self.inner.download_lock(&reference.sha256);
+        let _downloading = one_at_a_time.lock().await;
+        let driver = self.inner.clone();
+        let r = reference.clone();
+        let cached =
+            runtime::blocking(move || crate::attachments::cached_file(&driver.store, &r)).await?;
+        if let Some(path) = cached {
+            return Ok(path);
+        }
+        let path = self
+            .inner
+            .engine
+            .download_attachment(&reference, (entity, key, field), &|_| {})
+            .await?;
+        let budget = self.inner.engine.blobs.cache_bytes;
+        let driver = self.inner.clone();
+        runtime::blocking(move || crate::attachments::evict(&driver.store, budget)).await?;
+        Ok(path)
+    }
+
+    /// [`Syncline::fetch_attachment`], blocking the calling thread (never the main thread).
+    pub fn fetch_attachment_blocking(
+        &self,
+        entity: &str,
+        key: &str,
+        field: &str,
+    ) -> Result<PathBuf> {
+        let client = self.clone();
+        let (e, k, f) = (entity.to_string(), key.to_string(), field.to_string());
+        Ok(runtime::block_on(async move {
+            client.fetch_inner(&e, &k, &f).await
+        })?)
+    }
+
+    /// How many attachments wait to be uploaded, and their bytes.
+    pub fn uploads_waiting(&self) -> Result<(u64, u64)> {
+        Ok(self.inner.store.blob_uploads_waiting()?)
     }
 
     /// The record with this key, if the device has it.

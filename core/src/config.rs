@@ -68,6 +68,17 @@ pub struct Config {
     /// 5..=120 s (default 25 s). A stream silent for two heartbeats is taken as dead and opened
     /// again; shorter finds a dead connection sooner and wakes the radio more often.
     pub live_heartbeat: Duration,
+    /// Attachments uploaded at once (default 2, at least 1).
+    #[cfg_attr(feature = "uniffi", uniffi(default = 2))]
+    pub max_parallel_uploads: u32,
+    /// Whether attachments upload on mobile data too (default true); false waits for Wi-Fi or
+    /// a wired network. Rows sync either way.
+    #[cfg_attr(feature = "uniffi", uniffi(default = true))]
+    pub uploads_on_cellular: bool,
+    /// The attachment cache's budget in bytes (default 256 MiB): past it, the least recently
+    /// used files are dropped (fetched again when asked for), never a file still to upload.
+    #[cfg_attr(feature = "uniffi", uniffi(default = 268435456))]
+    pub attachment_cache_bytes: u64,
 }
 
 impl Config {
@@ -89,6 +100,9 @@ impl Config {
             live: true,
             // Under the minute or two in which mobile NATs drop an idle connection.
             live_heartbeat: Duration::from_secs(25),
+            max_parallel_uploads: 2,
+            uploads_on_cellular: true,
+            attachment_cache_bytes: 256 * 1024 * 1024,
         }
     }
 

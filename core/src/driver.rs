@@ -196,6 +196,11 @@ impl Drop for QueueWriter {
 pub(crate) struct Driver {
     /// The core's runtime, where every background task runs.
     pub(crate) rt: tokio::runtime::Handle,
+    /// Whether an upload round runs now (one at a time; it takes every waiting blob).
+    uploading: std::sync::atomic::AtomicBool,
+    /// One lock per blob being downloaded: a second caller waits for the first download and
+    /// finds the file cached, instead of writing the same part file beside it.
+    downloads: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     pub(crate) store: Arc<Store>,
     pub(crate) engine: Engine,
     units: Vec<SyncUnit>,
@@ -282,6 +287,8 @@ impl Driver {
         .with_live(live.settings);
         let driver = Arc::new(Driver {
             rt: crate::runtime::handle()?,
+            uploading: std::sync::atomic::AtomicBool::new(false),
+            downloads: Mutex::new(HashMap::new()),
             queue_writer: QueueWriter::start(store.clone())?,
             store,
             engine,
@@ -566,6 +573,49 @@ impl Driver {
         for w in waiters {
             let _ = w.send(outcome.clone());
         }
+        if succeeded {
+            self.kick_uploads();
+        }
+    }
+
+    /// The lock of downloads of `hash` (made on first use; dropped once nobody holds it).
+    pub(crate) fn download_lock(&self, hash: &str) -> Arc<tokio::sync::Mutex<()>> {
+        let mut locks = lock(&self.downloads);
+        locks.retain(|_, l| Arc::strong_count(l) > 1);
+        locks.entry(hash.to_string()).or_default().clone()
+    }
+
+    /// Starts a round of uploads of the waiting attachments unless one runs, or the network is
+    /// mobile data and uploads wait for another. A round that completed blobs asks for a sync,
+    /// which pushes the mutations they held; a failed one is tried again after the next sync
+    /// (whose retries back off as the scheduler does).
+    pub(crate) fn kick_uploads(self: &Arc<Self>) {
+        use std::sync::atomic::Ordering;
+        if !self.engine.blobs.on_cellular
+            && self.connectivity().kind == crate::network::NetworkType::Cellular
+        {
+            return;
+        }
+        if self.uploading.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        let driver = Arc::downgrade(self);
+        self.rt.spawn(async move {
+            let Some(d) = driver.upgrade() else { return };
+            let parallel = d.engine.blobs.parallel;
+            let outcome = d.engine.upload_blobs(parallel).await;
+            d.uploading.store(false, Ordering::SeqCst);
+            match outcome {
+                Ok(report) if report.completed + report.refused > 0 => {
+                    log::info!("attachments uploaded: {report:?}");
+                    let counts = d.clone();
+                    let _ = blocking(move || Ok(counts.refresh_counts())).await;
+                    d.feed(Input::LocalChange);
+                }
+                Ok(_) => {}
+                Err(e) => log::warn!("attachment uploads stopped: {e}"),
+            }
+        });
     }
 
     /// Whether an entity of the automatic unit has pending mutations (reads the store).

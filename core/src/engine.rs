@@ -2,9 +2,12 @@
 //! changes page by page, applying each page in its own transaction as it arrives (while the next
 //! page is already on its way), so memory stays flat whatever the data size.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
-use syncline_protocol::{PullRequest, PushRequest};
+use syncline_protocol::{AttachmentRef, PullRequest, PushRequest};
+
+use crate::attachments::UploadReport;
 
 use crate::config::SyncUnit;
 use crate::error::Result;
@@ -70,9 +73,22 @@ impl SyncReport {
 pub type ProgressFn = dyn Fn(SyncProgress) + Send + Sync;
 
 /// Pushes and pulls units between one store and one server.
+/// How attachments upload and are cached, from the configuration.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct BlobSettings {
+    /// Uploads at once.
+    pub parallel: usize,
+    /// Whether uploads run on mobile data.
+    pub on_cellular: bool,
+    /// The cache's budget in bytes.
+    pub cache_bytes: u64,
+}
+
 pub struct Engine {
+    /// How attachments upload and are cached.
+    pub(crate) blobs: BlobSettings,
     store: Arc<Store>,
-    transport: Transport,
+    transport: Arc<Transport>,
     push_batch_size: usize,
 }
 
@@ -80,8 +96,13 @@ impl Engine {
     /// An engine for `store`, talking through `transport`.
     pub fn new(store: Arc<Store>, transport: Transport, push_batch_size: usize) -> Engine {
         Engine {
+            blobs: BlobSettings {
+                parallel: 2,
+                on_cellular: true,
+                cache_bytes: 256 * 1024 * 1024,
+            },
             store,
-            transport,
+            transport: Arc::new(transport),
             push_batch_size,
         }
     }
@@ -89,6 +110,29 @@ impl Engine {
     /// The transport (to change the token).
     pub fn transport(&self) -> &Transport {
         &self.transport
+    }
+
+    /// The engine with these attachment settings (builder style).
+    pub(crate) fn with_blobs(mut self, blobs: BlobSettings) -> Engine {
+        self.blobs = blobs;
+        self
+    }
+
+    /// Uploads the blobs waiting for it, `parallel` at once; their held mutations go out with
+    /// the next push.
+    pub(crate) async fn upload_blobs(&self, parallel: usize) -> Result<UploadReport> {
+        crate::attachments::upload_waiting(&self.store, &self.transport, parallel).await
+    }
+
+    /// Downloads an attachment's file into the cache through the record that references it.
+    pub(crate) async fn download_attachment(
+        &self,
+        reference: &AttachmentRef,
+        through: (&str, &str, &str),
+        progress: &(dyn Fn(u64) + Sync),
+    ) -> Result<PathBuf> {
+        crate::attachments::download(&self.store, &self.transport, reference, through, progress)
+            .await
     }
 
     /// Syncs every entity of `unit`: its push, then its pull, telling `progress` at each step and

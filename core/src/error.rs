@@ -117,6 +117,19 @@ pub(crate) enum Error {
     /// The core's background work stopped (the runtime shut down).
     #[error("the sync engine stopped: {0}")]
     Stopped(String),
+    /// An attachment's file could not be read or written on the device.
+    #[error("attachment file: {0}")]
+    Attachment(String),
+    /// The file the app passed to `attach` cannot be read.
+    #[error("cannot attach {0}")]
+    AttachmentSource(String),
+    /// The record has no attachment in that field.
+    #[error("`{entity}.{field}` of `{key}` holds no attachment")]
+    NoAttachment {
+        entity: String,
+        key: String,
+        field: String,
+    },
 }
 
 impl From<syncline_protocol::SchemaError> for Error {
@@ -184,7 +197,9 @@ impl Error {
             | Error::WrongType { .. }
             | Error::UnknownUnit(_)
             | Error::InvalidKey(_)
-            | Error::MissingField { .. } => SynclineError::InvalidInput { detail: text },
+            | Error::MissingField { .. }
+            | Error::AttachmentSource(_)
+            | Error::NoAttachment { .. } => SynclineError::InvalidInput { detail: text },
             Error::NotFound { entity, key } => SynclineError::NotFound { entity, key },
             Error::AlreadyExists { entity, key } => SynclineError::AlreadyExists { entity, key },
             Error::ReadOnly(_)
@@ -220,6 +235,10 @@ impl Error {
             Error::NoSuchConflict(id) => SynclineError::NoSuchConflict { id },
             Error::NoSuchQuarantined(seq) => SynclineError::NoSuchQuarantined { seq },
             Error::Stopped(detail) => SynclineError::Stopped { detail },
+            Error::Attachment(detail) => SynclineError::Storage {
+                kind: StorageErrorKind::Other,
+                detail,
+            },
         }
     }
 }

@@ -55,6 +55,7 @@
 #[cfg(feature = "uniffi")]
 uniffi::setup_scaffolding!("syncline_core");
 
+mod attachments;
 mod autosync;
 mod changes;
 mod client;
@@ -88,7 +89,7 @@ mod tls;
 mod transport;
 
 pub use autosync::{AutoSync, ALL_UNIT};
-pub use client::Syncline;
+pub use client::{AttachmentState, Syncline};
 pub use collection::Collection;
 pub use config::{Config, SyncUnit};
 pub use conflict::{Conflict, Resolution};

@@ -13,6 +13,7 @@ use crate::error::{Error, Result};
 use crate::pulled::PulledPage;
 use syncline_protocol::{
     self as protocol, EntitySchema, ErrorBody, Me, PullRequest, PushRequest, PushResponse,
+    UploadRequest, UploadState,
 };
 
 /// A client of one sync server, for one user.
@@ -22,6 +23,9 @@ pub struct Transport {
     /// server never compresses it), and a connection of its own, so a stream never holds the
     /// connection a sync would use.
     live_http: reqwest::Client,
+    /// For attachments' bytes: no timeout for the whole request (a 100 MB file takes what it
+    /// takes) but one per read, and no gzip (photos do not compress; ranges must stay true).
+    blob_http: reqwest::Client,
     base: String,
     token: RwLock<String>,
     max_response_bytes: usize,
@@ -54,9 +58,18 @@ impl Transport {
             .user_agent(concat!("syncline/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| Error::InvalidConfig(format!("HTTP client: {e}")))?;
+        let blob_http = reqwest::Client::builder()
+            .connect_timeout(config.connect_timeout)
+            .read_timeout(config.request_timeout)
+            .no_gzip()
+            .use_preconfigured_tls(crate::tls::client_config()?)
+            .user_agent(concat!("syncline/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| Error::InvalidConfig(format!("HTTP client: {e}")))?;
         Ok(Transport {
             http,
             live_http,
+            blob_http,
             base: config.server_url.trim_end_matches('/').to_string(),
             token: RwLock::new(config.token.clone()),
             max_response_bytes: usize::try_from(config.max_response_bytes).unwrap_or(usize::MAX),
@@ -84,6 +97,102 @@ impl Transport {
     pub async fn pull(&self, request: &PullRequest, e: &EntitySchema) -> Result<PulledPage> {
         let body = self.post_for_body(protocol::PULL_PATH, request).await?;
         PulledPage::decode(e, &body)
+    }
+
+    /// `POST /v1/uploads`: starts the upload of a blob (or hears the server has it from us).
+    pub(crate) async fn start_upload(&self, sha256: &str, size: u64) -> Result<UploadState> {
+        let request = UploadRequest {
+            sha256: sha256.to_string(),
+            size,
+        };
+        self.post(protocol::UPLOADS_PATH, &request).await
+    }
+
+    /// `GET /v1/uploads/{id}`: how much of an upload the server has.
+    pub(crate) async fn upload_state(&self, upload_id: &str) -> Result<UploadState> {
+        let url = format!("{}{}/{upload_id}", self.base, protocol::UPLOADS_PATH);
+        self.send(self.blob_http.get(url)).await
+    }
+
+    /// `PATCH /v1/uploads/{id}`: sends `bytes` at `offset`; the server's new offset. A
+    /// `409 wrong_offset` answers the offset the server has instead of an error.
+    pub(crate) async fn append_upload(
+        &self,
+        upload_id: &str,
+        offset: u64,
+        bytes: Vec<u8>,
+    ) -> Result<u64> {
+        let url = format!("{}{}/{upload_id}", self.base, protocol::UPLOADS_PATH);
+        let response = self
+            .blob_http
+            .patch(url)
+            .header(reqwest::header::AUTHORIZATION, self.bearer())
+            .header(protocol::UPLOAD_OFFSET_HEADER, offset)
+            .header(
+                reqwest::header::CONTENT_TYPE,
+                "application/offset+octet-stream",
+            )
+            .body(bytes)
+            .send()
+            .await
+            .map_err(network_error)?;
+        let status = response.status();
+        let told = response
+            .headers()
+            .get(protocol::UPLOAD_OFFSET_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        let body = self.read_body(response).await?;
+        match (status.as_u16(), told) {
+            (200..=299 | 409, Some(offset)) => Ok(offset),
+            _ => {
+                answer_body(status.as_u16(), None, &body)?;
+                Err(Error::MalformedResponse(
+                    "an upload range was answered without Upload-Offset".into(),
+                ))
+            }
+        }
+    }
+
+    /// `POST /v1/uploads/{id}/complete`.
+    pub(crate) async fn complete_upload(&self, upload_id: &str) -> Result<UploadState> {
+        let path = format!("{}/{upload_id}/complete", protocol::UPLOADS_PATH);
+        self.post(&path, &serde_json::json!({})).await
+    }
+
+    /// `GET /v1/blobs/{sha256}` through a record's field, from byte `from` on: the answer, its
+    /// status checked (200, or 206 for a range), its body still to be read chunk by chunk.
+    pub(crate) async fn download(
+        &self,
+        sha256: &str,
+        through: (&str, &str, &str),
+        from: u64,
+    ) -> Result<BlobBody> {
+        let (entity, key, field) = through;
+        let mut url =
+            reqwest::Url::parse(&format!("{}{}/{sha256}", self.base, protocol::BLOBS_PATH))
+                .map_err(|e| Error::InvalidConfig(format!("blob URL: {e}")))?;
+        url.query_pairs_mut()
+            .append_pair("entity", entity)
+            .append_pair("key", key)
+            .append_pair("field", field);
+        let mut request = self
+            .blob_http
+            .get(url)
+            .header(reqwest::header::AUTHORIZATION, self.bearer());
+        if from > 0 {
+            request = request.header(reqwest::header::RANGE, format!("bytes={from}-"));
+        }
+        let response = request.send().await.map_err(network_error)?;
+        let status = response.status().as_u16();
+        if status == 200 || (status == 206 && from > 0) {
+            return Ok(BlobBody { response });
+        }
+        let body = self.read_body(response).await?;
+        answer_body(status, None, &body)?;
+        Err(Error::MalformedResponse(format!(
+            "a download was answered {status}"
+        )))
     }
 
     /// `GET /v1/me`: checks the token and that the server answers.
@@ -206,6 +315,18 @@ impl Transport {
 /// The body of an open live stream, read as it arrives.
 pub(crate) struct LiveBody {
     response: reqwest::Response,
+}
+
+/// A download's answer, read chunk by chunk.
+pub(crate) struct BlobBody {
+    response: reqwest::Response,
+}
+
+impl BlobBody {
+    /// The next bytes; `None` at the end.
+    pub(crate) async fn chunk(&mut self) -> Result<Option<bytes::Bytes>> {
+        self.response.chunk().await.map_err(network_error)
+    }
 }
 
 impl LiveBody {

@@ -33,6 +33,7 @@ const DEVICE_FIELDS: [(&str, &[&str]); 3] = [
             "estimate_hours",
             "tags",
             "updated_at",
+            "photo",
         ],
     ),
     (

@@ -545,7 +545,7 @@ fn schema_file_errors_name_the_file_and_line() {
         err.to_string(),
         format!(
             "schema file {}: line 7: field `notes.body`: unknown type `txt`; expected one of \
-             text, integer, real, boolean, timestamp, json",
+             text, integer, real, boolean, timestamp, json, attachment",
             path.display()
         )
     );

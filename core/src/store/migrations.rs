@@ -7,7 +7,7 @@ use rusqlite::{Connection, OptionalExtension};
 use syncline_protocol::Schema;
 
 use super::sql::EntitySql;
-use super::{inbox, outbox, queue};
+use super::{blobs, inbox, outbox, queue};
 use crate::error::{Error, Result};
 use crate::status::StorageErrorKind;
 
@@ -32,6 +32,8 @@ const MIGRATIONS: &[&[&str]] = &[
     &[outbox::COUNTS_SQL],
     // 5: whether a pull has replaced a quarantined mutation's record since.
     &[outbox::PULLED_OVER_SQL],
+    // 6: attachments: cached files, blobs to upload, and the mutations that reference them.
+    &[blobs::SCHEMA_SQL],
 ];
 
 /// Brings the store's own tables to the current version, in one transaction.

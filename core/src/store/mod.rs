@@ -12,6 +12,7 @@
 //! `settle` ← `apply`, and `migrations`.
 
 mod apply;
+mod blobs;
 mod fingerprint;
 mod inbox;
 mod migrations;
@@ -37,6 +38,7 @@ use syncline_protocol::{
 };
 
 pub(crate) use apply::{PageStats, PushStats};
+pub(crate) use blobs::Upload;
 pub(crate) use fingerprint::Fingerprint;
 pub use salvage::Salvage;
 #[cfg(any(test, feature = "testing"))]
@@ -51,6 +53,13 @@ use crate::queue::{QueueChange, Queued};
 use crate::record::{Counts, Page, Query, Record};
 use crate::shared::lock;
 use crate::status::StorageErrorKind;
+
+/// The folder of the attachments of the database at `path`: `<path>.attachments`.
+fn attachments_folder(path: &Path) -> PathBuf {
+    let mut name = path.as_os_str().to_os_string();
+    name.push(".attachments");
+    PathBuf::from(name)
+}
 
 /// How long a connection waits for SQLite's own file lock (another process, a checkpoint).
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -93,6 +102,8 @@ const READER_STATEMENTS: usize = 128;
 
 /// The local SQLite store.
 pub(crate) struct Store {
+    /// The folder of attachments' files (`<db>.attachments`).
+    attachments: PathBuf,
     /// First, so stopped (and its connection closed) before the connections below.
     checkpointer: Checkpointer,
     // Declared (so dropped) before the writer: the last connection to close checkpoints the WAL
@@ -157,6 +168,7 @@ impl Store {
             .collect();
         let checkpointer = Checkpointer::start(path)?;
         Ok(Store {
+            attachments: attachments_folder(path),
             checkpointer,
             statements,
             writer: Mutex::new(writer),
@@ -168,6 +180,94 @@ impl Store {
             changes: Changes::default(),
             _open: OpenGuard::new(path),
         })
+    }
+
+    /// The folder of attachments' files, beside the database.
+    pub(crate) fn attachments_folder(&self) -> &Path {
+        &self.attachments
+    }
+
+    /// Where the file of blob `hash` is (or goes) in the cache: derived from the database's
+    /// place, never stored, so a moved app container still finds it.
+    pub(crate) fn blob_path(&self, hash: &str) -> PathBuf {
+        self.attachments.join(&hash[..2.min(hash.len())]).join(hash)
+    }
+
+    /// Writes an attachment reference into a record's field and notes that its mutation waits
+    /// for the blob, in one transaction (the file is in the cache already).
+    pub(crate) fn attach_counted(
+        &self,
+        entity: &str,
+        key: &str,
+        field: &str,
+        reference: syncline_protocol::AttachmentRef,
+    ) -> Result<(Option<MutationReceipt>, Counts)> {
+        let e = self.changeable(entity)?;
+        let sql = self.statements_of(e)?;
+        let (hash, size) = (reference.sha256.clone(), reference.size);
+        let changes = HashMap::from([(field.to_string(), Value::Attachment(reference))]);
+        let (receipt, counts) = self.write_counted(|tx| {
+            blobs::cached(tx, &hash, size)?;
+            let receipt = records::update(tx, e, sql, key, changes)?;
+            if let Some(r) = &receipt {
+                blobs::reference(tx, &r.mutation_id, &hash, size)?;
+            }
+            Ok(receipt)
+        })?;
+        if receipt.is_some() {
+            self.changes.committed(&e.name);
+        }
+        Ok((receipt, counts))
+    }
+
+    /// The blobs waiting to be uploaded, oldest first.
+    pub(crate) fn blobs_to_upload(&self) -> Result<Vec<Upload>> {
+        self.read(blobs::waiting)
+    }
+
+    /// How many blobs wait to be uploaded, and their bytes.
+    pub(crate) fn blob_uploads_waiting(&self) -> Result<(u64, u64)> {
+        self.read(blobs::waiting_totals)
+    }
+
+    /// Keeps (or forgets) the server's upload id of a blob.
+    pub(crate) fn set_blob_upload_id(&self, hash: &str, upload_id: Option<&str>) -> Result<()> {
+        self.write(|tx| blobs::set_upload_id(tx, hash, upload_id))
+    }
+
+    /// The blob is complete on the server: its held mutations go out with the next push.
+    pub(crate) fn blob_uploaded(&self, hash: &str) -> Result<usize> {
+        self.write(|tx| blobs::complete(tx, hash))
+    }
+
+    /// The server refused the blob for good: its mutations are quarantined with the reason.
+    pub(crate) fn blob_refused(&self, hash: &str, code: &str, message: &str) -> Result<usize> {
+        let n = self.write(|tx| blobs::refuse(tx, hash, code, message))?;
+        for e in self.schema.entities() {
+            self.changes.committed(&e.name);
+        }
+        Ok(n)
+    }
+
+    /// Whether the cache holds the file of `hash` (by the store's word; the file is checked
+    /// when read).
+    pub(crate) fn blob_is_cached(&self, hash: &str) -> Result<bool> {
+        self.read(|conn| blobs::is_cached(conn, hash))
+    }
+
+    /// Notes a file now in the cache (or used again).
+    pub(crate) fn blob_cached(&self, hash: &str, size: u64) -> Result<()> {
+        self.write(|tx| blobs::cached(tx, hash, size))
+    }
+
+    /// Forgets a cached file (evicted, or found damaged).
+    pub(crate) fn blob_uncached(&self, hash: &str) -> Result<()> {
+        self.write(|tx| blobs::uncached(tx, hash))
+    }
+
+    /// Cached files the cache may drop, least recently used first, and the cache's bytes.
+    pub(crate) fn blobs_evictable(&self) -> Result<(Vec<(String, u64)>, u64)> {
+        self.read(blobs::evictable)
     }
 
     /// The schema the store was opened with.

@@ -475,17 +475,23 @@ pub(crate) fn requeue(conn: &Connection, old: &Entry, fields: Option<&WireFields
     Ok(seq)
 }
 
-/// The oldest pending mutations of `entity`, at most `limit`, in sequence order.
+/// The filter of mutations that may be pushed now: pending, and neither they nor an earlier
+/// pending mutation of their record reference a blob not yet complete on the server (the blob
+/// tables are `blobs.rs`'s).
+const PUSHABLE: &str = "state = 'pending' AND entity = ?1 AND NOT EXISTS (
+    SELECT 1 FROM outbox AS held
+    JOIN outbox_blobs AS ob ON ob.mutation_id = held.mutation_id
+    JOIN blob_uploads AS bu ON bu.hash = ob.hash AND bu.state <> 'complete'
+    WHERE held.entity = outbox.entity AND held.key = outbox.key
+      AND held.state = 'pending' AND held.seq <= outbox.seq)";
+
+/// The oldest pushable mutations of `entity` (pending, not held for a blob), at most `limit`,
+/// in sequence order.
 pub(crate) fn pending(conn: &Connection, entity: &str, limit: usize) -> Result<Vec<Mutation>> {
-    Ok(entries(
-        conn,
-        "state = 'pending' AND entity = ?1",
-        Some(limit),
-        [entity],
-    )?
-    .into_iter()
-    .map(|e| e.mutation)
-    .collect())
+    Ok(entries(conn, PUSHABLE, Some(limit), [entity])?
+        .into_iter()
+        .map(|e| e.mutation)
+        .collect())
 }
 
 /// The pending mutations of one record, oldest first (to re-apply over pulled data).
