@@ -6,8 +6,10 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::Args;
+use std::sync::Arc;
 use syncline_core::{Config, Record, Syncline};
 use syncline_protocol::sample;
+
 use syncline_server::Store as ServerStore;
 
 use crate::ui;
@@ -30,6 +32,8 @@ pub struct DemoArgs {
 /// keeps running.
 struct DemoServer {
     store: ServerStore,
+    /// Attachments' bytes, in `<dir>/server.db.blobs` (as the server binary keeps them).
+    attachments: Arc<syncline_server::Attachments>,
     listen: SocketAddr,
     running: Option<(
         tokio::sync::oneshot::Sender<()>,
@@ -46,6 +50,10 @@ impl DemoServer {
         listener.set_nonblocking(true)?;
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let store = self.store.clone();
+        let options = syncline_server::ServerOptions {
+            attachments: Some(self.attachments.clone()),
+            ..syncline_server::ServerOptions::default()
+        };
         let thread = std::thread::spawn(move || {
             let runtime = match tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(1)
@@ -58,7 +66,7 @@ impl DemoServer {
             runtime.block_on(async move {
                 let result = match tokio::net::TcpListener::from_std(listener) {
                     Ok(listener) => {
-                        syncline_server::serve(listener, store, async move {
+                        syncline_server::serve_with(listener, store, options, async move {
                             let _ = stop_rx.await;
                         })
                         .await
@@ -187,8 +195,15 @@ pub fn run(args: DemoArgs) -> Result<(), Box<dyn std::error::Error>> {
     std::fs::create_dir_all(&args.dir).map_err(|e| fail(&e))?;
     let store = ServerStore::open_sample(args.dir.join("server.db")).map_err(|e| fail(&e))?;
     syncline_server::seed_demo(&store).map_err(|e| fail(&e))?;
+    let blobs = syncline_server::blobs::fs::FsBlobStore::open(&args.dir.join("server.db.blobs"))
+        .map_err(|e| fail(&e))?;
+    let attachments = Arc::new(syncline_server::Attachments::new(
+        Arc::new(blobs),
+        syncline_server::BlobLimits::default(),
+    ));
     let mut server = DemoServer {
         store,
+        attachments,
         listen: args.listen,
         running: None,
     };

@@ -102,6 +102,29 @@ enum Command {
         /// The task's key.
         key: String,
     },
+    /// Attach a file to a task (streamed into the local cache; uploaded before the change is
+    /// pushed, on the next `sync`).
+    Attach {
+        /// The task's key.
+        key: String,
+        /// The file.
+        file: std::path::PathBuf,
+        /// The attachment field.
+        #[arg(long, default_value = "photo")]
+        field: String,
+        /// The media type [default: from the file's extension].
+        #[arg(long)]
+        media_type: Option<String>,
+    },
+    /// Write a task's attachment to a file (downloaded through the task when not cached).
+    Fetch {
+        /// The task's key.
+        key: String,
+        /// The attachment field.
+        field: String,
+        /// Where to write it.
+        out: std::path::PathBuf,
+    },
     /// Sync a unit (default `all`) and print what it did.
     Sync {
         /// The sync unit.
@@ -239,6 +262,28 @@ fn run(
                 println!("[{done}] {} {title}", t.key);
             }
         }
+        Command::Attach {
+            key,
+            file,
+            field,
+            media_type,
+        } => {
+            let media_type = media_type.unwrap_or_else(|| ui::media_type_of(&file).to_string());
+            match client.attach(TASKS, &key, &field, &file, &media_type)? {
+                Some(receipt) => println!(
+                    "attached {} to {key}.{field} locally (outbox seq {}); it uploads on the next sync",
+                    file.display(),
+                    receipt.seq
+                ),
+                None => println!("{key}.{field} already holds this file"),
+            }
+        }
+        Command::Fetch { key, field, out } => {
+            let path = client.fetch_attachment_blocking(TASKS, &key, &field)?;
+            std::fs::copy(&path, &out)
+                .map_err(|e| format!("cannot write {}: {e}", out.display()))?;
+            println!("wrote {key}.{field} to {}", out.display());
+        }
         Command::Comments { key } => {
             let page = client.query(
                 "comments",
@@ -294,7 +339,17 @@ fn run(
             }
         }
         Command::Sync { unit } => {
-            let report = client.sync_now_blocking(&unit)?;
+            let mut report = client.sync_now_blocking(&unit)?;
+            // The process exits next: upload the waiting attachments now, then push the
+            // changes they held.
+            let (waiting, bytes) = client.uploads_waiting()?;
+            if waiting > 0 {
+                let uploaded = client.upload_attachments_blocking()?;
+                println!("attachments: uploaded {uploaded} of {waiting} ({bytes} bytes)");
+                if uploaded > 0 {
+                    report = client.sync_now_blocking(&unit)?;
+                }
+            }
             for e in &report.entities {
                 println!(
                     "{}: pushed {} (overwrote {}), quarantined {}, conflicts {} ({} to resolve), pulled {}, deleted {}, pages {}",

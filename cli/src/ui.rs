@@ -739,6 +739,25 @@ pub fn now_ms() -> i64 {
         .map_or(0, |d| d.as_millis() as i64)
 }
 
+/// The media type of a file by its extension (what a picker would say); anything unknown is
+/// `application/octet-stream`.
+pub fn media_type_of(path: &std::path::Path) -> &'static str {
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase);
+    match ext.as_deref() {
+        Some("jpg" | "jpeg") => "image/jpeg",
+        Some("png") => "image/png",
+        Some("heic") => "image/heic",
+        Some("gif") => "image/gif",
+        Some("pdf") => "application/pdf",
+        Some("mp4") => "video/mp4",
+        Some("txt") => "text/plain",
+        _ => "application/octet-stream",
+    }
+}
+
 /// A fresh id for a record made on this device: a time-ordered UUID (v7), so new records land at
 /// the end of every key index instead of at random places.
 pub fn new_id(prefix: &str) -> String {

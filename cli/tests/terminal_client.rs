@@ -616,3 +616,56 @@ fn the_offices_refusal_is_shown_in_its_words_in_both_languages() {
     let none = stdout(&syncline(&db, &url, &["comments", "t-on-time"]));
     assert_eq!(none.trim(), "t-on-time: no comments");
 }
+
+#[test]
+fn a_photo_is_attached_synced_and_fetched_from_the_command_line() {
+    use std::sync::Arc;
+    use syncline_server::blobs::fs::FsBlobStore;
+    use syncline_server::{Attachments, BlobLimits, ServerOptions};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let blobs = FsBlobStore::open(&dir.path().join("server-blobs")).expect("blob store");
+    let server = TestServer::with_demo_options(ServerOptions {
+        attachments: Some(Arc::new(Attachments::new(
+            Arc::new(blobs),
+            BlobLimits::default(),
+        ))),
+        ..ServerOptions::default()
+    });
+    let url = server.url();
+    let (alice_db, bob_db) = (dir.path().join("alice.db"), dir.path().join("bob.db"));
+    stdout(&syncline(&alice_db, &url, &["sync"]));
+    let photo: Vec<u8> = (0..200_000u32).map(|i| (i % 253) as u8).collect();
+    let file = dir.path().join("valve.jpg");
+    std::fs::write(&file, &photo).expect("photo");
+    let attached = stdout(&syncline(
+        &alice_db,
+        &url,
+        &["attach", "t-harbor-1", file.to_str().expect("path")],
+    ));
+    assert!(attached.contains("attached"), "{attached}");
+    let synced = stdout(&syncline(&alice_db, &url, &["sync"]));
+    assert!(synced.contains("attachments: uploaded 1 of 1"), "{synced}");
+    let on_server = server
+        .store()
+        .get_record("tasks", "t-harbor-1")
+        .expect("read")
+        .expect("present");
+    assert_eq!(
+        on_server.fields["photo"]["name"],
+        serde_json::json!("valve.jpg")
+    );
+    assert_eq!(
+        on_server.fields["photo"]["media_type"],
+        serde_json::json!("image/jpeg")
+    );
+    // bob shares the project: he pulls the task and fetches its photo.
+    stdout(&syncline_as(&bob_db, &url, "demo-bob", &["sync"]));
+    let out = dir.path().join("fetched.jpg");
+    stdout(&syncline_as(
+        &bob_db,
+        &url,
+        "demo-bob",
+        &["fetch", "t-harbor-1", "photo", out.to_str().expect("path")],
+    ));
+    assert_eq!(std::fs::read(&out).expect("fetched"), photo);
+}

@@ -363,6 +363,19 @@ impl Syncline {
         })?)
     }
 
+    /// Uploads the waiting attachments now and waits for the round to end; returns how many
+    /// completed. The client does this by itself after every sync; a process about to exit (a
+    /// command-line tool) calls it, then syncs again to push what the uploads released.
+    pub fn upload_attachments_blocking(&self) -> Result<u64> {
+        let driver = self.inner.clone();
+        let report = runtime::block_on(async move {
+            let parallel = driver.engine.blobs.parallel;
+            driver.engine.upload_blobs(parallel).await
+        })?;
+        self.inner.refresh_counts();
+        Ok(report.completed)
+    }
+
     /// How many attachments wait to be uploaded, and their bytes.
     pub fn uploads_waiting(&self) -> Result<(u64, u64)> {
         Ok(self.inner.store.blob_uploads_waiting()?)
