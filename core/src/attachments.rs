@@ -43,11 +43,11 @@ fn io(what: &str, path: &Path, e: std::io::Error) -> Error {
     }
 }
 
-/// Copies `source` into the cache folder under its SHA-256, streaming: returns the hash and the
-/// size. The copy is written to a temporary file and renamed into place, so a cached file is
-/// whole or absent, even across a crash.
-pub(crate) fn store_file(folder: &Path, source: &Path) -> Result<(String, u64)> {
-    let tmp_dir = folder.join("tmp");
+/// Copies `source` into the store's attachment cache under its SHA-256, streaming: returns the
+/// hash and the size. The copy is written to a temporary file and renamed into place, so a
+/// cached file is whole or absent, even across a crash.
+pub(crate) fn store_file(store: &Store, source: &Path) -> Result<(String, u64)> {
+    let tmp_dir = store.attachments_folder().join("tmp");
     fs::create_dir_all(&tmp_dir).map_err(|e| io("cannot create", &tmp_dir, e))?;
     let mut input = File::open(source)
         .map_err(|e| Error::AttachmentSource(format!("{}: {e}", source.display())))?;
@@ -71,7 +71,7 @@ pub(crate) fn store_file(folder: &Path, source: &Path) -> Result<(String, u64)> 
         }
         out.sync_all().map_err(|e| io("cannot write", &tmp, e))?;
         let hash = hex(digest.finish().as_ref());
-        let target = blob_file(folder, &hash);
+        let target = store.blob_path(&hash);
         if let Some(parent) = target.parent() {
             fs::create_dir_all(parent).map_err(|e| io("cannot create", parent, e))?;
         }
@@ -82,11 +82,6 @@ pub(crate) fn store_file(folder: &Path, source: &Path) -> Result<(String, u64)> 
         let _ = fs::remove_file(&tmp);
     }
     result
-}
-
-/// Where the file of `hash` is in the cache folder.
-pub(crate) fn blob_file(folder: &Path, hash: &str) -> PathBuf {
-    folder.join(&hash[..2.min(hash.len())]).join(hash)
 }
 
 /// The SHA-256 of the file at `path` (streamed), and its size.
@@ -383,16 +378,30 @@ pub(crate) async fn download(
     .await
 }
 
-/// The cached file of `reference` when it is there and whole (size and hash checked; a damaged
-/// one is dropped so it is fetched again), marked as used now.
-pub(crate) fn cached_file(store: &Store, reference: &AttachmentRef) -> Result<Option<PathBuf>> {
+/// How closely a cached file is checked before it is handed out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Check {
+    /// Its size only: cheap enough for a screen that asks on every draw.
+    Size,
+    /// Its SHA-256 too, reading the whole file: for an explicit fetch.
+    Hash,
+}
+
+/// The cached file of `reference` when it is there and whole (checked as `check` says; a
+/// damaged one is dropped so it is fetched again), marked as used now.
+pub(crate) fn cached_file(
+    store: &Store,
+    reference: &AttachmentRef,
+    check: Check,
+) -> Result<Option<PathBuf>> {
     if !store.blob_is_cached(&reference.sha256)? {
         return Ok(None);
     }
     let path = store.blob_path(&reference.sha256);
-    let whole = match hash_file(&path) {
-        Ok((hash, size)) => hash == reference.sha256 && size == reference.size,
-        Err(_) => false,
+    let whole = match check {
+        Check::Size => fs::metadata(&path).is_ok_and(|m| m.len() == reference.size),
+        Check::Hash => hash_file(&path)
+            .is_ok_and(|(hash, size)| hash == reference.sha256 && size == reference.size),
     };
     if !whole {
         log::warn!(

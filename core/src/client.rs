@@ -9,6 +9,7 @@ use std::sync::Arc;
 use syncline_protocol::{AttachmentRef, ConflictPolicy, FieldType, Schema, Value};
 use tokio::sync::{broadcast, oneshot, watch};
 
+use crate::attachments::Check;
 use crate::changes::SETTLE_KEY;
 use crate::config::Config;
 use crate::conflict::{Conflict, Resolution};
@@ -228,8 +229,7 @@ impl Syncline {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| "file".to_string());
-        let (sha256, size) =
-            crate::attachments::store_file(self.inner.store.attachments_folder(), source)?;
+        let (sha256, size) = crate::attachments::store_file(&self.inner.store, source)?;
         let reference = AttachmentRef {
             sha256,
             size,
@@ -265,15 +265,17 @@ impl Syncline {
     }
 
     /// The attachment a record's field references, as the device has it: `Ready` with the
-    /// local file's path when it is cached (its hash checked; a damaged file is dropped and
-    /// fetched again), `Missing` when it is not (a download starts in the background: call
+    /// local file's path when it is cached (its size checked, cheap enough for every draw; a
+    /// damaged file is dropped and fetched again; [`Syncline::fetch_attachment`] checks the
+    /// hash), `Missing` when it is not (a download starts in the background: call
     /// [`Syncline::fetch_attachment`] to wait for it), `Empty` when the field names none.
     pub fn attachment(&self, entity: &str, key: &str, field: &str) -> Result<AttachmentState> {
         let Some(reference) = self.reference(entity, key, field)? else {
             return Ok(AttachmentState::Empty);
         };
-        if let Some(path) = crate::attachments::cached_file(&self.inner.store, &reference)
-            .map_err(SynclineError::from)?
+        if let Some(path) =
+            crate::attachments::cached_file(&self.inner.store, &reference, Check::Size)
+                .map_err(SynclineError::from)?
         {
             return Ok(AttachmentState::Ready {
                 path: path.to_string_lossy().into_owned(),
@@ -333,8 +335,10 @@ impl Syncline {
         let _downloading = one_at_a_time.lock().await;
         let driver = self.inner.clone();
         let r = reference.clone();
-        let cached =
-            runtime::blocking(move || crate::attachments::cached_file(&driver.store, &r)).await?;
+        let cached = runtime::blocking(move || {
+            crate::attachments::cached_file(&driver.store, &r, Check::Hash)
+        })
+        .await?;
         if let Some(path) = cached {
             return Ok(path);
         }

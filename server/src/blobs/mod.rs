@@ -30,7 +30,7 @@ pub struct BlobHash(String);
 impl BlobHash {
     /// The hash `text` names, if it is 64 lowercase hex digits.
     pub fn parse(text: &str) -> Option<BlobHash> {
-        lower_hex(text, 64).then(|| BlobHash(text.to_string()))
+        syncline_protocol::is_sha256(text).then(|| BlobHash(text.to_string()))
     }
 
     /// The hex digits.

@@ -241,8 +241,25 @@ impl FromRequestParts<AppState> for AnyToken {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        Caller::from_request_parts(parts, state)
+            .await
+            .map(|_| AnyToken)
+    }
+}
+
+/// Who a request authenticates as, by either kind of token: a device's user or a backend
+/// service (the OpenAPI document and blob downloads take both).
+enum Caller {
+    User(String),
+    Service(Service),
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let device = match Authed::from_request_parts(parts, state).await {
-            Ok(_) => return Ok(AnyToken),
+            Ok(a) => return Ok(Caller::User(a.user)),
             Err(e) => e,
         };
         // Only a refused token may still be a service's; a rate limit or a failure stands.
@@ -250,7 +267,7 @@ impl FromRequestParts<AppState> for AnyToken {
             return Err(device);
         }
         match ServiceAuthed::from_request_parts(parts, state).await {
-            Ok(_) => Ok(AnyToken),
+            Ok(ServiceAuthed(service)) => Ok(Caller::Service(service)),
             // Neither kind: the device side's reason, which says `token_expired` when that is
             // why (the service side only knows "unknown").
             Err(e) if matches!(e.status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN) => {
@@ -1000,15 +1017,15 @@ async fn push(
     crate::push::check_batch(&push)?;
     // The office's write rules are asked before the transaction, never inside it (rules.rs).
     let mut verdicts = state.ops.rules.judge(&state.store, &user, &push).await?;
-    // A mutation may reference only files its user has uploaded (attachments.rs).
-    let (store, attachments) = (state.store.clone(), state.ops.attachments.clone());
-    let (u, p) = (user.clone(), push.clone());
-    let missing = blocking(move || missing_blobs(attachments.as_deref(), &store, &u, &p)).await?;
-    for (seq, refusal) in missing {
-        verdicts.entry(seq).or_insert(refusal);
-    }
-    let store = state.store;
-    let answer = blocking(move || store.push_judged(&user, &push, &verdicts)).await?;
+    let (store, attachments) = (state.store, state.ops.attachments.clone());
+    let answer = blocking(move || {
+        // A mutation may reference only files its user has uploaded (attachments.rs).
+        for (seq, refusal) in missing_blobs(attachments.as_deref(), &store, &user, &push)? {
+            verdicts.entry(seq).or_insert(refusal);
+        }
+        Ok::<_, ApiError>(store.push_judged(&user, &push, &verdicts)?)
+    })
+    .await?;
     state.ops.metrics.push_answered(&answer);
     Ok(Json(answer))
 }
@@ -1137,18 +1154,24 @@ async fn append_upload(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok())
         .ok_or_else(|| ApiError::bad_request("an upload range needs an Upload-Offset header"))?;
-    let attachments = attachments_of(&state)?;
+    let a = attachments_of(&state)?;
     let (tx, rx) = mpsc::channel(body_stream::CHANNEL_CHUNKS);
-    let (a, u, i) = (attachments.clone(), user.clone(), id.clone());
+    let (u, i) = (user, id.clone());
     state.ops.metrics.upload_in_progress(1);
     let writing = tokio::task::spawn_blocking(move || {
-        a.append(&u, &i, at, &mut body_stream::ChannelReader::new(rx))
+        let appended = a.append(&u, &i, at, &mut body_stream::ChannelReader::new(rx));
+        // A refused range's answer says where the upload is, so the device goes on from there.
+        let offset = match &appended {
+            Ok(offset) => Some(*offset),
+            Err(_) => a.state(&u, &i).ok().map(|s| s.offset),
+        };
+        (appended, offset)
     });
     body_stream::feed(body, tx).await;
     let written = writing.await;
     state.ops.metrics.upload_in_progress(-1);
     match written {
-        Ok(Ok(offset)) => {
+        Ok((Ok(offset), _)) => {
             // Bytes kept, not bytes sent: a refused range counts for nothing.
             state
                 .ops
@@ -1160,9 +1183,7 @@ async fn append_upload(
                 complete: false,
             }))
         }
-        Ok(Err(e)) => {
-            // The answer says where the upload is, so the device goes on from there.
-            let offset = attachments.state(&user, &id).ok().map(|s| s.offset);
+        Ok((Err(e), offset)) => {
             // A range refused before it was written (elsewhere, busy, not theirs) kept nothing;
             // one cut off or too long kept what arrived from `at`.
             let written = matches!(
@@ -1213,33 +1234,6 @@ async fn complete_upload(
         .await
         .map(upload_answer)
         .map_err(|e| blob_refused(&state.ops, e))
-}
-
-/// Who downloads a blob: a device's user or a backend service.
-enum BlobCaller {
-    User(String),
-    Service(Service),
-}
-
-impl FromRequestParts<AppState> for BlobCaller {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let device = match Authed::from_request_parts(parts, state).await {
-            Ok(a) => return Ok(BlobCaller::User(a.user)),
-            Err(e) => e,
-        };
-        if device.status != StatusCode::UNAUTHORIZED {
-            return Err(device);
-        }
-        match ServiceAuthed::from_request_parts(parts, state).await {
-            Ok(ServiceAuthed(service)) => Ok(BlobCaller::Service(service)),
-            Err(e) if matches!(e.status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN) => {
-                Err(device)
-            }
-            Err(e) => Err(e),
-        }
-    }
 }
 
 /// The byte range a `Range` header asks of a blob of `size` bytes: `Ok(None)` for the whole
@@ -1313,7 +1307,7 @@ fn requested_range(headers: &HeaderMap, size: u64) -> Result<Option<(u64, u64)>,
 )]
 async fn download_blob(
     State(state): State<AppState>,
-    caller: BlobCaller,
+    caller: Caller,
     Path(hash): Path<String>,
     Query(through): Query<Through>,
     headers: HeaderMap,
@@ -1324,8 +1318,8 @@ async fn download_blob(
     let a = attachments.clone();
     let (hash, size, reader, range) = blocking(move || {
         let reader = match &caller {
-            BlobCaller::User(user) => BlobReader::User(user),
-            BlobCaller::Service(service) => BlobReader::Service(service),
+            Caller::User(user) => BlobReader::User(user),
+            Caller::Service(service) => BlobReader::Service(service),
         };
         let hash = a.check_readable(&store, reader, &hash, &through)?;
         let (size, _) = a.open(&hash, 0)?;
