@@ -511,7 +511,7 @@ mod tests {
             (
                 "long row",
                 page_with(&e, json!([long])),
-                "of 13 values, expected 12",
+                "of 14 values, expected 13",
             ),
             ("key", page_with(&e, json!([[5, 1]])), "valid key"),
             (

@@ -311,6 +311,7 @@ fn server_task(key: &str, version: i64, title: &str) -> serde_json::Value {
         null,
         null,
         ["a"],
+        null,
         null
     ])
 }

@@ -44,9 +44,10 @@ pub(super) fn has(tx: &mut dyn Tx, user: &str, hash: &str) -> Result<bool, Store
 }
 
 /// Bytes of the blobs `user` uploaded (each once), what their quota is checked against.
+/// (PostgreSQL's SUM of a BIGINT is NUMERIC: cast back.)
 pub(super) fn usage(tx: &mut dyn Tx, user: &str) -> Result<u64, StoreError> {
     let total = tx.query_opt(
-        "SELECT COALESCE(SUM(size), 0) FROM blob_uploads WHERE user_id = ?1",
+        "SELECT CAST(COALESCE(SUM(size), 0) AS BIGINT) FROM blob_uploads WHERE user_id = ?1",
         &[Param::Text(user)],
         |r| r.int(0),
     )?;
