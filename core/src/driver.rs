@@ -600,10 +600,13 @@ impl Driver {
             return;
         }
         let driver = Arc::downgrade(self);
+        let round = self.engine.uploader();
+        let parallel = self.engine.blobs.parallel;
         self.rt.spawn(async move {
+            // The driver only after the round: holding it meanwhile would keep a dropped
+            // client alive, its queue unflushed when the process exits.
+            let outcome = round.run(parallel).await;
             let Some(d) = driver.upgrade() else { return };
-            let parallel = d.engine.blobs.parallel;
-            let outcome = d.engine.upload_blobs(parallel).await;
             d.uploading.store(false, Ordering::SeqCst);
             match outcome {
                 Ok(report) if report.completed + report.refused > 0 => {

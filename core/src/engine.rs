@@ -72,7 +72,6 @@ impl SyncReport {
 /// Receives a running sync's progress (per step, push batch and pull page: never per record).
 pub type ProgressFn = dyn Fn(SyncProgress) + Send + Sync;
 
-/// Pushes and pulls units between one store and one server.
 /// How attachments upload and are cached, from the configuration.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct BlobSettings {
@@ -84,6 +83,22 @@ pub(crate) struct BlobSettings {
     pub cache_bytes: u64,
 }
 
+/// A round of uploads that holds only the store and the transport: run in the background, it
+/// must not keep the client (and its queue writer, which flushes when the client is dropped)
+/// alive past the app's last reference.
+pub(crate) struct Uploader {
+    store: Arc<Store>,
+    transport: Arc<Transport>,
+}
+
+impl Uploader {
+    /// Uploads every waiting blob, `parallel` at once.
+    pub(crate) async fn run(self, parallel: usize) -> Result<UploadReport> {
+        crate::attachments::upload_waiting(&self.store, &self.transport, parallel).await
+    }
+}
+
+/// Pushes and pulls units between one store and one server.
 pub struct Engine {
     /// How attachments upload and are cached.
     pub(crate) blobs: BlobSettings,
@@ -121,7 +136,15 @@ impl Engine {
     /// Uploads the blobs waiting for it, `parallel` at once; their held mutations go out with
     /// the next push.
     pub(crate) async fn upload_blobs(&self, parallel: usize) -> Result<UploadReport> {
-        crate::attachments::upload_waiting(&self.store, &self.transport, parallel).await
+        self.uploader().run(parallel).await
+    }
+
+    /// What a background round of uploads needs: the store and the transport, not the engine.
+    pub(crate) fn uploader(&self) -> Uploader {
+        Uploader {
+            store: self.store.clone(),
+            transport: self.transport.clone(),
+        }
     }
 
     /// Downloads an attachment's file into the cache through the record that references it.
